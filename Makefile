@@ -1,0 +1,34 @@
+# Passerelle — two commands: `make run` and `make test`.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PHOME   ?= var
+DOMAIN  ?= ocam.test
+APT_PKGS := gnupg swaks
+
+.PHONY: run test system-deps clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# Debian packages the hub and its tests call (gpg, swaks); installed only when missing.
+system-deps:
+	@missing=""; \
+	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
+	command -v gpg-agent >/dev/null 2>&1 || missing="$$missing gpg-agent"; \
+	command -v swaks >/dev/null 2>&1 || missing="$$missing swaks"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+run: $(VENV)/.installed system-deps
+	@test -f $(PHOME)/passerelle.toml || $(VENV)/bin/passerelle init --home $(PHOME) --domain $(DOMAIN)
+	$(VENV)/bin/passerelle serve --home $(PHOME)
+
+test: $(VENV)/.installed system-deps
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

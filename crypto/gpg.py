@@ -1,0 +1,448 @@
+"""The one adapter over python-gnupg: OpenPGP verbs on a GnuPG home passed in."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Sequence
+
+import gnupg
+
+from crypto.errors import DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
+
+log = logging.getLogger(__name__)
+
+# Options on every call. --no-random-seed-file: concurrent gpg processes on one home
+# otherwise stall on the random_seed lock (PERFORMANCE.md). --trust-model always:
+# Passerelle binds keys to partners itself, the web of trust plays no part.
+BASE_OPTIONS = (
+    "--no-random-seed-file",
+    "--no-auto-check-trustdb",
+    "--trust-model", "always",
+    "--pinentry-mode", "loopback",
+    "--no-greeting",
+    "--no-permission-warning",
+    "--display-charset", "utf-8",
+)
+
+HASH_NAMES = {1: "MD5", 2: "SHA1", 3: "RIPEMD160", 8: "SHA256", 9: "SHA384", 10: "SHA512", 11: "SHA224"}
+
+# INV_RECP / INV_SGNR reason codes (doc/DETAILS of GnuPG).
+_INVALID_KEY_REASONS = {
+    "1": "not found", "2": "ambiguous", "3": "wrong key usage", "4": "revoked", "5": "expired",
+    "9": "no secret key", "10": "not trusted", "13": "disabled",
+}
+
+_FPR = re.compile(r"[0-9A-Fa-f]{40}")
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What a key says about itself (primary key with its subkeys)."""
+
+    fingerprint: str
+    uids: tuple[str, ...]
+    emails: tuple[str, ...]
+    created: datetime
+    expires: datetime | None
+    revoked: bool
+    can_sign: bool
+    can_encrypt: bool
+    subkeys: tuple[str, ...]
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires is not None and self.expires <= now
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """The outcome of one signature verification, for the caller and the audit log."""
+
+    status: str  # good, bad, no_public_key, expired_key, revoked_key, expired_signature, error
+    primary_fingerprint: str | None
+    signing_fingerprint: str | None
+    signed_at: datetime | None
+    hash_algorithm: str | None
+    detail: str
+
+    @property
+    def valid(self) -> bool:
+        return self.status == "good"
+
+
+@dataclass(frozen=True)
+class Decrypted:
+    plaintext: bytes
+    signature: SignatureCheck | None
+
+
+class _Outcome:
+    """Collects what one gpg process said; filled in by python-gnupg's reader threads."""
+
+    def __init__(self) -> None:
+        self.status: list[tuple[str, str]] = []
+        self.data = b""
+        self.stderr = ""
+        self.returncode: int | None = None
+
+    def handle_status(self, key: str, value: str) -> None:
+        self.status.append((key, value))
+
+    def has(self, keyword: str) -> bool:
+        return any(k == keyword for k, _ in self.status)
+
+    def values(self, keyword: str) -> list[str]:
+        return [v for k, v in self.status if k == keyword]
+
+
+class _Watchdog:
+    def __init__(self, proc, timeout: float) -> None:
+        self.fired = False
+        self._proc = proc
+        self._timer = threading.Timer(timeout, self._kill)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _kill(self) -> None:
+        self.fired = True
+        try:
+            self._proc.kill()
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class _Engine(gnupg.GPG):
+    """python-gnupg with a per-call time limit: every gpg process gets a watchdog."""
+
+    def __init__(self, *, timeout: float, **kwargs) -> None:
+        self._timeout = timeout
+        self._local = threading.local()
+        super().__init__(**kwargs)
+
+    def _open_subprocess(self, args, passphrase=False):
+        proc = super()._open_subprocess(args, passphrase)
+        watches = getattr(self._local, "watches", None)
+        if watches is not None:
+            watches.append(_Watchdog(proc, self._timeout))
+        return proc
+
+    def run(self, args: Sequence[str], data: bytes) -> _Outcome:
+        outcome = _Outcome()
+        self._local.watches = []
+        try:
+            self._handle_io(list(args), io.BytesIO(data), outcome, binary=True)
+        except (OSError, ValueError) as exc:
+            raise GpgUnavailable(f"gpg {args[0]} failed to run: {exc.__class__.__name__}") from exc
+        finally:
+            watches, self._local.watches = self._local.watches, None
+            for w in watches:
+                w.cancel()
+        if any(w.fired for w in watches):
+            raise GpgUnavailable(f"gpg {args[0]} timed out after {self._timeout:g} s")
+        if outcome.returncode is None or outcome.returncode < 0:
+            raise GpgUnavailable(f"gpg {args[0]} ended abnormally (rc {outcome.returncode})")
+        return outcome
+
+
+class Gpg:
+    """OpenPGP verbs on one GnuPG home; safe to call from several threads."""
+
+    def __init__(self, home: Path, *, binary: str = "gpg", timeout_seconds: float = 30.0) -> None:
+        self.home = Path(home)
+        if not self.home.exists():
+            self.home.mkdir(mode=0o700, parents=True)
+        try:
+            self._engine = _Engine(
+                timeout=timeout_seconds, gpgbinary=binary, gnupghome=str(self.home),
+                options=list(BASE_OPTIONS),
+            )
+        except (OSError, ValueError) as exc:
+            raise GpgUnavailable(f"gpg cannot run: {exc.__class__.__name__}") from exc
+
+    # -- keys -----------------------------------------------------------------
+
+    def generate_key(self, uid: str, *, expire: str = "0") -> str:
+        """Make an ed25519 signing key with a cv25519 encryption subkey, no passphrase."""
+        nopass = ["--passphrase", ""]
+        out = self._engine.run([*nopass, "--quick-gen-key", uid, "ed25519", "sign", expire], b"")
+        created = [v.split()[1] for v in out.values("KEY_CREATED") if len(v.split()) > 1]
+        if out.returncode != 0 or not created:
+            raise GpgUnavailable(f"key generation failed: {_summary(out)}")
+        fpr = created[0].upper()
+        out = self._engine.run([*nopass, "--quick-add-key", fpr, "cv25519", "encr", expire], b"")
+        if out.returncode != 0:
+            raise GpgUnavailable(f"subkey generation failed: {_summary(out)}")
+        return fpr
+
+    def import_keys(self, data: bytes) -> list[str]:
+        """Import keys; return the primary fingerprints now present (new, updated or unchanged)."""
+        out = self._engine.run(["--import"], data)
+        fprs = _unique(v.split()[1].upper() for v in out.values("IMPORT_OK") if len(v.split()) > 1)
+        if not fprs:
+            raise KeyImportError(f"no key could be imported ({_summary(out)})")
+        return fprs
+
+    def import_secret_key(self, data: bytes) -> str:
+        out = self._engine.run(["--import"], data)
+        secret = [
+            v.split()[1].upper() for v in out.values("IMPORT_OK")
+            if len(v.split()) > 1 and int(v.split()[0]) & 16
+        ]
+        if not secret:
+            raise KeyImportError(f"no secret key could be imported ({_summary(out)})")
+        return secret[0]
+
+    def inspect(self, data: bytes) -> list[KeyInfo]:
+        """Describe the keys in armoured or binary data without importing them."""
+        out = self._engine.run(["--show-keys"], data)
+        return _parse_listing(out.data)
+
+    def key(self, fingerprint: str) -> KeyInfo | None:
+        """The key with this primary or subkey fingerprint, from the keyring."""
+        if not _FPR.fullmatch(fingerprint):
+            raise ValueError("a key is named by its 40-hex-digit fingerprint")
+        out = self._engine.run(["--list-keys", "--", fingerprint.upper()], b"")
+        keys = _parse_listing(out.data) if out.returncode == 0 else []
+        return keys[0] if keys else None
+
+    def export_public(self, fingerprint: str) -> bytes:
+        out = self._engine.run(["--armor", "--export", "--", fingerprint], b"")
+        if not out.data.strip():
+            raise KeyUnusable(fingerprint, "not in the keyring")
+        return out.data
+
+    def has_secret(self, fingerprint: str) -> bool:
+        out = self._engine.run(["--list-secret-keys", "--", fingerprint], b"")
+        return out.returncode == 0 and b"\nsec:" in b"\n" + out.data
+
+    # -- verbs ----------------------------------------------------------------
+
+    def verify_detached(self, data: bytes, signature: bytes) -> SignatureCheck:
+        """Check a detached signature over data; a bad or unknown signature is a result, not an error."""
+        fd, sig_path = tempfile.mkstemp(prefix="pg-sig-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(signature)
+            out = self._engine.run(["--verify", "--", sig_path, "-"], data)
+        finally:
+            os.unlink(sig_path)
+        check = _signature_from_status(out)
+        if check is None:
+            if not out.status:
+                raise GpgUnavailable(f"gpg verify gave no status (rc {out.returncode})")
+            return SignatureCheck("error", None, None, None, None, _summary(out))
+        return check
+
+    def decrypt(self, data: bytes) -> Decrypted:
+        out = self._engine.run(["--decrypt"], data)
+        if not (out.has("DECRYPTION_OKAY") and not out.has("DECRYPTION_FAILED")):
+            raise DecryptionFailed(_decrypt_failure_reason(out), _summary(out))
+        if out.has("BADMDC") or not _integrity_checked(out):
+            raise DecryptionFailed("no_integrity", _summary(out))
+        return Decrypted(out.data, _signature_from_status(out))
+
+    def sign_detached(self, data: bytes, signer: str) -> tuple[bytes, str]:
+        """An armoured detached signature and its RFC 3156 micalg (e.g. "pgp-sha512")."""
+        out = self._engine.run(["--armor", "--detach-sign", "--local-user", signer], data)
+        created = out.values("SIG_CREATED")
+        if out.returncode != 0 or not created:
+            raise _unusable_or_unavailable(out, signer, "INV_SGNR")
+        hash_id = int(created[0].split()[2])
+        return out.data, "pgp-" + HASH_NAMES.get(hash_id, str(hash_id)).lower()
+
+    def encrypt(self, data: bytes, recipients: list[str], *, sign_with: str | None = None) -> bytes:
+        """Armoured ciphertext to the recipients' keys; signed inside when sign_with is given."""
+        if not recipients:
+            raise ValueError("encrypt needs at least one recipient")
+        args = ["--armor", "--encrypt"]
+        if sign_with:
+            args += ["--sign", "--local-user", sign_with]
+        for r in recipients:
+            args += ["--recipient", r]
+        out = self._engine.run(args, data)
+        if out.returncode != 0 or not out.has("END_ENCRYPTION"):
+            raise _unusable_or_unavailable(out, ",".join(recipients), "INV_RECP", "INV_SGNR")
+        return out.data
+
+
+# -- status interpretation -----------------------------------------------------
+
+def _summary(out: _Outcome) -> str:
+    """Status keywords with their first token (a key id or code): for audit, never content."""
+    items = []
+    for key, value in out.status:
+        if key in ("PLAINTEXT", "PLAINTEXT_LENGTH", "KEY_CONSIDERED", "PROGRESS"):
+            continue
+        first = value.split(None, 1)[0] if value else ""
+        items.append(f"{key} {first}".strip())
+    return "; ".join(items) + f" (rc {out.returncode})"
+
+
+def _ts(value: str) -> datetime | None:
+    if not value or value == "0":
+        return None
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value), timezone.utc)
+    try:
+        return datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _signature_from_status(out: _Outcome) -> SignatureCheck | None:
+    """Read the signature blocks (NEWSIG ...) of a verify or decrypt run; None if there is none."""
+    blocks: list[list[tuple[str, str]]] = []
+    for key, value in out.status:
+        if key == "NEWSIG":
+            blocks.append([])
+        elif blocks:
+            blocks[-1].append((key, value))
+    checks = [_check_block(b) for b in blocks]
+    if not checks:
+        return None
+    bad = [c for c in checks if not c.valid]
+    return bad[0] if bad else checks[0]
+
+
+def _check_block(block: list[tuple[str, str]]) -> SignatureCheck:
+    keys = {k: v for k, v in reversed(block)}
+    detail = "; ".join(f"{k} {v.split(None, 1)[0] if v else ''}".strip() for k, v in block
+                       if k not in ("KEY_CONSIDERED", "TRUST_UNDEFINED", "TRUST_ULTIMATE"))
+    primary = signing = hash_name = None
+    signed_at = None
+    if "VALIDSIG" in keys:
+        f = keys["VALIDSIG"].split()
+        signing = f[0].upper()
+        signed_at = _ts(f[2])
+        hash_name = HASH_NAMES.get(int(f[7]), f[7]) if len(f) > 7 else None
+        primary = f[9].upper() if len(f) > 9 else signing
+    elif "ERRSIG" in keys:
+        f = keys["ERRSIG"].split()
+        signed_at = _ts(f[4]) if len(f) > 4 else None
+        hash_name = HASH_NAMES.get(int(f[2]), f[2]) if len(f) > 2 and f[2].isdigit() else None
+        signing = f[6].upper() if len(f) > 6 and f[6] != "-" else None
+    if "BADSIG" in keys:
+        status = "bad"
+    elif "ERRSIG" in keys:
+        code = keys["ERRSIG"].split()[5] if len(keys["ERRSIG"].split()) > 5 else ""
+        status = "no_public_key" if "NO_PUBKEY" in keys or code == "9" else "error"
+    elif "REVKEYSIG" in keys:
+        status = "revoked_key"
+    elif "EXPKEYSIG" in keys:
+        status = "expired_key"
+    elif "EXPSIG" in keys:
+        status = "expired_signature"
+    elif "GOODSIG" in keys and "VALIDSIG" in keys:
+        status = "good"
+    else:
+        status = "error"
+    return SignatureCheck(status, primary, signing, signed_at, hash_name, detail)
+
+
+def _decrypt_failure_reason(out: _Outcome) -> str:
+    if out.has("NO_SECKEY") and not out.has("NEED_PASSPHRASE_SYM"):
+        return "no_secret_key"
+    if out.has("NEED_PASSPHRASE_SYM") or out.has("SYMKEY_ENC"):
+        return "passphrase_only"
+    if out.has("NODATA"):
+        return "no_data"
+    if any(k == "ERROR" and "agent" in v for k, v in out.status):
+        raise GpgUnavailable(f"gpg-agent failed: {_summary(out)}")
+    return "corrupt"
+
+
+def _integrity_checked(out: _Outcome) -> bool:
+    if out.has("GOODMDC"):
+        return True
+    for value in out.values("DECRYPTION_INFO"):
+        f = value.split()
+        if len(f) > 2 and f[2] != "0":  # AEAD
+            return True
+    return False
+
+
+def _unusable_or_unavailable(out: _Outcome, who: str, *keywords: str) -> Exception:
+    for key, value in out.status:
+        if key in keywords:
+            f = value.split()
+            code = f[0] if f else "0"
+            name = f[1] if len(f) > 1 else who
+            return KeyUnusable(name, _INVALID_KEY_REASONS.get(code, f"unusable (code {code})"))
+    if any(k == "FAILURE" for k, _ in out.status) and not any(k == "ERROR" for k, _ in out.status):
+        return KeyUnusable(who, f"refused by gpg: {_summary(out)}")
+    return GpgUnavailable(f"gpg failed: {_summary(out)}")
+
+
+def _unique(items) -> list[str]:
+    seen: dict[str, None] = {}
+    for i in items:
+        seen.setdefault(i, None)
+    return list(seen)
+
+
+def _unescape(field: str) -> str:
+    """Colon listings escape bytes as \\xHH in UTF-8 text."""
+    raw = field.encode("latin-1", "replace")
+    raw = re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), raw)
+    return raw.decode("utf-8", "replace")
+
+
+def _parse_listing(data: bytes) -> list[KeyInfo]:
+    """Parse --with-colons --fixed-list-mode output into KeyInfo, one per primary key."""
+    now = datetime.now(timezone.utc)
+    keys: list[dict] = []
+    last: dict | None = None
+    for line in data.decode("latin-1").splitlines():
+        f = line.split(":")
+        kind = f[0]
+        if kind in ("pub", "sec"):
+            last = {"rec": f, "fpr": None, "uids": [], "subs": []}
+            keys.append(last)
+        elif kind in ("sub", "ssb") and keys:
+            last = {"rec": f, "fpr": None}
+            keys[-1]["subs"].append(last)
+        elif kind == "fpr" and last is not None and last["fpr"] is None:
+            last["fpr"] = f[9].upper()
+        elif kind == "uid" and keys and f[1] not in ("r", "e"):
+            keys[-1]["uids"].append(_unescape(f[9]))
+    return [_key_info(k, now) for k in keys if k["fpr"]]
+
+
+def _usable(rec: list[str], now: datetime) -> bool:
+    expires = _ts(rec[6])
+    return rec[1] not in ("r", "e", "d", "i") and (expires is None or expires > now)
+
+
+def _key_info(k: dict, now: datetime) -> KeyInfo:
+    rec = k["rec"]
+    revoked = rec[1] == "r"
+    primary_ok = not revoked and _usable(rec, now)
+    capable = [rec] + [s["rec"] for s in k["subs"]]
+    usable = [r for r in capable if primary_ok and _usable(r, now)]
+    emails = []
+    for uid in k["uids"]:
+        addr = parseaddr(uid)[1]
+        if "@" in addr:
+            emails.append(addr.lower())
+    return KeyInfo(
+        fingerprint=k["fpr"],
+        uids=tuple(k["uids"]),
+        emails=tuple(_unique(emails)),
+        created=_ts(rec[5]) or datetime.fromtimestamp(0, timezone.utc),
+        expires=_ts(rec[6]),
+        revoked=revoked,
+        can_sign=any("s" in r[11] for r in usable),
+        can_encrypt=any("e" in r[11] for r in usable),
+        subkeys=tuple(s["fpr"] for s in k["subs"] if s["fpr"]),
+    )

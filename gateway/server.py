@@ -1,0 +1,153 @@
+"""The SMTP ingress: an aiosmtpd handler that gives its verdict at DATA time, and the server around it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from . import replies
+from .replies import Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a client handed over in one SMTP transaction, as received."""
+
+    raw: bytes
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    peer: str
+    tls: bool
+    helo: str | None = None
+
+
+@dataclass
+class Limits:
+    """The gateway's own limits (the MIME limits are the admission's)."""
+
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_connections: int = 64
+    timeout_seconds: float = 300.0
+
+
+@dataclass
+class IngressHandler:
+    """aiosmtpd hooks: RCPT checks the address, DATA runs the admission off the event loop."""
+
+    admit: Callable[[Submission], Reply]
+    accepts_rcpt: Callable[[str], bool]
+    hub_address: str
+    executor: Executor
+    record_refusal: Callable[[str, str, Reply], None] = lambda peer, mail_from, reply: None
+    limits: Limits = field(default_factory=Limits)
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if not self.accepts_rcpt(address):
+            reply = replies.NO_SUCH_RECIPIENT.format(address=self.hub_address)
+            await self._record(session, envelope, reply)
+            return reply.line
+        envelope.rcpt_tos.append(address)
+        return replies.RCPT_OK.line
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        submission = Submission(
+            raw=envelope.original_content or b"",
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            peer=_peer(session),
+            tls=session.ssl is not None,
+            helo=session.host_name,
+        )
+        loop = asyncio.get_running_loop()
+        reply = await loop.run_in_executor(self.executor, self.admit, submission)
+        return reply.line
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("gateway: unexpected %s in an SMTP session", type(error).__name__, exc_info=error)
+        return replies.LOCAL_ERROR.line
+
+    async def _record(self, session: Session, envelope: Envelope, reply: Reply) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.executor, self.record_refusal, _peer(session), envelope.mail_from or "", reply)
+
+
+def _peer(session: Session) -> str:
+    peer = session.peer
+    if isinstance(peer, tuple):
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd's SMTP with enhanced status codes on its own refusals and a connection cap."""
+
+    active = 0
+
+    def __init__(self, handler: IngressHandler, **kwargs) -> None:
+        super().__init__(handler, **kwargs)
+        self._ingress = handler
+        self._own_replies = {
+            "552 Error: Too much mail data": replies.TOO_LARGE.format(limit=handler.limits.max_message_bytes),
+            "552 Error: message size exceeds fixed maximum message size": replies.TOO_LARGE.format(
+                limit=handler.limits.max_message_bytes),
+            "530 Must issue a STARTTLS command first": replies.STARTTLS_FIRST,
+            "500 Line too long (see RFC5321 4.5.3.1.6)": replies.LINE_TOO_LONG,
+        }
+
+    def connection_made(self, transport) -> None:
+        GatewaySMTP.active += 1
+        super().connection_made(transport)
+        if GatewaySMTP.active > self._ingress.limits.max_connections:
+            transport.write(f"{replies.TOO_MANY_CONNECTIONS.line}\r\n".encode())
+            transport.close()
+
+    def connection_lost(self, error) -> None:
+        GatewaySMTP.active -= 1
+        super().connection_lost(error)
+
+    async def push(self, status) -> None:
+        text = status.decode() if isinstance(status, bytes) else status
+        reply = self._own_replies.get(text)
+        if reply is not None:
+            if reply.code >= 500 and reply is not replies.STARTTLS_FIRST:
+                await self._ingress._record(self.session, self.envelope, reply)
+            text = reply.line
+        await super().push(text)
+
+
+async def start_server(handler: IngressHandler, host: str, port: int, *, tls_context: ssl.SSLContext | None,
+                       require_starttls: bool, hostname: str) -> asyncio.AbstractServer:
+    """Listen on HOST:PORT in the running loop; STARTTLS offered when a TLS context is given."""
+    loop = asyncio.get_running_loop()
+
+    def factory() -> GatewaySMTP:
+        return GatewaySMTP(
+            handler,
+            hostname=hostname,
+            tls_context=tls_context,
+            require_starttls=require_starttls and tls_context is not None,
+            data_size_limit=handler.limits.max_message_bytes,
+            timeout=handler.limits.timeout_seconds,
+            enable_SMTPUTF8=False,
+            decode_data=False,
+            ident="Passerelle ESMTP",
+        )
+
+    return await loop.create_server(factory, host=host, port=port)
+
+
+def server_tls_context(cert_path: str, key_path: str) -> ssl.SSLContext:
+    """TLS 1.2+ server context for STARTTLS."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_path, key_path)
+    return context

@@ -1,0 +1,257 @@
+"""Admission: the verdict at SMTP time — verify, bind signer to partner, classify, store durably, or refuse."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
+
+from crypto import (
+    ContentOutsideSignedPart,
+    DecryptionFailed,
+    Gpg,
+    GpgUnavailable,
+    HeaderTooLong,
+    InlinePgp,
+    MimeError,
+    NestingTooDeep,
+    SignatureCheck,
+    StorageKey,
+    TooManyParts,
+    Unsigned,
+    pgpmime,
+)
+from gateway import Reply, Submission
+from gateway import replies as R
+from store import Conflict, Database, Message, StoreUnavailable
+
+from . import audit, vault
+from .clock import Clock
+from .errors import FieldError
+from .fields import RoutingFields, extract
+from .priorities import priority_of
+from .references import next_reference
+from .transport import Transport
+
+INTAKE_QUEUE = "intake"
+
+log = logging.getLogger(__name__)
+
+# Law Art. 12: a foreign embargo may come only from the intelligence services, Customs and Excise,
+# or Foreign Affairs.
+FOREIGN_EMBARGO_KINDS = frozenset({"intelligence", "customs", "foreign-affairs"})
+
+_SIGNATURE_REPLIES = {
+    "bad": R.BAD_SIGNATURE,
+    "no_public_key": R.UNKNOWN_SIGNER,
+    "expired_key": R.EXPIRED_KEY,
+    "revoked_key": R.REVOKED_KEY,
+    "expired_signature": R.BAD_SIGNATURE,
+    "error": R.BAD_SIGNATURE,
+}
+
+
+class Refused(Exception):
+    """Internal: the message is refused with *reply*; *detail* goes to the audit log only."""
+
+    def __init__(self, reply: Reply, **detail: object) -> None:
+        super().__init__(reply.line)
+        self.reply = reply
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What verification established about a message."""
+
+    entity: bytes          # the signed (and decrypted) MIME entity
+    check: SignatureCheck
+    encrypted: bool
+
+
+class Admission:
+    """Called by the gateway (in a worker thread) with each submission; returns the SMTP reply."""
+
+    def __init__(self, *, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
+                 limits: pgpmime.Limits, transport: Transport) -> None:
+        self.db = db
+        self.gpg = gpg
+        self.storage_key = storage_key
+        self.clock = clock
+        self.limits = limits
+        self.transport = transport
+
+    def __call__(self, submission: Submission) -> Reply:
+        try:
+            reply = self._admit(submission)
+        except Refused as refused:
+            self.record_refusal(submission.peer, submission.mail_from, refused.reply, **refused.detail)
+            return refused.reply
+        except GpgUnavailable as exc:
+            log.warning("admission: gpg unavailable (%s); answering 4xx to %s", type(exc).__name__, submission.peer)
+            self.record_refusal(submission.peer, submission.mail_from, R.CANNOT_VERIFY_NOW)
+            return R.CANNOT_VERIFY_NOW
+        except StoreUnavailable:
+            log.warning("admission: store unavailable; answering 4xx to %s", submission.peer)
+            return R.CANNOT_STORE_NOW
+        self.transport.notify(INTAKE_QUEUE)
+        return reply
+
+    # -- the verdict -------------------------------------------------------------------------
+
+    def _admit(self, submission: Submission) -> Reply:
+        raw = submission.raw
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        verified = self._verify(raw)
+        check = verified.check
+        with self.db.unit_of_work() as uow:
+            partner = uow.partners.by_fingerprint(check.primary_fingerprint or "")
+        if partner is None:
+            raise Refused(R.UNKNOWN_SIGNER, signer=check.primary_fingerprint)
+        now = self.clock.now()
+        if partner.key_revoked:
+            raise Refused(R.REVOKED_KEY, signer=check.primary_fingerprint, partner=partner.name)
+        if partner.key_expires_at is not None and partner.key_expires_at <= now:
+            raise Refused(R.EXPIRED_KEY, signer=check.primary_fingerprint, partner=partner.name)
+        sender = _single_address(headers.get_all("From") or [])
+        if sender is None or sender != partner.email:
+            raise Refused(R.SIGNER_MISMATCH, signer=check.primary_fingerprint, partner=partner.name)
+        protected_from = _single_address([v for k, v in pgpmime.payload_headers(verified.entity) if k.lower() == "from"])
+        if protected_from is not None and protected_from != partner.email:
+            raise Refused(R.SIGNER_MISMATCH, signer=check.primary_fingerprint, partner=partner.name, protected=True)
+        message_id = (headers.get("Message-ID") or "").strip()
+        if not message_id:
+            raise Refused(R.NO_MESSAGE_ID, partner=partner.name)
+        fields = self._fields(headers, verified.entity, partner.name)
+        embargo = fields.value("embargo")
+        if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
+            raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
+        signature_digest = _signature_digest(check, verified.entity)
+        return self._store(submission, partner_id=partner.id, partner_name=partner.name, message_id=message_id,
+                           signature_digest=signature_digest, verified=verified, fields=fields)
+
+    def _verify(self, raw: bytes) -> Verified:
+        try:
+            envelope = pgpmime.analyse(raw, self.limits)
+            if envelope.kind == "encrypted":
+                return self._decrypt_and_verify(envelope.ciphertext or b"")
+            signed = envelope.signed
+            assert signed is not None
+            check = self.gpg.verify_detached(signed.signed_bytes, signed.signature)
+        except MimeError as exc:
+            raise Refused(_mime_reply(exc, self.limits), mime=exc.reason) from exc
+        return self._checked(Verified(signed.signed_bytes, check, encrypted=False))
+
+    def _decrypt_and_verify(self, ciphertext: bytes) -> Verified:
+        try:
+            decrypted = self.gpg.decrypt(ciphertext)
+        except DecryptionFailed as exc:
+            raise Refused(R.UNDECRYPTABLE, decrypt=exc.reason) from exc
+        inner = pgpmime.analyse_inner(decrypted.plaintext, self.limits)
+        if inner is not None and inner.signed is not None:  # encapsulated: sign, then encrypt
+            check = self.gpg.verify_detached(inner.signed.signed_bytes, inner.signed.signature)
+            return self._checked(Verified(inner.signed.signed_bytes, check, encrypted=True))
+        if decrypted.signature is None:
+            raise Refused(R.UNSIGNED, encrypted=True)
+        return self._checked(Verified(decrypted.plaintext, decrypted.signature, encrypted=True))
+
+    @staticmethod
+    def _checked(verified: Verified) -> Verified:
+        check = verified.check
+        if not check.valid:
+            reply = _SIGNATURE_REPLIES.get(check.status, R.BAD_SIGNATURE)
+            raise Refused(reply, signature=check.status, gpg=check.detail, signer=check.primary_fingerprint)
+        return verified
+
+    def _fields(self, headers, entity: bytes, partner: str) -> RoutingFields:
+        outer = [(k, str(v)) for k, v in headers.items()]
+        try:
+            return extract(outer, pgpmime.payload_headers(entity), pgpmime.first_text(entity))
+        except FieldError as exc:
+            reply = R.BAD_FIELD.format(field=exc.field.title(), value=exc.value[:40], accepted=", ".join(exc.accepted))
+            raise Refused(reply, partner=partner, field=exc.field) from exc
+
+    # -- durable acceptance ----------------------------------------------------------------------
+
+    def _store(self, submission: Submission, *, partner_id: int, partner_name: str, message_id: str,
+               signature_digest: str, verified: Verified, fields: RoutingFields) -> Reply:
+        raw = submission.raw
+        with self.db.unit_of_work() as uow:
+            if uow.messages.by_rfc_message_id(message_id) is not None:
+                raise Refused(R.REPLAY_MESSAGE_ID, partner=partner_name)
+            if uow.messages.by_signature_digest(signature_digest) is not None:
+                raise Refused(R.REPLAY_SIGNATURE, partner=partner_name)
+            now = self.clock.now()
+            reference = next_reference(uow, now)
+            blob = vault.seal(uow, self.storage_key, raw, now=now, context=f"message:{reference}")
+            urgency = fields.value("urgency") or "ROUTINE"
+            message = uow.messages.add(Message(
+                reference=reference, direction="inbound", partner_id=partner_id, rfc_message_id=message_id,
+                signature_digest=signature_digest, body_digest=hashlib.sha256(raw).hexdigest(), size=len(raw),
+                encrypted=verified.encrypted, signer_fingerprint=verified.check.signing_fingerprint,
+                mail_from=submission.mail_from, kind=fields.value("message-kind") or "spontaneous",
+                urgency=urgency, urgency_source=fields.fields["urgency"].source,
+                embargo=fields.value("embargo"), classification=fields.value("classification"),
+                fields=fields.as_record(), received_at=now, due_at=None, state="accepted",
+                receipt_status="pending", raw_blob_id=blob.id,
+            ))
+            audit.record(uow, self.clock, "intake.accepted", actor=partner_name, ref=reference,
+                         peer=submission.peer, tls=submission.tls, size=len(raw), encrypted=verified.encrypted,
+                         signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm)
+            for name in fields.conflicts:
+                f = fields.fields[name]
+                audit.record(uow, self.clock, "intake.field_conflict", actor=partner_name, ref=reference,
+                             field=name, outer=f.outer, protected=f.protected)
+            self.transport.publish(uow, INTAKE_QUEUE, {"message_id": message.id}, priority=priority_of(urgency))
+            try:
+                uow.commit()
+            except Conflict as exc:  # a concurrent duplicate won the race
+                raise Refused(R.REPLAY_MESSAGE_ID, partner=partner_name) from exc
+        log.info("admission: %s accepted from %s (%s, %s)", reference, partner_name, urgency,
+                 fields.fields["urgency"].source)
+        return R.ACCEPTED.format(reference=reference)
+
+    def record_refusal(self, peer: str, mail_from: str, reply: Reply, **detail: object) -> None:
+        """Record a refusal (never the content) so the duty officer sees it; never raises."""
+        log.info("admission: refused %s from %s <%s>: %s", reply.name, peer, mail_from, reply.code)
+        try:
+            with self.db.unit_of_work() as uow:
+                audit.record(uow, self.clock, "intake.refused", actor=mail_from or "<>", peer=peer,
+                             reason=reply.name, code=reply.code, enhanced=reply.enhanced,
+                             **{k: v for k, v in detail.items() if v is not None})
+                uow.commit()
+        except Exception:  # the refusal stands even when it cannot be recorded
+            log.exception("admission: could not record a refusal from %s", peer)
+
+
+def _mime_reply(exc: MimeError, limits: pgpmime.Limits) -> Reply:
+    if isinstance(exc, InlinePgp):
+        return R.INLINE_PGP
+    if isinstance(exc, Unsigned):
+        return R.UNSIGNED
+    if isinstance(exc, ContentOutsideSignedPart):
+        return R.CONTENT_OUTSIDE_SIGNED
+    if isinstance(exc, NestingTooDeep):
+        return R.TOO_DEEP.format(limit=limits.max_depth)
+    if isinstance(exc, TooManyParts):
+        return R.TOO_MANY_PARTS.format(limit=limits.max_parts)
+    if isinstance(exc, HeaderTooLong):
+        return R.HEADER_TOO_LONG.format(limit=limits.max_header_line)
+    return R.MALFORMED.format(reason=exc.reason)
+
+
+def _single_address(values: list[str]) -> str | None:
+    addresses = [addr for _name, addr in getaddresses([str(v) for v in values]) if addr]
+    if len(addresses) != 1:
+        return None
+    return addresses[0].strip().lower()
+
+
+def _signature_digest(check: SignatureCheck, entity: bytes) -> str:
+    """One identity per signature whatever its armour: signing key, signing time, signed bytes."""
+    signed_at = check.signed_at.isoformat() if check.signed_at else ""
+    material = f"{check.signing_fingerprint}|{signed_at}|{hashlib.sha256(entity).hexdigest()}"
+    return hashlib.sha256(material.encode()).hexdigest()

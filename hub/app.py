@@ -1,0 +1,111 @@
+"""The composition root: builds the store, gpg, keys, transport, gateway and runners from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from crypto import Gpg, StorageKey, pgpmime
+from gateway import IngressHandler, Limits, Relay, server_tls_context, start_server
+from store import Database, ensure_head
+
+from . import home as home_mod
+from .admission import Admission
+from .clock import Clock, SystemClock
+from .delivery import DeliveryHandler
+from .intake import IntakeHandler
+from .runner import Runner
+from .settings import Settings, host_port
+from .transport import EmbeddedTransport
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    """One embedded hub: everything the process needs, built once at start-up."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        home_mod.require(settings)
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = Database(settings.database_url)
+        ensure_head(self.db.engine)
+        self.gpg = Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary,
+                       timeout_seconds=settings.crypto.gpg_timeout_seconds)
+        self.storage_key = StorageKey.load(settings.storage_key_path)
+        self.transport = EmbeddedTransport(self.db, self.clock)
+        self.runners: list[Runner] = []
+
+    def admission(self) -> Admission:
+        g = self.settings.gateway
+        limits = pgpmime.Limits(max_depth=g.max_mime_depth, max_parts=g.max_mime_parts,
+                                max_header_line=g.max_header_line)
+        return Admission(db=self.db, gpg=self.gpg, storage_key=self.storage_key, clock=self.clock,
+                         limits=limits, transport=self.transport)
+
+    def relay(self, override: str | None = None) -> Relay:
+        d = self.settings.delivery
+        host, port = host_port(override or d.relay, 25)
+        return Relay(host, port, starttls=d.relay_starttls, timeout_seconds=d.timeout_seconds,
+                     local_hostname=self.settings.hub.domain)
+
+    async def serve(self, *, listen: str | None = None, relay: str | None = None,
+                    stop: asyncio.Event | None = None, ready: Callable[[str, int], None] | None = None,
+                    install_signals: bool = True) -> None:
+        """Gateway, intake and delivery in this process until SIGTERM/SIGINT (or *stop*)."""
+        loop = asyncio.get_running_loop()
+        stop = stop or asyncio.Event()
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+        s = self.settings
+        executor = ThreadPoolExecutor(max_workers=s.gateway.verify_threads + s.delivery.workers + 2,
+                                      thread_name_prefix="passerelle")
+        self.transport.bind(loop)
+        recovered = await loop.run_in_executor(executor, self.transport.recover)
+        if recovered:
+            log.info("serve: %d item(s) left in hand by a previous run are queued again", recovered)
+        admission = self.admission()
+        handler = IngressHandler(
+            admit=admission, accepts_rcpt=s.hub.accepts, hub_address=s.hub.address, executor=executor,
+            record_refusal=admission.record_refusal,
+            limits=Limits(max_message_bytes=s.gateway.max_message_bytes, max_connections=s.gateway.max_connections,
+                          timeout_seconds=s.gateway.data_timeout_seconds),
+        )
+        host, port = host_port(listen or s.gateway.listen, 2525)
+        tls = server_tls_context(str(s.tls_cert), str(s.tls_key))
+        server = await start_server(handler, host, port, tls_context=tls, require_starttls=s.gateway.require_starttls,
+                                    hostname=s.hub.domain)
+        bound = server.sockets[0].getsockname()
+        log.info("serve: SMTP on %s:%d (STARTTLS %s), relay %s", bound[0], bound[1],
+                 "required" if s.gateway.require_starttls else "offered", relay or s.delivery.relay)
+        self.runners = [
+            Runner(IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
+                                 clock=self.clock, transport=self.transport),
+                   self.transport, executor, self.clock, concurrency=2),
+            Runner(DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
+                                   clock=self.clock, transport=self.transport, policy=s.delivery),
+                   self.transport, executor, self.clock, concurrency=s.delivery.workers),
+        ]
+        tasks = [asyncio.create_task(r.run(stop), name=f"runner-{r.queue}") for r in self.runners]
+        if ready is not None:
+            ready(bound[0], bound[1])
+        try:
+            await stop.wait()
+        finally:
+            log.info("serve: stopping — no new connections; finishing what is in hand")
+            server.close()
+            await server.wait_closed()
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            executor.shutdown(wait=True)
+            if install_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+            log.info("serve: stopped")
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,130 @@
+"""The `passerelle` command line: init, partner, serve, messages, store, audit, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import home as home_mod
+from .errors import HubError
+
+home_option = click.option(
+    "--home", "home", type=click.Path(file_okay=False, path_type=Path), envvar="PASSERELLE_HOME",
+    default="var", show_default=True, help="Passerelle home directory (or PASSERELLE_HOME).",
+)
+
+
+def load_settings(home: Path, **overrides):
+    from .settings import load
+
+    settings = load(home, **overrides)
+    home_mod.require(settings)
+    return settings
+
+
+def fail(message: str) -> None:
+    click.echo(f"passerelle: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """Passerelle — the encrypted store-and-forward hub between OCAM and its support services."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@home_option
+@click.option("--domain", required=True, help="Mail domain of the hub; its address becomes hub@DOMAIN.")
+@click.option("--hub-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Import this secret key (armoured) instead of generating one.")
+def init(home: Path, domain: str, hub_key: Path | None) -> None:
+    """Create the hub identity: OpenPGP key, TLS certificate, storage key, store and settings."""
+    try:
+        identity = home_mod.init(home, domain, hub_key=hub_key.read_bytes() if hub_key else None)
+    except HubError as exc:
+        fail(str(exc))
+    click.echo(f"Initialised {identity.home}")
+    click.echo(f"  hub address      {identity.address}")
+    click.echo(f"  OpenPGP key      {identity.fingerprint}")
+    click.echo(f"  TLS certificate  sha256 {identity.tls_fingerprint}")
+
+
+@main.command()
+@home_option
+@click.option("--listen", help="HOST:PORT for SMTP (default from settings: 127.0.0.1:2525).")
+@click.option("--relay", help="HOST:PORT of the relay (smart host) for outbound mail.")
+def serve(home: Path, listen: str | None, relay: str | None) -> None:
+    """Run the gateway, intake and delivery in one process (SIGTERM/SIGINT stop it cleanly)."""
+    from .app import Hub
+
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
+    settings = load_settings(home)
+    hub = Hub(settings)
+
+    def ready(host: str, port: int) -> None:
+        click.echo(f"passerelle: serving SMTP on {host}:{port}", err=True)
+
+    try:
+        asyncio.run(hub.serve(listen=listen, relay=relay, ready=ready))
+    finally:
+        hub.close()
+
+
+@main.group()
+def store() -> None:
+    """The database: migrations."""
+
+
+@store.command("upgrade")
+@home_option
+def store_upgrade(home: Path) -> None:
+    """Apply the migrations up to the head revision."""
+    from store import Database, current_revision, upgrade
+
+    settings = load_settings(home)
+    db = Database(settings.database_url)
+    upgrade(db.engine)
+    click.echo(f"store at revision {current_revision(db.engine)}")
+    db.dispose()
+
+
+@main.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+@home_option
+def audit_verify(home: Path) -> None:
+    """Check that no audit event was altered or removed (hash chain)."""
+    from store import Database
+
+    settings = load_settings(home)
+    db = Database(settings.database_url)
+    with db.unit_of_work() as uow:
+        broken = uow.audit.verify_chain()
+    db.dispose()
+    if broken is not None:
+        fail(f"audit chain broken at event {broken}")
+    click.echo("audit chain intact")
+
+
+def _register() -> None:
+    from .cli_bench import bench
+    from .cli_messages import messages
+    from .cli_partner import partner
+
+    main.add_command(partner)
+    main.add_command(messages)
+    main.add_command(bench)
+
+
+_register()

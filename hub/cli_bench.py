@@ -1,0 +1,23 @@
+"""`passerelle bench`: measured figures, not timed tests."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks on this machine."""
+
+
+@bench.command("intake")
+@click.option("--messages", "count", default=500, show_default=True, help="Signed 20 KB messages to send.")
+@click.option("--clients", default=8, show_default=True, help="Concurrent SMTP clients.")
+@click.option("--size", default=20_000, show_default=True, help="Body size in bytes.")
+@click.option("--timeout", "timeout_seconds", default=600.0, show_default=True, help="Give up after this long.")
+def bench_intake(count: int, clients: int, size: int, timeout_seconds: float) -> None:
+    """Send N signed messages from C clients to a fresh hub; report msg/s, 250 and receipt latency, gpg ceiling."""
+    from .bench import run_intake_bench
+
+    report = run_intake_bench(count=count, clients=clients, size=size, timeout_seconds=timeout_seconds)
+    click.echo(report.render())

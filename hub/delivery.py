@@ -1,0 +1,129 @@
+"""Outbound delivery: hand each queued mail to the relay; back off on 4xx, alert on 5xx or old age."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from crypto import StorageKey
+from gateway import Relay, RelayPermanent, RelayTemporary
+from store import Database
+
+from . import audit
+from .clock import Clock
+from .outbox import OUTBOUND_QUEUE
+from .settings import DeliverySection
+from .transport import Delivery, Transport
+from .vault import unseal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Job:
+    mail_id: int
+    purpose: str
+    reference: str | None
+    mail_from: str
+    rcpt_to: str
+    data: bytes
+    attempts: int
+    created_at: datetime
+
+
+def next_attempt(schedule: list[float], attempts: int, now: datetime) -> datetime:
+    """When to try again after *attempts* failed tries: the schedule's step, the last one repeating."""
+    step = schedule[min(max(attempts - 1, 0), len(schedule) - 1)] if schedule else 300.0
+    return now + timedelta(seconds=step)
+
+
+class DeliveryHandler:
+    """Sends one outbound mail per item; the SMTP exchange happens outside any transaction."""
+
+    queue = OUTBOUND_QUEUE
+
+    def __init__(self, *, db: Database, relay: Relay, storage_key: StorageKey, clock: Clock, transport: Transport,
+                 policy: DeliverySection) -> None:
+        self.db = db
+        self.relay = relay
+        self.storage_key = storage_key
+        self.clock = clock
+        self.transport = transport
+        self.policy = policy
+
+    def handle(self, delivery: Delivery) -> None:
+        job = self._load(delivery)
+        if job is None:
+            return
+        try:
+            reply = self.relay.send(job.mail_from, job.rcpt_to, job.data)
+        except RelayTemporary as exc:
+            self._failed(delivery, job, exc, permanent=False)
+        except RelayPermanent as exc:
+            self._failed(delivery, job, exc, permanent=True)
+        else:
+            self._sent(delivery, job, reply)
+
+    def _load(self, delivery: Delivery) -> _Job | None:
+        with self.db.unit_of_work() as uow:
+            mail = uow.outbound.get(int(delivery.payload["outbound_id"]))
+            if mail is None or mail.state != "pending":
+                self.transport.ack(uow, delivery)
+                uow.commit()
+                return None
+            message = uow.messages.get(mail.message_id) if mail.message_id else None
+            data = unseal(self.storage_key, mail.blob, context=f"outbound:{mail.rfc_message_id}")
+            return _Job(mail.id, mail.purpose, message.reference if message else None, mail.mail_from,
+                        mail.rcpt_to, data, mail.attempts, mail.created_at)
+
+    def _sent(self, delivery: Delivery, job: _Job, reply: str) -> None:
+        with self.db.unit_of_work() as uow:
+            mail = uow.outbound.get(job.mail_id)
+            assert mail is not None
+            now = self.clock.now()
+            mail.state, mail.sent_at, mail.attempts, mail.last_error = "sent", now, job.attempts + 1, None
+            self._mark_message(uow, mail.message_id, job.purpose, "sent")
+            audit.record(uow, self.clock, f"{job.purpose}.sent", ref=job.reference, to=job.rcpt_to,
+                         attempts=mail.attempts, relay_reply=reply[:200])
+            self.transport.ack(uow, delivery)
+            uow.commit()
+        log.info("delivery: %s %s sent to %s", job.reference, job.purpose, job.rcpt_to)
+
+    def _failed(self, delivery: Delivery, job: _Job, exc: RelayTemporary | RelayPermanent, *, permanent: bool) -> None:
+        now = self.clock.now()
+        attempts = job.attempts + 1
+        expired = now - job.created_at >= self.policy.max_age
+        give_up = permanent or expired
+        with self.db.unit_of_work() as uow:
+            mail = uow.outbound.get(job.mail_id)
+            assert mail is not None
+            mail.attempts, mail.last_error = attempts, str(exc)[:500]
+            if give_up:
+                mail.state = "failed"
+                self._mark_message(uow, mail.message_id, job.purpose, "failed")
+                audit.record(uow, self.clock, "alert.delivery_failed", ref=job.reference, purpose=job.purpose,
+                             to=job.rcpt_to, code=exc.code, attempts=attempts,
+                             why="refused by the relay" if permanent else "retry schedule exhausted")
+                self.transport.ack(uow, delivery)
+            else:
+                mail.next_attempt_at = next_attempt(self.policy.retry_schedule_seconds, attempts, now)
+                audit.record(uow, self.clock, f"{job.purpose}.deferred", ref=job.reference, to=job.rcpt_to,
+                             code=exc.code, attempts=attempts, next_attempt_at=mail.next_attempt_at.isoformat())
+                self.transport.retry(uow, delivery, at=mail.next_attempt_at, error=str(exc)[:500])
+            uow.commit()
+        log.warning("delivery: %s %s to %s %s: %s", job.reference, job.purpose, job.rcpt_to,
+                    "failed for good" if give_up else "deferred", exc)
+
+    @staticmethod
+    def _mark_message(uow, message_id: int | None, purpose: str, status: str) -> None:
+        if purpose == "receipt" and message_id is not None:
+            message = uow.messages.get(message_id)
+            if message is not None:
+                message.receipt_status = status
+
+    def on_quarantine(self, delivery: Delivery, error: Exception) -> None:
+        with self.db.unit_of_work() as uow:
+            audit.record(uow, self.clock, "delivery.quarantined", error=type(error).__name__, item=delivery.item_id,
+                         outbound_id=delivery.payload.get("outbound_id"))
+            uow.commit()

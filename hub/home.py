@@ -1,0 +1,101 @@
+"""The hub's home: creating its identity (OpenPGP key, TLS certificate, storage key, store, settings)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from crypto import Gpg, StorageKey, make_self_signed
+from store import Database, upgrade
+
+from . import audit
+from .clock import Clock, SystemClock
+from .errors import HomeError
+from .settings import SETTINGS_FILE, Settings, load
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What init created, to show the operator."""
+
+    home: Path
+    address: str
+    fingerprint: str
+    tls_fingerprint: str
+
+
+def exists(home: Path) -> bool:
+    return (home / SETTINGS_FILE).exists() or (home / "keys" / "storage.key").exists()
+
+
+def init(home: Path, domain: str, *, hub_key: bytes | None = None, clock: Clock | None = None,
+         gpg_binary: str = "gpg") -> Identity:
+    """Create a new hub identity in *home*; refuses to overwrite an existing one."""
+    clock = clock or SystemClock()
+    home = home.expanduser().resolve()
+    if exists(home):
+        raise HomeError(f"{home} already holds a Passerelle identity; refusing to overwrite it")
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    address = f"hub@{domain}"
+    settings = load(home)
+    gpg = Gpg(settings.gnupg_home, binary=gpg_binary)
+    if hub_key is not None:
+        fingerprint = gpg.import_secret_key(hub_key)
+        info = gpg.key(fingerprint)
+        if info is None or address not in info.emails:
+            raise HomeError(f"the given hub key has no user id for {address}")
+    else:
+        fingerprint = gpg.generate_key(f"Passerelle hub <{address}>")
+    (home / "keys").mkdir(mode=0o700, exist_ok=True)
+    StorageKey.generate().save(settings.storage_key_path)
+    settings.tls_cert.parent.mkdir(mode=0o700, exist_ok=True)
+    tls_fingerprint = make_self_signed(domain, settings.tls_cert, settings.tls_key)
+    db = Database(settings.database_url)
+    try:
+        upgrade(db.engine)
+        with db.unit_of_work() as uow:
+            audit.record(uow, clock, "hub.initialised", actor="operator", address=address, key=fingerprint,
+                         tls=tls_fingerprint)
+            uow.commit()
+    finally:
+        db.dispose()
+    _write_settings(home / SETTINGS_FILE, domain, fingerprint)
+    return Identity(home, address, fingerprint, tls_fingerprint)
+
+
+def _write_settings(path: Path, domain: str, fingerprint: str) -> None:
+    text = f"""# Passerelle settings. Every field and its default: README.md, "Configuration".
+# Environment variables override this file: PASSERELLE_<SECTION>__<FIELD>, e.g. PASSERELLE_GATEWAY__LISTEN.
+
+[hub]
+domain = "{domain}"
+key_fingerprint = "{fingerprint}"
+
+[gateway]
+listen = "127.0.0.1:2525"
+require_starttls = true
+max_message_bytes = 26214400
+
+[delivery]
+relay = "127.0.0.1:25"
+
+[deadlines]
+flash = "PT24H"
+urgent = "P3D"
+routine = "P10D"
+non_urgent = "P30D"
+"""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def require(settings: Settings) -> None:
+    """Refuse to run on a home that was never initialised."""
+    if not (settings.home / SETTINGS_FILE).exists():
+        raise HomeError(f"{settings.home} is not a Passerelle home: run 'passerelle init --home {settings.home} --domain DOMAIN'")

@@ -1,0 +1,97 @@
+"""The runner: the loop that claims items, hands them to a handler, and shunts what raised to quarantine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import Executor
+from typing import Protocol
+
+from .clock import Clock
+from .transport import Delivery, Transport
+
+log = logging.getLogger(__name__)
+
+
+class Handler(Protocol):
+    """Does one item's work; acks or retries it through the transport in its own last transaction."""
+
+    queue: str
+
+    def handle(self, delivery: Delivery) -> None: ...
+
+    def on_quarantine(self, delivery: Delivery, error: Exception) -> None: ...
+
+
+class Runner:
+    """Runs *concurrency* workers over one queue until *stop* is set; finishes the item in hand first."""
+
+    def __init__(self, handler: Handler, transport: Transport, executor: Executor, clock: Clock, *,
+                 concurrency: int = 1, idle_seconds: float = 1.0) -> None:
+        self.handler = handler
+        self.transport = transport
+        self.executor = executor
+        self.clock = clock
+        self.concurrency = concurrency
+        self.idle_seconds = idle_seconds
+        self.processed = 0
+        self.quarantined = 0
+
+    @property
+    def queue(self) -> str:
+        return self.handler.queue
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.gather(*(self._worker(stop) for _ in range(self.concurrency)))
+
+    async def _worker(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                delivery = await loop.run_in_executor(self.executor, self.transport.claim, self.queue)
+            except Exception:
+                log.exception("runner %s: cannot claim; retrying shortly", self.queue)
+                await self._sleep(stop, self.idle_seconds)
+                continue
+            if delivery is None:
+                await self._idle(stop)
+                continue
+            try:
+                await loop.run_in_executor(self.executor, self.handler.handle, delivery)
+                self.processed += 1
+            except Exception as error:  # the runner boundary: log, record, quarantine, never drop
+                self.quarantined += 1
+                log.error("runner %s: item %s raised %s; quarantined", self.queue, delivery.item_id,
+                          type(error).__name__, exc_info=error)
+                await loop.run_in_executor(self.executor, self._shunt, delivery, error)
+
+    def _shunt(self, delivery: Delivery, error: Exception) -> None:
+        text = f"{type(error).__name__}: {error}"[:500]
+        try:
+            self.transport.quarantine(delivery, error=text)
+            self.handler.on_quarantine(delivery, error)
+        except Exception:
+            log.exception("runner %s: could not quarantine item %s; its lease will expire and it returns",
+                          self.queue, delivery.item_id)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self.idle_seconds
+        try:
+            due = await loop.run_in_executor(self.executor, self.transport.next_due, self.queue)
+        except Exception:
+            due = None
+        if due is not None:
+            timeout = min(timeout, max((due - self.clock.now()).total_seconds(), 0.01))
+        waiter = asyncio.ensure_future(self.transport.wait(self.queue, timeout))
+        stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (waiter, stopper):
+            task.cancel()
+
+    @staticmethod
+    async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass

@@ -1,0 +1,160 @@
+"""Settings: one pydantic-settings object of per-package sections, from HOME/passerelle.toml and PASSERELLE_ env."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+SETTINGS_FILE = "passerelle.toml"
+
+
+def host_port(value: str, default_port: int) -> tuple[str, int]:
+    """Parse 'HOST:PORT' (or '[v6]:PORT', or 'HOST')."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return host, int(rest.lstrip(":") or default_port)
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        return value, default_port
+    return host, int(port)
+
+
+class HubSection(BaseModel):
+    """Identity of this hub."""
+
+    domain: str = Field("ocam.test", description="Mail domain of the hub; its address is hub@DOMAIN.")
+    addresses: list[str] = Field(default_factory=list, description="Extra addresses the gateway accepts RCPT for.")
+    key_fingerprint: str = Field("", description="Primary fingerprint of the hub's OpenPGP key (set by init).")
+
+    @property
+    def address(self) -> str:
+        return f"hub@{self.domain}"
+
+    def accepts(self, address: str) -> bool:
+        address = address.lower()
+        return address == self.address.lower() or address in {a.lower() for a in self.addresses}
+
+
+class GatewaySection(BaseModel):
+    """The SMTP listener and its limits."""
+
+    listen: str = Field("127.0.0.1:2525", description="HOST:PORT the SMTP gateway listens on.")
+    require_starttls: bool = Field(True, description="Refuse MAIL with 530 until STARTTLS (turn off only on loopback test rigs).")
+    max_message_bytes: int = Field(25 * 1024 * 1024, description="Largest message accepted, announced in EHLO SIZE.")
+    max_mime_depth: int = Field(8, description="Deepest MIME nesting accepted.")
+    max_mime_parts: int = Field(64, description="Most MIME parts accepted in one message.")
+    max_header_line: int = Field(4096, description="Longest single (unfolded) header field accepted.")
+    data_timeout_seconds: float = Field(300.0, description="Idle timeout of an SMTP session.")
+    verify_threads: int = Field(4, description="Threads doing gpg and database work for the gateway.")
+    max_connections: int = Field(64, description="Concurrent SMTP sessions; beyond that 421.")
+
+
+class StoreSection(BaseModel):
+    """The database."""
+
+    url: str = Field("", description="SQLAlchemy URL; empty: sqlite in HOME/passerelle.db.")
+
+
+class CryptoSection(BaseModel):
+    """OpenPGP engine and sealing."""
+
+    gpg_binary: str = Field("gpg", description="The gpg executable.")
+    gpg_timeout_seconds: float = Field(30.0, description="Longest a gpg call may take before the hub answers 4xx.")
+
+
+class DeadlinesSection(BaseModel):
+    """Response windows per urgency (AR Art. 11 §3), calendar time."""
+
+    flash: timedelta = Field(timedelta(hours=24), description="FLASH window.")
+    urgent: timedelta = Field(timedelta(days=3), description="URGENT window.")
+    routine: timedelta = Field(timedelta(days=10), description="ROUTINE window.")
+    non_urgent: timedelta = Field(timedelta(days=30), description="NON URGENT window.")
+
+    def window(self, urgency: str) -> timedelta:
+        return {"FLASH": self.flash, "URGENT": self.urgent, "ROUTINE": self.routine,
+                "NON-URGENT": self.non_urgent}[urgency]
+
+
+class DeliverySection(BaseModel):
+    """Outbound mail through the relay (smart host)."""
+
+    relay: str = Field("127.0.0.1:25", description="HOST:PORT of the relay that carries the hub's mail.")
+    relay_starttls: bool = Field(False, description="Use STARTTLS towards the relay.")
+    timeout_seconds: float = Field(30.0, description="SMTP timeout towards the relay.")
+    retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: [60, 300, 900, 1800, 3600, 7200, 14400],
+        description="Back-off between attempts; the last value repeats until max_age.",
+    )
+    max_age: timedelta = Field(timedelta(days=5), description="Give up (and alert) after this long.")
+    workers: int = Field(2, description="Concurrent outbound SMTP sessions.")
+
+
+class Settings(BaseSettings):
+    """All of Passerelle's settings. Precedence: init args, environment (PASSERELLE_*), HOME/passerelle.toml, defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="PASSERELLE_", env_nested_delimiter="__", extra="forbid")
+
+    home: Path = Field(Path("var"), description="Directory holding the store, keys and settings.")
+    hub: HubSection = HubSection()
+    gateway: GatewaySection = GatewaySection()
+    store: StoreSection = StoreSection()
+    crypto: CryptoSection = CryptoSection()
+    deadlines: DeadlinesSection = DeadlinesSection()
+    delivery: DeliverySection = DeliverySection()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
+        return (init_settings, env_settings, toml)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    # Paths inside the home
+    @property
+    def gnupg_home(self) -> Path:
+        return self.home / "gnupg"
+
+    @property
+    def storage_key_path(self) -> Path:
+        return self.home / "keys" / "storage.key"
+
+    @property
+    def tls_cert(self) -> Path:
+        return self.home / "tls" / "cert.pem"
+
+    @property
+    def tls_key(self) -> Path:
+        return self.home / "tls" / "key.pem"
+
+    @property
+    def database_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.home / 'passerelle.db'}"
+
+
+_TOML_OVERRIDE: list[Path] = []
+
+
+def _toml_path() -> Path:
+    if _TOML_OVERRIDE:
+        return _TOML_OVERRIDE[-1]
+    home = Path(os.environ.get("PASSERELLE_HOME", "var"))
+    return home / SETTINGS_FILE
+
+
+def load(home: Path | None = None, **overrides: Any) -> Settings:
+    """Settings for *home* (or PASSERELLE_HOME, or ./var) with its passerelle.toml."""
+    home = (home or Path(os.environ.get("PASSERELLE_HOME", "var"))).expanduser().resolve()
+    _TOML_OVERRIDE.append(home / SETTINGS_FILE)
+    try:
+        return Settings(home=home, **overrides)
+    finally:
+        _TOML_OVERRIDE.pop()

@@ -1,0 +1,121 @@
+"""The transport between stages: publish inside the caller's transaction, claim, ack, retry, quarantine.
+
+The embedded implementation is backed by the store's queue table, so a publish commits
+atomically with the state it follows from; a broker-backed implementation relays the same
+rows (a transactional outbox). Payloads are JSON with a "version" field, identifiers only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from store import Database, UnitOfWork
+
+from .clock import Clock
+
+PAYLOAD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One claimed item: its queue, payload and how many times it was claimed."""
+
+    item_id: int
+    queue: str
+    payload: dict[str, Any]
+    priority: int
+    attempts: int
+    created_at: datetime
+
+
+class Transport(Protocol):
+    def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
+                available_at: datetime | None = None) -> None: ...
+    def claim(self, queue: str) -> Delivery | None: ...
+    def ack(self, uow: UnitOfWork, delivery: Delivery) -> None: ...
+    def retry(self, uow: UnitOfWork, delivery: Delivery, *, at: datetime, error: str) -> None: ...
+    def quarantine(self, delivery: Delivery, *, error: str) -> None: ...
+    def next_due(self, queue: str) -> datetime | None: ...
+    async def wait(self, queue: str, timeout: float) -> None: ...
+    def notify(self, queue: str) -> None: ...
+
+
+class EmbeddedTransport:
+    """The store-backed transport of the embedded deployment (one process)."""
+
+    def __init__(self, db: Database, clock: Clock, *, lease: timedelta = timedelta(minutes=5)) -> None:
+        self.db = db
+        self.clock = clock
+        self.lease = lease
+        self._events: dict[str, asyncio.Event] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the event loop whose runners wait for new items."""
+        self._loop = loop
+
+    def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
+                available_at: datetime | None = None) -> None:
+        payload = {"version": PAYLOAD_VERSION, **payload}
+        uow.queue.put(queue, payload, priority=priority, now=self.clock.now(), available_at=available_at)
+
+    def claim(self, queue: str) -> Delivery | None:
+        with self.db.unit_of_work() as uow:
+            item = uow.queue.claim(queue, now=self.clock.now(), lease=self.lease)
+            if item is None:
+                return None
+            delivery = Delivery(item.id, item.queue, dict(item.payload), item.priority, item.attempts,
+                                item.created_at)
+            uow.commit()
+        return delivery
+
+    def ack(self, uow: UnitOfWork, delivery: Delivery) -> None:
+        uow.queue.ack(delivery.item_id)
+
+    def retry(self, uow: UnitOfWork, delivery: Delivery, *, at: datetime, error: str) -> None:
+        uow.queue.retry(delivery.item_id, available_at=at, error=error)
+
+    def quarantine(self, delivery: Delivery, *, error: str) -> None:
+        with self.db.unit_of_work() as uow:
+            uow.queue.quarantine(delivery.item_id, error=error)
+            uow.commit()
+
+    def requeue(self, item_id: int) -> None:
+        """Put a quarantined item back in its queue (an operator's decision)."""
+        with self.db.unit_of_work() as uow:
+            uow.queue.retry(item_id, available_at=self.clock.now(), error=None)
+            uow.commit()
+
+    def recover(self) -> int:
+        """At start-up: every lease belongs to a process that is gone."""
+        with self.db.unit_of_work() as uow:
+            released = uow.queue.release_all()
+            uow.commit()
+        return released
+
+    def next_due(self, queue: str) -> datetime | None:
+        with self.db.unit_of_work() as uow:
+            return uow.queue.next_available_at(queue)
+
+    def notify(self, queue: str) -> None:
+        """Wake the runners of *queue*; safe to call from any thread."""
+        if self._loop is None:
+            return
+        event = self._event(queue)
+        self._loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, queue: str, timeout: float) -> None:
+        event = self._event(queue)
+        try:
+            await asyncio.wait_for(event.wait(), timeout=max(timeout, 0.0))
+        except asyncio.TimeoutError:
+            pass
+        event.clear()
+
+    def _event(self, queue: str) -> asyncio.Event:
+        if queue not in self._events:
+            self._events[queue] = asyncio.Event()
+        return self._events[queue]

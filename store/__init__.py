@@ -1,0 +1,33 @@
+"""The store: typed models, repositories, unit of work and migrations (SQLite or PostgreSQL)."""
+
+from .base import Base
+from .database import Database, make_engine, sqlite_url
+from .errors import Conflict, NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
+from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
+from .models import AuditEvent, Counter, Message, OutboundMail, Partner, QueueItem, SealedBlob
+from .uow import UnitOfWork
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Conflict",
+    "Counter",
+    "Database",
+    "Message",
+    "NotFound",
+    "OutboundMail",
+    "Partner",
+    "QueueItem",
+    "SchemaOutOfDate",
+    "SealedBlob",
+    "StoreError",
+    "StoreUnavailable",
+    "UnitOfWork",
+    "current_revision",
+    "downgrade",
+    "ensure_head",
+    "head_revision",
+    "make_engine",
+    "sqlite_url",
+    "upgrade",
+]

@@ -1,0 +1,152 @@
+"""Typed ORM models: partners, messages, sealed blobs, queue, outbound mail, audit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Partner(Base):
+    """A support service's contact point and the one OpenPGP key bound to it."""
+
+    __tablename__ = "partner"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(40), unique=True)
+    key_created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    key_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    key_revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SealedBlob(Base):
+    """Bytes sealed at rest: a per-item data key wrapped by the storage key.
+
+    Deleting ``wrapped_key`` destroys the item for good (crypto-shredding).
+    """
+
+    __tablename__ = "sealed_blob"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    wrapped_key: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Message(Base):
+    """One message through the hub: its metadata in clear, its bytes sealed."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        Index("ix_message_state_received", "state", "received_at"),
+        Index("ix_message_due_open", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    partner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("partner.id"))
+    rfc_message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    signature_digest: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    body_digest: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    signer_fingerprint: Mapped[Optional[str]] = mapped_column(String(40))
+    mail_from: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(16))
+    urgency: Mapped[str] = mapped_column(String(16))
+    urgency_source: Mapped[str] = mapped_column(String(16))
+    embargo: Mapped[Optional[str]] = mapped_column(String(16))
+    classification: Mapped[Optional[str]] = mapped_column(String(32))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))  # accepted | processed | quarantined
+    receipt_status: Mapped[str] = mapped_column(String(16))  # pending | queued | sent | failed
+    raw_blob_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sealed_blob.id"))
+
+    partner: Mapped[Optional[Partner]] = relationship(lazy="joined")
+    raw_blob: Mapped[Optional[SealedBlob]] = relationship(lazy="select")
+
+
+class QueueItem(Base):
+    """An item of the embedded transport (and, later, the outbox of the broker)."""
+
+    __tablename__ = "queue_item"
+    __table_args__ = (Index("ix_queue_item_claim", "queue", "state", "priority", "available_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    queue: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="ready")  # ready | leased | quarantined
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboundMail(Base):
+    """A mail the hub sends through the relay (a receipt, later reminders and evaluations)."""
+
+    __tablename__ = "outbound_mail"
+    __table_args__ = (UniqueConstraint("message_id", "purpose", "rcpt_to", name="uq_outbound_mail_once"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("message.id"))
+    purpose: Mapped[str] = mapped_column(String(32))
+    rfc_message_id: Mapped[str] = mapped_column(String(998))
+    mail_from: Mapped[str] = mapped_column(String(254))
+    rcpt_to: Mapped[str] = mapped_column(String(254))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("sealed_blob.id"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    blob: Mapped[SealedBlob] = relationship(lazy="select")
+
+
+class AuditEvent(Base):
+    """One step that happened: who, what, when, which message — never content.
+
+    ``digest`` chains each event to the one before it, so that an altered or
+    removed row is detectable afterwards (law Art. 9 §3, 7°; AR Art. 6 §4).
+    """
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    message_ref: Mapped[Optional[str]] = mapped_column(String(32), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_digest: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Counter(Base):
+    """Named monotonic counters (message references per year)."""
+
+    __tablename__ = "counter"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigId)

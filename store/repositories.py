@@ -1,0 +1,240 @@
+"""Repositories: query and add rows through a given session; they never commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent, Counter, Message, OutboundMail, Partner, QueueItem, SealedBlob
+
+GENESIS = "0" * 64
+
+
+class _Repository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+
+class PartnerRepository(_Repository):
+    """Support services' contact points and their bound keys."""
+
+    def add(self, partner: Partner) -> Partner:
+        self.session.add(partner)
+        return partner
+
+    def by_name(self, name: str) -> Partner | None:
+        return self.session.scalar(select(Partner).where(Partner.name == name))
+
+    def by_email(self, email: str) -> Partner | None:
+        return self.session.scalar(select(Partner).where(Partner.email == email.lower()))
+
+    def by_fingerprint(self, fingerprint: str) -> Partner | None:
+        return self.session.scalar(select(Partner).where(Partner.fingerprint == fingerprint.upper()))
+
+    def all(self) -> Sequence[Partner]:
+        return self.session.scalars(select(Partner).order_by(Partner.name)).all()
+
+
+class BlobRepository(_Repository):
+    """Sealed bytes at rest."""
+
+    def add(self, *, key_id: str, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, now: datetime) -> SealedBlob:
+        blob = SealedBlob(key_id=key_id, wrapped_key=wrapped_key, nonce=nonce, ciphertext=ciphertext, created_at=now)
+        self.session.add(blob)
+        self.session.flush()
+        return blob
+
+    def get(self, blob_id: int) -> SealedBlob | None:
+        return self.session.get(SealedBlob, blob_id)
+
+
+class MessageRepository(_Repository):
+    """Messages through the hub, by reference, Message-ID or signature."""
+
+    def add(self, message: Message) -> Message:
+        self.session.add(message)
+        self.session.flush()
+        return message
+
+    def get(self, message_id: int) -> Message | None:
+        return self.session.get(Message, message_id)
+
+    def by_reference(self, reference: str) -> Message | None:
+        return self.session.scalar(select(Message).where(Message.reference == reference))
+
+    def by_rfc_message_id(self, rfc_message_id: str) -> Message | None:
+        return self.session.scalar(select(Message).where(Message.rfc_message_id == rfc_message_id))
+
+    def by_signature_digest(self, digest: str) -> Message | None:
+        return self.session.scalar(select(Message).where(Message.signature_digest == digest))
+
+    def recent(self, *, limit: int = 100, state: str | None = None) -> Sequence[Message]:
+        query = select(Message).order_by(Message.id.desc()).limit(limit)
+        if state is not None:
+            query = query.where(Message.state == state)
+        return self.session.scalars(query).all()
+
+    def count(self) -> int:
+        return self.session.scalar(select(func.count(Message.id))) or 0
+
+
+class QueueRepository(_Repository):
+    """The store-backed queue of the embedded transport: put, claim, ack, retry, quarantine."""
+
+    def put(self, queue: str, payload: dict[str, Any], *, priority: int, now: datetime,
+            available_at: datetime | None = None) -> QueueItem:
+        item = QueueItem(queue=queue, payload=payload, priority=priority, state="ready",
+                         available_at=available_at or now, attempts=0, created_at=now)
+        self.session.add(item)
+        self.session.flush()
+        return item
+
+    def claim(self, queue: str, *, now: datetime, lease: timedelta) -> QueueItem | None:
+        """Lease the most urgent ready item of *queue* (highest priority, then oldest)."""
+        item = self.session.scalar(
+            select(QueueItem)
+            .where(QueueItem.queue == queue, QueueItem.state == "ready", QueueItem.available_at <= now)
+            .order_by(QueueItem.priority.desc(), QueueItem.available_at, QueueItem.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if item is None:
+            return None
+        item.state = "leased"
+        item.lease_until = now + lease
+        item.attempts += 1
+        return item
+
+    def get(self, item_id: int) -> QueueItem | None:
+        return self.session.get(QueueItem, item_id)
+
+    def ack(self, item_id: int) -> None:
+        self.session.execute(delete(QueueItem).where(QueueItem.id == item_id))
+
+    def retry(self, item_id: int, *, available_at: datetime, error: str | None = None) -> None:
+        self.session.execute(
+            update(QueueItem).where(QueueItem.id == item_id)
+            .values(state="ready", available_at=available_at, lease_until=None, last_error=error)
+        )
+
+    def quarantine(self, item_id: int, *, error: str) -> None:
+        self.session.execute(
+            update(QueueItem).where(QueueItem.id == item_id)
+            .values(state="quarantined", lease_until=None, last_error=error)
+        )
+
+    def release_expired(self, *, now: datetime) -> int:
+        """Make items whose lease ran out (a worker died) ready again; returns how many."""
+        result = self.session.execute(
+            update(QueueItem).where(QueueItem.state == "leased", QueueItem.lease_until < now)
+            .values(state="ready", lease_until=None)
+        )
+        return result.rowcount or 0
+
+    def release_all(self) -> int:
+        """Embedded start-up: nothing else can hold a lease, so every lease is stale."""
+        result = self.session.execute(
+            update(QueueItem).where(QueueItem.state == "leased").values(state="ready", lease_until=None)
+        )
+        return result.rowcount or 0
+
+    def next_available_at(self, queue: str) -> datetime | None:
+        return self.session.scalar(
+            select(func.min(QueueItem.available_at)).where(QueueItem.queue == queue, QueueItem.state == "ready")
+        )
+
+    def depths(self) -> dict[tuple[str, str], int]:
+        rows = self.session.execute(
+            select(QueueItem.queue, QueueItem.state, func.count(QueueItem.id)).group_by(QueueItem.queue, QueueItem.state)
+        )
+        return {(q, s): n for q, s, n in rows}
+
+    def quarantined(self) -> Sequence[QueueItem]:
+        return self.session.scalars(
+            select(QueueItem).where(QueueItem.state == "quarantined").order_by(QueueItem.id)
+        ).all()
+
+
+class OutboundRepository(_Repository):
+    """Mail the hub sends; one row per (message, purpose, recipient)."""
+
+    def add(self, mail: OutboundMail) -> OutboundMail:
+        self.session.add(mail)
+        self.session.flush()
+        return mail
+
+    def get(self, mail_id: int) -> OutboundMail | None:
+        return self.session.get(OutboundMail, mail_id)
+
+    def find(self, message_id: int, purpose: str, rcpt_to: str) -> OutboundMail | None:
+        return self.session.scalar(
+            select(OutboundMail).where(
+                OutboundMail.message_id == message_id, OutboundMail.purpose == purpose, OutboundMail.rcpt_to == rcpt_to
+            )
+        )
+
+    def for_message(self, message_id: int) -> Sequence[OutboundMail]:
+        return self.session.scalars(
+            select(OutboundMail).where(OutboundMail.message_id == message_id).order_by(OutboundMail.id)
+        ).all()
+
+
+def _event_digest(prev: str, at: datetime, actor: str, action: str, ref: str | None, detail: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        [prev, at.isoformat(), actor, action, ref, detail], sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AuditRepository(_Repository):
+    """The append-only, hash-chained audit log."""
+
+    def append(self, *, at: datetime, actor: str, action: str, message_ref: str | None = None,
+               detail: dict[str, Any] | None = None) -> AuditEvent:
+        detail = detail or {}
+        prev = self.session.scalar(select(AuditEvent.digest).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+        event = AuditEvent(at=at, actor=actor, action=action, message_ref=message_ref, detail=detail,
+                           prev_digest=prev, digest=_event_digest(prev, at, actor, action, message_ref, detail))
+        self.session.add(event)
+        self.session.flush()
+        return event
+
+    def for_message(self, reference: str) -> Sequence[AuditEvent]:
+        return self.session.scalars(
+            select(AuditEvent).where(AuditEvent.message_ref == reference).order_by(AuditEvent.id)
+        ).all()
+
+    def recent(self, *, action: str | None = None, limit: int = 100) -> Sequence[AuditEvent]:
+        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+        if action is not None:
+            query = query.where(AuditEvent.action == action)
+        return self.session.scalars(query).all()
+
+    def verify_chain(self) -> int | None:
+        """Walk the chain; return the id of the first broken event, or None if intact."""
+        prev = GENESIS
+        for event in self.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000):
+            expected = _event_digest(prev, event.at, event.actor, event.action, event.message_ref, event.detail)
+            if event.prev_digest != prev or event.digest != expected:
+                return event.id
+            prev = event.digest
+        return None
+
+
+class CounterRepository(_Repository):
+    """Monotonic named counters, incremented inside the caller's transaction."""
+
+    def next(self, name: str) -> int:
+        counter = self.session.get(Counter, name, with_for_update=True)
+        if counter is None:
+            counter = Counter(name=name, value=1)
+            self.session.add(counter)
+            self.session.flush()
+            return 1
+        counter.value += 1
+        return counter.value

@@ -1,0 +1,62 @@
+"""The unit of work: one transaction, the repositories over it, one commit."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import Conflict, StoreUnavailable
+from .repositories import (
+    AuditRepository,
+    BlobRepository,
+    CounterRepository,
+    MessageRepository,
+    OutboundRepository,
+    PartnerRepository,
+    QueueRepository,
+)
+
+
+class UnitOfWork:
+    """``with db.unit_of_work() as uow: ...; uow.commit()`` — rolled back unless committed."""
+
+    session: Session
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._sessions()
+        s = self.session
+        self.partners = PartnerRepository(s)
+        self.messages = MessageRepository(s)
+        self.blobs = BlobRepository(s)
+        self.queue = QueueRepository(s)
+        self.outbound = OutboundRepository(s)
+        self.audit = AuditRepository(s)
+        self.counters = CounterRepository(s)
+        return self
+
+    def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:
+        # close() rolls back whatever was not committed, and leaves loaded objects readable.
+        self.session.close()
+        if isinstance(exc, OperationalError):
+            raise StoreUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
+
+    def flush(self) -> None:
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            raise Conflict("row", str(exc.orig)) from exc
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise Conflict("row", str(exc.orig)) from exc
+        except OperationalError as exc:
+            self.session.rollback()
+            raise StoreUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc

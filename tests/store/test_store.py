@@ -1,0 +1,131 @@
+"""Store: migrations walk, UTC times, queue order, audit chain, counters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, text
+
+from store import Database, current_revision, downgrade, ensure_head, head_revision, upgrade
+from store.errors import SchemaOutOfDate
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+def test_migrations_walk_down_and_up(tmp_path):
+    """Every revision goes down to nothing and back up to head."""
+    database = Database(f"sqlite:///{tmp_path / 'walk.db'}")
+    upgrade(database.engine)
+    assert current_revision(database.engine) == head_revision()
+    assert "message" in inspect(database.engine).get_table_names()
+    downgrade(database.engine, "base")
+    assert current_revision(database.engine) is None
+    assert "message" not in inspect(database.engine).get_table_names()
+    upgrade(database.engine)
+    ensure_head(database.engine)
+    database.dispose()
+
+
+def test_out_of_date_schema_is_refused(tmp_path):
+    """A database not at head is refused with a clear instruction."""
+    database = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(SchemaOutOfDate, match="passerelle store upgrade"):
+        ensure_head(database.engine)
+    database.dispose()
+
+
+def test_sqlite_runs_in_wal_with_full_sync(db):
+    """Durability before 250: WAL journal and synchronous=FULL."""
+    with db.engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+
+def test_times_come_back_utc_aware(db):
+    """A time stored from Brussels comes back as the same instant in UTC."""
+    from zoneinfo import ZoneInfo
+
+    local = datetime(2026, 7, 1, 12, 0, tzinfo=ZoneInfo("Europe/Brussels"))
+    with db.unit_of_work() as uow:
+        uow.audit.append(at=local, actor="t", action="x")
+        uow.commit()
+    with db.unit_of_work() as uow:
+        event = uow.audit.recent()[0]
+    assert event.at.tzinfo is not None
+    assert event.at == local
+    assert event.at.utcoffset() == timedelta(0)
+
+
+def test_naive_time_is_refused(db):
+    """Naive datetimes never reach the database."""
+    with db.unit_of_work() as uow:
+        with pytest.raises(Exception, match="naive"):
+            uow.audit.append(at=datetime(2026, 1, 1), actor="t", action="x")
+
+
+def test_queue_claims_most_urgent_first_then_oldest(db):
+    """Priority beats age; equal priority goes in order; future items wait."""
+    with db.unit_of_work() as uow:
+        uow.queue.put("q", {"n": 1}, priority=3, now=T0)
+        uow.queue.put("q", {"n": 2}, priority=9, now=T0 + timedelta(seconds=1))
+        uow.queue.put("q", {"n": 3}, priority=3, now=T0 + timedelta(seconds=2))
+        uow.queue.put("q", {"n": 4}, priority=9, now=T0, available_at=T0 + timedelta(hours=1))
+        uow.commit()
+    order = []
+    for _ in range(4):
+        with db.unit_of_work() as uow:
+            item = uow.queue.claim("q", now=T0 + timedelta(minutes=1), lease=timedelta(minutes=5))
+            if item is None:
+                break
+            order.append(item.payload["n"])
+            uow.queue.ack(item.id)
+            uow.commit()
+    assert order == [2, 1, 3]
+
+
+def test_expired_lease_returns_the_item(db):
+    """An item whose worker died is claimed again after its lease."""
+    with db.unit_of_work() as uow:
+        uow.queue.put("q", {"n": 1}, priority=1, now=T0)
+        uow.commit()
+    with db.unit_of_work() as uow:
+        assert uow.queue.claim("q", now=T0, lease=timedelta(seconds=30)) is not None
+        uow.commit()
+    with db.unit_of_work() as uow:
+        assert uow.queue.claim("q", now=T0, lease=timedelta(seconds=30)) is None
+        assert uow.queue.release_expired(now=T0 + timedelta(minutes=1)) == 1
+        item = uow.queue.claim("q", now=T0 + timedelta(minutes=1), lease=timedelta(seconds=30))
+        assert item is not None and item.attempts == 2
+
+
+def test_audit_chain_detects_alteration(db):
+    """Changing a recorded event afterwards breaks the chain at that event."""
+    with db.unit_of_work() as uow:
+        for i in range(5):
+            uow.audit.append(at=T0 + timedelta(seconds=i), actor="a", action="step", detail={"i": i})
+        uow.commit()
+    with db.unit_of_work() as uow:
+        assert uow.audit.verify_chain() is None
+    with db.engine.begin() as c:
+        c.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE id = 3"))
+    with db.unit_of_work() as uow:
+        assert uow.audit.verify_chain() == 3
+
+
+def test_counters_are_monotonic(db):
+    """References never repeat."""
+    values = []
+    for _ in range(3):
+        with db.unit_of_work() as uow:
+            values.append(uow.counters.next("PSR-2026"))
+            uow.commit()
+    assert values == [1, 2, 3]
