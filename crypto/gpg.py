@@ -169,6 +169,10 @@ class Gpg:
             )
         except (OSError, ValueError) as exc:
             raise GpgUnavailable(f"gpg cannot run: {exc.__class__.__name__}") from exc
+        if not (self.home / "trustdb.gpg").exists():
+            # With --no-auto-check-trustdb gpg never creates it, yet it needs one to list
+            # expired keys; the later --trust-model wins over the one in BASE_OPTIONS.
+            self._engine.run(["--check-trustdb", "--trust-model", "pgp"], b"")
 
     # -- keys -----------------------------------------------------------------
 

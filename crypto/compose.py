@@ -1,0 +1,82 @@
+"""Building outgoing PGP/MIME messages (RFC 3156): multipart/signed and multipart/encrypted."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from email.message import EmailMessage
+from email.policy import SMTP
+
+from crypto.errors import MalformedMime
+from crypto.gpg import Gpg
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_SIGNED_PREAMBLE = b"This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n"
+_ENCRYPTED_PREAMBLE = b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
+
+
+def _canonical(entity: bytes) -> bytes:
+    return _BARE_LF.sub(b"\r\n", entity)
+
+
+def _boundary(*contents: bytes) -> str:
+    while True:
+        b = "=_pg_" + secrets.token_hex(16)
+        if not any(b.encode() in c for c in contents):
+            return b
+
+
+def _header_block(headers: list[tuple[str, str]]) -> bytes:
+    """Fold and RFC 2047-encode the given fields; CR or LF inside a value is refused."""
+    msg = EmailMessage(policy=SMTP)
+    for name, value in headers:
+        if name.lower() in ("mime-version", "content-type", "content-transfer-encoding"):
+            raise ValueError(f"{name} is set by the composer")
+        msg[name] = value
+    return b"".join(SMTP.fold_binary(k, v) for k, v in msg.items())
+
+
+def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, str]]) -> bytes:
+    """A complete RFC 5322 message: the entity, PGP/MIME-signed by signer (CRLF line ends)."""
+    body = _canonical(entity)
+    if re.search(rb"[\x80-\xff]", body):
+        raise MalformedMime("an entity to sign must be 7-bit: encode it (quoted-printable or base64)")
+    signature, micalg = gpg.sign_detached(body, signer)
+    boundary = _boundary(body)
+    return b"".join([
+        _header_block(headers),
+        b"MIME-Version: 1.0\r\n",
+        f'Content-Type: multipart/signed; micalg={micalg};\r\n'
+        f' protocol="application/pgp-signature";\r\n boundary="{boundary}"\r\n'.encode(),
+        b"\r\n", _SIGNED_PREAMBLE,
+        f"--{boundary}\r\n".encode(), body,
+        f"\r\n--{boundary}\r\n".encode(),
+        b'Content-Type: application/pgp-signature; name="signature.asc"\r\n'
+        b"Content-Description: OpenPGP digital signature\r\n"
+        b'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n',
+        _canonical(signature),
+        f"\r\n--{boundary}--\r\n".encode(),
+    ])
+
+
+def encrypt_entity(gpg: Gpg, entity: bytes, recipients: list[str], signer: str | None,
+                   headers: list[tuple[str, str]]) -> bytes:
+    """A complete RFC 5322 message: the entity encrypted (and signed inside, if signer) per RFC 3156."""
+    ciphertext = _canonical(gpg.encrypt(_canonical(entity), recipients, sign_with=signer))
+    boundary = _boundary(ciphertext)
+    return b"".join([
+        _header_block(headers),
+        b"MIME-Version: 1.0\r\n",
+        f'Content-Type: multipart/encrypted;\r\n protocol="application/pgp-encrypted";\r\n'
+        f' boundary="{boundary}"\r\n'.encode(),
+        b"\r\n", _ENCRYPTED_PREAMBLE,
+        f"--{boundary}\r\n".encode(),
+        b"Content-Type: application/pgp-encrypted\r\n"
+        b"Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n",
+        f"\r\n--{boundary}\r\n".encode(),
+        b'Content-Type: application/octet-stream; name="encrypted.asc"\r\n'
+        b"Content-Description: OpenPGP encrypted message\r\n"
+        b'Content-Disposition: inline; filename="encrypted.asc"\r\n\r\n',
+        ciphertext,
+        f"\r\n--{boundary}--\r\n".encode(),
+    ])

@@ -1,0 +1,213 @@
+"""The intake benchmark: N signed messages from C SMTP clients into a fresh hub, receipts captured."""
+
+from __future__ import annotations
+
+import os
+import platform
+import queue
+import shutil
+import smtplib
+import ssl
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from crypto import Gpg, compose, pgpmime
+from gateway.capture import CaptureRelay
+
+from . import home as home_mod
+from . import partners
+from .background import BackgroundHub
+from .clock import SystemClock
+from .settings import load
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+@dataclass
+class IntakeReport:
+    count: int
+    clients: int
+    size: int
+    accepted: int
+    refused: int
+    receipts: int
+    elapsed_250: float
+    elapsed_receipts: float
+    lat_250: list[float]
+    lat_receipt: list[float]
+    ceiling: float
+    ceiling_threads: int
+
+    @property
+    def accept_rate(self) -> float:
+        return self.accepted / self.elapsed_250 if self.elapsed_250 else 0.0
+
+    @property
+    def receipt_rate(self) -> float:
+        return self.receipts / self.elapsed_receipts if self.elapsed_receipts else 0.0
+
+    def render(self) -> str:
+        cpu = _cpu_model()
+        gpg = subprocess.run(["gpg", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        ms = lambda v: f"{v * 1000:.1f} ms"  # noqa: E731
+        return "\n".join([
+            f"machine      {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; {gpg}",
+            f"load         {self.count} signed messages of {self.size} bytes, {self.clients} SMTP clients "
+            "(STARTTLS, one connection each), hub ed25519, partner ed25519, loopback",
+            f"accepted     {self.accepted} (refused {self.refused}) in {self.elapsed_250:.2f} s = {self.accept_rate:.1f} msg/s",
+            f"with receipt {self.receipts} receipts at the relay after {self.elapsed_receipts:.2f} s = {self.receipt_rate:.1f} msg/s",
+            f"250 latency  p50 {ms(_pct(self.lat_250, 50))}  p99 {ms(_pct(self.lat_250, 99))}",
+            f"receipt lat. p50 {ms(_pct(self.lat_receipt, 50))}  p99 {ms(_pct(self.lat_receipt, 99))}  (DATA sent -> receipt at relay)",
+            f"gpg ceiling  {self.ceiling:.1f} verify+sign pairs/s ({self.ceiling_threads} threads, adapter alone)",
+            f"efficiency   {100 * self.receipt_rate / self.ceiling if self.ceiling else 0:.0f}% of the adapter ceiling",
+        ])
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown cpu"
+
+
+def _entity(n: int, size: int) -> bytes:
+    filler = ("Bench line %06d lorem ipsum dolor sit amet consectetur adipiscing elit.\r\n" % n) * (size // 76 + 1)
+    return ("Content-Type: text/plain; charset=us-ascii\r\n\r\nUrgency: URGENT\r\nMessage-Kind: request\r\n\r\n"
+            + filler[:size]).encode()
+
+
+def _presign(gpg: Gpg, fpr: str, sender: str, to: str, count: int, size: int) -> list[bytes]:
+    def one(n: int) -> bytes:
+        headers = [("From", sender), ("To", to), ("Subject", f"bench {n}"),
+                   ("Date", format_datetime(SystemClock().now())), ("Message-ID", make_msgid(f"b{n}", "police.test"))]
+        return compose.sign_entity(gpg, _entity(n, size), fpr, headers)
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def _ceiling(gpg_hub: Gpg, hub_fpr: str, gpg_partner: Gpg, sample: bytes, threads: int, seconds: float = 4.0) -> float:
+    signed = pgpmime.analyse(sample).signed
+    assert signed is not None
+    receipt_like = b"Content-Type: text/plain\r\n\r\n" + b"x" * 2000
+    stop = time.monotonic() + seconds
+    done = [0] * threads
+
+    def work(i: int) -> None:
+        while time.monotonic() < stop:
+            assert gpg_hub.verify_detached(signed.signed_bytes, signed.signature).valid
+            gpg_hub.sign_detached(receipt_like, hub_fpr)
+            done[i] += 1
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(done) / (time.monotonic() - started)
+
+
+def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: float) -> IntakeReport:
+    tmp = Path(tempfile.mkdtemp(prefix="pbench"))
+    try:
+        return _run(tmp, count, clients, size, timeout_seconds)
+    finally:
+        for home in tmp.glob("*"):
+            subprocess.run(["gpgconf", "--homedir", str(home / "gnupg") if (home / "gnupg").exists() else str(home),
+                            "--kill", "gpg-agent"], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float) -> IntakeReport:
+    identity = home_mod.init(tmp / "hub", "ocam.test")
+    partner_gpg = Gpg(tmp / "partner")
+    sender = "bench@police.test"
+    partner_fpr = partner_gpg.generate_key(f"Bench <{sender}>")
+    settings = load(tmp / "hub")
+    hub_gpg = Gpg(settings.gnupg_home)
+    from store import Database
+
+    db = Database(settings.database_url)
+    with db.unit_of_work() as uow:
+        partners.add(uow, hub_gpg, SystemClock(), name="bench-police", kind="police", email=sender,
+                     key_data=partner_gpg.export_public(partner_fpr))
+        uow.commit()
+    db.dispose()
+    messages = _presign(partner_gpg, partner_fpr, sender, identity.address, count, size)
+    ceiling_threads = settings.gateway.verify_threads
+    ceiling = _ceiling(hub_gpg, identity.fingerprint, partner_gpg, messages[0], ceiling_threads)
+
+    work: queue.Queue[bytes] = queue.Queue()
+    for m in messages:
+        work.put(m)
+    sent_at: dict[str, float] = {}
+    lat_250: list[float] = []
+    refused = [0]
+    lock = threading.Lock()
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+
+    with CaptureRelay() as relay, BackgroundHub(settings, relay=relay.address) as bg:
+        def client() -> None:
+            with smtplib.SMTP("127.0.0.1", bg.port, timeout=60) as smtp:
+                smtp.starttls(context=tls)
+                while True:
+                    try:
+                        raw = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    t0 = time.monotonic()
+                    reference = _send(smtp, sender, identity.address, raw)
+                    t1 = time.monotonic()
+                    with lock:
+                        if reference is None:
+                            refused[0] += 1
+                            continue
+                        lat_250.append(t1 - t0)
+                        sent_at[reference] = t0
+
+        start = time.monotonic()
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout_seconds)
+        elapsed_250 = time.monotonic() - start
+        captured = relay.wait_for(len(lat_250), timeout=max(1.0, timeout_seconds - elapsed_250))
+        elapsed_receipts = (max(c.at for c in captured) - start) if captured else 0.0
+        lat_receipt = []
+        for c in captured:
+            ref = c.message.get("X-Passerelle-Reference")
+            if ref in sent_at:
+                lat_receipt.append(c.at - sent_at[ref])
+    return IntakeReport(count, clients, size, len(lat_250), refused[0], len(captured), elapsed_250,
+                        elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads)
+
+
+def _send(smtp: smtplib.SMTP, sender: str, rcpt: str, raw: bytes) -> str | None:
+    """One transaction on an open session; the reference from the 250 ("Accepted as PSR-..."), or None."""
+    smtp.mail(sender)
+    smtp.rcpt(rcpt)
+    try:
+        code, text = smtp.data(raw)
+    except smtplib.SMTPDataError:
+        smtp.rset()
+        return None
+    words = text.decode(errors="replace").split()
+    return next((w for w in words if w.startswith("PSR-")), None)

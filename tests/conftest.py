@@ -1,0 +1,37 @@
+"""Shared fixtures: a fresh hub home, a capturing relay, partners with real keys made here."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+INTEROP = SHARED / "interop" / "schleuder"
+
+
+def kill_agents(root: Path) -> None:
+    """Stop every gpg-agent started for a GnuPG home under *root*."""
+    for home in [root, *root.rglob("*")]:
+        if (home / "pubring.kbx").exists() or (home / "private-keys-v1.d").exists():
+            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+
+
+@pytest.fixture
+def short_tmp():
+    """A short temporary directory (gpg-agent socket paths must stay under ~100 characters)."""
+    path = Path(tempfile.mkdtemp(prefix="pt"))
+    yield path
+    kill_agents(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def module_tmp():
+    path = Path(tempfile.mkdtemp(prefix="pm"))
+    yield path
+    kill_agents(path)
+    shutil.rmtree(path, ignore_errors=True)

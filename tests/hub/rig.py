@@ -1,0 +1,87 @@
+"""Building blocks of the hub's end-to-end tests: an initialised home with partners, and the receipt reader."""
+
+from __future__ import annotations
+
+import email
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import Message
+from pathlib import Path
+
+from crypto import Gpg, pgpmime
+from hub import home as home_mod
+from hub import partners
+from hub.clock import SystemClock
+from hub.settings import Settings, load
+from store import Database
+from tests.support.keys import TestKey, make_key
+
+DOMAIN = "ocam.test"
+HUB = f"hub@{DOMAIN}"
+
+
+@dataclass
+class HubHome:
+    settings: Settings
+    fingerprint: str
+    gpg: Gpg
+
+    def register(self, key: TestKey, name: str, kind: str) -> None:
+        db = Database(self.settings.database_url)
+        with db.unit_of_work() as uow:
+            partners.add(uow, self.gpg, SystemClock(), name=name, kind=kind, email=key.email, key_data=key.public)
+            uow.commit()
+        db.dispose()
+
+    def db(self) -> Database:
+        return Database(self.settings.database_url)
+
+
+def make_home(root: Path, **gateway) -> HubHome:
+    identity = home_mod.init(root / "hub", DOMAIN)
+    settings = load(root / "hub")
+    settings.delivery.retry_schedule_seconds = [0.3, 0.3, 0.6]
+    for name, value in gateway.items():
+        setattr(settings.gateway, name, value)
+    return HubHome(settings, identity.fingerprint, Gpg(settings.gnupg_home))
+
+
+def partner(root: Path, name: str, **kwargs) -> TestKey:
+    return make_key(root, f"{name}@partner.test", name=name.title(), **kwargs)
+
+
+@dataclass
+class Receipt:
+    """A captured receipt, checked for its signature and read for its fields."""
+
+    raw: bytes
+    message: Message
+    report: Message
+    fields: dict[str, str]
+    text: str
+    signature_status: str
+    signer: str | None
+
+    @classmethod
+    def read(cls, raw: bytes, hub_gpg: Gpg) -> "Receipt":
+        envelope = pgpmime.analyse(raw)
+        assert envelope.kind == "signed" and envelope.signed is not None
+        check = hub_gpg.verify_detached(envelope.signed.signed_bytes, envelope.signed.signature)
+        report = email.message_from_bytes(envelope.signed.signed_bytes)
+        assert report.get_content_type() == "multipart/report"
+        assert report.get_param("report-type") == "disposition-notification"
+        human, notification = report.get_payload()
+        fields: dict[str, str] = {}
+        for line in notification.get_payload().splitlines() if isinstance(notification.get_payload(), str) else []:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                fields[name.strip()] = value.strip()
+        if not fields:  # the email package parses message/disposition-notification into sub-messages
+            for block in notification.get_payload():
+                fields.update({k: v for k, v in block.items()})
+        text = human.get_payload(decode=True).decode("utf-8")
+        return cls(raw, email.message_from_bytes(raw), report, fields, text, check.status, check.primary_fingerprint)
+
+    def due_at(self) -> datetime | None:
+        value = self.fields["X-Passerelle-Due-At"]
+        return None if value == "none" else datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,45 @@
+"""End-to-end rig: a background hub on loopback plus a real smtplib client with STARTTLS."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+
+from hub.background import BackgroundHub
+
+
+def client_tls() -> ssl.SSLContext:
+    """The hub's test certificate is self-signed: the client does not verify it (loopback only)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class RunningHub(BackgroundHub):
+    """``with RunningHub(settings, relay=...) as hub: hub.send(raw)``."""
+
+    def connect(self, *, starttls: bool = True) -> smtplib.SMTP:
+        client = smtplib.SMTP("127.0.0.1", self.port, timeout=30)
+        client.ehlo("client.test")
+        if starttls:
+            client.starttls(context=client_tls())
+            client.ehlo("client.test")
+        return client
+
+    def send(self, raw: bytes | str, *, mail_from: str = "sender@partner.test", rcpt: str | None = None,
+             starttls: bool = True) -> tuple[int, str]:
+        """One SMTP transaction; returns the reply to DATA (or to the first refused command)."""
+        rcpt = rcpt or self.settings.hub.address
+        with self.connect(starttls=starttls) as client:
+            code, text = client.mail(mail_from)
+            if code >= 400:
+                return code, text.decode()
+            code, text = client.rcpt(rcpt)
+            if code >= 400:
+                return code, text.decode()
+            try:
+                code, text = client.data(raw)
+            except smtplib.SMTPDataError as exc:
+                return exc.smtp_code, exc.smtp_error.decode()
+            return code, text.decode()
