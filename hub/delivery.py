@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +39,35 @@ def next_attempt(schedule: list[float], attempts: int, now: datetime) -> datetim
     return now + timedelta(seconds=step)
 
 
+class RelayGate:
+    """The relay's own back-off: while it is failing, every delivery waits for the same next probe time.
+
+    Items deferred during an outage share one retry time, so when the relay returns the queue's
+    priority order decides what goes first: FLASH before a ROUTINE backlog.
+    """
+
+    def __init__(self, schedule: list[float]) -> None:
+        self.schedule = schedule
+        self.failures = 0
+        self.retry_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    def closed_until(self, now: datetime) -> datetime | None:
+        with self._lock:
+            return self.retry_at if self.retry_at is not None and now < self.retry_at else None
+
+    def failed(self, now: datetime) -> datetime:
+        with self._lock:
+            if self.retry_at is None or now >= self.retry_at:
+                self.failures += 1
+                self.retry_at = next_attempt(self.schedule, self.failures, now)
+            return self.retry_at
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.failures, self.retry_at = 0, None
+
+
 class DeliveryHandler:
     """Sends one outbound mail per item; the SMTP exchange happens outside any transaction."""
 
@@ -51,8 +81,15 @@ class DeliveryHandler:
         self.clock = clock
         self.transport = transport
         self.policy = policy
+        self.gate = RelayGate(policy.retry_schedule_seconds)
 
     def handle(self, delivery: Delivery) -> None:
+        closed_until = self.gate.closed_until(self.clock.now())
+        if closed_until is not None:  # the relay is known to be down: wait for its next probe, no attempt spent
+            with self.db.unit_of_work() as uow:
+                self.transport.retry(uow, delivery, at=closed_until, error="relay unavailable")
+                uow.commit()
+            return
         job = self._load(delivery)
         if job is None:
             return
@@ -61,8 +98,10 @@ class DeliveryHandler:
         except RelayTemporary as exc:
             self._failed(delivery, job, exc, permanent=False)
         except RelayPermanent as exc:
+            self.gate.succeeded()  # the relay answered: it is up, it refused this one
             self._failed(delivery, job, exc, permanent=True)
         else:
+            self.gate.succeeded()
             self._sent(delivery, job, reply)
 
     def _load(self, delivery: Delivery) -> _Job | None:
@@ -107,7 +146,7 @@ class DeliveryHandler:
                              why="refused by the relay" if permanent else "retry schedule exhausted")
                 self.transport.ack(uow, delivery)
             else:
-                mail.next_attempt_at = next_attempt(self.policy.retry_schedule_seconds, attempts, now)
+                mail.next_attempt_at = self.gate.failed(now)
                 audit.record(uow, self.clock, f"{job.purpose}.deferred", ref=job.reference, to=job.rcpt_to,
                              code=exc.code, attempts=attempts, next_attempt_at=mail.next_attempt_at.isoformat())
                 self.transport.retry(uow, delivery, at=mail.next_attempt_at, error=str(exc)[:500])

@@ -137,6 +137,7 @@ def test_sign_and_encrypt_round_trip(hub_gpg, hub_fpr, alice):
     assert hub_gpg.verify_detached(DATA, sig).primary_fingerprint == hub_fpr
     ciphertext = hub_gpg.encrypt(DATA, [alice.fingerprint], sign_with=hub_fpr)
     assert ciphertext.startswith(b"-----BEGIN PGP MESSAGE-----")
+    keys.gpg(alice.home, "--import", data=hub_gpg.export_public(hub_fpr))
     assert keys.gpg(alice.home, "--decrypt", data=ciphertext) == DATA
 
 
@@ -191,3 +192,18 @@ def test_missing_binary_is_unavailable(gpg_dir):
     """No gpg binary at all: GpgUnavailable."""
     with pytest.raises(GpgUnavailable):
         Gpg(gpg_dir / "h", binary=str(gpg_dir / "nope"))
+
+
+def test_concurrent_calls_from_a_thread_pool(hub_gpg, hub_fpr, alice):
+    """Verify and sign from 4 threads at once on one home: every result is right."""
+    from concurrent.futures import ThreadPoolExecutor
+    sig = keys.sign_detached(alice, DATA)
+
+    def work(i: int) -> bool:
+        if i % 2:
+            return hub_gpg.verify_detached(DATA, sig).valid
+        signature, _ = hub_gpg.sign_detached(DATA + bytes([i]), hub_fpr)
+        return hub_gpg.verify_detached(DATA + bytes([i]), signature).primary_fingerprint == hub_fpr
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(24)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
@@ -48,6 +49,13 @@ def make_home(root: Path, **gateway) -> HubHome:
 
 def partner(root: Path, name: str, **kwargs) -> TestKey:
     return make_key(root, f"{name}@partner.test", name=name.title(), **kwargs)
+
+
+def reference_in(reply: str) -> str:
+    """The PSR reference the gateway named in its 250."""
+    match = re.search(r"PSR-\d{4}-\d{6}", reply)
+    assert match, reply
+    return match.group(0)
 
 
 @dataclass

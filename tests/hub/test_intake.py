@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from gateway.capture import CaptureRelay
-from tests.hub.rig import HUB, Receipt, make_home, partner
+from tests.hub.rig import HUB, Receipt, make_home, partner, reference_in
 from tests.support import mail
 from tests.support.hubrig import RunningHub
 
@@ -59,10 +59,7 @@ def _receipt_for(relay, reference: str, hub_gpg, timeout: float = 20.0) -> Recei
     raise AssertionError(f"no receipt for {reference}")
 
 
-def _ref(text: str) -> str:
-    match = re.search(r"PSR-\d{4}-\d{6}", text)
-    assert match, text
-    return match.group(0)
+_ref = reference_in
 
 
 def test_signed_request_gets_signed_receipt_with_legal_due_time(rig):

@@ -140,7 +140,7 @@ def test_content_outside_the_signed_part(rig):
     home, k, hub, _ = rig
     original = signed(k["police"], message_id=_mid())
     head, _, body = original.partition(b"\r\n\r\n")
-    ctype = re.search(rb"Content-Type: multipart/signed.*?(?=\r\n[^ \t])", head, re.S).group(0)
+    ctype = re.search(rb"Content-Type: multipart/signed.*?(?=\r\n[^ \t]|\Z)", head, re.S).group(0)
     outer_head = head.replace(ctype, b'Content-Type: multipart/mixed; boundary="OUTER"')
     wrapped = (outer_head + b"\r\n\r\n--OUTER\r\n" + ctype + b"\r\n\r\n" + body +
                b"\r\n--OUTER\r\nContent-Type: text/plain\r\n\r\nUnsigned footer added on the way\r\n--OUTER--\r\n")

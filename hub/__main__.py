@@ -1,0 +1,5 @@
+"""`python -m hub` is the `passerelle` command."""
+
+from .cli import main
+
+main()

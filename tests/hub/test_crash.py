@@ -1,0 +1,110 @@
+"""A real `passerelle serve` process: kill -9 right after a 250 loses nothing; SIGTERM stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+from gateway.capture import CaptureRelay
+from tests.hub.rig import HUB, make_home, partner, reference_in
+from tests.support import mail
+from tests.support.hubrig import client_tls
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(home, port: int, relay: str) -> subprocess.Popen:
+    env = {**os.environ, "PASSERELLE_DELIVERY__RETRY_SCHEDULE_SECONDS": "[0.5]"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--home", str(home.settings.home), "--listen", f"127.0.0.1:{port}",
+         "--relay", relay], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+    )
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            if process.poll() is not None:
+                raise AssertionError(process.stdout.read().decode())
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError("passerelle serve did not listen")
+
+
+def _send(port: int, raw: bytes, sender: str) -> str:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.starttls(context=client_tls())
+        client.ehlo()
+        client.mail(sender)
+        client.rcpt(HUB)
+        code, text = client.data(raw)
+        assert code == 250, text
+        return text.decode()
+
+
+def test_kill_9_after_250_then_restart_delivers_one_receipt(short_tmp):
+    """kill -9 straight after the 250: on restart the message is there and gets exactly one receipt."""
+    home = make_home(short_tmp)
+    key = partner(short_tmp, "police")
+    home.register(key, "police-fed", "police")
+    port, relay_port = _free_port(), _free_port()
+    relay_address = f"127.0.0.1:{relay_port}"  # nothing listens yet: the receipt cannot leave before the kill
+    process = _serve(home, port, relay_address)
+    references = []
+    try:
+        for _ in range(3):
+            references.append(reference_in(_send(port, mail.signed_mail(key, body=uuid.uuid4().hex), key.email)))
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    assert process.returncode == -signal.SIGKILL
+    with CaptureRelay(port=relay_port) as relay:
+        process = _serve(home, port, relay_address)
+        try:
+            relay.wait_for(3, timeout=30)
+            time.sleep(1.5)  # long enough for any duplicate to show up
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=30)[0].decode()
+        assert process.returncode == 0, output
+    got = sorted(c.message["X-Passerelle-Reference"] for c in relay.messages)
+    assert got == sorted(references)
+    assert "stopped" in output
+
+
+def test_sigterm_while_clients_send_loses_nothing_accepted(short_tmp):
+    """SIGTERM during a stream: every 250 given has its message stored and its receipt after restart."""
+    home = make_home(short_tmp)
+    key = partner(short_tmp, "police")
+    home.register(key, "police-fed", "police")
+    port = _free_port()
+    with CaptureRelay() as relay:
+        process = _serve(home, port, relay.address)
+        accepted = []
+        messages = [mail.signed_mail(key, body=uuid.uuid4().hex) for _ in range(6)]
+        for i, raw in enumerate(messages):
+            if i == 3:
+                process.send_signal(signal.SIGTERM)
+            try:
+                accepted.append(reference_in(_send(port, raw, key.email)))
+            except (OSError, smtplib.SMTPException, AssertionError):
+                break
+        assert process.wait(30) == 0
+        process = _serve(home, port, relay.address)
+        try:
+            relay.wait_for(len(accepted), timeout=30)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+    got = {c.message["X-Passerelle-Reference"] for c in relay.messages}
+    assert set(accepted) <= got and len(relay.messages) == len(got)

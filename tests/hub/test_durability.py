@@ -1,0 +1,158 @@
+"""Nothing lost, nothing leaked: sealing at rest, relay outages, FLASH first, quarantine, idempotency."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.capture import CaptureRelay
+from hub.cli import main
+from hub.intake import ReceiptStage
+from tests.hub.rig import make_home, partner, reference_in
+from tests.support import mail
+from tests.support.hubrig import RunningHub
+
+
+def _unique() -> str:
+    return f"CANARY{uuid.uuid4().hex.upper()}"
+
+
+def _wait(predicate, relay, timeout=20.0):
+    for _ in range(int(timeout * 10)):
+        if predicate():
+            return True
+        relay.wait_for(10**6, timeout=0.1)
+    return predicate()
+
+
+def _show(home, reference):
+    result = CliRunner().invoke(main, ["messages", "show", reference, "--json", "--home", str(home.settings.home)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_no_plaintext_at_rest(short_tmp):
+    """Unique strings of a signed and an encrypted body appear in no file under the home, after receipts."""
+    home = make_home(short_tmp)
+    key = partner(short_tmp, "police")
+    home.register(key, "police-fed", "police")
+    canaries = [_unique(), _unique(), _unique()]
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        assert hub.send(mail.signed_mail(key, body=f"Intel {canaries[0]} end", subject=canaries[2]))[0] == 250
+        hub_public = home.gpg.export_public(home.fingerprint)
+        assert hub.send(mail.encrypted_mail(key, hub_public, body=f"Secret {canaries[1]} end"))[0] == 250
+        relay.wait_for(2)
+    files = [p for p in home.settings.home.rglob("*") if p.is_file()]
+    assert any(p.name == "passerelle.db" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for canary in canaries:
+            assert canary.encode() not in data, f"{canary} in {path}"
+            assert canary.encode("utf-16-le") not in data
+
+
+def test_relay_outage_defers_then_delivers_once(short_tmp):
+    """The relay answers 451 twice: the receipt is retried with back-off and delivered exactly once."""
+    home = make_home(short_tmp)
+    key = partner(short_tmp, "police")
+    home.register(key, "police-fed", "police")
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        relay.defer(2)
+        code, text = hub.send(mail.signed_mail(key, body=_unique()))
+        assert code == 250
+        reference = reference_in(text)
+        assert _wait(lambda: len(relay.messages) == 1, relay)
+        assert _wait(lambda: _show(home, reference)["receipt_status"] == "sent", relay)
+        shown = _show(home, reference)
+    assert relay.attempts == 3 and len(relay.messages) == 1
+    assert shown["deliveries"][0]["attempts"] == 3
+    assert [e["action"] for e in shown["audit"]].count("receipt.deferred") == 2
+
+
+def test_relay_refusal_raises_an_alert(short_tmp):
+    """A 5xx from the relay fails the receipt for good and records an alert for the duty officer."""
+    home = make_home(short_tmp)
+    key = partner(short_tmp, "police")
+    home.register(key, "police-fed", "police")
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        relay.refuse(1)
+        code, text = hub.send(mail.signed_mail(key, body=_unique()))
+        reference = reference_in(text)
+        assert _wait(lambda: _show(home, reference)["receipt_status"] == "failed", relay)
+        shown = _show(home, reference)
+    assert "alert.delivery_failed" in [e["action"] for e in shown["audit"]]
+    assert shown["deliveries"][0]["last_error"].startswith("554")
+
+
+def test_flash_receipt_overtakes_routine_backlog(short_tmp):
+    """With the relay down, ROUTINE receipts queue up; when it returns the FLASH receipt goes first."""
+    home = make_home(short_tmp)
+    home.settings.delivery.workers = 1
+    home.settings.delivery.retry_schedule_seconds = [1.0]
+    key = partner(short_tmp, "police")
+    home.register(key, "police-fed", "police")
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        relay.defer(10**6)
+        for _ in range(5):
+            assert hub.send(mail.signed_mail(key, body=_unique(), keyword_lines={"Urgency": "ROUTINE"}))[0] == 250
+        code, text = hub.send(mail.signed_mail(key, body=_unique(), keyword_lines={"Urgency": "FLASH"}))
+        flash_ref = reference_in(text)
+        assert _wait(lambda: relay.attempts >= 1, relay)  # the relay failed once: every receipt now waits for its return
+        relay.defer(0)
+        received = relay.wait_for(6, timeout=30)
+    assert len(received) == 6
+    assert received[0].message["X-Passerelle-Reference"] == flash_ref
+
+
+def test_a_stage_that_raises_quarantines_the_message(short_tmp, monkeypatch):
+    """A failing stage sets the message aside with its error; it stays listed, sealed, never dropped."""
+    home = make_home(short_tmp)
+    key = partner(short_tmp, "police")
+    home.register(key, "police-fed", "police")
+
+    original = ReceiptStage.process
+
+    def failing(self, ctx):
+        if "QUARANTINE-ME" in ctx.original_message_id:
+            raise RuntimeError("receipt composer broke")
+        return original(self, ctx)
+
+    monkeypatch.setattr(ReceiptStage, "process", failing)
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        code, text = hub.send(mail.signed_mail(key, body=_unique(), message_id="<QUARANTINE-ME@partner.test>"))
+        assert code == 250
+        reference = reference_in(text)
+        assert hub.send(mail.signed_mail(key, body=_unique()))[0] == 250
+        relay.wait_for(1)
+        assert _wait(lambda: _show(home, reference)["state"] == "quarantined", relay)
+    listed = json.loads(CliRunner().invoke(main, ["messages", "list", "--quarantined", "--json",
+                                                  "--home", str(home.settings.home)]).output)
+    assert [row["reference"] for row in listed] == [reference]
+    assert "receipt composer broke" in listed[0]["error"]
+    assert "intake.quarantined" in [e["action"] for e in _show(home, reference)["audit"]]
+
+
+def test_processing_twice_yields_one_receipt(short_tmp):
+    """A redelivered intake item (as after a crash) produces no second receipt."""
+    home = make_home(short_tmp)
+    key = partner(short_tmp, "police")
+    home.register(key, "police-fed", "police")
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        code, text = hub.send(mail.signed_mail(key, body=_unique()))
+        reference = reference_in(text)
+        relay.wait_for(1)
+        db = home.db()
+        with db.unit_of_work() as uow:
+            message = uow.messages.by_reference(reference)
+            hub.hub.transport.publish(uow, "intake", {"message_id": message.id}, priority=9)
+            uow.commit()
+        hub.hub.transport.notify("intake")
+        relay.wait_for(2, timeout=3)
+        with db.unit_of_work() as uow:
+            assert uow.queue.depths().get(("intake", "ready"), 0) == 0
+            assert len(uow.outbound.for_message(message.id)) == 1
+        db.dispose()
+    assert len(relay.messages) == 1
