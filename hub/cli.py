@@ -22,7 +22,10 @@ def load_settings(home: Path, **overrides):
     from .settings import load
 
     settings = load(home, **overrides)
-    home_mod.require(settings)
+    try:
+        home_mod.require(settings)
+    except HubError as exc:
+        fail(str(exc))
     return settings
 
 
@@ -37,17 +40,20 @@ def main(verbose: int) -> None:
     """Passerelle — the encrypted store-and-forward hub between OCAM and its support services."""
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # python-gnupg logs user ids at DEBUG and a warning for every refused signature: the hub reports those itself.
+    logging.getLogger("gnupg").setLevel(logging.ERROR)
 
 
 @main.command()
 @home_option
 @click.option("--domain", required=True, help="Mail domain of the hub; its address becomes hub@DOMAIN.")
+@click.option("--address", help="The hub's address (default hub@DOMAIN); an imported key must carry it.")
 @click.option("--hub-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Import this secret key (armoured) instead of generating one.")
-def init(home: Path, domain: str, hub_key: Path | None) -> None:
+def init(home: Path, domain: str, address: str | None, hub_key: Path | None) -> None:
     """Create the hub identity: OpenPGP key, TLS certificate, storage key, store and settings."""
     try:
-        identity = home_mod.init(home, domain, hub_key=hub_key.read_bytes() if hub_key else None)
+        identity = home_mod.init(home, domain, address=address, hub_key=hub_key.read_bytes() if hub_key else None)
     except HubError as exc:
         fail(str(exc))
     click.echo(f"Initialised {identity.home}")

@@ -32,8 +32,8 @@ def exists(home: Path) -> bool:
     return (home / SETTINGS_FILE).exists() or (home / "keys" / "storage.key").exists()
 
 
-def init(home: Path, domain: str, *, hub_key: bytes | None = None, clock: Clock | None = None,
-         gpg_binary: str = "gpg") -> Identity:
+def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes | None = None,
+         clock: Clock | None = None, gpg_binary: str = "gpg") -> Identity:
     """Create a new hub identity in *home*; refuses to overwrite an existing one."""
     clock = clock or SystemClock()
     home = home.expanduser().resolve()
@@ -41,7 +41,7 @@ def init(home: Path, domain: str, *, hub_key: bytes | None = None, clock: Clock 
         raise HomeError(f"{home} already holds a Passerelle identity; refusing to overwrite it")
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
-    address = f"hub@{domain}"
+    address = (address or f"hub@{domain}").lower()
     settings = load(home)
     gpg = Gpg(settings.gnupg_home, binary=gpg_binary)
     if hub_key is not None:
@@ -64,16 +64,17 @@ def init(home: Path, domain: str, *, hub_key: bytes | None = None, clock: Clock 
             uow.commit()
     finally:
         db.dispose()
-    _write_settings(home / SETTINGS_FILE, domain, fingerprint)
+    _write_settings(home / SETTINGS_FILE, domain, address, fingerprint)
     return Identity(home, address, fingerprint, tls_fingerprint)
 
 
-def _write_settings(path: Path, domain: str, fingerprint: str) -> None:
+def _write_settings(path: Path, domain: str, address: str, fingerprint: str) -> None:
     text = f"""# Passerelle settings. Every field and its default: README.md, "Configuration".
 # Environment variables override this file: PASSERELLE_<SECTION>__<FIELD>, e.g. PASSERELLE_GATEWAY__LISTEN.
 
 [hub]
 domain = "{domain}"
+address = "{address}"
 key_fingerprint = "{fingerprint}"
 
 [gateway]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 SETTINGS_FILE = "passerelle.toml"
@@ -27,13 +27,16 @@ def host_port(value: str, default_port: int) -> tuple[str, int]:
 class HubSection(BaseModel):
     """Identity of this hub."""
 
-    domain: str = Field("ocam.test", description="Mail domain of the hub; its address is hub@DOMAIN.")
+    domain: str = Field("ocam.test", description="Mail domain of the hub.")
+    address: str = Field("", description="The hub's own address (default hub@DOMAIN); its key carries it.")
     addresses: list[str] = Field(default_factory=list, description="Extra addresses the gateway accepts RCPT for.")
     key_fingerprint: str = Field("", description="Primary fingerprint of the hub's OpenPGP key (set by init).")
 
-    @property
-    def address(self) -> str:
-        return f"hub@{self.domain}"
+    @model_validator(mode="after")
+    def _default_address(self) -> "HubSection":
+        if not self.address:
+            self.address = f"hub@{self.domain}"
+        return self
 
     def accepts(self, address: str) -> bool:
         address = address.lower()
