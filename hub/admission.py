@@ -26,7 +26,7 @@ from crypto import (
 )
 from gateway import Reply, Submission
 from gateway import replies as R
-from store import Conflict, Database, Message, StoreUnavailable
+from store import Conflict, Database, StoreUnavailable
 
 from . import audit, vault
 from .clock import Clock
@@ -107,7 +107,7 @@ class Admission:
         headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
         verified = self._verify(raw)
         check = verified.check
-        with self.db.unit_of_work() as uow:
+        with self.db.reader() as uow:
             partner = uow.partners.by_fingerprint(check.primary_fingerprint or "")
         if partner is None:
             raise Refused(R.UNKNOWN_SIGNER, signer=check.primary_fingerprint)
@@ -186,9 +186,9 @@ class Admission:
                 raise Refused(R.REPLAY_SIGNATURE, partner=partner_name)
             now = self.clock.now()
             reference = next_reference(uow, now)
-            blob = vault.seal(uow, self.storage_key, raw, now=now, context=f"message:{reference}")
+            blob_id = vault.seal(uow, self.storage_key, raw, now=now, context=f"message:{reference}")
             urgency = fields.value("urgency") or "ROUTINE"
-            message = uow.messages.add(Message(
+            message_row = uow.messages.insert(
                 reference=reference, direction="inbound", partner_id=partner_id, rfc_message_id=message_id,
                 signature_digest=signature_digest, body_digest=hashlib.sha256(raw).hexdigest(), size=len(raw),
                 encrypted=verified.encrypted, signer_fingerprint=verified.check.signing_fingerprint,
@@ -196,8 +196,8 @@ class Admission:
                 urgency=urgency, urgency_source=fields.fields["urgency"].source,
                 embargo=fields.value("embargo"), classification=fields.value("classification"),
                 fields=fields.as_record(), received_at=now, due_at=None, state="accepted",
-                receipt_status="pending", raw_blob_id=blob.id,
-            ))
+                receipt_status="pending", raw_blob_id=blob_id,
+            )
             audit.record(uow, self.clock, "intake.accepted", actor=partner_name, ref=reference,
                          peer=submission.peer, tls=submission.tls, size=len(raw), encrypted=verified.encrypted,
                          signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm)
@@ -205,7 +205,7 @@ class Admission:
                 f = fields.fields[name]
                 audit.record(uow, self.clock, "intake.field_conflict", actor=partner_name, ref=reference,
                              field=name, outer=f.outer, protected=f.protected)
-            self.transport.publish(uow, INTAKE_QUEUE, {"message_id": message.id}, priority=priority_of(urgency))
+            self.transport.publish(uow, INTAKE_QUEUE, {"message_id": message_row}, priority=priority_of(urgency))
             try:
                 uow.commit()
             except Conflict as exc:  # a concurrent duplicate won the race

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -58,19 +59,24 @@ class Hub:
         """Gateway, intake and delivery in this process until SIGTERM/SIGINT (or *stop*)."""
         loop = asyncio.get_running_loop()
         stop = stop or asyncio.Event()
+        # Threads holding the store's write lock must get the GIL back quickly (default: 5 ms).
+        sys.setswitchinterval(0.0005)
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
         s = self.settings
-        executor = ThreadPoolExecutor(max_workers=s.gateway.verify_threads + s.delivery.workers + 2,
-                                      thread_name_prefix="passerelle")
+        # Two pools: the gateway's verdicts never wait behind the pipeline's work, nor the reverse.
+        gateway_pool = ThreadPoolExecutor(max_workers=s.gateway.verify_threads, thread_name_prefix="gateway")
+        intake_workers = 2
+        executor = ThreadPoolExecutor(max_workers=intake_workers + s.delivery.workers,
+                                      thread_name_prefix="pipeline")
         self.transport.bind(loop)
         recovered = await loop.run_in_executor(executor, self.transport.recover)
         if recovered:
             log.info("serve: %d item(s) left in hand by a previous run are queued again", recovered)
         admission = self.admission()
         handler = IngressHandler(
-            admit=admission, accepts_rcpt=s.hub.accepts, hub_address=s.hub.address, executor=executor,
+            admit=admission, accepts_rcpt=s.hub.accepts, hub_address=s.hub.address, executor=gateway_pool,
             record_refusal=admission.record_refusal,
             limits=Limits(max_message_bytes=s.gateway.max_message_bytes, max_connections=s.gateway.max_connections,
                           timeout_seconds=s.gateway.data_timeout_seconds),
@@ -85,7 +91,7 @@ class Hub:
         self.runners = [
             Runner(IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
                                  clock=self.clock, transport=self.transport),
-                   self.transport, executor, self.clock, concurrency=2),
+                   self.transport, executor, self.clock, concurrency=intake_workers),
             Runner(DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport, policy=s.delivery),
                    self.transport, executor, self.clock, concurrency=s.delivery.workers),
@@ -101,6 +107,7 @@ class Hub:
             await server.wait_closed()
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
+            gateway_pool.shutdown(wait=True)
             executor.shutdown(wait=True)
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):

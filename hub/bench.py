@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import queue
+import re
 import shutil
+import signal
 import smtplib
+import socket
 import ssl
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,7 +28,6 @@ from gateway.capture import CaptureRelay
 
 from . import home as home_mod
 from . import partners
-from .background import BackgroundHub
 from .clock import SystemClock
 from .settings import load
 
@@ -49,6 +53,7 @@ class IntakeReport:
     lat_receipt: list[float]
     ceiling: float
     ceiling_threads: int
+    hub_cpu: tuple[float, float]  # seconds: the hub process itself, and its children (gpg) that have exited
 
     @property
     def accept_rate(self) -> float:
@@ -65,11 +70,14 @@ class IntakeReport:
         return "\n".join([
             f"machine      {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; {gpg}",
             f"load         {self.count} signed messages of {self.size} bytes, {self.clients} SMTP clients "
-            "(STARTTLS, one connection each), hub ed25519, partner ed25519, loopback",
+            "(STARTTLS, one connection each), hub ed25519, partner ed25519, loopback;"
+            " hub in its own process (passerelle serve), clients and relay in the bench process",
             f"accepted     {self.accepted} (refused {self.refused}) in {self.elapsed_250:.2f} s = {self.accept_rate:.1f} msg/s",
             f"with receipt {self.receipts} receipts at the relay after {self.elapsed_receipts:.2f} s = {self.receipt_rate:.1f} msg/s",
             f"250 latency  p50 {ms(_pct(self.lat_250, 50))}  p99 {ms(_pct(self.lat_250, 99))}",
             f"receipt lat. p50 {ms(_pct(self.lat_receipt, 50))}  p99 {ms(_pct(self.lat_receipt, 99))}  (DATA sent -> receipt at relay)",
+            f"hub CPU      {1000 * self.hub_cpu[0] / max(self.accepted, 1):.1f} ms/msg in the hub process, "
+            f"{1000 * self.hub_cpu[1] / max(self.accepted, 1):.1f} ms/msg in its gpg children",
             f"gpg ceiling  {self.ceiling:.1f} verify+sign pairs/s ({self.ceiling_threads} threads, adapter alone)",
             f"efficiency   {100 * self.receipt_rate / self.ceiling if self.ceiling else 0:.0f}% of the adapter ceiling",
         ])
@@ -163,10 +171,12 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float)
     tls = ssl.create_default_context()
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
 
-    with CaptureRelay() as relay, BackgroundHub(settings, relay=relay.address) as bg:
+    with CaptureRelay() as relay, _served(settings.home, relay.address) as (port, cpu):
+        cpu_before = cpu()
         def client() -> None:
-            with smtplib.SMTP("127.0.0.1", bg.port, timeout=60) as smtp:
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
                 smtp.starttls(context=tls)
+                smtp.ehlo()
                 while True:
                     try:
                         raw = work.get_nowait()
@@ -190,6 +200,8 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float)
             t.join(timeout_seconds)
         elapsed_250 = time.monotonic() - start
         captured = relay.wait_for(len(lat_250), timeout=max(1.0, timeout_seconds - elapsed_250))
+        cpu_after = cpu()
+        hub_cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
         elapsed_receipts = (max(c.at for c in captured) - start) if captured else 0.0
         lat_receipt = []
         for c in captured:
@@ -197,17 +209,53 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float)
             if ref in sent_at:
                 lat_receipt.append(c.at - sent_at[ref])
     return IntakeReport(count, clients, size, len(lat_250), refused[0], len(captured), elapsed_250,
-                        elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads)
+                        elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu)
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """(own, waited-for children) CPU seconds of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+@contextlib.contextmanager
+def _served(home: Path, relay: str):
+    """The hub as its own process (`passerelle serve`), as deployed: the load generator does not share its GIL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log_file = open(home / "serve.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--home", str(home), "--listen",
+                                f"127.0.0.1:{port}", "--relay", relay],
+                               stdout=subprocess.DEVNULL, stderr=log_file)
+    try:
+        for _ in range(600):
+            if process.poll() is not None:
+                raise RuntimeError(f"passerelle serve exited: {(home / 'serve.log').read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port, lambda: _cpu_seconds(process.pid)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log_file.close()
 
 
 def _send(smtp: smtplib.SMTP, sender: str, rcpt: str, raw: bytes) -> str | None:
     """One transaction on an open session; the reference from the 250 ("Accepted as PSR-..."), or None."""
-    smtp.mail(sender)
-    smtp.rcpt(rcpt)
     try:
+        smtp.mail(sender)
+        smtp.rcpt(rcpt)
         code, text = smtp.data(raw)
-    except smtplib.SMTPDataError:
+    except smtplib.SMTPResponseException:
         smtp.rset()
         return None
-    words = text.decode(errors="replace").split()
-    return next((w for w in words if w.startswith("PSR-")), None)
+    match = re.search(r"PSR-\d{4}-\d{6}", text.decode(errors="replace"))
+    return match.group(0) if match else None

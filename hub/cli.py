@@ -42,6 +42,8 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # python-gnupg logs user ids at DEBUG and a warning for every refused signature: the hub reports those itself.
     logging.getLogger("gnupg").setLevel(logging.ERROR)
+    # aiosmtpd logs every SMTP command line at INFO; the hub logs each verdict itself.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -115,7 +117,7 @@ def audit_verify(home: Path) -> None:
 
     settings = load_settings(home)
     db = Database(settings.database_url)
-    with db.unit_of_work() as uow:
+    with db.reader() as uow:
         broken = uow.audit.verify_chain()
     db.dispose()
     if broken is not None:

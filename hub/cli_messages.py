@@ -47,7 +47,7 @@ def messages_list(home: Path, as_json: bool, quarantined: bool, refused: bool, l
     """List recent messages, newest first (times in Europe/Brussels)."""
     db = _db(home)
     try:
-        with db.unit_of_work() as uow:
+        with db.reader() as uow:
             if refused:
                 rows = [{"at": _iso(e.at), "from": e.actor, **e.detail}
                         for e in uow.audit.recent(action="intake.refused", limit=limit)]
@@ -82,7 +82,7 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     """Show one message: fields and their sources, times, receipt, deliveries, audit trail."""
     db = _db(home)
     try:
-        with db.unit_of_work() as uow:
+        with db.reader() as uow:
             m = uow.messages.by_reference(reference)
             if m is None:
                 fail(f"no message {reference}")

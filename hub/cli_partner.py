@@ -79,7 +79,7 @@ def partner_list(home: Path, as_json: bool) -> None:
     """List the registered contact points."""
     db, _gpg = _open(home)
     try:
-        with db.unit_of_work() as uow:
+        with db.reader() as uow:
             rows = [{
                 "name": p.name, "kind": p.kind, "email": p.email, "fingerprint": p.fingerprint,
                 "key_expires_at": p.key_expires_at.isoformat() if p.key_expires_at else None,

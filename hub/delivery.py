@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Job:
     mail_id: int
+    message_id: int | None
     purpose: str
     reference: str | None
     mail_from: str
@@ -91,7 +92,10 @@ class DeliveryHandler:
                 uow.commit()
             return
         job = self._load(delivery)
-        if job is None:
+        if job is None:  # gone, or already sent or failed
+            with self.db.unit_of_work() as uow:
+                self.transport.ack(uow, delivery)
+                uow.commit()
             return
         try:
             reply = self.relay.send(job.mail_from, job.rcpt_to, job.data)
@@ -105,26 +109,22 @@ class DeliveryHandler:
             self._sent(delivery, job, reply)
 
     def _load(self, delivery: Delivery) -> _Job | None:
-        with self.db.unit_of_work() as uow:
+        with self.db.reader() as uow:
             mail = uow.outbound.get(int(delivery.payload["outbound_id"]))
             if mail is None or mail.state != "pending":
-                self.transport.ack(uow, delivery)
-                uow.commit()
                 return None
             message = uow.messages.get(mail.message_id) if mail.message_id else None
             data = unseal(self.storage_key, mail.blob, context=f"outbound:{mail.rfc_message_id}")
-            return _Job(mail.id, mail.purpose, message.reference if message else None, mail.mail_from,
+            return _Job(mail.id, mail.message_id, mail.purpose, message.reference if message else None, mail.mail_from,
                         mail.rcpt_to, data, mail.attempts, mail.created_at)
 
     def _sent(self, delivery: Delivery, job: _Job, reply: str) -> None:
         with self.db.unit_of_work() as uow:
-            mail = uow.outbound.get(job.mail_id)
-            assert mail is not None
-            now = self.clock.now()
-            mail.state, mail.sent_at, mail.attempts, mail.last_error = "sent", now, job.attempts + 1, None
-            self._mark_message(uow, mail.message_id, job.purpose, "sent")
+            uow.outbound.update(job.mail_id, state="sent", sent_at=self.clock.now(), attempts=job.attempts + 1,
+                                last_error=None)
+            self._mark_message(uow, job, "sent")
             audit.record(uow, self.clock, f"{job.purpose}.sent", ref=job.reference, to=job.rcpt_to,
-                         attempts=mail.attempts, relay_reply=reply[:200])
+                         attempts=job.attempts + 1, relay_reply=reply[:200])
             self.transport.ack(uow, delivery)
             uow.commit()
         log.info("delivery: %s %s sent to %s", job.reference, job.purpose, job.rcpt_to)
@@ -132,34 +132,30 @@ class DeliveryHandler:
     def _failed(self, delivery: Delivery, job: _Job, exc: RelayTemporary | RelayPermanent, *, permanent: bool) -> None:
         now = self.clock.now()
         attempts = job.attempts + 1
-        expired = now - job.created_at >= self.policy.max_age
-        give_up = permanent or expired
+        give_up = permanent or now - job.created_at >= self.policy.max_age
+        error = str(exc)[:500]
         with self.db.unit_of_work() as uow:
-            mail = uow.outbound.get(job.mail_id)
-            assert mail is not None
-            mail.attempts, mail.last_error = attempts, str(exc)[:500]
             if give_up:
-                mail.state = "failed"
-                self._mark_message(uow, mail.message_id, job.purpose, "failed")
+                uow.outbound.update(job.mail_id, state="failed", attempts=attempts, last_error=error)
+                self._mark_message(uow, job, "failed")
                 audit.record(uow, self.clock, "alert.delivery_failed", ref=job.reference, purpose=job.purpose,
                              to=job.rcpt_to, code=exc.code, attempts=attempts,
                              why="refused by the relay" if permanent else "retry schedule exhausted")
                 self.transport.ack(uow, delivery)
             else:
-                mail.next_attempt_at = self.gate.failed(now)
+                retry_at = self.gate.failed(now)
+                uow.outbound.update(job.mail_id, attempts=attempts, last_error=error, next_attempt_at=retry_at)
                 audit.record(uow, self.clock, f"{job.purpose}.deferred", ref=job.reference, to=job.rcpt_to,
-                             code=exc.code, attempts=attempts, next_attempt_at=mail.next_attempt_at.isoformat())
-                self.transport.retry(uow, delivery, at=mail.next_attempt_at, error=str(exc)[:500])
+                             code=exc.code, attempts=attempts, next_attempt_at=retry_at.isoformat())
+                self.transport.retry(uow, delivery, at=retry_at, error=error)
             uow.commit()
         log.warning("delivery: %s %s to %s %s: %s", job.reference, job.purpose, job.rcpt_to,
                     "failed for good" if give_up else "deferred", exc)
 
     @staticmethod
-    def _mark_message(uow, message_id: int | None, purpose: str, status: str) -> None:
-        if purpose == "receipt" and message_id is not None:
-            message = uow.messages.get(message_id)
-            if message is not None:
-                message.receipt_status = status
+    def _mark_message(uow, job: _Job, status: str) -> None:
+        if job.purpose == "receipt" and job.message_id is not None:
+            uow.messages.update(job.message_id, receipt_status=status)
 
     def on_quarantine(self, delivery: Delivery, error: Exception) -> None:
         with self.db.unit_of_work() as uow:

@@ -109,7 +109,10 @@ class IntakeHandler:
 
     def handle(self, delivery: Delivery) -> None:
         ctx = self._load(delivery)
-        if ctx is None:
+        if ctx is None:  # gone, or redelivered after it was done
+            with self.db.unit_of_work() as uow:
+                self.transport.ack(uow, delivery)
+                uow.commit()
             return
         for name in PIPELINE:
             self.stages[name].process(ctx)
@@ -117,11 +120,9 @@ class IntakeHandler:
         self.transport.notify(OUTBOUND_QUEUE)
 
     def _load(self, delivery: Delivery) -> IntakeContext | None:
-        with self.db.unit_of_work() as uow:
+        with self.db.reader() as uow:
             message = uow.messages.get(int(delivery.payload["message_id"]))
-            if message is None or message.state == "processed":  # redelivered after it was done
-                self.transport.ack(uow, delivery)
-                uow.commit()
+            if message is None or message.state == "processed":
                 return None
             partner = message.partner
             assert partner is not None
@@ -134,19 +135,12 @@ class IntakeHandler:
             )
 
     def _apply(self, ctx: IntakeContext, delivery: Delivery) -> None:
+        assert ctx.receipt is not None and ctx.receipt_id is not None
         with self.db.unit_of_work() as uow:
-            message = uow.messages.get(ctx.message_id)
-            assert message is not None
-            if message.state == "processed":
-                self.transport.ack(uow, delivery)
-                uow.commit()
-                return
-            message.due_at = ctx.due_at
-            message.state = "processed"
-            message.receipt_status = "queued"
-            assert ctx.receipt is not None and ctx.receipt_id is not None
+            # Only this worker holds the item's lease, and _load saw the message unprocessed.
+            uow.messages.update(ctx.message_id, due_at=ctx.due_at, state="processed", receipt_status="queued")
             queue_mail(uow, transport=self.transport, key=self.storage_key, clock=self.clock,
-                       message_id=message.id, purpose="receipt", rfc_message_id=ctx.receipt_id,
+                       message_id=ctx.message_id, purpose="receipt", rfc_message_id=ctx.receipt_id,
                        mail_from="", rcpt_to=ctx.partner_email, data=ctx.receipt,
                        priority=priority_of(ctx.urgency))
             for action, detail in ctx.events:

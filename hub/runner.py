@@ -47,6 +47,7 @@ class Runner:
     async def _worker(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
+            seen = self.transport.generation(self.queue)
             try:
                 delivery = await loop.run_in_executor(self.executor, self.transport.claim, self.queue)
             except Exception:
@@ -54,7 +55,7 @@ class Runner:
                 await self._sleep(stop, self.idle_seconds)
                 continue
             if delivery is None:
-                await self._idle(stop)
+                await self._idle(stop, seen)
                 continue
             try:
                 await loop.run_in_executor(self.executor, self.handler.handle, delivery)
@@ -74,7 +75,7 @@ class Runner:
             log.exception("runner %s: could not quarantine item %s; its lease will expire and it returns",
                           self.queue, delivery.item_id)
 
-    async def _idle(self, stop: asyncio.Event) -> None:
+    async def _idle(self, stop: asyncio.Event, seen: int) -> None:
         loop = asyncio.get_running_loop()
         timeout = self.idle_seconds
         try:
@@ -83,7 +84,7 @@ class Runner:
             due = None
         if due is not None:
             timeout = min(timeout, max((due - self.clock.now()).total_seconds(), 0.01))
-        waiter = asyncio.ensure_future(self.transport.wait(self.queue, timeout))
+        waiter = asyncio.ensure_future(self.transport.wait(self.queue, timeout, seen))
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in (waiter, stopper):

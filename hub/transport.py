@@ -8,6 +8,7 @@ rows (a transactional outbox). Payloads are JSON with a "version" field, identif
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -39,7 +40,8 @@ class Transport(Protocol):
     def retry(self, uow: UnitOfWork, delivery: Delivery, *, at: datetime, error: str) -> None: ...
     def quarantine(self, delivery: Delivery, *, error: str) -> None: ...
     def next_due(self, queue: str) -> datetime | None: ...
-    async def wait(self, queue: str, timeout: float) -> None: ...
+    def generation(self, queue: str) -> int: ...
+    async def wait(self, queue: str, timeout: float, seen: int) -> None: ...
     def notify(self, queue: str) -> None: ...
 
 
@@ -50,7 +52,8 @@ class EmbeddedTransport:
         self.db = db
         self.clock = clock
         self.lease = lease
-        self._events: dict[str, asyncio.Event] = {}
+        self._generations: dict[str, int] = defaultdict(int)
+        self._waiters: dict[str, deque[asyncio.Future[None]]] = defaultdict(deque)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -67,8 +70,8 @@ class EmbeddedTransport:
             item = uow.queue.claim(queue, now=self.clock.now(), lease=self.lease)
             if item is None:
                 return None
-            delivery = Delivery(item.id, item.queue, dict(item.payload), item.priority, item.attempts,
-                                item.created_at)
+            delivery = Delivery(item["id"], item["queue"], dict(item["payload"]), item["priority"], item["attempts"],
+                                item["created_at"])
             uow.commit()
         return delivery
 
@@ -97,25 +100,39 @@ class EmbeddedTransport:
         return released
 
     def next_due(self, queue: str) -> datetime | None:
-        with self.db.unit_of_work() as uow:
+        with self.db.reader() as uow:
             return uow.queue.next_available_at(queue)
 
-    def notify(self, queue: str) -> None:
-        """Wake the runners of *queue*; safe to call from any thread."""
-        if self._loop is None:
-            return
-        event = self._event(queue)
-        self._loop.call_soon_threadsafe(event.set)
+    # Wake-ups: one published item wakes one idle worker, not all of them. A worker notes the
+    # generation before it claims; if anything was published since, it claims again at once.
 
-    async def wait(self, queue: str, timeout: float) -> None:
-        event = self._event(queue)
+    def notify(self, queue: str) -> None:
+        """Something was committed to *queue*: wake one idle runner. Safe to call from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake, queue)
+
+    def generation(self, queue: str) -> int:
+        return self._generations[queue]
+
+    def _wake(self, queue: str) -> None:
+        self._generations[queue] += 1
+        waiters = self._waiters[queue]
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def wait(self, queue: str, timeout: float, seen: int) -> None:
+        """Until woken, or *timeout* seconds; at once if something was published since *seen*."""
+        if self._generations[queue] != seen:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[queue].append(waiter)
         try:
-            await asyncio.wait_for(event.wait(), timeout=max(timeout, 0.0))
+            await asyncio.wait_for(waiter, timeout=max(timeout, 0.0))
         except asyncio.TimeoutError:
             pass
-        event.clear()
-
-    def _event(self, queue: str) -> asyncio.Event:
-        if queue not in self._events:
-            self._events[queue] = asyncio.Event()
-        return self._events[queue]
+        finally:
+            if waiter in self._waiters[queue]:
+                self._waiters[queue].remove(waiter)

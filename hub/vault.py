@@ -8,8 +8,8 @@ from crypto import Sealed, StorageKey
 from store import SealedBlob, UnitOfWork
 
 
-def seal(uow: UnitOfWork, key: StorageKey, data: bytes, *, now: datetime, context: str) -> SealedBlob:
-    """Seal *data* under a fresh data key; *context* is bound as associated data."""
+def seal(uow: UnitOfWork, key: StorageKey, data: bytes, *, now: datetime, context: str) -> int:
+    """Seal *data* under a fresh data key (*context* bound as associated data); returns the blob's id."""
     sealed = key.seal(data, aad=context.encode())
     return uow.blobs.add(key_id=sealed.key_id, wrapped_key=sealed.wrapped_key, nonce=sealed.nonce,
                          ciphertext=sealed.ciphertext, now=now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -16,20 +17,25 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def make_engine(url: str, *, busy_timeout_seconds: float = 30.0, echo: bool = False) -> Engine:
-    """Build the engine for *url*; SQLite gets WAL, FULL sync and serialised writers."""
+def make_engine(url: str, *, busy_timeout_seconds: float = 30.0, echo: bool = False,
+                readonly: bool = False) -> Engine:
+    """Build the engine for *url*; SQLite gets WAL, FULL sync and serialised writers.
+
+    A *readonly* SQLite engine begins deferred transactions: its readers see a snapshot and never
+    wait for the writer (WAL).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
             connect_args={"timeout": busy_timeout_seconds, "check_same_thread": False},
         )
-        _configure_sqlite(engine, busy_timeout_seconds)
+        _configure_sqlite(engine, busy_timeout_seconds, "BEGIN" if readonly else "BEGIN IMMEDIATE")
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_seconds: float, begin: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - exercised via every test
         # Let SQLAlchemy's "begin" event emit BEGIN IMMEDIATE instead of pysqlite's lazy BEGIN:
@@ -44,7 +50,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # pragma: no cover - exercised via every test
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 class Database:
@@ -53,7 +59,14 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = make_engine(url, echo=echo)
-        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.read_engine = make_engine(url, echo=echo, readonly=True) if url.startswith("sqlite") else self.engine
+        self.read_sessions: sessionmaker[Session] = sessionmaker(self.read_engine, expire_on_commit=False,
+                                                                  autoflush=False)
+        # SQLite has one writer at a time, and its busy handler sleeps in steps of up to 100 ms while it
+        # waits: under load that, not the work, sets the latency. Writers of this process queue on a
+        # lock instead, which wakes the next one at once. Other processes still meet the busy timeout.
+        self.write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -62,7 +75,14 @@ class Database:
     def unit_of_work(self) -> "UnitOfWork":
         from .uow import UnitOfWork
 
-        return UnitOfWork(self.sessions)
+        return UnitOfWork(self.sessions, self.write_lock)
+
+    def reader(self) -> "UnitOfWork":
+        """A unit of work for reading only: no write lock, never committed."""
+        from .uow import UnitOfWork
+
+        return UnitOfWork(self.read_sessions, None, readonly=True)
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, Counter, Message, OutboundMail, Partner, QueueItem, SealedBlob
@@ -43,11 +43,12 @@ class PartnerRepository(_Repository):
 class BlobRepository(_Repository):
     """Sealed bytes at rest."""
 
-    def add(self, *, key_id: str, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, now: datetime) -> SealedBlob:
-        blob = SealedBlob(key_id=key_id, wrapped_key=wrapped_key, nonce=nonce, ciphertext=ciphertext, created_at=now)
-        self.session.add(blob)
-        self.session.flush()
-        return blob
+    def add(self, *, key_id: str, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, now: datetime) -> int:
+        """Insert a sealed item; returns its id."""
+        return self.session.execute(
+            insert(SealedBlob).values(key_id=key_id, wrapped_key=wrapped_key, nonce=nonce, ciphertext=ciphertext,
+                                      created_at=now).returning(SealedBlob.id)
+        ).scalar_one()
 
     def get(self, blob_id: int) -> SealedBlob | None:
         return self.session.get(SealedBlob, blob_id)
@@ -56,10 +57,12 @@ class BlobRepository(_Repository):
 class MessageRepository(_Repository):
     """Messages through the hub, by reference, Message-ID or signature."""
 
-    def add(self, message: Message) -> Message:
-        self.session.add(message)
-        self.session.flush()
-        return message
+    def insert(self, **values: Any) -> int:
+        """Insert a message row (hot path: Core, no ORM flush); returns its id."""
+        return self.session.execute(insert(Message).values(**values).returning(Message.id)).scalar_one()
+
+    def update(self, message_id: int, **values: Any) -> None:
+        self.session.execute(update(Message).where(Message.id == message_id).values(**values))
 
     def get(self, message_id: int) -> Message | None:
         return self.session.get(Message, message_id)
@@ -87,28 +90,26 @@ class QueueRepository(_Repository):
     """The store-backed queue of the embedded transport: put, claim, ack, retry, quarantine."""
 
     def put(self, queue: str, payload: dict[str, Any], *, priority: int, now: datetime,
-            available_at: datetime | None = None) -> QueueItem:
-        item = QueueItem(queue=queue, payload=payload, priority=priority, state="ready",
-                         available_at=available_at or now, attempts=0, created_at=now)
-        self.session.add(item)
-        self.session.flush()
-        return item
+            available_at: datetime | None = None) -> None:
+        self.session.execute(insert(QueueItem).values(
+            queue=queue, payload=payload, priority=priority, state="ready", available_at=available_at or now,
+            attempts=0, created_at=now))
 
-    def claim(self, queue: str, *, now: datetime, lease: timedelta) -> QueueItem | None:
-        """Lease the most urgent ready item of *queue* (highest priority, then oldest)."""
-        item = self.session.scalar(
-            select(QueueItem)
-            .where(QueueItem.queue == queue, QueueItem.state == "ready", QueueItem.available_at <= now)
-            .order_by(QueueItem.priority.desc(), QueueItem.available_at, QueueItem.id)
+    def claim(self, queue: str, *, now: datetime, lease: timedelta) -> dict[str, Any] | None:
+        """Lease the most urgent ready item of *queue* (highest priority, then oldest); its fields, or None."""
+        q = QueueItem.__table__.c
+        row = self.session.execute(
+            select(q.id, q.queue, q.payload, q.priority, q.attempts, q.created_at)
+            .where(q.queue == queue, q.state == "ready", q.available_at <= now)
+            .order_by(q.priority.desc(), q.available_at, q.id)
             .limit(1)
             .with_for_update(skip_locked=True)
-        )
-        if item is None:
+        ).first()
+        if row is None:
             return None
-        item.state = "leased"
-        item.lease_until = now + lease
-        item.attempts += 1
-        return item
+        self.session.execute(update(QueueItem).where(QueueItem.id == row.id)
+                             .values(state="leased", lease_until=now + lease, attempts=row.attempts + 1))
+        return {**row._mapping, "attempts": row.attempts + 1}
 
     def get(self, item_id: int) -> QueueItem | None:
         return self.session.get(QueueItem, item_id)
@@ -163,17 +164,19 @@ class QueueRepository(_Repository):
 class OutboundRepository(_Repository):
     """Mail the hub sends; one row per (message, purpose, recipient)."""
 
-    def add(self, mail: OutboundMail) -> OutboundMail:
-        self.session.add(mail)
-        self.session.flush()
-        return mail
+    def insert(self, **values: Any) -> int:
+        """Insert an outbound mail row; returns its id."""
+        return self.session.execute(insert(OutboundMail).values(**values).returning(OutboundMail.id)).scalar_one()
+
+    def update(self, mail_id: int, **values: Any) -> None:
+        self.session.execute(update(OutboundMail).where(OutboundMail.id == mail_id).values(**values))
 
     def get(self, mail_id: int) -> OutboundMail | None:
         return self.session.get(OutboundMail, mail_id)
 
-    def find(self, message_id: int, purpose: str, rcpt_to: str) -> OutboundMail | None:
+    def find(self, message_id: int, purpose: str, rcpt_to: str) -> int | None:
         return self.session.scalar(
-            select(OutboundMail).where(
+            select(OutboundMail.id).where(
                 OutboundMail.message_id == message_id, OutboundMail.purpose == purpose, OutboundMail.rcpt_to == rcpt_to
             )
         )
@@ -195,14 +198,16 @@ class AuditRepository(_Repository):
     """The append-only, hash-chained audit log."""
 
     def append(self, *, at: datetime, actor: str, action: str, message_ref: str | None = None,
-               detail: dict[str, Any] | None = None) -> AuditEvent:
+               detail: dict[str, Any] | None = None) -> str:
+        """Append one event chained to the last one (writers are serialised); returns its digest."""
+        if at.tzinfo is None:
+            raise ValueError("naive datetime given to the audit log")
         detail = detail or {}
         prev = self.session.scalar(select(AuditEvent.digest).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
-        event = AuditEvent(at=at, actor=actor, action=action, message_ref=message_ref, detail=detail,
-                           prev_digest=prev, digest=_event_digest(prev, at, actor, action, message_ref, detail))
-        self.session.add(event)
-        self.session.flush()
-        return event
+        digest = _event_digest(prev, at, actor, action, message_ref, detail)
+        self.session.execute(insert(AuditEvent).values(at=at, actor=actor, action=action, message_ref=message_ref,
+                                                       detail=detail, prev_digest=prev, digest=digest))
+        return digest
 
     def for_message(self, reference: str) -> Sequence[AuditEvent]:
         return self.session.scalars(
@@ -230,11 +235,10 @@ class CounterRepository(_Repository):
     """Monotonic named counters, incremented inside the caller's transaction."""
 
     def next(self, name: str) -> int:
-        counter = self.session.get(Counter, name, with_for_update=True)
-        if counter is None:
-            counter = Counter(name=name, value=1)
-            self.session.add(counter)
-            self.session.flush()
+        value = self.session.execute(
+            update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+        ).scalar()
+        if value is None:
+            self.session.execute(insert(Counter).values(name=name, value=1))
             return 1
-        counter.value += 1
-        return counter.value
+        return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -24,10 +25,15 @@ class UnitOfWork:
 
     session: Session
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], lock: threading.Lock | None = None, *,
+                 readonly: bool = False) -> None:
         self._sessions = sessions
+        self._lock = lock
+        self.readonly = readonly
 
     def __enter__(self) -> "UnitOfWork":
+        if self._lock is not None:
+            self._lock.acquire()
         self.session = self._sessions()
         s = self.session
         self.partners = PartnerRepository(s)
@@ -41,7 +47,11 @@ class UnitOfWork:
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:
         # close() rolls back whatever was not committed, and leaves loaded objects readable.
-        self.session.close()
+        try:
+            self.session.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
         if isinstance(exc, OperationalError):
             raise StoreUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
 
@@ -52,6 +62,8 @@ class UnitOfWork:
             raise Conflict("row", str(exc.orig)) from exc
 
     def commit(self) -> None:
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work cannot commit")
         try:
             self.session.commit()
         except IntegrityError as exc:

@@ -86,8 +86,8 @@ def test_queue_claims_most_urgent_first_then_oldest(db):
             item = uow.queue.claim("q", now=T0 + timedelta(minutes=1), lease=timedelta(minutes=5))
             if item is None:
                 break
-            order.append(item.payload["n"])
-            uow.queue.ack(item.id)
+            order.append(item["payload"]["n"])
+            uow.queue.ack(item["id"])
             uow.commit()
     assert order == [2, 1, 3]
 
@@ -104,7 +104,7 @@ def test_expired_lease_returns_the_item(db):
         assert uow.queue.claim("q", now=T0, lease=timedelta(seconds=30)) is None
         assert uow.queue.release_expired(now=T0 + timedelta(minutes=1)) == 1
         item = uow.queue.claim("q", now=T0 + timedelta(minutes=1), lease=timedelta(seconds=30))
-        assert item is not None and item.attempts == 2
+        assert item is not None and item["attempts"] == 2
 
 
 def test_audit_chain_detects_alteration(db):
