@@ -7,7 +7,9 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, select, update
+
+from . import statements as S
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, Counter, Message, OutboundMail, Partner, QueueItem, SealedBlob
@@ -18,6 +20,10 @@ GENESIS = "0" * 64
 class _Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def _core(self, statement, params: dict[str, Any]):
+        """Execute a prebuilt Core statement on this unit of work's connection."""
+        return self.session.connection().execute(statement, params)
 
 
 class PartnerRepository(_Repository):
@@ -45,10 +51,8 @@ class BlobRepository(_Repository):
 
     def add(self, *, key_id: str, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, now: datetime) -> int:
         """Insert a sealed item; returns its id."""
-        return self.session.execute(
-            insert(SealedBlob).values(key_id=key_id, wrapped_key=wrapped_key, nonce=nonce, ciphertext=ciphertext,
-                                      created_at=now).returning(SealedBlob.id)
-        ).scalar_one()
+        return self._core(S.BLOB_INSERT, dict(key_id=key_id, wrapped_key=wrapped_key, nonce=nonce,
+                                              ciphertext=ciphertext, created_at=now)).scalar_one()
 
     def get(self, blob_id: int) -> SealedBlob | None:
         return self.session.get(SealedBlob, blob_id)
@@ -59,10 +63,10 @@ class MessageRepository(_Repository):
 
     def insert(self, **values: Any) -> int:
         """Insert a message row (hot path: Core, no ORM flush); returns its id."""
-        return self.session.execute(insert(Message).values(**values).returning(Message.id)).scalar_one()
+        return self._core(S.MESSAGE_INSERT, values).scalar_one()
 
     def update(self, message_id: int, **values: Any) -> None:
-        self.session.execute(update(Message).where(Message.id == message_id).values(**values))
+        self._core(S.MESSAGE_UPDATE, {"b_id": message_id, **values})
 
     def get(self, message_id: int) -> Message | None:
         return self.session.get(Message, message_id)
@@ -91,37 +95,27 @@ class QueueRepository(_Repository):
 
     def put(self, queue: str, payload: dict[str, Any], *, priority: int, now: datetime,
             available_at: datetime | None = None) -> None:
-        self.session.execute(insert(QueueItem).values(
-            queue=queue, payload=payload, priority=priority, state="ready", available_at=available_at or now,
-            attempts=0, created_at=now))
+        self._core(S.QUEUE_PUT, dict(queue=queue, payload=payload, priority=priority, state="ready",
+                                     available_at=available_at or now, attempts=0, created_at=now))
 
     def claim(self, queue: str, *, now: datetime, lease: timedelta) -> dict[str, Any] | None:
         """Lease the most urgent ready item of *queue* (highest priority, then oldest); its fields, or None."""
-        q = QueueItem.__table__.c
-        row = self.session.execute(
-            select(q.id, q.queue, q.payload, q.priority, q.attempts, q.created_at)
-            .where(q.queue == queue, q.state == "ready", q.available_at <= now)
-            .order_by(q.priority.desc(), q.available_at, q.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
+        row = self._core(S.QUEUE_NEXT, {"b_queue": queue, "b_now": now}).first()
         if row is None:
             return None
-        self.session.execute(update(QueueItem).where(QueueItem.id == row.id)
-                             .values(state="leased", lease_until=now + lease, attempts=row.attempts + 1))
+        self._core(S.QUEUE_UPDATE, {"b_id": row.id, "state": "leased", "lease_until": now + lease,
+                                    "attempts": row.attempts + 1})
         return {**row._mapping, "attempts": row.attempts + 1}
 
     def get(self, item_id: int) -> QueueItem | None:
         return self.session.get(QueueItem, item_id)
 
     def ack(self, item_id: int) -> None:
-        self.session.execute(delete(QueueItem).where(QueueItem.id == item_id))
+        self._core(S.QUEUE_ACK, {"b_id": item_id})
 
     def retry(self, item_id: int, *, available_at: datetime, error: str | None = None) -> None:
-        self.session.execute(
-            update(QueueItem).where(QueueItem.id == item_id)
-            .values(state="ready", available_at=available_at, lease_until=None, last_error=error)
-        )
+        self._core(S.QUEUE_UPDATE, {"b_id": item_id, "state": "ready", "available_at": available_at,
+                                    "lease_until": None, "last_error": error})
 
     def quarantine(self, item_id: int, *, error: str) -> None:
         self.session.execute(
@@ -166,10 +160,10 @@ class OutboundRepository(_Repository):
 
     def insert(self, **values: Any) -> int:
         """Insert an outbound mail row; returns its id."""
-        return self.session.execute(insert(OutboundMail).values(**values).returning(OutboundMail.id)).scalar_one()
+        return self._core(S.OUTBOUND_INSERT, values).scalar_one()
 
     def update(self, mail_id: int, **values: Any) -> None:
-        self.session.execute(update(OutboundMail).where(OutboundMail.id == mail_id).values(**values))
+        self._core(S.OUTBOUND_UPDATE, {"b_id": mail_id, **values})
 
     def get(self, mail_id: int) -> OutboundMail | None:
         return self.session.get(OutboundMail, mail_id)
@@ -203,10 +197,10 @@ class AuditRepository(_Repository):
         if at.tzinfo is None:
             raise ValueError("naive datetime given to the audit log")
         detail = detail or {}
-        prev = self.session.scalar(select(AuditEvent.digest).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+        prev = self._core(S.AUDIT_LAST, {}).scalar() or GENESIS
         digest = _event_digest(prev, at, actor, action, message_ref, detail)
-        self.session.execute(insert(AuditEvent).values(at=at, actor=actor, action=action, message_ref=message_ref,
-                                                       detail=detail, prev_digest=prev, digest=digest))
+        self._core(S.AUDIT_INSERT, dict(at=at, actor=actor, action=action, message_ref=message_ref, detail=detail,
+                                        prev_digest=prev, digest=digest))
         return digest
 
     def for_message(self, reference: str) -> Sequence[AuditEvent]:
@@ -235,10 +229,8 @@ class CounterRepository(_Repository):
     """Monotonic named counters, incremented inside the caller's transaction."""
 
     def next(self, name: str) -> int:
-        value = self.session.execute(
-            update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
-        ).scalar()
+        value = self._core(S.COUNTER_NEXT, {"b_name": name}).scalar()
         if value is None:
-            self.session.execute(insert(Counter).values(name=name, value=1))
+            self._core(S.COUNTER_INSERT, {"name": name, "value": 1})
             return 1
         return value
