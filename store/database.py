@@ -6,8 +6,13 @@ import logging
 import threading
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from .uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from . import statements as S
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, Counter, Message, OutboundMail, Partner, QueueItem, SealedBlob
+from .models import AuditEvent, Message, OutboundMail, Partner, QueueItem, SealedBlob
 
 GENESIS = "0" * 64
 

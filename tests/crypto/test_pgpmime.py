@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
@@ -10,7 +9,6 @@ from crypto.errors import (
     ContentOutsideSignedPart, HeaderTooLong, InlinePgp, MalformedMime, NestingTooDeep, TooManyParts, Unsigned,
 )
 from crypto.pgpmime import Limits, analyse, analyse_inner, first_text, payload_headers
-from tests.support import keys
 from tests.support.mail import encrypted_mail, inline_signed_mail, signed_mail, unsigned_mail
 
 SIG = b"-----BEGIN PGP SIGNATURE-----\r\n\r\nAAAA\r\n-----END PGP SIGNATURE-----\r\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
@@ -15,6 +16,7 @@ from hub import partners
 from hub.clock import SystemClock
 from hub.settings import Settings, load
 from store import Database
+from tests.support import mail
 from tests.support.keys import TestKey, make_key
 
 DOMAIN = "ocam.test"
@@ -49,6 +51,29 @@ def make_home(root: Path, **gateway) -> HubHome:
 
 def partner(root: Path, name: str, **kwargs) -> TestKey:
     return make_key(root, f"{name}@partner.test", name=name.title(), **kwargs)
+
+
+def home_with_police(root: Path) -> tuple[HubHome, TestKey]:
+    """A fresh hub home with one registered contact point (police)."""
+    home = make_home(root)
+    key = partner(root, "police")
+    home.register(key, "police-fed", "police")
+    return home, key
+
+
+def new_message_id() -> str:
+    return f"<{uuid.uuid4().hex}@partner.test>"
+
+
+def signed(key: TestKey, **kwargs) -> bytes:
+    """A signed message with a unique body (identical ed25519 signatures in one second are a replay)."""
+    kwargs.setdefault("body", f"Message {uuid.uuid4().hex}")
+    return mail.signed_mail(key, **kwargs)
+
+
+def encrypted(key: TestKey, hub_public: bytes, **kwargs) -> bytes:
+    kwargs.setdefault("body", f"Message {uuid.uuid4().hex}")
+    return mail.encrypted_mail(key, hub_public, **kwargs)
 
 
 def reference_in(reply: str) -> str:

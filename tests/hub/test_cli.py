@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 
 import pytest
 from click.testing import CliRunner

@@ -12,7 +12,7 @@ import time
 import uuid
 
 from gateway.capture import CaptureRelay
-from tests.hub.rig import HUB, make_home, partner, reference_in
+from tests.hub.rig import HUB, home_with_police, reference_in
 from tests.support import mail
 from tests.support.hubrig import client_tls
 
@@ -54,9 +54,7 @@ def _send(port: int, raw: bytes, sender: str) -> str:
 
 def test_kill_9_after_250_then_restart_delivers_one_receipt(short_tmp):
     """kill -9 straight after the 250: on restart the message is there and gets exactly one receipt."""
-    home = make_home(short_tmp)
-    key = partner(short_tmp, "police")
-    home.register(key, "police-fed", "police")
+    home, key = home_with_police(short_tmp)
     port, relay_port = _free_port(), _free_port()
     relay_address = f"127.0.0.1:{relay_port}"  # nothing listens yet: the receipt cannot leave before the kill
     process = _serve(home, port, relay_address)
@@ -84,9 +82,7 @@ def test_kill_9_after_250_then_restart_delivers_one_receipt(short_tmp):
 
 def test_sigterm_while_clients_send_loses_nothing_accepted(short_tmp):
     """SIGTERM during a stream: every 250 given has its message stored and its receipt after restart."""
-    home = make_home(short_tmp)
-    key = partner(short_tmp, "police")
-    home.register(key, "police-fed", "police")
+    home, key = home_with_police(short_tmp)
     port = _free_port()
     with CaptureRelay() as relay:
         process = _serve(home, port, relay.address)

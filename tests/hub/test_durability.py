@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 
-import pytest
 from click.testing import CliRunner
 
 from gateway.capture import CaptureRelay
 from hub.cli import main
 from hub.intake import ReceiptStage
-from tests.hub.rig import make_home, partner, reference_in
+from tests.hub.rig import home_with_police, make_home, partner, reference_in
 from tests.support import mail
 from tests.support.hubrig import RunningHub
 
@@ -36,9 +35,7 @@ def _show(home, reference):
 
 def test_no_plaintext_at_rest(short_tmp):
     """Unique strings of a signed and an encrypted body appear in no file under the home, after receipts."""
-    home = make_home(short_tmp)
-    key = partner(short_tmp, "police")
-    home.register(key, "police-fed", "police")
+    home, key = home_with_police(short_tmp)
     canaries = [_unique(), _unique(), _unique()]
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
         assert hub.send(mail.signed_mail(key, body=f"Intel {canaries[0]} end", subject=canaries[2]))[0] == 250
@@ -56,9 +53,7 @@ def test_no_plaintext_at_rest(short_tmp):
 
 def test_relay_outage_defers_then_delivers_once(short_tmp):
     """The relay answers 451 twice: the receipt is retried with back-off and delivered exactly once."""
-    home = make_home(short_tmp)
-    key = partner(short_tmp, "police")
-    home.register(key, "police-fed", "police")
+    home, key = home_with_police(short_tmp)
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
         relay.defer(2)
         code, text = hub.send(mail.signed_mail(key, body=_unique()))
@@ -74,9 +69,7 @@ def test_relay_outage_defers_then_delivers_once(short_tmp):
 
 def test_relay_refusal_raises_an_alert(short_tmp):
     """A 5xx from the relay fails the receipt for good and records an alert for the duty officer."""
-    home = make_home(short_tmp)
-    key = partner(short_tmp, "police")
-    home.register(key, "police-fed", "police")
+    home, key = home_with_police(short_tmp)
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
         relay.refuse(1)
         code, text = hub.send(mail.signed_mail(key, body=_unique()))
@@ -109,9 +102,7 @@ def test_flash_receipt_overtakes_routine_backlog(short_tmp):
 
 def test_a_stage_that_raises_quarantines_the_message(short_tmp, monkeypatch):
     """A failing stage sets the message aside with its error; it stays listed, sealed, never dropped."""
-    home = make_home(short_tmp)
-    key = partner(short_tmp, "police")
-    home.register(key, "police-fed", "police")
+    home, key = home_with_police(short_tmp)
 
     original = ReceiptStage.process
 
@@ -137,9 +128,7 @@ def test_a_stage_that_raises_quarantines_the_message(short_tmp, monkeypatch):
 
 def test_processing_twice_yields_one_receipt(short_tmp):
     """A redelivered intake item (as after a crash) produces no second receipt."""
-    home = make_home(short_tmp)
-    key = partner(short_tmp, "police")
-    home.register(key, "police-fed", "police")
+    home, key = home_with_police(short_tmp)
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
         code, text = hub.send(mail.signed_mail(key, body=_unique()))
         reference = reference_in(text)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import smtplib
-import uuid
 from datetime import timedelta
 
 import pytest
 
 from gateway.capture import CaptureRelay
-from tests.hub.rig import HUB, Receipt, make_home, partner, reference_in
-from tests.support import mail
+from tests.hub.rig import HUB, Receipt, make_home, partner, reference_in, encrypted, new_message_id, signed
 from tests.support.hubrig import RunningHub
 
 MAX_BYTES = 300_000
@@ -35,19 +32,7 @@ def rig(module_tmp):
         yield home, keys, relay, hub
 
 
-def _mid() -> str:
-    return f"<{uuid.uuid4().hex}@partner.test>"
-
-
-def signed(key, **kwargs) -> bytes:
-    """A signed message with a unique body (identical ed25519 signatures in one second are a replay)."""
-    kwargs.setdefault("body", f"Message {uuid.uuid4().hex}")
-    return mail.signed_mail(key, **kwargs)
-
-
-def encrypted(key, hub_public, **kwargs) -> bytes:
-    kwargs.setdefault("body", f"Message {uuid.uuid4().hex}")
-    return mail.encrypted_mail(key, hub_public, **kwargs)
+_mid = new_message_id
 
 
 def _receipt_for(relay, reference: str, hub_gpg, timeout: float = 20.0) -> Receipt:

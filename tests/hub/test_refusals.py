@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 
-from crypto import Gpg
 from gateway.capture import CaptureRelay
 from hub.clock import SystemClock
 from store import Partner
 from tests.conftest import INTEROP
-from tests.hub.rig import HUB, make_home, partner
+from tests.hub.rig import make_home, partner, new_message_id, signed
 from tests.support import keys as testkeys
 from tests.support import mail
 from tests.support.hubrig import RunningHub
@@ -20,19 +18,7 @@ from tests.support.hubrig import RunningHub
 MAX_BYTES = 200_000
 
 
-def _mid() -> str:
-    return f"<{uuid.uuid4().hex}@partner.test>"
-
-
-def signed(key, **kwargs) -> bytes:
-    """A signed message with a unique body (identical ed25519 signatures in one second are a replay)."""
-    kwargs.setdefault("body", f"Message {uuid.uuid4().hex}")
-    return mail.signed_mail(key, **kwargs)
-
-
-def encrypted(key, hub_public, **kwargs) -> bytes:
-    kwargs.setdefault("body", f"Message {uuid.uuid4().hex}")
-    return mail.encrypted_mail(key, hub_public, **kwargs)
+_mid = new_message_id
 
 
 @pytest.fixture(scope="module")

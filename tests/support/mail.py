@@ -9,9 +9,8 @@ import tempfile
 from email.header import Header
 from email.utils import format_datetime, make_msgid
 from datetime import datetime, timezone
-from pathlib import Path
 
-from tests.support.keys import TestKey, gpg, short_home
+from tests.support.keys import TestKey, gpg
 
 _MICALG = {"SHA256": "pgp-sha256", "SHA512": "pgp-sha512", "SHA384": "pgp-sha384", "SHA224": "pgp-sha224",
            "SHA1": "pgp-sha1"}
