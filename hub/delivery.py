@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crypto import StorageKey
+from crypto import SealError, StorageKey
 from gateway import Relay, RelayPermanent, RelayTemporary
 from store import Database
 
@@ -70,7 +70,7 @@ class RelayGate:
 
 
 class DeliveryHandler:
-    """Sends one outbound mail per item; the SMTP exchange happens outside any transaction."""
+    """Sends queued mail; the SMTP exchanges happen outside any transaction."""
 
     queue = OUTBOUND_QUEUE
 
@@ -84,71 +84,95 @@ class DeliveryHandler:
         self.policy = policy
         self.gate = RelayGate(policy.retry_schedule_seconds)
 
-    def handle(self, delivery: Delivery) -> None:
-        closed_until = self.gate.closed_until(self.clock.now())
-        if closed_until is not None:  # the relay is known to be down: wait for its next probe, no attempt spent
-            with self.db.unit_of_work() as uow:
-                self.transport.retry(uow, delivery, at=closed_until, error="relay unavailable")
-                uow.commit()
-            return
-        job = self._load(delivery)
-        if job is None:  # gone, or already sent or failed
-            with self.db.unit_of_work() as uow:
-                self.transport.ack(uow, delivery)
-                uow.commit()
-            return
-        try:
-            reply = self.relay.send(job.mail_from, job.rcpt_to, job.data)
-        except RelayTemporary as exc:
-            self._failed(delivery, job, exc, permanent=False)
-        except RelayPermanent as exc:
-            self.gate.succeeded()  # the relay answered: it is up, it refused this one
-            self._failed(delivery, job, exc, permanent=True)
-        else:
-            self.gate.succeeded()
-            self._sent(delivery, job, reply)
+    def handle(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception]]:
+        """Send a batch one by one on this worker's relay session, then record every outcome at once."""
+        jobs, failures = self._load(deliveries)
+        outcomes: list[tuple[Delivery, _Job | None, str, object]] = []
+        for delivery in deliveries:
+            if any(d is delivery for d, _ in failures):
+                continue
+            job = jobs.get(delivery.item_id)
+            if job is None:  # gone, or already sent or failed: nothing to do
+                outcomes.append((delivery, None, "done", None))
+                continue
+            closed_until = self.gate.closed_until(self.clock.now())
+            if closed_until is not None:  # the relay is known to be down: no attempt spent, wait for its probe
+                outcomes.append((delivery, job, "gated", closed_until))
+                continue
+            try:
+                reply = self.relay.send(job.mail_from, job.rcpt_to, job.data)
+            except RelayTemporary as exc:
+                outcomes.append((delivery, job, "deferred", exc))
+            except RelayPermanent as exc:
+                self.gate.succeeded()  # the relay answered: it is up, it refused this one
+                outcomes.append((delivery, job, "refused", exc))
+            else:
+                self.gate.succeeded()
+                outcomes.append((delivery, job, "sent", reply))
+        self._record(outcomes)
+        return failures
 
-    def _load(self, delivery: Delivery) -> _Job | None:
+    def _load(self, deliveries: list[Delivery]) -> tuple[dict[int, _Job], list[tuple[Delivery, Exception]]]:
+        jobs: dict[int, _Job] = {}
+        failures: list[tuple[Delivery, Exception]] = []
         with self.db.reader() as uow:
-            mail = uow.outbound.get(int(delivery.payload["outbound_id"]))
-            if mail is None or mail.state != "pending":
-                return None
-            message = uow.messages.get(mail.message_id) if mail.message_id else None
-            data = unseal(self.storage_key, mail.blob, context=f"outbound:{mail.rfc_message_id}")
-            return _Job(mail.id, mail.message_id, mail.purpose, message.reference if message else None, mail.mail_from,
-                        mail.rcpt_to, data, mail.attempts, mail.created_at)
+            for delivery in deliveries:
+                mail = uow.outbound.get(int(delivery.payload["outbound_id"]))
+                if mail is None or mail.state != "pending":
+                    continue
+                try:
+                    data = unseal(self.storage_key, mail.blob, context=f"outbound:{mail.rfc_message_id}")
+                except SealError as error:
+                    failures.append((delivery, error))
+                    continue
+                reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
+                jobs[delivery.item_id] = _Job(mail.id, mail.message_id, mail.purpose, reference, mail.mail_from,
+                                              mail.rcpt_to, data, mail.attempts, mail.created_at)
+        return jobs, failures
 
-    def _sent(self, delivery: Delivery, job: _Job, reply: str) -> None:
+    def _record(self, outcomes: list[tuple[Delivery, _Job | None, str, object]]) -> None:
+        if not outcomes:
+            return
         with self.db.unit_of_work() as uow:
-            uow.outbound.update(job.mail_id, state="sent", sent_at=self.clock.now(), attempts=job.attempts + 1,
-                                last_error=None)
-            self._mark_message(uow, job, "sent")
-            audit.record(uow, self.clock, f"{job.purpose}.sent", ref=job.reference, to=job.rcpt_to,
-                         attempts=job.attempts + 1, relay_reply=reply[:200])
-            self.transport.ack(uow, delivery)
+            for delivery, job, outcome, value in outcomes:
+                if job is None:
+                    self.transport.ack(uow, delivery)
+                elif outcome == "gated":
+                    self.transport.retry(uow, delivery, at=value, error="relay unavailable")
+                elif outcome == "sent":
+                    self._sent(uow, delivery, job, value)
+                else:
+                    self._failed(uow, delivery, job, value, permanent=outcome == "refused")
             uow.commit()
+
+    def _sent(self, uow, delivery: Delivery, job: _Job, reply: str) -> None:
+        uow.outbound.update(job.mail_id, state="sent", sent_at=self.clock.now(), attempts=job.attempts + 1,
+                            last_error=None)
+        self._mark_message(uow, job, "sent")
+        audit.record(uow, self.clock, f"{job.purpose}.sent", ref=job.reference, to=job.rcpt_to,
+                     attempts=job.attempts + 1, relay_reply=reply[:200])
+        self.transport.ack(uow, delivery)
         log.info("delivery: %s %s sent to %s", job.reference, job.purpose, job.rcpt_to)
 
-    def _failed(self, delivery: Delivery, job: _Job, exc: RelayTemporary | RelayPermanent, *, permanent: bool) -> None:
+    def _failed(self, uow, delivery: Delivery, job: _Job, exc: RelayTemporary | RelayPermanent, *,
+                permanent: bool) -> None:
         now = self.clock.now()
         attempts = job.attempts + 1
         give_up = permanent or now - job.created_at >= self.policy.max_age
         error = str(exc)[:500]
-        with self.db.unit_of_work() as uow:
-            if give_up:
-                uow.outbound.update(job.mail_id, state="failed", attempts=attempts, last_error=error)
-                self._mark_message(uow, job, "failed")
-                audit.record(uow, self.clock, "alert.delivery_failed", ref=job.reference, purpose=job.purpose,
-                             to=job.rcpt_to, code=exc.code, attempts=attempts,
-                             why="refused by the relay" if permanent else "retry schedule exhausted")
-                self.transport.ack(uow, delivery)
-            else:
-                retry_at = self.gate.failed(now)
-                uow.outbound.update(job.mail_id, attempts=attempts, last_error=error, next_attempt_at=retry_at)
-                audit.record(uow, self.clock, f"{job.purpose}.deferred", ref=job.reference, to=job.rcpt_to,
-                             code=exc.code, attempts=attempts, next_attempt_at=retry_at.isoformat())
-                self.transport.retry(uow, delivery, at=retry_at, error=error)
-            uow.commit()
+        if give_up:
+            uow.outbound.update(job.mail_id, state="failed", attempts=attempts, last_error=error)
+            self._mark_message(uow, job, "failed")
+            audit.record(uow, self.clock, "alert.delivery_failed", ref=job.reference, purpose=job.purpose,
+                         to=job.rcpt_to, code=exc.code, attempts=attempts,
+                         why="refused by the relay" if permanent else "retry schedule exhausted")
+            self.transport.ack(uow, delivery)
+        else:
+            retry_at = self.gate.failed(now)
+            uow.outbound.update(job.mail_id, attempts=attempts, last_error=error, next_attempt_at=retry_at)
+            audit.record(uow, self.clock, f"{job.purpose}.deferred", ref=job.reference, to=job.rcpt_to,
+                         code=exc.code, attempts=attempts, next_attempt_at=retry_at.isoformat())
+            self.transport.retry(uow, delivery, at=retry_at, error=error)
         log.warning("delivery: %s %s to %s %s: %s", job.reference, job.purpose, job.rcpt_to,
                     "failed for good" if give_up else "deferred", exc)
 

@@ -92,7 +92,7 @@ class ReceiptStage:
 
 
 class IntakeHandler:
-    """Runs PIPELINE on one accepted message and records the outcome in one transaction."""
+    """Runs PIPELINE on a batch of accepted messages and records the outcome in one transaction."""
 
     queue = INTAKE_QUEUE
 
@@ -107,53 +107,72 @@ class IntakeHandler:
         self.stages = {stage.name: stage for stage in stages}
         assert tuple(self.stages) == PIPELINE
 
-    def handle(self, delivery: Delivery) -> None:
-        ctx = self._load(delivery)
-        if ctx is None:  # gone, or redelivered after it was done
-            with self.db.unit_of_work() as uow:
-                self.transport.ack(uow, delivery)
-                uow.commit()
-            return
-        for name in PIPELINE:
-            self.stages[name].process(ctx)
-        self._apply(ctx, delivery)
-        self.transport.notify(OUTBOUND_QUEUE)
+    def handle(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception]]:
+        """Process a batch; returns the items whose stages raised (the runner quarantines them)."""
+        contexts = self._load(deliveries)
+        ready: list[tuple[Delivery, IntakeContext]] = []
+        failures: list[tuple[Delivery, Exception]] = []
+        for delivery in deliveries:
+            ctx = contexts.get(int(delivery.payload["message_id"]))
+            if ctx is None:
+                continue
+            try:
+                for name in PIPELINE:
+                    self.stages[name].process(ctx)
+            except Exception as error:  # noqa: BLE001 - handed to the runner boundary, which quarantines
+                failures.append((delivery, error))
+            else:
+                ready.append((delivery, ctx))
+        failed = {id(d) for d, _ in failures}
+        done = [d for d in deliveries if id(d) not in failed]
+        self._apply(ready, done)
+        if ready:
+            self.transport.notify(OUTBOUND_QUEUE)
+        return failures
 
-    def _load(self, delivery: Delivery) -> IntakeContext | None:
+    def _load(self, deliveries: list[Delivery]) -> dict[int, IntakeContext]:
+        """Snapshots of the messages still to process (a redelivered, processed one is left out)."""
+        ids = [int(d.payload["message_id"]) for d in deliveries]
         with self.db.reader() as uow:
-            message = uow.messages.get(int(delivery.payload["message_id"]))
-            if message is None or message.state == "processed":
-                return None
-            partner = message.partner
-            assert partner is not None
-            return IntakeContext(
-                message_id=message.id, reference=message.reference, partner=partner.name,
-                partner_email=partner.email, original_message_id=message.rfc_message_id,
-                digest=message.body_digest, received_at=message.received_at, kind=message.kind,
-                urgency=message.urgency, embargo=message.embargo, classification=message.classification,
-                fields=dict(message.fields or {}),
-            )
+            contexts = {}
+            for message in uow.messages.many(ids):
+                if message.state == "processed":
+                    continue
+                partner = message.partner
+                assert partner is not None
+                contexts[message.id] = IntakeContext(
+                    message_id=message.id, reference=message.reference, partner=partner.name,
+                    partner_email=partner.email, original_message_id=message.rfc_message_id,
+                    digest=message.body_digest, received_at=message.received_at, kind=message.kind,
+                    urgency=message.urgency, embargo=message.embargo, classification=message.classification,
+                    fields=dict(message.fields or {}),
+                )
+            return contexts
 
-    def _apply(self, ctx: IntakeContext, delivery: Delivery) -> None:
-        assert ctx.receipt is not None and ctx.receipt_id is not None
+    def _apply(self, ready: list[tuple[Delivery, IntakeContext]], done: list[Delivery]) -> None:
+        """One transaction: each processed message's state, receipt, events; every finished item acked."""
         with self.db.unit_of_work() as uow:
-            # Only this worker holds the item's lease, and _load saw the message unprocessed.
-            uow.messages.update(ctx.message_id, due_at=ctx.due_at, state="processed", receipt_status="queued")
-            queue_mail(uow, transport=self.transport, key=self.storage_key, clock=self.clock,
-                       message_id=ctx.message_id, purpose="receipt", rfc_message_id=ctx.receipt_id,
-                       mail_from="", rcpt_to=ctx.partner_email, data=ctx.receipt,
-                       priority=priority_of(ctx.urgency))
-            for action, detail in ctx.events:
-                audit.record(uow, self.clock, action, ref=ctx.reference, **detail)
-            self.transport.ack(uow, delivery)
+            for _delivery, ctx in ready:
+                assert ctx.receipt is not None and ctx.receipt_id is not None
+                # Only this worker holds the item's lease, and _load saw the message unprocessed.
+                uow.messages.update(ctx.message_id, due_at=ctx.due_at, state="processed", receipt_status="queued")
+                queue_mail(uow, transport=self.transport, key=self.storage_key, clock=self.clock,
+                           message_id=ctx.message_id, purpose="receipt", rfc_message_id=ctx.receipt_id,
+                           mail_from="", rcpt_to=ctx.partner_email, data=ctx.receipt,
+                           priority=priority_of(ctx.urgency))
+                for action, detail in ctx.events:
+                    audit.record(uow, self.clock, action, ref=ctx.reference, **detail)
+            for delivery in done:
+                self.transport.ack(uow, delivery)
             uow.commit()
-        log.info("intake: %s processed (due %s), receipt queued", ctx.reference, ctx.due_at)
+        for _delivery, ctx in ready:
+            log.info("intake: %s processed (due %s), receipt queued", ctx.reference, ctx.due_at)
 
     def on_quarantine(self, delivery: Delivery, error: Exception) -> None:
         with self.db.unit_of_work() as uow:
             message = uow.messages.get(int(delivery.payload.get("message_id", 0)))
             if message is not None:
-                message.state = "quarantined"
+                uow.messages.update(message.id, state="quarantined")
             audit.record(uow, self.clock, "intake.quarantined", ref=message.reference if message else None,
                          error=type(error).__name__, item=delivery.item_id)
             uow.commit()

@@ -7,6 +7,8 @@ import logging
 from concurrent.futures import Executor
 from typing import Protocol
 
+from store import StoreUnavailable
+
 from .clock import Clock
 from .transport import Delivery, Transport
 
@@ -14,25 +16,35 @@ log = logging.getLogger(__name__)
 
 
 class Handler(Protocol):
-    """Does one item's work; acks or retries it through the transport in its own last transaction."""
+    """Does a batch's work; acks or retries each item through the transport in its own last transaction.
+
+    Returns the items whose processing raised, for the runner to quarantine; an exception out of
+    ``handle`` itself means the whole batch failed.
+    """
 
     queue: str
 
-    def handle(self, delivery: Delivery) -> None: ...
+    def handle(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception]]: ...
 
     def on_quarantine(self, delivery: Delivery, error: Exception) -> None: ...
 
 
 class Runner:
-    """Runs *concurrency* workers over one queue until *stop* is set; finishes the item in hand first."""
+    """Runs *concurrency* workers over one queue until *stop* is set; finishes the batch in hand first.
+
+    A worker claims up to *batch* items at once (most urgent first): one claim, one read and one
+    write transaction serve the whole batch. A small batch bounds how long a FLASH item that arrives
+    meanwhile waits.
+    """
 
     def __init__(self, handler: Handler, transport: Transport, executor: Executor, clock: Clock, *,
-                 concurrency: int = 1, idle_seconds: float = 1.0) -> None:
+                 concurrency: int = 1, batch: int = 8, idle_seconds: float = 1.0) -> None:
         self.handler = handler
         self.transport = transport
         self.executor = executor
         self.clock = clock
         self.concurrency = concurrency
+        self.batch = batch
         self.idle_seconds = idle_seconds
         self.processed = 0
         self.quarantined = 0
@@ -49,22 +61,36 @@ class Runner:
         while not stop.is_set():
             seen = self.transport.generation(self.queue)
             try:
-                delivery = await loop.run_in_executor(self.executor, self.transport.claim, self.queue)
+                batch = await loop.run_in_executor(self.executor, self.transport.claim, self.queue, self.batch)
             except Exception:
                 log.exception("runner %s: cannot claim; retrying shortly", self.queue)
                 await self._sleep(stop, self.idle_seconds)
                 continue
-            if delivery is None:
+            if not batch:
                 await self._idle(stop, seen)
                 continue
-            try:
-                await loop.run_in_executor(self.executor, self.handler.handle, delivery)
-                self.processed += 1
-            except Exception as error:  # the runner boundary: log, record, quarantine, never drop
+            failures = await loop.run_in_executor(self.executor, self._handle, batch)
+            self.processed += len(batch) - len(failures)
+            for delivery, error in failures:
                 self.quarantined += 1
                 log.error("runner %s: item %s raised %s; quarantined", self.queue, delivery.item_id,
                           type(error).__name__, exc_info=error)
                 await loop.run_in_executor(self.executor, self._shunt, delivery, error)
+
+    def _handle(self, batch: list[Delivery]) -> list[tuple[Delivery, Exception]]:
+        """The runner boundary: a batch that raises is retried item by item, so one bad item is isolated."""
+        try:
+            return self.handler.handle(batch)
+        except StoreUnavailable:
+            log.warning("runner %s: store unavailable; %d item(s) return when their lease ends", self.queue, len(batch))
+            return []
+        except Exception as error:
+            if len(batch) == 1:
+                return [(batch[0], error)]
+        failures: list[tuple[Delivery, Exception]] = []
+        for delivery in batch:
+            failures.extend(self._handle([delivery]))
+        return failures
 
     def _shunt(self, delivery: Delivery, error: Exception) -> None:
         text = f"{type(error).__name__}: {error}"[:500]
@@ -74,7 +100,6 @@ class Runner:
         except Exception:
             log.exception("runner %s: could not quarantine item %s; its lease will expire and it returns",
                           self.queue, delivery.item_id)
-
     async def _idle(self, stop: asyncio.Event, seen: int) -> None:
         loop = asyncio.get_running_loop()
         timeout = self.idle_seconds

@@ -35,7 +35,7 @@ class Delivery:
 class Transport(Protocol):
     def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
                 available_at: datetime | None = None) -> None: ...
-    def claim(self, queue: str) -> Delivery | None: ...
+    def claim(self, queue: str, limit: int = 1) -> list[Delivery]: ...
     def ack(self, uow: UnitOfWork, delivery: Delivery) -> None: ...
     def retry(self, uow: UnitOfWork, delivery: Delivery, *, at: datetime, error: str) -> None: ...
     def quarantine(self, delivery: Delivery, *, error: str) -> None: ...
@@ -65,15 +65,14 @@ class EmbeddedTransport:
         payload = {"version": PAYLOAD_VERSION, **payload}
         uow.queue.put(queue, payload, priority=priority, now=self.clock.now(), available_at=available_at)
 
-    def claim(self, queue: str) -> Delivery | None:
+    def claim(self, queue: str, limit: int = 1) -> list[Delivery]:
+        """Lease up to *limit* items, most urgent first."""
         with self.db.unit_of_work() as uow:
-            item = uow.queue.claim(queue, now=self.clock.now(), lease=self.lease)
-            if item is None:
-                return None
-            delivery = Delivery(item["id"], item["queue"], dict(item["payload"]), item["priority"], item["attempts"],
-                                item["created_at"])
-            uow.commit()
-        return delivery
+            items = uow.queue.claim(queue, now=self.clock.now(), lease=self.lease, limit=limit)
+            if items:
+                uow.commit()
+        return [Delivery(i["id"], i["queue"], dict(i["payload"]), i["priority"], i["attempts"], i["created_at"])
+                for i in items]
 
     def ack(self, uow: UnitOfWork, delivery: Delivery) -> None:
         uow.queue.ack(delivery.item_id)

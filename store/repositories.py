@@ -71,6 +71,12 @@ class MessageRepository(_Repository):
     def get(self, message_id: int) -> Message | None:
         return self.session.get(Message, message_id)
 
+    def many(self, ids: list[int]) -> Sequence[Message]:
+        return self.session.scalars(select(Message).where(Message.id.in_(ids))).all()
+
+    def reference_of(self, message_id: int) -> str | None:
+        return self.session.scalar(select(Message.reference).where(Message.id == message_id))
+
     def by_reference(self, reference: str) -> Message | None:
         return self.session.scalar(select(Message).where(Message.reference == reference))
 
@@ -98,14 +104,12 @@ class QueueRepository(_Repository):
         self._core(S.QUEUE_PUT, dict(queue=queue, payload=payload, priority=priority, state="ready",
                                      available_at=available_at or now, attempts=0, created_at=now))
 
-    def claim(self, queue: str, *, now: datetime, lease: timedelta) -> dict[str, Any] | None:
-        """Lease the most urgent ready item of *queue* (highest priority, then oldest); its fields, or None."""
-        row = self._core(S.QUEUE_NEXT, {"b_queue": queue, "b_now": now}).first()
-        if row is None:
-            return None
-        self._core(S.QUEUE_UPDATE, {"b_id": row.id, "state": "leased", "lease_until": now + lease,
-                                    "attempts": row.attempts + 1})
-        return {**row._mapping, "attempts": row.attempts + 1}
+    def claim(self, queue: str, *, now: datetime, lease: timedelta, limit: int = 1) -> list[dict[str, Any]]:
+        """Lease up to *limit* of the most urgent ready items of *queue* (highest priority, then oldest)."""
+        rows = self._core(S.QUEUE_NEXT, {"b_queue": queue, "b_now": now, "b_limit": limit}).all()
+        if rows:
+            self._core(S.QUEUE_LEASE, {"b_ids": [r.id for r in rows], "b_lease_until": now + lease})
+        return [{**r._mapping, "attempts": r.attempts + 1} for r in rows]
 
     def get(self, item_id: int) -> QueueItem | None:
         return self.session.get(QueueItem, item_id)
@@ -191,16 +195,20 @@ def _event_digest(prev: str, at: datetime, actor: str, action: str, ref: str | N
 class AuditRepository(_Repository):
     """The append-only, hash-chained audit log."""
 
+    _last: str | None = None
+
     def append(self, *, at: datetime, actor: str, action: str, message_ref: str | None = None,
                detail: dict[str, Any] | None = None) -> str:
         """Append one event chained to the last one (writers are serialised); returns its digest."""
         if at.tzinfo is None:
             raise ValueError("naive datetime given to the audit log")
         detail = detail or {}
-        prev = self._core(S.AUDIT_LAST, {}).scalar() or GENESIS
+        # Within one write transaction nobody else appends: the last digest is the one written here.
+        prev = self._last or self._core(S.AUDIT_LAST, {}).scalar() or GENESIS
         digest = _event_digest(prev, at, actor, action, message_ref, detail)
         self._core(S.AUDIT_INSERT, dict(at=at, actor=actor, action=action, message_ref=message_ref, detail=detail,
                                         prev_digest=prev, digest=digest))
+        self._last = digest
         return digest
 
     def for_message(self, reference: str) -> Sequence[AuditEvent]:

@@ -17,9 +17,12 @@ QUEUE_NEXT = (
     .where(_q.queue == bindparam("b_queue"), _q.state == "ready",
            _q.available_at <= bindparam("b_now", type_=UTCDateTime()))
     .order_by(_q.priority.desc(), _q.available_at, _q.id)
-    .limit(1)
+    .limit(bindparam("b_limit"))
     .with_for_update(skip_locked=True)
 )
+QUEUE_LEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)))
+               .values(state="leased", lease_until=bindparam("b_lease_until", type_=UTCDateTime()),
+                       attempts=_q.attempts + 1))
 QUEUE_UPDATE = update(QueueItem.__table__).where(_q.id == bindparam("b_id"))
 QUEUE_ACK = delete(QueueItem.__table__).where(_q.id == bindparam("b_id"))
 

@@ -83,9 +83,10 @@ def test_queue_claims_most_urgent_first_then_oldest(db):
     order = []
     for _ in range(4):
         with db.unit_of_work() as uow:
-            item = uow.queue.claim("q", now=T0 + timedelta(minutes=1), lease=timedelta(minutes=5))
-            if item is None:
+            claimed = uow.queue.claim("q", now=T0 + timedelta(minutes=1), lease=timedelta(minutes=5))
+            if not claimed:
                 break
+            item = claimed[0]
             order.append(item["payload"]["n"])
             uow.queue.ack(item["id"])
             uow.commit()
@@ -98,13 +99,28 @@ def test_expired_lease_returns_the_item(db):
         uow.queue.put("q", {"n": 1}, priority=1, now=T0)
         uow.commit()
     with db.unit_of_work() as uow:
-        assert uow.queue.claim("q", now=T0, lease=timedelta(seconds=30)) is not None
+        assert len(uow.queue.claim("q", now=T0, lease=timedelta(seconds=30))) == 1
         uow.commit()
     with db.unit_of_work() as uow:
-        assert uow.queue.claim("q", now=T0, lease=timedelta(seconds=30)) is None
+        assert uow.queue.claim("q", now=T0, lease=timedelta(seconds=30)) == []
         assert uow.queue.release_expired(now=T0 + timedelta(minutes=1)) == 1
-        item = uow.queue.claim("q", now=T0 + timedelta(minutes=1), lease=timedelta(seconds=30))
-        assert item is not None and item["attempts"] == 2
+        (item,) = uow.queue.claim("q", now=T0 + timedelta(minutes=1), lease=timedelta(seconds=30))
+        assert item["attempts"] == 2
+
+
+def test_a_batch_claim_takes_the_most_urgent_items(db):
+    """Claiming several at once keeps the priority order and leases each once."""
+    with db.unit_of_work() as uow:
+        for n, priority in enumerate([1, 9, 3, 9, 1]):
+            uow.queue.put("q", {"n": n}, priority=priority, now=T0 + timedelta(seconds=n))
+        uow.commit()
+    with db.unit_of_work() as uow:
+        batch = uow.queue.claim("q", now=T0 + timedelta(minutes=1), lease=timedelta(minutes=5), limit=3)
+        uow.commit()
+    assert [i["payload"]["n"] for i in batch] == [1, 3, 2]
+    with db.unit_of_work() as uow:
+        rest = uow.queue.claim("q", now=T0 + timedelta(minutes=1), lease=timedelta(minutes=5), limit=10)
+    assert [i["payload"]["n"] for i in rest] == [0, 4]
 
 
 def test_audit_chain_detects_alteration(db):
