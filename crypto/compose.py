@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 
 from crypto.errors import MalformedMime
 from crypto.gpg import Gpg
 
+CRLF = "\r\n"
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _SIGNED_PREAMBLE = b"This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n"
 _ENCRYPTED_PREAMBLE = b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
@@ -26,14 +28,29 @@ def _boundary(*contents: bytes) -> str:
             return b
 
 
+_ADDRESS_FIELDS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender"})
+
+
 def _header_block(headers: list[tuple[str, str]]) -> bytes:
-    """Fold and RFC 2047-encode the given fields; CR or LF inside a value is refused."""
-    msg = EmailMessage(policy=SMTP)
+    """Fold and RFC 2047-encode the given fields; CR or LF inside a value is refused.
+
+    ASCII values and unstructured text (Subject) take the quick compat32 folder; a non-ASCII
+    address field goes through the header registry, which encodes only the display name.
+    """
+    lines = []
     for name, value in headers:
         if name.lower() in ("mime-version", "content-type", "content-transfer-encoding"):
             raise ValueError(f"{name} is set by the composer")
-        msg[name] = value
-    return b"".join(SMTP.fold_binary(k, v) for k, v in msg.items())
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"{name} contains a line break")
+        if value.isascii() or name.lower() not in _ADDRESS_FIELDS:
+            folded = Header(value, header_name=name, charset=None if value.isascii() else "utf-8")
+            lines.append(f"{name}: {folded.encode(linesep=CRLF)}{CRLF}".encode("ascii"))
+        else:
+            msg = EmailMessage(policy=SMTP)
+            msg[name] = value
+            lines.append(SMTP.fold_binary(name, msg[name]))
+    return b"".join(lines)
 
 
 def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, str]]) -> bytes:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
 import io
 import logging
 import os
 import re
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parseaddr
@@ -104,22 +106,50 @@ class _Outcome:
 
 
 class _Watchdog:
+    """Kills a gpg process that outlives its deadline. One thread serves every call (no thread per call)."""
+
+    _lock = threading.Lock()
+    _wake = threading.Condition(_lock)
+    _heap: list[tuple[float, int, "_Watchdog"]] = []
+    _thread: threading.Thread | None = None
+    _seq = 0
+
     def __init__(self, proc, timeout: float) -> None:
         self.fired = False
+        self.cancelled = False
         self._proc = proc
-        self._timer = threading.Timer(timeout, self._kill)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _kill(self) -> None:
-        self.fired = True
-        try:
-            self._proc.kill()
-        except OSError:
-            pass
+        cls = _Watchdog
+        with cls._lock:
+            cls._seq += 1
+            heapq.heappush(cls._heap, (time.monotonic() + timeout, cls._seq, self))
+            if cls._thread is None:
+                cls._thread = threading.Thread(target=cls._watch, name="gpg-watchdog", daemon=True)
+                cls._thread.start()
+            cls._wake.notify()
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        self.cancelled = True  # removed lazily when its deadline comes up
+
+    @classmethod
+    def _watch(cls) -> None:
+        with cls._lock:
+            while True:
+                while cls._heap and cls._heap[0][2].cancelled:
+                    heapq.heappop(cls._heap)
+                if not cls._heap:
+                    cls._wake.wait()
+                    continue
+                deadline, _, watch = cls._heap[0]
+                left = deadline - time.monotonic()
+                if left > 0:
+                    cls._wake.wait(left)
+                    continue
+                heapq.heappop(cls._heap)
+                watch.fired = True
+                try:
+                    watch._proc.kill()
+                except OSError:
+                    pass
 
 
 class _Engine(gnupg.GPG):
