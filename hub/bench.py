@@ -7,6 +7,7 @@ import os
 import platform
 import queue
 import re
+import resource
 import shutil
 import signal
 import smtplib
@@ -53,6 +54,7 @@ class IntakeReport:
     ceiling: float
     ceiling_threads: int
     hub_cpu: tuple[float, float]  # seconds: the hub process itself, and its children (gpg) that have exited
+    bench_cpu: float  # seconds: this process (the SMTP clients and the capturing relay)
 
     @property
     def accept_rate(self) -> float:
@@ -76,7 +78,8 @@ class IntakeReport:
             f"250 latency  p50 {ms(_pct(self.lat_250, 50))}  p99 {ms(_pct(self.lat_250, 99))}",
             f"receipt lat. p50 {ms(_pct(self.lat_receipt, 50))}  p99 {ms(_pct(self.lat_receipt, 99))}  (DATA sent -> receipt at relay)",
             f"hub CPU      {1000 * self.hub_cpu[0] / max(self.accepted, 1):.1f} ms/msg in the hub process, "
-            f"{1000 * self.hub_cpu[1] / max(self.accepted, 1):.1f} ms/msg in its gpg children",
+            f"{1000 * self.hub_cpu[1] / max(self.accepted, 1):.1f} ms/msg in its gpg children, "
+            f"{1000 * self.bench_cpu / max(self.accepted, 1):.1f} ms/msg in the load generator and relay",
             f"gpg ceiling  {self.ceiling:.1f} verify+sign pairs/s ({self.ceiling_threads} threads, adapter alone)",
             f"efficiency   {100 * self.receipt_rate / self.ceiling if self.ceiling else 0:.0f}% of the adapter ceiling",
         ])
@@ -172,6 +175,7 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float)
 
     with CaptureRelay() as relay, _served(settings.home, relay.address) as (port, cpu):
         cpu_before = cpu()
+        bench_before = _own_cpu()
         def client() -> None:
             with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
                 smtp.starttls(context=tls)
@@ -201,6 +205,7 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float)
         captured = relay.wait_for(len(lat_250), timeout=max(1.0, timeout_seconds - elapsed_250))
         cpu_after = cpu()
         hub_cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
+        bench_cpu = _own_cpu() - bench_before
         elapsed_receipts = (max(c.at for c in captured) - start) if captured else 0.0
         lat_receipt = []
         for c in captured:
@@ -208,7 +213,12 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float)
             if ref in sent_at:
                 lat_receipt.append(c.at - sent_at[ref])
     return IntakeReport(count, clients, size, len(lat_250), refused[0], len(captured), elapsed_250,
-                        elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu)
+                        elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu)
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _cpu_seconds(pid: int) -> tuple[float, float]:

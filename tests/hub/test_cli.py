@@ -142,3 +142,51 @@ def test_kmail_encapsulated_sample_is_accepted_end_to_end(short_tmp):
         assert relay.wait_for(1, timeout=20)
     shown = json.loads(run("messages", "list", "--json", "--home", str(home)).output)
     assert shown[0]["partner"] == "svc-a" and shown[0]["urgency_source"] == "default"
+
+
+@pytest.fixture
+def schleuder_hub(short_tmp):
+    """A hub holding the schleuder test key (the key real Thunderbird samples were encrypted to)."""
+    import subprocess
+
+    gnupg = short_tmp / "sg"
+    shutil.copytree(KEYS / "gnupg", gnupg)
+    gnupg.chmod(0o700)
+    secret = subprocess.run(
+        ["gpg", "--homedir", str(gnupg), "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+         "--armor", "--export-secret-keys", "59C71FB38AEE22E091C78259D06350440F759BD3"],
+        capture_output=True, check=True).stdout
+    subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"], capture_output=True)
+    (short_tmp / "hub.sec").write_bytes(secret)
+    home = short_tmp / "hub"
+    result = run("init", "--home", str(home), "--domain", "example.org", "--address", "schleuder@example.org",
+                 "--hub-key", str(short_tmp / "hub.sec"))
+    assert result.exit_code == 0, result.output
+    return home
+
+
+@pytest.mark.parametrize("sample, sender, reason", [
+    ("protected-headers-request.eml", "paz@nadir.org", "signer_mismatch"),
+    ("qp-encoding-encrypted+signed.eml", "test@localhost", "signer_mismatch"),
+    ("attach-list-key-thunderbird.eml", "user@example.net", "signer_mismatch"),
+    ("encrypted+signed-mime/thunderbird.eml", "paz@nadir.org", "unknown_signer"),
+    ("exchange.eml", "paz@nadir.org", "unsigned"),
+])
+def test_real_thunderbird_encrypted_samples_are_decrypted_and_judged(schleuder_hub, sample, sender, reason):
+    """Thunderbird's encrypted+signed mail (and Exchange's mangling of it) is decrypted and verified.
+
+    The samples were signed with the list's own key but sent From other addresses: the gateway
+    proves the signature good and then refuses the From mismatch; one signer is not registered;
+    Exchange's copy carries no signature at all.
+    """
+    added = run("partner", "add", "schleuder-svc", "--kind", "intelligence", "--email", "schleuder@example.org",
+                "--key", str(KEYS / "schleuder_at_example_public_key.txt"), "--home", str(schleuder_hub))
+    assert added.exit_code == 0, added.output
+    settings = load(schleuder_hub)
+    raw = (KEYS / "mails" / sample).read_bytes().replace(b"\r\n", b"\n").decode("utf-8", "surrogateescape")
+    with CaptureRelay() as relay, RunningHub(settings, relay=relay.address) as hub:
+        code, text = hub.send(raw.encode("utf-8", "surrogateescape").replace(b"\n", b"\r\n"),
+                              mail_from=sender, rcpt="schleuder@example.org")
+    assert code == 550, text
+    refused = json.loads(run("messages", "list", "--refused", "--json", "--home", str(schleuder_hub)).output)
+    assert refused[0]["reason"] == reason and refused[0]["from"] == sender
