@@ -48,6 +48,7 @@ class IngressHandler:
     executor: Executor
     record_refusal: Callable[[str, str, Reply], None] = lambda peer, mail_from, reply: None
     limits: Limits = field(default_factory=Limits)
+    active: int = 0  # SMTP sessions open on this server now
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
@@ -90,8 +91,6 @@ def _peer(session: Session) -> str:
 class GatewaySMTP(SMTP):
     """aiosmtpd's SMTP with enhanced status codes on its own refusals and a connection cap."""
 
-    active = 0
-
     def __init__(self, handler: IngressHandler, **kwargs) -> None:
         super().__init__(handler, **kwargs)
         self._ingress = handler
@@ -104,14 +103,19 @@ class GatewaySMTP(SMTP):
         }
 
     def connection_made(self, transport) -> None:
-        GatewaySMTP.active += 1
+        counted = getattr(self, "_counted", False)  # STARTTLS calls connection_made again for the TLS transport
+        self._counted = True
+        if not counted:
+            self._ingress.active += 1
         super().connection_made(transport)
-        if GatewaySMTP.active > self._ingress.limits.max_connections:
+        if not counted and self._ingress.active > self._ingress.limits.max_connections:
             transport.write(f"{replies.TOO_MANY_CONNECTIONS.line}\r\n".encode())
             transport.close()
 
     def connection_lost(self, error) -> None:
-        GatewaySMTP.active -= 1
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self._ingress.active -= 1
         super().connection_lost(error)
 
     async def push(self, status) -> None:

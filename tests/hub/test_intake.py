@@ -231,3 +231,25 @@ def test_swaks_client_over_starttls(rig, short_tmp):
         capture_output=True, text=True, timeout=60,
     )
     assert re.search(r"<~\s+250 2\.0\.0 Accepted as PSR-\d{4}-\d{6}", result.stdout), result.stdout[-2000:]
+
+
+def test_connections_beyond_the_cap_get_421(short_tmp):
+    """gateway.max_connections: one session too many is told to come back later, the others still work."""
+    import smtplib
+
+    from tests.hub.rig import home_with_police
+
+    home, key = home_with_police(short_tmp)
+    home.settings.gateway.max_connections = 2
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        first, second = hub.connect(), hub.connect()
+        with pytest.raises(smtplib.SMTPConnectError) as refused:
+            hub.connect()
+        assert refused.value.smtp_code == 421
+        first.quit()
+        second.quit()
+        import time
+
+        time.sleep(0.3)  # the server notices the closed sessions asynchronously
+        code, text = hub.send(signed(key))
+        assert code == 250, text
