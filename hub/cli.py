@@ -129,8 +129,10 @@ def _register() -> None:
     from .cli_bench import bench
     from .cli_messages import messages
     from .cli_partner import partner
+    from .cli_report import report
 
     main.add_command(partner)
+    main.add_command(report)
     main.add_command(messages)
     main.add_command(bench)
 

@@ -4,7 +4,7 @@ from .base import Base
 from .database import Database, make_engine, sqlite_url
 from .errors import Conflict, NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
-from .models import AuditEvent, Counter, Message, OutboundMail, Partner, QueueItem, SealedBlob
+from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, SealedBlob
 from .uow import UnitOfWork
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Conflict",
     "Counter",
     "Database",
+    "Deadline",
     "Message",
     "NotFound",
     "OutboundMail",

@@ -150,3 +150,30 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(BigId)
+
+
+class Deadline(Base):
+    """A legal response clock: who owes an answer to which request, by when, and what became of it.
+
+    ``next_action_at`` is when the scheduler must next look at it (a reminder, the due time, an
+    escalation); the scheduler reads the minimum through its index, never scanning open deadlines.
+    """
+
+    __tablename__ = "deadline"
+    __table_args__ = (Index("ix_deadline_next_action", "state", "next_action_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), unique=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), index=True)
+    owed_by: Mapped[str] = mapped_column(String(8))  # ocam | partner
+    urgency: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_by: Mapped[str] = mapped_column(String(16))  # receipt | mdn | relay
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | answered
+    answered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    answer_message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("message.id"))
+    on_time: Mapped[Optional[bool]] = mapped_column(Boolean)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    next_action_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
