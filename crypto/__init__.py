@@ -1,6 +1,6 @@
 """OpenPGP (python-gnupg), PGP/MIME (RFC 3156), sealing at rest and TLS certificates."""
 
-from crypto.compose import encrypt_entity, sign_entity
+from crypto.compose import encrypt_entity, header_block, sign_entity
 from crypto.errors import (
     ContentOutsideSignedPart, CryptoError, DecryptionFailed, GpgUnavailable, HeaderTooLong,
     InlinePgp, KeyImportError, KeyUnusable, MalformedMime, MimeError, NestingTooDeep, SealError,
@@ -16,5 +16,5 @@ __all__ = [
     "GpgUnavailable", "HeaderTooLong", "InlinePgp", "KeyImportError", "KeyInfo", "KeyUnusable",
     "Limits", "MalformedMime", "MimeError", "NestingTooDeep", "SealError", "Sealed", "SignatureCheck",
     "SignedEntity", "StorageKey", "TooManyParts", "Unsigned", "analyse", "analyse_inner",
-    "encrypt_entity", "first_text", "make_self_signed", "payload_headers", "sign_entity",
+    "encrypt_entity", "first_text", "header_block", "make_self_signed", "payload_headers", "sign_entity",
 ]

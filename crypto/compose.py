@@ -31,7 +31,7 @@ def _boundary(*contents: bytes) -> str:
 _ADDRESS_FIELDS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender"})
 
 
-def _header_block(headers: list[tuple[str, str]]) -> bytes:
+def header_block(headers: list[tuple[str, str]]) -> bytes:
     """Fold and RFC 2047-encode the given fields; CR or LF inside a value is refused.
 
     ASCII values and unstructured text (Subject) take the quick compat32 folder; a non-ASCII
@@ -61,7 +61,7 @@ def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, s
     signature, micalg = gpg.sign_detached(body, signer)
     boundary = _boundary(body)
     return b"".join([
-        _header_block(headers),
+        header_block(headers),
         b"MIME-Version: 1.0\r\n",
         f'Content-Type: multipart/signed; micalg={micalg};\r\n'
         f' protocol="application/pgp-signature";\r\n boundary="{boundary}"\r\n'.encode(),
@@ -82,7 +82,7 @@ def encrypt_entity(gpg: Gpg, entity: bytes, recipients: list[str], signer: str |
     ciphertext = _canonical(gpg.encrypt(_canonical(entity), recipients, sign_with=signer))
     boundary = _boundary(ciphertext)
     return b"".join([
-        _header_block(headers),
+        header_block(headers),
         b"MIME-Version: 1.0\r\n",
         f'Content-Type: multipart/encrypted;\r\n protocol="application/pgp-encrypted";\r\n'
         f' boundary="{boundary}"\r\n'.encode(),

@@ -28,7 +28,7 @@ from gateway import Reply, Submission
 from gateway import replies as R
 from store import Conflict, Database, StoreUnavailable
 
-from . import audit, vault
+from . import audit, links, vault
 from .clock import Clock
 from .errors import FieldError
 from .fields import RoutingFields, extract
@@ -130,8 +130,10 @@ class Admission:
         if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
         signature_digest = _signature_digest(check, verified.entity)
+        refers_to = links.extract([(k, str(v)) for k, v in headers.items()], pgpmime.payload_headers(verified.entity),
+                                  verified.entity)
         return self._store(submission, partner_id=partner.id, partner_name=partner.name, message_id=message_id,
-                           signature_digest=signature_digest, verified=verified, fields=fields)
+                           signature_digest=signature_digest, verified=verified, fields=fields, refers_to=refers_to)
 
     def _verify(self, raw: bytes) -> Verified:
         try:
@@ -177,7 +179,8 @@ class Admission:
     # -- durable acceptance ----------------------------------------------------------------------
 
     def _store(self, submission: Submission, *, partner_id: int, partner_name: str, message_id: str,
-               signature_digest: str, verified: Verified, fields: RoutingFields) -> Reply:
+               signature_digest: str, verified: Verified, fields: RoutingFields,
+               refers_to: dict[str, object]) -> Reply:
         raw = submission.raw
         with self.db.unit_of_work() as uow:
             if uow.messages.by_rfc_message_id(message_id) is not None:
@@ -192,10 +195,11 @@ class Admission:
                 reference=reference, direction="inbound", partner_id=partner_id, rfc_message_id=message_id,
                 signature_digest=signature_digest, body_digest=hashlib.sha256(raw).hexdigest(), size=len(raw),
                 encrypted=verified.encrypted, signer_fingerprint=verified.check.signing_fingerprint,
-                mail_from=submission.mail_from, kind=fields.value("message-kind") or "spontaneous",
+                mail_from=submission.mail_from,
+                kind="disposition" if "mdn_for" in refers_to else fields.value("message-kind") or "spontaneous",
                 urgency=urgency, urgency_source=fields.fields["urgency"].source,
                 embargo=fields.value("embargo"), classification=fields.value("classification"),
-                fields=fields.as_record(), received_at=now, due_at=None, state="accepted",
+                fields=fields.as_record(), links=refers_to, received_at=now, due_at=None, state="accepted",
                 receipt_status="pending", raw_blob_id=blob_id,
             )
             audit.record(uow, self.clock, "intake.accepted", actor=partner_name, ref=reference,

@@ -93,7 +93,8 @@ class Hub:
                                  clock=self.clock, transport=self.transport),
                    self.transport, executor, self.clock, concurrency=intake_workers),
             Runner(DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
-                                   clock=self.clock, transport=self.transport, policy=s.delivery),
+                                   clock=self.clock, transport=self.transport, policy=s.delivery,
+                                   windows=s.deadlines),
                    self.transport, executor, self.clock, concurrency=s.delivery.workers),
         ]
         tasks = [asyncio.create_task(r.run(stop), name=f"runner-{r.queue}") for r in self.runners]

@@ -14,7 +14,8 @@ from store import Database
 from . import audit
 from .clock import Clock
 from .outbox import OUTBOUND_QUEUE
-from .settings import DeliverySection
+from .requests_out import acknowledged
+from .settings import DeadlinesSection, DeliverySection
 from .transport import Delivery, Transport
 from .vault import unseal
 
@@ -75,7 +76,8 @@ class DeliveryHandler:
     queue = OUTBOUND_QUEUE
 
     def __init__(self, *, db: Database, relay: Relay, storage_key: StorageKey, clock: Clock, transport: Transport,
-                 policy: DeliverySection) -> None:
+                 policy: DeliverySection, windows: DeadlinesSection | None = None) -> None:
+        self.windows = windows or DeadlinesSection()
         self.db = db
         self.relay = relay
         self.storage_key = storage_key
@@ -151,6 +153,11 @@ class DeliveryHandler:
         self._mark_message(uow, job, "sent")
         audit.record(uow, self.clock, f"{job.purpose}.sent", ref=job.reference, to=job.rcpt_to,
                      attempts=job.attempts + 1, relay_reply=reply[:200])
+        if job.purpose == "request" and job.message_id is not None:
+            # Accepted by the contact point's side: one of the two acknowledgements that start the clock.
+            message = uow.messages.get(job.message_id)
+            acknowledged(uow, windows=self.windows, clock=self.clock, message=message, at=self.clock.now(),
+                         source="relay")
         self.transport.ack(uow, delivery)
         log.info("delivery: %s %s sent to %s", job.reference, job.purpose, job.rcpt_to)
 

@@ -11,20 +11,24 @@ URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
 KINDS = ("request", "response", "spontaneous")
 EMBARGOES = ("judicial", "foreign")
 CLASSIFICATIONS = ("RESTRICTED", "CONFIDENTIAL", "SECRET", "TOP-SECRET")
+RESPONSE_STATUSES = ("final", "partial")
+REFERENCE = re.compile(r"PSR-\d{4}-\d{6}")
 
-# Header name -> (attribute, accepted values, normaliser, default)
-_SPECS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
+# Field name -> (attribute, accepted values or pattern, default)
+_SPECS: dict[str, tuple[str, tuple[str, ...] | re.Pattern[str], str | None]] = {
     "urgency": ("urgency", URGENCIES, "ROUTINE"),
     "message-kind": ("kind", KINDS, "spontaneous"),
     "embargo": ("embargo", EMBARGOES, None),
     "classification": ("classification", CLASSIFICATIONS, None),
+    "request-ref": ("request_ref", REFERENCE, None),
+    "response-status": ("response_status", RESPONSE_STATUSES, "final"),
 }
 _KEYWORD_LINE = re.compile(r"^([A-Za-z][A-Za-z-]*)[ \t]*:[ \t]*(\S.*?)\s*$")
 
 
 def _normalise(name: str, value: str) -> str:
     value = " ".join(value.split())
-    if name in ("urgency", "classification"):
+    if name in ("urgency", "classification", "request-ref"):
         return value.upper().replace(" ", "-").replace("_", "-")
     if name == "embargo" and value.lower() in ("none", "no", ""):
         return ""
@@ -107,12 +111,15 @@ def _known(headers: list[tuple[str, str]]) -> dict[str, str]:
     return found
 
 
-def _checked(name: str, raw: str | None, accepted: tuple[str, ...]) -> str | None:
+def _checked(name: str, raw: str | None, accepted: tuple[str, ...] | re.Pattern[str]) -> str | None:
     if raw is None:
         return None
     value = _normalise(name, raw)
     if name == "embargo" and value == "":
         return ""
-    if value not in accepted:
+    if isinstance(accepted, re.Pattern):
+        if not accepted.fullmatch(value):
+            raise FieldError(name, raw, ("a reference like PSR-2026-000123",))
+    elif value not in accepted:
         raise FieldError(name, raw, accepted)
     return value

@@ -7,13 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crypto import Gpg, StorageKey, compose
-from store import Database
+from store import Database, Deadline
 
 from . import audit, receipts
 from .clock import Clock
 from .deadlines import due_at
 from .outbox import OUTBOUND_QUEUE, queue_mail
 from .priorities import priority_of
+from .requests_out import acknowledged
+from .responses import Answer, RequestOnFile, find_request, judge
+from .schedule import steps
 from .settings import Settings
 from .admission import INTAKE_QUEUE
 from .transport import Delivery, Transport
@@ -22,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 # The pipeline is data: the stages an accepted message goes through, in order.
-PIPELINE = ("deadline", "receipt")
+PIPELINE = ("deadline", "link", "receipt")
 
 
 @dataclass
@@ -31,6 +34,7 @@ class IntakeContext:
 
     message_id: int
     reference: str
+    partner_id: int
     partner: str
     partner_email: str
     original_message_id: str
@@ -41,6 +45,9 @@ class IntakeContext:
     embargo: str | None
     classification: str | None
     fields: dict
+    links: dict = field(default_factory=dict)
+    request: RequestOnFile | None = None  # for a response: the request it points at, as loaded
+    answer: Answer | None = None
     due_at: datetime | None = None
     receipt_id: str | None = None
     receipt: bytes | None = None
@@ -48,6 +55,9 @@ class IntakeContext:
 
     def source(self, name: str) -> str:
         return (self.fields.get(name) or {}).get("source", "default")
+
+    def value(self, name: str) -> str | None:
+        return (self.fields.get(name) or {}).get("value")
 
 
 class DeadlineStage:
@@ -65,6 +75,25 @@ class DeadlineStage:
                            {"due_at": ctx.due_at.isoformat() if ctx.due_at else None, "urgency": ctx.urgency}))
 
 
+class LinkStage:
+    name = "link"
+    description = "Link a response to its request; a final one from the party that owes it stops the clock."
+
+    def process(self, ctx: IntakeContext) -> None:
+        if ctx.kind == "disposition":
+            # An MDN: if it acknowledges one of OCAM's requests, it may start that request's clock.
+            ctx.events.append(("mdn.received", {"for": ctx.request.reference if ctx.request else None}))
+            return
+        if ctx.kind != "response":
+            return
+        ctx.answer = judge(ctx.request, partner_id=ctx.partner_id, received_at=ctx.received_at,
+                           status=ctx.value("response-status") or "final")
+        a = ctx.answer
+        detail = {"request": a.request, "status": a.status, "delay_seconds": a.delay_seconds}
+        ctx.events.append(("response.linked" if a.request and a.status != "unknown-request" else "response.flagged",
+                           detail))
+
+
 class ReceiptStage:
     name = "receipt"
     description = "Compose the RFC 8098 acknowledgement and sign it with the hub's key."
@@ -75,6 +104,8 @@ class ReceiptStage:
         self.clock = clock
 
     def process(self, ctx: IntakeContext) -> None:
+        if ctx.kind == "disposition":  # no receipt for a receipt (RFC 3834: no automatic reply to one)
+            return
         conflicts = tuple((name, f.get("outer"), f.get("protected")) for name, f in ctx.fields.items()
                           if f.get("outer") is not None and f.get("protected") is not None
                           and f.get("outer") != f.get("protected"))
@@ -84,6 +115,7 @@ class ReceiptStage:
             urgency=ctx.urgency, urgency_source=ctx.source("urgency"), due_at=ctx.due_at, embargo=ctx.embargo,
             classification=ctx.classification, conflicts=conflicts, partner_email=ctx.partner_email,
             hub_address=self.settings.hub.address,
+            answers=(ctx.answer.request, ctx.answer.status, ctx.answer.delay_seconds) if ctx.answer else None,
         )
         entity = receipts.report_entity(facts, self.settings.hub.domain)
         ctx.receipt_id, headers = receipts.headers(facts, self.clock.now(), self.settings.hub.domain)
@@ -103,7 +135,7 @@ class IntakeHandler:
         self.transport = transport
         self.storage_key = storage_key
         self.settings = settings
-        stages = (DeadlineStage(settings), ReceiptStage(settings, gpg, clock))
+        stages = (DeadlineStage(settings), LinkStage(), ReceiptStage(settings, gpg, clock))
         self.stages = {stage.name: stage for stage in stages}
         assert tuple(self.stages) == PIPELINE
 
@@ -140,33 +172,65 @@ class IntakeHandler:
                     continue
                 partner = message.partner
                 assert partner is not None
-                contexts[message.id] = IntakeContext(
-                    message_id=message.id, reference=message.reference, partner=partner.name,
+                ctx = contexts[message.id] = IntakeContext(
+                    message_id=message.id, reference=message.reference, partner_id=partner.id, partner=partner.name,
                     partner_email=partner.email, original_message_id=message.rfc_message_id,
                     digest=message.body_digest, received_at=message.received_at, kind=message.kind,
                     urgency=message.urgency, embargo=message.embargo, classification=message.classification,
-                    fields=dict(message.fields or {}),
+                    fields=dict(message.fields or {}), links=dict(message.links or {}),
                 )
+                if ctx.kind == "response":
+                    ctx.request = find_request(uow, request_ref=ctx.value("request-ref"), links=ctx.links)
+                elif ctx.kind == "disposition":
+                    ctx.request = find_request(uow, request_ref=None, links={"in_reply_to": [ctx.links["mdn_for"]]})
             return contexts
 
     def _apply(self, ready: list[tuple[Delivery, IntakeContext]], done: list[Delivery]) -> None:
         """One transaction: each processed message's state, receipt, events; every finished item acked."""
         with self.db.unit_of_work() as uow:
             for _delivery, ctx in ready:
-                assert ctx.receipt is not None and ctx.receipt_id is not None
                 # Only this worker holds the item's lease, and _load saw the message unprocessed.
-                uow.messages.update(ctx.message_id, due_at=ctx.due_at, state="processed", receipt_status="queued")
+                uow.messages.update(ctx.message_id, due_at=ctx.due_at, state="processed",
+                                    receipt_status="queued" if ctx.receipt else "none")
+                self._clock(uow, ctx)
+                for action, detail in ctx.events:
+                    audit.record(uow, self.clock, action, ref=ctx.reference, **detail)
+                if ctx.receipt is None or ctx.receipt_id is None:
+                    continue
                 queue_mail(uow, transport=self.transport, key=self.storage_key, clock=self.clock,
                            message_id=ctx.message_id, purpose="receipt", rfc_message_id=ctx.receipt_id,
                            mail_from="", rcpt_to=ctx.partner_email, data=ctx.receipt,
                            priority=priority_of(ctx.urgency))
-                for action, detail in ctx.events:
-                    audit.record(uow, self.clock, action, ref=ctx.reference, **detail)
             for delivery in done:
                 self.transport.ack(uow, delivery)
             uow.commit()
         for _delivery, ctx in ready:
             log.info("intake: %s processed (due %s), receipt queued", ctx.reference, ctx.due_at)
+
+    def _clock(self, uow, ctx: IntakeContext) -> None:
+        """Start the clock of a request (owed by OCAM), or stop the one a final response answers."""
+        d = self.settings.deadlines
+        if ctx.due_at is not None:
+            first = steps(ctx.received_at, ctx.due_at, d.reminder_fractions, d.overdue_reminder_every, 0)
+            uow.deadlines.add(Deadline(
+                message_id=ctx.message_id, partner_id=ctx.partner_id, owed_by="ocam", urgency=ctx.urgency,
+                started_at=ctx.received_at, started_by="receipt", due_at=ctx.due_at, state="open",
+                reminders_sent=0, next_action_at=first.at,
+            ))
+        r = ctx.request
+        if ctx.kind == "disposition" and r is not None and r.deadline_id is None:
+            request = uow.messages.get(r.message_id)
+            if request is not None and request.direction == "outbound" and request.kind == "request":
+                acknowledged(uow, windows=d, clock=self.clock, message=request, at=ctx.received_at, source="mdn")
+        elif ctx.kind == "disposition" and r is not None:
+            audit.record(uow, self.clock, "request.acknowledged", ref=r.reference, source="mdn",
+                         at=ctx.received_at.isoformat())
+        a = ctx.answer
+        if a is not None and a.stops_clock and a.deadline_id is not None:
+            if not uow.deadlines.answer(a.deadline_id, answered_at=ctx.received_at, answer_message_id=ctx.message_id,
+                                        on_time=a.status == "on-time"):
+                audit.record(uow, self.clock, "response.flagged", ref=ctx.reference, request=a.request,
+                             status="closed-request")
 
     def on_quarantine(self, delivery: Delivery, error: Exception) -> None:
         with self.db.unit_of_work() as uow:

@@ -16,6 +16,14 @@ URGENCY_WORDS = {
     "ROUTINE": ("ROUTINE", "ROUTINE", "ROUTINE"),
     "NON-URGENT": ("NON URGENT", "NIET DRINGEND", "NON URGENT"),
 }
+ANSWER_WORDS = {
+    "on-time": "dans le délai / binnen de termijn / on time",
+    "late": "hors délai / laattijdig / late",
+    "partial": "réponse partielle, le délai court toujours / gedeeltelijk, de termijn loopt / partial, the clock runs on",
+    "unknown-request": "demande inconnue / onbekende vraag / unknown request",
+    "closed-request": "demande déjà clôturée / vraag reeds afgesloten / request already closed",
+    "not-owed": "aucune réponse n'était attendue de vous / geen antwoord van u verwacht / no answer was owed by you",
+}
 SOURCE_WORDS = {
     "protected": ("protégé par la signature", "beschermd door de handtekening", "protected by the signature"),
     "unprotected": ("NON protégé (en-tête extérieur)", "NIET beschermd (buitenste header)", "NOT protected (outer header)"),
@@ -41,6 +49,7 @@ class ReceiptFacts:
     conflicts: tuple[tuple[str, str | None, str | None], ...]  # (field, outer, protected)
     partner_email: str
     hub_address: str
+    answers: tuple[str | None, str, int | None] | None = None  # (request reference, status, delay in seconds)
 
 
 def _utc(moment: datetime) -> str:
@@ -75,6 +84,10 @@ def human_text(f: ReceiptFacts) -> str:
     for field, outer, protected in f.conflicts:
         lines += ["", f"Attention / Let op / Note: {field}: outer={outer!r} protected={protected!r}; "
                       "la valeur protégée s'applique / de beschermde waarde geldt / the protected value applies."]
+    if f.answers is not None:
+        request, status, delay = f.answers
+        lines += ["", f"Réponse à / Antwoord op / Answers: {request or '?'} — {ANSWER_WORDS.get(status, status)}"
+                  + (f" ({delay} s)" if delay else "")]
     lines += ["", f"SHA-256: {f.digest_sha256}", ""]
     return "\n".join(lines)
 
@@ -99,6 +112,10 @@ def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
         fields.append(f"X-Passerelle-Classification: {f.classification}")
     for field, outer, protected in f.conflicts:
         fields.append(f"X-Passerelle-Conflict: {field}; outer={outer}; protected={protected}")
+    if f.answers is not None:
+        request, status, delay = f.answers
+        fields.append(f"X-Passerelle-Answers: {request or 'none'}; status={status}"
+                      + (f"; delay={delay}s" if delay else ""))
     return "\r\n".join(fields) + "\r\n"
 
 

@@ -77,6 +77,9 @@ class DeadlinesSection(BaseModel):
     urgent: timedelta = Field(timedelta(days=3), description="URGENT window.")
     routine: timedelta = Field(timedelta(days=10), description="ROUTINE window.")
     non_urgent: timedelta = Field(timedelta(days=30), description="NON URGENT window.")
+    reminder_fractions: list[float] = Field(default_factory=lambda: [0.5, 0.9],
+                                            description="Reminders at these fractions of the window (and at the due time).")
+    overdue_reminder_every: timedelta = Field(timedelta(days=1), description="After escalation, remind this often.")
 
     def window(self, urgency: str) -> timedelta:
         return {"FLASH": self.flash, "URGENT": self.urgent, "ROUTINE": self.routine,

@@ -72,6 +72,7 @@ class Message(Base):
     embargo: Mapped[Optional[str]] = mapped_column(String(16))
     classification: Mapped[Optional[str]] = mapped_column(String(32))
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    links: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # Message-IDs it answers or acknowledges
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(16))  # accepted | processed | quarantined

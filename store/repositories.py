@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from . import statements as S
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, Message, OutboundMail, Partner, QueueItem, SealedBlob
+from .models import AuditEvent, Deadline, Message, OutboundMail, Partner, QueueItem, SealedBlob
 
 GENESIS = "0" * 64
 
@@ -73,6 +73,17 @@ class MessageRepository(_Repository):
 
     def many(self, ids: list[int]) -> Sequence[Message]:
         return self.session.scalars(select(Message).where(Message.id.in_(ids))).all()
+
+    def answered_by_ids(self, rfc_ids: list[str]) -> Message | None:
+        """The message one of these Message-IDs names: a message received, or one the hub sent for it."""
+        if not rfc_ids:
+            return None
+        found = self.session.scalars(select(Message).where(Message.rfc_message_id.in_(rfc_ids))).all()
+        if not found:
+            via_outbound = select(OutboundMail.message_id).where(OutboundMail.rfc_message_id.in_(rfc_ids))
+            found = self.session.scalars(select(Message).where(Message.id.in_(via_outbound))).all()
+        order = {rfc: i for i, rfc in enumerate(rfc_ids)}
+        return min(found, key=lambda m: order.get(m.rfc_message_id, len(order))) if found else None
 
     def reference_of(self, message_id: int) -> str | None:
         return self.session.scalar(select(Message.reference).where(Message.id == message_id))
@@ -242,3 +253,36 @@ class CounterRepository(_Repository):
             self._core(S.COUNTER_INSERT, {"name": name, "value": 1})
             return 1
         return value
+
+
+class DeadlineRepository(_Repository):
+    """Legal clocks: one per request, found by message or by the scheduler's next action."""
+
+    def add(self, deadline: Deadline) -> None:
+        self.session.add(deadline)
+        self.session.flush()
+
+    def for_message(self, message_id: int) -> Deadline | None:
+        return self.session.scalar(select(Deadline).where(Deadline.message_id == message_id))
+
+    def answer(self, deadline_id: int, *, answered_at: datetime, answer_message_id: int, on_time: bool) -> bool:
+        """Stop an open clock; False when it was no longer open (answered meanwhile)."""
+        result = self.session.execute(
+            update(Deadline).where(Deadline.id == deadline_id, Deadline.state == "open")
+            .values(state="answered", answered_at=answered_at, answer_message_id=answer_message_id,
+                    on_time=on_time, next_action_at=None)
+        )
+        return bool(result.rowcount)
+
+    def next_action_at(self) -> datetime | None:
+        """The earliest time any open clock needs attention (an index lookup, not a scan)."""
+        return self.session.scalar(
+            select(Deadline.next_action_at).where(Deadline.state == "open", Deadline.next_action_at.is_not(None))
+            .order_by(Deadline.next_action_at).limit(1)
+        )
+
+    def due_for_action(self, now: datetime, *, limit: int = 100) -> Sequence[Deadline]:
+        return self.session.scalars(
+            select(Deadline).where(Deadline.state == "open", Deadline.next_action_at <= now)
+            .order_by(Deadline.next_action_at).limit(limit).with_for_update(skip_locked=True)
+        ).all()

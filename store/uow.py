@@ -13,6 +13,7 @@ from .repositories import (
     AuditRepository,
     BlobRepository,
     CounterRepository,
+    DeadlineRepository,
     MessageRepository,
     OutboundRepository,
     PartnerRepository,
@@ -43,6 +44,7 @@ class UnitOfWork:
         self.outbound = OutboundRepository(s)
         self.audit = AuditRepository(s)
         self.counters = CounterRepository(s)
+        self.deadlines = DeadlineRepository(s)
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -177,3 +177,10 @@ def inline_signed_mail(key: TestKey, *, to: str = "hub@ocam.test", sender: str |
                  data=body.encode("utf-8"), faked_time=key.faked_time)
     lines = _outer_headers(key.email, to, sender, subject, headers, message_id, True)
     return _finish(lines, "Content-Type: text/plain; charset=utf-8", _crlf(signed), crlf)
+
+
+def signed_entity_mail(key: TestKey, entity: bytes, *, to: str = "hub@ocam.test", subject: str = "Test",
+                       headers: dict[str, str] | None = None, message_id: str | None = None) -> bytes:
+    """Any MIME entity (e.g. an RFC 8098 report) PGP/MIME-signed by *key*, as a client's MDN would be."""
+    content_type, body = _signed_body(key, _crlf(entity), "SHA256")
+    return _finish(_outer_headers(key.email, to, None, subject, headers, message_id, True), content_type, body, True)

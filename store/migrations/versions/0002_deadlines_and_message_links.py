@@ -1,8 +1,8 @@
-"""deadlines
+"""deadlines and message links
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 07:16:09.824519
+Create Date: 2026-11-22 07:17:01.353563
 """
 from __future__ import annotations
 
@@ -44,9 +44,15 @@ def upgrade() -> None:
         batch_op.create_index('ix_deadline_next_action', ['state', 'next_action_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_deadline_partner_id'), ['partner_id'], unique=False)
 
+    with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('links', sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_column('links')
+
     with op.batch_alter_table('deadline', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deadline_partner_id'))
         batch_op.drop_index('ix_deadline_next_action')

@@ -1,0 +1,116 @@
+"""OCAM's requests to a support service: signed, encrypted to the contact point's key only, never in clear."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from email import quoprimime
+from email.utils import format_datetime, make_msgid
+
+from crypto import Gpg, KeyUnusable, StorageKey, compose
+from store import Deadline, Message, UnitOfWork
+
+from . import audit, vault
+from .clock import Clock
+from .errors import PartnerError
+from .outbox import queue_mail
+from .priorities import priority_of
+from .references import next_reference
+from .schedule import steps
+from .settings import DeadlinesSection, Settings
+from .transport import Transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sent:
+    reference: str
+    held: bool
+    reason: str | None = None
+
+
+def _entity(reference: str, urgency: str, subject: str, body: str, attachments: list[tuple[str, bytes]],
+            headers: list[tuple[str, str]], due_at: datetime | None) -> bytes:
+    """The MIME entity that gets encrypted: protected headers (RFC 9788) and keyword lines, body, attachments."""
+    keywords = [f"Urgency: {urgency}", "Message-Kind: request", f"Request-Ref: {reference}"]
+    if due_at is not None:
+        keywords.append(f"Reply-By: {due_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    text = "\n".join(keywords) + "\n\n" + body
+    text_part = ("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                 + quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), 76, "\r\n") + "\r\n")
+    boundary = "=_req_" + hashlib.sha256(reference.encode()).hexdigest()[:24]
+    protected = compose.header_block(headers + [("Subject", subject), ("Urgency", urgency),
+                                                ("Message-Kind", "request"), ("Request-Ref", reference)]).decode()
+    parts = [f'Content-Type: multipart/mixed; boundary="{boundary}"; protected-headers="v1"\r\n{protected}\r\n',
+             f"--{boundary}\r\n{text_part}"]
+    for name, data in attachments:
+        encoded = base64.encodebytes(data).decode().replace("\n", "\r\n")
+        parts.append(f'--{boundary}\r\nContent-Type: application/octet-stream; name="{name}"\r\n'
+                     f'Content-Disposition: attachment; filename="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+                     f"{encoded}")
+    parts.append(f"--{boundary}--\r\n")
+    return "".join(parts).encode("ascii")
+
+
+def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock,
+                 transport: Transport, partner_name: str, urgency: str, subject: str, body: str,
+                 attachments: list[tuple[str, bytes]], due_at: datetime | None, actor: str = "operator") -> Sent:
+    """Record and queue one request; when the contact point's key cannot be used, hold it and raise an alert."""
+    partner = uow.partners.by_name(partner_name)
+    if partner is None:
+        raise PartnerError(f"no partner named {partner_name!r}")
+    now = clock.now()
+    reference = next_reference(uow, now)
+    message_id = make_msgid(idstring=reference, domain=settings.hub.domain)
+    headers = [("From", f"OCAM Passerelle <{settings.hub.address}>"), ("To", partner.email),
+               ("Date", format_datetime(now)), ("Message-ID", message_id)]
+    entity = _entity(reference, urgency, subject, body, attachments, headers, due_at)
+    outer = headers + [("Subject", f"Passerelle {reference}"), ("X-Passerelle-Reference", reference)]
+    held_reason = None
+    data = b""
+    try:
+        data = compose.encrypt_entity(gpg, entity, [partner.fingerprint], settings.hub.key_fingerprint, outer)
+    except KeyUnusable as exc:
+        held_reason = exc.reason
+    blob_id = vault.seal(uow, key, entity, now=now, context=f"message:{reference}")
+    message_row = uow.messages.insert(
+        reference=reference, direction="outbound", partner_id=partner.id, rfc_message_id=message_id,
+        signature_digest=None, body_digest=hashlib.sha256(entity).hexdigest(), size=len(entity), encrypted=True,
+        signer_fingerprint=settings.hub.key_fingerprint, mail_from=settings.hub.address, kind="request",
+        urgency=urgency, urgency_source="protected", embargo=None, classification=None,
+        fields={"reply-by": {"value": due_at.isoformat() if due_at else None, "source": "operator"}}, links={},
+        received_at=now, due_at=due_at, state="held" if held_reason else "queued", receipt_status="none",
+        raw_blob_id=blob_id,
+    )
+    audit.record(uow, clock, "request.created", actor=actor, ref=reference, partner=partner.name, urgency=urgency)
+    if held_reason:
+        # Never in clear: the request waits for a usable key (partner update-key), and the duty officer is told.
+        audit.record(uow, clock, "alert.request_held", ref=reference, partner=partner.name, key=partner.fingerprint,
+                     why=held_reason)
+        log.warning("request %s to %s held: key %s", reference, partner.name, held_reason)
+        return Sent(reference, True, held_reason)
+    queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message_row, purpose="request",
+               rfc_message_id=message_id, mail_from=settings.hub.address, rcpt_to=partner.email, data=data,
+               priority=priority_of(urgency))
+    return Sent(reference, False)
+
+
+def acknowledged(uow: UnitOfWork, *, windows: DeadlinesSection, clock: Clock, message: Message, at: datetime,
+                 source: str) -> None:
+    """The contact point's side acknowledged a request (relay 250 or its MDN): the first one starts the clock."""
+    audit.record(uow, clock, "request.acknowledged", ref=message.reference, source=source, at=at.isoformat())
+    if uow.deadlines.for_message(message.id) is not None:
+        return
+    d = windows
+    due_at = message.due_at or at + d.window(message.urgency)
+    uow.deadlines.add(Deadline(
+        message_id=message.id, partner_id=message.partner_id, owed_by="partner", urgency=message.urgency,
+        started_at=at, started_by=source, due_at=due_at, state="open", reminders_sent=0,
+        next_action_at=steps(at, due_at, d.reminder_fractions, d.overdue_reminder_every, 0).at,
+    ))
+    uow.messages.update(message.id, due_at=due_at)
+    audit.record(uow, clock, "deadline.started", ref=message.reference, by=source, due_at=due_at.isoformat())

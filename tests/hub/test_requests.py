@@ -1,0 +1,149 @@
+"""OCAM's requests end to end: encrypted out, acknowledged (relay 250 / MDN), answered on time, late, or held."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from click.testing import CliRunner
+
+from gateway.capture import CaptureRelay
+from hub.cli import main
+from hub.clock import FrozenClock
+from store import Deadline
+from tests.hub.rig import Receipt, home_with_police, new_message_id, reference_in, signed
+from tests.support import mail
+from tests.support.hubrig import RunningHub
+from tests.support.keys import gpg as run_gpg
+from tests.support.keys import revoke
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+
+
+def _send(home, tmp, *, urgency="URGENT", body="Question", extra=()):
+    path = tmp / f"{uuid.uuid4().hex}.txt"
+    path.write_text(body, encoding="utf-8")
+    return CliRunner().invoke(main, ["send", "request", "--to", "police-fed", "--urgency", urgency,
+                                     "--subject", "Vérification d'identité", "--body", str(path),
+                                     "--home", str(home.settings.home), *extra])
+
+
+def _deadline(home, reference) -> Deadline:
+    """The request's clock; the relay's 250 is recorded just after the relay has the mail, so wait for it."""
+    import time
+
+    db = home.db()
+    for _ in range(100):
+        with db.reader() as uow:
+            message = uow.messages.by_reference(reference)
+            deadline = uow.deadlines.for_message(message.id)
+        if deadline is not None:
+            break
+        time.sleep(0.05)
+    db.dispose()
+    return deadline
+
+
+def _mdn(key, original_id: str) -> bytes:
+    entity = (
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="r"\r\n\r\n'
+        "--r\r\nContent-Type: text/plain\r\n\r\nDisplayed.\r\n"
+        "--r\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        f"Reporting-UA: police.test; mutt\r\nFinal-Recipient: rfc822;{key.email}\r\n"
+        f"Original-Message-ID: {original_id}\r\nDisposition: manual-action/MDN-sent-manually; displayed\r\n"
+        "--r--\r\n"
+    ).encode()
+    return mail.signed_entity_mail(key, entity, subject="Read: Passerelle", message_id=new_message_id())
+
+
+def test_request_goes_out_encrypted_and_a_final_response_stops_the_clock(short_tmp):
+    """Out: only the partner can read it, signed by the hub. Relay 250 starts the clock; the MDN is recorded;
+    the response (In-Reply-To) is on time and the receipt says so."""
+    home, key = home_with_police(short_tmp)
+    clock = FrozenClock(T0)
+    canary = f"CANARY{uuid.uuid4().hex}"
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        result = _send(home, short_tmp, body=f"Merci de vérifier {canary}.")
+        assert result.exit_code == 0, result.output
+        reference = reference_in(result.output)
+        hub.hub.transport.notify("outbound")
+        (out,) = relay.wait_for(1, timeout=20)
+        assert out.rcpt_tos == (key.email,) and canary.encode() not in out.data
+        request_id = out.message["Message-ID"]
+        run_gpg(key.home, "--import", data=home.gpg.export_public(home.fingerprint))
+        status = run_gpg(key.home, "--status-fd", "1", "--decrypt", data=out.data)
+        assert canary.encode() in status and f"Request-Ref: {reference}".encode() in status
+        assert f"VALIDSIG {home.fingerprint}".encode() in status or b"GOODSIG" in status
+        deadline = _deadline(home, reference)
+        assert deadline.started_by == "relay" and deadline.owed_by == "partner"
+        assert deadline.due_at - deadline.started_at == timedelta(days=3)
+
+        code, text = hub.send(_mdn(key, request_id))
+        assert code == 250, text
+        clock.advance(timedelta(days=2))
+        code, text = hub.send(signed(key, headers={"In-Reply-To": request_id},
+                                     keyword_lines={"Message-Kind": "response"}))
+        assert code == 250, text
+        receipts = relay.wait_for(2, timeout=20)
+    receipt = Receipt.read(receipts[-1].data, home.gpg)
+    assert receipt.fields["X-Passerelle-Answers"] == f"{reference}; status=on-time"
+    deadline = _deadline(home, reference)
+    assert deadline.state == "answered" and deadline.on_time is True
+    shown = json.loads(CliRunner().invoke(main, ["messages", "show", reference, "--json",
+                                                 "--home", str(home.settings.home)]).output)
+    acks = [e["detail"]["source"] for e in shown["audit"] if e["action"] == "request.acknowledged"]
+    assert acks == ["relay", "mdn"]
+
+
+def test_late_and_partial_responses(short_tmp):
+    """A partial response keeps the clock running; a final one a second after the due time is late."""
+    home, key = home_with_police(short_tmp)
+    clock = FrozenClock(T0)
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        reference = reference_in(_send(home, short_tmp, urgency="FLASH").output)
+        hub.hub.transport.notify("outbound")
+        relay.wait_for(1, timeout=20)
+        due = _deadline(home, reference).due_at
+        clock.set(due - timedelta(hours=1))
+        code, _ = hub.send(signed(key, keyword_lines={"Message-Kind": "response", "Request-Ref": reference,
+                                                      "Response-Status": "partial"}))
+        assert code == 250
+        relay.wait_for(2, timeout=20)
+        assert _deadline(home, reference).state == "open"  # the partial receipt is out: processed, clock runs
+        clock.set(due + timedelta(seconds=1))
+        code, _ = hub.send(signed(key, keyword_lines={"Message-Kind": "response", "Request-Ref": reference}))
+        assert code == 250
+        receipts = relay.wait_for(3, timeout=20)
+    deadline = _deadline(home, reference)
+    assert deadline.state == "answered" and deadline.on_time is False
+    answers = [Receipt.read(r.data, home.gpg).fields["X-Passerelle-Answers"] for r in receipts[1:]]
+    assert answers == [f"{reference}; status=partial", f"{reference}; status=late; delay=1s"]
+
+
+def test_response_to_an_unknown_request_is_accepted_and_flagged(short_tmp):
+    home, key = home_with_police(short_tmp)
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        code, text = hub.send(signed(key, keyword_lines={"Message-Kind": "response", "Request-Ref": "PSR-2026-999999"}))
+        assert code == 250, text
+        (captured,) = relay.wait_for(1, timeout=20)
+    receipt = Receipt.read(captured.data, home.gpg)
+    assert receipt.fields["X-Passerelle-Answers"] == "none; status=unknown-request"
+
+
+def test_request_to_a_revoked_key_is_held_never_sent_in_clear(short_tmp):
+    home, key = home_with_police(short_tmp)
+    revoked = short_tmp / "revoked.asc"
+    revoked.write_bytes(revoke(key))
+    assert CliRunner().invoke(main, ["partner", "update-key", "police-fed", "--key", str(revoked),
+                                     "--home", str(home.settings.home)]).exit_code == 0
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        result = _send(home, short_tmp, body="must not leave")
+        assert result.exit_code == 3 and "HELD" in result.output
+        hub.hub.transport.notify("outbound")
+        assert relay.wait_for(1, timeout=1.5) == []
+    reference = reference_in(result.output)
+    shown = json.loads(CliRunner().invoke(main, ["messages", "show", reference, "--json",
+                                                 "--home", str(home.settings.home)]).output)
+    assert shown["state"] == "held"
+    assert "alert.request_held" in [e["action"] for e in shown["audit"]]
