@@ -19,6 +19,7 @@ from .clock import Clock, SystemClock
 from .delivery import DeliveryHandler
 from .intake import IntakeHandler
 from .runner import Runner
+from .scheduler import Scheduler
 from .settings import Settings, host_port
 from .transport import EmbeddedTransport
 
@@ -39,6 +40,7 @@ class Hub:
         self.storage_key = StorageKey.load(settings.storage_key_path)
         self.transport = EmbeddedTransport(self.db, self.clock)
         self.runners: list[Runner] = []
+        self.scheduler_sleep = 5.0  # longest the scheduler sleeps between index lookups
 
     def admission(self) -> Admission:
         g = self.settings.gateway
@@ -68,7 +70,7 @@ class Hub:
         # Two pools: the gateway's verdicts never wait behind the pipeline's work, nor the reverse.
         gateway_pool = ThreadPoolExecutor(max_workers=s.gateway.verify_threads, thread_name_prefix="gateway")
         intake_workers = 2
-        executor = ThreadPoolExecutor(max_workers=intake_workers + s.delivery.workers,
+        executor = ThreadPoolExecutor(max_workers=intake_workers + s.delivery.workers + 1,
                                       thread_name_prefix="pipeline")
         self.transport.bind(loop)
         recovered = await loop.run_in_executor(executor, self.transport.recover)
@@ -98,6 +100,10 @@ class Hub:
                    self.transport, executor, self.clock, concurrency=s.delivery.workers),
         ]
         tasks = [asyncio.create_task(r.run(stop), name=f"runner-{r.queue}") for r in self.runners]
+        self.scheduler = Scheduler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
+                                   clock=self.clock, transport=self.transport)
+        tasks.append(asyncio.create_task(self.scheduler.run(stop, executor, longest_sleep=self.scheduler_sleep),
+                                         name="scheduler"))
         if ready is not None:
             ready(bound[0], bound[1])
         try:

@@ -33,6 +33,9 @@ class PartnerRepository(_Repository):
         self.session.add(partner)
         return partner
 
+    def get(self, partner_id: int) -> Partner | None:
+        return self.session.get(Partner, partner_id)
+
     def by_name(self, name: str) -> Partner | None:
         return self.session.scalar(select(Partner).where(Partner.name == name))
 

@@ -1,0 +1,169 @@
+"""Reminders and escalation by time travel: fractions of the window, due time, overdue, daily; restarts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from click.testing import CliRunner
+
+from crypto import StorageKey
+from gateway.capture import CaptureRelay
+from hub.cli import main
+from hub.clock import FrozenClock
+from hub.schedule import catch_up, steps
+from hub.scheduler import Scheduler
+from hub.transport import EmbeddedTransport
+from tests.hub.rig import home_with_police, reference_in, signed
+from tests.support.hubrig import RunningHub
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+DAY = timedelta(days=1)
+
+
+def test_steps_of_a_clock():
+    """50% and 90% of the window, the due time, escalation one second later, then daily."""
+    due = T0 + timedelta(days=10)
+    at = [steps(T0, due, [0.5, 0.9], DAY, n) for n in range(6)]
+    assert [(s.kind, s.at - T0) for s in at] == [
+        ("reminder", timedelta(days=5)), ("reminder", timedelta(days=9)), ("due", timedelta(days=10)),
+        ("escalation", timedelta(days=10, seconds=1)), ("overdue-reminder", timedelta(days=11, seconds=1)),
+        ("overdue-reminder", timedelta(days=12, seconds=1)),
+    ]
+
+
+def test_catch_up_after_downtime_sends_the_latest_and_never_drops_an_escalation():
+    due = T0 + timedelta(days=10)
+    perform, skipped, n = catch_up(T0, due, [0.5, 0.9], DAY, 0, T0 + timedelta(days=9, hours=1))
+    assert [s.kind for s in perform] == ["reminder"] and perform[0].index == 1 and len(skipped) == 1 and n == 2
+    perform, skipped, n = catch_up(T0, due, [0.5, 0.9], DAY, 2, T0 + timedelta(days=12, hours=1))
+    assert [s.kind for s in perform] == ["escalation", "overdue-reminder"] and n == 6
+    assert catch_up(T0, due, [0.5, 0.9], DAY, 6, T0 + timedelta(days=12, hours=1)) == ([], [], 6)
+
+
+def _hub_parts(home, clock):
+    from store import Database
+    from crypto import Gpg
+
+    db = Database(home.settings.database_url)
+    return db, Scheduler(settings=home.settings, db=db, gpg=Gpg(home.settings.gnupg_home),
+                         storage_key=StorageKey.load(home.settings.storage_key_path), clock=clock,
+                         transport=EmbeddedTransport(db, clock))
+
+
+def _actions(home, reference):
+    result = CliRunner().invoke(main, ["messages", "show", reference, "--json", "--home", str(home.settings.home)])
+    return [e["action"] for e in json.loads(result.output)["audit"]]
+
+
+def _request(home, short_tmp, clock, urgency="FLASH"):
+    """An OCAM request to police, delivered (relay 250) at T0: the partner's clock runs."""
+    body = short_tmp / f"{uuid.uuid4().hex}.txt"
+    body.write_text("Question")
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        result = CliRunner().invoke(main, ["send", "request", "--to", "police-fed", "--urgency", urgency,
+                                           "--subject", "Q", "--body", str(body), "--home", str(home.settings.home)])
+        reference = reference_in(result.output)
+        hub.hub.transport.notify("outbound")
+        relay.wait_for(1, timeout=20)
+        for _ in range(100):
+            if "deadline.started" in _actions(home, reference):
+                break
+            relay.wait_for(2, timeout=0.05)
+    return reference
+
+
+def test_partner_reminders_escalation_and_restart(short_tmp):
+    """A FLASH request owed by police: reminders at 12 h and 21.6 h and at 24 h, an overdue alert at +1 s,
+    a daily reminder after — each once, across a 'restart' (a new scheduler) and repeated ticks."""
+    home, key = home_with_police(short_tmp)
+    clock = FrozenClock(T0)
+    reference = _request(home, short_tmp, clock)
+    db, scheduler = _hub_parts(home, clock)
+    assert scheduler.next_wake() == T0 + timedelta(hours=12)
+    assert scheduler.tick() == 0
+    clock.set(T0 + timedelta(hours=12))
+    assert scheduler.tick() == 1 and scheduler.tick() == 0
+    clock.set(T0 + timedelta(hours=23))  # 90% passed at 21h36
+    db.dispose()
+    db, scheduler = _hub_parts(home, clock)  # a restart: nothing sent twice
+    assert scheduler.tick() == 1
+    clock.set(T0 + DAY)
+    scheduler.tick()
+    clock.set(T0 + DAY + timedelta(seconds=1))
+    scheduler.tick()
+    clock.set(T0 + 2 * DAY + timedelta(seconds=1))
+    scheduler.tick()
+    scheduler.tick()
+    actions = _actions(home, reference)
+    assert actions.count("reminder.queued") == 4  # 50%, 90%, due, one daily
+    assert actions.count("alert.overdue") == 1
+    with db.reader() as uow:
+        message = uow.messages.by_reference(reference)
+        purposes = sorted(o.purpose for o in uow.outbound.for_message(message.id))
+    db.dispose()
+    assert purposes == ["reminder-0", "reminder-1", "reminder-2", "reminder-4", "request"]
+
+
+def test_answered_clock_gets_no_more_reminders(short_tmp):
+    home, key = home_with_police(short_tmp)
+    clock = FrozenClock(T0)
+    reference = _request(home, short_tmp, clock)
+    clock.set(T0 + timedelta(hours=2))
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        code, _ = hub.send(signed(key, keyword_lines={"Message-Kind": "response", "Request-Ref": reference}))
+        assert code == 250
+        relay.wait_for(1, timeout=20)
+    db, scheduler = _hub_parts(home, clock)
+    clock.set(T0 + 3 * DAY)
+    assert scheduler.tick() == 0 and scheduler.next_wake() is None
+    db.dispose()
+    assert "reminder.queued" not in _actions(home, reference)
+
+
+def test_ocam_owed_request_escalates_for_the_duty_officer(short_tmp):
+    """A request to OCAM left unanswered: reminders as alerts on OCAM's side, then the overdue alert."""
+    home, key = home_with_police(short_tmp)
+    clock = FrozenClock(T0)
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        code, text = hub.send(signed(key, keyword_lines={"Message-Kind": "request", "Urgency": "URGENT"}))
+        reference = reference_in(text)
+        relay.wait_for(1, timeout=20)
+    db, scheduler = _hub_parts(home, clock)
+    clock.set(T0 + timedelta(days=2))  # past 50% of 3 days
+    scheduler.tick()
+    clock.set(T0 + timedelta(days=3, seconds=1))
+    scheduler.tick()
+    db.dispose()
+    actions = _actions(home, reference)
+    assert "alert.overdue" in actions and "alert.ocam_reminder" in actions
+
+
+def test_next_wake_is_an_index_lookup_with_many_open_clocks(short_tmp):
+    """10,000 open clocks: the next-due query uses the (state, next_action_at) index, not a scan."""
+    from sqlalchemy import insert
+
+    from store import Database, Deadline, Message
+
+    home, key = home_with_police(short_tmp)
+    db = Database(home.settings.database_url)
+    with db.engine.begin() as c:
+        c.execute(insert(Message), [dict(
+            reference=f"PSR-2026-{n:06d}", direction="inbound", partner_id=1, rfc_message_id=f"<{n}@x>",
+            body_digest="", size=0, encrypted=False, mail_from="", kind="request", urgency="FLASH",
+            urgency_source="default", fields={}, links={}, received_at=T0, state="processed",
+            receipt_status="sent") for n in range(1, 10_001)])
+        c.execute(insert(Deadline), [dict(
+            message_id=n, partner_id=1, owed_by="ocam", urgency="FLASH", started_at=T0, started_by="receipt",
+            due_at=T0 + DAY, state="open", reminders_sent=0, next_action_at=T0 + timedelta(seconds=n))
+            for n in range(1, 10_001)])
+    plan = db.engine.connect().exec_driver_sql(
+        "EXPLAIN QUERY PLAN SELECT next_action_at FROM deadline WHERE state = 'open' AND next_action_at IS NOT NULL"
+        " ORDER BY next_action_at LIMIT 1").fetchall()
+    _db, scheduler = _hub_parts(home, FrozenClock(T0))
+    assert scheduler.next_wake() == T0 + timedelta(seconds=1)
+    _db.dispose()
+    db.dispose()
+    assert any("ix_deadline_next_action" in str(row) for row in plan), plan
+    assert not any("SCAN" in str(row) and "USING" not in str(row) for row in plan), plan
