@@ -21,3 +21,12 @@ def bench_intake(count: int, clients: int, size: int, timeout_seconds: float) ->
 
     report = run_intake_bench(count=count, clients=clients, size=size, timeout_seconds=timeout_seconds)
     click.echo(report.render())
+
+
+@bench.command("scheduler")
+@click.option("--deadlines", "count", default=100_000, show_default=True, help="Open clocks in the store.")
+def bench_scheduler(count: int) -> None:
+    """Next-due lookup, an idle and a busy tick, and memory, with COUNT open clocks."""
+    from .bench_scheduler import run_scheduler_bench
+
+    click.echo(run_scheduler_bench(count))

@@ -26,6 +26,20 @@ def summary(m: Message) -> dict:
     }
 
 
+def _parse(value: str | None):
+    from datetime import datetime
+
+    return datetime.fromisoformat(value) if value else None
+
+
+def _deadline(d) -> dict | None:
+    if d is None:
+        return None
+    return {"owed_by": d.owed_by, "started_at": _iso(d.started_at), "started_by": d.started_by,
+            "due_at": _iso(d.due_at), "state": d.state, "answered_at": _iso(d.answered_at), "on_time": d.on_time,
+            "reminders_sent": d.reminders_sent, "escalated_at": _iso(d.escalated_at)}
+
+
 def _db(home: Path):
     from store import Database
 
@@ -94,6 +108,7 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
                                for o in uow.outbound.for_message(m.id)],
                 "audit": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
                           for e in uow.audit.for_message(reference)],
+                "deadline": _deadline(uow.deadlines.for_message(m.id)),
             }
             times = {"received_at": brussels(m.received_at), "due_at": brussels(m.due_at)}
     finally:
@@ -114,6 +129,17 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     for name, f in data["fields"].items():
         if f.get("outer") is not None and f.get("protected") is not None and f["outer"] != f["protected"]:
             click.echo(f"  CONFLICT       {name}: outer {f['outer']!r} vs protected {f['protected']!r} (protected applied)")
+    dl = data["deadline"]
+    if dl:
+        owed = "OCAM" if dl["owed_by"] == "ocam" else data["partner"]
+        click.echo(f"  clock          owed by {owed}, started {brussels(_parse(dl['started_at']))} by {dl['started_by']}, "
+                   f"due {brussels(_parse(dl['due_at']))}")
+        if dl["state"] == "answered":
+            click.echo(f"  answered       {brussels(_parse(dl['answered_at']))} "
+                       f"({'on time' if dl['on_time'] else 'LATE'})")
+        else:
+            click.echo(f"  open           {dl['reminders_sent']} reminder step(s) done"
+                       + (f", escalated {brussels(_parse(dl['escalated_at']))}" if dl["escalated_at"] else ""))
     for d in data["deliveries"]:
         click.echo(f"  {d['purpose']:<14} to {d['to']}: {d['state']} after {d['attempts']} attempt(s)"
                    + (f" — {d['last_error']}" if d["last_error"] else ""))

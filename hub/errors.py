@@ -4,10 +4,14 @@
     ├── HomeError             the home is missing, incomplete, or would be overwritten
     ├── PartnerError          a partner cannot be registered or updated (with .reason)
     ├── FieldError            a routing field has a value the law does not know
-    └── MessageNotFound       no message with that reference
+    ├── MessageNotFound       no message with that reference
+    ├── UnknownPartner        a report or command names a partner that is not registered
+    └── ReversedPeriod        a report's period ends before it starts
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 
 class HubError(Exception):
@@ -34,3 +38,19 @@ class FieldError(HubError):
 
 class MessageNotFound(HubError):
     """No message carries that reference."""
+
+
+class ReversedPeriod(HubError):
+    """The report's period ends before it starts."""
+
+    def __init__(self, since: date, until: date) -> None:
+        super().__init__(f"the period ends ({until}) before it starts ({since})")
+        self.since, self.until = since, until
+
+
+class UnknownPartner(HubError):
+    """The report was asked for a partner that is not registered."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no partner named {name!r}")
+        self.name = name

@@ -14,27 +14,13 @@ from sqlalchemy.orm import Session
 from store import Deadline, Partner
 
 from .clock import BRUSSELS
-from .errors import HubError
+from .errors import ReversedPeriod, UnknownPartner
 
 LEGAL_BASIS = "duty to transmit: law Art. 6 and 14; deadlines: AR Art. 11 §3"
 DIRECTIONS = {"ocam": "to OCAM", "partner": "from OCAM"}  # owed_by -> who the request went to
 URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
 
 
-class ReversedPeriod(HubError):
-    """The report's period ends before it starts."""
-
-    def __init__(self, since: date, until: date) -> None:
-        super().__init__(f"the period ends ({until}) before it starts ({since})")
-        self.since, self.until = since, until
-
-
-class UnknownPartner(HubError):
-    """The report was asked for a partner that is not registered."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"no partner named {name!r}")
-        self.name = name
 
 
 @dataclass(frozen=True)

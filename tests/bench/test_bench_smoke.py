@@ -1,0 +1,25 @@
+"""The benchmarks run end to end on a small load (their figures are reported, never asserted)."""
+
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from hub.cli import main
+
+
+def test_bench_intake_runs_and_reports_every_figure():
+    result = CliRunner().invoke(main, ["bench", "intake", "--messages", "20", "--clients", "2", "--size", "2000"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"accepted\s+20 \(refused 0\)", result.output), result.output
+    assert re.search(r"with receipt 20 receipts", result.output), result.output
+    for label in ("250 latency", "receipt lat.", "hub CPU", "gpg ceiling", "efficiency"):
+        assert label in result.output
+
+
+def test_bench_scheduler_runs_and_reports_every_figure():
+    result = CliRunner().invoke(main, ["bench", "scheduler", "--deadlines", "2000"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"busy tick .* for \d+ due clocks", result.output), result.output
+    assert "next-due" in result.output and "memory" in result.output
