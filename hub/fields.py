@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .errors import FieldError
 
@@ -22,12 +23,15 @@ _SPECS: dict[str, tuple[str, tuple[str, ...] | re.Pattern[str], str | None]] = {
     "classification": ("classification", CLASSIFICATIONS, None),
     "request-ref": ("request_ref", REFERENCE, None),
     "response-status": ("response_status", RESPONSE_STATUSES, "final"),
+    "reply-by": ("reply_by", re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?(Z|[+-]\d{2}:?\d{2})?"), None),
 }
 _KEYWORD_LINE = re.compile(r"^([A-Za-z][A-Za-z-]*)[ \t]*:[ \t]*(\S.*?)\s*$")
 
 
 def _normalise(name: str, value: str) -> str:
     value = " ".join(value.split())
+    if name == "reply-by":
+        return value.upper()
     if name in ("urgency", "classification", "request-ref"):
         return value.upper().replace(" ", "-").replace("_", "-")
     if name == "embargo" and value.lower() in ("none", "no", ""):
@@ -111,6 +115,14 @@ def _known(headers: list[tuple[str, str]]) -> dict[str, str]:
     return found
 
 
+def _is_time(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        return False
+    return True
+
+
 def _checked(name: str, raw: str | None, accepted: tuple[str, ...] | re.Pattern[str]) -> str | None:
     if raw is None:
         return None
@@ -118,8 +130,9 @@ def _checked(name: str, raw: str | None, accepted: tuple[str, ...] | re.Pattern[
     if name == "embargo" and value == "":
         return ""
     if isinstance(accepted, re.Pattern):
-        if not accepted.fullmatch(value):
-            raise FieldError(name, raw, ("a reference like PSR-2026-000123",))
+        if not accepted.fullmatch(value) or (name == "reply-by" and not _is_time(value)):
+            example = "2026-12-01T12:00+01:00" if name == "reply-by" else "a reference like PSR-2026-000123"
+            raise FieldError(name, raw, (example,))
     elif value not in accepted:
         raise FieldError(name, raw, accepted)
     return value

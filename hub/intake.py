@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
 from crypto import Gpg, StorageKey, compose
 from store import Database, Deadline
 
 from . import audit, receipts
-from .clock import Clock
+from .clock import BRUSSELS, Clock
 from .deadlines import due_at
 from .outbox import OUTBOUND_QUEUE, queue_mail
+from .partners import GOVERNMENT
 from .priorities import priority_of
 from .requests_out import acknowledged
 from .responses import Answer, RequestOnFile, find_request, judge
@@ -36,6 +37,7 @@ class IntakeContext:
     reference: str
     partner_id: int
     partner: str
+    partner_kind: str
     partner_email: str
     original_message_id: str
     digest: str
@@ -60,6 +62,18 @@ class IntakeContext:
         return (self.fields.get(name) or {}).get("value")
 
 
+def reply_by(value: str | None) -> datetime | None:
+    """A Reply-By value as a UTC time; a bare date means the end of that day in Brussels."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
+    if "T" not in value and " " not in value:
+        moment = moment.replace(hour=23, minute=59, second=59)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BRUSSELS)
+    return moment.astimezone(timezone.utc)
+
+
 class DeadlineStage:
     name = "deadline"
     description = "Start the legal response clock of a request at its acknowledgement (AR Art. 11 §2-3)."
@@ -70,7 +84,8 @@ class DeadlineStage:
     def process(self, ctx: IntakeContext) -> None:
         # The receipt is composed in this same run; its time is the acknowledgement's.
         ctx.due_at = due_at(kind=ctx.kind, urgency=ctx.urgency, embargo=ctx.embargo,
-                            acknowledged_at=ctx.received_at, windows=self.windows)
+                            acknowledged_at=ctx.received_at, windows=self.windows,
+                            government=ctx.partner_kind == GOVERNMENT, reply_by=reply_by(ctx.value("reply-by")))
         ctx.events.append(("deadline.started" if ctx.due_at else "deadline.none",
                            {"due_at": ctx.due_at.isoformat() if ctx.due_at else None, "urgency": ctx.urgency}))
 
@@ -174,6 +189,7 @@ class IntakeHandler:
                 assert partner is not None
                 ctx = contexts[message.id] = IntakeContext(
                     message_id=message.id, reference=message.reference, partner_id=partner.id, partner=partner.name,
+                    partner_kind=partner.kind,
                     partner_email=partner.email, original_message_id=message.rfc_message_id,
                     digest=message.body_digest, received_at=message.received_at, kind=message.kind,
                     urgency=message.urgency, embargo=message.embargo, classification=message.classification,

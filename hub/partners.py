@@ -14,8 +14,10 @@ from .errors import PartnerError
 # Support services of law Art. 2, 2°, and the Federal Prosecutor (law Art. 11).
 PARTNER_KINDS = (
     "intelligence", "police", "customs", "mobility", "immigration", "foreign-affairs", "crisis-centre",
-    "prisons", "worship", "treasury", "designated", "federal-prosecutor",
+    "prisons", "worship", "treasury", "designated", "federal-prosecutor", "government",
 )
+# A member of the government asking OCAM for an evaluation (AR Art. 7): one month unless the request says.
+GOVERNMENT = "government"
 
 
 def _normal_fingerprint(value: str) -> str:

@@ -60,3 +60,35 @@ def test_received_and_due_times_come_from_the_hub_clock(short_tmp):
                                                      "--home", str(home.settings.home)]).output)
         assert datetime.fromisoformat(shown["received_at"]) == NOW
         assert datetime.fromisoformat(shown["due_at"]) == NOW + expected[urgency]
+
+
+def test_one_calendar_month_for_a_government_request():
+    """AR Art. 7: one month, in Brussels calendar terms; the 31st gives the month's last day."""
+    from hub.deadlines import add_month
+
+    jan31 = datetime(2027, 1, 31, 10, 0, tzinfo=timezone.utc)
+    assert add_month(jan31) == datetime(2027, 2, 28, 10, 0, tzinfo=timezone.utc)
+    assert due_at(kind="request", urgency="ROUTINE", embargo=None, acknowledged_at=NOW, windows=DeadlinesSection(),
+                  government=True) == datetime(2026, 11, 24, 23, 30, 15, tzinfo=timezone.utc)  # CEST -> CET
+
+
+def test_government_request_over_smtp_with_and_without_reply_by(short_tmp):
+    """A minister's office asks for an evaluation: one month; with a protected Reply-By, that time."""
+    from tests.hub.rig import partner
+
+    home = make_home(short_tmp)
+    key = partner(short_tmp, "cabinet")
+    home.register(key, "cabinet-interior", "government")
+    clock = FrozenClock(NOW)
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        plain = hub.send(mail.signed_mail(key, body=uuid.uuid4().hex, keyword_lines={"Message-Kind": "request"}))
+        named = hub.send(mail.signed_mail(key, body=uuid.uuid4().hex, keyword_lines={
+            "Message-Kind": "request", "Reply-By": "2026-11-02T18:00+01:00"}))
+        bad = hub.send(mail.signed_mail(key, body=uuid.uuid4().hex, keyword_lines={"Reply-By": "2026-13-45"}))
+        relay.wait_for(2, timeout=20)
+    assert bad[0] == 550 and "Reply-By" in bad[1]
+    shown = [json.loads(CliRunner().invoke(main, ["messages", "show", reference_in(text), "--json",
+                                                  "--home", str(home.settings.home)]).output) for _c, text in (plain, named)]
+    assert datetime.fromisoformat(shown[0]["due_at"]) == datetime(2026, 11, 24, 23, 30, 15, tzinfo=timezone.utc)
+    assert datetime.fromisoformat(shown[1]["due_at"]) == datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)
+    assert shown[1]["fields"]["reply-by"]["source"] == "protected"

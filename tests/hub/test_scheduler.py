@@ -167,3 +167,41 @@ def test_next_wake_is_an_index_lookup_with_many_open_clocks(short_tmp):
     db.dispose()
     assert any("ix_deadline_next_action" in str(row) for row in plan), plan
     assert not any("SCAN" in str(row) and "USING" not in str(row) for row in plan), plan
+
+
+def test_serve_runs_the_scheduler_reminder_reaches_the_partner_encrypted(short_tmp):
+    """Over real SMTP: the running hub sends the 50% reminder, encrypted to the partner and signed by the hub,
+    then escalates when the request is overdue."""
+    from tests.support.keys import gpg as run_gpg
+
+    home, key = home_with_police(short_tmp)
+    clock = FrozenClock(T0)
+    body = short_tmp / "q.txt"
+    body.write_text("Question")
+    with CaptureRelay() as relay:
+        hub = RunningHub(home.settings, relay=relay.address, clock=clock)
+        hub.hub.scheduler_sleep = 0.1
+        with hub:
+            result = CliRunner().invoke(main, ["send", "request", "--to", "police-fed", "--urgency", "URGENT",
+                                               "--subject", "Q", "--body", str(body), "--home", str(home.settings.home)])
+            reference = reference_in(result.output)
+            hub.hub.transport.notify("outbound")
+            relay.wait_for(1, timeout=20)
+            for _ in range(100):
+                if "deadline.started" in _actions(home, reference):
+                    break
+                relay.wait_for(2, timeout=0.05)
+            clock.set(T0 + timedelta(days=1, hours=13))  # past 50% of 3 days
+            reminders = relay.wait_for(2, timeout=20)
+            assert len(reminders) == 2
+            clock.set(T0 + timedelta(days=3, seconds=2))
+            for _ in range(100):
+                if "alert.overdue" in _actions(home, reference):
+                    break
+                relay.wait_for(10, timeout=0.05)
+    reminder = reminders[1]
+    assert reminder.rcpt_tos == (key.email,) and b"Request-Ref" not in reminder.data
+    run_gpg(key.home, "--import", data=home.gpg.export_public(home.fingerprint))
+    plain = run_gpg(key.home, "--status-fd", "1", "--decrypt", data=reminder.data)
+    assert f"Request-Ref: {reference}".encode() in plain and b"GOODSIG" in plain
+    assert "alert.overdue" in _actions(home, reference)
