@@ -204,11 +204,17 @@ class IntakeHandler:
     def _apply(self, ready: list[tuple[Delivery, IntakeContext]], done: list[Delivery]) -> None:
         """One transaction: each processed message's state, receipt, events; every finished item acked."""
         with self.db.unit_of_work() as uow:
-            for _delivery, ctx in ready:
+            for delivery, ctx in list(ready):
+                if not self._clock(uow, ctx):
+                    # Its request's clock was stopped since it was loaded: judge it again (the receipt it
+                    # was given would say the wrong thing), so neither ack it nor record it.
+                    self.transport.retry(uow, delivery, at=self.clock.now(), error="request answered meanwhile")
+                    done = [d for d in done if d is not delivery]
+                    ready.remove((delivery, ctx))
+                    continue
                 # Only this worker holds the item's lease, and _load saw the message unprocessed.
                 uow.messages.update(ctx.message_id, due_at=ctx.due_at, state="processed",
                                     receipt_status="queued" if ctx.receipt else "none")
-                self._clock(uow, ctx)
                 for action, detail in ctx.events:
                     audit.record(uow, self.clock, action, ref=ctx.reference, **detail)
                 if ctx.receipt is None or ctx.receipt_id is None:
@@ -223,8 +229,11 @@ class IntakeHandler:
         for _delivery, ctx in ready:
             log.info("intake: %s processed (due %s), receipt queued", ctx.reference, ctx.due_at)
 
-    def _clock(self, uow, ctx: IntakeContext) -> None:
-        """Start the clock of a request (owed by OCAM), or stop the one a final response answers."""
+    def _clock(self, uow, ctx: IntakeContext) -> bool:
+        """Start the clock of a request (owed by OCAM), or stop the one a final response answers.
+
+        False when the response's request was answered after this response was loaded.
+        """
         d = self.settings.deadlines
         if ctx.due_at is not None:
             first = steps(ctx.received_at, ctx.due_at, d.reminder_fractions, d.overdue_reminder_every, 0)
@@ -243,10 +252,9 @@ class IntakeHandler:
                          at=ctx.received_at.isoformat())
         a = ctx.answer
         if a is not None and a.stops_clock and a.deadline_id is not None:
-            if not uow.deadlines.answer(a.deadline_id, answered_at=ctx.received_at, answer_message_id=ctx.message_id,
-                                        on_time=a.status == "on-time"):
-                audit.record(uow, self.clock, "response.flagged", ref=ctx.reference, request=a.request,
-                             status="closed-request")
+            return uow.deadlines.answer(a.deadline_id, answered_at=ctx.received_at, answer_message_id=ctx.message_id,
+                                        on_time=a.status == "on-time")
+        return True
 
     def on_quarantine(self, delivery: Delivery, error: Exception) -> None:
         with self.db.unit_of_work() as uow:

@@ -150,3 +150,44 @@ def test_request_to_a_revoked_key_is_held_never_sent_in_clear(short_tmp):
                                                  "--home", str(home.settings.home)]).output)
     assert shown["state"] == "held"
     assert "alert.request_held" in [e["action"] for e in shown["audit"]]
+
+
+def test_judging_a_response_to_the_second():
+    """Exactly at the due time is on time; one second later is late; only the party that owes stops the clock."""
+    from hub.responses import RequestOnFile, judge
+
+    due = T0 + timedelta(days=1)
+    request = RequestOnFile(1, "PSR-2026-000001", 7, "partner", 42, due, "open")
+    assert judge(request, partner_id=42, received_at=due, status="final").status == "on-time"
+    late = judge(request, partner_id=42, received_at=due + timedelta(seconds=1), status="final")
+    assert (late.status, late.delay_seconds) == ("late", 1)
+    assert judge(request, partner_id=42, received_at=due, status="partial").status == "partial"
+    assert judge(request, partner_id=43, received_at=due, status="final").status == "not-owed"
+    closed = RequestOnFile(1, "PSR-2026-000001", 7, "partner", 42, due, "answered")
+    assert judge(closed, partner_id=42, received_at=due, status="final").status == "closed-request"
+
+
+def test_response_while_the_hub_was_down_and_to_a_closed_request(short_tmp):
+    """The hub stops; the due time passes; the response that arrives after the restart is late, by its
+    receipt time. A second final response finds the request closed: accepted and flagged."""
+    home, key = home_with_police(short_tmp)
+    clock = FrozenClock(T0)
+    attachment = short_tmp / "photo.jpg"
+    attachment.write_bytes(b"\xff\xd8\xff binary")
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        result = _send(home, short_tmp, extra=("--attach", str(attachment)))
+        reference = reference_in(result.output)
+        hub.hub.transport.notify("outbound")
+        (out,) = relay.wait_for(1, timeout=20)
+        due = _deadline(home, reference).due_at
+    assert b"photo.jpg" not in out.data  # even the attachment's name travels encrypted
+    run_gpg(key.home, "--import", data=home.gpg.export_public(home.fingerprint))
+    assert b'filename="photo.jpg"' in run_gpg(key.home, "--decrypt", data=out.data)
+    clock.set(due + timedelta(hours=5))
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        for _ in range(2):
+            code, _ = hub.send(signed(key, keyword_lines={"Message-Kind": "response", "Request-Ref": reference}))
+            assert code == 250
+        receipts = relay.wait_for(2, timeout=20)
+    answers = sorted(Receipt.read(r.data, home.gpg).fields["X-Passerelle-Answers"] for r in receipts)
+    assert answers == [f"{reference}; status=closed-request", f"{reference}; status=late; delay=18000s"]
