@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from crypto import Gpg, StorageKey, compose
-from store import Database, Deadline
+from store import Database
 
 from . import audit, receipts
 from .clock import BRUSSELS, Clock
@@ -237,7 +237,7 @@ class IntakeHandler:
         d = self.settings.deadlines
         if ctx.due_at is not None:
             first = steps(ctx.received_at, ctx.due_at, d.reminder_fractions, d.overdue_reminder_every, 0)
-            uow.deadlines.add(Deadline(
+            uow.deadlines.add(**dict(
                 message_id=ctx.message_id, partner_id=ctx.partner_id, owed_by="ocam", urgency=ctx.urgency,
                 started_at=ctx.received_at, started_by="receipt", due_at=ctx.due_at, state="open",
                 reminders_sent=0, next_action_at=first.at,

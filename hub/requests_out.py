@@ -11,7 +11,7 @@ from email import quoprimime
 from email.utils import format_datetime, make_msgid
 
 from crypto import Gpg, KeyUnusable, StorageKey, compose
-from store import Deadline, Message, UnitOfWork
+from store import Message, UnitOfWork
 
 from . import audit, vault
 from .clock import Clock
@@ -107,7 +107,7 @@ def acknowledged(uow: UnitOfWork, *, windows: DeadlinesSection, clock: Clock, me
         return
     d = windows
     due_at = message.due_at or at + d.window(message.urgency)
-    uow.deadlines.add(Deadline(
+    uow.deadlines.add(**dict(
         message_id=message.id, partner_id=message.partner_id, owed_by="partner", urgency=message.urgency,
         started_at=at, started_by=source, due_at=due_at, state="open", reminders_sent=0,
         next_action_at=steps(at, due_at, d.reminder_fractions, d.overdue_reminder_every, 0).at,

@@ -261,9 +261,9 @@ class CounterRepository(_Repository):
 class DeadlineRepository(_Repository):
     """Legal clocks: one per request, found by message or by the scheduler's next action."""
 
-    def add(self, deadline: Deadline) -> None:
-        self.session.add(deadline)
-        self.session.flush()
+    def add(self, **values: Any) -> None:
+        """Start a clock (hot path: Core, no ORM flush)."""
+        self._core(S.DEADLINE_INSERT, values)
 
     def for_message(self, message_id: int) -> Deadline | None:
         return self.session.scalar(select(Deadline).where(Deadline.message_id == message_id))

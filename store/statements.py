@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from .base import UTCDateTime
-from .models import AuditEvent, Counter, Message, OutboundMail, QueueItem, SealedBlob
+from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, QueueItem, SealedBlob
 
 _q = QueueItem.__table__.c
 _a = AuditEvent.__table__.c
@@ -37,4 +37,5 @@ BLOB_INSERT = insert(SealedBlob.__table__).returning(SealedBlob.__table__.c.id)
 MESSAGE_INSERT = insert(Message.__table__).returning(Message.__table__.c.id)
 MESSAGE_UPDATE = update(Message.__table__).where(Message.__table__.c.id == bindparam("b_id"))
 OUTBOUND_INSERT = insert(OutboundMail.__table__).returning(OutboundMail.__table__.c.id)
+DEADLINE_INSERT = insert(Deadline.__table__)
 OUTBOUND_UPDATE = update(OutboundMail.__table__).where(OutboundMail.__table__.c.id == bindparam("b_id"))
