@@ -63,13 +63,29 @@ def partner_update_key(home: Path, name: str, key_file: Path) -> None:
     try:
         with db.unit_of_work() as uow:
             p = partners_mod.update_key(uow, gpg, SystemClock(), name=name, key_data=key_file.read_bytes())
+            released = [] if p.key_revoked else _release(uow, db, gpg, home, p.id)
             uow.commit()
             state = "REVOKED" if p.key_revoked else f"expires {brussels(p.key_expires_at) if p.key_expires_at else 'never'}"
             click.echo(f"updated key of {p.name}: {p.fingerprint} ({state})")
+            for reference in released:
+                click.echo(f"  held request {reference} released: encrypted and queued")
     except PartnerError as exc:
         fail(str(exc))
     finally:
         db.dispose()
+
+
+def _release(uow, db, gpg, home: Path, partner_id: int) -> list[str]:
+    """Requests held for this partner's unusable key go out now that it has a usable one."""
+    from crypto import StorageKey
+
+    from .requests_out import release_held
+    from .transport import EmbeddedTransport
+
+    settings = load_settings(home)
+    clock = SystemClock()
+    return release_held(uow, settings=settings, gpg=gpg, key=StorageKey.load(settings.storage_key_path), clock=clock,
+                        transport=EmbeddedTransport(db, clock), partner_id=partner_id)
 
 
 @partner.command("list")

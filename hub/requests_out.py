@@ -56,6 +56,20 @@ def _entity(reference: str, urgency: str, subject: str, body: str, attachments: 
     return "".join(parts).encode("ascii")
 
 
+def key_problem(gpg: Gpg, fingerprint: str, now: datetime) -> str | None:
+    """Why a contact point's key cannot be encrypted to now, in words: missing, revoked, expired; or None."""
+    info = gpg.key(fingerprint)
+    if info is None:
+        return "missing"
+    if info.revoked:
+        return "revoked"
+    if info.expired(now):
+        return f"expired since {info.expires:%Y-%m-%d %H:%M} UTC"
+    if not info.can_encrypt:
+        return "without a usable encryption subkey"
+    return None
+
+
 def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock,
                  transport: Transport, partner_name: str, urgency: str, subject: str, body: str,
                  attachments: list[tuple[str, bytes]], due_at: datetime | None, actor: str = "operator") -> Sent:
@@ -70,12 +84,13 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
                ("Date", format_datetime(now)), ("Message-ID", message_id)]
     entity = _entity(reference, urgency, subject, body, attachments, headers, due_at)
     outer = headers + [("Subject", f"Passerelle {reference}"), ("X-Passerelle-Reference", reference)]
-    held_reason = None
+    held_reason = key_problem(gpg, partner.fingerprint, now)
     data = b""
-    try:
-        data = compose.encrypt_entity(gpg, entity, [partner.fingerprint], settings.hub.key_fingerprint, outer)
-    except KeyUnusable as exc:
-        held_reason = exc.reason
+    if held_reason is None:
+        try:
+            data = compose.encrypt_entity(gpg, entity, [partner.fingerprint], settings.hub.key_fingerprint, outer)
+        except KeyUnusable as exc:
+            held_reason = exc.reason
     blob_id = vault.seal(uow, key, entity, now=now, context=f"message:{reference}")
     message_row = uow.messages.insert(
         reference=reference, direction="outbound", partner_id=partner.id, rfc_message_id=message_id,
@@ -97,6 +112,31 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
                rfc_message_id=message_id, mail_from=settings.hub.address, rcpt_to=partner.email, data=data,
                priority=priority_of(urgency))
     return Sent(reference, False)
+
+
+def release_held(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock,
+                 transport: Transport, partner_id: int) -> list[str]:
+    """After a key update: encrypt and queue the requests held for that partner; returns their references."""
+    partner = uow.partners.get(partner_id)
+    released = []
+    for message in uow.messages.held_for(partner_id):
+        entity = vault.unseal(key, uow.blobs.get(message.raw_blob_id), context=f"message:{message.reference}")
+        outer = [("From", f"OCAM Passerelle <{settings.hub.address}>"), ("To", partner.email),
+                 ("Date", format_datetime(clock.now())), ("Message-ID", message.rfc_message_id),
+                 ("Subject", f"Passerelle {message.reference}"), ("X-Passerelle-Reference", message.reference)]
+        if key_problem(gpg, partner.fingerprint, clock.now()) is not None:
+            continue
+        try:
+            data = compose.encrypt_entity(gpg, entity, [partner.fingerprint], settings.hub.key_fingerprint, outer)
+        except KeyUnusable:
+            continue
+        uow.messages.update(message.id, state="queued")
+        queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message.id, purpose="request",
+                   rfc_message_id=message.rfc_message_id, mail_from=settings.hub.address, rcpt_to=partner.email,
+                   data=data, priority=priority_of(message.urgency))
+        audit.record(uow, clock, "request.released", ref=message.reference, partner=partner.name)
+        released.append(message.reference)
+    return released
 
 
 def acknowledged(uow: UnitOfWork, *, windows: DeadlinesSection, clock: Clock, message: Message, at: datetime,

@@ -88,6 +88,11 @@ class MessageRepository(_Repository):
         order = {rfc: i for i, rfc in enumerate(rfc_ids)}
         return min(found, key=lambda m: order.get(m.rfc_message_id, len(order))) if found else None
 
+    def held_for(self, partner_id: int) -> Sequence[Message]:
+        return self.session.scalars(select(Message).where(
+            Message.partner_id == partner_id, Message.direction == "outbound", Message.state == "held")
+            .order_by(Message.id)).all()
+
     def reference_of(self, message_id: int) -> str | None:
         return self.session.scalar(select(Message.reference).where(Message.id == message_id))
 

@@ -191,3 +191,35 @@ def test_response_while_the_hub_was_down_and_to_a_closed_request(short_tmp):
         receipts = relay.wait_for(2, timeout=20)
     answers = sorted(Receipt.read(r.data, home.gpg).fields["X-Passerelle-Answers"] for r in receipts)
     assert answers == [f"{reference}; status=closed-request", f"{reference}; status=late; delay=18000s"]
+
+
+def test_held_request_is_released_when_the_partner_key_is_renewed(short_tmp):
+    """The contact point's key expired: the request is held; `partner update-key` with the renewed key
+    encrypts and queues it — nothing lost, nothing in clear."""
+    import time
+
+    from tests.hub.rig import make_home
+    from tests.support.keys import make_key
+
+    home = make_home(short_tmp)
+    key = make_key(short_tmp, "police@partner.test", expire="seconds=3")
+    home.register(key, "police-fed", "police")
+    time.sleep(4)
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        result = _send(home, short_tmp, body="held for a while")
+        assert result.exit_code == 3 and "HELD" in result.output and "expired" in result.output
+        reference = reference_in(result.output)
+        run_gpg(key.home, "--quick-set-expire", key.fingerprint, "1y")
+        listing = run_gpg(key.home, "--list-keys", "--with-colons", key.fingerprint).decode().splitlines()
+        subkey = [line.split(":")[9] for line in listing if line.startswith("fpr:")][1]
+        run_gpg(key.home, "--quick-set-expire", key.fingerprint, "1y", subkey)  # and its expired encryption subkey
+        renewed = short_tmp / "renewed.asc"
+        renewed.write_bytes(run_gpg(key.home, "--armor", "--export", key.fingerprint))
+        updated = CliRunner().invoke(main, ["partner", "update-key", "police-fed", "--key", str(renewed),
+                                            "--home", str(home.settings.home)])
+        assert updated.exit_code == 0 and f"held request {reference} released" in updated.output
+        hub.hub.transport.notify("outbound")
+        (out,) = relay.wait_for(1, timeout=20)
+    assert out.rcpt_tos == (key.email,) and b"held for a while" not in out.data
+    run_gpg(key.home, "--import", data=home.gpg.export_public(home.fingerprint))
+    assert b"held for a while" in run_gpg(key.home, "--decrypt", data=out.data)
