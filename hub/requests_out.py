@@ -56,6 +56,12 @@ def _entity(reference: str, urgency: str, subject: str, body: str, attachments: 
     return "".join(parts).encode("ascii")
 
 
+def _outer(settings: Settings, to: str, message_id: str, reference: str, now: datetime) -> list[tuple[str, str]]:
+    """The request's visible headers; the subject says nothing but the reference (RFC 9788)."""
+    return [("From", f"OCAM Passerelle <{settings.hub.address}>"), ("To", to), ("Date", format_datetime(now)),
+            ("Message-ID", message_id), ("Subject", f"Passerelle {reference}"), ("X-Passerelle-Reference", reference)]
+
+
 def key_problem(gpg: Gpg, fingerprint: str, now: datetime) -> str | None:
     """Why a contact point's key cannot be encrypted to now, in words: missing, revoked, expired; or None."""
     info = gpg.key(fingerprint)
@@ -80,10 +86,9 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
     now = clock.now()
     reference = next_reference(uow, now)
     message_id = make_msgid(idstring=reference, domain=settings.hub.domain)
-    headers = [("From", f"OCAM Passerelle <{settings.hub.address}>"), ("To", partner.email),
-               ("Date", format_datetime(now)), ("Message-ID", message_id)]
+    headers = _outer(settings, partner.email, message_id, reference, now)[:4]
     entity = _entity(reference, urgency, subject, body, attachments, headers, due_at)
-    outer = headers + [("Subject", f"Passerelle {reference}"), ("X-Passerelle-Reference", reference)]
+    outer = _outer(settings, partner.email, message_id, reference, now)
     held_reason = key_problem(gpg, partner.fingerprint, now)
     data = b""
     if held_reason is None:
@@ -121,9 +126,7 @@ def release_held(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
     released = []
     for message in uow.messages.held_for(partner_id):
         entity = vault.unseal(key, uow.blobs.get(message.raw_blob_id), context=f"message:{message.reference}")
-        outer = [("From", f"OCAM Passerelle <{settings.hub.address}>"), ("To", partner.email),
-                 ("Date", format_datetime(clock.now())), ("Message-ID", message.rfc_message_id),
-                 ("Subject", f"Passerelle {message.reference}"), ("X-Passerelle-Reference", message.reference)]
+        outer = _outer(settings, partner.email, message.rfc_message_id, message.reference, clock.now())
         if key_problem(gpg, partner.fingerprint, clock.now()) is not None:
             continue
         try:

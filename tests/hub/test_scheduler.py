@@ -57,21 +57,26 @@ def _actions(home, reference):
     return [e["action"] for e in json.loads(result.output)["audit"]]
 
 
-def _request(home, short_tmp, clock, urgency="FLASH"):
-    """An OCAM request to police, delivered (relay 250) at T0: the partner's clock runs."""
+def _send_delivered(home, short_tmp, hub, relay, urgency):
+    """Send an OCAM request to police through a running hub; return once the relay's 250 started its clock."""
     body = short_tmp / f"{uuid.uuid4().hex}.txt"
     body.write_text("Question")
-    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
-        result = CliRunner().invoke(main, ["send", "request", "--to", "police-fed", "--urgency", urgency,
-                                           "--subject", "Q", "--body", str(body), "--home", str(home.settings.home)])
-        reference = reference_in(result.output)
-        hub.hub.transport.notify("outbound")
-        relay.wait_for(1, timeout=20)
-        for _ in range(100):
-            if "deadline.started" in _actions(home, reference):
-                break
-            relay.wait_for(2, timeout=0.05)
+    result = CliRunner().invoke(main, ["send", "request", "--to", "police-fed", "--urgency", urgency,
+                                       "--subject", "Q", "--body", str(body), "--home", str(home.settings.home)])
+    reference = reference_in(result.output)
+    hub.hub.transport.notify("outbound")
+    relay.wait_for(1, timeout=20)
+    for _ in range(100):
+        if "deadline.started" in _actions(home, reference):
+            break
+        relay.wait_for(2, timeout=0.05)
     return reference
+
+
+def _request(home, short_tmp, clock, urgency="FLASH"):
+    """An OCAM request to police, delivered (relay 250) at T0: the partner's clock runs."""
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        return _send_delivered(home, short_tmp, hub, relay, urgency)
 
 
 def test_partner_reminders_escalation_and_restart(short_tmp):
@@ -176,21 +181,11 @@ def test_serve_runs_the_scheduler_reminder_reaches_the_partner_encrypted(short_t
 
     home, key = home_with_police(short_tmp)
     clock = FrozenClock(T0)
-    body = short_tmp / "q.txt"
-    body.write_text("Question")
     with CaptureRelay() as relay:
         hub = RunningHub(home.settings, relay=relay.address, clock=clock)
         hub.hub.scheduler_sleep = 0.1
         with hub:
-            result = CliRunner().invoke(main, ["send", "request", "--to", "police-fed", "--urgency", "URGENT",
-                                               "--subject", "Q", "--body", str(body), "--home", str(home.settings.home)])
-            reference = reference_in(result.output)
-            hub.hub.transport.notify("outbound")
-            relay.wait_for(1, timeout=20)
-            for _ in range(100):
-                if "deadline.started" in _actions(home, reference):
-                    break
-                relay.wait_for(2, timeout=0.05)
+            reference = _send_delivered(home, short_tmp, hub, relay, "URGENT")
             clock.set(T0 + timedelta(days=1, hours=13))  # past 50% of 3 days
             reminders = relay.wait_for(2, timeout=20)
             assert len(reminders) == 2
