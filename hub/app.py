@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -18,6 +19,7 @@ from .admission import Admission
 from .clock import Clock, SystemClock
 from .delivery import DeliveryHandler
 from .intake import IntakeHandler
+from .policy import Policy
 from .runner import Runner
 from .scheduler import Scheduler
 from .settings import Settings, host_port
@@ -39,6 +41,8 @@ class Hub:
                        timeout_seconds=settings.crypto.gpg_timeout_seconds)
         self.storage_key = StorageKey.load(settings.storage_key_path)
         self.transport = EmbeddedTransport(self.db, self.clock)
+        # The Art. 10 distribution policy is validated at start-up: a broken file stops the hub, not a send.
+        self.policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)
         self.runners: list[Runner] = []
         self.scheduler_sleep = 5.0  # longest the scheduler sleeps between index lookups
 

@@ -130,11 +130,13 @@ def _register() -> None:
     from .cli_messages import messages
     from .cli_partner import partner
     from .cli_report import report
+    from .cli_recipient import recipient
     from .cli_send import send
 
     main.add_command(partner)
     main.add_command(report)
     main.add_command(send)
+    main.add_command(recipient)
     main.add_command(messages)
     main.add_command(bench)
 

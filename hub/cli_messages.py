@@ -88,6 +88,35 @@ def messages_list(home: Path, as_json: bool, quarantined: bool, refused: bool, l
                    f"due:{due}" + (f"  error: {r.get('error')}" if quarantined else ""))
 
 
+@messages.command("why")
+@home_option
+@click.argument("reference")
+@click.argument("recipient")
+def messages_why(home: Path, reference: str, recipient: str) -> None:
+    """Why RECIPIENT received evaluation REFERENCE, or did not: legal basis, checks, decision."""
+    db = _db(home)
+    try:
+        with db.reader() as uow:
+            m = uow.messages.by_reference(reference)
+            if m is None:
+                fail(f"no message {reference}")
+            entry = uow.distributions.find(m.id, recipient)
+            delivery = next((o for o in uow.outbound.for_message(m.id) if entry and o.rcpt_to == entry.email), None)
+            if entry is None:
+                click.echo(f"{recipient} did not receive {reference}: the distribution of its kind and origin "
+                           "(law Art. 10) does not name it, and it was not added.")
+                return
+            if entry.included:
+                click.echo(f"{recipient} received {reference} under {entry.basis}; cleared "
+                           f"{entry.checks.get('clearance')}, key {entry.checks.get('key')}; delivery "
+                           f"{delivery.state if delivery else 'unknown'}.")
+            else:
+                click.echo(f"{recipient} did not receive {reference}: excluded by {entry.decided_by} — "
+                           f"{entry.reason} (its basis would have been {entry.basis}).")
+    finally:
+        db.dispose()
+
+
 @messages.command("show")
 @home_option
 @click.argument("reference")

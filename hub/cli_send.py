@@ -68,3 +68,71 @@ def send_request(home: Path, partner: str, urgency: str, subject: str, body_file
                    f"(update it with 'passerelle partner update-key'). An alert was raised.")
         raise SystemExit(3)
     click.echo(f"{sent.reference} queued for {partner} ({urgency.upper()}) at {brussels(clock.now())}")
+
+
+@send.command("evaluation")
+@home_option
+@click.option("--kind", required=True, type=click.Choice(["strategic", "punctual"]))
+@click.option("--origin", required=True, help="own, partner:NAME (asked by a support service) or government:NAME.")
+@click.option("--threat-level", required=True, type=click.IntRange(1, 4),
+              help="1 FAIBLE, 2 MOYEN, 3 GRAVE, 4 TRÈS GRAVE (AR Art. 11 §6).")
+@click.option("--urgency", required=True, type=click.Choice(URGENCIES, case_sensitive=False))
+@click.option("--classification", required=True,
+              type=click.Choice(["RESTRICTED", "CONFIDENTIAL", "SECRET", "TOP-SECRET"], case_sensitive=False))
+@click.option("--subject", required=True)
+@click.option("--body", "body_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--attach", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--add-recipient", "added", multiple=True, help="A registered recipient beyond the policy (with --basis).")
+@click.option("--basis", "bases", multiple=True, help="The legal basis of each --add-recipient, in order.")
+@click.option("--exclude", "excluded", multiple=True, help="Leave out a recipient the policy names (with --reason).")
+@click.option("--reason", "reasons", multiple=True, help="Why, for each --exclude, in order; recorded.")
+@click.option("--preview", is_flag=True, help="Show recipients, bases, clearance and key checks; send nothing.")
+def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgency: str, classification: str,
+                    subject: str, body_file: Path, attach: tuple[Path, ...], added: tuple[str, ...],
+                    bases: tuple[str, ...], excluded: tuple[str, ...], reasons: tuple[str, ...], preview: bool) -> None:
+    """Send an evaluation to exactly the recipients law Art. 10 lists for its kind and origin, each copy
+    encrypted to its recipient only. Any failed check stops the send and names the recipient."""
+    from crypto import Gpg, StorageKey
+    from store import Database
+
+    from . import evaluations
+    from .policy import Policy, PolicyError
+    from .transport import EmbeddedTransport
+
+    if len(added) != len(bases) or len(excluded) != len(reasons):
+        fail("give one --basis per --add-recipient and one --reason per --exclude")
+    settings = load_settings(home)
+    db = Database(settings.database_url)
+    clock = SystemClock()
+    gpg = Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary)
+    try:
+        policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)
+        with db.unit_of_work() as uow:
+            the_plan = evaluations.plan(uow, gpg, policy, clock.now(), kind=kind, origin=origin,
+                                        classification=classification.upper(), additions=list(zip(added, bases)),
+                                        exclusions=dict(zip(excluded, reasons)))
+            _show_plan(the_plan, classification.upper(), threat_level)
+            if preview:
+                return
+            reference = evaluations.send(
+                uow, settings=settings, gpg=gpg, key=StorageKey.load(settings.storage_key_path), clock=clock,
+                transport=EmbeddedTransport(db, clock), the_plan=the_plan, kind=kind, origin=origin,
+                threat_level=threat_level, urgency=urgency.upper(), classification=classification.upper(),
+                subject=subject, body=body_file.read_text(encoding="utf-8"),
+                attachments=[(p.name, p.read_bytes()) for p in attach])
+            uow.commit()
+    except PolicyError as exc:
+        fail(str(exc))
+    finally:
+        db.dispose()
+    click.echo(f"{reference} queued for {len(the_plan.included)} recipient(s)")
+
+
+def _show_plan(the_plan, classification: str, threat_level: int) -> None:
+    from .evaluations import THREAT_LEVELS
+
+    click.echo(f"threat level {threat_level} {THREAT_LEVELS[threat_level]}; classification {classification}")
+    for ln in the_plan.lines:
+        status = f"EXCLUDED ({ln.excluded})" if ln.excluded else (ln.problem.upper() if ln.problem else "ok")
+        click.echo(f"  {ln.name:<20} {ln.basis:<34} cleared {ln.clearance:<12} key {ln.key_problem or 'ok':<10} "
+                   f"{status}")

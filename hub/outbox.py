@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from email import quoprimime
+
 from store import UnitOfWork
 
-from crypto import StorageKey
+from crypto import StorageKey, compose
 
 from .clock import Clock
 from .transport import Transport
 from .vault import seal
 
 OUTBOUND_QUEUE = "outbound"
+
+
+def mime_entity(reference: str, fields: list[tuple[str, str]], subject: str, body: str,
+                attachments: list[tuple[str, bytes]], headers: list[tuple[str, str]]) -> bytes:
+    """The MIME entity of an outgoing message, before encryption: its routing fields both as protected
+    headers (RFC 9788) and as the first lines of the text, then the text, then the attachments."""
+    text = "\n".join(f"{name}: {value}" for name, value in fields) + "\n\n" + body
+    text_part = ("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+                 + quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), 76, "\r\n") + "\r\n")
+    boundary = "=_out_" + hashlib.sha256(reference.encode()).hexdigest()[:24]
+    protected = compose.header_block(headers + [("Subject", subject)] + fields).decode()
+    parts = [f'Content-Type: multipart/mixed; boundary="{boundary}"; protected-headers="v1"\r\n{protected}\r\n',
+             f"--{boundary}\r\n{text_part}"]
+    for name, data in attachments:
+        encoded = base64.encodebytes(data).decode().replace("\n", "\r\n")
+        parts.append(f'--{boundary}\r\nContent-Type: application/octet-stream; name="{name}"\r\n'
+                     f'Content-Disposition: attachment; filename="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+                     f"{encoded}")
+    parts.append(f"--{boundary}--\r\n")
+    return "".join(parts).encode("ascii")
 
 
 def queue_mail(uow: UnitOfWork, *, transport: Transport, key: StorageKey, clock: Clock, message_id: int | None,

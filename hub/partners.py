@@ -24,7 +24,7 @@ def _normal_fingerprint(value: str) -> str:
     return re.sub(r"\s+", "", value).upper().removeprefix("0X")
 
 
-def _only_key(gpg: Gpg, key_data: bytes) -> KeyInfo:
+def only_key(gpg: Gpg, key_data: bytes) -> KeyInfo:
     keys = gpg.inspect(key_data)
     if not keys:
         raise PartnerError("the key file holds no OpenPGP public key")
@@ -39,7 +39,7 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, kind: str, email:
     email = email.strip().lower()
     if kind not in PARTNER_KINDS:
         raise PartnerError(f"unknown kind {kind!r}; one of: {', '.join(PARTNER_KINDS)}")
-    info = _only_key(gpg, key_data)
+    info = only_key(gpg, key_data)
     if fingerprint and _normal_fingerprint(fingerprint) != info.fingerprint:
         raise PartnerError(f"fingerprint mismatch: the key is {info.fingerprint}, not {_normal_fingerprint(fingerprint)}")
     now = clock.now()
@@ -70,7 +70,7 @@ def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, key_data: 
     partner = uow.partners.by_name(name)
     if partner is None:
         raise PartnerError(f"no partner named {name!r}")
-    info = _only_key(gpg, key_data)
+    info = only_key(gpg, key_data)
     if info.fingerprint != partner.fingerprint:
         raise PartnerError(f"this is key {info.fingerprint}, but {name} is bound to {partner.fingerprint}; "
                            "a different key needs a new registration")

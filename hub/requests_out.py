@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from email import quoprimime
 from email.utils import format_datetime, make_msgid
 
 from crypto import Gpg, KeyUnusable, StorageKey, compose
@@ -16,7 +14,7 @@ from store import Message, UnitOfWork
 from . import audit, vault
 from .clock import Clock
 from .errors import PartnerError
-from .outbox import queue_mail
+from .outbox import mime_entity, queue_mail
 from .priorities import priority_of
 from .references import next_reference
 from .schedule import steps
@@ -33,30 +31,7 @@ class Sent:
     reason: str | None = None
 
 
-def _entity(reference: str, urgency: str, subject: str, body: str, attachments: list[tuple[str, bytes]],
-            headers: list[tuple[str, str]], due_at: datetime | None) -> bytes:
-    """The MIME entity that gets encrypted: protected headers (RFC 9788) and keyword lines, body, attachments."""
-    keywords = [f"Urgency: {urgency}", "Message-Kind: request", f"Request-Ref: {reference}"]
-    if due_at is not None:
-        keywords.append(f"Reply-By: {due_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
-    text = "\n".join(keywords) + "\n\n" + body
-    text_part = ("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-                 + quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), 76, "\r\n") + "\r\n")
-    boundary = "=_req_" + hashlib.sha256(reference.encode()).hexdigest()[:24]
-    protected = compose.header_block(headers + [("Subject", subject), ("Urgency", urgency),
-                                                ("Message-Kind", "request"), ("Request-Ref", reference)]).decode()
-    parts = [f'Content-Type: multipart/mixed; boundary="{boundary}"; protected-headers="v1"\r\n{protected}\r\n',
-             f"--{boundary}\r\n{text_part}"]
-    for name, data in attachments:
-        encoded = base64.encodebytes(data).decode().replace("\n", "\r\n")
-        parts.append(f'--{boundary}\r\nContent-Type: application/octet-stream; name="{name}"\r\n'
-                     f'Content-Disposition: attachment; filename="{name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
-                     f"{encoded}")
-    parts.append(f"--{boundary}--\r\n")
-    return "".join(parts).encode("ascii")
-
-
-def _outer(settings: Settings, to: str, message_id: str, reference: str, now: datetime) -> list[tuple[str, str]]:
+def outer_headers(settings: Settings, to: str, message_id: str, reference: str, now: datetime) -> list[tuple[str, str]]:
     """The request's visible headers; the subject says nothing but the reference (RFC 9788)."""
     return [("From", f"OCAM Passerelle <{settings.hub.address}>"), ("To", to), ("Date", format_datetime(now)),
             ("Message-ID", message_id), ("Subject", f"Passerelle {reference}"), ("X-Passerelle-Reference", reference)]
@@ -86,9 +61,12 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
     now = clock.now()
     reference = next_reference(uow, now)
     message_id = make_msgid(idstring=reference, domain=settings.hub.domain)
-    headers = _outer(settings, partner.email, message_id, reference, now)[:4]
-    entity = _entity(reference, urgency, subject, body, attachments, headers, due_at)
-    outer = _outer(settings, partner.email, message_id, reference, now)
+    headers = outer_headers(settings, partner.email, message_id, reference, now)[:4]
+    fields = [("Urgency", urgency), ("Message-Kind", "request"), ("Request-Ref", reference)]
+    if due_at is not None:
+        fields.append(("Reply-By", due_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    entity = mime_entity(reference, fields, subject, body, attachments, headers)
+    outer = outer_headers(settings, partner.email, message_id, reference, now)
     held_reason = key_problem(gpg, partner.fingerprint, now)
     data = b""
     if held_reason is None:
@@ -126,7 +104,7 @@ def release_held(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
     released = []
     for message in uow.messages.held_for(partner_id):
         entity = vault.unseal(key, uow.blobs.get(message.raw_blob_id), context=f"message:{message.reference}")
-        outer = _outer(settings, partner.email, message.rfc_message_id, message.reference, clock.now())
+        outer = outer_headers(settings, partner.email, message.rfc_message_id, message.reference, clock.now())
         if key_problem(gpg, partner.fingerprint, clock.now()) is not None:
             continue
         try:

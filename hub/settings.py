@@ -31,6 +31,7 @@ class HubSection(BaseModel):
     address: str = Field("", description="The hub's own address (default hub@DOMAIN); its key carries it.")
     addresses: list[str] = Field(default_factory=list, description="Extra addresses the gateway accepts RCPT for.")
     key_fingerprint: str = Field("", description="Primary fingerprint of the hub's OpenPGP key (set by init).")
+    policy_file: str = Field("", description="Distribution policy (law Art. 10) replacing the shipped one.")
 
     @model_validator(mode="after")
     def _default_address(self) -> "HubSection":

@@ -4,7 +4,9 @@ from .base import Base
 from .database import Database, make_engine, sqlite_url
 from .errors import Conflict, NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
-from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, SealedBlob
+from .models import (
+    AuditEvent, Counter, Deadline, Distribution, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
+)
 from .uow import UnitOfWork
 
 __all__ = [
@@ -14,11 +16,13 @@ __all__ = [
     "Counter",
     "Database",
     "Deadline",
+    "Distribution",
     "Message",
     "NotFound",
     "OutboundMail",
     "Partner",
     "QueueItem",
+    "Recipient",
     "SchemaOutOfDate",
     "SealedBlob",
     "StoreError",

@@ -26,6 +26,7 @@ class Partner(Base):
     key_created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     key_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     key_revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    clearance: Mapped[str] = mapped_column(String(16), default="SECRET")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -178,3 +179,36 @@ class Deadline(Base):
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
     escalated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     next_action_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class Recipient(Base):
+    """A recipient of evaluations beyond the support services (law Art. 10): its address, key and clearance."""
+
+    __tablename__ = "recipient"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(40))
+    clearance: Mapped[str] = mapped_column(String(16))
+    oversees: Mapped[list[str]] = mapped_column(JSON, default=list)  # a minister: the partner kinds under it
+    basis: Mapped[Optional[str]] = mapped_column(Text)  # a public authority: its stated need to know
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Distribution(Base):
+    """Why one recipient did or did not receive one evaluation: legal basis, checks, operator's decision."""
+
+    __tablename__ = "distribution"
+    __table_args__ = (UniqueConstraint("message_id", "name", name="uq_distribution_once"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(254))
+    basis: Mapped[str] = mapped_column(Text)
+    included: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[Optional[str]] = mapped_column(Text)  # why excluded (operator's words), or None
+    checks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # clearance and key status at send time
+    decided_by: Mapped[str] = mapped_column(String(128))

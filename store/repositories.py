@@ -12,7 +12,9 @@ from sqlalchemy import func, select, update
 from . import statements as S
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, Deadline, Message, OutboundMail, Partner, QueueItem, SealedBlob
+from .models import (
+    AuditEvent, Deadline, Distribution, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
+)
 
 GENESIS = "0" * 64
 
@@ -294,3 +296,39 @@ class DeadlineRepository(_Repository):
             select(Deadline).where(Deadline.state == "open", Deadline.next_action_at <= now)
             .order_by(Deadline.next_action_at).limit(limit).with_for_update(skip_locked=True)
         ).all()
+
+
+class RecipientRepository(_Repository):
+    """Recipients of evaluations (law Art. 10) other than the support services."""
+
+    def add(self, recipient: Recipient) -> Recipient:
+        self.session.add(recipient)
+        self.session.flush()
+        return recipient
+
+    def by_name(self, name: str) -> Recipient | None:
+        return self.session.scalar(select(Recipient).where(Recipient.name == name))
+
+    def by_email(self, email: str) -> Recipient | None:
+        return self.session.scalar(select(Recipient).where(Recipient.email == email.lower()))
+
+    def of_type(self, *types: str) -> Sequence[Recipient]:
+        return self.session.scalars(select(Recipient).where(Recipient.type.in_(types)).order_by(Recipient.name)).all()
+
+    def all(self) -> Sequence[Recipient]:
+        return self.session.scalars(select(Recipient).order_by(Recipient.type, Recipient.name)).all()
+
+
+class DistributionRepository(_Repository):
+    """Who received each evaluation, or did not, and why."""
+
+    def add(self, entry: Distribution) -> None:
+        self.session.add(entry)
+
+    def for_message(self, message_id: int) -> Sequence[Distribution]:
+        return self.session.scalars(
+            select(Distribution).where(Distribution.message_id == message_id).order_by(Distribution.id)).all()
+
+    def find(self, message_id: int, name: str) -> Distribution | None:
+        return self.session.scalar(
+            select(Distribution).where(Distribution.message_id == message_id, Distribution.name == name))

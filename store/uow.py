@@ -14,9 +14,11 @@ from .repositories import (
     BlobRepository,
     CounterRepository,
     DeadlineRepository,
+    DistributionRepository,
     MessageRepository,
     OutboundRepository,
     PartnerRepository,
+    RecipientRepository,
     QueueRepository,
 )
 
@@ -45,6 +47,8 @@ class UnitOfWork:
         self.audit = AuditRepository(s)
         self.counters = CounterRepository(s)
         self.deadlines = DeadlineRepository(s)
+        self.recipients = RecipientRepository(s)
+        self.distributions = DistributionRepository(s)
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:

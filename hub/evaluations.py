@@ -1,0 +1,146 @@
+"""Evaluations: the Art. 10 distribution checked recipient by recipient, then one encrypted copy each."""
+
+from __future__ import annotations
+
+import hashlib
+from email.utils import make_msgid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crypto import Gpg, KeyUnusable, StorageKey, compose
+from store import Distribution, UnitOfWork
+
+from . import audit, vault
+from .clock import Clock
+from .outbox import mime_entity, queue_mail
+from .policy import Candidate, Policy, PolicyError
+from .priorities import priority_of
+from .recipients import cleared
+from .references import next_reference
+from .requests_out import key_problem, outer_headers
+from .settings import Settings
+from .transport import Transport
+
+# AR Art. 11 §6: every evaluation states the threat level.
+THREAT_LEVELS = {1: "FAIBLE / LAAG", 2: "MOYEN / GEMIDDELD", 3: "GRAVE / ERNSTIG", 4: "TRÈS GRAVE / ZEER ERNSTIG"}
+
+
+@dataclass
+class Line:
+    """One recipient of the distribution and the checks it passed or failed."""
+
+    name: str
+    email: str
+    fingerprint: str
+    basis: str
+    clearance: str
+    clearance_ok: bool
+    key_problem: str | None
+    excluded: str | None = None  # the operator's reason
+
+    @property
+    def problem(self) -> str | None:
+        if not self.clearance_ok:
+            return "clearance too low"
+        return f"key {self.key_problem}" if self.key_problem else None
+
+
+@dataclass
+class Plan:
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def blockers(self) -> list[str]:
+        return [f"{ln.name}: {ln.problem}" for ln in self.lines if ln.problem and not ln.excluded]
+
+    @property
+    def included(self) -> list[Line]:
+        return [ln for ln in self.lines if not ln.excluded]
+
+
+def parse_origin(value: str) -> tuple[str, str | None]:
+    kind, _, name = value.partition(":")
+    if kind == "own" and not name:
+        return "own", None
+    if kind in ("partner", "government") and name:
+        return kind, name
+    raise PolicyError(f"origin {value!r}: use own, partner:NAME or government:NAME")
+
+
+def plan(uow: UnitOfWork, gpg: Gpg, policy: Policy, now: datetime, *, kind: str, origin: str,
+         classification: str | None, additions: list[tuple[str, str]], exclusions: dict[str, str]) -> Plan:
+    """Who receives it and why; checks each recipient's clearance and key. Nothing is narrowed silently."""
+    origin_type, origin_name = parse_origin(origin)
+    if origin_type == "partner" and uow.partners.by_name(origin_name or "") is None:
+        raise PolicyError(f"origin: no partner named {origin_name!r}")
+    candidates = policy.resolve(uow, kind=kind, origin=origin_type, origin_name=origin_name)
+    for name, basis in additions:
+        recipient = uow.recipients.by_name(name)
+        if recipient is None:
+            raise PolicyError(f"--add-recipient {name}: no such registered recipient")
+        if not basis.strip():
+            raise PolicyError(f"--add-recipient {name}: its legal basis (--basis) is required")
+        candidates.append(Candidate(recipient.name, recipient.email, recipient.fingerprint, recipient.clearance,
+                                    f"added by the director: {basis}"))
+    result = Plan([Line(c.name, c.email, c.fingerprint, c.basis, c.clearance, cleared(c.clearance, classification),
+                        key_problem(gpg, c.fingerprint, now)) for c in candidates])
+    names = {ln.name for ln in result.lines}
+    for name, reason in exclusions.items():
+        if name not in names:
+            raise PolicyError(f"--exclude {name}: not a recipient of this evaluation")
+        if not reason.strip():
+            raise PolicyError(f"--exclude {name}: the reason (--reason) is required and recorded")
+        next(ln for ln in result.lines if ln.name == name).excluded = reason
+    return result
+
+
+def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock, transport: Transport,
+         the_plan: Plan, kind: str, origin: str, threat_level: int, urgency: str, classification: str | None,
+         subject: str, body: str, attachments: list[tuple[str, bytes]], actor: str = "operator") -> str:
+    """Record the evaluation and its distribution; queue one copy per included recipient, encrypted to it only."""
+    if the_plan.blockers:
+        raise PolicyError("not sent — " + "; ".join(the_plan.blockers)
+                          + " (fix it, or decide with --exclude NAME --reason TEXT)")
+    if not the_plan.included:
+        raise PolicyError("not sent: every recipient is excluded")
+    now = clock.now()
+    reference = next_reference(uow, now)
+    fields = [("Message-Kind", "evaluation"), ("Evaluation-Kind", kind), ("Threat-Level",
+              f"{threat_level} {THREAT_LEVELS[threat_level]}"), ("Urgency", urgency), ("Evaluation-Ref", reference)]
+    if classification:
+        fields.append(("Classification", classification))
+    base_id = make_msgid(idstring=reference, domain=settings.hub.domain)
+    entity = mime_entity(reference, fields, subject, body, attachments,
+                         [("From", f"OCAM Passerelle <{settings.hub.address}>"), ("Message-ID", base_id)])
+    blob_id = vault.seal(uow, key, entity, now=now, context=f"message:{reference}")
+    message_id = uow.messages.insert(
+        reference=reference, direction="outbound", partner_id=None, rfc_message_id=base_id, signature_digest=None,
+        body_digest=hashlib.sha256(entity).hexdigest(), size=len(entity), encrypted=True,
+        signer_fingerprint=settings.hub.key_fingerprint, mail_from=settings.hub.address, kind="evaluation",
+        urgency=urgency, urgency_source="operator", embargo=None, classification=classification,
+        fields={"threat-level": {"value": threat_level, "source": "operator"},
+                "evaluation-kind": {"value": kind, "source": "operator"},
+                "origin": {"value": origin, "source": "operator"}},
+        links={}, received_at=now, due_at=None, state="queued", receipt_status="none", raw_blob_id=blob_id,
+    )
+    audit.record(uow, clock, "evaluation.created", actor=actor, ref=reference, kind=kind, origin=origin,
+                 threat_level=threat_level, recipients=len(the_plan.included))
+    for i, line in enumerate(the_plan.lines):
+        uow.distributions.add(Distribution(
+            message_id=message_id, name=line.name, email=line.email, basis=line.basis, included=not line.excluded,
+            reason=line.excluded, decided_by=actor,
+            checks={"clearance": line.clearance, "clearance_ok": line.clearance_ok, "key": line.key_problem or "ok"}))
+        if line.excluded:
+            audit.record(uow, clock, "evaluation.excluded", actor=actor, ref=reference, recipient=line.name,
+                         reason=line.excluded)
+            continue
+        copy_id = make_msgid(idstring=f"{reference}.{i}", domain=settings.hub.domain)
+        outer = outer_headers(settings, line.email, copy_id, reference, now)
+        try:
+            data = compose.encrypt_entity(gpg, entity, [line.fingerprint], settings.hub.key_fingerprint, outer)
+        except KeyUnusable as exc:  # checked in plan(); a key that changed since fails the whole send
+            raise PolicyError(f"not sent — {line.name}: key {exc.reason}") from exc
+        queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message_id, purpose="evaluation",
+                   rfc_message_id=copy_id, mail_from=settings.hub.address, rcpt_to=line.email, data=data,
+                   priority=priority_of(urgency))
+    return reference
