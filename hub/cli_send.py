@@ -86,10 +86,12 @@ def send_request(home: Path, partner: str, urgency: str, subject: str, body_file
 @click.option("--basis", "bases", multiple=True, help="The legal basis of each --add-recipient, in order.")
 @click.option("--exclude", "excluded", multiple=True, help="Leave out a recipient the policy names (with --reason).")
 @click.option("--reason", "reasons", multiple=True, help="Why, for each --exclude, in order; recorded.")
+@click.option("--request", "request", help="The request (PSR-…) of the service that asked for it: its clock stops.")
 @click.option("--preview", is_flag=True, help="Show recipients, bases, clearance and key checks; send nothing.")
 def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgency: str, classification: str,
                     subject: str, body_file: Path, attach: tuple[Path, ...], added: tuple[str, ...],
-                    bases: tuple[str, ...], excluded: tuple[str, ...], reasons: tuple[str, ...], preview: bool) -> None:
+                    bases: tuple[str, ...], excluded: tuple[str, ...], reasons: tuple[str, ...], request: str | None,
+                    preview: bool) -> None:
     """Send an evaluation to exactly the recipients law Art. 10 lists for its kind and origin, each copy
     encrypted to its recipient only. Any failed check stops the send and names the recipient."""
     from crypto import Gpg, StorageKey
@@ -119,7 +121,7 @@ def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgen
                 transport=EmbeddedTransport(db, clock), the_plan=the_plan, kind=kind, origin=origin,
                 threat_level=threat_level, urgency=urgency.upper(), classification=classification.upper(),
                 subject=subject, body=body_file.read_text(encoding="utf-8"),
-                attachments=[(p.name, p.read_bytes()) for p in attach])
+                attachments=[(p.name, p.read_bytes()) for p in attach], request=request)
             uow.commit()
     except PolicyError as exc:
         fail(str(exc))

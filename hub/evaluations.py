@@ -94,9 +94,26 @@ def plan(uow: UnitOfWork, gpg: Gpg, policy: Policy, now: datetime, *, kind: str,
     return result
 
 
+def _close_request(uow: UnitOfWork, clock: Clock, request: str, origin: str, message_id: int, reference: str,
+                   now: datetime) -> None:
+    """The evaluation a support service asked for answers its request: OCAM's clock stops (Art. 10 §3)."""
+    origin_type, origin_name = parse_origin(origin)
+    asked = uow.messages.by_reference(request)
+    partner = uow.partners.by_name(origin_name or "")
+    deadline = uow.deadlines.for_message(asked.id) if asked else None
+    if (origin_type != "partner" or asked is None or partner is None or asked.partner_id != partner.id
+            or deadline is None or deadline.owed_by != "ocam"):
+        raise PolicyError(f"--request {request}: not a request of {origin_name or 'the origin'} that OCAM owes")
+    on_time = now <= deadline.due_at
+    if not uow.deadlines.answer(deadline.id, answered_at=now, answer_message_id=message_id, on_time=on_time):
+        raise PolicyError(f"--request {request}: already answered")
+    audit.record(uow, clock, "request.answered", ref=request, by=reference, on_time=on_time)
+
+
 def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock, transport: Transport,
          the_plan: Plan, kind: str, origin: str, threat_level: int, urgency: str, classification: str | None,
-         subject: str, body: str, attachments: list[tuple[str, bytes]], actor: str = "operator") -> str:
+         subject: str, body: str, attachments: list[tuple[str, bytes]], request: str | None = None,
+         actor: str = "operator") -> str:
     """Record the evaluation and its distribution; queue one copy per included recipient, encrypted to it only."""
     if the_plan.blockers:
         raise PolicyError("not sent — " + "; ".join(the_plan.blockers)
@@ -125,6 +142,8 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
     )
     audit.record(uow, clock, "evaluation.created", actor=actor, ref=reference, kind=kind, origin=origin,
                  threat_level=threat_level, recipients=len(the_plan.included))
+    if request is not None:
+        _close_request(uow, clock, request, origin, message_id, reference, now)
     for i, line in enumerate(the_plan.lines):
         uow.distributions.add(Distribution(
             message_id=message_id, name=line.name, email=line.email, basis=line.basis, included=not line.excluded,

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from gateway.capture import CaptureRelay
 from hub.cli import main
 from hub.policy import Policy, PolicyError
-from tests.hub.rig import make_home, partner
+from tests.hub.rig import make_home, partner, reference_in
 from tests.support.hubrig import RunningHub
 from tests.support.keys import gpg as run_gpg
 from tests.support.keys import make_key, revoke
@@ -110,7 +110,7 @@ def test_excluded_recipients_are_recorded_and_why_answers(rig):
                  "--urgency", "FLASH", "--classification", "SECRET", "--subject", "S", "--body", str(body),
                  "--exclude", "college-terror", "--reason", "on leave, deputy informed by phone")
     assert result.exit_code == 0, result.output
-    reference = result.output.strip().split()[-5]
+    reference = reference_in(result.output)
     why = run(home, "messages", "why", reference, "college-terror").output
     assert "excluded" in why and "on leave, deputy informed by phone" in why and "Art. 10 §1 e)" in why
     assert "under Art. 10 §1 a)" in run(home, "messages", "why", reference, "nsc-chair").output
@@ -160,7 +160,7 @@ def test_each_copy_is_encrypted_to_its_recipient_alone(rig, module_tmp):
                      "--threat-level", "3", "--urgency", "URGENT", "--classification", "CONFIDENTIAL",
                      "--subject", "S", "--body", str(text))
         assert result.exit_code == 0, result.output
-        reference = result.output.strip().split()[-5]
+        reference = reference_in(result.output)
         hub.hub.transport.notify("outbound")
         for _ in range(300):  # earlier tests' evaluations, queued while no hub ran, go out too
             copies = [c for c in relay.messages if c.message["X-Passerelle-Reference"] == reference]
@@ -184,3 +184,37 @@ def test_a_broken_policy_file_is_refused_at_start_up(tmp_path):
     with pytest.raises(PolicyError, match="unknown or no groups"):
         Policy.load(bad)
     assert len(Policy.load().rules) == 4
+
+
+def test_punctual_evaluation_answers_the_services_request(short_tmp):
+    """Art. 10 §3: the evaluation police asked for closes police's request to OCAM, on time."""
+    from tests.hub.rig import signed
+
+    home = make_home(short_tmp)
+    key = partner(short_tmp, "police")
+    home.register(key, "police-fed", "police")
+    names = [("min-interior", "minister", ["--oversees", "police"]), ("nsc", "nsc-member", []),
+             ("crisis", "crisis-centre", []), ("fedpros", "federal-prosecutor", []),
+             ("secauth", "security-authority", [])]
+    for name, type_, extra in names:
+        k = make_key(short_tmp, f"{name}@gov.test", name=name)
+        (short_tmp / f"{name}.asc").write_bytes(k.public)
+        assert run(home, "recipient", "add", name, "--type", type_, "--email", k.email, "--key",
+                   str(short_tmp / f"{name}.asc"), "--clearance", "SECRET", *extra).exit_code == 0
+    body = short_tmp / "b.txt"
+    body.write_text("Évaluation ponctuelle")
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        code, text = hub.send(signed(key, keyword_lines={"Message-Kind": "request", "Urgency": "URGENT"}))
+        asked = reference_in(text)
+        relay.wait_for(1, timeout=20)
+    args = ["send", "evaluation", "--kind", "punctual", "--origin", "partner:police-fed", "--threat-level", "2",
+            "--urgency", "URGENT", "--classification", "SECRET", "--subject", "S", "--body", str(body)]
+    wrong = run(home, *args, "--request", "PSR-2026-999999")
+    assert wrong.exit_code == 2 and "not a request of police-fed" in wrong.output
+    result = run(home, *args, "--request", asked)
+    assert result.exit_code == 0, result.output
+    db = home.db()
+    with db.reader() as uow:
+        deadline = uow.deadlines.for_message(uow.messages.by_reference(asked).id)
+    db.dispose()
+    assert deadline.state == "answered" and deadline.on_time is True
