@@ -28,7 +28,7 @@ from gateway import Reply, Submission
 from gateway import replies as R
 from store import Conflict, Database, StoreUnavailable
 
-from . import audit, links, vault
+from . import audit, dsn, links, vault
 from .clock import Clock
 from .errors import FieldError
 from .fields import RoutingFields, extract
@@ -104,6 +104,8 @@ class Admission:
 
     def _admit(self, submission: Submission) -> Reply:
         raw = submission.raw
+        if submission.mail_from.strip("<>") == "" and dsn.is_dsn(raw):  # the null reverse-path
+            return self._notification(submission)
         headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
         verified = self._verify(raw)
         check = verified.check
@@ -217,6 +219,32 @@ class Admission:
         log.info("admission: %s accepted from %s (%s, %s)", reference, partner_name, urgency,
                  fields.fields["urgency"].source)
         return R.ACCEPTED.format(reference=reference)
+
+    def _notification(self, submission: Submission) -> Reply:
+        """A delivery status notification from an MTA (null sender, unsigned as MTAs send them): link it to
+        the delivery it reports on and record it; one about no message of this hub is refused."""
+        report = dsn.parse(submission.raw)
+        if report is None:
+            raise Refused(R.MALFORMED.format(reason="a delivery report without a message/delivery-status part"))
+        with self.db.unit_of_work() as uow:
+            mail = uow.outbound.by_rfc_message_id(report.original_message_id or "")
+            if mail is None:
+                raise Refused(R.DSN_UNRELATED, original=report.original_message_id)
+            reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
+            for status in report.recipients:
+                if status.recipient != mail.rcpt_to.lower():
+                    continue
+                detail = dict(purpose=mail.purpose, to=mail.rcpt_to, status=status.status, mta=report.reporting_mta,
+                              diagnostic=status.diagnostic[:200], authenticated=False)
+                if status.action == "failed":
+                    uow.outbound.update(mail.id, state="failed", last_error=f"DSN {status.status} {status.diagnostic}"[:500])
+                    if mail.purpose == "receipt" and mail.message_id:
+                        uow.messages.update(mail.message_id, receipt_status="failed")
+                    audit.record(uow, self.clock, "alert.delivery_bounced", ref=reference, **detail)
+                else:
+                    audit.record(uow, self.clock, f"delivery.{status.action or 'reported'}", ref=reference, **detail)
+            uow.commit()
+        return R.DSN_RECORDED.format(reference=reference or mail.rfc_message_id)
 
     def record_refusal(self, peer: str, mail_from: str, reply: Reply, **detail: object) -> None:
         """Record a refusal (never the content) so the duty officer sees it; never raises."""

@@ -200,6 +200,9 @@ class OutboundRepository(_Repository):
             )
         )
 
+    def by_rfc_message_id(self, rfc_message_id: str) -> OutboundMail | None:
+        return self.session.scalar(select(OutboundMail).where(OutboundMail.rfc_message_id == rfc_message_id))
+
     def for_message(self, message_id: int) -> Sequence[OutboundMail]:
         return self.session.scalars(
             select(OutboundMail).where(OutboundMail.message_id == message_id).order_by(OutboundMail.id)
