@@ -30,3 +30,13 @@ def bench_scheduler(count: int) -> None:
     from .bench_scheduler import run_scheduler_bench
 
     click.echo(run_scheduler_bench(count))
+
+
+@bench.command("evaluation")
+@click.option("--recipients", "count", default=50, show_default=True, help="Recipients per evaluation.")
+@click.option("--evaluations", "sent", default=5, show_default=True, help="Evaluations to send.")
+def bench_evaluation(count: int, sent: int) -> None:
+    """Time to route and encrypt one evaluation to N recipients, and deliveries per second."""
+    from .bench_evaluation import run_evaluation_bench
+
+    click.echo(run_evaluation_bench(count, sent))

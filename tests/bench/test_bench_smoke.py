@@ -23,3 +23,10 @@ def test_bench_scheduler_runs_and_reports_every_figure():
     assert result.exit_code == 0, result.output
     assert re.search(r"busy tick .* for \d+ due clocks", result.output), result.output
     assert "next-due" in result.output and "memory" in result.output
+
+
+def test_bench_evaluation_runs_and_reports_every_figure():
+    result = CliRunner().invoke(main, ["bench", "evaluation", "--recipients", "4", "--evaluations", "1"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"deliveries\s+4 through a local relay", result.output), result.output
+    assert "route+encrypt" in result.output

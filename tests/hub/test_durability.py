@@ -145,3 +145,45 @@ def test_processing_twice_yields_one_receipt(short_tmp):
             assert len(uow.outbound.for_message(message.id)) == 1
         db.dispose()
     assert len(relay.messages) == 1
+
+
+def test_flash_delivery_overtakes_a_thousand_routine_ones(short_tmp):
+    """1,000 ROUTINE deliveries queued, then one FLASH: it leaves among the first, not after the backlog."""
+    from crypto import StorageKey
+    from hub.clock import SystemClock
+    from hub.outbox import queue_mail
+    from hub.priorities import priority_of
+    from hub.transport import EmbeddedTransport
+
+    home, key = home_with_police(short_tmp)
+    db = home.db()
+    clock = SystemClock()
+    transport = EmbeddedTransport(db, clock)
+    storage = StorageKey.load(home.settings.storage_key_path)
+    with db.unit_of_work() as uow:
+        for n in range(1000):
+            queue_mail(uow, transport=transport, key=storage, clock=clock, message_id=None, purpose="evaluation",
+                       rfc_message_id=f"<routine-{n}@ocam.test>", mail_from="hub@ocam.test", rcpt_to=key.email,
+                       data=f"Message-ID: <routine-{n}@ocam.test>\r\n\r\nx\r\n".encode(),
+                       priority=priority_of("ROUTINE"))
+        uow.commit()
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        relay.wait_for(40, timeout=30)  # the backlog is draining
+        with db.unit_of_work() as uow:
+            queue_mail(uow, transport=transport, key=storage, clock=clock, message_id=None, purpose="evaluation",
+                       rfc_message_id="<flash@ocam.test>", mail_from="hub@ocam.test", rcpt_to=key.email,
+                       data=b"Message-ID: <flash@ocam.test>\r\n\r\nx\r\n", priority=priority_of("FLASH"))
+            uow.commit()
+        hub.hub.transport.notify("outbound")
+        sent_before = len(relay.messages)
+        for _ in range(300):
+            ids = [c.message["Message-ID"] for c in relay.messages]
+            if "<flash@ocam.test>" in ids:
+                break
+            relay.wait_for(len(ids) + 1, timeout=0.1)
+    db.dispose()
+    position = ids.index("<flash@ocam.test>")
+    # At most one batch per delivery worker was in hand when it arrived.
+    workers, batch = home.settings.delivery.workers, 8
+    assert position - sent_before <= workers * batch, (position, sent_before)
+    assert len(ids) < 1000
