@@ -40,6 +40,14 @@ def _deadline(d) -> dict | None:
             "reminders_sent": d.reminders_sent, "escalated_at": _iso(d.escalated_at)}
 
 
+def _message(uow, reference: str) -> Message:
+    """The message with that reference, or a clear error (exit 2)."""
+    message = uow.messages.by_reference(reference)
+    if message is None:
+        fail(f"no message {reference}")
+    return message
+
+
 def _db(home: Path):
     from store import Database
 
@@ -97,9 +105,7 @@ def messages_why(home: Path, reference: str, recipient: str) -> None:
     db = _db(home)
     try:
         with db.reader() as uow:
-            m = uow.messages.by_reference(reference)
-            if m is None:
-                fail(f"no message {reference}")
+            m = _message(uow, reference)
             entry = uow.distributions.find(m.id, recipient)
             delivery = next((o for o in uow.outbound.for_message(m.id) if entry and o.rcpt_to == entry.email), None)
             if entry is None:
@@ -126,9 +132,7 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     db = _db(home)
     try:
         with db.reader() as uow:
-            m = uow.messages.by_reference(reference)
-            if m is None:
-                fail(f"no message {reference}")
+            m = _message(uow, reference)
             data = summary(m) | {
                 "message_id": m.rfc_message_id, "size": m.size, "sha256": m.body_digest, "encrypted": m.encrypted,
                 "signer": m.signer_fingerprint, "fields": m.fields,
