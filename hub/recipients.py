@@ -14,7 +14,9 @@ from .partners import PARTNER_KINDS, only_key
 # the College's member for terrorism (e), ministers (c, §2, §3), the security authority of Art. 15 of the
 # law of 11 December 1998 (§2, §3), and other public authorities with a need to know (f).
 RECIPIENT_TYPES = ("nsc-member", "crisis-centre", "federal-prosecutor", "college-pg-terrorism", "minister",
-                   "security-authority", "public-authority")
+                   "security-authority", "public-authority", "ocam-duty")
+# OCAM's own duty desk: reminders of the answers OCAM owes (AR Art. 11 §3) go to it; no policy group names it.
+OCAM_DUTY = "ocam-duty"
 # Belgian levels (law of 11 December 1998), lowest first; "RESTRICTED" below them.
 CLEARANCES = ("RESTRICTED", "CONFIDENTIAL", "SECRET", "TOP-SECRET")
 

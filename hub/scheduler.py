@@ -16,6 +16,7 @@ from . import audit
 from .clock import Clock
 from .outbox import queue_mail
 from .priorities import priority_of
+from .recipients import OCAM_DUTY
 from .reminders import reminder
 from .schedule import Step, catch_up, steps
 from .settings import Settings
@@ -40,6 +41,7 @@ class _Due:
     skipped: list[Step]
     next_index: int
     next_at: datetime
+    targets: list[tuple[str, str]]  # (address, key) of whoever owes the answer
 
 
 class Scheduler:
@@ -76,6 +78,7 @@ class Scheduler:
         d = self.settings.deadlines
         with self.db.reader() as uow:
             rows = uow.deadlines.due_for_action(now, limit=self.batch)
+            duty = [(r.email, r.fingerprint) for r in uow.recipients.of_type(OCAM_DUTY)] if rows else []
             found = []
             for row in rows:
                 message = uow.messages.get(row.message_id)
@@ -85,26 +88,26 @@ class Scheduler:
                 found.append(_Due(row.id, row.message_id, message.reference, row.owed_by, row.urgency, partner.name,
                                   partner.email, partner.fingerprint, row.due_at, row.reminders_sent, perform,
                                   skipped, n, steps(row.started_at, row.due_at, d.reminder_fractions,
-                                                    d.overdue_reminder_every, n).at))
+                                                    d.overdue_reminder_every, n).at,
+                                  [(partner.email, partner.fingerprint)] if row.owed_by == "partner" else duty))
             return found
 
-    def _compose(self, due: _Due) -> list[tuple[Step, str, bytes] | tuple[Step, None, str]]:
-        """Reminder mails for a partner that owes an answer; OCAM's own clocks raise alerts instead."""
-        if due.owed_by != "partner":
-            return []
+    def _compose(self, due: _Due) -> list[tuple[Step, str, str | None, bytes | str]]:
+        """Reminder mails to whoever owes the answer: the partner, or OCAM's duty desk for OCAM's own clocks."""
         s = self.settings
-        out = []
+        out: list[tuple[Step, str, str | None, bytes | str]] = []
         for step in due.perform:
             if step.kind == "escalation":
                 continue
-            try:
-                message_id, data = reminder(self.gpg, hub_address=s.hub.address, hub_fingerprint=s.hub.key_fingerprint,
-                                            domain=s.hub.domain, to=due.email, recipient_key=due.fingerprint,
-                                            request=due.reference, kind=step.kind, due_at=due.due_at,
-                                            now=self.clock.now(), step=step.index)
-                out.append((step, message_id, data))
-            except KeyUnusable as exc:
-                out.append((step, None, exc.reason))
+            for address, fingerprint in due.targets:
+                try:
+                    message_id, data = reminder(
+                        self.gpg, hub_address=s.hub.address, hub_fingerprint=s.hub.key_fingerprint,
+                        domain=s.hub.domain, to=address, recipient_key=fingerprint, request=due.reference,
+                        kind=step.kind, due_at=due.due_at, now=self.clock.now(), step=step.index)
+                    out.append((step, address, message_id, data))
+                except KeyUnusable as exc:
+                    out.append((step, address, None, exc.reason))
         return out
 
     def _record(self, due: list[_Due], mails: dict) -> None:
@@ -135,17 +138,17 @@ class Scheduler:
                              due_at=d.due_at.isoformat())
             elif d.owed_by == "ocam":
                 audit.record(uow, self.clock, "alert.ocam_reminder", ref=d.reference, kind=step.kind,
-                             partner=d.partner, due_at=d.due_at.isoformat())
-        for step, message_id, data in mails:
+                             partner=d.partner, due_at=d.due_at.isoformat(), duty_desks=len(d.targets))
+        for step, address, message_id, data in mails:
             if message_id is None:
-                audit.record(uow, self.clock, "alert.reminder_held", ref=d.reference, partner=d.partner, why=data)
+                audit.record(uow, self.clock, "alert.reminder_held", ref=d.reference, to=address, why=data)
                 continue
             queue_mail(uow, transport=self.transport, key=self.storage_key, clock=self.clock,
                        message_id=d.message_id, purpose=f"reminder-{step.index}", rfc_message_id=message_id,
-                       mail_from=self.settings.hub.address, rcpt_to=d.email, data=data,
+                       mail_from=self.settings.hub.address, rcpt_to=address, data=data,
                        priority=priority_of(d.urgency))
             audit.record(uow, self.clock, "reminder.queued", ref=d.reference, kind=step.kind, step=step.index,
-                         to=d.email)
+                         to=address)
 
     async def run(self, stop: asyncio.Event, executor: Executor, *, longest_sleep: float = 60.0) -> None:
         """Sleep until the next action (or a minute), act, repeat; a restart catches up on what passed."""

@@ -127,9 +127,20 @@ def test_answered_clock_gets_no_more_reminders(short_tmp):
     assert "reminder.queued" not in _actions(home, reference)
 
 
-def test_ocam_owed_request_escalates_for_the_duty_officer(short_tmp):
-    """A request to OCAM left unanswered: reminders as alerts on OCAM's side, then the overdue alert."""
+def test_ocam_owed_request_reminds_the_duty_desk_and_escalates(short_tmp):
+    """A request to OCAM left unanswered: the duty desk gets signed, encrypted reminders (and the duty officer
+    an alert each time), then the overdue alert."""
+    from hub.vault import unseal
+    from tests.support.keys import gpg as run_gpg
+    from tests.support.keys import make_key
+
     home, key = home_with_police(short_tmp)
+    desk = make_key(short_tmp, "duty@ocam.test", name="Duty desk")
+    (short_tmp / "desk.asc").write_bytes(desk.public)
+    added = CliRunner().invoke(main, ["recipient", "add", "duty-desk", "--type", "ocam-duty", "--email", desk.email,
+                                      "--key", str(short_tmp / "desk.asc"), "--clearance", "SECRET",
+                                      "--home", str(home.settings.home)])
+    assert added.exit_code == 0, added.output
     clock = FrozenClock(T0)
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
         code, text = hub.send(signed(key, keyword_lines={"Message-Kind": "request", "Urgency": "URGENT"}))
@@ -140,9 +151,16 @@ def test_ocam_owed_request_escalates_for_the_duty_officer(short_tmp):
     scheduler.tick()
     clock.set(T0 + timedelta(days=3, seconds=1))
     scheduler.tick()
+    with db.reader() as uow:
+        message = uow.messages.by_reference(reference)
+        reminders = [o for o in uow.outbound.for_message(message.id) if o.purpose.startswith("reminder")]
+        data = unseal(StorageKey.load(home.settings.storage_key_path), reminders[0].blob,
+                      context=f"outbound:{reminders[0].rfc_message_id}")
     db.dispose()
+    assert [r.rcpt_to for r in reminders] == [desk.email]
+    assert f"Request-Ref: {reference}".encode() in run_gpg(desk.home, "--decrypt", "--skip-verify", data=data)
     actions = _actions(home, reference)
-    assert "alert.overdue" in actions and "alert.ocam_reminder" in actions
+    assert "alert.overdue" in actions and "alert.ocam_reminder" in actions and "reminder.queued" in actions
 
 
 def test_next_wake_is_an_index_lookup_with_many_open_clocks(short_tmp):
