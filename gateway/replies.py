@@ -35,6 +35,8 @@ ACCEPTED = Reply(250, "2.0.0", "Accepted as {reference}; a signed receipt follow
 RCPT_OK = Reply(250, "2.1.5", "Recipient ok", "rcpt_ok")
 DSN_RECORDED = Reply(250, "2.0.0", "Delivery status notification recorded for {reference}", "dsn_recorded")
 DSN_UNRELATED = Reply(550, "5.7.1", "This delivery status notification is about no message of this hub", "dsn_unrelated")
+MDN_RECORDED = Reply(250, "2.0.0", "Acknowledgement recorded for {reference}", "mdn_recorded")
+MDN_UNRELATED = Reply(550, "5.7.1", "This acknowledgement is about no message the hub sent you", "mdn_unrelated")
 
 # Refusals: the sender must change something (5xx).
 UNSIGNED = Reply(550, "5.7.1", "Message is not signed: send it OpenPGP-signed as PGP/MIME (RFC 3156)", "unsigned")

@@ -111,6 +111,9 @@ class Admission:
         check = verified.check
         with self.db.reader() as uow:
             partner = uow.partners.by_fingerprint(check.primary_fingerprint or "")
+            recipient = uow.recipients.by_fingerprint(check.primary_fingerprint or "") if partner is None else None
+        if partner is None and recipient is not None:
+            return self._recipient_acknowledgement(headers, verified, recipient.name, recipient.email)
         if partner is None:
             raise Refused(R.UNKNOWN_SIGNER, signer=check.primary_fingerprint)
         now = self.clock.now()
@@ -219,6 +222,25 @@ class Admission:
         log.info("admission: %s accepted from %s (%s, %s)", reference, partner_name, urgency,
                  fields.fields["urgency"].source)
         return R.ACCEPTED.format(reference=reference)
+
+    def _recipient_acknowledgement(self, headers, verified: Verified, name: str, email: str) -> Reply:
+        """A registered recipient's signed MDN: the acknowledgement of the copy the hub sent it. Recipients
+        send nothing else through the hub (they are not contact points)."""
+        if _single_address(headers.get_all("From") or []) != email:
+            raise Refused(R.SIGNER_MISMATCH, recipient=name)
+        original = links.disposition_of(verified.entity)
+        if original is None:
+            raise Refused(R.UNKNOWN_SIGNER, recipient=name, why="a recipient may only send acknowledgements")
+        with self.db.unit_of_work() as uow:
+            mail = uow.outbound.by_rfc_message_id(original)
+            if mail is None or mail.rcpt_to.lower() != email:
+                raise Refused(R.MDN_UNRELATED, recipient=name)
+            reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
+            if mail.acknowledged_at is None:
+                uow.outbound.update(mail.id, acknowledged_at=self.clock.now())
+                audit.record(uow, self.clock, f"{mail.purpose}.acknowledged", actor=name, ref=reference, to=email)
+                uow.commit()
+        return R.MDN_RECORDED.format(reference=reference or original)
 
     def _notification(self, submission: Submission) -> Reply:
         """A delivery status notification from an MTA (null sender, unsigned as MTAs send them): link it to

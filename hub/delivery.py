@@ -33,6 +33,7 @@ class _Job:
     data: bytes
     attempts: int
     created_at: datetime
+    due_at: datetime | None = None
 
 
 def next_attempt(schedule: list[float], attempts: int, now: datetime) -> datetime:
@@ -129,7 +130,7 @@ class DeliveryHandler:
                     continue
                 reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
                 jobs[delivery.item_id] = _Job(mail.id, mail.message_id, mail.purpose, reference, mail.mail_from,
-                                              mail.rcpt_to, data, mail.attempts, mail.created_at)
+                                              mail.rcpt_to, data, mail.attempts, mail.created_at, mail.due_at)
         return jobs, failures
 
     def _record(self, outcomes: list[tuple[Delivery, _Job | None, str, object]]) -> None:
@@ -148,11 +149,16 @@ class DeliveryHandler:
             uow.commit()
 
     def _sent(self, uow, delivery: Delivery, job: _Job, reply: str) -> None:
-        uow.outbound.update(job.mail_id, state="sent", sent_at=self.clock.now(), attempts=job.attempts + 1,
-                            last_error=None)
+        now = self.clock.now()
+        values = {"state": "sent", "sent_at": now, "attempts": job.attempts + 1, "last_error": None}
+        on_time = None
+        if job.due_at is not None:
+            on_time = now <= job.due_at
+            values["on_time"] = on_time
+        uow.outbound.update(job.mail_id, **values)
         self._mark_message(uow, job, "sent")
         audit.record(uow, self.clock, f"{job.purpose}.sent", ref=job.reference, to=job.rcpt_to,
-                     attempts=job.attempts + 1, relay_reply=reply[:200])
+                     attempts=job.attempts + 1, relay_reply=reply[:200], on_time=on_time)
         if job.purpose == "request" and job.message_id is not None:
             # Accepted by the contact point's side: one of the two acknowledgements that start the clock.
             message = uow.messages.get(job.message_id)

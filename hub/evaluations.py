@@ -159,7 +159,8 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
             data = compose.encrypt_entity(gpg, entity, [line.fingerprint], settings.hub.key_fingerprint, outer)
         except KeyUnusable as exc:  # checked in plan(); a key that changed since fails the whole send
             raise PolicyError(f"not sent — {line.name}: key {exc.reason}") from exc
+        # Delivered within the delay of its urgency (AR Art. 8 and Art. 11 §5), tracked per recipient.
         queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message_id, purpose="evaluation",
                    rfc_message_id=copy_id, mail_from=settings.hub.address, rcpt_to=line.email, data=data,
-                   priority=priority_of(urgency))
+                   priority=priority_of(urgency), due_at=now + settings.deadlines.window(urgency))
     return reference

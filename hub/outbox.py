@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import datetime
 from email import quoprimime
 
 from store import UnitOfWork
@@ -39,7 +40,7 @@ def mime_entity(reference: str, fields: list[tuple[str, str]], subject: str, bod
 
 def queue_mail(uow: UnitOfWork, *, transport: Transport, key: StorageKey, clock: Clock, message_id: int | None,
                purpose: str, rfc_message_id: str, mail_from: str, rcpt_to: str, data: bytes,
-               priority: int) -> int:
+               priority: int, due_at: datetime | None = None) -> int:
     """Store one outgoing mail (sealed) and publish it to the outbound queue, in *uow*'s transaction.
 
     Idempotent per (message, purpose, recipient): a second call returns the row already there. Returns its id.
@@ -53,7 +54,7 @@ def queue_mail(uow: UnitOfWork, *, transport: Transport, key: StorageKey, clock:
     mail_id = uow.outbound.insert(
         message_id=message_id, purpose=purpose, rfc_message_id=rfc_message_id, mail_from=mail_from,
         rcpt_to=rcpt_to, priority=priority, blob_id=blob_id, state="pending", attempts=0,
-        next_attempt_at=now, created_at=now,
+        next_attempt_at=now, created_at=now, due_at=due_at,
     )
     transport.publish(uow, OUTBOUND_QUEUE, {"outbound_id": mail_id}, priority=priority)
     return mail_id

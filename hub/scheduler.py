@@ -59,11 +59,12 @@ class Scheduler:
 
     def next_wake(self) -> datetime | None:
         with self.db.reader() as uow:
-            return uow.deadlines.next_action_at()
+            times = [t for t in (uow.deadlines.next_action_at(), uow.outbound.next_due()) if t is not None]
+        return min(times) if times else None
 
     def tick(self) -> int:
         """Perform every action due now (in batches); returns how many clocks were handled."""
-        handled = 0
+        handled = self._late_deliveries(self.clock.now())
         while True:
             due = self._due(self.clock.now())
             if not due:
@@ -73,6 +74,19 @@ class Scheduler:
             handled += len(due)
             if len(due) < self.batch:
                 return handled
+
+    def _late_deliveries(self, now: datetime) -> int:
+        """Deliveries not made within their delay: one alert each for the duty officer."""
+        with self.db.unit_of_work() as uow:
+            late = uow.outbound.overdue(now)
+            for mail in late:
+                uow.outbound.update(mail.id, on_time=False)
+                reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
+                audit.record(uow, self.clock, "alert.delivery_overdue", ref=reference, purpose=mail.purpose,
+                             to=mail.rcpt_to, due_at=mail.due_at.isoformat(), attempts=mail.attempts)
+            if late:
+                uow.commit()
+        return len(late)
 
     def _due(self, now: datetime) -> list[_Due]:
         d = self.settings.deadlines

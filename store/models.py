@@ -106,7 +106,8 @@ class OutboundMail(Base):
     """A mail the hub sends through the relay (a receipt, later reminders and evaluations)."""
 
     __tablename__ = "outbound_mail"
-    __table_args__ = (UniqueConstraint("message_id", "purpose", "rcpt_to", name="uq_outbound_mail_once"),)
+    __table_args__ = (UniqueConstraint("message_id", "purpose", "rcpt_to", name="uq_outbound_mail_once"),
+                      Index("ix_outbound_mail_due", "state", "due_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("message.id"))
@@ -122,6 +123,9 @@ class OutboundMail(Base):
     last_error: Mapped[Optional[str]] = mapped_column(Text)
     sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # delivery delay of its urgency
+    on_time: Mapped[Optional[bool]] = mapped_column(Boolean)  # set when sent, or False when found overdue
+    acknowledged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # the recipient's MDN
 
     blob: Mapped[SealedBlob] = relationship(lazy="select")
 

@@ -200,6 +200,18 @@ class OutboundRepository(_Repository):
             )
         )
 
+    def overdue(self, now: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
+        """Deliveries still pending past their delivery delay, not yet reported (index on state, due_at)."""
+        return self.session.scalars(
+            select(OutboundMail).where(OutboundMail.state == "pending", OutboundMail.due_at < now,
+                                       OutboundMail.on_time.is_(None)).order_by(OutboundMail.due_at).limit(limit)
+        ).all()
+
+    def next_due(self) -> datetime | None:
+        return self.session.scalar(
+            select(OutboundMail.due_at).where(OutboundMail.state == "pending", OutboundMail.due_at.is_not(None),
+                                              OutboundMail.on_time.is_(None)).order_by(OutboundMail.due_at).limit(1))
+
     def by_rfc_message_id(self, rfc_message_id: str) -> OutboundMail | None:
         return self.session.scalar(select(OutboundMail).where(OutboundMail.rfc_message_id == rfc_message_id))
 
@@ -314,6 +326,9 @@ class RecipientRepository(_Repository):
 
     def by_email(self, email: str) -> Recipient | None:
         return self.session.scalar(select(Recipient).where(Recipient.email == email.lower()))
+
+    def by_fingerprint(self, fingerprint: str) -> Recipient | None:
+        return self.session.scalar(select(Recipient).where(Recipient.fingerprint == fingerprint.upper()))
 
     def of_type(self, *types: str) -> Sequence[Recipient]:
         return self.session.scalars(select(Recipient).where(Recipient.type.in_(types)).order_by(Recipient.name)).all()

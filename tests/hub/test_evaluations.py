@@ -218,3 +218,54 @@ def test_punctual_evaluation_answers_the_services_request(short_tmp):
         deadline = uow.deadlines.for_message(uow.messages.by_reference(asked).id)
     db.dispose()
     assert deadline.state == "answered" and deadline.on_time is True
+
+
+def test_delivery_delay_and_the_recipients_acknowledgement(short_tmp):
+    """Each copy has the delivery delay of its urgency and is sent on time; a recipient's signed MDN is
+    recorded as its acknowledgement; a copy still undelivered past its delay raises an alert."""
+    from datetime import timedelta
+
+    from crypto import StorageKey
+    from hub.clock import FrozenClock, SystemClock
+    from hub.scheduler import Scheduler
+    from hub.transport import EmbeddedTransport
+    from tests.hub.test_requests import _mdn
+
+    home = make_home(short_tmp)
+    home.register(partner(short_tmp, "police"), "police-fed", "police")
+    keys = {}
+    for name, type_ in (("crisis", "crisis-centre"), ("fedpros", "federal-prosecutor"), ("nsc", "nsc-member")):
+        keys[name] = make_key(short_tmp, f"{name}@gov.test", name=name)
+        (short_tmp / f"{name}.asc").write_bytes(keys[name].public)
+        assert run(home, "recipient", "add", name, "--type", type_, "--email", keys[name].email, "--key",
+                   str(short_tmp / f"{name}.asc"), "--clearance", "SECRET").exit_code == 0
+    body = short_tmp / "b.txt"
+    body.write_text("x")
+    args = ["send", "evaluation", "--kind", "strategic", "--origin", "own", "--threat-level", "2",
+            "--urgency", "FLASH", "--classification", "SECRET", "--subject", "S", "--body", str(body)]
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        reference = reference_in(run(home, *args).output)
+        hub.hub.transport.notify("outbound")
+        copies = relay.wait_for(4, timeout=20)
+        to_nsc = next(c for c in copies if c.rcpt_tos == (keys["nsc"].email,))
+        code, text = hub.send(_mdn(keys["nsc"], to_nsc.message["Message-ID"]), mail_from=keys["nsc"].email)
+        assert code == 250 and reference in text, text
+        for _ in range(100):  # the relay's 250 is recorded just after it has the copy
+            if run(home, "messages", "show", reference, "--json").output.count('"state": "sent"') == 4:
+                break
+            relay.wait_for(10, timeout=0.05)
+    late_ref = reference_in(run(home, *args).output)  # queued while no hub runs: it will be late
+    db = home.db()
+    with db.reader() as uow:
+        sent = uow.outbound.for_message(uow.messages.by_reference(reference).id)
+    assert all(o.on_time and abs(o.due_at - o.created_at - timedelta(hours=24)) < timedelta(seconds=1) for o in sent), \
+        [(o.state, o.on_time, o.due_at, o.created_at) for o in sent]
+    assert [o.acknowledged_at is not None for o in sent].count(True) == 1
+    clock = FrozenClock(SystemClock().now() + timedelta(hours=25))
+    scheduler = Scheduler(settings=home.settings, db=db, gpg=home.gpg,
+                          storage_key=StorageKey.load(home.settings.storage_key_path), clock=clock,
+                          transport=EmbeddedTransport(db, clock))
+    assert scheduler.tick() == 4 and scheduler.tick() == 0
+    db.dispose()
+    shown = run(home, "messages", "show", late_ref, "--json").output
+    assert shown.count("alert.delivery_overdue") == 4
