@@ -269,3 +269,39 @@ def test_delivery_delay_and_the_recipients_acknowledgement(short_tmp):
     db.dispose()
     shown = run(home, "messages", "show", late_ref, "--json").output
     assert shown.count("alert.delivery_overdue") == 4
+
+
+def test_evaluation_delivery_retries_a_deferral_and_alerts_on_a_refusal(short_tmp):
+    """Over real SMTP: the relay defers, then accepts one copy; refuses another: retried, alerted, reported."""
+    import json
+
+    home = make_home(short_tmp)
+    home.register(partner(short_tmp, "police"), "police-fed", "police")
+    home.settings.delivery.workers = 1
+    for name, type_ in (("crisis", "crisis-centre"), ("fedpros", "federal-prosecutor"), ("nsc", "nsc-member")):
+        k = make_key(short_tmp, f"{name}@gov.test", name=name)
+        (short_tmp / f"{name}.asc").write_bytes(k.public)
+        assert run(home, "recipient", "add", name, "--type", type_, "--email", k.email, "--key",
+                   str(short_tmp / f"{name}.asc"), "--clearance", "SECRET").exit_code == 0
+    body = short_tmp / "b.txt"
+    body.write_text("x")
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        relay.refuse(1)
+        relay.defer(0)
+        reference = reference_in(run(home, "send", "evaluation", "--kind", "strategic", "--origin", "own",
+                                     "--threat-level", "1", "--urgency", "ROUTINE", "--classification", "SECRET",
+                                     "--subject", "S", "--body", str(body)).output)
+        hub.hub.transport.notify("outbound")
+        relay.wait_for(1, timeout=20)
+        relay.defer(2)
+        shown = {}
+        for _ in range(200):
+            shown = json.loads(run(home, "messages", "show", reference, "--json").output)
+            if all(d["state"] != "pending" for d in shown["deliveries"]):
+                break
+            relay.wait_for(10, timeout=0.1)
+    states = sorted(d["state"] for d in shown["deliveries"])
+    assert states == ["failed", "sent", "sent", "sent"]
+    assert max(d["attempts"] for d in shown["deliveries"]) >= 2  # a deferred copy was retried
+    actions = [e["action"] for e in shown["audit"]]
+    assert actions.count("alert.delivery_failed") == 1 and actions.count("evaluation.deferred") >= 1
