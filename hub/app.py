@@ -35,7 +35,7 @@ class Hub:
         home_mod.require(settings)
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, busy_timeout_seconds=settings.store.busy_timeout_seconds)
         ensure_head(self.db.engine)
         self.gpg = Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary,
                        timeout_seconds=settings.crypto.gpg_timeout_seconds)

@@ -62,6 +62,7 @@ class StoreSection(BaseModel):
     """The database."""
 
     url: str = Field("", description="SQLAlchemy URL; empty: sqlite in HOME/passerelle.db.")
+    busy_timeout_seconds: float = Field(30.0, description="Longest wait for a locked database before a 4xx.")
 
 
 class CryptoSection(BaseModel):

@@ -61,11 +61,12 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float, begin: str) -
 class Database:
     """An engine and its session factory; one per process, built from settings."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_timeout_seconds: float = 30.0) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo, busy_timeout_seconds=busy_timeout_seconds)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self.read_engine = make_engine(url, echo=echo, readonly=True) if url.startswith("sqlite") else self.engine
+        self.read_engine = (make_engine(url, echo=echo, readonly=True, busy_timeout_seconds=busy_timeout_seconds)
+                            if url.startswith("sqlite") else self.engine)
         self.read_sessions: sessionmaker[Session] = sessionmaker(self.read_engine, expire_on_commit=False,
                                                                   autoflush=False)
         # SQLite has one writer at a time, and its busy handler sleeps in steps of up to 100 ms while it

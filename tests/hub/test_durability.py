@@ -187,3 +187,37 @@ def test_flash_delivery_overtakes_a_thousand_routine_ones(short_tmp):
     workers, batch = home.settings.delivery.workers, 8
     assert position - sent_before <= workers * batch, (position, sent_before)
     assert len(ids) < 1000
+
+
+def test_gpg_failure_answers_4xx_so_the_client_retries(short_tmp):
+    """gpg hangs: the gateway answers 451 4.7.0 after the time limit, never 250 and never 5xx."""
+    home, key = home_with_police(short_tmp)
+    fake = short_tmp / "gpg-hangs"
+    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+    fake.chmod(0o755)
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        hub.hub.gpg._engine.gpgbinary = str(fake)  # the engine fails after the hub started
+        hub.hub.gpg._engine._timeout = 1.0
+        code, text = hub.send(mail.signed_mail(key, body=_unique()))
+    assert (code, text[:5]) == (451, "4.7.0"), text
+
+
+def test_store_unavailable_answers_4xx_and_nothing_is_half_accepted(short_tmp):
+    """The database is locked by another writer beyond the busy timeout: 451 4.3.0; once free, the same
+    message is accepted."""
+    import sqlite3
+
+    home, key = home_with_police(short_tmp)
+    home.settings.store.busy_timeout_seconds = 0.5
+    raw = mail.signed_mail(key, body=_unique())
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        blocker = sqlite3.connect(str(home.settings.home / "passerelle.db"), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            code, text = hub.send(raw)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert (code, text[:5]) == (451, "4.3.0"), text
+        code, text = hub.send(raw)
+        assert code == 250, text
