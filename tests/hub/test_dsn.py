@@ -58,3 +58,8 @@ def test_bounce_of_a_receipt_is_linked_and_raises_an_alert(short_tmp):
     assert shown["receipt_status"] == "failed"
     bounced = [e for e in shown["audit"] if e["action"] == "alert.delivery_bounced"]
     assert bounced and bounced[0]["detail"]["status"] == "5.1.1" and bounced[0]["detail"]["authenticated"] is False
+
+
+@pytest.mark.parametrize("path", sorted((INTEROP / "mails" / "not_bounces").glob("*")), ids=lambda p: p.name)
+def test_messages_that_only_look_like_bounces_are_not_taken_for_reports(path: Path):
+    assert not dsn.is_dsn(path.read_bytes())
