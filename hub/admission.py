@@ -104,7 +104,8 @@ class Admission:
 
     def _admit(self, submission: Submission) -> Reply:
         raw = submission.raw
-        if submission.mail_from.strip("<>") == "" and dsn.is_dsn(raw):  # the null reverse-path
+        if submission.mail_from.strip("<>") == "" and not dsn.is_pgp_mime(raw):
+            # The null reverse-path carries notifications (RFC 5321 §4.5.5); a signed MDN goes the normal way.
             return self._notification(submission)
         headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
         verified = self._verify(raw)
@@ -245,19 +246,21 @@ class Admission:
     def _notification(self, submission: Submission) -> Reply:
         """A delivery status notification from an MTA (null sender, unsigned as MTAs send them): link it to
         the delivery it reports on and record it; one about no message of this hub is refused."""
-        report = dsn.parse(submission.raw)
+        raw = submission.raw
+        report = dsn.parse(raw) if dsn.is_dsn(raw) else dsn.parse_text_bounce(raw)
         if report is None:
-            raise Refused(R.MALFORMED.format(reason="a delivery report without a message/delivery-status part"))
+            raise Refused(R.DSN_UNRELATED, why="no delivery report nor quoted Message-ID")
         with self.db.unit_of_work() as uow:
             mail = uow.outbound.by_rfc_message_id(report.original_message_id or "")
             if mail is None:
                 raise Refused(R.DSN_UNRELATED, original=report.original_message_id)
             reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
             for status in report.recipients:
-                if status.recipient != mail.rcpt_to.lower():
+                if status.recipient not in ("*", mail.rcpt_to.lower()):
                     continue
                 detail = dict(purpose=mail.purpose, to=mail.rcpt_to, status=status.status, mta=report.reporting_mta,
-                              diagnostic=status.diagnostic[:200], authenticated=False)
+                              diagnostic=status.diagnostic[:200], authenticated=False,
+                              format="rfc3464" if status.recipient != "*" else "text")
                 if status.action == "failed":
                     uow.outbound.update(mail.id, state="failed", last_error=f"DSN {status.status} {status.diagnostic}"[:500])
                     if mail.purpose == "receipt" and mail.message_id:

@@ -34,6 +34,11 @@ def is_dsn(raw: bytes) -> bool:
     return "multipart/report" in content_type.lower() and "delivery-status" in content_type.lower()
 
 
+def is_pgp_mime(raw: bytes) -> bool:
+    content_type = BytesHeaderParser(policy=compat32).parsebytes(raw).get("Content-Type", "").lower()
+    return "multipart/signed" in content_type or "multipart/encrypted" in content_type
+
+
 def parse(raw: bytes) -> DeliveryReport | None:
     """The report in a multipart/report; report-type=delivery-status, or None if it holds none."""
     message = message_from_bytes(raw, policy=compat32)
@@ -85,3 +90,38 @@ def _original_id(part: Message | None) -> str | None:
         headers = message_from_bytes(str(payload).encode(errors="replace"), policy=compat32)
     ids = _MESSAGE_ID.findall(headers.get("Message-ID", "") or "")
     return ids[0] if ids else None
+
+
+_QUOTED_ID = re.compile(r"^[ >]*Message-ID:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+_SMTP_CODE = re.compile(r"\b([45]\d\d)[ -]")
+_DELAY_WORDS = re.compile(r"\b(delayed|will retry|still trying|warning|not yet been delivered)\b", re.IGNORECASE)
+
+
+def parse_text_bounce(raw: bytes) -> DeliveryReport | None:
+    """A bounce written for people (qmail, Exim, Gmail...): the quoted Message-ID of the returned message
+    and whatever status it states; the recipient is the one the hub sent that message to ("*")."""
+    message = message_from_bytes(raw, policy=compat32)
+    own = _MESSAGE_ID.findall(message.get("Message-ID", "") or "")
+    texts = []
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        if part.get_content_type() in ("message/rfc822",):
+            continue
+        payload = part.get_payload(decode=True) or b""
+        texts.append(payload.decode(part.get_content_charset() or "latin-1", errors="replace"))
+    for part in message.walk():  # headers of a returned message/rfc822
+        if part.get_content_type() == "message/rfc822" and isinstance(part.get_payload(), list):
+            texts.append(f"Message-ID: {part.get_payload()[0].get('Message-ID', '')}")
+    text = "\n".join(texts)
+    ids = [i for i in _QUOTED_ID.findall(text) if i not in own]
+    if not ids:
+        return None
+    status = _STATUS.search(text)
+    code = _SMTP_CODE.search(text)
+    action = "delayed" if _DELAY_WORDS.search(text) and not (status and status.group(1).startswith("5")) else "failed"
+    value = status.group(1) if status else (f"{code.group(1)[0]}.0.0" if code else ("4.0.0" if action == "delayed"
+                                                                                     else "5.0.0"))
+    first_line = next((ln.strip() for ln in text.splitlines() if _SMTP_CODE.search(ln) or _STATUS.search(ln)), "")
+    return DeliveryReport(ids[-1], None, [RecipientStatus("*", action, value, first_line[:300])])

@@ -63,3 +63,35 @@ def test_bounce_of_a_receipt_is_linked_and_raises_an_alert(short_tmp):
 @pytest.mark.parametrize("path", sorted((INTEROP / "mails" / "not_bounces").glob("*")), ids=lambda p: p.name)
 def test_messages_that_only_look_like_bounces_are_not_taken_for_reports(path: Path):
     assert not dsn.is_dsn(path.read_bytes())
+
+
+TEXT_BOUNCES = [p for p in BOUNCES if not dsn.is_dsn(p.read_bytes())]
+
+
+@pytest.mark.parametrize("path", TEXT_BOUNCES, ids=lambda p: p.name)
+def test_free_text_bounces_yield_the_returned_message_id_when_they_quote_it(path: Path):
+    """Bounces written for people (Gmail, qmail, Exim): the quoted Message-ID and a status, when present."""
+    report = dsn.parse_text_bounce(path.read_bytes())
+    if path.name in ("tt_bounce_01.txt.eml", "tt_bounce_02.txt.eml"):  # they quote no Message-ID: unlinkable
+        assert report is None
+        return
+    assert report is not None and report.original_message_id.startswith("<")
+    assert report.recipients[0].action in ("failed", "delayed") and report.recipients[0].status[0] in "45"
+
+
+def test_a_free_text_bounce_quoting_a_hub_message_is_linked(short_tmp):
+    """Gmail's undeliverable notice rewritten to quote the hub's receipt: linked, receipt marked failed."""
+    home, key = home_with_police(short_tmp)
+    sample = (INTEROP / "mails" / "bounces" / "undeliverable_gmail.txt.eml").read_bytes()
+    original = dsn.parse_text_bounce(sample).original_message_id.encode()
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        code, text = hub.send(signed(key))
+        reference = reference_in(text)
+        (receipt,) = relay.wait_for(1, timeout=20)
+        bounce = sample.replace(original, receipt.message["Message-ID"].encode()).replace(b"\r\n", b"\n")
+        code, text = hub.send(bounce.replace(b"\n", b"\r\n"), mail_from="")
+        assert code == 250 and reference in text, text
+    shown = json.loads(CliRunner().invoke(main, ["messages", "show", reference, "--json",
+                                                 "--home", str(home.settings.home)]).output)
+    assert shown["receipt_status"] == "failed"
+    assert [e["detail"]["format"] for e in shown["audit"] if e["action"] == "alert.delivery_bounced"] == ["text"]
