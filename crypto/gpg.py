@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import heapq
-import io
 import logging
 import os
 import re
 import tempfile
-import threading
-import time
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parseaddr
@@ -87,7 +84,7 @@ class Decrypted:
 
 
 class _Outcome:
-    """Collects what one gpg process said; filled in by python-gnupg's reader threads."""
+    """What one gpg process said: its status lines, its output, its exit code."""
 
     def __init__(self) -> None:
         self.status: list[tuple[str, str]] = []
@@ -105,81 +102,35 @@ class _Outcome:
         return [v for k, v in self.status if k == keyword]
 
 
-class _Watchdog:
-    """Kills a gpg process that outlives its deadline. One thread serves every call (no thread per call)."""
-
-    _lock = threading.Lock()
-    _wake = threading.Condition(_lock)
-    _heap: list[tuple[float, int, "_Watchdog"]] = []
-    _thread: threading.Thread | None = None
-    _seq = 0
-
-    def __init__(self, proc, timeout: float) -> None:
-        self.fired = False
-        self.cancelled = False
-        self._proc = proc
-        cls = _Watchdog
-        with cls._lock:
-            cls._seq += 1
-            heapq.heappush(cls._heap, (time.monotonic() + timeout, cls._seq, self))
-            if cls._thread is None:
-                cls._thread = threading.Thread(target=cls._watch, name="gpg-watchdog", daemon=True)
-                cls._thread.start()
-            cls._wake.notify()
-
-    def cancel(self) -> None:
-        self.cancelled = True  # removed lazily when its deadline comes up
-
-    @classmethod
-    def _watch(cls) -> None:
-        with cls._lock:
-            while True:
-                while cls._heap and cls._heap[0][2].cancelled:
-                    heapq.heappop(cls._heap)
-                if not cls._heap:
-                    cls._wake.wait()
-                    continue
-                deadline, _, watch = cls._heap[0]
-                left = deadline - time.monotonic()
-                if left > 0:
-                    cls._wake.wait(left)
-                    continue
-                heapq.heappop(cls._heap)
-                watch.fired = True
-                try:
-                    watch._proc.kill()
-                except OSError:
-                    pass
-
-
 class _Engine(gnupg.GPG):
-    """python-gnupg with a per-call time limit: every gpg process gets a watchdog."""
+    """python-gnupg builds and starts the gpg command; its output is read here with one ``communicate``
+    (no reader threads per call), bounded by the per-call time limit."""
 
     def __init__(self, *, timeout: float, **kwargs) -> None:
         self._timeout = timeout
-        self._local = threading.local()
         super().__init__(**kwargs)
-
-    def _open_subprocess(self, args, passphrase=False):
-        proc = super()._open_subprocess(args, passphrase)
-        watches = getattr(self._local, "watches", None)
-        if watches is not None:
-            watches.append(_Watchdog(proc, self._timeout))
-        return proc
 
     def run(self, args: Sequence[str], data: bytes) -> _Outcome:
         outcome = _Outcome()
-        self._local.watches = []
         try:
-            self._handle_io(list(args), io.BytesIO(data), outcome, binary=True)
+            proc = self._open_subprocess(list(args))
         except (OSError, ValueError) as exc:
             raise GpgUnavailable(f"gpg {args[0]} failed to run: {exc.__class__.__name__}") from exc
-        finally:
-            watches, self._local.watches = self._local.watches, None
-            for w in watches:
-                w.cancel()
-        if any(w.fired for w in watches):
-            raise GpgUnavailable(f"gpg {args[0]} timed out after {self._timeout:g} s")
+        try:
+            outcome.data, err = proc.communicate(data, timeout=self._timeout)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.communicate()
+            raise GpgUnavailable(f"gpg {args[0]} timed out after {self._timeout:g} s") from exc
+        except OSError as exc:
+            proc.kill()
+            raise GpgUnavailable(f"gpg {args[0]} failed: {exc.__class__.__name__}") from exc
+        outcome.stderr = err.decode("utf-8", errors="replace")
+        for line in outcome.stderr.splitlines():
+            if line.startswith("[GNUPG:] "):
+                keyword, _, value = line[9:].partition(" ")
+                outcome.handle_status(keyword, value)
+        outcome.returncode = proc.returncode
         if outcome.returncode is None or outcome.returncode < 0:
             raise GpgUnavailable(f"gpg {args[0]} ended abnormally (rc {outcome.returncode})")
         return outcome
