@@ -125,19 +125,20 @@ class Admission:
         sender = _single_address(headers.get_all("From") or [])
         if sender is None or sender != partner.email:
             raise Refused(R.SIGNER_MISMATCH, signer=check.primary_fingerprint, partner=partner.name)
-        protected_from = _single_address([v for k, v in pgpmime.payload_headers(verified.entity) if k.lower() == "from"])
+        outer = [(k, str(v)) for k, v in headers.items()]
+        payload = pgpmime.payload_headers(verified.entity)  # the protected headers (RFC 9788), read once
+        protected_from = _single_address([v for k, v in payload if k.lower() == "from"])
         if protected_from is not None and protected_from != partner.email:
             raise Refused(R.SIGNER_MISMATCH, signer=check.primary_fingerprint, partner=partner.name, protected=True)
         message_id = (headers.get("Message-ID") or "").strip()
         if not message_id:
             raise Refused(R.NO_MESSAGE_ID, partner=partner.name)
-        fields = self._fields(headers, verified.entity, partner.name)
+        fields = self._fields(outer, payload, verified.entity, partner.name)
         embargo = fields.value("embargo")
         if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
         signature_digest = _signature_digest(check, verified.entity)
-        refers_to = links.extract([(k, str(v)) for k, v in headers.items()], pgpmime.payload_headers(verified.entity),
-                                  verified.entity)
+        refers_to = links.extract(outer, payload, verified.entity)
         return self._store(submission, partner_id=partner.id, partner_name=partner.name, message_id=message_id,
                            signature_digest=signature_digest, verified=verified, fields=fields, refers_to=refers_to)
 
@@ -174,10 +175,10 @@ class Admission:
             raise Refused(reply, signature=check.status, gpg=check.detail, signer=check.primary_fingerprint)
         return verified
 
-    def _fields(self, headers, entity: bytes, partner: str) -> RoutingFields:
-        outer = [(k, str(v)) for k, v in headers.items()]
+    def _fields(self, outer: list[tuple[str, str]], payload: list[tuple[str, str]], entity: bytes,
+                partner: str) -> RoutingFields:
         try:
-            return extract(outer, pgpmime.payload_headers(entity), pgpmime.first_text(entity))
+            return extract(outer, payload, pgpmime.first_text(entity))
         except FieldError as exc:
             reply = R.BAD_FIELD.format(field=exc.field.title(), value=exc.value[:40], accepted=", ".join(exc.accepted))
             raise Refused(reply, partner=partner, field=exc.field) from exc
