@@ -125,6 +125,22 @@ def audit_verify(home: Path) -> None:
     click.echo("audit chain intact")
 
 
+@main.command()
+@home_option
+@click.option("--refresh", default=1.0, show_default=True, help="Seconds between refreshes.")
+def tui(home: Path, refresh: float) -> None:
+    """The duty officer's dashboard (reads the store; run it beside `passerelle serve`)."""
+    from store import Database
+    from tui import Dashboard
+
+    settings = load_settings(home)
+    db = Database(settings.database_url)
+    try:
+        Dashboard(db, refresh_seconds=refresh).run()
+    finally:
+        db.dispose()
+
+
 def _register() -> None:
     from .cli_bench import bench
     from .cli_messages import messages

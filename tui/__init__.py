@@ -1,3 +1,5 @@
-"""The duty officer's Textual dashboard (issue 6); reads the store, never secrets."""
+"""The duty officer's Textual dashboard; reads the store, never secrets."""
 
-__all__: list[str] = []
+from .app import Dashboard
+
+__all__ = ["Dashboard"]

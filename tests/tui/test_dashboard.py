@@ -1,0 +1,66 @@
+"""The dashboard with a real Textual pilot over a real store: queues, alerts, deadlines — never content."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from gateway.capture import CaptureRelay
+from store import Database
+from tests.hub.rig import home_with_police, reference_in, signed
+from tests.support.hubrig import RunningHub
+from textual.widgets import DataTable, Static
+from tui import Dashboard
+from tui.timefmt import left
+
+
+def _rows(table: DataTable) -> list[list[str]]:
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def test_left_before_a_due_time():
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+    assert left(now + timedelta(hours=2, minutes=5), now) == "02:05:00"
+    assert left(now + timedelta(days=3, hours=1), now) == "3d 01h"
+    assert left(now - timedelta(seconds=1), now) == "OVERDUE 00:00:01"
+
+
+def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
+    home, key = home_with_police(short_tmp)
+    canary = f"CANARY{uuid.uuid4().hex}"
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        code, text = hub.send(signed(key, body=f"Secret {canary}", subject=canary,
+                                     keyword_lines={"Message-Kind": "request", "Urgency": "FLASH"}))
+        reference = reference_in(text)
+        relay.refuse(1)
+        hub.send(signed(key, keyword_lines={"Message-Kind": "request", "Urgency": "ROUTINE"}))
+        relay.wait_for(1, timeout=20)
+        for _ in range(50):
+            if relay.attempts >= 2:
+                break
+            relay.wait_for(5, timeout=0.1)
+    db = Database(home.settings.database_url)
+    later = datetime.now(timezone.utc) + timedelta(days=2)  # the FLASH request is overdue by then
+
+    async def run() -> tuple[list, list, str, list, str]:
+        app = Dashboard(db, refresh_seconds=0.2, now=lambda: later)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.5)
+            queues = _rows(app.query_one("#queues", DataTable))
+            alerts = _rows(app.query_one("#alerts", DataTable))
+            summary = str(app.query_one("#summary", Static).render())
+            await pilot.press("d")
+            await pilot.pause(0.3)
+            deadlines = _rows(app.query_one("#deadline-table", DataTable))
+            screen = app.export_screenshot()
+            await pilot.press("q")
+        return queues, alerts, summary, deadlines, screen
+
+    queues, alerts, summary, deadlines, screen = asyncio.run(run())
+    db.dispose()
+    assert "messages 2" in summary and "FLASH 1" in summary and "failed 1" in summary
+    assert any(row[1] == "delivery_failed" for row in alerts)
+    assert deadlines[0][2] == reference and deadlines[0][0].startswith("OVERDUE")
+    assert [row[5] for row in deadlines] == ["FLASH", "ROUTINE"]
+    assert canary not in screen and canary not in " ".join(map(str, queues + alerts + deadlines))

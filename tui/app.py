@@ -1,0 +1,80 @@
+"""The duty officer's dashboard: queues, alerts and deadlines, refreshed every second from the store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from store import Database
+
+from .queries import OpenDeadline, Overview, open_deadlines, overview
+from .timefmt import brussels, left
+
+
+class Dashboard(App):
+    """`passerelle tui`: reads the store (never secrets, never message content)."""
+
+    CSS_PATH = "dashboard.tcss"
+    TITLE = "Passerelle"
+    BINDINGS = [Binding("q", "quit", "Quit"), Binding("o", "show('overview')", "Overview"),
+                Binding("d", "show('deadlines')", "Deadlines")]
+
+    def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None) -> None:
+        super().__init__()
+        self.db = db
+        self.refresh_seconds = refresh_seconds
+        self._now = now or (lambda: datetime.now(timezone.utc))
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=True)
+        with TabbedContent(initial="overview"):
+            with TabPane("Overview", id="overview"):
+                with Vertical():
+                    yield Static(id="summary")
+                    yield DataTable(id="queues", cursor_type="row")
+                    yield DataTable(id="alerts", cursor_type="row")
+            with TabPane("Deadlines", id="deadlines"):
+                yield DataTable(id="deadline-table", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#queues", DataTable).add_columns("queue", "ready", "leased", "quarantined")
+        self.query_one("#alerts", DataTable).add_columns("when (Brussels)", "alert", "reference")
+        self.query_one("#deadline-table", DataTable).add_columns("left", "due (Brussels)", "reference", "partner",
+                                                                 "owed by", "urgency")
+        self.refresh_data()
+        self.set_interval(self.refresh_seconds, self.refresh_data)
+
+    def action_show(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    @work(thread=True, exclusive=True, group="refresh")
+    def refresh_data(self) -> None:
+        """Reads run in a worker thread; the widgets are updated on the app's own thread."""
+        data = overview(self.db), open_deadlines(self.db)
+        self.call_from_thread(self._show, *data)
+
+    def _show(self, ov: Overview, deadlines: list[OpenDeadline]) -> None:
+        urgency = "  ".join(f"{u} {n}" for u, n in sorted(ov.by_urgency.items()))
+        self.query_one("#summary", Static).update(
+            f"messages {ov.messages}   {urgency}   deliveries pending {ov.pending_deliveries}, "
+            f"failed {ov.failed_deliveries}   alerts {len(ov.alerts)}")
+        queues = self.query_one("#queues", DataTable)
+        queues.clear()
+        for name, states in sorted(ov.queues.items()):
+            queues.add_row(name, *(str(states.get(s, 0)) for s in ("ready", "leased", "quarantined")))
+        alerts = self.query_one("#alerts", DataTable)
+        alerts.clear()
+        for at, action, ref in ov.alerts:
+            alerts.add_row(brussels(at), action.removeprefix("alert."), ref or "-")
+        table = self.query_one("#deadline-table", DataTable)
+        table.clear()
+        now = self._now()
+        for d in deadlines:
+            table.add_row(left(d.due_at, now), brussels(d.due_at), d.reference, d.partner,
+                          "OCAM" if d.owed_by == "ocam" else "partner", d.urgency)

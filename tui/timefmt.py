@@ -1,0 +1,23 @@
+"""Times for the screen: Europe/Brussels, and what is left before a due time (negative: overdue)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def brussels(moment: datetime) -> str:
+    return moment.astimezone(BRUSSELS).strftime("%d/%m %H:%M:%S")
+
+
+def left(due: datetime, now: datetime) -> str:
+    seconds = int((due - now).total_seconds())
+    sign = "OVERDUE " if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{days}d {hours:02d}h" if days else f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return sign + text
