@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from store import Database
 
-from .queries import OpenDeadline, Overview, open_deadlines, overview
+from .queries import OpenDeadline, Overview, PartnerHealth, Traffic, open_deadlines, overview, partners, traffic
 from .timefmt import brussels, left
 
 
@@ -22,7 +22,8 @@ class Dashboard(App):
     CSS_PATH = "dashboard.tcss"
     TITLE = "Passerelle"
     BINDINGS = [Binding("q", "quit", "Quit"), Binding("o", "show('overview')", "Overview"),
-                Binding("d", "show('deadlines')", "Deadlines")]
+                Binding("d", "show('deadlines')", "Deadlines"), Binding("t", "show('traffic')", "Traffic"),
+                Binding("p", "show('partners')", "Partners")]
 
     def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None) -> None:
         super().__init__()
@@ -31,7 +32,7 @@ class Dashboard(App):
         self._now = now or (lambda: datetime.now(timezone.utc))
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=True)
+        yield Header()  # times are shown in Europe/Brussels in the tables, not the machine's zone
         with TabbedContent(initial="overview"):
             with TabPane("Overview", id="overview"):
                 with Vertical():
@@ -40,6 +41,10 @@ class Dashboard(App):
                     yield DataTable(id="alerts", cursor_type="row")
             with TabPane("Deadlines", id="deadlines"):
                 yield DataTable(id="deadline-table", cursor_type="row")
+            with TabPane("Traffic", id="traffic"):
+                yield DataTable(id="traffic-table", cursor_type="row")
+            with TabPane("Partners", id="partners"):
+                yield DataTable(id="partner-table", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -47,6 +52,10 @@ class Dashboard(App):
         self.query_one("#alerts", DataTable).add_columns("when (Brussels)", "alert", "reference")
         self.query_one("#deadline-table", DataTable).add_columns("left", "due (Brussels)", "reference", "partner",
                                                                  "owed by", "urgency")
+        self.query_one("#traffic-table", DataTable).add_columns("reference", "dir", "partner", "kind", "urgency",
+                                                                "source", "embargo", "state", "receipt", "at")
+        self.query_one("#partner-table", DataTable).add_columns("partner", "kind", "key", "expires", "last message",
+                                                                "on time")
         self.refresh_data()
         self.set_interval(self.refresh_seconds, self.refresh_data)
 
@@ -56,13 +65,14 @@ class Dashboard(App):
     @work(thread=True, exclusive=True, group="refresh")
     def refresh_data(self) -> None:
         """Reads run in a worker thread; the widgets are updated on the app's own thread."""
-        data = overview(self.db), open_deadlines(self.db)
+        data = overview(self.db), open_deadlines(self.db), traffic(self.db), partners(self.db)
         self.call_from_thread(self._show, *data)
 
-    def _show(self, ov: Overview, deadlines: list[OpenDeadline]) -> None:
+    def _show(self, ov: Overview, deadlines: list[OpenDeadline], messages: list[Traffic],
+              contacts: list[PartnerHealth]) -> None:
         urgency = "  ".join(f"{u} {n}" for u, n in sorted(ov.by_urgency.items()))
         self.query_one("#summary", Static).update(
-            f"messages {ov.messages}   {urgency}   deliveries pending {ov.pending_deliveries}, "
+            f"{brussels(self._now())} Brussels   messages {ov.messages}   {urgency}   deliveries pending {ov.pending_deliveries}, "
             f"failed {ov.failed_deliveries}   alerts {len(ov.alerts)}")
         queues = self.query_one("#queues", DataTable)
         queues.clear()
@@ -78,3 +88,17 @@ class Dashboard(App):
         for d in deadlines:
             table.add_row(left(d.due_at, now), brussels(d.due_at), d.reference, d.partner,
                           "OCAM" if d.owed_by == "ocam" else "partner", d.urgency)
+        table = self.query_one("#traffic-table", DataTable)
+        table.clear()
+        for m in messages:
+            table.add_row(m.reference, "in" if m.direction == "inbound" else "out", m.partner or "-", m.kind,
+                          m.urgency, m.urgency_source, m.embargo or "-", m.state, m.receipt, brussels(m.received_at))
+        table = self.query_one("#partner-table", DataTable)
+        table.clear()
+        for p in contacts:
+            expiry = "REVOKED" if p.key_revoked else (brussels(p.key_expires_at) if p.key_expires_at else "never")
+            if p.key_expires_at and not p.key_revoked and (p.key_expires_at - now).days < 30:
+                expiry = f"SOON {expiry}"
+            rate = f"{100 * p.on_time // p.answered}% of {p.answered}" if p.answered else "-"
+            table.add_row(p.name, p.kind, p.fingerprint[-16:], expiry,
+                          brussels(p.last_message_at) if p.last_message_at else "-", rate)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, select
 
 from store import AuditEvent, Database, Deadline, Message, OutboundMail, Partner, QueueItem
 
@@ -53,3 +53,54 @@ def open_deadlines(db: Database, *, limit: int = 200) -> list[OpenDeadline]:
             .join(Message, Message.id == Deadline.message_id).join(Partner, Partner.id == Deadline.partner_id)
             .where(Deadline.state == "open").order_by(Deadline.due_at).limit(limit))
         return [OpenDeadline(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Traffic:
+    reference: str
+    direction: str
+    partner: str | None
+    kind: str
+    urgency: str
+    urgency_source: str
+    embargo: str | None
+    state: str
+    receipt: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class PartnerHealth:
+    name: str
+    kind: str
+    email: str
+    fingerprint: str
+    key_expires_at: datetime | None
+    key_revoked: bool
+    last_message_at: datetime | None
+    answered: int
+    on_time: int
+
+
+def traffic(db: Database, *, limit: int = 200) -> list[Traffic]:
+    """Recent messages, newest first: metadata only."""
+    with db.reader() as uow:
+        rows = uow.session.execute(
+            select(Message.reference, Message.direction, Partner.name, Message.kind, Message.urgency,
+                   Message.urgency_source, Message.embargo, Message.state, Message.receipt_status, Message.received_at)
+            .outerjoin(Partner, Partner.id == Message.partner_id).order_by(Message.id.desc()).limit(limit))
+        return [Traffic(*row) for row in rows]
+
+
+def partners(db: Database) -> list[PartnerHealth]:
+    """Contact points, their keys, their last message and their on-time rate."""
+    with db.reader() as uow:
+        s = uow.session
+        last = dict(s.execute(select(Message.partner_id, func.max(Message.received_at))
+                              .where(Message.direction == "inbound").group_by(Message.partner_id)).all())
+        answered = {pid: (n, ok or 0) for pid, n, ok in s.execute(
+            select(Deadline.partner_id, func.count(), func.sum(func.cast(Deadline.on_time, Integer)))
+            .where(Deadline.state == "answered", Deadline.owed_by == "partner").group_by(Deadline.partner_id))}
+        return [PartnerHealth(p.name, p.kind, p.email, p.fingerprint, p.key_expires_at, p.key_revoked,
+                              last.get(p.id), *answered.get(p.id, (0, 0)))
+                for p in uow.partners.all()]

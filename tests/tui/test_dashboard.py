@@ -43,7 +43,7 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
     db = Database(home.settings.database_url)
     later = datetime.now(timezone.utc) + timedelta(days=2)  # the FLASH request is overdue by then
 
-    async def run() -> tuple[list, list, str, list, str]:
+    async def run() -> tuple:
         app = Dashboard(db, refresh_seconds=0.2, now=lambda: later)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause(0.5)
@@ -54,13 +54,24 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
             await pilot.pause(0.3)
             deadlines = _rows(app.query_one("#deadline-table", DataTable))
             screen = app.export_screenshot()
+            await pilot.press("t")
+            await pilot.pause(0.2)
+            traffic = _rows(app.query_one("#traffic-table", DataTable))
+            screen += app.export_screenshot()
+            await pilot.press("p")
+            await pilot.pause(0.2)
+            contacts = _rows(app.query_one("#partner-table", DataTable))
+            screen += app.export_screenshot()
             await pilot.press("q")
-        return queues, alerts, summary, deadlines, screen
+        return queues, alerts, summary, deadlines, screen, traffic, contacts
 
-    queues, alerts, summary, deadlines, screen = asyncio.run(run())
+    queues, alerts, summary, deadlines, screen, traffic, contacts = asyncio.run(run())
     db.dispose()
     assert "messages 2" in summary and "FLASH 1" in summary and "failed 1" in summary
     assert any(row[1] == "delivery_failed" for row in alerts)
     assert deadlines[0][2] == reference and deadlines[0][0].startswith("OVERDUE")
     assert [row[5] for row in deadlines] == ["FLASH", "ROUTINE"]
-    assert canary not in screen and canary not in " ".join(map(str, queues + alerts + deadlines))
+    assert [row[0] for row in traffic][-1] == reference and traffic[-1][4] == "FLASH"
+    assert traffic[-1][5] == "protected" and sorted(row[8] for row in traffic) == ["failed", "sent"]
+    assert contacts == [["police-fed", "police", key.fingerprint[-16:], "never", contacts[0][4], "-"]]
+    assert canary not in screen and canary not in " ".join(map(str, queues + alerts + deadlines + traffic))
