@@ -40,3 +40,29 @@ def bench_evaluation(count: int, sent: int) -> None:
     from .bench_evaluation import run_evaluation_bench
 
     click.echo(run_evaluation_bench(count, sent))
+
+
+@bench.command("tui")
+@click.option("--messages", default=100_000, show_default=True)
+@click.option("--deadlines", default=10_000, show_default=True)
+def bench_tui(messages: int, deadlines: int) -> None:
+    """The dashboard's refresh cost (its four queries) over a store of that size."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from store import Database, upgrade
+    from tui.bench import fill, measure
+
+    tmp = Path(tempfile.mkdtemp(prefix="pbt"))
+    try:
+        db = Database(f"sqlite:///{tmp / 'bench.db'}")
+        upgrade(db.engine)
+        fill(db, messages, deadlines)
+        figures = measure(db)
+        db.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    click.echo(f"store         {messages} messages, {deadlines} open deadlines (SQLite, WAL)")
+    for name, seconds in figures.items():
+        click.echo(f"{name:<13} {seconds * 1000:.1f} ms (median of 20)")

@@ -54,6 +54,8 @@ class Message(Base):
     __table_args__ = (
         Index("ix_message_state_received", "state", "received_at"),
         Index("ix_message_due_open", "due_at"),
+        Index("ix_message_partner_received", "partner_id", "received_at"),  # a partner's last message
+        Index("ix_message_urgency", "urgency"),  # the dashboard's counts by urgency
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -93,11 +93,12 @@ def traffic(db: Database, *, limit: int = 200) -> list[Traffic]:
 
 
 def partners(db: Database) -> list[PartnerHealth]:
-    """Contact points, their keys, their last message and their on-time rate."""
+    """Contact points, their keys, their last message (either way) and their on-time rate."""
     with db.reader() as uow:
         s = uow.session
-        last = dict(s.execute(select(Message.partner_id, func.max(Message.received_at))
-                              .where(Message.direction == "inbound").group_by(Message.partner_id)).all())
+        # One index seek per partner on (partner_id, received_at), not a scan of every message.
+        last = {p.id: s.scalar(select(func.max(Message.received_at)).where(Message.partner_id == p.id))
+                for p in uow.partners.all()}
         answered = {pid: (n, ok or 0) for pid, n, ok in s.execute(
             select(Deadline.partner_id, func.count(), func.sum(func.cast(Deadline.on_time, Integer)))
             .where(Deadline.state == "answered", Deadline.owed_by == "partner").group_by(Deadline.partner_id))}

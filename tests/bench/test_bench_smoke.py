@@ -30,3 +30,10 @@ def test_bench_evaluation_runs_and_reports_every_figure():
     assert result.exit_code == 0, result.output
     assert re.search(r"deliveries\s+4 through a local relay", result.output), result.output
     assert "route+encrypt" in result.output
+
+
+def test_bench_tui_runs_and_reports_every_figure():
+    result = CliRunner().invoke(main, ["bench", "tui", "--messages", "2000", "--deadlines", "200"])
+    assert result.exit_code == 0, result.output
+    for label in ("overview", "deadlines", "traffic", "partners", "refresh"):
+        assert re.search(rf"^{label}\s+[\d.]+ ms", result.output, re.M), result.output
