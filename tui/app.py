@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 from textual import work
@@ -12,6 +13,8 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from store import Database
 
+from .actions import acknowledge_alert, open_alerts, requeue, retry_delivery, stuck
+from .confirm import Confirm
 from .queries import OpenDeadline, Overview, PartnerHealth, Traffic, open_deadlines, overview, partners, traffic
 from .timefmt import brussels, left
 
@@ -23,10 +26,12 @@ class Dashboard(App):
     TITLE = "Passerelle"
     BINDINGS = [Binding("q", "quit", "Quit"), Binding("o", "show('overview')", "Overview"),
                 Binding("d", "show('deadlines')", "Deadlines"), Binding("t", "show('traffic')", "Traffic"),
-                Binding("p", "show('partners')", "Partners")]
+                Binding("p", "show('partners')", "Partners"), Binding("s", "show('stuck')", "Alerts"),
+                Binding("a", "acknowledge", "Ack alert"), Binding("r", "retry", "Retry/requeue")]
 
-    def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None) -> None:
+    def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None, operator: str | None = None) -> None:
         super().__init__()
+        self.operator = operator or f"duty-officer:{os.environ.get('USER', 'unknown')}"
         self.db = db
         self.refresh_seconds = refresh_seconds
         self._now = now or (lambda: datetime.now(timezone.utc))
@@ -45,6 +50,10 @@ class Dashboard(App):
                 yield DataTable(id="traffic-table", cursor_type="row")
             with TabPane("Partners", id="partners"):
                 yield DataTable(id="partner-table", cursor_type="row")
+            with TabPane("Alerts & quarantine", id="stuck"):
+                with Vertical():
+                    yield DataTable(id="open-alerts", cursor_type="row")
+                    yield DataTable(id="stuck-table", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -56,6 +65,8 @@ class Dashboard(App):
                                                                 "source", "embargo", "state", "receipt", "at")
         self.query_one("#partner-table", DataTable).add_columns("partner", "kind", "key", "expires", "last message",
                                                                 "on time")
+        self.query_one("#open-alerts", DataTable).add_columns("when (Brussels)", "alert", "reference", "about")
+        self.query_one("#stuck-table", DataTable).add_columns("what", "id", "where", "why")
         self.refresh_data()
         self.set_interval(self.refresh_seconds, self.refresh_data)
 
@@ -66,7 +77,56 @@ class Dashboard(App):
     def refresh_data(self) -> None:
         """Reads run in a worker thread; the widgets are updated on the app's own thread."""
         data = overview(self.db), open_deadlines(self.db), traffic(self.db), partners(self.db)
+        pending = open_alerts(self.db), stuck(self.db)
         self.call_from_thread(self._show, *data)
+        self.call_from_thread(self._show_stuck, *pending)
+
+    def _show_stuck(self, alerts: list, items: list) -> None:
+        table = self.query_one("#open-alerts", DataTable)
+        table.clear()
+        for event_id, at, action, ref, detail in alerts:
+            about = detail.get("to") or detail.get("partner") or detail.get("why") or ""
+            table.add_row(brussels(at), action.removeprefix("alert."), ref or "-", str(about)[:30], key=str(event_id))
+        table = self.query_one("#stuck-table", DataTable)
+        table.clear()
+        for what, item_id, where, why in items:
+            table.add_row(what, str(item_id), where, why, key=f"{what}:{item_id}")
+
+    def _selected(self, table_id: str) -> str | None:
+        table = self.query_one(table_id, DataTable)
+        if table.row_count == 0:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def action_acknowledge(self) -> None:
+        key = self._selected("#open-alerts")
+        if key is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                acknowledge_alert(self.db, int(key), self.operator)
+                self.refresh_data()
+
+        self.push_screen(Confirm(f"Acknowledge alert {key}? It is recorded under your name."), done)
+
+    def action_retry(self) -> None:
+        key = self._selected("#stuck-table")
+        if key is None:
+            return
+        what, _, item_id = key.partition(":")
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            if what == "quarantined":
+                requeue(self.db, int(item_id), self.operator)
+            else:
+                retry_delivery(self.db, int(item_id), self.operator)
+            self.refresh_data()
+
+        verb = "Put quarantined item" if what == "quarantined" else "Retry failed delivery"
+        self.push_screen(Confirm(f"{verb} {item_id} back in its queue? It is recorded under your name."), done)
 
     def _show(self, ov: Overview, deadlines: list[OpenDeadline], messages: list[Traffic],
               contacts: list[PartnerHealth]) -> None:

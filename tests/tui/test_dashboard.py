@@ -75,3 +75,51 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
     assert traffic[-1][5] == "protected" and sorted(row[8] for row in traffic) == ["failed", "sent"]
     assert contacts == [["police-fed", "police", key.fingerprint[-16:], "never", contacts[0][4], "-"]]
     assert canary not in screen and canary not in " ".join(map(str, queues + alerts + deadlines + traffic))
+
+
+def test_actions_ask_first_and_are_audited(short_tmp):
+    """A refused receipt: 'n' changes nothing; acknowledging its alert and retrying the delivery are recorded
+    under the operator's name; the retried receipt then reaches the relay."""
+    import json
+
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    home, key = home_with_police(short_tmp)
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        relay.refuse(1)
+        reference = reference_in(hub.send(signed(key))[1])
+        for _ in range(100):
+            if relay.attempts >= 1:
+                break
+            relay.wait_for(5, timeout=0.05)
+        db = Database(home.settings.database_url)
+
+        async def run() -> tuple[int, int]:
+            app = Dashboard(db, refresh_seconds=0.2, operator="officer-7")
+            async with app.run_test(size=(100, 30)) as pilot:
+                await pilot.pause(0.6)
+                await pilot.press("s")
+                await pilot.pause(0.2)
+                alerts = app.query_one("#open-alerts", DataTable).row_count
+                await pilot.press("a", "n")  # declined: nothing happens
+                await pilot.pause(0.3)
+                await pilot.press("a", "y")
+                await pilot.pause(0.5)
+                left_alerts = app.query_one("#open-alerts", DataTable).row_count
+                await pilot.press("r", "y")
+                await pilot.pause(0.5)
+                await pilot.press("q")
+            return alerts, left_alerts
+
+        alerts, left_alerts = asyncio.run(run())
+        hub.hub.transport.notify("outbound")
+        assert relay.wait_for(1, timeout=20)
+        db.dispose()
+    assert (alerts, left_alerts) == (1, 0)
+    shown = json.loads(CliRunner().invoke(main, ["messages", "show", reference, "--json",
+                                                 "--home", str(home.settings.home)]).output)
+    by_officer = [e["action"] for e in shown["audit"] if e["actor"] == "officer-7"]
+    assert by_officer == ["operator.alert_acknowledged", "operator.delivery_retried"]
+    assert shown["receipt_status"] == "sent"
