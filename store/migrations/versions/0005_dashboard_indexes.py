@@ -7,8 +7,6 @@ Create Date: 2026-11-22 08:08:41.692475
 from __future__ import annotations
 
 from alembic import op
-import sqlalchemy as sa
-import store.base
 
 
 revision = '0005'
