@@ -5,7 +5,7 @@ PHOME   ?= var
 DOMAIN  ?= ocam.test
 APT_PKGS := gnupg swaks
 
-.PHONY: run test system-deps clean
+.PHONY: run serve test system-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,7 +23,12 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# The demo: a temporary hub, simulated partners over real SMTP, the dashboard in front (q quits).
 run: $(VENV)/.installed system-deps
+	$(VENV)/bin/passerelle demo
+
+# A real hub on ./var (or PHOME), initialised on first use.
+serve: $(VENV)/.installed system-deps
 	@test -f $(PHOME)/passerelle.toml || $(VENV)/bin/passerelle init --home $(PHOME) --domain $(DOMAIN)
 	$(VENV)/bin/passerelle serve --home $(PHOME)
 

@@ -158,3 +158,24 @@ def _register() -> None:
 
 
 _register()
+
+
+@main.command()
+@click.option("--speed", default=1440.0, show_default=True,
+              help="How much faster the hub's clock runs (1440: a FLASH day passes in a minute).")
+def demo(speed: float) -> None:
+    """A fresh temporary hub with four simulated support services sending signed traffic over real SMTP
+    (all urgencies, some embargoed, some forged or from unknown keys), answering some of OCAM's requests and
+    letting others go overdue; a local relay captures what the hub sends; the dashboard is in front.
+    Quit the dashboard (q) to stop everything and remove the temporary home."""
+    from tui import Dashboard
+
+    from .demo import Demo
+
+    logging.getLogger().setLevel(logging.ERROR)  # the dashboard owns the terminal
+    session = Demo(speed=speed)
+    try:
+        db = session.start()
+        Dashboard(db, refresh_seconds=1.0, now=session.clock.now, operator="demo-officer").run()
+    finally:
+        session.close()

@@ -132,7 +132,7 @@ class Dashboard(App):
               contacts: list[PartnerHealth]) -> None:
         urgency = "  ".join(f"{u} {n}" for u, n in sorted(ov.by_urgency.items()))
         self.query_one("#summary", Static).update(
-            f"{brussels(self._now())} Brussels   messages {ov.messages}   {urgency}   deliveries pending {ov.pending_deliveries}, "
+            f"{brussels(self._now())} Brussels   messages {ov.messages} (refused {ov.refused})   {urgency}   deliveries pending {ov.pending_deliveries}, "
             f"failed {ov.failed_deliveries}   alerts {len(ov.alerts)}")
         queues = self.query_one("#queues", DataTable)
         queues.clear()

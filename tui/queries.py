@@ -18,6 +18,7 @@ class Overview:
     failed_deliveries: int
     alerts: list[tuple[datetime, str, str | None]]  # (when, action, reference)
     messages: int
+    refused: int  # refusals given at SMTP time
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ def overview(db: Database, *, alerts: int = 20) -> Overview:
         recent = s.execute(select(AuditEvent.at, AuditEvent.action, AuditEvent.message_ref)
                            .where(AuditEvent.action.like("alert.%")).order_by(AuditEvent.id.desc()).limit(alerts))
         total = s.scalar(select(func.count(Message.id))) or 0
+        refused = s.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "intake.refused")) or 0
         return Overview(queues, by_urgency, deliveries.get("pending", 0), deliveries.get("failed", 0),
-                        [tuple(r) for r in recent], total)
+                        [tuple(r) for r in recent], total, refused)
 
 
 def open_deadlines(db: Database, *, limit: int = 200) -> list[OpenDeadline]:

@@ -1,0 +1,180 @@
+"""`passerelle demo`: a fresh hub, four simulated support services sending real signed SMTP traffic, a
+capturing relay, an accelerated clock, and the dashboard in front. Quitting the dashboard stops it all."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import smtplib
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from crypto import Gpg, compose
+from gateway.capture import CaptureRelay
+from store import Database
+
+from . import home as home_mod
+from . import partners
+from .background import BackgroundHub
+from .clock import SystemClock
+from .requests_out import send_request
+from .settings import load
+
+PARTNERS = (("police-fed", "police"), ("vsse", "intelligence"), ("customs", "customs"),
+            ("foreign-affairs", "foreign-affairs"))
+URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
+
+
+class AcceleratedClock:
+    """Wall-clock time running *factor* times faster from the moment it is made (UTC-aware)."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self._start = datetime.now(timezone.utc)
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        from datetime import timedelta
+
+        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.factor)
+
+
+@dataclass
+class _Sender:
+    name: str
+    kind: str
+    email: str
+    gpg: Gpg
+    fingerprint: str
+
+
+class Demo:
+    """Everything the demo runs, started and stopped together."""
+
+    def __init__(self, *, speed: float, root: Path | None = None) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="pdemo"))
+        self.clock = AcceleratedClock(speed)
+        self.stop = threading.Event()
+        self.sent = 0
+
+    def start(self) -> Database:
+        home_mod.init(self.root / "hub", "ocam.test")
+        self.settings = load(self.root / "hub")
+        self.settings.delivery.retry_schedule_seconds = [600, 1800, 3600]  # clock seconds: fast under acceleration
+        self.relay = CaptureRelay().start()
+        self.db = Database(self.settings.database_url)
+        hub_gpg = Gpg(self.settings.gnupg_home)
+        self.senders = []
+        with self.db.unit_of_work() as uow:
+            for name, kind in PARTNERS:
+                gpg = Gpg(self.root / name)
+                email = f"spoc@{name}.demo"
+                fpr = gpg.generate_key(f"{name} <{email}>")
+                partners.add(uow, hub_gpg, SystemClock(), name=name, kind=kind, email=email,
+                             key_data=gpg.export_public(fpr))
+                self.senders.append(_Sender(name, kind, email, gpg, fpr))
+            uow.commit()
+        stranger = Gpg(self.root / "stranger")
+        self.stranger = _Sender("stranger", "police", "someone@stranger.demo", stranger,
+                                stranger.generate_key("Stranger <someone@stranger.demo>"))
+        self.hub = BackgroundHub(self.settings, relay=self.relay.address, clock=self.clock)
+        self.hub.hub.scheduler_sleep = 1.0
+        self.hub.start()
+        self.traffic = threading.Thread(target=self._traffic, name="demo-partners", daemon=True)
+        self.traffic.start()
+        return self.db
+
+    def close(self) -> None:
+        self.stop.set()
+        self.traffic.join(10)
+        self.hub.stop()
+        self.relay.stop()
+        self.db.dispose()
+        for path in [self.root / "hub" / "gnupg", *(self.root / s.name for s in self.senders), self.root / "stranger"]:
+            subprocess.run(["gpgconf", "--homedir", str(path), "--kill", "gpg-agent"], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- the simulated partners --------------------------------------------------------------
+
+    def _traffic(self) -> None:
+        rng = random.Random(7)
+        step = 0
+        while not self.stop.wait(1.5):
+            step += 1
+            sender = rng.choice(self.senders)
+            try:
+                if step % 7 == 0:
+                    self._ocam_request(rng.choice(self.senders).name, rng.choice(URGENCIES))
+                elif step % 11 == 0:
+                    self._submit(self.stranger, "request", rng.choice(URGENCIES))  # unknown signer: refused
+                elif step % 13 == 0:
+                    self._submit(sender, "request", "URGENT", tamper=True)  # bad signature: refused
+                elif step % 5 == 0:
+                    self._answer_one(sender)
+                else:
+                    kind = rng.choice(("request", "request", "spontaneous"))
+                    embargo = "judicial" if step % 9 == 0 else None
+                    self._submit(sender, kind, rng.choice(URGENCIES), embargo=embargo)
+            except (OSError, smtplib.SMTPException):
+                continue
+
+    def _submit(self, sender: _Sender, kind: str, urgency: str, *, embargo: str | None = None,
+                request_ref: str | None = None, tamper: bool = False) -> None:
+        lines = [f"Urgency: {urgency}", f"Message-Kind: {kind}"]
+        if embargo:
+            lines.append(f"Embargo: {embargo}")
+        if request_ref:
+            lines.append(f"Request-Ref: {request_ref}")
+        body = "\r\n".join(lines) + f"\r\n\r\nDemo message {uuid.uuid4().hex} from {sender.name}.\r\n"
+        entity = b"Content-Type: text/plain; charset=us-ascii\r\n\r\n" + body.encode()
+        headers = [("From", sender.email), ("To", self.settings.hub.address), ("Subject", f"{kind} ({urgency})"),
+                   ("Date", format_datetime(datetime.now(timezone.utc))),
+                   ("Message-ID", make_msgid(domain=f"{sender.name}.demo"))]
+        raw = compose.sign_entity(sender.gpg, entity, sender.fingerprint, headers)
+        if tamper:
+            raw = raw.replace(b"Demo message", b"Forged message")
+        tls = ssl.create_default_context()
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", self.hub.port, timeout=30) as client:
+            client.starttls(context=tls)
+            client.ehlo()
+            try:
+                client.sendmail(sender.email, [self.settings.hub.address], raw)
+            except smtplib.SMTPDataError:
+                pass  # a refusal is part of the demo; the dashboard shows it
+        self.sent += 1
+
+    def _ocam_request(self, partner: str, urgency: str) -> None:
+        from .transport import EmbeddedTransport
+        from crypto import StorageKey
+
+        with self.db.unit_of_work() as uow:
+            send_request(uow, settings=self.settings, gpg=self.hub.hub.gpg,
+                         key=StorageKey.load(self.settings.storage_key_path), clock=self.clock,
+                         transport=EmbeddedTransport(self.db, self.clock), partner_name=partner, urgency=urgency,
+                         subject="Demande de vérification", body="Merci de vérifier.", attachments=[], due_at=None)
+            uow.commit()
+        self.hub.hub.transport.notify("outbound")
+
+    def _answer_one(self, sender: _Sender) -> None:
+        """The partner answers one of OCAM's open requests to it (some stay unanswered and go overdue)."""
+        from sqlalchemy import select
+
+        from store import Deadline, Message, Partner
+
+        with self.db.reader() as uow:
+            ref = uow.session.scalar(
+                select(Message.reference).join(Deadline, Deadline.message_id == Message.id)
+                .join(Partner, Partner.id == Deadline.partner_id)
+                .where(Deadline.state == "open", Deadline.owed_by == "partner", Partner.name == sender.name)
+                .order_by(Deadline.due_at).limit(1))
+        if ref:
+            self._submit(sender, "response", "ROUTINE", request_ref=ref)

@@ -1,0 +1,45 @@
+"""The demo under a pseudo-terminal: it starts, the dashboard draws, q stops everything and cleans up."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _read(fd: int, seconds: float) -> bytes:
+    out = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                break
+    return out
+
+
+def test_demo_runs_and_quits_cleanly():
+    before = set(Path(tempfile.gettempdir()).glob("pdemo*"))
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
+    process = subprocess.Popen([sys.executable, "-m", "hub", "demo"], stdin=slave, stdout=slave, stderr=slave,
+                               env=env, close_fds=True)
+    os.close(slave)
+    try:
+        screen = _read(master, 15)
+        assert b"Passerelle" in screen and b"Deadlines" in screen
+        os.write(master, b"q")
+        _read(master, 2)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    assert set(Path(tempfile.gettempdir()).glob("pdemo*")) == before  # its temporary home is gone
