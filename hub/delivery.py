@@ -161,6 +161,7 @@ class DeliveryHandler:
                      attempts=job.attempts + 1, relay_reply=reply[:200], on_time=on_time)
         if job.purpose == "request" and job.message_id is not None:
             # Accepted by the contact point's side: one of the two acknowledgements that start the clock.
+            uow.messages.update(job.message_id, state="sent")
             message = uow.messages.get(job.message_id)
             acknowledged(uow, windows=self.windows, clock=self.clock, message=message, at=self.clock.now(),
                          source="relay")

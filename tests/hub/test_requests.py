@@ -95,6 +95,7 @@ def test_request_goes_out_encrypted_and_a_final_response_stops_the_clock(short_t
     acks = [e["detail"]["source"] for e in shown["audit"] if e["action"] == "request.acknowledged"]
     assert acks == ["relay", "mdn"]
     assert shown["deadline"]["started_by"] == "relay" and shown["deadline"]["on_time"] is True
+    assert shown["state"] == "sent"
     human = CliRunner().invoke(main, ["messages", "show", reference, "--home", str(home.settings.home)]).output
     assert "by relay" in human and "(on time)" in human
 
