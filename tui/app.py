@@ -15,7 +15,9 @@ from store import Database
 
 from .actions import acknowledge_alert, open_alerts, requeue, retry_delivery, stuck
 from .confirm import Confirm
-from .queries import OpenDeadline, Overview, PartnerHealth, Traffic, open_deadlines, overview, partners, traffic
+from .queries import (
+    OpenDeadline, Overview, PartnerHealth, Traffic, detail, open_deadlines, overview, partners, traffic,
+)
 from .timefmt import brussels, left
 
 
@@ -47,7 +49,9 @@ class Dashboard(App):
             with TabPane("Deadlines", id="deadlines"):
                 yield DataTable(id="deadline-table", cursor_type="row")
             with TabPane("Traffic", id="traffic"):
-                yield DataTable(id="traffic-table", cursor_type="row")
+                with Vertical():
+                    yield DataTable(id="traffic-table", cursor_type="row")
+                    yield Static("select a message for its receipt, deliveries and audit trail", id="traffic-detail")
             with TabPane("Partners", id="partners"):
                 yield DataTable(id="partner-table", cursor_type="row")
             with TabPane("Alerts & quarantine", id="stuck"):
@@ -82,15 +86,32 @@ class Dashboard(App):
         self.call_from_thread(self._show_stuck, *pending)
 
     def _show_stuck(self, alerts: list, items: list) -> None:
-        table = self.query_one("#open-alerts", DataTable)
+        self._refill(self.query_one("#open-alerts", DataTable),
+                     [(brussels(at), action.removeprefix("alert."), ref or "-",
+                       str(d.get("to") or d.get("partner") or d.get("why") or "")[:30])
+                      for _id, at, action, ref, d in alerts],
+                     [str(event_id) for event_id, *_ in alerts])
+        self._refill(self.query_one("#stuck-table", DataTable), [(w, str(i), where, why) for w, i, where, why in items],
+                     [f"{w}:{i}" for w, i, _where, _why in items])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "traffic-table" and event.row_key is not None:
+            self._load_detail(event.row_key.value)
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _load_detail(self, reference: str) -> None:
+        text = detail(self.db, reference)
+        self.call_from_thread(self.query_one("#traffic-detail", Static).update, text)
+
+    @staticmethod
+    def _refill(table: DataTable, rows: list[tuple], keys: list[str | None] | None = None) -> None:
+        """Replace a table's rows, keeping the officer's selected row where it was."""
+        row = table.cursor_row
         table.clear()
-        for event_id, at, action, ref, detail in alerts:
-            about = detail.get("to") or detail.get("partner") or detail.get("why") or ""
-            table.add_row(brussels(at), action.removeprefix("alert."), ref or "-", str(about)[:30], key=str(event_id))
-        table = self.query_one("#stuck-table", DataTable)
-        table.clear()
-        for what, item_id, where, why in items:
-            table.add_row(what, str(item_id), where, why, key=f"{what}:{item_id}")
+        for i, cells in enumerate(rows):
+            table.add_row(*cells, key=keys[i] if keys else None)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1), animate=False)
 
     def _selected(self, table_id: str) -> str | None:
         table = self.query_one(table_id, DataTable)
@@ -130,35 +151,31 @@ class Dashboard(App):
 
     def _show(self, ov: Overview, deadlines: list[OpenDeadline], messages: list[Traffic],
               contacts: list[PartnerHealth]) -> None:
+        now = self._now()
         urgency = "  ".join(f"{u} {n}" for u, n in sorted(ov.by_urgency.items()))
         self.query_one("#summary", Static).update(
-            f"{brussels(self._now())} Brussels   messages {ov.messages} (refused {ov.refused})   {urgency}   deliveries pending {ov.pending_deliveries}, "
-            f"failed {ov.failed_deliveries}   alerts {len(ov.alerts)}")
-        queues = self.query_one("#queues", DataTable)
-        queues.clear()
-        for name, states in sorted(ov.queues.items()):
-            queues.add_row(name, *(str(states.get(s, 0)) for s in ("ready", "leased", "quarantined")))
-        alerts = self.query_one("#alerts", DataTable)
-        alerts.clear()
-        for at, action, ref in ov.alerts:
-            alerts.add_row(brussels(at), action.removeprefix("alert."), ref or "-")
-        table = self.query_one("#deadline-table", DataTable)
-        table.clear()
-        now = self._now()
-        for d in deadlines:
-            table.add_row(left(d.due_at, now), brussels(d.due_at), d.reference, d.partner,
-                          "OCAM" if d.owed_by == "ocam" else "partner", d.urgency)
-        table = self.query_one("#traffic-table", DataTable)
-        table.clear()
-        for m in messages:
-            table.add_row(m.reference, "in" if m.direction == "inbound" else "out", m.partner or "-", m.kind,
-                          m.urgency, m.urgency_source, m.embargo or "-", m.state, m.receipt, brussels(m.received_at))
-        table = self.query_one("#partner-table", DataTable)
-        table.clear()
-        for p in contacts:
-            expiry = "REVOKED" if p.key_revoked else (brussels(p.key_expires_at) if p.key_expires_at else "never")
-            if p.key_expires_at and not p.key_revoked and (p.key_expires_at - now).days < 30:
-                expiry = f"SOON {expiry}"
-            rate = f"{100 * p.on_time // p.answered}% of {p.answered}" if p.answered else "-"
-            table.add_row(p.name, p.kind, p.fingerprint[-16:], expiry,
-                          brussels(p.last_message_at) if p.last_message_at else "-", rate)
+            f"{brussels(now)} Brussels   messages {ov.messages} (refused {ov.refused})   {urgency}   "
+            f"deliveries pending {ov.pending_deliveries}, failed {ov.failed_deliveries}   alerts {len(ov.alerts)}")
+        self._refill(self.query_one("#queues", DataTable),
+                     [(name, *(str(states.get(s, 0)) for s in ("ready", "leased", "quarantined")))
+                      for name, states in sorted(ov.queues.items())])
+        self._refill(self.query_one("#alerts", DataTable),
+                     [(brussels(at), action.removeprefix("alert."), ref or "-") for at, action, ref in ov.alerts])
+        self._refill(self.query_one("#deadline-table", DataTable),
+                     [(left(d.due_at, now), brussels(d.due_at), d.reference, d.partner,
+                       "OCAM" if d.owed_by == "ocam" else "partner", d.urgency) for d in deadlines])
+        self._refill(self.query_one("#traffic-table", DataTable),
+                     [(m.reference, "in" if m.direction == "inbound" else "out", m.partner or "-", m.kind, m.urgency,
+                       m.urgency_source, m.embargo or "-", m.state, m.receipt, brussels(m.received_at))
+                      for m in messages], [m.reference for m in messages])
+        self._refill(self.query_one("#partner-table", DataTable), [self._partner_row(p, now) for p in contacts])
+
+    @staticmethod
+    def _partner_row(p: PartnerHealth, now: datetime) -> tuple:
+        expiry = "REVOKED" if p.key_revoked else (brussels(p.key_expires_at) if p.key_expires_at else "never")
+        if p.key_expires_at and not p.key_revoked and (p.key_expires_at - now).days < 30:
+            expiry = f"SOON {expiry}"
+        rate = f"{100 * p.on_time // p.answered}% of {p.answered}" if p.answered else "-"
+        return (p.name, p.kind, p.fingerprint[-16:], expiry,
+                brussels(p.last_message_at) if p.last_message_at else "-", rate)
+

@@ -107,3 +107,22 @@ def partners(db: Database) -> list[PartnerHealth]:
         return [PartnerHealth(p.name, p.kind, p.email, p.fingerprint, p.key_expires_at, p.key_revoked,
                               last.get(p.id), *answered.get(p.id, (0, 0)))
                 for p in uow.partners.all()]
+
+
+def detail(db: Database, reference: str) -> str:
+    """One message's receipt fields, deliveries and audit trail, as lines of text (metadata only)."""
+    from .timefmt import brussels
+
+    with db.reader() as uow:
+        m = uow.messages.by_reference(reference)
+        if m is None:
+            return f"{reference}: not found"
+        lines = [f"{m.reference}  {m.direction}  {m.kind}  {m.urgency} ({m.urgency_source})  "
+                 f"embargo {m.embargo or '-'}  received {brussels(m.received_at)}  "
+                 f"due {brussels(m.due_at) if m.due_at else '-'}  sha256 {m.body_digest[:16]}…"]
+        for o in uow.outbound.for_message(m.id):
+            lines.append(f"  {o.purpose:<12} → {o.rcpt_to:<28} {o.state:<8} attempts {o.attempts}"
+                         + (f"  {o.last_error[:40]}" if o.last_error else ""))
+        for e in uow.audit.for_message(reference):
+            lines.append(f"  {brussels(e.at)}  {e.action:<24} {e.actor}")
+        return "\n".join(lines)

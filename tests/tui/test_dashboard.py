@@ -57,15 +57,19 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
             await pilot.press("t")
             await pilot.pause(0.2)
             traffic = _rows(app.query_one("#traffic-table", DataTable))
+            table = app.query_one("#traffic-table", DataTable)
+            table.move_cursor(row=table.row_count - 1)
+            await pilot.pause(0.4)
+            detail = str(app.query_one("#traffic-detail", Static).render())
             screen += app.export_screenshot()
             await pilot.press("p")
             await pilot.pause(0.2)
             contacts = _rows(app.query_one("#partner-table", DataTable))
             screen += app.export_screenshot()
             await pilot.press("q")
-        return queues, alerts, summary, deadlines, screen, traffic, contacts
+        return queues, alerts, summary, deadlines, screen, traffic, contacts, detail
 
-    queues, alerts, summary, deadlines, screen, traffic, contacts = asyncio.run(run())
+    queues, alerts, summary, deadlines, screen, traffic, contacts, detail = asyncio.run(run())
     db.dispose()
     assert "messages 2" in summary and "FLASH 1" in summary and "failed 1" in summary
     assert any(row[1] == "delivery_failed" for row in alerts)
@@ -74,7 +78,9 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
     assert [row[0] for row in traffic][-1] == reference and traffic[-1][4] == "FLASH"
     assert traffic[-1][5] == "protected" and sorted(row[8] for row in traffic) == ["failed", "sent"]
     assert contacts == [["police-fed", "police", key.fingerprint[-16:], "never", contacts[0][4], "-"]]
-    assert canary not in screen and canary not in " ".join(map(str, queues + alerts + deadlines + traffic))
+    assert detail.startswith(reference) and "intake.accepted" in detail and "receipt" in detail
+    assert canary not in screen and canary not in detail
+    assert canary not in " ".join(map(str, queues + alerts + deadlines + traffic))
 
 
 def test_actions_ask_first_and_are_audited(short_tmp):
