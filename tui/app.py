@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -19,6 +20,21 @@ from .queries import (
     OpenDeadline, Overview, PartnerHealth, Traffic, detail, open_deadlines, overview, partners, traffic,
 )
 from .timefmt import brussels, left
+
+
+# Colour adds to the words, never replaces them (OVERDUE is written out): readable without colour.
+URGENCY_STYLE = {"FLASH": "bold red", "URGENT": "yellow", "ROUTINE": "", "NON-URGENT": "dim"}
+
+
+def _closeness(due: datetime, now: datetime) -> str:
+    seconds = (due - now).total_seconds()
+    if seconds < 0:
+        return "bold white on red"
+    if seconds < 3600:
+        return "bold red"
+    if seconds < 6 * 3600:
+        return "yellow"
+    return ""
 
 
 class Dashboard(App):
@@ -162,8 +178,9 @@ class Dashboard(App):
         self._refill(self.query_one("#alerts", DataTable),
                      [(brussels(at), action.removeprefix("alert."), ref or "-") for at, action, ref in ov.alerts])
         self._refill(self.query_one("#deadline-table", DataTable),
-                     [(left(d.due_at, now), brussels(d.due_at), d.reference, d.partner,
-                       "OCAM" if d.owed_by == "ocam" else "partner", d.urgency) for d in deadlines])
+                     [(Text(left(d.due_at, now), style=_closeness(d.due_at, now)), brussels(d.due_at), d.reference,
+                       d.partner, "OCAM" if d.owed_by == "ocam" else "partner",
+                       Text(d.urgency, style=URGENCY_STYLE.get(d.urgency, ""))) for d in deadlines])
         self._refill(self.query_one("#traffic-table", DataTable),
                      [(m.reference, "in" if m.direction == "inbound" else "out", m.partner or "-", m.kind, m.urgency,
                        m.urgency_source, m.embargo or "-", m.state, m.receipt, brussels(m.received_at))
