@@ -10,7 +10,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
 from store import Database
 
@@ -45,7 +45,8 @@ class Dashboard(App):
     BINDINGS = [Binding("q", "quit", "Quit"), Binding("o", "show('overview')", "Overview"),
                 Binding("d", "show('deadlines')", "Deadlines"), Binding("t", "show('traffic')", "Traffic"),
                 Binding("p", "show('partners')", "Partners"), Binding("s", "show('stuck')", "Alerts"),
-                Binding("a", "acknowledge", "Ack alert"), Binding("r", "retry", "Retry/requeue")]
+                Binding("a", "acknowledge", "Ack alert"), Binding("r", "retry", "Retry/requeue"),
+                Binding("slash", "filter", "Filter", show=False)]
 
     def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None, operator: str | None = None) -> None:
         super().__init__()
@@ -63,7 +64,10 @@ class Dashboard(App):
                     yield DataTable(id="queues", cursor_type="row")
                     yield DataTable(id="alerts", cursor_type="row")
             with TabPane("Deadlines", id="deadlines"):
-                yield DataTable(id="deadline-table", cursor_type="row")
+                with Vertical():
+                    yield Input(placeholder="filter: partner, OCAM/partner, urgency, reference  (/ to type, esc)",
+                                id="deadline-filter")
+                    yield DataTable(id="deadline-table", cursor_type="row")
             with TabPane("Traffic", id="traffic"):
                 with Vertical():
                     yield DataTable(id="traffic-table", cursor_type="row")
@@ -92,6 +96,17 @@ class Dashboard(App):
 
     def action_show(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+
+    def action_filter(self) -> None:
+        self.action_show("deadlines")
+        self.query_one("#deadline-filter", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "deadline-filter":
+            self.refresh_data()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#deadline-table", DataTable).focus()
 
     @work(thread=True, exclusive=True, group="refresh")
     def refresh_data(self) -> None:
@@ -177,6 +192,9 @@ class Dashboard(App):
                       for name, states in sorted(ov.queues.items())])
         self._refill(self.query_one("#alerts", DataTable),
                      [(brussels(at), action.removeprefix("alert."), ref or "-") for at, action, ref in ov.alerts])
+        wanted = self.query_one("#deadline-filter", Input).value.strip().lower()
+        deadlines = [d for d in deadlines if not wanted or wanted in
+                     f"{d.partner} {'ocam' if d.owed_by == 'ocam' else 'partner'} {d.urgency} {d.reference}".lower()]
         self._refill(self.query_one("#deadline-table", DataTable),
                      [(Text(left(d.due_at, now), style=_closeness(d.due_at, now)), brussels(d.due_at), d.reference,
                        d.partner, "OCAM" if d.owed_by == "ocam" else "partner",

@@ -54,6 +54,10 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
             await pilot.pause(0.3)
             deadlines = _rows(app.query_one("#deadline-table", DataTable))
             screen = app.export_screenshot()
+            await pilot.press("slash", *"flash", "enter")
+            await pilot.pause(0.4)
+            filtered = _rows(app.query_one("#deadline-table", DataTable))
+            await pilot.press("slash", *["backspace"] * 5, "enter")
             await pilot.press("t")
             await pilot.pause(0.2)
             traffic = _rows(app.query_one("#traffic-table", DataTable))
@@ -67,14 +71,15 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
             contacts = _rows(app.query_one("#partner-table", DataTable))
             screen += app.export_screenshot()
             await pilot.press("q")
-        return queues, alerts, summary, deadlines, screen, traffic, contacts, detail
+        return queues, alerts, summary, deadlines, screen, traffic, contacts, detail, filtered
 
-    queues, alerts, summary, deadlines, screen, traffic, contacts, detail = asyncio.run(run())
+    queues, alerts, summary, deadlines, screen, traffic, contacts, detail, filtered = asyncio.run(run())
     db.dispose()
     assert "messages 2" in summary and "FLASH 1" in summary and "failed 1" in summary
     assert any(row[1] == "delivery_failed" for row in alerts)
     assert deadlines[0][2] == reference and deadlines[0][0].startswith("OVERDUE")
     assert [row[5] for row in deadlines] == ["FLASH", "ROUTINE"]
+    assert [row[5] for row in filtered] == ["FLASH"]  # the filter by urgency
     assert [row[0] for row in traffic][-1] == reference and traffic[-1][4] == "FLASH"
     assert traffic[-1][5] == "protected" and sorted(row[8] for row in traffic) == ["failed", "sent"]
     assert contacts == [["police-fed", "police", key.fingerprint[-16:], "never", contacts[0][4], "-"]]
