@@ -111,7 +111,7 @@ def _presign(gpg: Gpg, fpr: str, sender: str, to: str, count: int, size: int) ->
         return list(pool.map(one, range(count)))
 
 
-def _ceiling(gpg_hub: Gpg, hub_fpr: str, gpg_partner: Gpg, sample: bytes, threads: int, seconds: float = 4.0) -> float:
+def _ceiling(gpg_hub: Gpg, hub_fpr: str, sample: bytes, threads: int, seconds: float = 4.0) -> float:
     signed = pgpmime.analyse(sample).signed
     assert signed is not None
     receipt_like = b"Content-Type: text/plain\r\n\r\n" + b"x" * 2000
@@ -161,7 +161,7 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float)
     db.dispose()
     messages = _presign(partner_gpg, partner_fpr, sender, identity.address, count, size)
     ceiling_threads = settings.gateway.verify_threads
-    ceiling = _ceiling(hub_gpg, identity.fingerprint, partner_gpg, messages[0], ceiling_threads)
+    ceiling = _ceiling(hub_gpg, identity.fingerprint, messages[0], ceiling_threads)
 
     work: queue.Queue[bytes] = queue.Queue()
     for m in messages:

@@ -74,12 +74,12 @@ def messages_list(home: Path, as_json: bool, quarantined: bool, refused: bool, l
                 rows = [{"at": _iso(e.at), "from": e.actor, **e.detail}
                         for e in uow.audit.recent(action="intake.refused", limit=limit)]
             else:
-                rows = [summary(m) for m in uow.messages.recent(limit=limit, state="quarantined" if quarantined else None)]
+                found = uow.messages.recent(limit=limit, state="quarantined" if quarantined else None)
+                rows = [summary(m) for m in found]
                 if quarantined:
                     errors = {i.payload.get("message_id"): i.last_error for i in uow.queue.quarantined()}
-                    ids = {m.reference: m.id for m in uow.messages.recent(limit=limit, state="quarantined")}
-                    for row in rows:
-                        row["error"] = errors.get(ids.get(row["reference"]))
+                    for row, m in zip(rows, found):
+                        row["error"] = errors.get(m.id)
     finally:
         db.dispose()
     if as_json:

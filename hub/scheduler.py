@@ -94,12 +94,10 @@ class Scheduler:
             rows = uow.deadlines.due_for_action(now, limit=self.batch)
             duty = [(r.email, r.fingerprint) for r in uow.recipients.of_type(OCAM_DUTY)] if rows else []
             found = []
-            for row in rows:
-                message = uow.messages.get(row.message_id)
-                partner = uow.partners.get(row.partner_id)
+            for row, reference, partner in rows:
                 perform, skipped, n = catch_up(row.started_at, row.due_at, d.reminder_fractions,
                                                d.overdue_reminder_every, row.reminders_sent, now)
-                found.append(_Due(row.id, row.message_id, message.reference, row.owed_by, row.urgency, partner.name,
+                found.append(_Due(row.id, row.message_id, reference, row.owed_by, row.urgency, partner.name,
                                   partner.email, partner.fingerprint, row.due_at, row.reminders_sent, perform,
                                   skipped, n, steps(row.started_at, row.due_at, d.reminder_fractions,
                                                     d.overdue_reminder_every, n).at,

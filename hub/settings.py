@@ -118,8 +118,8 @@ class Settings(BaseSettings):
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
                                    file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
-        return (init_settings, env_settings, toml)
+        # The TOML file is the one named in model_config (see load()); none by default.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
     @field_validator("home")
     @classmethod
@@ -148,21 +148,9 @@ class Settings(BaseSettings):
         return self.store.url or f"sqlite:///{self.home / 'passerelle.db'}"
 
 
-_TOML_OVERRIDE: list[Path] = []
-
-
-def _toml_path() -> Path:
-    if _TOML_OVERRIDE:
-        return _TOML_OVERRIDE[-1]
-    home = Path(os.environ.get("PASSERELLE_HOME", "var"))
-    return home / SETTINGS_FILE
-
-
 def load(home: Path | None = None, **overrides: Any) -> Settings:
     """Settings for *home* (or PASSERELLE_HOME, or ./var) with its passerelle.toml."""
     home = (home or Path(os.environ.get("PASSERELLE_HOME", "var"))).expanduser().resolve()
-    _TOML_OVERRIDE.append(home / SETTINGS_FILE)
-    try:
-        return Settings(home=home, **overrides)
-    finally:
-        _TOML_OVERRIDE.pop()
+    of_home = type("Settings", (Settings,), {
+        "model_config": SettingsConfigDict(**{**Settings.model_config, "toml_file": home / SETTINGS_FILE})})
+    return of_home(home=home, **overrides)

@@ -306,10 +306,13 @@ class DeadlineRepository(_Repository):
             .order_by(Deadline.next_action_at).limit(1)
         )
 
-    def due_for_action(self, now: datetime, *, limit: int = 100) -> Sequence[Deadline]:
-        return self.session.scalars(
-            select(Deadline).where(Deadline.state == "open", Deadline.next_action_at <= now)
-            .order_by(Deadline.next_action_at).limit(limit).with_for_update(skip_locked=True)
+    def due_for_action(self, now: datetime, *, limit: int = 100) -> Sequence[tuple[Deadline, str, Partner]]:
+        """Open clocks whose next action has come, with their request's reference and partner, in one query."""
+        return self.session.execute(
+            select(Deadline, Message.reference, Partner)
+            .join(Message, Message.id == Deadline.message_id).join(Partner, Partner.id == Deadline.partner_id)
+            .where(Deadline.state == "open", Deadline.next_action_at <= now)
+            .order_by(Deadline.next_action_at).limit(limit).with_for_update(skip_locked=True, of=Deadline)
         ).all()
 
 

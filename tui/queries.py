@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Integer, func, select
 
-from store import AuditEvent, Database, Deadline, Message, OutboundMail, Partner, QueueItem
+from store import AuditEvent, Database, Deadline, Message, OutboundMail, Partner
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,7 @@ def overview(db: Database, *, alerts: int = 20) -> Overview:
     with db.reader() as uow:
         s = uow.session
         queues: dict[str, dict[str, int]] = {}
-        for queue, state, count in s.execute(
-                select(QueueItem.queue, QueueItem.state, func.count()).group_by(QueueItem.queue, QueueItem.state)):
+        for (queue, state), count in uow.queue.depths().items():
             queues.setdefault(queue, {})[state] = count
         by_urgency = dict(s.execute(select(Message.urgency, func.count()).group_by(Message.urgency)).all())
         deliveries = dict(s.execute(select(OutboundMail.state, func.count()).group_by(OutboundMail.state)).all())
