@@ -10,6 +10,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
 from store import Database
@@ -113,8 +114,15 @@ class Dashboard(App):
         """Reads run in a worker thread; the widgets are updated on the app's own thread."""
         data = overview(self.db), open_deadlines(self.db), traffic(self.db), partners(self.db)
         pending = open_alerts(self.db), stuck(self.db)
-        self.call_from_thread(self._show, *data)
-        self.call_from_thread(self._show_stuck, *pending)
+        self.call_from_thread(self._show_safely, self._show, *data)
+        self.call_from_thread(self._show_safely, self._show_stuck, *pending)
+
+    def _show_safely(self, show, *data) -> None:
+        """Show fresh data, unless the dashboard is closing and its widgets are already gone."""
+        try:
+            show(*data)
+        except NoMatches:
+            pass
 
     def _show_stuck(self, alerts: list, items: list) -> None:
         self._refill(self.query_one("#open-alerts", DataTable),
@@ -132,7 +140,7 @@ class Dashboard(App):
     @work(thread=True, exclusive=True, group="detail")
     def _load_detail(self, reference: str) -> None:
         text = detail(self.db, reference)
-        self.call_from_thread(self.query_one("#traffic-detail", Static).update, text)
+        self.call_from_thread(self._show_safely, lambda: self.query_one("#traffic-detail", Static).update(text))
 
     @staticmethod
     def _refill(table: DataTable, rows: list[tuple], keys: list[str | None] | None = None) -> None:
