@@ -211,6 +211,11 @@ class Gpg:
         out = self._engine.run(["--list-secret-keys", "--", fingerprint], b"")
         return out.returncode == 0 and b"\nsec:" in b"\n" + out.data
 
+    def secret_fingerprints(self) -> list[str]:
+        """Primary fingerprints of the secret keys this home holds (the keys its owner can open with)."""
+        out = self._engine.run(["--list-secret-keys"], b"")
+        return [k.fingerprint for k in _parse_listing(out.data)] if out.returncode == 0 else []
+
     # -- verbs ----------------------------------------------------------------
 
     def verify_detached(self, data: bytes, signature: bytes) -> SignatureCheck:

@@ -28,7 +28,7 @@ from gateway import Reply, Submission
 from gateway import replies as R
 from store import Conflict, Database, StoreUnavailable
 
-from . import audit, dsn, links, vault
+from . import audit, dsn, embargo as embargo_seal, links, vault
 from .clock import Clock
 from .errors import FieldError
 from .fields import RoutingFields, extract
@@ -70,6 +70,7 @@ class Verified:
     entity: bytes          # the signed (and decrypted) MIME entity
     check: SignatureCheck
     encrypted: bool
+    cleartext: bytes | None = None  # an encrypted message's whole decrypted MIME entity (signature included)
 
 
 class Admission:
@@ -139,8 +140,27 @@ class Admission:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
         signature_digest = _signature_digest(check, verified.entity)
         refers_to = links.extract(outer, payload, verified.entity)
+        sealed = self._seal_to_holders(embargo, submission.raw, verified, partner.name) if embargo else None
         return self._store(submission, partner_id=partner.id, partner_name=partner.name, message_id=message_id,
-                           signature_digest=signature_digest, verified=verified, fields=fields, refers_to=refers_to)
+                           signature_digest=signature_digest, verified=verified, fields=fields, refers_to=refers_to,
+                           sealed=sealed)
+
+    def _seal_to_holders(self, kind: str, raw: bytes, verified: Verified, partner: str) -> embargo_seal.Seal:
+        """Embargoed content is encrypted to the holders of its kind before anything is stored (law Art. 11-12
+        al. 2): the received bytes, or for an encrypted message its outer headers and decrypted entity (the
+        hub-readable ciphertext is never kept). Nobody to seal to: 4xx, so the sender retries, and an alert."""
+        content = raw if verified.cleartext is None else _outer_headers(raw) + verified.cleartext
+        try:
+            with self.db.reader() as uow:
+                return embargo_seal.seal(self.gpg, uow, kind, content)
+        except embargo_seal.NoHolders:
+            try:
+                with self.db.unit_of_work() as uow:
+                    audit.record(uow, self.clock, "alert.embargo_no_holders", actor=partner, kind=kind)
+                    uow.commit()
+            except StoreUnavailable:
+                pass
+            raise Refused(R.NO_EMBARGO_HOLDERS.format(kind=kind), partner=partner, kind=kind) from None
 
     def _verify(self, raw: bytes) -> Verified:
         try:
@@ -162,10 +182,12 @@ class Admission:
         inner = pgpmime.analyse_inner(decrypted.plaintext, self.limits)
         if inner is not None and inner.signed is not None:  # encapsulated: sign, then encrypt
             check = self.gpg.verify_detached(inner.signed.signed_bytes, inner.signed.signature)
-            return self._checked(Verified(inner.signed.signed_bytes, check, encrypted=True))
+            return self._checked(Verified(inner.signed.signed_bytes, check, encrypted=True,
+                                          cleartext=decrypted.plaintext))
         if decrypted.signature is None:
             raise Refused(R.UNSIGNED, encrypted=True)
-        return self._checked(Verified(decrypted.plaintext, decrypted.signature, encrypted=True))
+        return self._checked(Verified(decrypted.plaintext, decrypted.signature, encrypted=True,
+                                      cleartext=decrypted.plaintext))
 
     @staticmethod
     def _checked(verified: Verified) -> Verified:
@@ -187,7 +209,7 @@ class Admission:
 
     def _store(self, submission: Submission, *, partner_id: int, partner_name: str, message_id: str,
                signature_digest: str, verified: Verified, fields: RoutingFields,
-               refers_to: dict[str, object]) -> Reply:
+               refers_to: dict[str, object], sealed: embargo_seal.Seal | None = None) -> Reply:
         raw = submission.raw
         with self.db.unit_of_work() as uow:
             if uow.messages.by_rfc_message_id(message_id) is not None:
@@ -196,7 +218,8 @@ class Admission:
                 raise Refused(R.REPLAY_SIGNATURE, partner=partner_name)
             now = self.clock.now()
             reference = next_reference(uow, now)
-            blob_id = vault.seal(uow, self.storage_key, raw, now=now, context=f"message:{reference}")
+            # An embargoed message is kept only as sealed to its holders: no copy under the storage key.
+            blob_id = None if sealed else vault.seal(uow, self.storage_key, raw, now=now, context=f"message:{reference}")
             urgency = fields.value("urgency") or "ROUTINE"
             message_row = uow.messages.insert(
                 reference=reference, direction="inbound", partner_id=partner_id, rfc_message_id=message_id,
@@ -209,6 +232,8 @@ class Admission:
                 fields=fields.as_record(), links=refers_to, received_at=now, due_at=None, state="accepted",
                 receipt_status="pending", raw_blob_id=blob_id,
             )
+            if sealed is not None:
+                embargo_seal.record(uow, self.clock, message_id=message_row, reference=reference, sealed=sealed)
             audit.record(uow, self.clock, "intake.accepted", actor=partner_name, ref=reference,
                          peer=submission.peer, tls=submission.tls, size=len(raw), encrypted=verified.encrypted,
                          signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm)
@@ -299,6 +324,26 @@ def _mime_reply(exc: MimeError, limits: pgpmime.Limits) -> Reply:
     if isinstance(exc, HeaderTooLong):
         return R.HEADER_TOO_LONG.format(limit=limits.max_header_line)
     return R.MALFORMED.format(reason=exc.reason)
+
+
+_ENTITY_HEADERS = (b"content-type:", b"content-transfer-encoding:", b"content-disposition:", b"mime-version:")
+
+
+def _outer_headers(raw: bytes) -> bytes:
+    """The header section of *raw* without the fields that describe its (encrypted) body, CRLF-ended."""
+    kept: list[bytes] = []
+    skipping = False
+    for line in raw.replace(b"\r\n", b"\n").split(b"\n"):
+        if line == b"":
+            break
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = line.lower().startswith(_ENTITY_HEADERS)
+        if not skipping:
+            kept.append(line)
+    return b"".join(line + b"\r\n" for line in kept) + b"MIME-Version: 1.0\r\n"
 
 
 def _single_address(values: list[str]) -> str | None:

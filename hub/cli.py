@@ -143,6 +143,8 @@ def tui(home: Path, refresh: float) -> None:
 
 def _register() -> None:
     from .cli_bench import bench
+    from .cli_embargo import embargo, export
+    from .cli_members import holders, member
     from .cli_messages import messages
     from .cli_partner import partner
     from .cli_report import report
@@ -155,6 +157,10 @@ def _register() -> None:
     main.add_command(recipient)
     main.add_command(messages)
     main.add_command(bench)
+    main.add_command(member)
+    main.add_command(holders)
+    main.add_command(embargo)
+    main.add_command(export)
 
 
 _register()

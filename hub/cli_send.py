@@ -87,10 +87,17 @@ def send_request(home: Path, partner: str, urgency: str, subject: str, body_file
 @click.option("--exclude", "excluded", multiple=True, help="Leave out a recipient the policy names (with --reason).")
 @click.option("--reason", "reasons", multiple=True, help="Why, for each --exclude, in order; recorded.")
 @click.option("--request", "request", help="The request (PSR-…) of the service that asked for it: its clock stops.")
+@click.option("--integrates", "integrates", help="An embargoed item (PSR-…) this evaluation integrates: the version "
+              "with it goes only where its recorded joint decision allows (AR Art. 15).")
+@click.option("--without", "without_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --integrates: the version without the embargoed information, for everyone else.")
+@click.option("--integrated-for", "integrated_for", multiple=True,
+              help="With --integrates: only these recipients get the version with it (each must be allowed).")
 @click.option("--preview", is_flag=True, help="Show recipients, bases, clearance and key checks; send nothing.")
 def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgency: str, classification: str,
                     subject: str, body_file: Path, attach: tuple[Path, ...], added: tuple[str, ...],
                     bases: tuple[str, ...], excluded: tuple[str, ...], reasons: tuple[str, ...], request: str | None,
+                    integrates: str | None, without_file: Path | None, integrated_for: tuple[str, ...],
                     preview: bool) -> None:
     """Send an evaluation to exactly the recipients law Art. 10 lists for its kind and origin, each copy
     encrypted to its recipient only. Any failed check stops the send and names the recipient."""
@@ -98,6 +105,8 @@ def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgen
     from store import Database
 
     from . import evaluations
+    from .embargo_decisions import integration as integration_of
+    from .errors import EmbargoError
     from .policy import Policy, PolicyError
     from .transport import EmbeddedTransport
 
@@ -113,6 +122,7 @@ def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgen
             the_plan = evaluations.plan(uow, gpg, policy, clock.now(), kind=kind, origin=origin,
                                         classification=classification.upper(), additions=list(zip(added, bases)),
                                         exclusions=dict(zip(excluded, reasons)))
+            integration = integration_of(uow, integrates) if integrates else None
             _show_plan(the_plan, classification.upper(), threat_level)
             if preview:
                 return
@@ -121,9 +131,11 @@ def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgen
                 transport=EmbeddedTransport(db, clock), the_plan=the_plan, kind=kind, origin=origin,
                 threat_level=threat_level, urgency=urgency.upper(), classification=classification.upper(),
                 subject=subject, body=body_file.read_text(encoding="utf-8"),
-                attachments=[(p.name, p.read_bytes()) for p in attach], request=request)
+                attachments=[(p.name, p.read_bytes()) for p in attach], request=request, integration=integration,
+                body_without=without_file.read_text(encoding="utf-8") if without_file else None,
+                integrated_for=list(integrated_for) or None)
             uow.commit()
-    except PolicyError as exc:
+    except (PolicyError, EmbargoError) as exc:
         fail(str(exc))
     finally:
         db.dispose()

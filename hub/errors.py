@@ -6,7 +6,8 @@
     ├── FieldError            a routing field has a value the law does not know
     ├── MessageNotFound       no message with that reference
     ├── UnknownPartner        a report or command names a partner that is not registered
-    └── ReversedPeriod        a report's period ends before it starts
+    ├── ReversedPeriod        a report's period ends before it starts
+    └── EmbargoError          an embargo command is refused (signature, holder, decision)
 """
 
 from __future__ import annotations
@@ -54,3 +55,7 @@ class UnknownPartner(HubError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no partner named {name!r}")
         self.name = name
+
+
+class EmbargoError(HubError):
+    """A holder-list change, an opening, a reseal or a joint decision is refused; the message says why."""

@@ -12,6 +12,7 @@ from store import Distribution, UnitOfWork
 
 from . import audit, vault
 from .clock import Clock
+from .embargo_decisions import Integration
 from .outbox import mime_entity, queue_mail
 from .policy import Candidate, Policy, PolicyError
 from .priorities import priority_of
@@ -110,16 +111,43 @@ def _close_request(uow: UnitOfWork, clock: Clock, request: str, origin: str, mes
     audit.record(uow, clock, "request.answered", ref=request, by=reference, on_time=on_time)
 
 
+def _integrated(the_plan: Plan, integration: Integration | None, integrated_for: list[str] | None,
+                body_without: str | None) -> set[str]:
+    """Who gets the version with the embargoed information; refuses whatever the decision does not allow."""
+    if integration is None:
+        return set()
+    allowed = integration.allowed
+    refused = [n for n in integrated_for or [] if n not in allowed]
+    if refused:
+        raise PolicyError(f"not sent — {', '.join(refused)} may not receive the information of {integration.reference} "
+                          f"({integration.basis}; allowed: {', '.join(sorted(allowed)) or 'nobody'})")
+    wanted = set(integrated_for) if integrated_for else set(allowed)
+    with_info = {ln.name for ln in the_plan.included if ln.name in wanted}
+    if not with_info:
+        raise PolicyError(f"not sent — nobody in this distribution may receive the information of "
+                          f"{integration.reference} (allowed: {', '.join(sorted(allowed)) or 'nobody'})")
+    others = [ln.name for ln in the_plan.included if ln.name not in with_info]
+    if others and body_without is None:
+        raise PolicyError(f"not sent — {', '.join(others)} may not receive the information of "
+                          f"{integration.reference}: give the version without it (--without FILE) or exclude them")
+    return with_info
+
+
 def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock, transport: Transport,
          the_plan: Plan, kind: str, origin: str, threat_level: int, urgency: str, classification: str | None,
          subject: str, body: str, attachments: list[tuple[str, bytes]], request: str | None = None,
-         actor: str = "operator") -> str:
-    """Record the evaluation and its distribution; queue one copy per included recipient, encrypted to it only."""
+         actor: str = "operator", integration: Integration | None = None, body_without: str | None = None,
+         integrated_for: list[str] | None = None) -> str:
+    """Record the evaluation and its distribution; queue one copy per included recipient, encrypted to it only.
+
+    With *integration* (an embargoed item's joint decision), the version with the information (*body*) goes
+    only to the recipients the decision allows; the others get *body_without* (AR Art. 15 al. 4-6)."""
     if the_plan.blockers:
         raise PolicyError("not sent — " + "; ".join(the_plan.blockers)
                           + " (fix it, or decide with --exclude NAME --reason TEXT)")
     if not the_plan.included:
         raise PolicyError("not sent: every recipient is excluded")
+    with_info = _integrated(the_plan, integration, integrated_for, body_without)
     now = clock.now()
     reference = next_reference(uow, now)
     fields = [("Message-Kind", "evaluation"), ("Evaluation-Kind", kind), ("Threat-Level",
@@ -127,9 +155,13 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
     if classification:
         fields.append(("Classification", classification))
     base_id = make_msgid(idstring=reference, domain=settings.hub.domain)
-    entity = mime_entity(reference, fields, subject, body, attachments,
-                         [("From", f"OCAM Passerelle <{settings.hub.address}>"), ("Message-ID", base_id)])
-    blob_id = vault.seal(uow, key, entity, now=now, context=f"message:{reference}")
+    outer_fields = [("From", f"OCAM Passerelle <{settings.hub.address}>"), ("Message-ID", base_id)]
+    entity = mime_entity(reference, fields, subject, body, attachments, outer_fields)
+    without = (mime_entity(reference, fields, subject, body_without, attachments, outer_fields)
+               if integration is not None and body_without is not None else None)
+    # The version integrating embargoed information is kept only inside its recipients' encrypted copies.
+    kept = entity if integration is None else without
+    blob_id = vault.seal(uow, key, kept, now=now, context=f"message:{reference}") if kept is not None else None
     message_id = uow.messages.insert(
         reference=reference, direction="outbound", partner_id=None, rfc_message_id=base_id, signature_digest=None,
         body_digest=hashlib.sha256(entity).hexdigest(), size=len(entity), encrypted=True,
@@ -142,13 +174,17 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
     )
     audit.record(uow, clock, "evaluation.created", actor=actor, ref=reference, kind=kind, origin=origin,
                  threat_level=threat_level, recipients=len(the_plan.included))
+    if integration is not None:
+        audit.record(uow, clock, "evaluation.integrates_embargo", actor=actor, ref=reference,
+                     item=integration.reference, basis=integration.basis, to=sorted(with_info))
     if request is not None:
         _close_request(uow, clock, request, origin, message_id, reference, now)
     for i, line in enumerate(the_plan.lines):
         uow.distributions.add(Distribution(
             message_id=message_id, name=line.name, email=line.email, basis=line.basis, included=not line.excluded,
             reason=line.excluded, decided_by=actor,
-            checks={"clearance": line.clearance, "clearance_ok": line.clearance_ok, "key": line.key_problem or "ok"}))
+            checks={"clearance": line.clearance, "clearance_ok": line.clearance_ok, "key": line.key_problem or "ok",
+                    **({"embargo": "integrated" if line.name in with_info else "without"} if integration else {})}))
         if line.excluded:
             audit.record(uow, clock, "evaluation.excluded", actor=actor, ref=reference, recipient=line.name,
                          reason=line.excluded)
@@ -156,7 +192,9 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
         copy_id = make_msgid(idstring=f"{reference}.{i}", domain=settings.hub.domain)
         outer = outer_headers(settings, line.email, copy_id, reference, now)
         try:
-            data = compose.encrypt_entity(gpg, entity, [line.fingerprint], settings.hub.key_fingerprint, outer)
+            copy = entity if integration is None or line.name in with_info else without
+            assert copy is not None
+            data = compose.encrypt_entity(gpg, copy, [line.fingerprint], settings.hub.key_fingerprint, outer)
         except KeyUnusable as exc:  # checked in plan(); a key that changed since fails the whole send
             raise PolicyError(f"not sent — {line.name}: key {exc.reason}") from exc
         # Delivered within the delay of its urgency (AR Art. 8 and Art. 11 §5), tracked per recipient.

@@ -53,6 +53,7 @@ class IntakeContext:
     due_at: datetime | None = None
     receipt_id: str | None = None
     receipt: bytes | None = None
+    sealed_to: int | None = None  # embargo: holders the content is sealed to
     events: list[tuple[str, dict]] = field(default_factory=list)
 
     def source(self, name: str) -> str:
@@ -131,6 +132,7 @@ class ReceiptStage:
             classification=ctx.classification, conflicts=conflicts, partner_email=ctx.partner_email,
             hub_address=self.settings.hub.address,
             answers=(ctx.answer.request, ctx.answer.status, ctx.answer.delay_seconds) if ctx.answer else None,
+            sealed_to=ctx.sealed_to,
         )
         entity = receipts.report_entity(facts, self.settings.hub.domain)
         ctx.receipt_id, headers = receipts.headers(facts, self.clock.now(), self.settings.hub.domain)
@@ -195,6 +197,9 @@ class IntakeHandler:
                     urgency=message.urgency, embargo=message.embargo, classification=message.classification,
                     fields=dict(message.fields or {}), links=dict(message.links or {}),
                 )
+                if ctx.embargo:
+                    item = uow.embargo.for_message(message.id)
+                    ctx.sealed_to = len(item.holders) if item is not None else 0
                 if ctx.kind == "response":
                     ctx.request = find_request(uow, request_ref=ctx.value("request-ref"), links=ctx.links)
                 elif ctx.kind == "disposition":

@@ -50,6 +50,7 @@ class ReceiptFacts:
     partner_email: str
     hub_address: str
     answers: tuple[str | None, str, int | None] | None = None  # (request reference, status, delay in seconds)
+    sealed_to: int | None = None  # embargo: how many holders the content is sealed to
 
 
 def _utc(moment: datetime) -> str:
@@ -80,7 +81,12 @@ def human_text(f: ReceiptFacts) -> str:
         f"Response due: {due_local}." if due_local else "No response deadline runs for this message.",
     ]
     if f.embargo:
-        lines += ["", f"Embargo: {f.embargo} — aucun délai / geen termijn / no deadline (AR Art. 11 §5)."]
+        n = f.sealed_to or 0
+        lines += ["", f"Embargo: {f.embargo} (loi/wet/law Art. {11 if f.embargo == 'judicial' else 12}) — "
+                      "aucun délai / geen termijn / no deadline (AR Art. 11 §5).",
+                  f"[FR] Contenu scellé pour {n} membre(s) habilité(s) désigné(s) ; le hub ne peut pas le lire.",
+                  f"[NL] Inhoud verzegeld voor {n} aangewezen gemachtigde(n); de hub kan hem niet lezen.",
+                  f"[EN] Content sealed to {n} designated holder(s); the hub cannot read it."]
     for field, outer, protected in f.conflicts:
         lines += ["", f"Attention / Let op / Note: {field}: outer={outer!r} protected={protected!r}; "
                       "la valeur protégée s'applique / de beschermde waarde geldt / the protected value applies."]
@@ -107,7 +113,7 @@ def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
         f"X-Passerelle-Due-At: {_utc(f.due_at) if f.due_at else 'none'}",
     ]
     if f.embargo:
-        fields.append(f"X-Passerelle-Embargo: {f.embargo}")
+        fields.append(f"X-Passerelle-Embargo: {f.embargo}; sealed-to={f.sealed_to or 0}; deadline=none")
     if f.classification:
         fields.append(f"X-Passerelle-Classification: {f.classification}")
     for field, outer, protected in f.conflicts:

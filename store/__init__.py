@@ -2,6 +2,7 @@
 
 from .base import Base
 from .database import Database, make_engine, sqlite_url
+from .embargo_models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
 from .errors import Conflict, NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
 from .models import (
@@ -17,6 +18,10 @@ __all__ = [
     "Database",
     "Deadline",
     "Distribution",
+    "EmbargoDecision",
+    "EmbargoItem",
+    "HolderListVersion",
+    "Member",
     "Message",
     "NotFound",
     "OutboundMail",

@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .embargo_repositories import EmbargoRepository, HolderRepository, MemberRepository
 from .errors import Conflict, StoreUnavailable
 from .repositories import (
     AuditRepository,
@@ -49,6 +50,9 @@ class UnitOfWork:
         self.deadlines = DeadlineRepository(s)
         self.recipients = RecipientRepository(s)
         self.distributions = DistributionRepository(s)
+        self.members = MemberRepository(s)
+        self.holders = HolderRepository(s)
+        self.embargo = EmbargoRepository(s)
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:

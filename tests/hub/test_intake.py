@@ -158,25 +158,6 @@ def test_signed_and_encrypted_mail_is_accepted(rig, mode):
     assert receipt.fields["X-Passerelle-Urgency"] == "FLASH; source=protected"
 
 
-def test_judicial_embargo_runs_no_clock(rig):
-    """A judicial embargo may come from any registered sender; no deadline runs (AR Art. 11 §5)."""
-    home, keys, relay, hub = rig
-    raw = signed(keys["police"], message_id=_mid(),
-                           keyword_lines={"Embargo": "judicial", "Message-Kind": "request", "Urgency": "FLASH"})
-    code, text = hub.send(raw)
-    assert code == 250, text
-    receipt = _receipt_for(relay, _ref(text), home.gpg)
-    assert receipt.fields["X-Passerelle-Embargo"] == "judicial"
-    assert receipt.due_at() is None
-
-
-def test_foreign_embargo_from_intelligence_is_accepted(rig):
-    """Law Art. 12: intelligence may declare a foreign embargo."""
-    home, keys, relay, hub = rig
-    code, text = hub.send(signed(keys["intel"], message_id=_mid(), keyword_lines={"Embargo": "foreign"}))
-    assert code == 250, text
-
-
 def test_messages_list_and_show(rig, capsys):
     """The CLI shows reference, partner, kind, urgency with source, due time, receipt status, audit trail."""
     from click.testing import CliRunner

@@ -1,0 +1,110 @@
+"""Repositories of members, holder lists, sealed embargo items and joint decisions."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sqlalchemy import func, select
+
+from .embargo_models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
+from .models import Message
+from .repositories import _Repository
+
+
+class MemberRepository(_Repository):
+    def add(self, member: Member) -> Member:
+        self.session.add(member)
+        return member
+
+    def by_name(self, name: str) -> Member | None:
+        return self.session.scalar(select(Member).where(Member.name == name))
+
+    def by_email(self, email: str) -> Member | None:
+        return self.session.scalar(select(Member).where(Member.email == email.lower()))
+
+    def by_fingerprint(self, fingerprint: str) -> Member | None:
+        return self.session.scalar(select(Member).where(Member.fingerprint == fingerprint.upper()))
+
+    def with_role(self, role: str) -> Sequence[Member]:
+        return self.session.scalars(select(Member).where(Member.role == role).order_by(Member.name)).all()
+
+    def all(self) -> Sequence[Member]:
+        return self.session.scalars(select(Member).order_by(Member.name)).all()
+
+
+class HolderRepository(_Repository):
+    """Every version of every holder list; the current one is the highest version of its kind."""
+
+    def current(self, kind: str) -> HolderListVersion | None:
+        return self.session.scalar(select(HolderListVersion).where(HolderListVersion.kind == kind)
+                                   .order_by(HolderListVersion.version.desc()).limit(1))
+
+    def add(self, version: HolderListVersion) -> HolderListVersion:
+        self.session.add(version)
+        self.session.flush()
+        return version
+
+    def history(self, kind: str | None = None) -> Sequence[HolderListVersion]:
+        query = select(HolderListVersion).order_by(HolderListVersion.kind, HolderListVersion.version)
+        if kind is not None:
+            query = query.where(HolderListVersion.kind == kind)
+        return self.session.scalars(query).all()
+
+
+class EmbargoRepository(_Repository):
+    def add(self, item: EmbargoItem) -> EmbargoItem:
+        self.session.add(item)
+        self.session.flush()
+        return item
+
+    def for_message(self, message_id: int) -> EmbargoItem | None:
+        return self.session.scalar(select(EmbargoItem).where(EmbargoItem.message_id == message_id))
+
+    def items(self, limit: int = 500) -> Sequence[tuple[EmbargoItem, Message]]:
+        """Newest first, with their message's metadata (never content: there is none in clear)."""
+        query = (select(EmbargoItem, Message).join(Message, Message.id == EmbargoItem.message_id)
+                 .order_by(EmbargoItem.id.desc()).limit(limit))
+        return [(i, m) for i, m in self.session.execute(query).all()]
+
+    def count(self) -> int:
+        return self.session.scalar(select(func.count()).select_from(EmbargoItem)) or 0
+
+    def add_decision(self, decision: EmbargoDecision) -> EmbargoDecision:
+        self.session.add(decision)
+        self.session.flush()
+        return decision
+
+    def decisions(self, message_id: int | None = None, *, state: str | None = None) -> Sequence[EmbargoDecision]:
+        query = select(EmbargoDecision).order_by(EmbargoDecision.id)
+        if message_id is not None:
+            query = query.where(EmbargoDecision.message_id == message_id)
+        if state is not None:
+            query = query.where(EmbargoDecision.state == state)
+        return self.session.scalars(query).all()
+
+    def decision_by_digest(self, digest: str) -> EmbargoDecision | None:
+        return self.session.scalar(select(EmbargoDecision).where(EmbargoDecision.statement_digest == digest))
+
+    def events(self, since=None):
+        return embargo_events(self.session, since)
+
+    def recorded_decision(self, message_id: int) -> EmbargoDecision | None:
+        """The decision in force for an item: the latest recorded one."""
+        return self.session.scalar(select(EmbargoDecision).where(
+            EmbargoDecision.message_id == message_id, EmbargoDecision.state == "recorded",
+            EmbargoDecision.superseded.is_(False)).order_by(EmbargoDecision.id.desc()).limit(1))
+
+
+EMBARGO_ACTIONS = ("embargo.%", "holders.%", "member.%", "alert.embargo%", "evaluation.integrates_embargo")
+
+
+def embargo_events(session, since=None):
+    """Audit events about embargoed items, holder lists and members, oldest first (for the oversight export)."""
+    from sqlalchemy import or_
+
+    from .models import AuditEvent
+
+    query = select(AuditEvent).where(or_(*[AuditEvent.action.like(p) for p in EMBARGO_ACTIONS])).order_by(AuditEvent.id)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    return session.scalars(query).all()
