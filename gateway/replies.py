@@ -66,6 +66,7 @@ NO_SUCH_RECIPIENT = Reply(550, "5.1.1", "No such recipient here: this gateway ac
 # Not now: the client should retry (4xx).
 CANNOT_VERIFY_NOW = Reply(451, "4.7.0", "Cannot verify the message now, try again later", "gpg_unavailable")
 CANNOT_STORE_NOW = Reply(451, "4.3.0", "Cannot store the message now, try again later", "store_unavailable")
+DECISION_REFUSED = Reply(550, "5.7.1", "Embargo decision statement refused: {reason}", "decision_refused")
 NO_EMBARGO_HOLDERS = Reply(
     451, "4.7.0", "No holders are designated for {kind} embargo yet; the hub cannot seal it, try again later",
     "embargo_no_holders",

@@ -29,6 +29,8 @@ from gateway import replies as R
 from store import Conflict, Database, StoreUnavailable
 
 from . import audit, dsn, embargo as embargo_seal, links, vault
+from . import embargo_decisions
+from .errors import EmbargoError
 from .clock import Clock
 from .errors import FieldError
 from .fields import RoutingFields, extract
@@ -141,9 +143,11 @@ class Admission:
         signature_digest = _signature_digest(check, verified.entity)
         refers_to = links.extract(outer, payload, verified.entity)
         sealed = self._seal_to_holders(embargo, submission.raw, verified, partner.name) if embargo else None
+        decision = (embargo_decisions.statement_in(pgpmime.first_text(verified.entity))
+                    if embargo_decisions.TITLE.encode() in verified.entity else None)
         return self._store(submission, partner_id=partner.id, partner_name=partner.name, message_id=message_id,
                            signature_digest=signature_digest, verified=verified, fields=fields, refers_to=refers_to,
-                           sealed=sealed)
+                           sealed=sealed, decision=decision)
 
     def _seal_to_holders(self, kind: str, raw: bytes, verified: Verified, partner: str) -> embargo_seal.Seal:
         """Embargoed content is encrypted to the holders of its kind before anything is stored (law Art. 11-12
@@ -209,7 +213,8 @@ class Admission:
 
     def _store(self, submission: Submission, *, partner_id: int, partner_name: str, message_id: str,
                signature_digest: str, verified: Verified, fields: RoutingFields,
-               refers_to: dict[str, object], sealed: embargo_seal.Seal | None = None) -> Reply:
+               refers_to: dict[str, object], sealed: embargo_seal.Seal | None = None,
+               decision: str | None = None) -> Reply:
         raw = submission.raw
         with self.db.unit_of_work() as uow:
             if uow.messages.by_rfc_message_id(message_id) is not None:
@@ -234,6 +239,13 @@ class Admission:
             )
             if sealed is not None:
                 embargo_seal.record(uow, self.clock, message_id=message_row, reference=reference, sealed=sealed)
+            if decision is not None:  # a joint decision's second signature, given by signing this message
+                try:
+                    embargo_decisions.countersign_by_message(
+                        uow, self.clock, text=decision, signer=verified.check.primary_fingerprint or "",
+                        evidence=f"signed message {reference} {message_id} (signature {signature_digest[:16]})")
+                except EmbargoError as exc:
+                    raise Refused(R.DECISION_REFUSED.format(reason=str(exc)[:160]), partner=partner_name) from exc
             audit.record(uow, self.clock, "intake.accepted", actor=partner_name, ref=reference,
                          peer=submission.peer, tls=submission.tls, size=len(raw), encrypted=verified.encrypted,
                          signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm)

@@ -40,7 +40,7 @@ def statement(uow: UnitOfWork, *, reference: str, integrate: str, consent: str, 
             raise EmbargoError(f"--recipients: {name!r} is neither a partner nor a registered recipient")
     lines = [TITLE, f"hub: {hub}", f"reference: {reference}", f"embargo: {item.kind}",
              f"item-digest: sha256:{item.content_digest}", f"integrate: {integrate}", f"consent: {consent}",
-             f"recipients: {', '.join(sorted(set(recipients)))}"]
+             f"recipients: {', '.join(sorted(set(recipients))) or '-'}"]
     return "\n".join(lines) + "\n"
 
 
@@ -77,9 +77,8 @@ def _check(gpg: Gpg, text: str, signature: bytes, allowed: list[tuple[str, str]]
                        f"{' or '.join(n for n, _ in allowed) or 'a registered key for it'}; nothing recorded")
 
 
-def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signature: bytes | None = None,
-           second_signature: bytes | None = None, actor: str = "operator") -> EmbargoDecision:
-    """Add the signatures given to the decision stated by *text*; it is recorded once it has both."""
+def _decision_for(uow: UnitOfWork, clock: Clock, text: str, actor: str):
+    """The decision stated by *text* (created pending on first sight), its message and item."""
     values = _parse(text)
     message, item = item_of(uow, values.get("reference", ""))
     if values.get("item-digest") != f"sha256:{item.content_digest}" or values.get("embargo") != item.kind:
@@ -89,31 +88,75 @@ def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signa
     if decision is None:
         decision = uow.embargo.add_decision(EmbargoDecision(
             message_id=message.id, integrate=values["integrate"], consent=values["consent"],
-            recipients=[r for r in values.get("recipients", "").split(", ") if r], statement=text,
+            recipients=[r for r in values.get("recipients", "").split(", ") if r and r != "-"], statement=text,
             statement_digest=digest, state="pending", created_at=clock.now(), superseded=False))
         audit.record(uow, clock, "embargo.decision_proposed", actor=actor, ref=message.reference,
                      integrate=decision.integrate, consent=decision.consent, recipients=decision.recipients)
     if decision.state == "recorded":
         raise EmbargoError(f"this decision on {message.reference} is recorded already")
+    return decision, message, item
+
+
+def _second_role(kind: str) -> str:
+    return "Federal Prosecutor" if kind == "judicial" else "head of the providing service"
+
+
+def _record_if_complete(uow: UnitOfWork, clock: Clock, decision: EmbargoDecision, message: Message) -> None:
+    if not (decision.director_signature and decision.second_signature):
+        return
+    for older in uow.embargo.decisions(message.id, state="recorded"):
+        older.superseded = True
+    decision.state, decision.decided_at = "recorded", clock.now()
+    audit.record(uow, clock, "embargo.decision_recorded", ref=message.reference, integrate=decision.integrate,
+                 consent=decision.consent, recipients=decision.recipients, director=decision.director_fingerprint,
+                 second=decision.second_party)
+
+
+def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signature: bytes | None = None,
+           second_signature: bytes | None = None, actor: str = "operator") -> EmbargoDecision:
+    """Add the detached signatures given to the decision stated by *text*; it is recorded once it has both."""
+    decision, message, item = _decision_for(uow, clock, text, actor)
     if director_signature is not None:
         boss = director(uow)
         name, fpr = _check(gpg, text, director_signature, [(boss.name, boss.fingerprint)], "director")
         decision.director_signature, decision.director_fingerprint = director_signature.decode("ascii"), fpr
         audit.record(uow, clock, "embargo.decision_signed", actor=name, ref=message.reference, role="director")
     if second_signature is not None:
-        allowed = second_party(uow, message, item.kind)
-        role = "Federal Prosecutor" if item.kind == "judicial" else "head of the providing service"
-        name, fpr = _check(gpg, text, second_signature, allowed, role)
+        role = _second_role(item.kind)
+        name, fpr = _check(gpg, text, second_signature, second_party(uow, message, item.kind), role)
         decision.second_signature, decision.second_fingerprint = second_signature.decode("ascii"), fpr
         decision.second_party = name
         audit.record(uow, clock, "embargo.decision_signed", actor=name, ref=message.reference, role=role)
-    if decision.director_signature and decision.second_signature:
-        for older in uow.embargo.decisions(message.id, state="recorded"):
-            older.superseded = True
-        decision.state, decision.decided_at = "recorded", clock.now()
-        audit.record(uow, clock, "embargo.decision_recorded", ref=message.reference, integrate=decision.integrate,
-                     consent=decision.consent, recipients=decision.recipients, director=decision.director_fingerprint,
-                     second=decision.second_party)
+    _record_if_complete(uow, clock, decision, message)
+    return decision
+
+
+def statement_in(text: str) -> str | None:
+    """A decision statement quoted in a signed message's text, from its title line to its recipients line."""
+    start = text.find(TITLE + "\n")
+    if start < 0:
+        return None
+    lines = []
+    for line in text[start:].split("\n"):
+        lines.append(line.rstrip("\r"))
+        if line.startswith("recipients: "):
+            return "\n".join(lines) + "\n"
+    return None
+
+
+def countersign_by_message(uow: UnitOfWork, clock: Clock, *, text: str, signer: str, evidence: str) -> EmbargoDecision:
+    """The second party's signature arriving as a signed message through the gateway: the message's own
+    verified signature (by *signer*, a registered key) covers the quoted statement; *evidence* names it."""
+    decision, message, item = _decision_for(uow, clock, text, signer)
+    role = _second_role(item.kind)
+    allowed = second_party(uow, message, item.kind)
+    match = next(((n, f) for n, f in allowed if f == signer), None)
+    if match is None:
+        raise EmbargoError(f"signed by {signer}, which is not the {role}'s registered key")
+    decision.second_signature, decision.second_fingerprint, decision.second_party = evidence, match[1], match[0]
+    audit.record(uow, clock, "embargo.decision_signed", actor=match[0], ref=message.reference, role=role,
+                 by="signed message", evidence=evidence)
+    _record_if_complete(uow, clock, decision, message)
     return decision
 
 

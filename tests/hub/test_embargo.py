@@ -265,3 +265,25 @@ def test_oversight_export_is_signed_and_verifiable(rig, module_tmp):
     out.write_text(out.read_text().replace('"R"', '"P"', 1))
     result = run(home, "export", "verify", str(out))
     assert result.exit_code == 1 and "BAD" in result.output
+
+
+def test_the_prosecutors_signature_may_arrive_as_a_signed_message(rig, module_tmp):
+    """Judicial (law Art. 11 al. 3): the director signs with his key, the Federal Prosecutor by sending the
+    statement in a signed message through the gateway; someone else's signed statement is refused at SMTP."""
+    home, keys, members, _relay, hub = rig
+    reference, _ = _embargoed(rig)
+    args = ("--integrate", "protection", "--consent", "yes", "--recipients", "police-fed,crisis-centre")
+    assert run(home, "embargo", "decide", reference, *args,
+               "--signer-home", str(members["director"].home)).exit_code == 3
+    statement = module_tmp / f"judicial-{reference}.txt"
+    ok(home, "embargo", "statement", reference, *args, "--out", str(statement))
+    text = f"Accord du Procureur fédéral.\n\n{statement.read_text()}\n-- \nParquet fédéral\n"
+    code, reply = hub.send(signed(keys["police"], message_id=new_message_id(), body=text))
+    assert code == 550 and "decision statement refused" in reply and "Federal Prosecutor" in reply, reply
+    row = next(r for r in json.loads(ok(home, "embargo", "list", "--json")) if r["reference"] == reference)
+    assert row["decision"] is None and row["pending_decisions"] == 1
+    code, reply = hub.send(signed(keys["prosecutor"], message_id=new_message_id(), body=text))
+    assert code == 250, reply
+    row = next(r for r in json.loads(ok(home, "embargo", "list", "--json")) if r["reference"] == reference)
+    assert row["decision"] == {"integrate": "protection", "consent": "yes",
+                               "recipients": ["crisis-centre", "police-fed"]}
