@@ -200,5 +200,7 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
         # Delivered within the delay of its urgency (AR Art. 8 and Art. 11 §5), tracked per recipient.
         queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message_id, purpose="evaluation",
                    rfc_message_id=copy_id, mail_from=settings.hub.address, rcpt_to=line.email, data=data,
-                   priority=priority_of(urgency), due_at=now + settings.deadlines.window(urgency))
+                   priority=priority_of(urgency),
+                   # Embargoed information runs no transmission deadline (AR Art. 11 §5, last paragraph).
+                   due_at=None if integration is not None else now + settings.deadlines.window(urgency))
     return reference
