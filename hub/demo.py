@@ -21,8 +21,9 @@ from crypto import Gpg, compose
 from gateway.capture import CaptureRelay
 from store import Database
 
+from . import holders
 from . import home as home_mod
-from . import partners
+from . import members, partners
 from .background import BackgroundHub
 from .clock import SystemClock
 from .requests_out import send_request
@@ -82,6 +83,7 @@ class Demo:
                              key_data=gpg.export_public(fpr))
                 self.senders.append(_Sender(name, kind, email, gpg, fpr))
             uow.commit()
+        self._members(hub_gpg)
         stranger = Gpg(self.root / "stranger")
         self.stranger = _Sender("stranger", "police", "someone@stranger.demo", stranger,
                                 stranger.generate_key("Stranger <someone@stranger.demo>"))
@@ -92,13 +94,39 @@ class Demo:
         self.traffic.start()
         return self.db
 
+    MEMBERS = (("director", "director"), ("analyst-a", "analyst"), ("expert-b", "expert"))
+
+    def _members(self, hub_gpg: Gpg) -> None:
+        """OCAM's director and two members, each with a key in their own home; the director designates
+        the analyst as holder of both embargo kinds (signed statements, as `holders add` does)."""
+        homes = {}
+        with self.db.unit_of_work() as uow:
+            for name, role in self.MEMBERS:
+                gpg = homes[name] = Gpg(self.root / name)
+                email = f"{name}@ocam.demo"
+                fpr = gpg.generate_key(f"{name} <{email}>")
+                members.add(uow, hub_gpg, SystemClock(), name=name, role=role, email=email,
+                            key_data=gpg.export_public(fpr), clearance="TOP-SECRET")
+            uow.commit()
+        for kind in holders.KINDS:
+            with self.db.unit_of_work() as uow:
+                change = holders.propose(uow, kind=kind, action="add", member_name="analyst-a",
+                                         hub=self.settings.hub.address, now=self.clock.now())
+                boss = members.director(uow)
+                text = change.statement()
+                signature = holders.sign_with_home(self.root / "director", boss.fingerprint, text)
+                holders.apply(uow, hub_gpg, SystemClock(), statement=text, signature=signature,
+                              hub=self.settings.hub.address)
+                uow.commit()
+
     def close(self) -> None:
         self.stop.set()
         self.traffic.join(10)
         self.hub.stop()
         self.relay.stop()
         self.db.dispose()
-        for path in [self.root / "hub" / "gnupg", *(self.root / s.name for s in self.senders), self.root / "stranger"]:
+        for path in [self.root / "hub" / "gnupg", *(self.root / s.name for s in self.senders), self.root / "stranger",
+                     *(self.root / name for name, _ in self.MEMBERS)]:
             subprocess.run(["gpgconf", "--homedir", str(path), "--kill", "gpg-agent"], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -122,6 +150,8 @@ class Demo:
                 else:
                     kind = rng.choice(("request", "request", "spontaneous"))
                     embargo = "judicial" if step % 9 == 0 else None
+                    if step % 17 == 0 and sender.kind == "intelligence":
+                        embargo = "foreign"
                     self._submit(sender, kind, rng.choice(URGENCIES), embargo=embargo)
             except (OSError, smtplib.SMTPException):
                 continue
