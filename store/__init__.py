@@ -5,7 +5,7 @@ from .database import Database, make_engine, sqlite_url
 from .errors import Conflict, NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
 from .models import (
-    AuditEvent, Counter, Deadline, Distribution, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
+    AuditEvent, Counter, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
 )
 from .uow import UnitOfWork
 
@@ -17,6 +17,7 @@ __all__ = [
     "Database",
     "Deadline",
     "Distribution",
+    "Heartbeat",
     "Message",
     "NotFound",
     "OutboundMail",

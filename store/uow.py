@@ -15,6 +15,7 @@ from .repositories import (
     CounterRepository,
     DeadlineRepository,
     DistributionRepository,
+    HeartbeatRepository,
     MessageRepository,
     OutboundRepository,
     PartnerRepository,
@@ -49,6 +50,7 @@ class UnitOfWork:
         self.deadlines = DeadlineRepository(s)
         self.recipients = RecipientRepository(s)
         self.distributions = DistributionRepository(s)
+        self.heartbeats = HeartbeatRepository(s)
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:
