@@ -18,9 +18,12 @@ from store import Database
 from .actions import acknowledge_alert, open_alerts, requeue, retry_delivery, stuck
 from .confirm import Confirm
 from .queries import (
-    OpenDeadline, Overview, PartnerHealth, Traffic, detail, open_deadlines, overview, partners, traffic,
+    OpenDeadline, Overview, PartnerHealth, Traffic, detail, heartbeats, open_deadlines, overview, partners, traffic,
 )
+from .rates import RateCounter
 from .timefmt import brussels, left
+from .widgets import HealthPanel, RatesPanel
+from .widgets.health import judge
 
 
 # Colour adds to the words, never replaces them (OVERDUE is written out): readable without colour.
@@ -55,6 +58,7 @@ class Dashboard(App):
         self.db = db
         self.refresh_seconds = refresh_seconds
         self._now = now or (lambda: datetime.now(timezone.utc))
+        self.rates = RateCounter(db)  # remembers settled minutes between refreshes
 
     def compose(self) -> ComposeResult:
         yield Header()  # times are shown in Europe/Brussels in the tables, not the machine's zone
@@ -62,6 +66,8 @@ class Dashboard(App):
             with TabPane("Overview", id="overview"):
                 with Vertical():
                     yield Static(id="summary")
+                    yield RatesPanel(id="rates")
+                    yield HealthPanel(id="health")
                     yield DataTable(id="queues", cursor_type="row")
                     yield DataTable(id="alerts", cursor_type="row")
             with TabPane("Deadlines", id="deadlines"):
@@ -112,8 +118,11 @@ class Dashboard(App):
     @work(thread=True, exclusive=True, group="refresh")
     def refresh_data(self) -> None:
         """Reads run in a worker thread; the widgets are updated on the app's own thread."""
+        now = self._now()
         data = overview(self.db), open_deadlines(self.db), traffic(self.db), partners(self.db)
         pending = open_alerts(self.db), stuck(self.db)
+        rates, health = self.rates(now), tuple(judge(heartbeats(self.db), now))
+        self.call_from_thread(self._show_safely, self._show_overview, rates, health)
         self.call_from_thread(self._show_safely, self._show, *data)
         self.call_from_thread(self._show_safely, self._show_stuck, *pending)
 
@@ -123,6 +132,10 @@ class Dashboard(App):
             show(*data)
         except NoMatches:
             pass
+
+    def _show_overview(self, rates, health) -> None:
+        self.query_one(RatesPanel).rates = rates
+        self.query_one(HealthPanel).shown = health
 
     def _show_stuck(self, alerts: list, items: list) -> None:
         self._refill(self.query_one("#open-alerts", DataTable),
