@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from rich.text import Text
 from textual import work
@@ -52,13 +52,14 @@ class Dashboard(App):
                 Binding("a", "acknowledge", "Ack alert"), Binding("r", "retry", "Retry/requeue"),
                 Binding("slash", "filter", "Filter", show=False)]
 
-    def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None, operator: str | None = None) -> None:
+    def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None, operator: str | None = None,
+                 rate_bucket: timedelta = timedelta(minutes=1)) -> None:
         super().__init__()
         self.operator = operator or f"duty-officer:{os.environ.get('USER', 'unknown')}"
         self.db = db
         self.refresh_seconds = refresh_seconds
         self._now = now or (lambda: datetime.now(timezone.utc))
-        self.rates = RateCounter(db)  # remembers settled minutes between refreshes
+        self.rates = RateCounter(db, bucket=rate_bucket)  # remembers settled minutes between refreshes
 
     def compose(self) -> ComposeResult:
         yield Header()  # times are shown in Europe/Brussels in the tables, not the machine's zone

@@ -24,12 +24,14 @@ SERIES = (
     ("quarantined", "items the pipeline set aside after an error (*.quarantined)"),
 )
 MINUTE = timedelta(minutes=1)
+EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
 class Rates:
     minutes: tuple[datetime, ...]  # the start of each minute (UTC), oldest first; the last one is under way
     counts: dict[str, tuple[int, ...]]  # series -> one count per minute
+    bucket: timedelta = MINUTE  # a "minute": longer under the demo's accelerated clock
 
     def now(self, series: str) -> int:
         return self.counts[series][-1]
@@ -38,37 +40,39 @@ class Rates:
         return sum(self.counts[series])
 
 
-def _counts_of_minute(start: datetime):
+def _counts_of_minute(start: datetime, bucket: timedelta = MINUTE):
     a = AuditEvent.action
     matches = (a == "intake.accepted", a.in_(("receipt.signed", "mdn.received")), a.like("%.sent"),
                a.like("%.deferred"), a.like("%.quarantined"))
     return select(*(func.count().filter(m) for m in matches)).where(AuditEvent.at >= start,
-                                                                     AuditEvent.at < start + MINUTE)
+                                                                     AuditEvent.at < start + bucket)
 
 
 class RateCounter:
     """Counts per minute over a sliding window; settled minutes are remembered between calls."""
 
-    def __init__(self, db: Database, *, minutes: int = 30) -> None:
+    def __init__(self, db: Database, *, minutes: int = 30, bucket: timedelta = MINUTE) -> None:
         self.db = db
         self.minutes = minutes
+        self.bucket = bucket
         self._settled: dict[datetime, tuple[int, ...]] = {}
         self._lock = threading.Lock()  # one refresh at a time; a second waits rather than double-counts
 
     def __call__(self, now: datetime) -> Rates:
-        current = now.astimezone(timezone.utc).replace(second=0, microsecond=0)
-        starts = tuple(current - MINUTE * n for n in range(self.minutes - 1, -1, -1))
-        settled_before = current - MINUTE  # this minute and the one before may still get events
+        b = self.bucket
+        current = EPOCH + b * ((now - EPOCH) // b)
+        starts = tuple(current - b * n for n in range(self.minutes - 1, -1, -1))
+        settled_before = current - b  # this minute and the one before may still get events
         with self._lock:
             per_minute = {}
             todo = [m for m in starts if m not in self._settled or m >= settled_before]
             if todo:
                 with self.db.reader() as uow:
                     for m in todo:
-                        per_minute[m] = tuple(uow.session.execute(_counts_of_minute(m)).one())
+                        per_minute[m] = tuple(uow.session.execute(_counts_of_minute(m, b)).one())
             self._settled = {m: self._settled.get(m) or per_minute[m] for m in starts if m < settled_before}
             rows = [self._settled.get(m) or per_minute[m] for m in starts]
-        return Rates(starts, {name: tuple(row[i] for row in rows) for i, (name, _) in enumerate(SERIES)})
+        return Rates(starts, {name: tuple(row[i] for row in rows) for i, (name, _) in enumerate(SERIES)}, b)
 
 
 def rates(db: Database, now: datetime, *, minutes: int = 30) -> Rates:

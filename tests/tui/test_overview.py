@@ -44,6 +44,18 @@ def test_rates_count_each_series_per_minute(tmp_path):
     assert r.counts["quarantined"][-5] == 1 and r.total("quarantined") == 1
 
 
+def test_longer_buckets_for_an_accelerated_clock(tmp_path):
+    """The demo's clock runs fast: its "minutes" are longer, aligned on the bucket, and labelled so."""
+    from tui.widgets.rates import span
+
+    db = build(tmp_path)
+    r = RateCounter(db, minutes=3, bucket=timedelta(minutes=10))(NOW)
+    db.dispose()
+    assert r.minutes[-1] == NOW.replace(minute=0, second=0)
+    assert r.counts["intake"] == (sum(INTAKE[9:19]), sum(INTAKE[19:29]), INTAKE[29])
+    assert (span(r.bucket), span(r.bucket * 3), span(timedelta(minutes=1440 * 30))) == ("10 min", "30 min", "30d")
+
+
 def test_settled_minutes_are_counted_once_and_the_window_slides(tmp_path):
     """A counter re-reads only the last two minutes; when the clock moves on, new minutes are counted."""
     db = build(tmp_path)
