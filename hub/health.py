@@ -84,7 +84,7 @@ class Heartbeats:
         self.hub_fingerprint = hub_fingerprint
         self.gate = gate
         self.every_seconds = every_seconds
-        self._last_at: datetime | None = None
+        self._last = (clock.now(), time.monotonic())  # (clock time, real time) of the last beat, or of start
         self._round_trip: float | None = None
 
     def _store_beat(self) -> Beat:
@@ -96,11 +96,13 @@ class Heartbeats:
     def beat(self, gateway: Beat) -> None:
         """Probe gpg, read the relay's state, write every beat in one transaction (in a worker thread)."""
         gpg = gpg_beat(self.gpg, self.hub_fingerprint)
-        now = self.clock.now()
-        # The hub's clock time between beats (an accelerated demo clock makes it longer than the interval).
-        every = self.every_seconds
-        if self._last_at is not None:
-            every = max(every, (now - self._last_at).total_seconds())
+        now, real = self.clock.now(), time.monotonic()
+        # The interval in the hub's clock time: an accelerated (demo) clock makes it longer, so that a
+        # reader comparing beat_at with that clock does not find every beat stale.
+        since_at, since_real = self._last
+        elapsed = real - since_real
+        speed = (now - since_at).total_seconds() / elapsed if elapsed > 0.002 else 1.0  # the gpg probe lasts longer
+        every = self.every_seconds * max(1.0, speed)
         started = time.perf_counter()
         with self.db.unit_of_work() as uow:
             relay = relay_beat(self.gate, now, uow.outbound.count(state="failed"))
@@ -108,7 +110,7 @@ class Heartbeats:
                 uow.heartbeats.beat(b.component, state=b.state, detail=b.detail, at=now, every_seconds=every)
             uow.commit()
         self._round_trip = time.perf_counter() - started
-        self._last_at = now
+        self._last = (now, real)
 
     async def run(self, stop: asyncio.Event, executor: Executor, gateway: Callable[[], Beat]) -> None:
         """Beat until *stop*; a failed beat is logged and the next one tried (the dashboard sees the gap)."""
