@@ -18,6 +18,7 @@ from . import home as home_mod
 from .admission import Admission
 from .clock import Clock, SystemClock
 from .delivery import DeliveryHandler
+from .health import Heartbeats, gateway_beat
 from .intake import IntakeHandler
 from .policy import Policy
 from .runner import Runner
@@ -94,20 +95,26 @@ class Hub:
         bound = server.sockets[0].getsockname()
         log.info("serve: SMTP on %s:%d (STARTTLS %s), relay %s", bound[0], bound[1],
                  "required" if s.gateway.require_starttls else "offered", relay or s.delivery.relay)
+        delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
+                                   clock=self.clock, transport=self.transport, policy=s.delivery, windows=s.deadlines)
         self.runners = [
             Runner(IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
                                  clock=self.clock, transport=self.transport),
                    self.transport, executor, self.clock, concurrency=intake_workers),
-            Runner(DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
-                                   clock=self.clock, transport=self.transport, policy=s.delivery,
-                                   windows=s.deadlines),
-                   self.transport, executor, self.clock, concurrency=s.delivery.workers),
+            Runner(delivery, self.transport, executor, self.clock, concurrency=s.delivery.workers),
         ]
         tasks = [asyncio.create_task(r.run(stop), name=f"runner-{r.queue}") for r in self.runners]
         self.scheduler = Scheduler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport)
         tasks.append(asyncio.create_task(self.scheduler.run(stop, executor, longest_sleep=self.scheduler_sleep),
                                          name="scheduler"))
+        # Heartbeats on their own thread: a hanging gpg probe never holds up the pipeline.
+        health_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
+        heartbeats = Heartbeats(db=self.db, clock=self.clock, gpg=self.gpg, hub_fingerprint=s.hub.key_fingerprint,
+                                gate=delivery.gate, every_seconds=s.hub.heartbeat_seconds)
+        tasks.append(asyncio.create_task(heartbeats.run(
+            stop, health_pool, lambda: gateway_beat(server, handler.active, handler.limits.max_connections)),
+            name="heartbeats"))
         if ready is not None:
             ready(bound[0], bound[1])
         try:
@@ -119,6 +126,7 @@ class Hub:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             gateway_pool.shutdown(wait=True)
+            health_pool.shutdown(wait=True)
             executor.shutdown(wait=True)
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):

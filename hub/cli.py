@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -182,6 +183,8 @@ def demo(speed: float) -> None:
     session = Demo(speed=speed)
     try:
         db = session.start()
-        Dashboard(db, refresh_seconds=1.0, now=session.clock.now, operator="demo-officer").run()
+        # Under the accelerated clock a rate "minute" is about one real second.
+        bucket = timedelta(minutes=max(1, round(speed / 60)))
+        Dashboard(db, refresh_seconds=1.0, now=session.clock.now, operator="demo-officer", rate_bucket=bucket).run()
     finally:
         session.close()

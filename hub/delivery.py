@@ -53,14 +53,16 @@ class RelayGate:
         self.schedule = schedule
         self.failures = 0
         self.retry_at: datetime | None = None
+        self.last_error: str | None = None  # the relay's last reply or connection error (for the heartbeat)
         self._lock = threading.Lock()
 
     def closed_until(self, now: datetime) -> datetime | None:
         with self._lock:
             return self.retry_at if self.retry_at is not None and now < self.retry_at else None
 
-    def failed(self, now: datetime) -> datetime:
+    def failed(self, now: datetime, error: str | None = None) -> datetime:
         with self._lock:
+            self.last_error = error
             if self.retry_at is None or now >= self.retry_at:
                 self.failures += 1
                 self.retry_at = next_attempt(self.schedule, self.failures, now)
@@ -68,7 +70,12 @@ class RelayGate:
 
     def succeeded(self) -> None:
         with self._lock:
-            self.failures, self.retry_at = 0, None
+            self.failures, self.retry_at, self.last_error = 0, None, None
+
+    def state(self) -> tuple[int, datetime | None, str | None]:
+        """(failures in a row, next probe time, last error), read together."""
+        with self._lock:
+            return self.failures, self.retry_at, self.last_error
 
 
 class DeliveryHandler:
@@ -182,7 +189,7 @@ class DeliveryHandler:
                          why="refused by the relay" if permanent else "retry schedule exhausted")
             self.transport.ack(uow, delivery)
         else:
-            retry_at = self.gate.failed(now)
+            retry_at = self.gate.failed(now, error)
             uow.outbound.update(job.mail_id, attempts=attempts, last_error=error, next_attempt_at=retry_at)
             audit.record(uow, self.clock, f"{job.purpose}.deferred", ref=job.reference, to=job.rcpt_to,
                          code=exc.code, attempts=attempts, next_attempt_at=retry_at.isoformat())

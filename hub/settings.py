@@ -32,6 +32,8 @@ class HubSection(BaseModel):
     addresses: list[str] = Field(default_factory=list, description="Extra addresses the gateway accepts RCPT for.")
     key_fingerprint: str = Field("", description="Primary fingerprint of the hub's OpenPGP key (set by init).")
     policy_file: str = Field("", description="Distribution policy (law Art. 10) replacing the shipped one.")
+    heartbeat_seconds: float = Field(5.0, gt=0, description="How often the hub writes its components' health "
+                                                            "(gateway, store, gpg, relay) for the dashboard.")
 
     @model_validator(mode="after")
     def _default_address(self) -> "HubSection":

@@ -6,7 +6,7 @@ from .embargo_models import EmbargoDecision, EmbargoItem, HolderListVersion, Mem
 from .errors import Conflict, NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
 from .models import (
-    AuditEvent, Counter, Deadline, Distribution, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
+    AuditEvent, Counter, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
 )
 from .uow import UnitOfWork
 
@@ -22,6 +22,7 @@ __all__ = [
     "EmbargoItem",
     "HolderListVersion",
     "Member",
+    "Heartbeat",
     "Message",
     "NotFound",
     "OutboundMail",

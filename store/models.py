@@ -1,11 +1,11 @@
-"""Typed ORM models: partners, messages, sealed blobs, queue, outbound mail, audit."""
+"""Typed ORM models: partners, messages, sealed blobs, queue, outbound mail, audit, heartbeats."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
@@ -140,6 +140,8 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_event"
+    # The dashboard's per-minute rates: one range scan of the last half hour, action read from the index.
+    __table_args__ = (Index("ix_audit_event_at_action", "at", "action"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -218,3 +220,20 @@ class Distribution(Base):
     reason: Mapped[Optional[str]] = mapped_column(Text)  # why excluded (operator's words), or None
     checks: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # clearance and key status at send time
     decided_by: Mapped[str] = mapped_column(String(128))
+
+
+class Heartbeat(Base):
+    """The last word of one hub component (gateway, store, gpg, relay): its state, a short detail, when.
+
+    Written by the hub every few seconds; the dashboard reads it from another process. ``every_seconds``
+    is the hub's clock time between two beats, so a reader knows when a beat has gone stale. The detail
+    is a status line (addresses, counts, latencies): never a secret, never message content.
+    """
+
+    __tablename__ = "heartbeat"
+
+    component: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # ok | degraded | down
+    detail: Mapped[str] = mapped_column(String(200))
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    every_seconds: Mapped[float] = mapped_column(Float)

@@ -13,7 +13,7 @@ from . import statements as S
 from sqlalchemy.orm import Session
 
 from .models import (
-    AuditEvent, Deadline, Distribution, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
+    AuditEvent, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
 )
 
 GENESIS = "0" * 64
@@ -215,6 +215,10 @@ class OutboundRepository(_Repository):
     def by_rfc_message_id(self, rfc_message_id: str) -> OutboundMail | None:
         return self.session.scalar(select(OutboundMail).where(OutboundMail.rfc_message_id == rfc_message_id))
 
+    def count(self, *, state: str) -> int:
+        """How many mails are in *state* (the state side of the (state, due_at) index)."""
+        return self.session.scalar(select(func.count(OutboundMail.id)).where(OutboundMail.state == state)) or 0
+
     def for_message(self, message_id: int) -> Sequence[OutboundMail]:
         return self.session.scalars(
             select(OutboundMail).where(OutboundMail.message_id == message_id).order_by(OutboundMail.id)
@@ -353,3 +357,18 @@ class DistributionRepository(_Repository):
     def find(self, message_id: int, name: str) -> Distribution | None:
         return self.session.scalar(
             select(Distribution).where(Distribution.message_id == message_id, Distribution.name == name))
+
+
+class HeartbeatRepository(_Repository):
+    """Each hub component's last heartbeat: one row per component, overwritten at every beat."""
+
+    def beat(self, component: str, *, state: str, detail: str, at: datetime, every_seconds: float) -> None:
+        values = dict(state=state, detail=detail[:200], beat_at=at, every_seconds=every_seconds)
+        updated = self.session.execute(
+            update(Heartbeat).where(Heartbeat.component == component).values(**values)).rowcount
+        if not updated:
+            self.session.add(Heartbeat(component=component, **values))
+            self.session.flush()
+
+    def all(self) -> Sequence[Heartbeat]:
+        return self.session.scalars(select(Heartbeat).order_by(Heartbeat.component)).all()

@@ -16,6 +16,7 @@ from .repositories import (
     CounterRepository,
     DeadlineRepository,
     DistributionRepository,
+    HeartbeatRepository,
     MessageRepository,
     OutboundRepository,
     PartnerRepository,
@@ -53,6 +54,7 @@ class UnitOfWork:
         self.members = MemberRepository(s)
         self.holders = HolderRepository(s)
         self.embargo = EmbargoRepository(s)
+        self.heartbeats = HeartbeatRepository(s)
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:

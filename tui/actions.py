@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from store import AuditEvent, Database, OutboundMail
 
+from .queries import is_alert
+
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -60,7 +62,7 @@ def open_alerts(db: Database, *, limit: int = 200) -> list[tuple[int, datetime, 
         acked = {e.detail.get("alert") for e in s.scalars(
             select(AuditEvent).where(AuditEvent.action == "operator.alert_acknowledged"))}
         rows = s.execute(select(AuditEvent.id, AuditEvent.at, AuditEvent.action, AuditEvent.message_ref,
-                                AuditEvent.detail).where(AuditEvent.action.like("alert.%"))
+                                AuditEvent.detail).where(is_alert())
                          .order_by(AuditEvent.id.desc()).limit(limit))
         return [tuple(r) for r in rows if r[0] not in acked]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from rich.text import Text
 from textual import work
@@ -18,9 +18,12 @@ from store import Database
 from .actions import acknowledge_alert, open_alerts, requeue, retry_delivery, stuck
 from .confirm import Confirm
 from .queries import (
-    OpenDeadline, Overview, PartnerHealth, Traffic, detail, open_deadlines, overview, partners, traffic,
+    OpenDeadline, Overview, PartnerHealth, Traffic, detail, heartbeats, open_deadlines, overview, partners, traffic,
 )
+from .rates import RateCounter
 from .timefmt import brussels, left
+from .widgets import HealthPanel, RatesPanel
+from .widgets.health import judge
 
 
 # Colour adds to the words, never replaces them (OVERDUE is written out): readable without colour.
@@ -49,12 +52,14 @@ class Dashboard(App):
                 Binding("a", "acknowledge", "Ack alert"), Binding("r", "retry", "Retry/requeue"),
                 Binding("slash", "filter", "Filter", show=False)]
 
-    def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None, operator: str | None = None) -> None:
+    def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None, operator: str | None = None,
+                 rate_bucket: timedelta = timedelta(minutes=1)) -> None:
         super().__init__()
         self.operator = operator or f"duty-officer:{os.environ.get('USER', 'unknown')}"
         self.db = db
         self.refresh_seconds = refresh_seconds
         self._now = now or (lambda: datetime.now(timezone.utc))
+        self.rates = RateCounter(db, bucket=rate_bucket)  # remembers settled minutes between refreshes
 
     def compose(self) -> ComposeResult:
         yield Header()  # times are shown in Europe/Brussels in the tables, not the machine's zone
@@ -62,6 +67,8 @@ class Dashboard(App):
             with TabPane("Overview", id="overview"):
                 with Vertical():
                     yield Static(id="summary")
+                    yield RatesPanel(id="rates")
+                    yield HealthPanel(id="health")
                     yield DataTable(id="queues", cursor_type="row")
                     yield DataTable(id="alerts", cursor_type="row")
             with TabPane("Deadlines", id="deadlines"):
@@ -112,8 +119,11 @@ class Dashboard(App):
     @work(thread=True, exclusive=True, group="refresh")
     def refresh_data(self) -> None:
         """Reads run in a worker thread; the widgets are updated on the app's own thread."""
+        now = self._now()
         data = overview(self.db), open_deadlines(self.db), traffic(self.db), partners(self.db)
         pending = open_alerts(self.db), stuck(self.db)
+        rates, health = self.rates(now), tuple(judge(heartbeats(self.db), now))
+        self.call_from_thread(self._show_safely, self._show_overview, rates, health)
         self.call_from_thread(self._show_safely, self._show, *data)
         self.call_from_thread(self._show_safely, self._show_stuck, *pending)
 
@@ -123,6 +133,10 @@ class Dashboard(App):
             show(*data)
         except NoMatches:
             pass
+
+    def _show_overview(self, rates, health) -> None:
+        self.query_one(RatesPanel).rates = rates
+        self.query_one(HealthPanel).shown = health
 
     def _show_stuck(self, alerts: list, items: list) -> None:
         self._refill(self.query_one("#open-alerts", DataTable),

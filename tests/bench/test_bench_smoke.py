@@ -35,5 +35,6 @@ def test_bench_evaluation_runs_and_reports_every_figure():
 def test_bench_tui_runs_and_reports_every_figure():
     result = CliRunner().invoke(main, ["bench", "tui", "--messages", "2000", "--deadlines", "200"])
     assert result.exit_code == 0, result.output
-    for label in ("overview", "deadlines", "traffic", "partners", "refresh"):
+    for label in ("overview", "rates", "health", "deadlines", "traffic", "partners", "alerts", "stuck", "refresh",
+                  "rates cold"):
         assert re.search(rf"^{label}\s+[\d.]+ ms", result.output, re.M), result.output

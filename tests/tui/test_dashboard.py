@@ -13,6 +13,7 @@ from tests.support.hubrig import RunningHub
 from textual.widgets import DataTable, Static
 from tui import Dashboard
 from tui.timefmt import left
+from tui.widgets import HealthPanel
 
 
 def _rows(table: DataTable) -> list[list[str]]:
@@ -50,10 +51,13 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
             queues = _rows(app.query_one("#queues", DataTable))
             alerts = _rows(app.query_one("#alerts", DataTable))
             summary = str(app.query_one("#summary", Static).render())
+            health = str(app.query_one(HealthPanel).render())
+            intake = str(app.query_one("#rate-intake .rate-figures", Static).render())
+            screen = app.export_screenshot()  # the overview: summary, rates, health, queues, alerts
             await pilot.press("d")
             await pilot.pause(0.3)
             deadlines = _rows(app.query_one("#deadline-table", DataTable))
-            screen = app.export_screenshot()
+            screen += app.export_screenshot()
             await pilot.press("slash", *"flash", "enter")
             await pilot.pause(0.4)
             filtered = _rows(app.query_one("#deadline-table", DataTable))
@@ -71,9 +75,9 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
             contacts = _rows(app.query_one("#partner-table", DataTable))
             screen += app.export_screenshot()
             await pilot.press("q")
-        return queues, alerts, summary, deadlines, screen, traffic, contacts, detail, filtered
+        return queues, alerts, summary, deadlines, screen, traffic, contacts, detail, filtered, health, intake
 
-    queues, alerts, summary, deadlines, screen, traffic, contacts, detail, filtered = asyncio.run(run())
+    queues, alerts, summary, deadlines, screen, traffic, contacts, detail, filtered, health, intake = asyncio.run(run())
     db.dispose()
     assert "messages 2" in summary and "FLASH 1" in summary and "failed 1" in summary
     assert any(row[1] == "delivery_failed" for row in alerts)
@@ -84,7 +88,11 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
     assert traffic[-1][5] == "protected" and sorted(row[8] for row in traffic) == ["failed", "sent"]
     assert contacts == [["police-fed", "police", key.fingerprint[-16:], "never", contacts[0][4], "-"]]
     assert detail.startswith(reference) and "intake.accepted" in detail and "receipt" in detail
-    assert canary not in screen and canary not in detail
+    # The hub's last beats (it stopped), two days old by the dashboard's clock; no rates in the last half hour.
+    assert [line.split()[0] for line in health.splitlines()] == ["gateway", "store", "gpg", "relay"]
+    assert all("NO HEARTBEAT" in line and "last said: down, hub stopped" in line for line in health.splitlines())
+    assert intake.split() == ["0/min", "now", "0", "in", "30", "min"]
+    assert canary not in screen and canary not in detail and canary not in health
     assert canary not in " ".join(map(str, queues + alerts + deadlines + traffic))
 
 

@@ -1,0 +1,141 @@
+"""Heartbeats: every few seconds the hub writes the health of its gateway, store, gpg and relay into the store.
+
+The dashboard runs in another process and reads them; a beat it finds older than a few intervals means
+the hub (or that part of it) has stopped. Details are status lines — addresses, counts, latencies —
+never a secret and never message content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from crypto import Gpg, GpgUnavailable
+from store import Database, StoreUnavailable
+
+from .clock import Clock
+from .delivery import RelayGate
+
+log = logging.getLogger(__name__)
+
+OK, DEGRADED, DOWN = "ok", "degraded", "down"
+SLOW_GPG_SECONDS = 2.0  # a key listing slower than this: gpg (or its agent) is struggling
+SLOW_STORE_SECONDS = 1.0  # a heartbeat write slower than this: the store is struggling
+
+
+@dataclass(frozen=True)
+class Beat:
+    component: str
+    state: str  # ok | degraded | down
+    detail: str
+
+
+def gateway_beat(server: asyncio.AbstractServer, active: int, max_connections: int) -> Beat:
+    """Is the SMTP listener serving, and how many sessions are open (read on the event loop)."""
+    if not server.is_serving() or not server.sockets:
+        return Beat("gateway", DOWN, "not listening")
+    host, port = server.sockets[0].getsockname()[:2]
+    state = DEGRADED if active >= max_connections else OK
+    return Beat("gateway", state, f"listening {host}:{port}, {active}/{max_connections} sessions")
+
+
+def gpg_beat(gpg: Gpg, fingerprint: str) -> Beat:
+    """A cheap probe off the event loop: list the hub's own key, timed."""
+    started = time.perf_counter()
+    try:
+        info = gpg.key(fingerprint) if fingerprint else None
+    except GpgUnavailable as exc:
+        return Beat("gpg", DOWN, str(exc)[:120])
+    ms = (time.perf_counter() - started) * 1000
+    if info is None:
+        return Beat("gpg", DOWN, f"hub key not found ({ms:.0f} ms)")
+    if info.revoked:
+        return Beat("gpg", DOWN, "hub key revoked")
+    state = DEGRADED if ms > SLOW_GPG_SECONDS * 1000 else OK
+    return Beat("gpg", state, f"hub key listed in {ms:.0f} ms")
+
+
+def relay_beat(gate: RelayGate, now: datetime, failed_deliveries: int) -> Beat:
+    """The relay as the delivery workers last found it: its back-off, its last error, failed deliveries."""
+    failures, retry_at, error = gate.state()
+    waiting = f", {failed_deliveries} failed deliveries" if failed_deliveries else ""
+    why = f"; last: {error[:60]}" if error else ""
+    if retry_at is not None and now < retry_at:
+        wait = int((retry_at - now).total_seconds())
+        return Beat("relay", DOWN, f"back-off after {failures} failure(s), next try in {wait} s{waiting}{why}")
+    if failures:
+        return Beat("relay", DEGRADED, f"{failures} failure(s) in a row, probing{waiting}{why}")
+    return Beat("relay", OK, f"accepting{waiting}")
+
+
+class Heartbeats:
+    """Writes one beat per component; the store's own beat is the round trip of the previous write."""
+
+    def __init__(self, *, db: Database, clock: Clock, gpg: Gpg, hub_fingerprint: str, gate: RelayGate,
+                 every_seconds: float) -> None:
+        self.db = db
+        self.clock = clock
+        self.gpg = gpg
+        self.hub_fingerprint = hub_fingerprint
+        self.gate = gate
+        self.every_seconds = every_seconds
+        self._last = (clock.now(), time.monotonic())  # (clock time, real time) of the last beat, or of start
+        self._round_trip: float | None = None
+
+    def _store_beat(self) -> Beat:
+        if self._round_trip is None:
+            return Beat("store", OK, "first beat")
+        ms = self._round_trip * 1000
+        return Beat("store", DEGRADED if self._round_trip > SLOW_STORE_SECONDS else OK, f"write round trip {ms:.1f} ms")
+
+    def beat(self, gateway: Beat) -> None:
+        """Probe gpg, read the relay's state, write every beat in one transaction (in a worker thread)."""
+        gpg = gpg_beat(self.gpg, self.hub_fingerprint)
+        now, real = self.clock.now(), time.monotonic()
+        # The interval in the hub's clock time: an accelerated (demo) clock makes it longer, so that a
+        # reader comparing beat_at with that clock does not find every beat stale.
+        since_at, since_real = self._last
+        elapsed = real - since_real
+        speed = (now - since_at).total_seconds() / elapsed if elapsed > 0.002 else 1.0  # the gpg probe lasts longer
+        every = self.every_seconds * max(1.0, speed)
+        started = time.perf_counter()
+        with self.db.unit_of_work() as uow:
+            relay = relay_beat(self.gate, now, uow.outbound.count(state="failed"))
+            for b in (gateway, self._store_beat(), gpg, relay):
+                uow.heartbeats.beat(b.component, state=b.state, detail=b.detail, at=now, every_seconds=every)
+            uow.commit()
+        self._round_trip = time.perf_counter() - started
+        self._last = (now, real)
+
+    async def run(self, stop: asyncio.Event, executor: Executor, gateway: Callable[[], Beat]) -> None:
+        """Beat until *stop*; a failed beat is logged and the next one tried (the dashboard sees the gap)."""
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                await loop.run_in_executor(executor, self.beat, gateway())
+            except StoreUnavailable as exc:
+                log.warning("health: heartbeat not written, store unavailable: %s", exc)
+            except Exception:  # the heartbeat's boundary: never stop the hub for it
+                log.exception("health: heartbeat failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.every_seconds)
+            except asyncio.TimeoutError:
+                pass
+        try:
+            await loop.run_in_executor(executor, self.stopped)
+        except Exception:  # the dashboard then sees the beats go stale instead
+            log.exception("health: last heartbeat failed")
+
+    def stopped(self) -> None:
+        """The last beat: every component down because the hub stopped (not a silent gap)."""
+        now = self.clock.now()
+        with self.db.unit_of_work() as uow:
+            for component in ("gateway", "store", "gpg", "relay"):
+                uow.heartbeats.beat(component, state=DOWN, detail="hub stopped", at=now,
+                                    every_seconds=self.every_seconds)
+            uow.commit()

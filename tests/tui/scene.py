@@ -1,0 +1,101 @@
+"""A fixed store for the dashboard's snapshot and pilot tests: every row and time chosen, nothing random."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from store import AuditEvent, Database, Deadline, Heartbeat, Message, OutboundMail, Partner, QueueItem, SealedBlob, upgrade
+
+NOW = datetime(2026, 11, 23, 10, 0, 30, tzinfo=timezone.utc)  # 11:00:30 in Brussels
+CANARY = "CANARY-BODY-7f3a"  # sealed bytes of every message: it must never reach the screen
+
+# (reference, partner, urgency, kind, minutes ago)
+MESSAGES = (
+    ("PSR-2026-000001", 1, "FLASH", "request", 29),
+    ("PSR-2026-000002", 2, "URGENT", "request", 20),
+    ("PSR-2026-000003", 1, "ROUTINE", "request", 12),
+    ("PSR-2026-000004", 2, "NON-URGENT", "spontaneous", 6),
+    ("PSR-2026-000005", 1, "ROUTINE", "response", 2),
+    ("PSR-2026-000006", 2, "FLASH", "request", 0),
+)
+# (message, due in) for the open clocks, OCAM owing the answer
+DEADLINES = ((1, timedelta(hours=-3)), (2, timedelta(minutes=45)), (3, timedelta(days=9)), (6, timedelta(hours=23)))
+# intake.accepted per minute, oldest first: the sparkline's shape
+INTAKE = (0, 1, 0, 0, 2, 3, 1, 0, 0, 0, 1, 4, 6, 2, 0, 0, 1, 0, 0, 0, 2, 2, 1, 0, 0, 0, 5, 3, 1, 2)
+
+
+def _events() -> list[dict]:
+    events = []
+
+    def add(at: datetime, action: str, ref: str | None = None, **detail) -> None:
+        n = len(events)
+        events.append(dict(at=at, actor="hub", action=action, message_ref=ref, detail=detail,
+                           prev_digest=f"{n:064x}", digest=f"{n + 1:064x}"))
+
+    start = NOW.replace(second=0) - timedelta(minutes=len(INTAKE) - 1)
+    for minute, count in enumerate(INTAKE):
+        for k in range(count):
+            at = start + timedelta(minutes=minute, seconds=5 + 10 * k)
+            add(at, "intake.accepted", "PSR-2026-000001")
+            add(at + timedelta(seconds=1), "receipt.signed", "PSR-2026-000001")
+            if (minute + k) % 3:
+                add(at + timedelta(seconds=2), "receipt.sent", "PSR-2026-000001")
+    add(NOW - timedelta(minutes=9), "receipt.deferred", "PSR-2026-000003", code=451)
+    add(NOW - timedelta(minutes=8), "receipt.deferred", "PSR-2026-000003", code=451)
+    add(NOW - timedelta(minutes=4), "intake.quarantined", "PSR-2026-000004", error="MalformedMessage")
+    add(NOW - timedelta(minutes=3), "alert.delivery_failed", "PSR-2026-000003", to="spoc@vsse.test",
+        why="refused by the relay")
+    add(NOW - timedelta(minutes=1), "intake.refused", None, code=550)
+    return events
+
+
+def build(directory: Path) -> Database:
+    """A migrated SQLite store in *directory* holding the scene."""
+    db = Database(f"sqlite:///{directory / 'scene.db'}")
+    upgrade(db.engine)
+    t0 = NOW - timedelta(days=400)
+    with db.engine.begin() as c:
+        c.execute(insert(Partner), [
+            dict(name="police-fed", kind="police", email="spoc@police.test", fingerprint="A1" * 20,
+                 key_created_at=t0, key_expires_at=None, key_revoked=False, created_at=t0, updated_at=t0),
+            dict(name="vsse", kind="intelligence", email="spoc@vsse.test", fingerprint="B2" * 20,
+                 key_created_at=t0, key_expires_at=NOW + timedelta(days=12), key_revoked=False, created_at=t0,
+                 updated_at=t0)])
+        # The sealed bytes hold the canary in clear here on purpose: whatever leaks them would show it.
+        c.execute(insert(SealedBlob), [dict(key_id="k", wrapped_key=b"w", nonce=b"n",
+                                            ciphertext=f"Subject: {CANARY}\r\n\r\n{CANARY}".encode(), created_at=t0)])
+        c.execute(insert(Message), [dict(
+            reference=ref, direction="inbound", partner_id=partner, rfc_message_id=f"<{ref}@partner.test>",
+            body_digest=f"{i:064x}", size=2000, encrypted=True, mail_from="spoc@x.test", kind=kind, urgency=urgency,
+            urgency_source="protected", fields={}, links={}, received_at=NOW - timedelta(minutes=ago, seconds=10),
+            state="processed", receipt_status="sent" if i % 2 else "queued", raw_blob_id=1)
+            for i, (ref, partner, urgency, kind, ago) in enumerate(MESSAGES, start=1)])
+        c.execute(insert(Deadline), [dict(
+            message_id=m, partner_id=MESSAGES[m - 1][1], owed_by="ocam", urgency=MESSAGES[m - 1][2],
+            started_at=NOW - timedelta(minutes=MESSAGES[m - 1][4]), started_by="receipt", due_at=NOW + due,
+            state="open", reminders_sent=0, next_action_at=NOW + due) for m, due in DEADLINES])
+        c.execute(insert(OutboundMail), [dict(
+            message_id=3, purpose="receipt", rfc_message_id="<r3@ocam.test>", mail_from="", rcpt_to="spoc@vsse.test",
+            priority=1, blob_id=1, state="failed", attempts=3, last_error="550 5.1.1 mailbox unavailable",
+            created_at=NOW - timedelta(minutes=9))])
+        c.execute(insert(QueueItem), [
+            dict(queue="intake", payload={"version": 1, "message_id": 6}, priority=9, state="ready",
+                 available_at=NOW, attempts=0, created_at=NOW),
+            dict(queue="outbound", payload={"version": 1, "outbound_id": 1}, priority=1, state="leased",
+                 available_at=NOW, lease_until=NOW + timedelta(minutes=1), attempts=1, created_at=NOW),
+            dict(queue="intake", payload={"version": 1, "message_id": 4}, priority=0, state="quarantined",
+                 available_at=NOW, attempts=3, last_error="MalformedMessage", created_at=NOW)])
+        c.execute(insert(AuditEvent), _events())
+        c.execute(insert(Heartbeat), [
+            dict(component="gateway", state="ok", detail="listening 127.0.0.1:2525, 2/64 sessions",
+                 beat_at=NOW - timedelta(seconds=2), every_seconds=5.0),
+            dict(component="store", state="ok", detail="write round trip 3.1 ms", beat_at=NOW - timedelta(seconds=2),
+                 every_seconds=5.0),
+            dict(component="gpg", state="degraded", detail="hub key listed in 2400 ms",
+                 beat_at=NOW - timedelta(seconds=2), every_seconds=5.0),
+            dict(component="relay", state="ok", detail="accepting", beat_at=NOW - timedelta(seconds=75),
+                 every_seconds=5.0)])
+    return db
