@@ -17,6 +17,7 @@ from store import Database
 
 from .actions import acknowledge_alert, open_alerts, requeue, retry_delivery, stuck
 from .confirm import Confirm
+from .embargo_view import EmbargoState, embargo_state
 from .queries import (
     OpenDeadline, Overview, PartnerHealth, Traffic, detail, heartbeats, open_deadlines, overview, partners, traffic,
 )
@@ -48,7 +49,8 @@ class Dashboard(App):
     TITLE = "Passerelle"
     BINDINGS = [Binding("q", "quit", "Quit"), Binding("o", "show('overview')", "Overview"),
                 Binding("d", "show('deadlines')", "Deadlines"), Binding("t", "show('traffic')", "Traffic"),
-                Binding("p", "show('partners')", "Partners"), Binding("s", "show('stuck')", "Alerts"),
+                Binding("p", "show('partners')", "Partners"), Binding("e", "show('embargo')", "Embargo"),
+                Binding("s", "show('stuck')", "Alerts"),
                 Binding("a", "acknowledge", "Ack alert"), Binding("r", "retry", "Retry/requeue"),
                 Binding("slash", "filter", "Filter", show=False)]
 
@@ -82,6 +84,12 @@ class Dashboard(App):
                     yield Static("select a message for its receipt, deliveries and audit trail", id="traffic-detail")
             with TabPane("Partners", id="partners"):
                 yield DataTable(id="partner-table", cursor_type="row")
+            with TabPane("Embargo", id="embargo"):
+                with Vertical():
+                    yield Static("sealed to their holders: metadata only; the hub cannot open them", id="embargo-note")
+                    yield DataTable(id="embargo-items", cursor_type="row")
+                    yield DataTable(id="holder-lists", cursor_type="row")
+                    yield DataTable(id="pending-decisions", cursor_type="row")
             with TabPane("Alerts & quarantine", id="stuck"):
                 with Vertical():
                     yield DataTable(id="open-alerts", cursor_type="row")
@@ -99,6 +107,12 @@ class Dashboard(App):
                                                                 "on time")
         self.query_one("#open-alerts", DataTable).add_columns("when (Brussels)", "alert", "reference", "about")
         self.query_one("#stuck-table", DataTable).add_columns("what", "id", "where", "why")
+        self.query_one("#embargo-items", DataTable).add_columns("reference", "kind", "from", "received (Brussels)",
+                                                                "sealed to", "decision")
+        self.query_one("#holder-lists", DataTable).add_columns("list", "version", "change", "member", "signed by",
+                                                               "when (Brussels)", "holders")
+        self.query_one("#pending-decisions", DataTable).add_columns("pending decision", "integrate", "consent",
+                                                                    "director", "second party", "since (Brussels)")
         self.refresh_data()
         self.set_interval(self.refresh_seconds, self.refresh_data)
 
@@ -122,10 +136,24 @@ class Dashboard(App):
         now = self._now()
         data = overview(self.db), open_deadlines(self.db), traffic(self.db), partners(self.db)
         pending = open_alerts(self.db), stuck(self.db)
+        sealed = embargo_state(self.db)
         rates, health = self.rates(now), tuple(judge(heartbeats(self.db), now))
         self.call_from_thread(self._show_safely, self._show_overview, rates, health)
         self.call_from_thread(self._show_safely, self._show, *data)
         self.call_from_thread(self._show_safely, self._show_stuck, *pending)
+        self.call_from_thread(self._show_safely, self._show_embargo, sealed)
+
+    def _show_embargo(self, state: EmbargoState) -> None:
+        self._refill(self.query_one("#embargo-items", DataTable),
+                     [(i.reference, i.kind, i.partner, brussels(i.received_at),
+                       f"v{i.holder_version}, {i.holders} holder(s)" + (" resealed" if i.resealed_at else ""),
+                       i.decision) for i in state.items], [i.reference for i in state.items])
+        self._refill(self.query_one("#holder-lists", DataTable),
+                     [(v.kind, str(v.version), v.change, v.member, v.signed_by, brussels(v.changed_at),
+                       ", ".join(v.holders)) for v in state.lists])
+        self._refill(self.query_one("#pending-decisions", DataTable),
+                     [(p.reference, p.integrate, p.consent, "signed" if p.has_director else "WAITING",
+                       "signed" if p.has_second else "WAITING", brussels(p.created_at)) for p in state.pending])
 
     def _show_safely(self, show, *data) -> None:
         """Show fresh data, unless the dashboard is closing and its widgets are already gone."""

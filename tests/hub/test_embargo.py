@@ -291,3 +291,41 @@ def test_the_prosecutors_signature_may_arrive_as_a_signed_message(rig, module_tm
     row = next(r for r in json.loads(ok(home, "embargo", "list", "--json")) if r["reference"] == reference)
     assert row["decision"] == {"integrate": "protection", "consent": "yes",
                                "recipients": ["crisis-centre", "police-fed"]}
+
+
+def test_the_dashboard_shows_sealed_items_lists_and_pending_decisions_as_metadata(rig):
+    """Embargo screen (e): items with sender, kind, holder-list version and decision; list versions with who
+    signed them; decisions waiting for a signature — never the content."""
+    import asyncio
+
+    from textual.widgets import DataTable
+
+    from tui import Dashboard
+
+    home, _keys, members, _relay, _hub = rig
+    reference, canary = _embargoed(rig)
+    run(home, "embargo", "decide", reference, "--integrate", "no", "--consent", "no",
+        "--signer-home", str(members["director"].home))
+    db = Database(home.settings.database_url)
+
+    async def show() -> tuple:
+        app = Dashboard(db, refresh_seconds=0.2)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.5)
+            await pilot.press("e")
+            await pilot.pause(0.4)
+            rows = {}
+            for table_id in ("#embargo-items", "#holder-lists", "#pending-decisions"):
+                table = app.query_one(table_id, DataTable)
+                rows[table_id] = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+            screen = app.export_screenshot()
+            await pilot.press("q")
+        return rows, screen
+
+    rows, screen = asyncio.run(show())
+    db.dispose()
+    item = next(r for r in rows["#embargo-items"] if r[0] == reference)
+    assert item[1:3] == ["judicial", "police-fed"] and item[4].endswith(", 2 holder(s)") and item[5] == "pending"
+    assert ["judicial", "1", "add", "ana", "director"] in [r[:5] for r in rows["#holder-lists"]]
+    assert [reference, "no", "no", "signed", "WAITING"] in [r[:5] for r in rows["#pending-decisions"]]
+    assert canary not in screen
