@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.css.query import NoMatches
@@ -115,6 +115,19 @@ class Dashboard(App):
                                                                     "director", "second party", "since (Brussels)")
         self.refresh_data()
         self.set_interval(self.refresh_seconds, self.refresh_data)
+
+    SCREENS_BY_NAME = (("overview", "Overview", "queues, rates, health, alerts"),
+                       ("deadlines", "Deadlines", "open clocks, overdue first"),
+                       ("traffic", "Traffic", "recent messages and their detail"),
+                       ("partners", "Partners and keys", "contact points, key expiry, on-time rate"),
+                       ("embargo", "Embargo", "sealed items, holder lists, pending decisions"),
+                       ("stuck", "Alerts and quarantine", "acknowledge, retry, requeue"))
+
+    def get_system_commands(self, screen):
+        """The command palette (ctrl+p) switches screens too, besides Textual's own commands."""
+        yield from super().get_system_commands(screen)
+        for tab, title, help_text in self.SCREENS_BY_NAME:
+            yield SystemCommand(f"Show {title}", help_text, lambda tab=tab: self.action_show(tab))
 
     def action_show(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

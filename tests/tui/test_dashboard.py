@@ -142,3 +142,29 @@ def test_actions_ask_first_and_are_audited(short_tmp):
     by_officer = [e["action"] for e in shown["audit"] if e["actor"] == "officer-7"]
     assert by_officer == ["operator.alert_acknowledged", "operator.delivery_retried"]
     assert shown["receipt_status"] == "sent"
+
+
+def test_the_command_palette_switches_screens(short_tmp):
+    """ctrl+p, type a screen's name, enter: that screen is shown."""
+    from textual.widgets import TabbedContent
+
+    home, _key = home_with_police(short_tmp)
+    db = Database(home.settings.database_url)
+
+    async def run() -> list[str]:
+        app = Dashboard(db, refresh_seconds=0.5)
+        shown = []
+        async with app.run_test(size=(80, 24)) as pilot:
+            for name in ("embargo", "deadlines"):
+                await pilot.press("ctrl+p")
+                await pilot.pause(0.2)
+                await pilot.press(*f"show {name}")
+                await pilot.pause(0.5)
+                await pilot.press("enter")
+                await pilot.pause(0.3)
+                shown.append(app.query_one(TabbedContent).active)
+            await pilot.press("q")
+        return shown
+
+    assert asyncio.run(run()) == ["embargo", "deadlines"]
+    db.dispose()
