@@ -8,17 +8,13 @@ from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 
+from crypto.crlf import to_crlf
 from crypto.errors import MalformedMime
 from crypto.gpg import Gpg
 
 CRLF = "\r\n"
-_BARE_LF = re.compile(rb"(?<!\r)\n")
 _SIGNED_PREAMBLE = b"This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n"
 _ENCRYPTED_PREAMBLE = b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
-
-
-def _canonical(entity: bytes) -> bytes:
-    return _BARE_LF.sub(b"\r\n", entity)
 
 
 def _boundary(*contents: bytes) -> str:
@@ -55,7 +51,7 @@ def header_block(headers: list[tuple[str, str]]) -> bytes:
 
 def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, str]]) -> bytes:
     """A complete RFC 5322 message: the entity, PGP/MIME-signed by signer (CRLF line ends)."""
-    body = _canonical(entity)
+    body = to_crlf(entity)
     if re.search(rb"[\x80-\xff]", body):
         raise MalformedMime("an entity to sign must be 7-bit: encode it (quoted-printable or base64)")
     signature, micalg = gpg.sign_detached(body, signer)
@@ -71,7 +67,7 @@ def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, s
         b'Content-Type: application/pgp-signature; name="signature.asc"\r\n'
         b"Content-Description: OpenPGP digital signature\r\n"
         b'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n',
-        _canonical(signature),
+        to_crlf(signature),
         f"\r\n--{boundary}--\r\n".encode(),
     ])
 
@@ -79,7 +75,7 @@ def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, s
 def encrypt_entity(gpg: Gpg, entity: bytes, recipients: list[str], signer: str | None,
                    headers: list[tuple[str, str]]) -> bytes:
     """A complete RFC 5322 message: the entity encrypted (and signed inside, if signer) per RFC 3156."""
-    ciphertext = _canonical(gpg.encrypt(_canonical(entity), recipients, sign_with=signer))
+    ciphertext = to_crlf(gpg.encrypt(to_crlf(entity), recipients, sign_with=signer))
     boundary = _boundary(ciphertext)
     return b"".join([
         header_block(headers),
