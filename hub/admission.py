@@ -114,7 +114,7 @@ class Admission:
         verified = self._verify(raw)
         check = verified.check
         with self.db.reader() as uow:
-            partner = uow.partners.by_fingerprint(check.primary_fingerprint or "")
+            partner = uow.partners.standing(check.primary_fingerprint or "")
             recipient = uow.recipients.by_fingerprint(check.primary_fingerprint or "") if partner is None else None
         if partner is None and recipient is not None:
             return self._recipient_acknowledgement(headers, verified, recipient.name, recipient.email)
@@ -217,9 +217,9 @@ class Admission:
                decision: str | None = None) -> Reply:
         raw = submission.raw
         with self.db.unit_of_work() as uow:
-            if uow.messages.by_rfc_message_id(message_id) is not None:
+            if uow.messages.id_by_rfc_message_id(message_id) is not None:
                 raise Refused(R.REPLAY_MESSAGE_ID, partner=partner_name)
-            if uow.messages.by_signature_digest(signature_digest) is not None:
+            if uow.messages.id_by_signature_digest(signature_digest) is not None:
                 raise Refused(R.REPLAY_SIGNATURE, partner=partner_name)
             now = self.clock.now()
             reference = next_reference(uow, now)

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 
 from . import statements as S
 from sqlalchemy.orm import Session
@@ -46,6 +46,10 @@ class PartnerRepository(_Repository):
 
     def by_fingerprint(self, fingerprint: str) -> Partner | None:
         return self.session.scalar(select(Partner).where(Partner.fingerprint == fingerprint.upper()))
+
+    def standing(self, fingerprint: str) -> Row | None:
+        """What admission decides on (id, name, kind, email, key_expires_at, key_revoked), read-only (Core)."""
+        return self._core(S.PARTNER_STANDING, {"b_fpr": fingerprint.upper()}).first()
 
     def all(self) -> Sequence[Partner]:
         return self.session.scalars(select(Partner).order_by(Partner.name)).all()
@@ -106,6 +110,13 @@ class MessageRepository(_Repository):
 
     def by_signature_digest(self, digest: str) -> Message | None:
         return self.session.scalar(select(Message).where(Message.signature_digest == digest))
+
+    def id_by_rfc_message_id(self, rfc_message_id: str) -> int | None:
+        """The id of the message with this Message-ID, if any (an index lookup, no ORM object)."""
+        return self._core(S.MESSAGE_ID_BY_RFC, {"b_rfc": rfc_message_id}).scalar()
+
+    def id_by_signature_digest(self, digest: str) -> int | None:
+        return self._core(S.MESSAGE_ID_BY_SIGNATURE, {"b_digest": digest}).scalar()
 
     def recent(self, *, limit: int = 100, state: str | None = None) -> Sequence[Message]:
         query = select(Message).order_by(Message.id.desc()).limit(limit)
@@ -192,6 +203,12 @@ class OutboundRepository(_Repository):
 
     def get(self, mail_id: int) -> OutboundMail | None:
         return self.session.get(OutboundMail, mail_id)
+
+    def jobs(self, mail_ids: list[int]) -> dict[int, Row]:
+        """Mails by id, each with its sealed blob's fields and its message's reference, in one query (Core)."""
+        if not mail_ids:
+            return {}
+        return {row.id: row for row in self._core(S.OUTBOUND_JOBS, {"b_ids": mail_ids})}
 
     def find(self, message_id: int, purpose: str, rcpt_to: str) -> int | None:
         return self.session.scalar(

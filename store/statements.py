@@ -5,11 +5,15 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from .base import UTCDateTime
-from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, QueueItem, SealedBlob
+from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, SealedBlob
 
 _q = QueueItem.__table__.c
 _a = AuditEvent.__table__.c
 _c = Counter.__table__.c
+_p = Partner.__table__.c
+_m = Message.__table__.c
+_o = OutboundMail.__table__.c
+_b = SealedBlob.__table__.c
 
 QUEUE_PUT = insert(QueueItem.__table__)
 QUEUE_NEXT = (
@@ -39,3 +43,19 @@ MESSAGE_UPDATE = update(Message.__table__).where(Message.__table__.c.id == bindp
 OUTBOUND_INSERT = insert(OutboundMail.__table__).returning(OutboundMail.__table__.c.id)
 DEADLINE_INSERT = insert(Deadline.__table__)
 OUTBOUND_UPDATE = update(OutboundMail.__table__).where(OutboundMail.__table__.c.id == bindparam("b_id"))
+
+# Admission: the partner a signature binds to, and the replay checks, without loading ORM objects.
+PARTNER_STANDING = (select(_p.id, _p.name, _p.kind, _p.email, _p.key_expires_at, _p.key_revoked)
+                    .where(_p.fingerprint == bindparam("b_fpr")))
+MESSAGE_ID_BY_RFC = select(_m.id).where(_m.rfc_message_id == bindparam("b_rfc")).limit(1)
+MESSAGE_ID_BY_SIGNATURE = select(_m.id).where(_m.signature_digest == bindparam("b_digest")).limit(1)
+
+# Delivery: a batch of pending mails with their sealed bytes and their message's reference, in one query.
+OUTBOUND_JOBS = (
+    select(_o.id, _o.message_id, _o.purpose, _o.rfc_message_id, _o.mail_from, _o.rcpt_to, _o.attempts,
+           _o.created_at, _o.due_at, _o.state, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
+           _m.reference)
+    .join(SealedBlob.__table__, _b.id == _o.blob_id)
+    .outerjoin(Message.__table__, _m.id == _o.message_id)
+    .where(_o.id.in_(bindparam("b_ids", expanding=True)))
+)
