@@ -211,11 +211,7 @@ class OutboundRepository(_Repository):
         return {row.id: row for row in self._core(S.OUTBOUND_JOBS, {"b_ids": mail_ids})}
 
     def find(self, message_id: int, purpose: str, rcpt_to: str) -> int | None:
-        return self.session.scalar(
-            select(OutboundMail.id).where(
-                OutboundMail.message_id == message_id, OutboundMail.purpose == purpose, OutboundMail.rcpt_to == rcpt_to
-            )
-        )
+        return self._core(S.OUTBOUND_FIND, {"b_message": message_id, "b_purpose": purpose, "b_rcpt": rcpt_to}).scalar()
 
     def overdue(self, now: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
         """Deliveries still pending past their delivery delay, not yet reported (index on state, due_at)."""

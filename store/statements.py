@@ -59,3 +59,5 @@ OUTBOUND_JOBS = (
     .outerjoin(Message.__table__, _m.id == _o.message_id)
     .where(_o.id.in_(bindparam("b_ids", expanding=True)))
 )
+OUTBOUND_FIND = (select(_o.id).where(_o.message_id == bindparam("b_message"), _o.purpose == bindparam("b_purpose"),
+                                      _o.rcpt_to == bindparam("b_rcpt")).limit(1))
