@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from email import quoprimime
 from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -27,6 +28,28 @@ def _boundary(*contents: bytes) -> str:
 _ADDRESS_FIELDS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender"})
 
 
+_SHORT = 76  # a field this long or shorter needs no folding
+_WORD_START, _WORD_END = "=?utf-8?q?", "?="
+
+
+def _encoded_words(text: str, used: int) -> str:
+    """Unstructured non-ASCII text as RFC 2047 Q encoded words, each line at most 76 characters; a character
+    is never split across two words. (email.header's folder gives the same but tries every split point.)"""
+    room = _SHORT - len(_WORD_START) - len(_WORD_END)
+    words: list[str] = []
+    chunk: list[str] = []
+    size, limit = 0, room - used - 1
+    for ch in text:
+        encoded = quoprimime.header_encode(ch.encode("utf-8"), "utf-8")[len(_WORD_START):-len(_WORD_END)]
+        if chunk and size + len(encoded) > limit:
+            words.append(_WORD_START + "".join(chunk) + _WORD_END)
+            chunk, size, limit = [], 0, room - 1
+        chunk.append(encoded)
+        size += len(encoded)
+    words.append(_WORD_START + "".join(chunk) + _WORD_END)
+    return (CRLF + " ").join(words)
+
+
 def header_block(headers: list[tuple[str, str]]) -> bytes:
     """Fold and RFC 2047-encode the given fields; CR or LF inside a value is refused.
 
@@ -39,8 +62,12 @@ def header_block(headers: list[tuple[str, str]]) -> bytes:
             raise ValueError(f"{name} is set by the composer")
         if "\r" in value or "\n" in value:
             raise ValueError(f"{name} contains a line break")
-        if value.isascii() or name.lower() not in _ADDRESS_FIELDS:
-            folded = Header(value, header_name=name, charset=None if value.isascii() else "utf-8")
+        if value.isascii() and len(name) + 2 + len(value) <= _SHORT:
+            lines.append(f"{name}: {value}{CRLF}".encode("ascii"))  # what the folder would give, unchanged
+        elif not value.isascii() and name.lower() not in _ADDRESS_FIELDS:
+            lines.append(f"{name}: {_encoded_words(value, len(name) + 2)}{CRLF}".encode("ascii"))
+        elif value.isascii():
+            folded = Header(value, header_name=name)
             lines.append(f"{name}: {folded.encode(linesep=CRLF)}{CRLF}".encode("ascii"))
         else:
             msg = EmailMessage(policy=SMTP)
