@@ -143,6 +143,10 @@ class QueueRepository(_Repository):
             self._core(S.QUEUE_LEASE, {"b_ids": [r.id for r in rows], "b_lease_until": now + lease})
         return [{**r._mapping, "attempts": r.attempts + 1} for r in rows]
 
+    def any_ready(self, queue: str, *, now: datetime) -> bool:
+        """Whether *queue* has an item to claim now (a read: a reader can ask without the write lock)."""
+        return self._core(S.QUEUE_ANY_READY, {"b_queue": queue, "b_now": now}).first() is not None
+
     def get(self, item_id: int) -> QueueItem | None:
         return self.session.get(QueueItem, item_id)
 

@@ -24,6 +24,8 @@ QUEUE_NEXT = (
     .limit(bindparam("b_limit"))
     .with_for_update(skip_locked=True)
 )
+QUEUE_ANY_READY = (select(_q.id).where(_q.queue == bindparam("b_queue"), _q.state == "ready",
+                                       _q.available_at <= bindparam("b_now", type_=UTCDateTime())).limit(1))
 QUEUE_LEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)))
                .values(state="leased", lease_until=bindparam("b_lease_until", type_=UTCDateTime()),
                        attempts=_q.attempts + 1))
