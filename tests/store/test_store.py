@@ -145,3 +145,24 @@ def test_counters_are_monotonic(db):
             values.append(uow.counters.next("PSR-2026"))
             uow.commit()
     assert values == [1, 2, 3]
+
+
+def test_audit_events_of_a_transaction_are_written_in_chain_order_at_commit(db):
+    """250 events appended in one transaction: all there after commit, ids in chain order, chain intact;
+    none of them when the transaction is not committed."""
+    with db.unit_of_work() as uow:
+        for i in range(250):
+            uow.audit.append(at=T0, actor=f"a{i}", action="test.many", message_ref="PSR-X", detail={"i": i, "s": "é"})
+    with db.unit_of_work() as uow:
+        assert uow.audit.for_message("PSR-X") == []
+        for i in range(250):
+            uow.audit.append(at=T0, actor=f"a{i}", action="test.many", message_ref="PSR-X", detail={"i": i, "s": "é"})
+        assert len(uow.audit.for_message("PSR-X")) == 250  # a read in the same transaction sees them
+        uow.audit.append(at=T0, actor="last", action="test.many", message_ref="PSR-X")
+        uow.commit()
+    with db.reader() as uow:
+        events = uow.audit.for_message("PSR-X")
+        assert [e.actor for e in events] == [f"a{i}" for i in range(250)] + ["last"]
+        assert [e.id for e in events] == sorted(e.id for e in events)
+        assert events[7].detail == {"i": 7, "s": "é"} and events[7].at == T0
+        assert uow.audit.verify_chain() is None
