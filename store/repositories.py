@@ -17,7 +17,8 @@ from .models import (
 )
 
 GENESIS = "0" * 64
-_AUDIT_ROWS_PER_INSERT = 100  # rows of one multi-row INSERT (7 parameters each)
+_AUDIT_ROWS_PER_INSERT = 100
+_QUEUE_ROWS_PER_INSERT = 100  # rows of one multi-row INSERT (7 parameters each)
 
 
 class _Repository:
@@ -130,15 +131,37 @@ class MessageRepository(_Repository):
 
 
 class QueueRepository(_Repository):
-    """The store-backed queue of the embedded transport: put, claim, ack, retry, quarantine."""
+    """The store-backed queue of the embedded transport: put, claim, ack, retry, quarantine.
+
+    Puts and acks are written together when the unit of work commits or flushes, or before this
+    repository does anything else: one multi-row INSERT and one DELETE per transaction, not one each.
+    """
+
+    _puts: list[dict[str, Any]] | None = None
+    _acks: list[int] | None = None
 
     def put(self, queue: str, payload: dict[str, Any], *, priority: int, now: datetime,
             available_at: datetime | None = None) -> None:
-        self._core(S.QUEUE_PUT, dict(queue=queue, payload=payload, priority=priority, state="ready",
-                                     available_at=available_at or now, attempts=0, created_at=now))
+        if self._puts is None:
+            self._puts = []
+        self._puts.append(dict(queue=queue, payload=payload, priority=priority, state="ready",
+                               available_at=available_at or now, attempts=0, created_at=now))
+
+    def write_pending(self) -> None:
+        """Write the puts and acks not yet written (puts in order: their ids follow it)."""
+        puts, acks, self._puts, self._acks = self._puts, self._acks, None, None
+        if puts:
+            if len(puts) == 1:
+                self._core(S.QUEUE_PUT, puts[0])
+            else:
+                for start in range(0, len(puts), _QUEUE_ROWS_PER_INSERT):
+                    self.session.connection().execute(S.QUEUE_PUT.values(puts[start:start + _QUEUE_ROWS_PER_INSERT]))
+        if acks:
+            self._core(S.QUEUE_ACK_MANY, {"b_ids": acks})
 
     def claim(self, queue: str, *, now: datetime, lease: timedelta, limit: int = 1) -> list[dict[str, Any]]:
         """Lease up to *limit* of the most urgent ready items of *queue* (highest priority, then oldest)."""
+        self.write_pending()
         rows = self._core(S.QUEUE_NEXT, {"b_queue": queue, "b_now": now, "b_limit": limit}).all()
         if rows:
             self._core(S.QUEUE_LEASE, {"b_ids": [r.id for r in rows], "b_lease_until": now + lease})
@@ -146,19 +169,25 @@ class QueueRepository(_Repository):
 
     def any_ready(self, queue: str, *, now: datetime) -> bool:
         """Whether *queue* has an item to claim now (a read: a reader can ask without the write lock)."""
+        self.write_pending()
         return self._core(S.QUEUE_ANY_READY, {"b_queue": queue, "b_now": now}).first() is not None
 
     def get(self, item_id: int) -> QueueItem | None:
+        self.write_pending()
         return self.session.get(QueueItem, item_id)
 
     def ack(self, item_id: int) -> None:
-        self._core(S.QUEUE_ACK, {"b_id": item_id})
+        if self._acks is None:
+            self._acks = []
+        self._acks.append(item_id)
 
     def retry(self, item_id: int, *, available_at: datetime, error: str | None = None) -> None:
+        self.write_pending()
         self._core(S.QUEUE_UPDATE, {"b_id": item_id, "state": "ready", "available_at": available_at,
                                     "lease_until": None, "last_error": error})
 
     def quarantine(self, item_id: int, *, error: str) -> None:
+        self.write_pending()
         self.session.execute(
             update(QueueItem).where(QueueItem.id == item_id)
             .values(state="quarantined", lease_until=None, last_error=error)
@@ -166,6 +195,7 @@ class QueueRepository(_Repository):
 
     def release_expired(self, *, now: datetime) -> int:
         """Make items whose lease ran out (a worker died) ready again; returns how many."""
+        self.write_pending()
         result = self.session.execute(
             update(QueueItem).where(QueueItem.state == "leased", QueueItem.lease_until < now)
             .values(state="ready", lease_until=None)
@@ -174,23 +204,27 @@ class QueueRepository(_Repository):
 
     def release_all(self) -> int:
         """Embedded start-up: nothing else can hold a lease, so every lease is stale."""
+        self.write_pending()
         result = self.session.execute(
             update(QueueItem).where(QueueItem.state == "leased").values(state="ready", lease_until=None)
         )
         return result.rowcount or 0
 
     def next_available_at(self, queue: str) -> datetime | None:
+        self.write_pending()
         return self.session.scalar(
             select(func.min(QueueItem.available_at)).where(QueueItem.queue == queue, QueueItem.state == "ready")
         )
 
     def depths(self) -> dict[tuple[str, str], int]:
+        self.write_pending()
         rows = self.session.execute(
             select(QueueItem.queue, QueueItem.state, func.count(QueueItem.id)).group_by(QueueItem.queue, QueueItem.state)
         )
         return {(q, s): n for q, s, n in rows}
 
     def quarantined(self) -> Sequence[QueueItem]:
+        self.write_pending()
         return self.session.scalars(
             select(QueueItem).where(QueueItem.state == "quarantined").order_by(QueueItem.id)
         ).all()

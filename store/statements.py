@@ -31,6 +31,7 @@ QUEUE_LEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", ex
                        attempts=_q.attempts + 1))
 QUEUE_UPDATE = update(QueueItem.__table__).where(_q.id == bindparam("b_id"))
 QUEUE_ACK = delete(QueueItem.__table__).where(_q.id == bindparam("b_id"))
+QUEUE_ACK_MANY = delete(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)))
 
 AUDIT_LAST = select(_a.digest).order_by(_a.id.desc()).limit(1)
 AUDIT_INSERT = insert(AuditEvent.__table__)

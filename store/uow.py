@@ -70,6 +70,7 @@ class UnitOfWork:
     def flush(self) -> None:
         try:
             self.audit.write_pending()
+            self.queue.write_pending()
             self.session.flush()
         except IntegrityError as exc:
             raise Conflict("row", str(exc.orig)) from exc
@@ -79,6 +80,7 @@ class UnitOfWork:
             raise RuntimeError("a read-only unit of work cannot commit")
         try:
             self.audit.write_pending()
+            self.queue.write_pending()
             self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()

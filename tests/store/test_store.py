@@ -166,3 +166,32 @@ def test_audit_events_of_a_transaction_are_written_in_chain_order_at_commit(db):
         assert [e.id for e in events] == sorted(e.id for e in events)
         assert events[7].detail == {"i": 7, "s": "é"} and events[7].at == T0
         assert uow.audit.verify_chain() is None
+
+
+def test_queue_puts_and_acks_of_a_transaction_are_written_at_commit_in_order(db):
+    """Items put in one transaction are claimed in put order (same priority), an ack removes its item,
+    nothing is written without commit, and a read in the transaction sees its own puts."""
+    from datetime import timedelta
+
+    with db.unit_of_work() as uow:
+        for i in range(5):
+            uow.queue.put("q", {"version": 1, "n": i}, priority=1, now=T0)
+    with db.unit_of_work() as uow:
+        assert uow.queue.next_available_at("q") is None  # the uncommitted puts are gone
+        for i in range(150):
+            uow.queue.put("q", {"version": 1, "n": i}, priority=1, now=T0)
+        assert uow.queue.next_available_at("q") == T0
+        uow.commit()
+    with db.unit_of_work() as uow:
+        first = uow.queue.claim("q", now=T0, lease=timedelta(minutes=5), limit=3)
+        uow.commit()
+    assert [item["payload"]["n"] for item in first] == [0, 1, 2]
+    with db.unit_of_work() as uow:
+        for item in first:
+            uow.queue.ack(item["id"])
+        uow.queue.put("q", {"version": 1, "n": "urgent"}, priority=9, now=T0)
+        uow.commit()
+    with db.unit_of_work() as uow:
+        nxt = uow.queue.claim("q", now=T0, lease=timedelta(minutes=5), limit=2)
+        assert [item["payload"]["n"] for item in nxt] == ["urgent", 3]
+        assert sum(uow.queue.depths().values()) == 148
