@@ -223,9 +223,10 @@ class Admission:
         urgency = fields.value("urgency") or "ROUTINE"
 
         def check(uow) -> None:
-            if uow.messages.id_by_rfc_message_id(message_id) is not None:
+            replayed = uow.messages.replayed(message_id, signature_digest)
+            if replayed == "message-id":
                 raise Refused(R.REPLAY_MESSAGE_ID, partner=partner_name)
-            if uow.messages.id_by_signature_digest(signature_digest) is not None:
+            if replayed == "signature":
                 raise Refused(R.REPLAY_SIGNATURE, partner=partner_name)
 
         def write(uow) -> str:

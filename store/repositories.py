@@ -18,7 +18,8 @@ from .models import (
 
 GENESIS = "0" * 64
 _AUDIT_ROWS_PER_INSERT = 100
-_QUEUE_ROWS_PER_INSERT = 100  # rows of one multi-row INSERT (7 parameters each)
+_QUEUE_ROWS_PER_INSERT = 100
+_DEADLINE_ROWS_PER_INSERT = 50  # 13 columns  # rows of one multi-row INSERT (7 parameters each)
 
 
 class _Repository:
@@ -28,6 +29,19 @@ class _Repository:
     def _core(self, statement, params: dict[str, Any]):
         """Execute a prebuilt Core statement on this unit of work's connection."""
         return self.session.connection().execute(statement, params)
+
+    def _insert_rows(self, statement, rows: list[dict[str, Any]], per_statement: int) -> None:
+        """Insert *rows* in order: multi-row INSERTs of up to *per_statement* rows with the same columns."""
+        start = 0
+        while start < len(rows):
+            keys, end = rows[start].keys(), start + 1
+            while end < len(rows) and end - start < per_statement and rows[end].keys() == keys:
+                end += 1
+            if end - start == 1:
+                self._core(statement, rows[start])
+            else:
+                self.session.connection().execute(statement.values(rows[start:end]))
+            start = end
 
 
 class PartnerRepository(_Repository):
@@ -120,6 +134,12 @@ class MessageRepository(_Repository):
     def id_by_signature_digest(self, digest: str) -> int | None:
         return self._core(S.MESSAGE_ID_BY_SIGNATURE, {"b_digest": digest}).scalar()
 
+    def replayed(self, rfc_message_id: str, signature_digest: str) -> str | None:
+        """"message-id" if a message with this Message-ID is stored, else "signature" if one with this
+        signature digest is, else None: both replay checks in one statement (two index lookups)."""
+        same_id = self._core(S.MESSAGE_REPLAY, {"b_rfc": rfc_message_id, "b_digest": signature_digest}).scalar()
+        return None if same_id is None else "message-id" if same_id else "signature"
+
     def recent(self, *, limit: int = 100, state: str | None = None) -> Sequence[Message]:
         query = select(Message).order_by(Message.id.desc()).limit(limit)
         if state is not None:
@@ -151,11 +171,7 @@ class QueueRepository(_Repository):
         """Write the puts and acks not yet written (puts in order: their ids follow it)."""
         puts, acks, self._puts, self._acks = self._puts, self._acks, None, None
         if puts:
-            if len(puts) == 1:
-                self._core(S.QUEUE_PUT, puts[0])
-            else:
-                for start in range(0, len(puts), _QUEUE_ROWS_PER_INSERT):
-                    self.session.connection().execute(S.QUEUE_PUT.values(puts[start:start + _QUEUE_ROWS_PER_INSERT]))
+            self._insert_rows(S.QUEUE_PUT, puts, _QUEUE_ROWS_PER_INSERT)
         if acks:
             self._core(S.QUEUE_ACK_MANY, {"b_ids": acks})
 
@@ -313,13 +329,8 @@ class AuditRepository(_Repository):
     def write_pending(self) -> None:
         """Insert the events appended and not yet written, in order (ids follow the chain)."""
         rows, self._pending = self._pending, None
-        if not rows:
-            return
-        if len(rows) == 1:
-            self._core(S.AUDIT_INSERT, rows[0])
-            return
-        for start in range(0, len(rows), _AUDIT_ROWS_PER_INSERT):
-            self.session.connection().execute(S.AUDIT_INSERT.values(rows[start:start + _AUDIT_ROWS_PER_INSERT]))
+        if rows:
+            self._insert_rows(S.AUDIT_INSERT, rows, _AUDIT_ROWS_PER_INSERT)
 
     def for_message(self, reference: str) -> Sequence[AuditEvent]:
         self.write_pending()
@@ -358,17 +369,32 @@ class CounterRepository(_Repository):
 
 
 class DeadlineRepository(_Repository):
-    """Legal clocks: one per request, found by message or by the scheduler's next action."""
+    """Legal clocks: one per request, found by message or by the scheduler's next action.
+
+    Clocks started in a transaction are written together when it commits or flushes, or before this
+    repository reads: one multi-row INSERT for an intake batch, not one each.
+    """
+
+    _pending: list[dict[str, Any]] | None = None
 
     def add(self, **values: Any) -> None:
         """Start a clock (hot path: Core, no ORM flush)."""
-        self._core(S.DEADLINE_INSERT, values)
+        if self._pending is None:
+            self._pending = []
+        self._pending.append(values)
+
+    def write_pending(self) -> None:
+        rows, self._pending = self._pending, None
+        if rows:
+            self._insert_rows(S.DEADLINE_INSERT, rows, _DEADLINE_ROWS_PER_INSERT)
 
     def for_message(self, message_id: int) -> Deadline | None:
+        self.write_pending()
         return self.session.scalar(select(Deadline).where(Deadline.message_id == message_id))
 
     def answer(self, deadline_id: int, *, answered_at: datetime, answer_message_id: int, on_time: bool) -> bool:
         """Stop an open clock; False when it was no longer open (answered meanwhile)."""
+        self.write_pending()
         result = self.session.execute(
             update(Deadline).where(Deadline.id == deadline_id, Deadline.state == "open")
             .values(state="answered", answered_at=answered_at, answer_message_id=answer_message_id,
@@ -378,6 +404,7 @@ class DeadlineRepository(_Repository):
 
     def next_action_at(self) -> datetime | None:
         """The earliest time any open clock needs attention (an index lookup, not a scan)."""
+        self.write_pending()
         return self.session.scalar(
             select(Deadline.next_action_at).where(Deadline.state == "open", Deadline.next_action_at.is_not(None))
             .order_by(Deadline.next_action_at).limit(1)
@@ -385,6 +412,7 @@ class DeadlineRepository(_Repository):
 
     def due_for_action(self, now: datetime, *, limit: int = 100) -> Sequence[tuple[Deadline, str, Partner]]:
         """Open clocks whose next action has come, with their request's reference and partner, in one query."""
+        self.write_pending()
         return self.session.execute(
             select(Deadline, Message.reference, Partner)
             .join(Message, Message.id == Deadline.message_id).join(Partner, Partner.id == Deadline.partner_id)

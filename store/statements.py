@@ -52,6 +52,9 @@ PARTNER_STANDING = (select(_p.id, _p.name, _p.kind, _p.email, _p.key_expires_at,
                     .where(_p.fingerprint == bindparam("b_fpr")))
 MESSAGE_ID_BY_RFC = select(_m.id).where(_m.rfc_message_id == bindparam("b_rfc")).limit(1)
 MESSAGE_ID_BY_SIGNATURE = select(_m.id).where(_m.signature_digest == bindparam("b_digest")).limit(1)
+MESSAGE_REPLAY = (select(_m.rfc_message_id == bindparam("b_rfc"))
+                  .where((_m.rfc_message_id == bindparam("b_rfc")) | (_m.signature_digest == bindparam("b_digest")))
+                  .order_by((_m.rfc_message_id == bindparam("b_rfc")).desc()).limit(1))
 
 # Delivery: a batch of pending mails with their sealed bytes and their message's reference, in one query.
 OUTBOUND_JOBS = (

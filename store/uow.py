@@ -71,6 +71,7 @@ class UnitOfWork:
         try:
             self.audit.write_pending()
             self.queue.write_pending()
+            self.deadlines.write_pending()
             self.session.flush()
         except IntegrityError as exc:
             raise Conflict("row", str(exc.orig)) from exc
@@ -81,6 +82,7 @@ class UnitOfWork:
         try:
             self.audit.write_pending()
             self.queue.write_pending()
+            self.deadlines.write_pending()
             self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()
