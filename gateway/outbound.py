@@ -57,6 +57,8 @@ class Relay:
     def _connect(self) -> smtplib.SMTP:
         client = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds, local_hostname=self.local_hostname)
         self._sessions.client = client
+        # Each write is a whole command or message: nothing to gain from Nagle's wait for an ACK.
+        client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.ehlo()
         if self.starttls:
             client.starttls(context=ssl.create_default_context())
