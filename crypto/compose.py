@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import re
 import secrets
+from email import quoprimime
 from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 
+from crypto.crlf import to_crlf
 from crypto.errors import MalformedMime
 from crypto.gpg import Gpg
 
 CRLF = "\r\n"
-_BARE_LF = re.compile(rb"(?<!\r)\n")
 _SIGNED_PREAMBLE = b"This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n"
 _ENCRYPTED_PREAMBLE = b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
-
-
-def _canonical(entity: bytes) -> bytes:
-    return _BARE_LF.sub(b"\r\n", entity)
 
 
 def _boundary(*contents: bytes) -> str:
@@ -29,6 +26,28 @@ def _boundary(*contents: bytes) -> str:
 
 
 _ADDRESS_FIELDS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender"})
+
+
+_SHORT = 76  # a field this long or shorter needs no folding
+_WORD_START, _WORD_END = "=?utf-8?q?", "?="
+
+
+def _encoded_words(text: str, used: int) -> str:
+    """Unstructured non-ASCII text as RFC 2047 Q encoded words, each line at most 76 characters; a character
+    is never split across two words. (email.header's folder gives the same but tries every split point.)"""
+    room = _SHORT - len(_WORD_START) - len(_WORD_END)
+    words: list[str] = []
+    chunk: list[str] = []
+    size, limit = 0, room - used - 1
+    for ch in text:
+        encoded = quoprimime.header_encode(ch.encode("utf-8"), "utf-8")[len(_WORD_START):-len(_WORD_END)]
+        if chunk and size + len(encoded) > limit:
+            words.append(_WORD_START + "".join(chunk) + _WORD_END)
+            chunk, size, limit = [], 0, room - 1
+        chunk.append(encoded)
+        size += len(encoded)
+    words.append(_WORD_START + "".join(chunk) + _WORD_END)
+    return (CRLF + " ").join(words)
 
 
 def header_block(headers: list[tuple[str, str]]) -> bytes:
@@ -43,8 +62,12 @@ def header_block(headers: list[tuple[str, str]]) -> bytes:
             raise ValueError(f"{name} is set by the composer")
         if "\r" in value or "\n" in value:
             raise ValueError(f"{name} contains a line break")
-        if value.isascii() or name.lower() not in _ADDRESS_FIELDS:
-            folded = Header(value, header_name=name, charset=None if value.isascii() else "utf-8")
+        if value.isascii() and len(name) + 2 + len(value) <= _SHORT:
+            lines.append(f"{name}: {value}{CRLF}".encode("ascii"))  # what the folder would give, unchanged
+        elif not value.isascii() and name.lower() not in _ADDRESS_FIELDS:
+            lines.append(f"{name}: {_encoded_words(value, len(name) + 2)}{CRLF}".encode("ascii"))
+        elif value.isascii():
+            folded = Header(value, header_name=name)
             lines.append(f"{name}: {folded.encode(linesep=CRLF)}{CRLF}".encode("ascii"))
         else:
             msg = EmailMessage(policy=SMTP)
@@ -55,7 +78,7 @@ def header_block(headers: list[tuple[str, str]]) -> bytes:
 
 def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, str]]) -> bytes:
     """A complete RFC 5322 message: the entity, PGP/MIME-signed by signer (CRLF line ends)."""
-    body = _canonical(entity)
+    body = to_crlf(entity)
     if re.search(rb"[\x80-\xff]", body):
         raise MalformedMime("an entity to sign must be 7-bit: encode it (quoted-printable or base64)")
     signature, micalg = gpg.sign_detached(body, signer)
@@ -71,7 +94,7 @@ def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, s
         b'Content-Type: application/pgp-signature; name="signature.asc"\r\n'
         b"Content-Description: OpenPGP digital signature\r\n"
         b'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n',
-        _canonical(signature),
+        to_crlf(signature),
         f"\r\n--{boundary}--\r\n".encode(),
     ])
 
@@ -79,7 +102,7 @@ def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, s
 def encrypt_entity(gpg: Gpg, entity: bytes, recipients: list[str], signer: str | None,
                    headers: list[tuple[str, str]]) -> bytes:
     """A complete RFC 5322 message: the entity encrypted (and signed inside, if signer) per RFC 3156."""
-    ciphertext = _canonical(gpg.encrypt(_canonical(entity), recipients, sign_with=signer))
+    ciphertext = to_crlf(gpg.encrypt(to_crlf(entity), recipients, sign_with=signer))
     boundary = _boundary(ciphertext)
     return b"".join([
         header_block(headers),

@@ -10,6 +10,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.errors import HeaderParseError
 
+from crypto.crlf import to_crlf
 from crypto.errors import (
     ContentOutsideSignedPart, HeaderTooLong, InlinePgp, MalformedMime, NestingTooDeep,
     TooManyParts, Unsigned,
@@ -41,7 +42,6 @@ _LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 _BLANK = re.compile(rb"\r?\n\r?\n")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _INLINE = re.compile(rb"^-----BEGIN PGP (SIGNED )?MESSAGE-----", re.M)
-_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 @dataclass
@@ -163,22 +163,30 @@ def _check_encoded_words(text: str) -> None:
 
 
 def _split_multipart(body: bytes, boundary: bytes) -> tuple[list[bytes], bool]:
-    """Body parts between delimiter lines; the line end before a delimiter belongs to it."""
+    """Body parts between delimiter lines; the line end before a delimiter belongs to it.
+
+    Only lines that begin with "--boundary" can be delimiters: they are found with find(), not by
+    walking every line of the body.
+    """
     dash = b"--" + boundary
     parts: list[bytes] = []
     start: int | None = None
-    for m in _LINE.finditer(body):
-        line = m.group().rstrip(b"\r\n")
-        if not line.startswith(dash):
+    at = body.find(dash)
+    while at != -1:
+        if at and body[at - 1:at] != b"\n":  # not at the start of a line
+            at = body.find(dash, at + 1)
             continue
-        rest = line[len(dash):]
+        newline = body.find(b"\n", at)
+        line_end = len(body) if newline == -1 else newline + 1
+        rest = body[at + len(dash):line_end].rstrip(b"\r\n")
         close = rest.startswith(b"--")
         if close:
             rest = rest[2:]
         if rest.strip(b" \t"):
+            at = body.find(dash, line_end)
             continue
         if start is not None:
-            end = m.start()
+            end = at
             if body[end - 2:end] == b"\r\n":
                 end -= 2
             elif body[end - 1:end] == b"\n":
@@ -186,7 +194,8 @@ def _split_multipart(body: bytes, boundary: bytes) -> tuple[list[bytes], bool]:
             parts.append(body[start:max(start, end)])
         if close:
             return parts, True
-        start = m.end()
+        start = line_end
+        at = body.find(dash, line_end)
     if start is not None and body[start:].strip():
         parts.append(body[start:])
     return parts, False
@@ -196,10 +205,6 @@ def _walk(part: _Part):
     yield part
     for child in part.children:
         yield from _walk(child)
-
-
-def _canonical(data: bytes) -> bytes:
-    return _BARE_LF.sub(b"\r\n", data)
 
 
 def _signed(part: _Part) -> SignedEntity:
@@ -217,7 +222,7 @@ def _signed(part: _Part) -> SignedEntity:
         if not leaf.children and leaf.cte in ("7bit", "") and re.search(rb"[\x80-\xff]", leaf.body):
             raise MalformedMime("the signed part holds 8-bit data: encode it (quoted-printable or base64)")
     micalg = part.params.get_param("micalg")
-    return SignedEntity(_canonical(content.raw), sig.decoded(), micalg.lower() if micalg else None)
+    return SignedEntity(to_crlf(content.raw), sig.decoded(), micalg.lower() if micalg else None)
 
 
 def _version_part(part: _Part) -> bool:

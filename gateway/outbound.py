@@ -23,19 +23,20 @@ class Relay:
     _sessions: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     def send(self, mail_from: str, rcpt_to: str, data: bytes) -> str:
-        """Hand *data* to the relay for *rcpt_to*; returns the relay's reply text (its queue id, usually)."""
+        """Hand *data* to the relay for *rcpt_to*; returns the relay's reply text (its queue id, usually).
+
+        A kept session is used as is, without a NOOP first: if the relay has dropped it (the MAIL command
+        fails to go through, or is answered 421), a new session is opened and the mail sent on it. Nothing
+        was handed over before MAIL, so this can never send a mail twice.
+        """
         client = getattr(self._sessions, "client", None)
-        if client is not None:
-            try:
-                if client.noop()[0] != 250:
-                    raise smtplib.SMTPServerDisconnected("relay session not usable")
-            except (smtplib.SMTPException, OSError):
-                self._drop()
-                client = None
         try:
-            if client is None:
+            reply = self._mail(client, mail_from) if client is not None else None
+            if reply is None:  # no session, or a stale one
+                self._drop()
                 client = self._connect()
-            return self._transaction(client, mail_from, rcpt_to, data)
+                reply = client.mail(mail_from)
+            return self._transaction(client, reply, rcpt_to, data)
         except smtplib.SMTPResponseException as exc:
             self._reset()
             _raise(exc.smtp_code, exc.smtp_error)
@@ -44,9 +45,20 @@ class Relay:
             raise RelayTemporary(None, f"{type(exc).__name__}: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @staticmethod
+    def _mail(client: smtplib.SMTP, mail_from: str) -> tuple[int, bytes] | None:
+        """MAIL on a kept session; None when the session turns out to be gone."""
+        try:
+            reply = client.mail(mail_from)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            return None
+        return None if reply[0] == 421 else reply
+
     def _connect(self) -> smtplib.SMTP:
         client = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds, local_hostname=self.local_hostname)
         self._sessions.client = client
+        # Each write is a whole command or message: nothing to gain from Nagle's wait for an ACK.
+        client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.ehlo()
         if self.starttls:
             client.starttls(context=ssl.create_default_context())
@@ -54,10 +66,13 @@ class Relay:
         return client
 
     @staticmethod
-    def _transaction(client: smtplib.SMTP, mail_from: str, rcpt_to: str, data: bytes) -> str:
-        for code, text in (client.mail(mail_from), client.rcpt(rcpt_to)):
-            if code >= 400:
-                raise smtplib.SMTPResponseException(code, text)
+    def _transaction(client: smtplib.SMTP, mail_reply: tuple[int, bytes], rcpt_to: str, data: bytes) -> str:
+        """The rest of a transaction whose MAIL was answered *mail_reply*."""
+        if mail_reply[0] >= 400:
+            raise smtplib.SMTPResponseException(*mail_reply)
+        code, text = client.rcpt(rcpt_to)
+        if code >= 400:
+            raise smtplib.SMTPResponseException(code, text)
         code, text = client.data(data)  # smtplib returns, not raises, a refusal after the data
         if code >= 400:
             raise smtplib.SMTPResponseException(code, text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from . import replies
 from .replies import Reply
 
 log = logging.getLogger(__name__)
+
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class GatewaySMTP(SMTP):
         }
 
     def connection_made(self, transport) -> None:
+        sock = transport.get_extra_info("socket")
+        self._quickack = sock if _QUICKACK is not None and sock is not None else None
         counted = getattr(self, "_counted", False)  # STARTTLS calls connection_made again for the TLS transport
         self._counted = True
         if not counted:
@@ -111,6 +116,18 @@ class GatewaySMTP(SMTP):
         if not counted and self._ingress.active > self._ingress.limits.max_connections:
             transport.write(f"{replies.TOO_MANY_CONNECTIONS.line}\r\n".encode())
             transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        # Acknowledge at once what arrived: a client whose TCP holds back the small tail of a message
+        # until the previous segment is acknowledged (Nagle) would otherwise wait for the delayed-ACK
+        # timer (40 ms on Linux) on every message. Linux resets the mode by itself, so it is set again
+        # on every read.
+        if self._quickack is not None:
+            try:
+                self._quickack.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:
+                self._quickack = None
+        super().data_received(data)
 
     def connection_lost(self, error) -> None:
         if getattr(self, "_counted", False):

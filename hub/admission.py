@@ -26,7 +26,7 @@ from crypto import (
 )
 from gateway import Reply, Submission
 from gateway import replies as R
-from store import Conflict, Database, StoreUnavailable
+from store import Conflict, Database, GroupCommit, StoreUnavailable
 
 from . import audit, dsn, embargo as embargo_seal, links, vault
 from . import embargo_decisions
@@ -86,6 +86,7 @@ class Admission:
         self.clock = clock
         self.limits = limits
         self.transport = transport
+        self.group = GroupCommit(db)
 
     def __call__(self, submission: Submission) -> Reply:
         try:
@@ -114,7 +115,7 @@ class Admission:
         verified = self._verify(raw)
         check = verified.check
         with self.db.reader() as uow:
-            partner = uow.partners.by_fingerprint(check.primary_fingerprint or "")
+            partner = uow.partners.standing(check.primary_fingerprint or "")
             recipient = uow.recipients.by_fingerprint(check.primary_fingerprint or "") if partner is None else None
         if partner is None and recipient is not None:
             return self._recipient_acknowledgement(headers, verified, recipient.name, recipient.email)
@@ -215,20 +216,27 @@ class Admission:
                signature_digest: str, verified: Verified, fields: RoutingFields,
                refers_to: dict[str, object], sealed: embargo_seal.Seal | None = None,
                decision: str | None = None) -> Reply:
+        """Durable acceptance, in a transaction that concurrent sessions' acceptances may share (group
+        commit): the 250 is given only once the commit holding this message is done."""
         raw = submission.raw
-        with self.db.unit_of_work() as uow:
-            if uow.messages.by_rfc_message_id(message_id) is not None:
+        body_digest = hashlib.sha256(raw).hexdigest()
+        urgency = fields.value("urgency") or "ROUTINE"
+
+        def check(uow) -> None:
+            replayed = uow.messages.replayed(message_id, signature_digest)
+            if replayed == "message-id":
                 raise Refused(R.REPLAY_MESSAGE_ID, partner=partner_name)
-            if uow.messages.by_signature_digest(signature_digest) is not None:
+            if replayed == "signature":
                 raise Refused(R.REPLAY_SIGNATURE, partner=partner_name)
+
+        def write(uow) -> str:
             now = self.clock.now()
             reference = next_reference(uow, now)
             # An embargoed message is kept only as sealed to its holders: no copy under the storage key.
             blob_id = None if sealed else vault.seal(uow, self.storage_key, raw, now=now, context=f"message:{reference}")
-            urgency = fields.value("urgency") or "ROUTINE"
             message_row = uow.messages.insert(
                 reference=reference, direction="inbound", partner_id=partner_id, rfc_message_id=message_id,
-                signature_digest=signature_digest, body_digest=hashlib.sha256(raw).hexdigest(), size=len(raw),
+                signature_digest=signature_digest, body_digest=body_digest, size=len(raw),
                 encrypted=verified.encrypted, signer_fingerprint=verified.check.signing_fingerprint,
                 mail_from=submission.mail_from,
                 kind="disposition" if "mdn_for" in refers_to else fields.value("message-kind") or "spontaneous",
@@ -254,10 +262,12 @@ class Admission:
                 audit.record(uow, self.clock, "intake.field_conflict", actor=partner_name, ref=reference,
                              field=name, outer=f.outer, protected=f.protected)
             self.transport.publish(uow, INTAKE_QUEUE, {"message_id": message_row}, priority=priority_of(urgency))
-            try:
-                uow.commit()
-            except Conflict as exc:  # a concurrent duplicate won the race
-                raise Refused(R.REPLAY_MESSAGE_ID, partner=partner_name) from exc
+            return reference
+
+        try:
+            reference = self.group.run(check, write)
+        except Conflict as exc:  # a concurrent duplicate won the race
+            raise Refused(R.REPLAY_MESSAGE_ID, partner=partner_name) from exc
         log.info("admission: %s accepted from %s (%s, %s)", reference, partner_name, urgency,
                  fields.fields["urgency"].source)
         return R.ACCEPTED.format(reference=reference)

@@ -126,18 +126,18 @@ class DeliveryHandler:
         jobs: dict[int, _Job] = {}
         failures: list[tuple[Delivery, Exception]] = []
         with self.db.reader() as uow:
-            for delivery in deliveries:
-                mail = uow.outbound.get(int(delivery.payload["outbound_id"]))
-                if mail is None or mail.state != "pending":
-                    continue
-                try:
-                    data = unseal(self.storage_key, mail.blob, context=f"outbound:{mail.rfc_message_id}")
-                except SealError as error:
-                    failures.append((delivery, error))
-                    continue
-                reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
-                jobs[delivery.item_id] = _Job(mail.id, mail.message_id, mail.purpose, reference, mail.mail_from,
-                                              mail.rcpt_to, data, mail.attempts, mail.created_at, mail.due_at)
+            mails = uow.outbound.jobs([int(d.payload["outbound_id"]) for d in deliveries])
+        for delivery in deliveries:
+            mail = mails.get(int(delivery.payload["outbound_id"]))
+            if mail is None or mail.state != "pending":
+                continue
+            try:
+                data = unseal(self.storage_key, mail, context=f"outbound:{mail.rfc_message_id}")
+            except SealError as error:
+                failures.append((delivery, error))
+                continue
+            jobs[delivery.item_id] = _Job(mail.id, mail.message_id, mail.purpose, mail.reference, mail.mail_from,
+                                          mail.rcpt_to, data, mail.attempts, mail.created_at, mail.due_at)
         return jobs, failures
 
     def _record(self, outcomes: list[tuple[Delivery, _Job | None, str, object]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from crypto import Sealed, StorageKey
 from store import SealedBlob, UnitOfWork
@@ -15,7 +16,16 @@ def seal(uow: UnitOfWork, key: StorageKey, data: bytes, *, now: datetime, contex
                          ciphertext=sealed.ciphertext, now=now)
 
 
-def unseal(key: StorageKey, blob: SealedBlob, *, context: str) -> bytes:
+class SealedFields(Protocol):
+    """A sealed blob's columns: the ORM row, or a Core row that selected them."""
+
+    key_id: str
+    wrapped_key: bytes | None
+    nonce: bytes
+    ciphertext: bytes
+
+
+def unseal(key: StorageKey, blob: SealedBlob | SealedFields, *, context: str) -> bytes:
     """Open a sealed blob; raises crypto's SealError if it was altered or shredded."""
     if blob.wrapped_key is None:
         from crypto import SealError

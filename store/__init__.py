@@ -4,6 +4,7 @@ from .base import Base
 from .database import Database, make_engine, sqlite_url
 from .embargo_models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
 from .errors import Conflict, NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
+from .group import GroupCommit
 from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
 from .models import (
     AuditEvent, Counter, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
@@ -20,6 +21,7 @@ __all__ = [
     "Distribution",
     "EmbargoDecision",
     "EmbargoItem",
+    "GroupCommit",
     "HolderListVersion",
     "Member",
     "Heartbeat",

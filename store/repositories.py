@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 
 from . import statements as S
 from sqlalchemy.orm import Session
@@ -17,6 +17,9 @@ from .models import (
 )
 
 GENESIS = "0" * 64
+_AUDIT_ROWS_PER_INSERT = 100
+_QUEUE_ROWS_PER_INSERT = 100
+_DEADLINE_ROWS_PER_INSERT = 50  # 13 columns  # rows of one multi-row INSERT (7 parameters each)
 
 
 class _Repository:
@@ -26,6 +29,19 @@ class _Repository:
     def _core(self, statement, params: dict[str, Any]):
         """Execute a prebuilt Core statement on this unit of work's connection."""
         return self.session.connection().execute(statement, params)
+
+    def _insert_rows(self, statement, rows: list[dict[str, Any]], per_statement: int) -> None:
+        """Insert *rows* in order: multi-row INSERTs of up to *per_statement* rows with the same columns."""
+        start = 0
+        while start < len(rows):
+            keys, end = rows[start].keys(), start + 1
+            while end < len(rows) and end - start < per_statement and rows[end].keys() == keys:
+                end += 1
+            if end - start == 1:
+                self._core(statement, rows[start])
+            else:
+                self.session.connection().execute(statement.values(rows[start:end]))
+            start = end
 
 
 class PartnerRepository(_Repository):
@@ -46,6 +62,10 @@ class PartnerRepository(_Repository):
 
     def by_fingerprint(self, fingerprint: str) -> Partner | None:
         return self.session.scalar(select(Partner).where(Partner.fingerprint == fingerprint.upper()))
+
+    def standing(self, fingerprint: str) -> Row | None:
+        """What admission decides on (id, name, kind, email, key_expires_at, key_revoked), read-only (Core)."""
+        return self._core(S.PARTNER_STANDING, {"b_fpr": fingerprint.upper()}).first()
 
     def all(self) -> Sequence[Partner]:
         return self.session.scalars(select(Partner).order_by(Partner.name)).all()
@@ -107,6 +127,19 @@ class MessageRepository(_Repository):
     def by_signature_digest(self, digest: str) -> Message | None:
         return self.session.scalar(select(Message).where(Message.signature_digest == digest))
 
+    def id_by_rfc_message_id(self, rfc_message_id: str) -> int | None:
+        """The id of the message with this Message-ID, if any (an index lookup, no ORM object)."""
+        return self._core(S.MESSAGE_ID_BY_RFC, {"b_rfc": rfc_message_id}).scalar()
+
+    def id_by_signature_digest(self, digest: str) -> int | None:
+        return self._core(S.MESSAGE_ID_BY_SIGNATURE, {"b_digest": digest}).scalar()
+
+    def replayed(self, rfc_message_id: str, signature_digest: str) -> str | None:
+        """"message-id" if a message with this Message-ID is stored, else "signature" if one with this
+        signature digest is, else None: both replay checks in one statement (two index lookups)."""
+        same_id = self._core(S.MESSAGE_REPLAY, {"b_rfc": rfc_message_id, "b_digest": signature_digest}).scalar()
+        return None if same_id is None else "message-id" if same_id else "signature"
+
     def recent(self, *, limit: int = 100, state: str | None = None) -> Sequence[Message]:
         query = select(Message).order_by(Message.id.desc()).limit(limit)
         if state is not None:
@@ -118,31 +151,59 @@ class MessageRepository(_Repository):
 
 
 class QueueRepository(_Repository):
-    """The store-backed queue of the embedded transport: put, claim, ack, retry, quarantine."""
+    """The store-backed queue of the embedded transport: put, claim, ack, retry, quarantine.
+
+    Puts and acks are written together when the unit of work commits or flushes, or before this
+    repository does anything else: one multi-row INSERT and one DELETE per transaction, not one each.
+    """
+
+    _puts: list[dict[str, Any]] | None = None
+    _acks: list[int] | None = None
 
     def put(self, queue: str, payload: dict[str, Any], *, priority: int, now: datetime,
             available_at: datetime | None = None) -> None:
-        self._core(S.QUEUE_PUT, dict(queue=queue, payload=payload, priority=priority, state="ready",
-                                     available_at=available_at or now, attempts=0, created_at=now))
+        if self._puts is None:
+            self._puts = []
+        self._puts.append(dict(queue=queue, payload=payload, priority=priority, state="ready",
+                               available_at=available_at or now, attempts=0, created_at=now))
+
+    def write_pending(self) -> None:
+        """Write the puts and acks not yet written (puts in order: their ids follow it)."""
+        puts, acks, self._puts, self._acks = self._puts, self._acks, None, None
+        if puts:
+            self._insert_rows(S.QUEUE_PUT, puts, _QUEUE_ROWS_PER_INSERT)
+        if acks:
+            self._core(S.QUEUE_ACK_MANY, {"b_ids": acks})
 
     def claim(self, queue: str, *, now: datetime, lease: timedelta, limit: int = 1) -> list[dict[str, Any]]:
         """Lease up to *limit* of the most urgent ready items of *queue* (highest priority, then oldest)."""
+        self.write_pending()
         rows = self._core(S.QUEUE_NEXT, {"b_queue": queue, "b_now": now, "b_limit": limit}).all()
         if rows:
             self._core(S.QUEUE_LEASE, {"b_ids": [r.id for r in rows], "b_lease_until": now + lease})
         return [{**r._mapping, "attempts": r.attempts + 1} for r in rows]
 
+    def any_ready(self, queue: str, *, now: datetime) -> bool:
+        """Whether *queue* has an item to claim now (a read: a reader can ask without the write lock)."""
+        self.write_pending()
+        return self._core(S.QUEUE_ANY_READY, {"b_queue": queue, "b_now": now}).first() is not None
+
     def get(self, item_id: int) -> QueueItem | None:
+        self.write_pending()
         return self.session.get(QueueItem, item_id)
 
     def ack(self, item_id: int) -> None:
-        self._core(S.QUEUE_ACK, {"b_id": item_id})
+        if self._acks is None:
+            self._acks = []
+        self._acks.append(item_id)
 
     def retry(self, item_id: int, *, available_at: datetime, error: str | None = None) -> None:
+        self.write_pending()
         self._core(S.QUEUE_UPDATE, {"b_id": item_id, "state": "ready", "available_at": available_at,
                                     "lease_until": None, "last_error": error})
 
     def quarantine(self, item_id: int, *, error: str) -> None:
+        self.write_pending()
         self.session.execute(
             update(QueueItem).where(QueueItem.id == item_id)
             .values(state="quarantined", lease_until=None, last_error=error)
@@ -150,6 +211,7 @@ class QueueRepository(_Repository):
 
     def release_expired(self, *, now: datetime) -> int:
         """Make items whose lease ran out (a worker died) ready again; returns how many."""
+        self.write_pending()
         result = self.session.execute(
             update(QueueItem).where(QueueItem.state == "leased", QueueItem.lease_until < now)
             .values(state="ready", lease_until=None)
@@ -158,23 +220,27 @@ class QueueRepository(_Repository):
 
     def release_all(self) -> int:
         """Embedded start-up: nothing else can hold a lease, so every lease is stale."""
+        self.write_pending()
         result = self.session.execute(
             update(QueueItem).where(QueueItem.state == "leased").values(state="ready", lease_until=None)
         )
         return result.rowcount or 0
 
     def next_available_at(self, queue: str) -> datetime | None:
+        self.write_pending()
         return self.session.scalar(
             select(func.min(QueueItem.available_at)).where(QueueItem.queue == queue, QueueItem.state == "ready")
         )
 
     def depths(self) -> dict[tuple[str, str], int]:
+        self.write_pending()
         rows = self.session.execute(
             select(QueueItem.queue, QueueItem.state, func.count(QueueItem.id)).group_by(QueueItem.queue, QueueItem.state)
         )
         return {(q, s): n for q, s, n in rows}
 
     def quarantined(self) -> Sequence[QueueItem]:
+        self.write_pending()
         return self.session.scalars(
             select(QueueItem).where(QueueItem.state == "quarantined").order_by(QueueItem.id)
         ).all()
@@ -193,12 +259,14 @@ class OutboundRepository(_Repository):
     def get(self, mail_id: int) -> OutboundMail | None:
         return self.session.get(OutboundMail, mail_id)
 
+    def jobs(self, mail_ids: list[int]) -> dict[int, Row]:
+        """Mails by id, each with its sealed blob's fields and its message's reference, in one query (Core)."""
+        if not mail_ids:
+            return {}
+        return {row.id: row for row in self._core(S.OUTBOUND_JOBS, {"b_ids": mail_ids})}
+
     def find(self, message_id: int, purpose: str, rcpt_to: str) -> int | None:
-        return self.session.scalar(
-            select(OutboundMail.id).where(
-                OutboundMail.message_id == message_id, OutboundMail.purpose == purpose, OutboundMail.rcpt_to == rcpt_to
-            )
-        )
+        return self._core(S.OUTBOUND_FIND, {"b_message": message_id, "b_purpose": purpose, "b_rcpt": rcpt_to}).scalar()
 
     def overdue(self, now: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
         """Deliveries still pending past their delivery delay, not yet reported (index on state, due_at)."""
@@ -236,27 +304,42 @@ class AuditRepository(_Repository):
     """The append-only, hash-chained audit log."""
 
     _last: str | None = None
+    _pending: list[dict[str, Any]] | None = None
 
     def append(self, *, at: datetime, actor: str, action: str, message_ref: str | None = None,
                detail: dict[str, Any] | None = None) -> str:
-        """Append one event chained to the last one (writers are serialised); returns its digest."""
+        """Append one event chained to the last one (writers are serialised); returns its digest.
+
+        The row is written with the others of this transaction, in one statement, when the unit of
+        work commits or flushes (or before this repository reads): same transaction, fewer statements.
+        """
         if at.tzinfo is None:
             raise ValueError("naive datetime given to the audit log")
         detail = detail or {}
         # Within one write transaction nobody else appends: the last digest is the one written here.
         prev = self._last or self._core(S.AUDIT_LAST, {}).scalar() or GENESIS
         digest = _event_digest(prev, at, actor, action, message_ref, detail)
-        self._core(S.AUDIT_INSERT, dict(at=at, actor=actor, action=action, message_ref=message_ref, detail=detail,
-                                        prev_digest=prev, digest=digest))
+        if self._pending is None:
+            self._pending = []
+        self._pending.append(dict(at=at, actor=actor, action=action, message_ref=message_ref, detail=detail,
+                                  prev_digest=prev, digest=digest))
         self._last = digest
         return digest
 
+    def write_pending(self) -> None:
+        """Insert the events appended and not yet written, in order (ids follow the chain)."""
+        rows, self._pending = self._pending, None
+        if rows:
+            self._insert_rows(S.AUDIT_INSERT, rows, _AUDIT_ROWS_PER_INSERT)
+
     def for_message(self, reference: str) -> Sequence[AuditEvent]:
+        self.write_pending()
         return self.session.scalars(
             select(AuditEvent).where(AuditEvent.message_ref == reference).order_by(AuditEvent.id)
         ).all()
 
     def recent(self, *, action: str | None = None, limit: int = 100) -> Sequence[AuditEvent]:
+        self.write_pending()
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
         if action is not None:
             query = query.where(AuditEvent.action == action)
@@ -264,6 +347,7 @@ class AuditRepository(_Repository):
 
     def verify_chain(self) -> int | None:
         """Walk the chain; return the id of the first broken event, or None if intact."""
+        self.write_pending()
         prev = GENESIS
         for event in self.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000):
             expected = _event_digest(prev, event.at, event.actor, event.action, event.message_ref, event.detail)
@@ -285,17 +369,32 @@ class CounterRepository(_Repository):
 
 
 class DeadlineRepository(_Repository):
-    """Legal clocks: one per request, found by message or by the scheduler's next action."""
+    """Legal clocks: one per request, found by message or by the scheduler's next action.
+
+    Clocks started in a transaction are written together when it commits or flushes, or before this
+    repository reads: one multi-row INSERT for an intake batch, not one each.
+    """
+
+    _pending: list[dict[str, Any]] | None = None
 
     def add(self, **values: Any) -> None:
         """Start a clock (hot path: Core, no ORM flush)."""
-        self._core(S.DEADLINE_INSERT, values)
+        if self._pending is None:
+            self._pending = []
+        self._pending.append(values)
+
+    def write_pending(self) -> None:
+        rows, self._pending = self._pending, None
+        if rows:
+            self._insert_rows(S.DEADLINE_INSERT, rows, _DEADLINE_ROWS_PER_INSERT)
 
     def for_message(self, message_id: int) -> Deadline | None:
+        self.write_pending()
         return self.session.scalar(select(Deadline).where(Deadline.message_id == message_id))
 
     def answer(self, deadline_id: int, *, answered_at: datetime, answer_message_id: int, on_time: bool) -> bool:
         """Stop an open clock; False when it was no longer open (answered meanwhile)."""
+        self.write_pending()
         result = self.session.execute(
             update(Deadline).where(Deadline.id == deadline_id, Deadline.state == "open")
             .values(state="answered", answered_at=answered_at, answer_message_id=answer_message_id,
@@ -305,6 +404,7 @@ class DeadlineRepository(_Repository):
 
     def next_action_at(self) -> datetime | None:
         """The earliest time any open clock needs attention (an index lookup, not a scan)."""
+        self.write_pending()
         return self.session.scalar(
             select(Deadline.next_action_at).where(Deadline.state == "open", Deadline.next_action_at.is_not(None))
             .order_by(Deadline.next_action_at).limit(1)
@@ -312,6 +412,7 @@ class DeadlineRepository(_Repository):
 
     def due_for_action(self, now: datetime, *, limit: int = 100) -> Sequence[tuple[Deadline, str, Partner]]:
         """Open clocks whose next action has come, with their request's reference and partner, in one query."""
+        self.write_pending()
         return self.session.execute(
             select(Deadline, Message.reference, Partner)
             .join(Message, Message.id == Deadline.message_id).join(Partner, Partner.id == Deadline.partner_id)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from .base import UTCDateTime
-from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, QueueItem, SealedBlob
+from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, SealedBlob
 
 _q = QueueItem.__table__.c
 _a = AuditEvent.__table__.c
 _c = Counter.__table__.c
+_p = Partner.__table__.c
+_m = Message.__table__.c
+_o = OutboundMail.__table__.c
+_b = SealedBlob.__table__.c
 
 QUEUE_PUT = insert(QueueItem.__table__)
 QUEUE_NEXT = (
@@ -20,11 +24,14 @@ QUEUE_NEXT = (
     .limit(bindparam("b_limit"))
     .with_for_update(skip_locked=True)
 )
+QUEUE_ANY_READY = (select(_q.id).where(_q.queue == bindparam("b_queue"), _q.state == "ready",
+                                       _q.available_at <= bindparam("b_now", type_=UTCDateTime())).limit(1))
 QUEUE_LEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)))
                .values(state="leased", lease_until=bindparam("b_lease_until", type_=UTCDateTime()),
                        attempts=_q.attempts + 1))
 QUEUE_UPDATE = update(QueueItem.__table__).where(_q.id == bindparam("b_id"))
 QUEUE_ACK = delete(QueueItem.__table__).where(_q.id == bindparam("b_id"))
+QUEUE_ACK_MANY = delete(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)))
 
 AUDIT_LAST = select(_a.digest).order_by(_a.id.desc()).limit(1)
 AUDIT_INSERT = insert(AuditEvent.__table__)
@@ -39,3 +46,24 @@ MESSAGE_UPDATE = update(Message.__table__).where(Message.__table__.c.id == bindp
 OUTBOUND_INSERT = insert(OutboundMail.__table__).returning(OutboundMail.__table__.c.id)
 DEADLINE_INSERT = insert(Deadline.__table__)
 OUTBOUND_UPDATE = update(OutboundMail.__table__).where(OutboundMail.__table__.c.id == bindparam("b_id"))
+
+# Admission: the partner a signature binds to, and the replay checks, without loading ORM objects.
+PARTNER_STANDING = (select(_p.id, _p.name, _p.kind, _p.email, _p.key_expires_at, _p.key_revoked)
+                    .where(_p.fingerprint == bindparam("b_fpr")))
+MESSAGE_ID_BY_RFC = select(_m.id).where(_m.rfc_message_id == bindparam("b_rfc")).limit(1)
+MESSAGE_ID_BY_SIGNATURE = select(_m.id).where(_m.signature_digest == bindparam("b_digest")).limit(1)
+MESSAGE_REPLAY = (select(_m.rfc_message_id == bindparam("b_rfc"))
+                  .where((_m.rfc_message_id == bindparam("b_rfc")) | (_m.signature_digest == bindparam("b_digest")))
+                  .order_by((_m.rfc_message_id == bindparam("b_rfc")).desc()).limit(1))
+
+# Delivery: a batch of pending mails with their sealed bytes and their message's reference, in one query.
+OUTBOUND_JOBS = (
+    select(_o.id, _o.message_id, _o.purpose, _o.rfc_message_id, _o.mail_from, _o.rcpt_to, _o.attempts,
+           _o.created_at, _o.due_at, _o.state, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
+           _m.reference)
+    .join(SealedBlob.__table__, _b.id == _o.blob_id)
+    .outerjoin(Message.__table__, _m.id == _o.message_id)
+    .where(_o.id.in_(bindparam("b_ids", expanding=True)))
+)
+OUTBOUND_FIND = (select(_o.id).where(_o.message_id == bindparam("b_message"), _o.purpose == bindparam("b_purpose"),
+                                      _o.rcpt_to == bindparam("b_rcpt")).limit(1))

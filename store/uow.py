@@ -69,6 +69,9 @@ class UnitOfWork:
 
     def flush(self) -> None:
         try:
+            self.audit.write_pending()
+            self.queue.write_pending()
+            self.deadlines.write_pending()
             self.session.flush()
         except IntegrityError as exc:
             raise Conflict("row", str(exc.orig)) from exc
@@ -77,6 +80,9 @@ class UnitOfWork:
         if self.readonly:
             raise RuntimeError("a read-only unit of work cannot commit")
         try:
+            self.audit.write_pending()
+            self.queue.write_pending()
+            self.deadlines.write_pending()
             self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()

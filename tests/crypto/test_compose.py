@@ -57,3 +57,22 @@ def test_protected_headers_survive_composition(hub_gpg, hub_fpr):
     entity = b'Content-Type: text/plain; protected-headers="v1"\r\nUrgency: FLASH\r\n\r\nx\r\n'
     env = analyse(sign_entity(hub_gpg, entity, hub_fpr, HEADERS))
     assert ("Urgency", "FLASH") in payload_headers(env.signed.signed_bytes)
+
+
+def test_non_ascii_text_fields_fold_into_short_encoded_words_that_decode_back():
+    """Random non-ASCII Subjects (accents, emoji, tabs, "=?", long runs): every line <= 76, decoded text equal."""
+    import random
+    from email import message_from_bytes
+    from email.header import decode_header, make_header
+
+    from crypto.compose import header_block
+
+    rng = random.Random(2047)
+    alphabet = "abcé ñ€😀_=?\t-"
+    for _ in range(2000):
+        value = "é" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200)))
+        name = rng.choice(["Subject", "Comments", "X-Passerelle-Longer-Header-Name"])
+        block = header_block([(name, value)])
+        assert all(len(line) <= 76 for line in block.split(b"\r\n")), block
+        decoded = str(make_header(decode_header(message_from_bytes(block + b"\r\n")[name])))
+        assert decoded == value, block

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from datetime import datetime, timezone
 
@@ -207,3 +208,24 @@ def test_concurrent_calls_from_a_thread_pool(hub_gpg, hub_fpr, alice):
 
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(work, range(24)))
+
+
+@pytest.mark.parametrize("memfd", [True, False], ids=["memfd", "pipes"])
+def test_both_ways_of_running_gpg_give_the_same_verdicts(monkeypatch, gpg_dir, hub_gpg, hub_fpr, alice, memfd):
+    """gpg run on memory files (Linux) or on pipes: good, bad, signed output and the time limit alike."""
+    import crypto.gpg as adapter
+    monkeypatch.setattr(adapter, "_MEMFD", memfd)
+    sig = keys.sign_detached(alice, DATA)
+    open_fds = len(os.listdir("/proc/self/fd"))
+    assert hub_gpg.verify_detached(DATA, sig).valid
+    assert hub_gpg.verify_detached(DATA + b"x", sig).status == "bad"
+    assert len(os.listdir("/proc/self/fd")) == open_fds  # nothing left open
+    big = b"Content-Type: text/plain\r\n\r\n" + b"0123456789abcdef\r\n" * 200_000  # 3.6 MB, beyond any pipe buffer
+    signature, micalg = hub_gpg.sign_detached(big, hub_fpr)
+    assert micalg.startswith("pgp-") and hub_gpg.verify_detached(big, signature).valid
+    fake = gpg_dir / "slowgpg2"
+    fake.write_text('#!/bin/sh\ncase "$*" in *--list-config*|*--check-trustdb*) exec gpg "$@";; esac\nexec sleep 30\n')
+    fake.chmod(0o755)
+    slow = Gpg(gpg_dir / "slow", binary=str(fake), timeout_seconds=0.5)
+    with pytest.raises(GpgUnavailable, match="verify timed out"):
+        slow.verify_detached(DATA, sig)

@@ -185,3 +185,51 @@ def test_first_text_skips_attachments_and_finds_nested_text():
     assert first_text(entity) == "café"
     assert first_text(b"Content-Type: application/pdf\r\n\r\nx") == ""
     assert len(first_text(b"Content-Type: text/plain\r\n\r\n" + b"a" * 9000, max_chars=100)) == 100
+
+
+def _split_by_lines(body: bytes, boundary: bytes) -> tuple[list[bytes], bool]:
+    """The line-by-line delimiter scan the faster one replaced: the oracle for the test below."""
+    import re
+    dash = b"--" + boundary
+    parts: list[bytes] = []
+    start = None
+    for m in re.finditer(rb"[^\n]*\n|[^\n]+\Z", body):
+        line = m.group().rstrip(b"\r\n")
+        if not line.startswith(dash):
+            continue
+        rest = line[len(dash):]
+        close = rest.startswith(b"--")
+        if close:
+            rest = rest[2:]
+        if rest.strip(b" \t"):
+            continue
+        if start is not None:
+            end = m.start()
+            if body[end - 2:end] == b"\r\n":
+                end -= 2
+            elif body[end - 1:end] == b"\n":
+                end -= 1
+            parts.append(body[start:max(start, end)])
+        if close:
+            return parts, True
+        start = m.end()
+    if start is not None and body[start:].strip():
+        parts.append(body[start:])
+    return parts, False
+
+
+def test_delimiter_scan_and_crlf_agree_with_the_line_by_line_versions():
+    """Random bodies of delimiter-like lines, CR, LF and text split and canonicalise exactly as a per-line scan does."""
+    import random
+    import re
+
+    from crypto.crlf import to_crlf
+    from crypto.pgpmime import _split_multipart
+
+    rng = random.Random(3156)
+    pieces = [b"--b", b"--b--", b"--bb", b"x--b", b"--b \t", b"--b--x", b"--b x", b"\r\n", b"\n", b"\r", b"text",
+              b" ", b"-", b"--", b"b"]
+    for _ in range(4000):
+        body = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert _split_multipart(body, b"b") == _split_by_lines(body, b"b"), body
+        assert to_crlf(body) == re.sub(rb"(?<!\r)\n", b"\r\n", body), body

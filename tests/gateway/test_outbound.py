@@ -50,3 +50,51 @@ def test_no_relay_is_temporary_and_a_restarted_relay_is_found_again():
     with CaptureRelay(port=int(port)) as capture:
         relay.send("", "a@partner.test", MAIL)
         assert len(capture.messages) == 1
+
+
+def test_a_session_the_relay_dropped_is_replaced_without_deferring_the_mail():
+    """The relay restarts between two mails: the second goes out on a new session, not as a 4xx deferral."""
+    with CaptureRelay() as capture:
+        address = capture.address
+        relay = _relay(capture)
+        relay.send("", "a@partner.test", MAIL)
+    host, port = address.split(":")
+    with CaptureRelay(port=int(port)) as capture:
+        assert "captured" in relay.send("", "a@partner.test", MAIL)
+        assert len(capture.messages) == 1 and capture.attempts == 1
+        relay.close()
+
+
+def test_a_kept_session_answered_421_is_replaced_and_the_mail_sent_once():
+    """A relay that answers 421 (idle timeout) to MAIL on a kept session: a new session carries the mail, once."""
+    from aiosmtpd.controller import Controller
+
+    from gateway.capture import _free_port
+
+    class TimesOut:
+        def __init__(self) -> None:
+            self.sessions: set[int] = set()
+            self.received: list[bytes] = []
+
+        async def handle_MAIL(self, server, session, envelope, address, options):
+            if id(session) in self.sessions:  # this session was used before: it has "timed out"
+                return "421 4.4.2 idle timeout"
+            self.sessions.add(id(session))
+            envelope.mail_from = address
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            self.received.append(envelope.original_content)
+            return "250 2.0.0 queued"
+
+    handler = TimesOut()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port("127.0.0.1"))
+    controller.start()
+    try:
+        relay = Relay("127.0.0.1", controller.port, timeout_seconds=5)
+        relay.send("", "a@partner.test", MAIL)
+        assert "queued" in relay.send("", "a@partner.test", MAIL)
+        assert len(handler.received) == 2 and len(handler.sessions) == 2
+        relay.close()
+    finally:
+        controller.stop()

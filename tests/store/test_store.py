@@ -145,3 +145,102 @@ def test_counters_are_monotonic(db):
             values.append(uow.counters.next("PSR-2026"))
             uow.commit()
     assert values == [1, 2, 3]
+
+
+def test_audit_events_of_a_transaction_are_written_in_chain_order_at_commit(db):
+    """250 events appended in one transaction: all there after commit, ids in chain order, chain intact;
+    none of them when the transaction is not committed."""
+    with db.unit_of_work() as uow:
+        for i in range(250):
+            uow.audit.append(at=T0, actor=f"a{i}", action="test.many", message_ref="PSR-X", detail={"i": i, "s": "é"})
+    with db.unit_of_work() as uow:
+        assert uow.audit.for_message("PSR-X") == []
+        for i in range(250):
+            uow.audit.append(at=T0, actor=f"a{i}", action="test.many", message_ref="PSR-X", detail={"i": i, "s": "é"})
+        assert len(uow.audit.for_message("PSR-X")) == 250  # a read in the same transaction sees them
+        uow.audit.append(at=T0, actor="last", action="test.many", message_ref="PSR-X")
+        uow.commit()
+    with db.reader() as uow:
+        events = uow.audit.for_message("PSR-X")
+        assert [e.actor for e in events] == [f"a{i}" for i in range(250)] + ["last"]
+        assert [e.id for e in events] == sorted(e.id for e in events)
+        assert events[7].detail == {"i": 7, "s": "é"} and events[7].at == T0
+        assert uow.audit.verify_chain() is None
+
+
+def test_queue_puts_and_acks_of_a_transaction_are_written_at_commit_in_order(db):
+    """Items put in one transaction are claimed in put order (same priority), an ack removes its item,
+    nothing is written without commit, and a read in the transaction sees its own puts."""
+    from datetime import timedelta
+
+    with db.unit_of_work() as uow:
+        for i in range(5):
+            uow.queue.put("q", {"version": 1, "n": i}, priority=1, now=T0)
+    with db.unit_of_work() as uow:
+        assert uow.queue.next_available_at("q") is None  # the uncommitted puts are gone
+        for i in range(150):
+            uow.queue.put("q", {"version": 1, "n": i}, priority=1, now=T0)
+        assert uow.queue.next_available_at("q") == T0
+        uow.commit()
+    with db.unit_of_work() as uow:
+        first = uow.queue.claim("q", now=T0, lease=timedelta(minutes=5), limit=3)
+        uow.commit()
+    assert [item["payload"]["n"] for item in first] == [0, 1, 2]
+    with db.unit_of_work() as uow:
+        for item in first:
+            uow.queue.ack(item["id"])
+        uow.queue.put("q", {"version": 1, "n": "urgent"}, priority=9, now=T0)
+        uow.commit()
+    with db.unit_of_work() as uow:
+        nxt = uow.queue.claim("q", now=T0, lease=timedelta(minutes=5), limit=2)
+        assert [item["payload"]["n"] for item in nxt] == ["urgent", 3]
+        assert sum(uow.queue.depths().values()) == 148
+
+
+def _message(uow, n: int, *, rfc: str, digest: str) -> int:
+    return uow.messages.insert(
+        reference=f"PSR-2026-{n:06d}", direction="inbound", partner_id=None, rfc_message_id=rfc,
+        signature_digest=digest, body_digest="0" * 64, size=1, encrypted=False, signer_fingerprint=None,
+        mail_from="", kind="request", urgency="URGENT", urgency_source="protected", embargo=None,
+        classification=None, fields={}, links={}, received_at=T0, due_at=None, state="accepted",
+        receipt_status="pending", raw_blob_id=None)
+
+
+def test_replay_check_names_the_message_id_first_then_the_signature(db):
+    """One lookup answers both replay questions; a Message-ID match wins over a signature match."""
+    with db.unit_of_work() as uow:
+        _message(uow, 1, rfc="<a@p.test>", digest="d1")
+        _message(uow, 2, rfc="<b@p.test>", digest="d2")
+        uow.commit()
+    with db.reader() as uow:
+        assert uow.messages.replayed("<a@p.test>", "new") == "message-id"
+        assert uow.messages.replayed("<new@p.test>", "d2") == "signature"
+        assert uow.messages.replayed("<a@p.test>", "d2") == "message-id"
+        assert uow.messages.replayed("<new@p.test>", "new") is None
+
+
+def test_clocks_started_in_a_transaction_are_written_at_commit_and_seen_before(db):
+    """Three clocks started in one transaction: a lookup in it sees them, a rollback drops them, a commit keeps them."""
+    from store import Partner
+
+    with db.unit_of_work() as uow:
+        partner = uow.partners.add(Partner(name="p", kind="police", email="p@p.test", fingerprint="F" * 40,
+                                           key_created_at=T0, key_expires_at=None, key_revoked=False,
+                                           clearance="SECRET", created_at=T0, updated_at=T0))
+        uow.flush()
+        partner_id = partner.id
+        uow.commit()
+    row = dict(partner_id=partner_id, owed_by="ocam", urgency="URGENT", started_at=T0, started_by="receipt",
+               due_at=T0 + timedelta(days=3), state="open", reminders_sent=0, next_action_at=T0 + timedelta(days=1))
+    for commit in (False, True):
+        with db.unit_of_work() as uow:
+            ids = [_message(uow, 10 + i + 10 * commit, rfc=f"<{i}-{commit}@p.test>", digest=f"{i}-{commit}")
+                   for i in range(3)]
+            for message_id in ids:
+                uow.deadlines.add(message_id=message_id, **row)
+            assert uow.deadlines.for_message(ids[1]).due_at == T0 + timedelta(days=3)
+            if commit:
+                uow.commit()
+    with db.reader() as uow:
+        assert [uow.deadlines.for_message(i) is not None for i in ids] == [True, True, True]
+        assert uow.deadlines.next_action_at() == T0 + timedelta(days=1)
