@@ -26,15 +26,32 @@ def _dashboard(db) -> Dashboard:
 
 
 async def _until(pilot, ready, seconds: float = 10.0) -> None:
-    """Let the refresh worker land (bounded); fail rather than photograph an empty screen."""
+    """Let the refresh worker land (bounded); fail rather than photograph an empty screen. Then repaint the
+    tables: a header drawn before its column took its rows' width is otherwise kept (seen under load)."""
     deadline = time.monotonic() + seconds
     while not ready(pilot.app):
         assert time.monotonic() < deadline, "the dashboard did not show the scene in time"
         await pilot.pause(0.05)
+    for table in pilot.app.query(DataTable):
+        table.refresh()
+    await pilot.pause()
+    await pilot.pause()
+
+
+def _settled(table: DataTable) -> bool:
+    """Its columns have taken their rows' widths (DataTable measures new rows when idle, after add_row)."""
+    if table.row_count == 0:
+        return False
+    for i, column in enumerate(table.ordered_columns):
+        widest = max(len(str(table.get_row_at(r)[i])) for r in range(table.row_count))
+        if column.content_width < max(widest, len(str(column.label))):
+            return False
+    return True
 
 
 def _overview_loaded(app) -> bool:
-    return app.query_one("#queues", DataTable).row_count == 2 and bool(app.query_one(HealthPanel).shown)
+    queues = app.query_one("#queues", DataTable)
+    return queues.row_count == 2 and _settled(queues) and bool(app.query_one(HealthPanel).shown)
 
 
 def test_overview_snapshot(scene, snap_compare):
@@ -48,7 +65,8 @@ def test_deadlines_snapshot(scene, snap_compare):
     async def run_before(pilot) -> None:
         await _until(pilot, _overview_loaded)
         await pilot.press("d")
-        await _until(pilot, lambda app: app.query_one("#deadline-table", DataTable).row_count == 4)
+        await _until(pilot, lambda app: app.query_one("#deadline-table", DataTable).row_count == 4
+                     and _settled(app.query_one("#deadline-table", DataTable)))
 
     assert snap_compare(_dashboard(scene), terminal_size=(80, 24), run_before=run_before)
 
