@@ -16,7 +16,7 @@ from hub import partners
 from hub.clock import SystemClock
 from hub.settings import Settings, load
 from store import Database
-from tests.support import mail
+from tests.support import mail, stores
 from tests.support.keys import TestKey, make_key
 
 DOMAIN = "ocam.test"
@@ -41,7 +41,7 @@ class HubHome:
 
 
 def make_home(root: Path, **gateway) -> HubHome:
-    identity = home_mod.init(root / "hub", DOMAIN)
+    identity = home_mod.init(root / "hub", DOMAIN, store_url=stores.home_store_url())
     settings = load(root / "hub")
     settings.delivery.retry_schedule_seconds = [0.3, 0.3, 0.6]
     for name, value in gateway.items():
