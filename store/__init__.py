@@ -3,6 +3,7 @@
 from .base import Base
 from .database import Database, make_engine, sqlite_url
 from .errors import Conflict, NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
+from .leader import LeaderLock
 from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
 from .models import (
     AuditEvent, Counter, Deadline, Distribution, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
@@ -17,6 +18,7 @@ __all__ = [
     "Database",
     "Deadline",
     "Distribution",
+    "LeaderLock",
     "Message",
     "NotFound",
     "OutboundMail",

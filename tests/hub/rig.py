@@ -40,8 +40,8 @@ class HubHome:
         return Database(self.settings.database_url)
 
 
-def make_home(root: Path, **gateway) -> HubHome:
-    identity = home_mod.init(root / "hub", DOMAIN, store_url=stores.home_store_url())
+def make_home(root: Path, *, store_url: str | None = None, **gateway) -> HubHome:
+    identity = home_mod.init(root / "hub", DOMAIN, store_url=store_url or stores.home_store_url())
     settings = load(root / "hub")
     settings.delivery.retry_schedule_seconds = [0.3, 0.3, 0.6]
     for name, value in gateway.items():
