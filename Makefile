@@ -12,12 +12,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-# Debian packages the hub and its tests call (gpg, swaks); installed only when missing.
+# Debian packages the hub and its tests call (gpg, swaks, the PostgreSQL server); installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
 	command -v gpg-agent >/dev/null 2>&1 || missing="$$missing gpg-agent"; \
 	command -v swaks >/dev/null 2>&1 || missing="$$missing swaks"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -32,8 +33,11 @@ serve: $(VENV)/.installed system-deps
 	@test -f $(PHOME)/passerelle.toml || $(VENV)/bin/passerelle init --home $(PHOME) --domain $(DOMAIN)
 	$(VENV)/bin/passerelle serve --home $(PHOME)
 
+# The whole suite on the embedded store (SQLite), then the store and hub suites again on PostgreSQL
+# (a server the fixtures start on a loopback port). pytest exits 5 when no test ran: that fails too.
 test: $(VENV)/.installed system-deps
 	$(PY) -m pytest
+	PASSERELLE_TEST_STORE=postgresql $(PY) -m pytest tests/store tests/hub
 
 clean:
 	rm -rf $(VENV) .pytest_cache

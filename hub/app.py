@@ -12,7 +12,7 @@ from typing import Callable
 
 from crypto import Gpg, StorageKey, pgpmime
 from gateway import IngressHandler, Limits, Relay, server_tls_context, start_server
-from store import Database, ensure_head
+from store import Database, LeaderLock, ensure_head
 
 from . import home as home_mod
 from .admission import Admission
@@ -20,6 +20,7 @@ from .clock import Clock, SystemClock
 from .delivery import DeliveryHandler
 from .health import Heartbeats, gateway_beat
 from .intake import IntakeHandler
+from .leadership import while_leading
 from .policy import Policy
 from .runner import Runner
 from .scheduler import Scheduler
@@ -106,8 +107,11 @@ class Hub:
         tasks = [asyncio.create_task(r.run(stop), name=f"runner-{r.queue}") for r in self.runners]
         self.scheduler = Scheduler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport)
-        tasks.append(asyncio.create_task(self.scheduler.run(stop, executor, longest_sleep=self.scheduler_sleep),
-                                         name="scheduler"))
+        # Exactly one scheduler among the processes sharing the store: the one holding its leadership.
+        leader = LeaderLock(self.db, "scheduler")
+        tasks.append(asyncio.create_task(while_leading(
+            leader, lambda lost: self.scheduler.run(lost, executor, longest_sleep=self.scheduler_sleep), stop,
+            executor), name="scheduler"))
         # Heartbeats on their own thread: a hanging gpg probe never holds up the pipeline.
         health_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
         heartbeats = Heartbeats(db=self.db, clock=self.clock, gpg=self.gpg, hub_fingerprint=s.hub.key_fingerprint,

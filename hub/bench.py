@@ -55,6 +55,7 @@ class IntakeReport:
     ceiling_threads: int
     hub_cpu: tuple[float, float]  # seconds: the hub process itself, and its children (gpg) that have exited
     bench_cpu: float  # seconds: this process (the SMTP clients and the capturing relay)
+    store: str = "sqlite"
 
     @property
     def accept_rate(self) -> float:
@@ -73,6 +74,7 @@ class IntakeReport:
             f"load         {self.count} signed messages of {self.size} bytes, {self.clients} SMTP clients "
             "(STARTTLS, one connection each), hub ed25519, partner ed25519, loopback;"
             " hub in its own process (passerelle serve), clients and relay in the bench process",
+            f"store        {self.store}",
             f"accepted     {self.accepted} (refused {self.refused}) in {self.elapsed_250:.2f} s = {self.accept_rate:.1f} msg/s",
             f"with receipt {self.receipts} receipts at the relay after {self.elapsed_receipts:.2f} s = {self.receipt_rate:.1f} msg/s",
             f"250 latency  p50 {ms(_pct(self.lat_250, 50))}  p99 {ms(_pct(self.lat_250, 99))}",
@@ -133,10 +135,14 @@ def _ceiling(gpg_hub: Gpg, hub_fpr: str, sample: bytes, threads: int, seconds: f
     return sum(done) / (time.monotonic() - started)
 
 
-def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: float) -> IntakeReport:
+def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: float,
+                     store_url: str | None = None) -> IntakeReport:
     tmp = Path(tempfile.mkdtemp(prefix="pbench"))
     try:
-        return _run(tmp, count, clients, size, timeout_seconds)
+        report = _run(tmp, count, clients, size, timeout_seconds, store_url)
+        report.store = "SQLite (WAL, synchronous=FULL) in the home" if not store_url else \
+            f"PostgreSQL {_server_version(store_url)}"
+        return report
     finally:
         for home in tmp.glob("*"):
             subprocess.run(["gpgconf", "--homedir", str(home / "gnupg") if (home / "gnupg").exists() else str(home),
@@ -144,8 +150,20 @@ def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: fl
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float) -> IntakeReport:
-    identity = home_mod.init(tmp / "hub", "ocam.test")
+def _server_version(url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            return f"{c.execute(text('SHOW server_version')).scalar()} (fsync {c.execute(text('SHOW fsync')).scalar()})"
+    finally:
+        engine.dispose()
+
+
+def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
+         store_url: str | None = None) -> IntakeReport:
+    identity = home_mod.init(tmp / "hub", "ocam.test", store_url=store_url)
     partner_gpg = Gpg(tmp / "partner")
     sender = "bench@police.test"
     partner_fpr = partner_gpg.generate_key(f"Bench <{sender}>")

@@ -53,10 +53,13 @@ def main(verbose: int) -> None:
 @click.option("--address", help="The hub's address (default hub@DOMAIN); an imported key must carry it.")
 @click.option("--hub-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Import this secret key (armoured) instead of generating one.")
-def init(home: Path, domain: str, address: str | None, hub_key: Path | None) -> None:
+@click.option("--store-url", envvar="PASSERELLE_STORE__URL",
+              help="Database of the store (postgresql+psycopg://...); default HOME/passerelle.db (SQLite).")
+def init(home: Path, domain: str, address: str | None, hub_key: Path | None, store_url: str | None) -> None:
     """Create the hub identity: OpenPGP key, TLS certificate, storage key, store and settings."""
     try:
-        identity = home_mod.init(home, domain, address=address, hub_key=hub_key.read_bytes() if hub_key else None)
+        identity = home_mod.init(home, domain, address=address, hub_key=hub_key.read_bytes() if hub_key else None,
+                                 store_url=store_url)
     except HubError as exc:
         fail(str(exc))
     click.echo(f"Initialised {identity.home}")

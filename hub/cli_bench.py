@@ -15,11 +15,13 @@ def bench() -> None:
 @click.option("--clients", default=8, show_default=True, help="Concurrent SMTP clients.")
 @click.option("--size", default=20_000, show_default=True, help="Body size in bytes.")
 @click.option("--timeout", "timeout_seconds", default=600.0, show_default=True, help="Give up after this long.")
-def bench_intake(count: int, clients: int, size: int, timeout_seconds: float) -> None:
+@click.option("--store-url", help="An empty database for the hub's store (postgresql+psycopg://...); default SQLite.")
+def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, store_url: str | None) -> None:
     """Send N signed messages from C clients to a fresh hub; report msg/s, 250 and receipt latency, gpg ceiling."""
     from .bench import run_intake_bench
 
-    report = run_intake_bench(count=count, clients=clients, size=size, timeout_seconds=timeout_seconds)
+    report = run_intake_bench(count=count, clients=clients, size=size, timeout_seconds=timeout_seconds,
+                              store_url=store_url)
     click.echo(report.render())
 
 

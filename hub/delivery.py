@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crypto import SealError, StorageKey
 from gateway import Relay, RelayPermanent, RelayTemporary
-from store import Database
+from store import Database, StoreUnavailable
 
 from . import audit
 from .clock import Clock
@@ -119,8 +120,21 @@ class DeliveryHandler:
             else:
                 self.gate.succeeded()
                 outcomes.append((delivery, job, "sent", reply))
-        self._record(outcomes)
+        self._record_sent(outcomes)
         return failures
+
+    def _record_sent(self, outcomes: list[tuple[Delivery, _Job | None, str, object]], *, tries: int = 60,
+                     pause_seconds: float = 0.5) -> None:
+        """Record the outcomes; when mail already left, wait out a store outage (bounded) rather than hand the
+        items back to be sent a second time."""
+        for attempt in range(tries):
+            try:
+                return self._record(outcomes)
+            except StoreUnavailable:
+                if attempt == tries - 1 or not any(outcome == "sent" for _, _, outcome, _ in outcomes):
+                    raise
+                log.warning("delivery: store unavailable while recording %d sent mail(s); retrying", len(outcomes))
+                time.sleep(pause_seconds)
 
     def _load(self, deliveries: list[Delivery]) -> tuple[dict[int, _Job], list[tuple[Delivery, Exception]]]:
         jobs: dict[int, _Job] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -33,8 +34,12 @@ def exists(home: Path) -> bool:
 
 
 def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes | None = None,
-         clock: Clock | None = None, gpg_binary: str = "gpg") -> Identity:
-    """Create a new hub identity in *home*; refuses to overwrite an existing one."""
+         clock: Clock | None = None, gpg_binary: str = "gpg", store_url: str | None = None) -> Identity:
+    """Create a new hub identity in *home*; refuses to overwrite an existing one.
+
+    *store_url* (or PASSERELLE_STORE__URL) puts the store in that database (PostgreSQL) instead of
+    HOME/passerelle.db; it is migrated to the head and recorded in the home's settings.
+    """
     clock = clock or SystemClock()
     home = home.expanduser().resolve()
     if exists(home):
@@ -43,6 +48,7 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
     os.chmod(home, 0o700)
     address = (address or f"hub@{domain}").lower()
     settings = load(home)
+    store_url = store_url or settings.store.url
     gpg = Gpg(settings.gnupg_home, binary=gpg_binary)
     if hub_key is not None:
         fingerprint = gpg.import_secret_key(hub_key)
@@ -55,7 +61,7 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
     StorageKey.generate().save(settings.storage_key_path)
     settings.tls_cert.parent.mkdir(mode=0o700, exist_ok=True)
     tls_fingerprint = make_self_signed(domain, settings.tls_cert, settings.tls_key)
-    db = Database(settings.database_url)
+    db = Database(store_url or settings.database_url)
     try:
         upgrade(db.engine)
         with db.unit_of_work() as uow:
@@ -64,11 +70,11 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
             uow.commit()
     finally:
         db.dispose()
-    _write_settings(home / SETTINGS_FILE, domain, address, fingerprint)
+    _write_settings(home / SETTINGS_FILE, domain, address, fingerprint, store_url)
     return Identity(home, address, fingerprint, tls_fingerprint)
 
 
-def _write_settings(path: Path, domain: str, address: str, fingerprint: str) -> None:
+def _write_settings(path: Path, domain: str, address: str, fingerprint: str, store_url: str | None) -> None:
     text = f"""# Passerelle settings. Every field and its default: README.md, "Configuration".
 # Environment variables override this file: PASSERELLE_<SECTION>__<FIELD>, e.g. PASSERELLE_GATEWAY__LISTEN.
 
@@ -90,6 +96,11 @@ flash = "PT24H"
 urgent = "P3D"
 routine = "P10D"
 non_urgent = "P30D"
+"""
+    if store_url:
+        text += f"""
+[store]
+url = {json.dumps(store_url)}
 """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

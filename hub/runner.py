@@ -70,6 +70,9 @@ class Runner:
                 await self._idle(stop, seen)
                 continue
             failures = await loop.run_in_executor(self.executor, self._handle, batch)
+            if failures is None:  # the store is unavailable: give the batch back once it returns
+                await self._give_back(stop, batch)
+                continue
             self.processed += len(batch) - len(failures)
             for delivery, error in failures:
                 self.quarantined += 1
@@ -77,20 +80,39 @@ class Runner:
                           type(error).__name__, exc_info=error)
                 await loop.run_in_executor(self.executor, self._shunt, delivery, error)
 
-    def _handle(self, batch: list[Delivery]) -> list[tuple[Delivery, Exception]]:
-        """The runner boundary: a batch that raises is retried item by item, so one bad item is isolated."""
+    def _handle(self, batch: list[Delivery]) -> list[tuple[Delivery, Exception]] | None:
+        """The runner boundary: a batch that raises is retried item by item, so one bad item is isolated.
+        None: the store is unavailable (nothing is quarantined for that)."""
         try:
             return self.handler.handle(batch)
         except StoreUnavailable:
-            log.warning("runner %s: store unavailable; %d item(s) return when their lease ends", self.queue, len(batch))
-            return []
+            log.warning("runner %s: store unavailable; %d item(s) given back when it returns", self.queue, len(batch))
+            return None
         except Exception as error:
             if len(batch) == 1:
                 return [(batch[0], error)]
         failures: list[tuple[Delivery, Exception]] = []
         for delivery in batch:
-            failures.extend(self._handle([delivery]))
+            outcome = self._handle([delivery])
+            if outcome is None:
+                return None
+            failures.extend(outcome)
         return failures
+
+    async def _give_back(self, stop: asyncio.Event, batch: list[Delivery], *, tries: int = 120) -> None:
+        """Release the batch's leases as soon as the store answers again (bounded: past that the leases
+        expire on their own), so its items are processed again now rather than at the lease's end."""
+        loop = asyncio.get_running_loop()
+        for _ in range(tries):
+            try:
+                await loop.run_in_executor(self.executor, lambda: self.transport.release(batch, error="store unavailable"))
+                return
+            except Exception:
+                await self._sleep(stop, self.idle_seconds / 2)
+                if stop.is_set():
+                    return
+        log.error("runner %s: could not give back %d item(s); they return when their lease ends",
+                  self.queue, len(batch))
 
     def _shunt(self, delivery: Delivery, error: Exception) -> None:
         text = f"{type(error).__name__}: {error}"[:500]

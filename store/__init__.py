@@ -5,6 +5,7 @@ from .database import Database, make_engine, sqlite_url
 from .embargo_models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
 from .errors import Conflict, NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from .group import GroupCommit
+from .leader import LeaderLock
 from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
 from .models import (
     AuditEvent, Counter, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
@@ -25,6 +26,7 @@ __all__ = [
     "HolderListVersion",
     "Member",
     "Heartbeat",
+    "LeaderLock",
     "Message",
     "NotFound",
     "OutboundMail",

@@ -37,7 +37,16 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 30.0, echo: bool = Fa
         )
         _configure_sqlite(engine, busy_timeout_seconds, "BEGIN" if readonly else "BEGIN IMMEDIATE")
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                         connect_args=_postgres_connect_args(url, busy_timeout_seconds))
+
+
+def _postgres_connect_args(url: str, busy_timeout_seconds: float) -> dict[str, object]:
+    """PostgreSQL: a bounded connect, and a lock wait bounded like SQLite's busy timeout (then a 4xx)."""
+    if not url.startswith("postgresql"):
+        return {}
+    lock_ms = max(int(busy_timeout_seconds * 1000), 1)
+    return {"connect_timeout": max(int(min(busy_timeout_seconds, 10)), 2), "options": f"-c lock_timeout={lock_ms}"}
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_seconds: float, begin: str) -> None:

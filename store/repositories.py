@@ -317,6 +317,8 @@ class AuditRepository(_Repository):
             raise ValueError("naive datetime given to the audit log")
         detail = detail or {}
         # Within one write transaction nobody else appends: the last digest is the one written here.
+        if self._last is None and self.session.get_bind().dialect.name == "postgresql":
+            self._core(S.AUDIT_CHAIN_LOCK, {})  # held until this transaction ends
         prev = self._last or self._core(S.AUDIT_LAST, {}).scalar() or GENESIS
         digest = _event_digest(prev, at, actor, action, message_ref, detail)
         if self._pending is None:
@@ -361,10 +363,9 @@ class CounterRepository(_Repository):
     """Monotonic named counters, incremented inside the caller's transaction."""
 
     def next(self, name: str) -> int:
-        value = self._core(S.COUNTER_NEXT, {"b_name": name}).scalar()
+        value = self._core(S.COUNTER_NEXT, {"b_name": name}).scalar()  # UPDATE ... RETURNING: a row lock
         if value is None:
-            self._core(S.COUNTER_INSERT, {"name": name, "value": 1})
-            return 1
+            return self._core(S.COUNTER_UPSERT[self.session.get_bind().dialect.name], {"b_name": name}).scalar_one()
         return value
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import UTCDateTime
 from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, SealedBlob
@@ -35,10 +36,21 @@ QUEUE_ACK_MANY = delete(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", 
 
 AUDIT_LAST = select(_a.digest).order_by(_a.id.desc()).limit(1)
 AUDIT_INSERT = insert(AuditEvent.__table__)
+# PostgreSQL: appenders of the hash chain queue on this transaction-scoped lock, across processes, so
+# two transactions never chain to the same last event. (SQLite has one writer at a time anyway.)
+AUDIT_CHAIN_LOCK_KEY = 0x50415353_41554449  # "PASSAUDI"
+AUDIT_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=AUDIT_CHAIN_LOCK_KEY)
 
 COUNTER_NEXT = (update(Counter.__table__).where(_c.name == bindparam("b_name"))
                 .values(value=_c.value + 1).returning(_c.value))
-COUNTER_INSERT = insert(Counter.__table__)
+# The first of a name: two processes may both find no row; the upsert lets the second one increment.
+COUNTER_UPSERT = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(Counter.__table__)
+    .values(name=bindparam("b_name"), value=1)
+    .on_conflict_do_update(index_elements=[_c.name], set_={"value": _c.value + 1})
+    .returning(_c.value)
+    for dialect in (postgresql, sqlite)
+}
 
 BLOB_INSERT = insert(SealedBlob.__table__).returning(SealedBlob.__table__.c.id)
 MESSAGE_INSERT = insert(Message.__table__).returning(Message.__table__.c.id)

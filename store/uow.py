@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from types import TracebackType
 
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .embargo_repositories import EmbargoRepository, HolderRepository, MemberRepository
@@ -64,8 +64,10 @@ class UnitOfWork:
         finally:
             if self._lock is not None:
                 self._lock.release()
-        if isinstance(exc, OperationalError):
-            raise StoreUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
+        if _unavailable(exc):
+            raise StoreUnavailable(_reason(exc)) from exc
+        if isinstance(exc, IntegrityError):
+            raise Conflict("row", _reason(exc)) from exc
 
     def flush(self) -> None:
         try:
@@ -74,7 +76,7 @@ class UnitOfWork:
             self.deadlines.write_pending()
             self.session.flush()
         except IntegrityError as exc:
-            raise Conflict("row", str(exc.orig)) from exc
+            raise Conflict("row", _reason(exc)) from exc
 
     def commit(self) -> None:
         if self.readonly:
@@ -86,7 +88,20 @@ class UnitOfWork:
             self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()
-            raise Conflict("row", str(exc.orig)) from exc
-        except OperationalError as exc:
+            raise Conflict("row", _reason(exc)) from exc
+        except DBAPIError as exc:
+            if not _unavailable(exc):
+                raise
             self.session.rollback()
-            raise StoreUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
+            raise StoreUnavailable(_reason(exc)) from exc
+
+
+def _unavailable(exc: BaseException | None) -> bool:
+    """The database cannot serve now: locked too long, a deadlock victim, the connection lost or refused."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _reason(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

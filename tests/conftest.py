@@ -35,3 +35,29 @@ def module_tmp():
     yield path
     kill_agents(path)
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_databases():
+    """PostgreSQL databases a module's fixtures made are dropped after the module."""
+    from tests.support import stores
+
+    mark = len(stores.created)
+    yield
+    stores.drop_since(mark)
+
+
+@pytest.fixture(autouse=True)
+def _test_databases():
+    """PostgreSQL databases a test made are dropped after it."""
+    from tests.support import stores
+
+    mark = len(stores.created)
+    yield
+    stores.drop_since(mark)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from tests.support import postgres
+
+    postgres.stop_shared()

@@ -16,7 +16,7 @@ from hub import partners
 from hub.clock import SystemClock
 from hub.settings import Settings, load
 from store import Database
-from tests.support import mail
+from tests.support import mail, stores
 from tests.support.keys import TestKey, make_key
 
 DOMAIN = "ocam.test"
@@ -40,8 +40,8 @@ class HubHome:
         return Database(self.settings.database_url)
 
 
-def make_home(root: Path, **gateway) -> HubHome:
-    identity = home_mod.init(root / "hub", DOMAIN)
+def make_home(root: Path, *, store_url: str | None = None, **gateway) -> HubHome:
+    identity = home_mod.init(root / "hub", DOMAIN, store_url=store_url or stores.home_store_url())
     settings = load(root / "hub")
     settings.delivery.retry_schedule_seconds = [0.3, 0.3, 0.6]
     for name, value in gateway.items():

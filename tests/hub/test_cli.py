@@ -13,12 +13,15 @@ from hub.cli import main
 from hub.settings import load
 from tests.conftest import INTEROP
 from tests.support import keys as testkeys
+from tests.support import stores
 from tests.support.hubrig import RunningHub
 
 KEYS = INTEROP
 
 
 def run(*args: str):
+    if args[0] == "init" and stores.on_postgres():
+        args = (*args, "--store-url", stores.fresh_postgres())
     return CliRunner().invoke(main, list(args))
 
 
@@ -31,7 +34,8 @@ def home(short_tmp):
 
 def test_init_creates_the_identity_and_refuses_to_overwrite(home):
     """init makes the key, certificate, storage key, store and settings; a second init is refused."""
-    for part in ("passerelle.toml", "passerelle.db", "keys/storage.key", "tls/cert.pem", "tls/key.pem", "gnupg"):
+    store = () if stores.on_postgres() else ("passerelle.db",)  # on PostgreSQL: [store] url in the settings
+    for part in ("passerelle.toml", *store, "keys/storage.key", "tls/cert.pem", "tls/key.pem", "gnupg"):
         assert (home / part).exists(), part
     assert oct((home / "keys" / "storage.key").stat().st_mode & 0o777) == "0o600"
     settings = load(home)

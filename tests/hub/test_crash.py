@@ -2,43 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import smtplib
-import socket
 import subprocess
-import sys
 import time
 import uuid
 
 from gateway.capture import CaptureRelay
 from tests.hub.rig import HUB, home_with_police, reference_in
 from tests.support import mail
-from tests.support.hubrig import client_tls
+from tests.support.hubrig import client_tls, free_port, serve_process
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()
 
 
 def _serve(home, port: int, relay: str) -> subprocess.Popen:
-    env = {**os.environ, "PASSERELLE_DELIVERY__RETRY_SCHEDULE_SECONDS": "[0.5]"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--home", str(home.settings.home), "--listen", f"127.0.0.1:{port}",
-         "--relay", relay], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-    )
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            if process.poll() is not None:
-                raise AssertionError(process.stdout.read().decode())
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError("passerelle serve did not listen")
+    return serve_process(home.settings.home, port, relay)
 
 
 def _send(port: int, raw: bytes, sender: str) -> str:

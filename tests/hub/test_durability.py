@@ -11,12 +11,35 @@ from gateway.capture import CaptureRelay
 from hub.cli import main
 from hub.intake import ReceiptStage
 from tests.hub.rig import home_with_police, make_home, partner, reference_in
-from tests.support import mail
+from tests.support import mail, postgres, stores
 from tests.support.hubrig import RunningHub
 
 
 def _unique() -> str:
     return f"CANARY{uuid.uuid4().hex.upper()}"
+
+
+def _lock_store(url: str):
+    """Another writer holds the store (SQLite: an exclusive lock; PostgreSQL: a lock on the message table)
+    until the returned function releases it."""
+    if url.startswith("postgresql"):
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        blocker = psycopg.connect(host=u.host, port=u.port, user=u.username, dbname=u.database)
+        blocker.execute("LOCK TABLE message IN ACCESS EXCLUSIVE MODE")
+    else:
+        import sqlite3
+
+        blocker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+
+    def release() -> None:
+        blocker.rollback()
+        blocker.close()
+
+    return release
 
 
 def _wait(predicate, relay, timeout=20.0):
@@ -43,7 +66,11 @@ def test_no_plaintext_at_rest(short_tmp):
         assert hub.send(mail.encrypted_mail(key, hub_public, body=f"Secret {canaries[1]} end"))[0] == 250
         relay.wait_for(2)
     files = [p for p in home.settings.home.rglob("*") if p.is_file()]
-    assert any(p.name == "passerelle.db" for p in files)
+    if stores.on_postgres():  # the store's files are the server's: its data directory, WAL included
+        files += [p for p in postgres.shared().data.rglob("*") if p.is_file()]
+        assert any(p.parent.name == "pg_wal" for p in files)
+    else:
+        assert any(p.name == "passerelle.db" for p in files)
     for path in files:
         data = path.read_bytes()
         for canary in canaries:
@@ -205,19 +232,15 @@ def test_gpg_failure_answers_4xx_so_the_client_retries(short_tmp):
 def test_store_unavailable_answers_4xx_and_nothing_is_half_accepted(short_tmp):
     """The database is locked by another writer beyond the busy timeout: 451 4.3.0; once free, the same
     message is accepted."""
-    import sqlite3
-
     home, key = home_with_police(short_tmp)
     home.settings.store.busy_timeout_seconds = 0.5
     raw = mail.signed_mail(key, body=_unique())
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
-        blocker = sqlite3.connect(str(home.settings.home / "passerelle.db"), isolation_level=None)
-        blocker.execute("BEGIN EXCLUSIVE")
+        release = _lock_store(home.settings.database_url)
         try:
             code, text = hub.send(raw)
         finally:
-            blocker.execute("ROLLBACK")
-            blocker.close()
+            release()
         assert (code, text[:5]) == (451, "4.3.0"), text
         code, text = hub.send(raw)
         assert code == 250, text

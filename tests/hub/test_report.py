@@ -19,6 +19,7 @@ from hub.cli import main
 from hub.report import LEGAL_BASIS, UnknownPartner, deadlines, human, percentiles
 from hub.settings import load
 from store import Database, Deadline, Message, Partner
+from tests.support import stores
 
 NOW = datetime(2026, 4, 15, 10, 0, tzinfo=timezone.utc)
 T0 = datetime(2026, 4, 1, 8, 0, tzinfo=timezone.utc)
@@ -84,7 +85,7 @@ def _fill(uow) -> None:
 def home():
     root = Path(tempfile.mkdtemp(prefix="pr"))
     try:
-        home_mod.init(root / "hub", "ocam.test")
+        home_mod.init(root / "hub", "ocam.test", store_url=stores.home_store_url())
         db = Database(load(root / "hub").database_url)
         with db.unit_of_work() as uow:
             _fill(uow)

@@ -181,15 +181,21 @@ def test_next_wake_is_an_index_lookup_with_many_open_clocks(short_tmp):
             message_id=n, partner_id=1, owed_by="ocam", urgency="FLASH", started_at=T0, started_by="receipt",
             due_at=T0 + DAY, state="open", reminders_sent=0, next_action_at=T0 + timedelta(seconds=n))
             for n in range(1, 10_001)])
-    plan = db.engine.connect().exec_driver_sql(
-        "EXPLAIN QUERY PLAN SELECT next_action_at FROM deadline WHERE state = 'open' AND next_action_at IS NOT NULL"
-        " ORDER BY next_action_at LIMIT 1").fetchall()
+    query = ("SELECT next_action_at FROM deadline WHERE state = 'open' AND next_action_at IS NOT NULL"
+             " ORDER BY next_action_at LIMIT 1")
+    with db.engine.connect() as c:
+        if db.dialect == "postgresql":  # the planner's statistics first, as autovacuum would gather them
+            c.exec_driver_sql("ANALYZE deadline")
+            plan = c.exec_driver_sql(f"EXPLAIN {query}").fetchall()
+        else:
+            plan = c.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}").fetchall()
     _db, scheduler = _hub_parts(home, FrozenClock(T0))
     assert scheduler.next_wake() == T0 + timedelta(seconds=1)
     _db.dispose()
     db.dispose()
     assert any("ix_deadline_next_action" in str(row) for row in plan), plan
-    assert not any("SCAN" in str(row) and "USING" not in str(row) for row in plan), plan
+    assert not any("SCAN" in str(row) and "USING" not in str(row) for row in plan), plan  # SQLite
+    assert not any("Seq Scan" in str(row) for row in plan), plan  # PostgreSQL
 
 
 def test_serve_runs_the_scheduler_reminder_reaches_the_partner_encrypted(short_tmp):

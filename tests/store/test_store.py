@@ -9,13 +9,14 @@ from sqlalchemy import inspect, text
 
 from store import Database, current_revision, downgrade, ensure_head, head_revision, upgrade
 from store.errors import SchemaOutOfDate
+from tests.support import stores
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def db(tmp_path):
-    database = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    database = Database(stores.fresh_url(tmp_path))
     upgrade(database.engine)
     yield database
     database.dispose()
@@ -23,7 +24,7 @@ def db(tmp_path):
 
 def test_migrations_walk_down_and_up(tmp_path):
     """Every revision goes down to nothing and back up to head."""
-    database = Database(f"sqlite:///{tmp_path / 'walk.db'}")
+    database = Database(stores.fresh_url(tmp_path, "walk.db", migrated=False))
     upgrade(database.engine)
     assert current_revision(database.engine) == head_revision()
     assert "message" in inspect(database.engine).get_table_names()
@@ -37,12 +38,13 @@ def test_migrations_walk_down_and_up(tmp_path):
 
 def test_out_of_date_schema_is_refused(tmp_path):
     """A database not at head is refused with a clear instruction."""
-    database = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    database = Database(stores.fresh_url(tmp_path, "empty.db", migrated=False))
     with pytest.raises(SchemaOutOfDate, match="passerelle store upgrade"):
         ensure_head(database.engine)
     database.dispose()
 
 
+@stores.only_sqlite
 def test_sqlite_runs_in_wal_with_full_sync(db):
     """Durability before 250: WAL journal and synchronous=FULL."""
     with db.engine.connect() as c:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
+import socket
 import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from hub.background import BackgroundHub
 
@@ -43,3 +49,28 @@ class RunningHub(BackgroundHub):
             except smtplib.SMTPDataError as exc:
                 return exc.smtp_code, exc.smtp_error.decode()
             return code, text.decode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_process(home: Path, port: int, relay: str, **env: str) -> subprocess.Popen:
+    """A real `passerelle serve` process on *home*, listening on 127.0.0.1:*port* (waited for, bounded)."""
+    environment = {**os.environ, "PASSERELLE_DELIVERY__RETRY_SCHEDULE_SECONDS": "[0.5]", **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--home", str(home), "--listen", f"127.0.0.1:{port}",
+         "--relay", relay], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment,
+    )
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            if process.poll() is not None:
+                raise AssertionError(process.stdout.read().decode())
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError("passerelle serve did not listen")
