@@ -138,8 +138,8 @@ class DeliveryHandler:
             return
         with self.db.unit_of_work() as uow:
             for delivery, job, outcome, value in outcomes:
-                if job is None:
-                    self.transport.ack(uow, delivery)
+                if job is None or uow.outbound.state_of(job.mail_id) != "pending":
+                    self.transport.ack(uow, delivery)  # nothing to do, or a redelivered copy recorded it first
                 elif outcome == "gated":
                     self.transport.retry(uow, delivery, at=value, error="relay unavailable")
                 elif outcome == "sent":

@@ -90,6 +90,10 @@ flash = "PT24H"
 urgent = "P3D"
 routine = "P10D"
 non_urgent = "P30D"
+
+[transport]
+# Empty: embedded (one process). RabbitMQ: "amqp://USER:PASS@HOST:5672/" (comma-separated for a cluster).
+url = ""
 """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -95,6 +95,9 @@ class MessageRepository(_Repository):
             Message.partner_id == partner_id, Message.direction == "outbound", Message.state == "held")
             .order_by(Message.id)).all()
 
+    def state_of(self, message_id: int) -> str | None:
+        return self.session.scalar(select(Message.state).where(Message.id == message_id))
+
     def reference_of(self, message_id: int) -> str | None:
         return self.session.scalar(select(Message.reference).where(Message.id == message_id))
 
@@ -121,9 +124,21 @@ class QueueRepository(_Repository):
     """The store-backed queue of the embedded transport: put, claim, ack, retry, quarantine."""
 
     def put(self, queue: str, payload: dict[str, Any], *, priority: int, now: datetime,
-            available_at: datetime | None = None) -> None:
-        self._core(S.QUEUE_PUT, dict(queue=queue, payload=payload, priority=priority, state="ready",
-                                     available_at=available_at or now, attempts=0, created_at=now))
+            available_at: datetime | None = None, state: str = "ready", attempts: int = 0,
+            last_error: str | None = None, created_at: datetime | None = None) -> None:
+        self._core(S.QUEUE_PUT, dict(queue=queue, payload=payload, priority=priority, state=state,
+                                     available_at=available_at or now, attempts=attempts, last_error=last_error,
+                                     created_at=created_at or now))
+
+    def done(self, ids: list[int]) -> None:
+        """Remove items (a relay's rows once the broker confirmed them)."""
+        if ids:
+            self._core(S.QUEUE_DONE, {"b_ids": ids})
+
+    def release(self, ids: list[int]) -> None:
+        """Leased items back to ready at once (a relay's rows the broker did not confirm)."""
+        if ids:
+            self._core(S.QUEUE_RELEASE, {"b_ids": ids})
 
     def claim(self, queue: str, *, now: datetime, lease: timedelta, limit: int = 1) -> list[dict[str, Any]]:
         """Lease up to *limit* of the most urgent ready items of *queue* (highest priority, then oldest)."""
@@ -192,6 +207,9 @@ class OutboundRepository(_Repository):
 
     def get(self, mail_id: int) -> OutboundMail | None:
         return self.session.get(OutboundMail, mail_id)
+
+    def state_of(self, mail_id: int) -> str | None:
+        return self.session.scalar(select(OutboundMail.state).where(OutboundMail.id == mail_id))
 
     def find(self, message_id: int, purpose: str, rcpt_to: str) -> int | None:
         return self.session.scalar(
