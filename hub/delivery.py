@@ -105,13 +105,16 @@ class DeliveryHandler:
             try:
                 reply = self.relay.send(job.mail_from, job.rcpt_to, job.data)
             except RelayTemporary as exc:
-                outcomes.append((delivery, job, "deferred", exc))
+                outcome: tuple[Delivery, _Job | None, str, object] = (delivery, job, "deferred", exc)
             except RelayPermanent as exc:
                 self.gate.succeeded()  # the relay answered: it is up, it refused this one
-                outcomes.append((delivery, job, "refused", exc))
+                outcome = (delivery, job, "refused", exc)
             else:
                 self.gate.succeeded()
-                outcomes.append((delivery, job, "sent", reply))
+                outcome = (delivery, job, "sent", reply)
+            # Recorded at once: a crash between the relay's answer and this commit is the only window in
+            # which a mail can go out twice; it must not span the rest of the batch.
+            self._record([outcome])
         self._record(outcomes)
         return failures
 
