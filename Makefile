@@ -12,13 +12,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-# Debian packages the hub and its tests call (gpg, swaks, the PostgreSQL server); installed only when missing.
+# Debian packages the hub and its tests call (gpg, swaks, the PostgreSQL server, RabbitMQ); installed only
+# when missing. Debian's packages do not start the servers: the tests start their own on loopback ports.
 system-deps:
 	@missing=""; \
 	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
 	command -v gpg-agent >/dev/null 2>&1 || missing="$$missing gpg-agent"; \
 	command -v swaks >/dev/null 2>&1 || missing="$$missing swaks"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/lib/rabbitmq/bin/rabbitmq-server || missing="$$missing rabbitmq-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -15,26 +15,45 @@ from gateway import IngressHandler, Limits, Relay, server_tls_context, start_ser
 from store import Database, LeaderLock, ensure_head
 
 from . import home as home_mod
-from .admission import Admission
+from .admission import INTAKE_QUEUE, Admission
 from .clock import Clock, SystemClock
 from .delivery import DeliveryHandler
 from .health import Heartbeats, gateway_beat
 from .intake import IntakeHandler
 from .leadership import while_leading
+from .outbox import OUTBOUND_QUEUE
 from .policy import Policy
 from .runner import Runner
 from .scheduler import Scheduler
 from .settings import Settings, host_port
-from .transport import EmbeddedTransport
+from .transport import EmbeddedTransport, Transport
 
 log = logging.getLogger(__name__)
+
+# What a process does: `all` is the embedded deployment; the others split it across processes.
+ROLES = ("all", "gateway", "worker", "scheduler")
+STAGES = (INTAKE_QUEUE, OUTBOUND_QUEUE)
+
+
+def make_transport(settings: Settings, db: Database, clock: Clock, role: str = "all") -> Transport:
+    """The embedded transport, or RabbitMQ when `[transport] url` is set; a worker consumes, others only publish."""
+    if not settings.transport.enabled:
+        return EmbeddedTransport(db, clock)
+    from .amqp import AmqpTransport
+
+    working = role in ("all", "worker")
+    return AmqpTransport(db, clock, settings.transport, stages=STAGES, consume=STAGES if working else (),
+                         dead_letters=working)
 
 
 class Hub:
     """One embedded hub: everything the process needs, built once at start-up."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, role: str = "all") -> None:
         home_mod.require(settings)
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        self.role = role
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = Database(settings.database_url, busy_timeout_seconds=settings.store.busy_timeout_seconds)
@@ -42,7 +61,7 @@ class Hub:
         self.gpg = Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary,
                        timeout_seconds=settings.crypto.gpg_timeout_seconds)
         self.storage_key = StorageKey.load(settings.storage_key_path)
-        self.transport = EmbeddedTransport(self.db, self.clock)
+        self.transport = make_transport(settings, self.db, self.clock, role)
         # The Art. 10 distribution policy is validated at start-up: a broken file stops the hub, not a send.
         self.policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)
         self.runners: list[Runner] = []
@@ -64,9 +83,10 @@ class Hub:
     async def serve(self, *, listen: str | None = None, relay: str | None = None,
                     stop: asyncio.Event | None = None, ready: Callable[[str, int], None] | None = None,
                     install_signals: bool = True) -> None:
-        """Gateway, intake and delivery in this process until SIGTERM/SIGINT (or *stop*)."""
+        """This process's role (gateway, intake and delivery, scheduler, or all) until SIGTERM/SIGINT (or *stop*)."""
         loop = asyncio.get_running_loop()
         stop = stop or asyncio.Event()
+        role = self.role
         # Threads holding the store's write lock must get the GIL back quickly (default: 5 ms).
         sys.setswitchinterval(0.0005)
         if install_signals:
@@ -79,56 +99,63 @@ class Hub:
         executor = ThreadPoolExecutor(max_workers=intake_workers + s.delivery.workers + 1,
                                       thread_name_prefix="pipeline")
         self.transport.bind(loop)
-        recovered = await loop.run_in_executor(executor, self.transport.recover)
-        if recovered:
-            log.info("serve: %d item(s) left in hand by a previous run are queued again", recovered)
-        admission = self.admission()
-        handler = IngressHandler(
-            admit=admission, accepts_rcpt=s.hub.accepts, hub_address=s.hub.address, executor=gateway_pool,
-            record_refusal=admission.record_refusal,
-            limits=Limits(max_message_bytes=s.gateway.max_message_bytes, max_connections=s.gateway.max_connections,
-                          timeout_seconds=s.gateway.data_timeout_seconds),
-        )
-        host, port = host_port(listen or s.gateway.listen, 2525)
-        tls = server_tls_context(str(s.tls_cert), str(s.tls_key))
-        server = await start_server(handler, host, port, tls_context=tls, require_starttls=s.gateway.require_starttls,
-                                    hostname=s.hub.domain)
-        bound = server.sockets[0].getsockname()
-        log.info("serve: SMTP on %s:%d (STARTTLS %s), relay %s", bound[0], bound[1],
-                 "required" if s.gateway.require_starttls else "offered", relay or s.delivery.relay)
-        delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
-                                   clock=self.clock, transport=self.transport, policy=s.delivery, windows=s.deadlines)
-        self.runners = [
-            Runner(IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
-                                 clock=self.clock, transport=self.transport),
-                   self.transport, executor, self.clock, concurrency=intake_workers),
-            Runner(delivery, self.transport, executor, self.clock, concurrency=s.delivery.workers),
-        ]
-        tasks = [asyncio.create_task(r.run(stop), name=f"runner-{r.queue}") for r in self.runners]
-        self.scheduler = Scheduler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
+        transport_stop = asyncio.Event()
+        tasks: list[asyncio.Task] = []
+        broker_task = None
+        if hasattr(self.transport, "run"):  # the broker session: relay, consumers, dead letters
+            broker_task = asyncio.create_task(self.transport.run(transport_stop), name="transport")
+        elif role == "all":
+            recovered = await loop.run_in_executor(executor, self.transport.recover)
+            if recovered:
+                log.info("serve: %d item(s) left in hand by a previous run are queued again", recovered)
+        server = None
+        bound: tuple = ("", 0)
+        if role in ("all", "gateway"):
+            server, bound = await self._gateway(gateway_pool, listen, relay)
+        if role in ("all", "worker"):
+            intake = IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport)
-        # Exactly one scheduler among the processes sharing the store: the one holding its leadership.
-        leader = LeaderLock(self.db, "scheduler")
-        tasks.append(asyncio.create_task(while_leading(
-            leader, lambda lost: self.scheduler.run(lost, executor, longest_sleep=self.scheduler_sleep), stop,
-            executor), name="scheduler"))
-        # Heartbeats on their own thread: a hanging gpg probe never holds up the pipeline.
+            delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
+                                       clock=self.clock, transport=self.transport, policy=s.delivery,
+                                       windows=s.deadlines)
+            self.runners = [Runner(intake, self.transport, executor, self.clock, concurrency=intake_workers),
+                            Runner(delivery, self.transport, executor, self.clock, concurrency=s.delivery.workers)]
+            for handler in (intake, delivery):
+                if hasattr(self.transport, "on_dead_letter"):
+                    self.transport.on_dead_letter(handler.queue, handler.on_quarantine)
+            tasks += [asyncio.create_task(r.run(stop), name=f"runner-{r.queue}") for r in self.runners]
+        if role in ("all", "scheduler"):
+            self.scheduler = Scheduler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
+                                       clock=self.clock, transport=self.transport)
+            # Exactly one scheduler among the processes sharing the store: the one holding its leadership.
+            leader = LeaderLock(self.db, "scheduler")
+            tasks.append(asyncio.create_task(while_leading(
+                leader, lambda lost: self.scheduler.run(lost, executor, longest_sleep=self.scheduler_sleep), stop,
+                executor), name="scheduler"))
         health_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
-        heartbeats = Heartbeats(db=self.db, clock=self.clock, gpg=self.gpg, hub_fingerprint=s.hub.key_fingerprint,
-                                gate=delivery.gate, every_seconds=s.hub.heartbeat_seconds)
-        tasks.append(asyncio.create_task(heartbeats.run(
-            stop, health_pool, lambda: gateway_beat(server, handler.active, handler.limits.max_connections)),
-            name="heartbeats"))
+        if role == "all":
+            # Heartbeats on their own thread: a hanging gpg probe never holds up the pipeline.
+            ingress = self._ingress
+            heartbeats = Heartbeats(db=self.db, clock=self.clock, gpg=self.gpg, hub_fingerprint=s.hub.key_fingerprint,
+                                    gate=delivery.gate, every_seconds=s.hub.heartbeat_seconds)
+            tasks.append(asyncio.create_task(heartbeats.run(
+                stop, health_pool, lambda: gateway_beat(server, ingress.active, ingress.limits.max_connections)),
+                name="heartbeats"))
+        log.info("serve: role %s, transport %s", role, "RabbitMQ" if broker_task else "embedded")
         if ready is not None:
             ready(bound[0], bound[1])
         try:
             await stop.wait()
         finally:
             log.info("serve: stopping — no new connections; finishing what is in hand")
-            server.close()
-            await server.wait_closed()
+            if server is not None:
+                server.close()
+                await server.wait_closed()
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
+            transport_stop.set()  # after the runners: their last acks reach the broker
+            if broker_task is not None:
+                await asyncio.gather(broker_task, return_exceptions=True)
             gateway_pool.shutdown(wait=True)
             health_pool.shutdown(wait=True)
             executor.shutdown(wait=True)
@@ -136,6 +163,25 @@ class Hub:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
             log.info("serve: stopped")
+
+    async def _gateway(self, pool: ThreadPoolExecutor, listen: str | None, relay: str | None):
+        s = self.settings
+        admission = self.admission()
+        handler = IngressHandler(
+            admit=admission, accepts_rcpt=s.hub.accepts, hub_address=s.hub.address, executor=pool,
+            record_refusal=admission.record_refusal,
+            limits=Limits(max_message_bytes=s.gateway.max_message_bytes, max_connections=s.gateway.max_connections,
+                          timeout_seconds=s.gateway.data_timeout_seconds),
+        )
+        host, port = host_port(listen or s.gateway.listen, 2525)
+        tls = server_tls_context(str(s.tls_cert), str(s.tls_key))
+        self._ingress = handler
+        server = await start_server(handler, host, port, tls_context=tls, require_starttls=s.gateway.require_starttls,
+                                    hostname=s.hub.domain)
+        bound = server.sockets[0].getsockname()
+        log.info("serve: SMTP on %s:%d (STARTTLS %s), relay %s", bound[0], bound[1],
+                 "required" if s.gateway.require_starttls else "offered", relay or s.delivery.relay)
+        return server, bound
 
     def close(self) -> None:
         self.db.dispose()

@@ -72,17 +72,24 @@ def init(home: Path, domain: str, address: str | None, hub_key: Path | None, sto
 @home_option
 @click.option("--listen", help="HOST:PORT for SMTP (default from settings: 127.0.0.1:2525).")
 @click.option("--relay", help="HOST:PORT of the relay (smart host) for outbound mail.")
-def serve(home: Path, listen: str | None, relay: str | None) -> None:
-    """Run the gateway, intake and delivery in one process (SIGTERM/SIGINT stop it cleanly)."""
+@click.option("--role", type=click.Choice(["all", "gateway", "worker", "scheduler"]), default="all",
+              show_default=True, help="gateway: SMTP intake; worker: intake stages and delivery; scheduler: "
+                                      "deadlines and retries; all: everything in one process.")
+def serve(home: Path, listen: str | None, relay: str | None, role: str) -> None:
+    """Run the hub's processes of ROLE (SIGTERM/SIGINT stop it cleanly). Several gateways and workers may run on
+    one home when `[transport] url` names RabbitMQ."""
     from .app import Hub
 
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
     settings = load_settings(home)
-    hub = Hub(settings)
+    hub = Hub(settings, role=role)
 
     def ready(host: str, port: int) -> None:
-        click.echo(f"passerelle: serving SMTP on {host}:{port}", err=True)
+        if port:
+            click.echo(f"passerelle: serving SMTP on {host}:{port} (role {role})", err=True)
+        else:
+            click.echo(f"passerelle: running (role {role})", err=True)
 
     try:
         asyncio.run(hub.serve(listen=listen, relay=relay, ready=ready))
@@ -154,6 +161,7 @@ def _register() -> None:
     from .cli_report import report
     from .cli_recipient import recipient
     from .cli_send import send
+    from .cli_transport import transport
 
     main.add_command(partner)
     main.add_command(report)
@@ -165,6 +173,7 @@ def _register() -> None:
     main.add_command(holders)
     main.add_command(embargo)
     main.add_command(export)
+    main.add_command(transport)
 
 
 _register()

@@ -96,7 +96,7 @@ class DeliveryHandler:
         self.gate = RelayGate(policy.retry_schedule_seconds)
 
     def handle(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception]]:
-        """Send a batch one by one on this worker's relay session, then record every outcome at once."""
+        """Send a batch one by one on this worker's relay session, recording each mail's outcome as it goes."""
         jobs, failures = self._load(deliveries)
         outcomes: list[tuple[Delivery, _Job | None, str, object]] = []
         for delivery in deliveries:
@@ -113,13 +113,16 @@ class DeliveryHandler:
             try:
                 reply = self.relay.send(job.mail_from, job.rcpt_to, job.data)
             except RelayTemporary as exc:
-                outcomes.append((delivery, job, "deferred", exc))
+                outcome: tuple[Delivery, _Job | None, str, object] = (delivery, job, "deferred", exc)
             except RelayPermanent as exc:
                 self.gate.succeeded()  # the relay answered: it is up, it refused this one
-                outcomes.append((delivery, job, "refused", exc))
+                outcome = (delivery, job, "refused", exc)
             else:
                 self.gate.succeeded()
-                outcomes.append((delivery, job, "sent", reply))
+                outcome = (delivery, job, "sent", reply)
+            # Recorded at once: a crash between the relay's answer and this commit is the only window in
+            # which a mail can go out twice; it must not span the rest of the batch.
+            self._record_sent([outcome])
         self._record_sent(outcomes)
         return failures
 
@@ -159,8 +162,8 @@ class DeliveryHandler:
             return
         with self.db.unit_of_work() as uow:
             for delivery, job, outcome, value in outcomes:
-                if job is None:
-                    self.transport.ack(uow, delivery)
+                if job is None or uow.outbound.state_of(job.mail_id) != "pending":
+                    self.transport.ack(uow, delivery)  # nothing to do, or a redelivered copy recorded it first
                 elif outcome == "gated":
                     self.transport.retry(uow, delivery, at=value, error="relay unavailable")
                 elif outcome == "sent":

@@ -96,6 +96,10 @@ flash = "PT24H"
 urgent = "P3D"
 routine = "P10D"
 non_urgent = "P30D"
+
+[transport]
+# Empty: embedded (one process). RabbitMQ: "amqp://USER:PASS@HOST:5672/" (comma-separated for a cluster).
+url = ""
 """
     if store_url:
         text += f"""

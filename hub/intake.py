@@ -210,6 +210,11 @@ class IntakeHandler:
         """One transaction: each processed message's state, receipt, events; every finished item acked."""
         with self.db.unit_of_work() as uow:
             for delivery, ctx in list(ready):
+                if uow.messages.state_of(ctx.message_id) != "accepted":
+                    # A copy of this item was processed meanwhile (a broker redelivered it while the first
+                    # was in hand): the first one's outcome stands; this one is only acknowledged.
+                    ready.remove((delivery, ctx))
+                    continue
                 if not self._clock(uow, ctx):
                     # Its request's clock was stopped since it was loaded: judge it again (the receipt it
                     # was given would say the wrong thing), so neither ack it nor record it.
@@ -217,7 +222,6 @@ class IntakeHandler:
                     done = [d for d in done if d is not delivery]
                     ready.remove((delivery, ctx))
                     continue
-                # Only this worker holds the item's lease, and _load saw the message unprocessed.
                 uow.messages.update(ctx.message_id, due_at=ctx.due_at, state="processed",
                                     receipt_status="queued" if ctx.receipt else "none")
                 for action, detail in ctx.events:

@@ -79,6 +79,7 @@ class Runner:
                 log.error("runner %s: item %s raised %s; quarantined", self.queue, delivery.item_id,
                           type(error).__name__, exc_info=error)
                 await loop.run_in_executor(self.executor, self._shunt, delivery, error)
+            self.transport.release(batch)  # whatever is neither acked, retried nor quarantined goes back
 
     def _handle(self, batch: list[Delivery]) -> list[tuple[Delivery, Exception]] | None:
         """The runner boundary: a batch that raises is retried item by item, so one bad item is isolated.

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 SETTINGS_FILE = "passerelle.toml"
@@ -104,6 +104,30 @@ class DeliverySection(BaseModel):
     workers: int = Field(2, description="Concurrent outbound SMTP sessions.")
 
 
+class TransportSection(BaseModel):
+    """Between the stages: embedded (the store's queue table) or RabbitMQ (several processes)."""
+
+    url: SecretStr = Field(SecretStr(""), description="amqp://USER:PASS@HOST:PORT/VHOST of RabbitMQ; several, "
+                                                       "comma-separated, are tried in turn (a cluster). Empty: embedded.")
+    namespace: str = Field("passerelle", description="Prefix of the exchanges and queues this hub declares.")
+    prefetch: int = Field(2, description="Unacknowledged messages a worker process holds per stage and urgency "
+                                         "queue; a FLASH item waits behind at most this many per process.")
+    delivery_limit: int = Field(5, description="Deliveries of one message before it is dead-lettered to quarantine.")
+    relay_batch: int = Field(200, description="Outbox rows published per round, most urgent first.")
+    relay_lease_seconds: float = Field(30.0, description="An outbox row a relay took but did not confirm returns after this.")
+    relay_poll_seconds: float = Field(1.0, description="Longest the relay sleeps before looking at the outbox again.")
+    reconnect_seconds: float = Field(2.0, description="Pause between attempts to reach the broker.")
+    release_delay_seconds: float = Field(2.0, description="Pause before an item left unsettled (store unavailable) "
+                                                          "goes back to its queue.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url.get_secret_value().strip())
+
+    def urls(self) -> list[str]:
+        return [u.strip() for u in self.url.get_secret_value().split(",") if u.strip()]
+
+
 class Settings(BaseSettings):
     """All of Passerelle's settings. Precedence: init args, environment (PASSERELLE_*), HOME/passerelle.toml, defaults."""
 
@@ -116,6 +140,7 @@ class Settings(BaseSettings):
     crypto: CryptoSection = CryptoSection()
     deadlines: DeadlinesSection = DeadlinesSection()
     delivery: DeliverySection = DeliverySection()
+    transport: TransportSection = TransportSection()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

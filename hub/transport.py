@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ class Delivery:
     priority: int
     attempts: int
     created_at: datetime
+    token: Any = field(default=None, compare=False, repr=False)  # the broker's handle, if any
 
 
 class Transport(Protocol):
@@ -39,11 +40,58 @@ class Transport(Protocol):
     def ack(self, uow: UnitOfWork, delivery: Delivery) -> None: ...
     def retry(self, uow: UnitOfWork, delivery: Delivery, *, at: datetime, error: str) -> None: ...
     def quarantine(self, delivery: Delivery, *, error: str) -> None: ...
-    def release(self, deliveries: list[Delivery], *, error: str) -> None: ...
+    def release(self, deliveries: list[Delivery], *, error: str | None = None) -> None: ...
     def next_due(self, queue: str) -> datetime | None: ...
     def generation(self, queue: str) -> int: ...
     async def wait(self, queue: str, timeout: float, seen: int) -> None: ...
     def notify(self, queue: str) -> None: ...
+
+
+class Wakeups:
+    """Wake-ups of idle runners: one new item wakes one idle worker, not all of them.
+
+    A worker notes the generation before it claims; if anything arrived since, it claims again at once.
+    """
+
+    def __init__(self) -> None:
+        self._generations: dict[str, int] = defaultdict(int)
+        self._waiters: dict[str, deque[asyncio.Future[None]]] = defaultdict(deque)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the event loop whose runners wait for new items."""
+        self._loop = loop
+
+    def wake(self, queue: str) -> None:
+        """Safe to call from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake, queue)
+
+    def generation(self, queue: str) -> int:
+        return self._generations[queue]
+
+    def _wake(self, queue: str) -> None:
+        self._generations[queue] += 1
+        waiters = self._waiters[queue]
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def wait(self, queue: str, timeout: float, seen: int) -> None:
+        """Until woken, or *timeout* seconds; at once if something arrived since *seen*."""
+        if self._generations[queue] != seen:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[queue].append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout=max(timeout, 0.0))
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            if waiter in self._waiters[queue]:
+                self._waiters[queue].remove(waiter)
 
 
 class EmbeddedTransport:
@@ -53,13 +101,11 @@ class EmbeddedTransport:
         self.db = db
         self.clock = clock
         self.lease = lease
-        self._generations: dict[str, int] = defaultdict(int)
-        self._waiters: dict[str, deque[asyncio.Future[None]]] = defaultdict(deque)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wakeups = Wakeups()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the event loop whose runners wait for new items."""
-        self._loop = loop
+        self._wakeups.bind(loop)
 
     def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
                 available_at: datetime | None = None) -> None:
@@ -93,8 +139,12 @@ class EmbeddedTransport:
             uow.queue.quarantine(delivery.item_id, error=error)
             uow.commit()
 
-    def release(self, deliveries: list[Delivery], *, error: str) -> None:
-        """Give claimed items back at once (their work could not be recorded), instead of at the lease's end."""
+    def release(self, deliveries: list[Delivery], *, error: str | None = None) -> None:
+        """After a batch: nothing to do (each item was acked, retried or quarantined in its transaction).
+        With *error* (the batch's work could not be recorded): give the items back at once, instead of at
+        the lease's end."""
+        if error is None:
+            return
         with self.db.unit_of_work() as uow:
             for delivery in deliveries:
                 uow.queue.retry(delivery.item_id, available_at=self.clock.now(), error=error)
@@ -117,36 +167,14 @@ class EmbeddedTransport:
         with self.db.reader() as uow:
             return uow.queue.next_available_at(queue)
 
-    # Wake-ups: one published item wakes one idle worker, not all of them. A worker notes the
-    # generation before it claims; if anything was published since, it claims again at once.
 
     def notify(self, queue: str) -> None:
         """Something was committed to *queue*: wake one idle runner. Safe to call from any thread."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake, queue)
+        self._wakeups.wake(queue)
 
     def generation(self, queue: str) -> int:
-        return self._generations[queue]
-
-    def _wake(self, queue: str) -> None:
-        self._generations[queue] += 1
-        waiters = self._waiters[queue]
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+        return self._wakeups.generation(queue)
 
     async def wait(self, queue: str, timeout: float, seen: int) -> None:
         """Until woken, or *timeout* seconds; at once if something was published since *seen*."""
-        if self._generations[queue] != seen:
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters[queue].append(waiter)
-        try:
-            await asyncio.wait_for(waiter, timeout=max(timeout, 0.0))
-        except asyncio.TimeoutError:
-            pass
-        finally:
-            if waiter in self._waiters[queue]:
-                self._waiters[queue].remove(waiter)
+        await self._wakeups.wait(queue, timeout, seen)

@@ -115,6 +115,9 @@ class MessageRepository(_Repository):
             Message.partner_id == partner_id, Message.direction == "outbound", Message.state == "held")
             .order_by(Message.id)).all()
 
+    def state_of(self, message_id: int) -> str | None:
+        return self.session.scalar(select(Message.state).where(Message.id == message_id))
+
     def reference_of(self, message_id: int) -> str | None:
         return self.session.scalar(select(Message.reference).where(Message.id == message_id))
 
@@ -161,11 +164,13 @@ class QueueRepository(_Repository):
     _acks: list[int] | None = None
 
     def put(self, queue: str, payload: dict[str, Any], *, priority: int, now: datetime,
-            available_at: datetime | None = None) -> None:
+            available_at: datetime | None = None, state: str = "ready", attempts: int = 0,
+            last_error: str | None = None, created_at: datetime | None = None) -> None:
         if self._puts is None:
             self._puts = []
-        self._puts.append(dict(queue=queue, payload=payload, priority=priority, state="ready",
-                               available_at=available_at or now, attempts=0, created_at=now))
+        self._puts.append(dict(queue=queue, payload=payload, priority=priority, state=state,
+                               available_at=available_at or now, attempts=attempts, last_error=last_error,
+                               created_at=created_at or now))
 
     def write_pending(self) -> None:
         """Write the puts and acks not yet written (puts in order: their ids follow it)."""
@@ -174,6 +179,18 @@ class QueueRepository(_Repository):
             self._insert_rows(S.QUEUE_PUT, puts, _QUEUE_ROWS_PER_INSERT)
         if acks:
             self._core(S.QUEUE_ACK_MANY, {"b_ids": acks})
+
+    def done(self, ids: list[int]) -> None:
+        """Remove items (a relay's rows once the broker confirmed them)."""
+        self.write_pending()
+        if ids:
+            self._core(S.QUEUE_ACK_MANY, {"b_ids": ids})
+
+    def release(self, ids: list[int]) -> None:
+        """Leased items back to ready at once (a relay's rows the broker did not confirm)."""
+        self.write_pending()
+        if ids:
+            self._core(S.QUEUE_RELEASE, {"b_ids": ids})
 
     def claim(self, queue: str, *, now: datetime, lease: timedelta, limit: int = 1) -> list[dict[str, Any]]:
         """Lease up to *limit* of the most urgent ready items of *queue* (highest priority, then oldest)."""
@@ -264,6 +281,9 @@ class OutboundRepository(_Repository):
         if not mail_ids:
             return {}
         return {row.id: row for row in self._core(S.OUTBOUND_JOBS, {"b_ids": mail_ids})}
+
+    def state_of(self, mail_id: int) -> str | None:
+        return self.session.scalar(select(OutboundMail.state).where(OutboundMail.id == mail_id))
 
     def find(self, message_id: int, purpose: str, rcpt_to: str) -> int | None:
         return self._core(S.OUTBOUND_FIND, {"b_message": message_id, "b_purpose": purpose, "b_rcpt": rcpt_to}).scalar()

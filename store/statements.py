@@ -33,6 +33,8 @@ QUEUE_LEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", ex
 QUEUE_UPDATE = update(QueueItem.__table__).where(_q.id == bindparam("b_id"))
 QUEUE_ACK = delete(QueueItem.__table__).where(_q.id == bindparam("b_id"))
 QUEUE_ACK_MANY = delete(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)))
+QUEUE_RELEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)), _q.state == "leased")
+                 .values(state="ready", lease_until=None))
 
 AUDIT_LAST = select(_a.digest).order_by(_a.id.desc()).limit(1)
 AUDIT_INSERT = insert(AuditEvent.__table__)

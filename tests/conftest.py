@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -61,3 +62,28 @@ def pytest_sessionfinish(session, exitstatus):
     from tests.support import postgres
 
     postgres.stop_shared()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq():
+    """A real RabbitMQ node on loopback for the whole session (installed by `make system-deps`)."""
+    from tests.support.rabbitmq import Broker, available
+
+    if not available():
+        pytest.fail("rabbitmq-server is not installed: run `make system-deps`")
+    with Broker() as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _transport_under_test(request):
+    """PASSERELLE_TEST_TRANSPORT=amqp: every hub home the tests make uses RabbitMQ (a session node)."""
+    if os.environ.get("PASSERELLE_TEST_TRANSPORT", "embedded") != "amqp":
+        yield
+        return
+    broker = request.getfixturevalue("rabbitmq")
+    os.environ["PASSERELLE_TEST_AMQP_URL"] = broker.url
+    try:
+        yield
+    finally:
+        os.environ.pop("PASSERELLE_TEST_AMQP_URL", None)

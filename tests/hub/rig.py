@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -40,8 +41,20 @@ class HubHome:
         return Database(self.settings.database_url)
 
 
+def use_amqp(home: Path, url: str) -> None:
+    """Point a home at RabbitMQ, with its own namespace (queues and exchanges) on the shared node."""
+    path = home / "passerelle.toml"
+    text = path.read_text()
+    assert '\nurl = ""' in text
+    namespace = f"pt-{uuid.uuid4().hex[:12]}"
+    path.write_text(text.replace('\nurl = ""', f'\nurl = "{url}"\nnamespace = "{namespace}"\n'
+                                                 "release_delay_seconds = 0.2\nreconnect_seconds = 0.5"))
+
+
 def make_home(root: Path, *, store_url: str | None = None, **gateway) -> HubHome:
     identity = home_mod.init(root / "hub", DOMAIN, store_url=store_url or stores.home_store_url())
+    if os.environ.get("PASSERELLE_TEST_AMQP_URL"):  # PASSERELLE_TEST_TRANSPORT=amqp: see tests/conftest.py
+        use_amqp(root / "hub", os.environ["PASSERELLE_TEST_AMQP_URL"])
     settings = load(root / "hub")
     settings.delivery.retry_schedule_seconds = [0.3, 0.3, 0.6]
     for name, value in gateway.items():
