@@ -35,11 +35,12 @@ serve: $(VENV)/.installed system-deps
 	@test -f $(PHOME)/passerelle.toml || $(VENV)/bin/passerelle init --home $(PHOME) --domain $(DOMAIN)
 	$(VENV)/bin/passerelle serve --home $(PHOME)
 
-# The whole suite on the embedded store (SQLite), then the store and hub suites again on PostgreSQL
-# (a server the fixtures start on a loopback port). pytest exits 5 when no test ran: that fails too.
+# The whole suite on the embedded default (SQLite, in-process transport), then the store and hub suites
+# (intake, deadlines, evaluations, embargo, ...) again on PostgreSQL + RabbitMQ: servers the fixtures
+# start on loopback ports. pytest exits 5 when no test ran: that fails too.
 test: $(VENV)/.installed system-deps
 	$(PY) -m pytest
-	PASSERELLE_TEST_STORE=postgresql $(PY) -m pytest tests/store tests/hub
+	PASSERELLE_TEST_STORE=postgresql PASSERELLE_TEST_TRANSPORT=amqp $(PY) -m pytest tests/store tests/hub
 
 clean:
 	rm -rf $(VENV) .pytest_cache

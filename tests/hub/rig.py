@@ -42,13 +42,16 @@ class HubHome:
 
 
 def use_amqp(home: Path, url: str) -> None:
-    """Point a home at RabbitMQ, with its own namespace (queues and exchanges) on the shared node."""
+    """Point a home at RabbitMQ (*url*), with its own namespace (queues and exchanges) on the node; a home
+    already pointed at another node is moved to this one."""
     path = home / "passerelle.toml"
-    text = path.read_text()
-    assert '\nurl = ""' in text
+    head, sep, _transport = path.read_text().partition("\n[transport]\n")
+    assert sep, "the home's settings have no [transport] section"
     namespace = f"pt-{uuid.uuid4().hex[:12]}"
-    path.write_text(text.replace('\nurl = ""', f'\nurl = "{url}"\nnamespace = "{namespace}"\n'
-                                                 "release_delay_seconds = 0.2\nreconnect_seconds = 0.5"))
+    rest = _transport.split("\n[", 1)
+    after = "\n[" + rest[1] if len(rest) == 2 else ""
+    path.write_text(f'{head}\n[transport]\nurl = "{url}"\nnamespace = "{namespace}"\n'
+                    f"release_delay_seconds = 0.2\nreconnect_seconds = 0.5\n{after}")
 
 
 def make_home(root: Path, *, store_url: str | None = None, **gateway) -> HubHome:
