@@ -56,6 +56,7 @@ class IntakeReport:
     hub_cpu: tuple[float, float]  # seconds: the hub process itself, and its children (gpg) that have exited
     bench_cpu: float  # seconds: this process (the SMTP clients and the capturing relay)
     store: str = "sqlite"
+    workers: int = 0  # worker processes beside one gateway process (0: one embedded `serve --role all`)
 
     @property
     def accept_rate(self) -> float:
@@ -73,7 +74,9 @@ class IntakeReport:
             f"machine      {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; {gpg}",
             f"load         {self.count} signed messages of {self.size} bytes, {self.clients} SMTP clients "
             "(STARTTLS, one connection each), hub ed25519, partner ed25519, loopback;"
-            " hub in its own process (passerelle serve), clients and relay in the bench process",
+            + (f" hub as 1 gateway + {self.workers} worker process(es) over RabbitMQ (broker on the same cores),"
+               if self.workers else " hub in its own process (passerelle serve, embedded transport),")
+            + " clients and relay in the bench process",
             f"store        {self.store}",
             f"accepted     {self.accepted} (refused {self.refused}) in {self.elapsed_250:.2f} s = {self.accept_rate:.1f} msg/s",
             f"with receipt {self.receipts} receipts at the relay after {self.elapsed_receipts:.2f} s = {self.receipt_rate:.1f} msg/s",
@@ -97,17 +100,17 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown cpu"
 
 
-def _entity(n: int, size: int) -> bytes:
+def _entity(n: int, size: int, urgency: str = "URGENT") -> bytes:
     filler = ("Bench line %06d lorem ipsum dolor sit amet consectetur adipiscing elit.\r\n" % n) * (size // 76 + 1)
-    return ("Content-Type: text/plain; charset=us-ascii\r\n\r\nUrgency: URGENT\r\nMessage-Kind: request\r\n\r\n"
+    return ("Content-Type: text/plain; charset=us-ascii\r\n\r\nUrgency: " + urgency + "\r\nMessage-Kind: request\r\n\r\n"
             + filler[:size]).encode()
 
 
-def _presign(gpg: Gpg, fpr: str, sender: str, to: str, count: int, size: int) -> list[bytes]:
+def _presign(gpg: Gpg, fpr: str, sender: str, to: str, count: int, size: int, urgency: str = "URGENT") -> list[bytes]:
     def one(n: int) -> bytes:
         headers = [("From", sender), ("To", to), ("Subject", f"bench {n}"),
                    ("Date", format_datetime(SystemClock().now())), ("Message-ID", make_msgid(f"b{n}", "police.test"))]
-        return compose.sign_entity(gpg, _entity(n, size), fpr, headers)
+        return compose.sign_entity(gpg, _entity(n, size, urgency), fpr, headers)
 
     with ThreadPoolExecutor(4) as pool:
         return list(pool.map(one, range(count)))
@@ -136,10 +139,11 @@ def _ceiling(gpg_hub: Gpg, hub_fpr: str, sample: bytes, threads: int, seconds: f
 
 
 def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: float,
-                     store_url: str | None = None) -> IntakeReport:
+                     store_url: str | None = None, amqp_url: str = "", workers: int = 1) -> IntakeReport:
+    """*amqp_url* empty: one embedded hub process; else one gateway and *workers* worker processes on RabbitMQ."""
     tmp = Path(tempfile.mkdtemp(prefix="pbench"))
     try:
-        report = _run(tmp, count, clients, size, timeout_seconds, store_url)
+        report = _run(tmp, count, clients, size, timeout_seconds, store_url, amqp_url, workers if amqp_url else 0)
         report.store = "SQLite (WAL, synchronous=FULL) in the home" if not store_url else \
             f"PostgreSQL {_server_version(store_url)}"
         return report
@@ -162,8 +166,10 @@ def _server_version(url: str) -> str:
 
 
 def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
-         store_url: str | None = None) -> IntakeReport:
+         store_url: str | None = None, amqp_url: str = "", workers: int = 0) -> IntakeReport:
     identity = home_mod.init(tmp / "hub", "ocam.test", store_url=store_url)
+    if amqp_url:
+        use_broker(tmp / "hub", amqp_url)
     partner_gpg = Gpg(tmp / "partner")
     sender = "bench@police.test"
     partner_fpr = partner_gpg.generate_key(f"Bench <{sender}>")
@@ -191,7 +197,7 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
     tls = ssl.create_default_context()
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
 
-    with CaptureRelay() as relay, _served(settings.home, relay.address) as (port, cpu):
+    with CaptureRelay() as relay, _served(settings.home, relay.address, workers) as (port, cpu):
         cpu_before = cpu()
         bench_before = _own_cpu()
         def client() -> None:
@@ -231,7 +237,19 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
             if ref in sent_at:
                 lat_receipt.append(c.at - sent_at[ref])
     return IntakeReport(count, clients, size, len(lat_250), refused[0], len(captured), elapsed_250,
-                        elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu)
+                        elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu,
+                        workers)
+
+
+def use_broker(home: Path, url: str) -> None:
+    """Point a home's settings at RabbitMQ, in a namespace of its own."""
+    path = home / "passerelle.toml"
+    text = path.read_text()
+    marker = '\n[transport]\n'
+    assert marker in text and '\nurl = ""' in text.split(marker, 1)[1]
+    head, transport = text.split(marker, 1)
+    transport = transport.replace('url = ""', f'url = "{url}"\nnamespace = "bench-{os.getpid()}-{time.time_ns()}"', 1)
+    path.write_text(head + marker + transport)
 
 
 def _own_cpu() -> float:
@@ -247,31 +265,47 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def _served(home: Path, relay: str):
-    """The hub as its own process (`passerelle serve`), as deployed: the load generator does not share its GIL."""
+def _served(home: Path, relay: str, workers: int = 0):
+    """The hub as its own process(es) (`passerelle serve`), as deployed: the load generator does not share its GIL.
+
+    workers == 0: one `--role all` process; else one gateway and *workers* worker processes.
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    roles = ["all"] if workers == 0 else ["gateway"] + ["worker"] * workers
     log_file = open(home / "serve.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--home", str(home), "--listen",
-                                f"127.0.0.1:{port}", "--relay", relay],
-                               stdout=subprocess.DEVNULL, stderr=log_file)
+    processes = [subprocess.Popen([sys.executable, "-m", "hub", "serve", "--home", str(home), "--role", role,
+                                   "--listen", f"127.0.0.1:{port}", "--relay", relay],
+                                  stdout=subprocess.DEVNULL, stderr=log_file) for role in roles]
     try:
         for _ in range(600):
-            if process.poll() is not None:
+            if any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"passerelle serve exited: {(home / 'serve.log').read_text()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
                 time.sleep(0.05)
-        yield port, lambda: _cpu_seconds(process.pid)
+        if workers:  # every worker connected to the broker before the clock starts
+            for _ in range(600):
+                if (home / "serve.log").read_text().count("transport: connected") >= len(roles):
+                    break
+                time.sleep(0.05)
+
+        def cpu() -> tuple[float, float]:
+            figures = [_cpu_seconds(p.pid) for p in processes]
+            return sum(f[0] for f in figures), sum(f[1] for f in figures)
+
+        yield port, cpu
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
         log_file.close()
 
 

@@ -16,13 +16,29 @@ def bench() -> None:
 @click.option("--size", default=20_000, show_default=True, help="Body size in bytes.")
 @click.option("--timeout", "timeout_seconds", default=600.0, show_default=True, help="Give up after this long.")
 @click.option("--store-url", help="An empty database for the hub's store (postgresql+psycopg://...); default SQLite.")
-def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, store_url: str | None) -> None:
+@click.option("--amqp", "amqp_url", default="", help="RabbitMQ URL: run one gateway and --workers worker processes "
+                                                    "over it instead of one embedded process.")
+@click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
+def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, store_url: str | None, amqp_url: str,
+                 workers: int) -> None:
     """Send N signed messages from C clients to a fresh hub; report msg/s, 250 and receipt latency, gpg ceiling."""
     from .bench import run_intake_bench
 
     report = run_intake_bench(count=count, clients=clients, size=size, timeout_seconds=timeout_seconds,
-                              store_url=store_url)
+                              store_url=store_url, amqp_url=amqp_url, workers=workers)
     click.echo(report.render())
+
+
+@bench.command("flash")
+@click.option("--backlog", default=10_000, show_default=True, help="ROUTINE messages queued before the probes.")
+@click.option("--probes", default=5, show_default=True, help="FLASH messages sent one after another.")
+@click.option("--amqp", "amqp_url", default="", help="RabbitMQ URL: one gateway and --workers worker processes.")
+@click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
+def bench_flash(backlog: int, probes: int, amqp_url: str, workers: int) -> None:
+    """How long a FLASH message waits for its receipt behind a ROUTINE backlog."""
+    from .bench_flash import run_flash_bench
+
+    click.echo(run_flash_bench(backlog=backlog, probes=probes, amqp_url=amqp_url, workers=workers))
 
 
 @bench.command("scheduler")
