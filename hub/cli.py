@@ -147,7 +147,13 @@ def tui(home: Path, refresh: float) -> None:
     settings = load_settings(home)
     db = Database(settings.database_url)
     try:
-        Dashboard(db, refresh_seconds=refresh).run()
+        broker = None
+        if settings.transport.enabled:  # the broker's queue depths beside the store's
+            from .app import STAGES
+            from .broker_depths import BrokerDepths
+
+            broker = BrokerDepths(settings.transport, STAGES)
+        Dashboard(db, refresh_seconds=refresh, broker=broker).run()
     finally:
         db.dispose()
 

@@ -55,8 +55,9 @@ class Dashboard(App):
                 Binding("slash", "filter", "Filter", show=False)]
 
     def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None, operator: str | None = None,
-                 rate_bucket: timedelta = timedelta(minutes=1)) -> None:
+                 rate_bucket: timedelta = timedelta(minutes=1), broker=None) -> None:
         super().__init__()
+        self.broker = broker  # a callable giving the broker's queue depths (distributed deployment), or None
         self.operator = operator or f"duty-officer:{os.environ.get('USER', 'unknown')}"
         self.db = db
         self.refresh_seconds = refresh_seconds
@@ -148,6 +149,7 @@ class Dashboard(App):
         """Reads run in a worker thread; the widgets are updated on the app's own thread."""
         now = self._now()
         data = overview(self.db), open_deadlines(self.db), traffic(self.db), partners(self.db)
+        self._broker_depths = self.broker() if self.broker is not None else None
         pending = open_alerts(self.db), stuck(self.db)
         sealed = embargo_state(self.db)
         rates, health = self.rates(now), tuple(judge(heartbeats(self.db), now))
@@ -155,6 +157,15 @@ class Dashboard(App):
         self.call_from_thread(self._show_safely, self._show, *data)
         self.call_from_thread(self._show_safely, self._show_stuck, *pending)
         self.call_from_thread(self._show_safely, self._show_embargo, sealed)
+
+    def _broker_rows(self) -> list[tuple[str, str, str, str]]:
+        """The broker's queues under the store's (outbox) rows: messages waiting on RabbitMQ."""
+        depths = getattr(self, "_broker_depths", None)
+        if depths is None:
+            return []
+        if not depths:
+            return [("broker", "UNREACHABLE", "-", "-")]
+        return [(f"broker {name}", "not declared" if n < 0 else str(n), "-", "-") for name, n in sorted(depths.items())]
 
     def _show_embargo(self, state: EmbargoState) -> None:
         self._refill(self.query_one("#embargo-items", DataTable),
@@ -252,7 +263,7 @@ class Dashboard(App):
             f"deliveries pending {ov.pending_deliveries}, failed {ov.failed_deliveries}   alerts {len(ov.alerts)}")
         self._refill(self.query_one("#queues", DataTable),
                      [(name, *(str(states.get(s, 0)) for s in ("ready", "leased", "quarantined")))
-                      for name, states in sorted(ov.queues.items())])
+                      for name, states in sorted(ov.queues.items())] + self._broker_rows())
         self._refill(self.query_one("#alerts", DataTable),
                      [(brussels(at), action.removeprefix("alert."), ref or "-") for at, action, ref in ov.alerts])
         wanted = self.query_one("#deadline-filter", Input).value.strip().lower()
