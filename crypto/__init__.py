@@ -7,7 +7,9 @@ from crypto.errors import (
     TooManyParts, Unsigned,
 )
 from crypto.gpg import Decrypted, Gpg, KeyInfo, SignatureCheck
-from crypto.pgpmime import Envelope, Limits, SignedEntity, analyse, analyse_inner, first_text, payload_headers
+from crypto.pgpmime import (
+    Envelope, Limits, SignedEntity, analyse, analyse_inner, first_text, header_fields, payload_headers,
+)
 from crypto.seal import Sealed, StorageKey
 from crypto.tls import make_self_signed
 
@@ -16,5 +18,5 @@ __all__ = [
     "GpgUnavailable", "HeaderTooLong", "InlinePgp", "KeyImportError", "KeyInfo", "KeyUnusable",
     "Limits", "MalformedMime", "MimeError", "NestingTooDeep", "SealError", "Sealed", "SignatureCheck",
     "SignedEntity", "StorageKey", "TooManyParts", "Unsigned", "analyse", "analyse_inner",
-    "encrypt_entity", "first_text", "header_block", "make_self_signed", "payload_headers", "sign_entity",
+    "encrypt_entity", "first_text", "header_block", "header_fields", "make_self_signed", "payload_headers", "sign_entity",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from email import quoprimime
@@ -32,6 +33,12 @@ _SHORT = 76  # a field this long or shorter needs no folding
 _WORD_START, _WORD_END = "=?utf-8?q?", "?="
 
 
+@functools.lru_cache(maxsize=4096)
+def _q_char(ch: str) -> str:
+    """One character as it reads inside a Q encoded word (its UTF-8 bytes, encoded)."""
+    return quoprimime.header_encode(ch.encode("utf-8"), "utf-8")[len(_WORD_START):-len(_WORD_END)]
+
+
 def _encoded_words(text: str, used: int) -> str:
     """Unstructured non-ASCII text as RFC 2047 Q encoded words, each line at most 76 characters; a character
     is never split across two words. (email.header's folder gives the same but tries every split point.)"""
@@ -40,7 +47,7 @@ def _encoded_words(text: str, used: int) -> str:
     chunk: list[str] = []
     size, limit = 0, room - used - 1
     for ch in text:
-        encoded = quoprimime.header_encode(ch.encode("utf-8"), "utf-8")[len(_WORD_START):-len(_WORD_END)]
+        encoded = _q_char(ch)
         if chunk and size + len(encoded) > limit:
             words.append(_WORD_START + "".join(chunk) + _WORD_END)
             chunk, size, limit = [], 0, room - 1

@@ -10,7 +10,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
+
+from .data import DataState, read_data
 
 from . import replies
 from .replies import Reply
@@ -134,6 +136,35 @@ class GatewaySMTP(SMTP):
             self._counted = False
             self._ingress.active -= 1
         super().connection_lost(error)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA, with the content read in bulk (gateway/data.py) instead of line by line."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data = await read_data(self._reader, size_limit=self.data_size_limit, line_limit=self.line_length_limit)
+        except asyncio.CancelledError:  # the connection went away during DATA
+            log.info("gateway: connection lost during DATA")
+            self._writer.close()
+            raise
+        if data.state is not DataState.NOMINAL:
+            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)" if data.state is DataState.TOO_LONG
+                            else "552 Error: Too much mail data")
+            self._set_post_data_state()
+            return
+        self.envelope.content = self.envelope.original_content = data.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
 
     async def push(self, status) -> None:
         text = status.decode() if isinstance(status, bytes) else status

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses
 
 from crypto import (
@@ -22,6 +20,7 @@ from crypto import (
     StorageKey,
     TooManyParts,
     Unsigned,
+    header_fields,
     pgpmime,
 )
 from gateway import Reply, Submission
@@ -111,7 +110,7 @@ class Admission:
         if submission.mail_from.strip("<>") == "" and not dsn.is_pgp_mime(raw):
             # The null reverse-path carries notifications (RFC 5321 §4.5.5); a signed MDN goes the normal way.
             return self._notification(submission)
-        headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+        headers = header_fields(raw)
         verified = self._verify(raw)
         check = verified.check
         with self.db.reader() as uow:

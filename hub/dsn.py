@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
-from email.parser import BytesHeaderParser
 from email.policy import compat32
+
+from crypto import header_fields
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
@@ -30,12 +31,12 @@ class DeliveryReport:
 
 
 def is_dsn(raw: bytes) -> bool:
-    content_type = BytesHeaderParser(policy=compat32).parsebytes(raw).get("Content-Type", "")
+    content_type = header_fields(raw).get("Content-Type", "")
     return "multipart/report" in content_type.lower() and "delivery-status" in content_type.lower()
 
 
 def is_pgp_mime(raw: bytes) -> bool:
-    content_type = BytesHeaderParser(policy=compat32).parsebytes(raw).get("Content-Type", "").lower()
+    content_type = header_fields(raw).get("Content-Type", "").lower()
     return "multipart/signed" in content_type or "multipart/encrypted" in content_type
 
 
