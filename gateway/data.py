@@ -47,14 +47,7 @@ def _partial_end(tail: bytes | bytearray) -> int:
 def has_long_line(data: bytes | bytearray, line_limit: int) -> bool:
     """Whether a line of *data* is longer than *line_limit*, its CRLF included (a last line without one
     counts as if its CRLF were still to come)."""
-    start = 0
-    while True:
-        end = data.find(CRLF, start)
-        if end < 0:
-            return len(data) - start + 2 > line_limit and len(data) > start
-        if end + 2 - start > line_limit:
-            return True
-        start = end + 2
+    return bool(data) and max(map(len, data.split(CRLF))) + 2 > line_limit
 
 
 async def read_data(reader: asyncio.StreamReader, *, size_limit: int | None, line_limit: int) -> Data:

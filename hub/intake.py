@@ -184,21 +184,18 @@ class IntakeHandler:
         ids = [int(d.payload["message_id"]) for d in deliveries]
         with self.db.reader() as uow:
             contexts = {}
-            for message in uow.messages.many(ids):
-                if message.state == "processed":
+            for row in uow.messages.intake_snapshots(ids):
+                if row.state == "processed":
                     continue
-                partner = message.partner
-                assert partner is not None
-                ctx = contexts[message.id] = IntakeContext(
-                    message_id=message.id, reference=message.reference, partner_id=partner.id, partner=partner.name,
-                    partner_kind=partner.kind,
-                    partner_email=partner.email, original_message_id=message.rfc_message_id,
-                    digest=message.body_digest, received_at=message.received_at, kind=message.kind,
-                    urgency=message.urgency, embargo=message.embargo, classification=message.classification,
-                    fields=dict(message.fields or {}), links=dict(message.links or {}),
+                ctx = contexts[row.id] = IntakeContext(
+                    message_id=row.id, reference=row.reference, partner_id=row.partner_id, partner=row.partner_name,
+                    partner_kind=row.partner_kind, partner_email=row.partner_email,
+                    original_message_id=row.rfc_message_id, digest=row.body_digest, received_at=row.received_at,
+                    kind=row.kind, urgency=row.urgency, embargo=row.embargo, classification=row.classification,
+                    fields=dict(row.fields or {}), links=dict(row.links or {}),
                 )
                 if ctx.embargo:
-                    item = uow.embargo.for_message(message.id)
+                    item = uow.embargo.for_message(row.id)
                     ctx.sealed_to = len(item.holders) if item is not None else 0
                 if ctx.kind == "response":
                     ctx.request = find_request(uow, request_ref=ctx.value("request-ref"), links=ctx.links)

@@ -98,9 +98,6 @@ class MessageRepository(_Repository):
     def get(self, message_id: int) -> Message | None:
         return self.session.get(Message, message_id)
 
-    def many(self, ids: list[int]) -> Sequence[Message]:
-        return self.session.scalars(select(Message).where(Message.id.in_(ids))).all()
-
     def answered_by_ids(self, rfc_ids: list[str]) -> Message | None:
         """The message one of these Message-IDs names: a message received, or one the hub sent for it."""
         if not rfc_ids:
@@ -118,7 +115,11 @@ class MessageRepository(_Repository):
             .order_by(Message.id)).all()
 
     def state_of(self, message_id: int) -> str | None:
-        return self.session.scalar(select(Message.state).where(Message.id == message_id))
+        return self._core(S.MESSAGE_STATE, {"b_id": message_id}).scalar()
+
+    def intake_snapshots(self, ids: list[int]) -> list[Row]:
+        """Accepted messages with their sender's id, name, kind and address (Core rows, one query)."""
+        return list(self._core(S.INTAKE_SNAPSHOTS, {"b_ids": ids})) if ids else []
 
     def reference_of(self, message_id: int) -> str | None:
         return self.session.scalar(select(Message.reference).where(Message.id == message_id))
@@ -285,7 +286,7 @@ class OutboundRepository(_Repository):
         return {row.id: row for row in self._core(S.OUTBOUND_JOBS, {"b_ids": mail_ids})}
 
     def state_of(self, mail_id: int) -> str | None:
-        return self.session.scalar(select(OutboundMail.state).where(OutboundMail.id == mail_id))
+        return self._core(S.OUTBOUND_STATE, {"b_id": mail_id}).scalar()
 
     def find(self, message_id: int, purpose: str, rcpt_to: str) -> int | None:
         return self._core(S.OUTBOUND_FIND, {"b_message": message_id, "b_purpose": purpose, "b_rcpt": rcpt_to}).scalar()

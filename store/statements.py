@@ -70,6 +70,18 @@ MESSAGE_REPLAY = (select(_m.rfc_message_id == bindparam("b_rfc"))
                   .where((_m.rfc_message_id == bindparam("b_rfc")) | (_m.signature_digest == bindparam("b_digest")))
                   .order_by((_m.rfc_message_id == bindparam("b_rfc")).desc()).limit(1))
 
+MESSAGE_STATE = select(_m.state).where(_m.id == bindparam("b_id"))
+OUTBOUND_STATE = select(_o.state).where(_o.id == bindparam("b_id"))
+# Intake: what the stages need of a batch of accepted messages and their senders, in one query.
+INTAKE_SNAPSHOTS = (
+    select(_m.id, _m.state, _m.reference, _m.rfc_message_id, _m.body_digest, _m.received_at, _m.kind, _m.urgency,
+           _m.embargo, _m.classification, _m.fields, _m.links, _p.id.label("partner_id"),
+           _p.name.label("partner_name"), _p.kind.label("partner_kind"), _p.email.label("partner_email"))
+    .join(Partner.__table__, _p.id == _m.partner_id)
+    .where(_m.id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(_m.id)
+)
+
 # Delivery: a batch of pending mails with their sealed bytes and their message's reference, in one query.
 OUTBOUND_JOBS = (
     select(_o.id, _o.message_id, _o.purpose, _o.rfc_message_id, _o.mail_from, _o.rcpt_to, _o.attempts,
