@@ -20,6 +20,8 @@ from .replies import Reply
 log = logging.getLogger(__name__)
 
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux
+_ADDRESSES: dict[tuple[str, int], tuple] = {}  # MAIL and RCPT arguments, parsed (on the event loop only)
+_ADDRESSES_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,19 @@ class GatewaySMTP(SMTP):
             self._counted = False
             self._ingress.active -= 1
         super().connection_lost(error)
+
+    def _getaddr(self, arg: str):
+        # aiosmtpd parses the address of every MAIL and RCPT with email's header parser and builds a typing
+        # Protocol class on each call (about a tenth of the gateway's CPU per message). The parse depends
+        # on the argument alone and contact points send the same ones over and over: keep the answers.
+        key = (arg, self.local_part_limit)
+        known = _ADDRESSES.get(key)
+        if known is None:
+            known = super()._getaddr(arg)
+            if len(_ADDRESSES) >= _ADDRESSES_KEPT:
+                _ADDRESSES.clear()
+            _ADDRESSES[key] = known
+        return known
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:

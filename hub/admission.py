@@ -25,7 +25,7 @@ from crypto import (
 )
 from gateway import Reply, Submission
 from gateway import replies as R
-from store import Conflict, Database, GroupCommit, StoreUnavailable
+from store import Conflict, Database, StoreUnavailable
 
 from . import audit, dsn, embargo as embargo_seal, links, vault
 from . import embargo_decisions
@@ -85,7 +85,7 @@ class Admission:
         self.clock = clock
         self.limits = limits
         self.transport = transport
-        self.group = GroupCommit(db)
+        self.group = db.group
 
     def __call__(self, submission: Submission) -> Reply:
         try:

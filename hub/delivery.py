@@ -158,9 +158,12 @@ class DeliveryHandler:
         return jobs, failures
 
     def _record(self, outcomes: list[tuple[Delivery, _Job | None, str, object]]) -> None:
+        """Record outcomes in a transaction the process's other writers may share (group commit): a mail
+        that left is recorded as soon as the next commit, without a commit of its own."""
         if not outcomes:
             return
-        with self.db.unit_of_work() as uow:
+
+        def write(uow) -> None:
             for delivery, job, outcome, value in outcomes:
                 if job is None or uow.outbound.state_of(job.mail_id) != "pending":
                     self.transport.ack(uow, delivery)  # nothing to do, or a redelivered copy recorded it first
@@ -170,7 +173,8 @@ class DeliveryHandler:
                     self._sent(uow, delivery, job, value)
                 else:
                     self._failed(uow, delivery, job, value, permanent=outcome == "refused")
-            uow.commit()
+
+        self.db.group.run(lambda uow: None, write)
 
     def _sent(self, uow, delivery: Delivery, job: _Job, reply: str) -> None:
         now = self.clock.now()

@@ -86,6 +86,10 @@ class Database:
         # waits: under load that, not the work, sets the latency. Writers of this process queue on a
         # lock instead, which wakes the next one at once. Other processes still meet the busy timeout.
         self.write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
+        from .group import GroupCommit
+
+        # Short write jobs of this process's threads share transactions and commits (store/group.py).
+        self.group = GroupCommit(self)
 
     @property
     def dialect(self) -> str:
