@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 import secrets
 from email import quoprimime
 from email.header import Header
@@ -86,7 +85,7 @@ def header_block(headers: list[tuple[str, str]]) -> bytes:
 def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, str]]) -> bytes:
     """A complete RFC 5322 message: the entity, PGP/MIME-signed by signer (CRLF line ends)."""
     body = to_crlf(entity)
-    if re.search(rb"[\x80-\xff]", body):
+    if not body.isascii():
         raise MalformedMime("an entity to sign must be 7-bit: encode it (quoted-printable or base64)")
     signature, micalg = gpg.sign_detached(body, signer)
     boundary = _boundary(body)

@@ -221,7 +221,7 @@ def _signed(part: _Part) -> SignedEntity:
     if sig.content_type != "application/pgp-signature":
         raise MalformedMime("the second part of multipart/signed is not an application/pgp-signature")
     for leaf in _walk(content):
-        if not leaf.children and leaf.cte in ("7bit", "") and re.search(rb"[\x80-\xff]", leaf.body):
+        if not leaf.children and leaf.cte in ("7bit", "") and not leaf.body.isascii():
             raise MalformedMime("the signed part holds 8-bit data: encode it (quoted-printable or base64)")
     micalg = part.params.get_param("micalg")
     return SignedEntity(to_crlf(content.raw), sig.decoded(), micalg.lower() if micalg else None)
