@@ -18,6 +18,7 @@ from . import home as home_mod
 from .admission import INTAKE_QUEUE, Admission
 from .clock import Clock, SystemClock
 from .delivery import DeliveryHandler
+from .errors import HubError
 from .health import Heartbeats, gateway_beat
 from .intake import IntakeHandler
 from .leadership import while_leading
@@ -86,6 +87,26 @@ class Hub:
         """This process's role (gateway, intake and delivery, scheduler, or all) until SIGTERM/SIGINT (or *stop*)."""
         loop = asyncio.get_running_loop()
         stop = stop or asyncio.Event()
+        embedded = self._embedded_guard()
+        try:
+            await self._serve(loop, stop, listen=listen, relay=relay, ready=ready, install_signals=install_signals)
+        finally:
+            if embedded is not None:
+                embedded.release()
+
+    def _embedded_guard(self) -> LeaderLock | None:
+        """One embedded hub (role all, no broker) per store: at start-up it takes back every item a previous
+        run left in hand, which would steal the work of another one running on the same store."""
+        if self.role != "all" or self.settings.transport.enabled:
+            return None
+        lock = LeaderLock(self.db, "embedded-hub")
+        if not lock.try_acquire():
+            raise HubError("another embedded hub is already serving this store; run one `passerelle serve` per "
+                           "store, or set [transport] url (RabbitMQ) to run several processes on it")
+        return lock
+
+    async def _serve(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event, *, listen: str | None,
+                     relay: str | None, ready: Callable[[str, int], None] | None, install_signals: bool) -> None:
         role = self.role
         # Threads holding the store's write lock must get the GIL back quickly (default: 5 ms).
         sys.setswitchinterval(0.0005)

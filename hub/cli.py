@@ -93,6 +93,8 @@ def serve(home: Path, listen: str | None, relay: str | None, role: str) -> None:
 
     try:
         asyncio.run(hub.serve(listen=listen, relay=relay, ready=ready))
+    except HubError as exc:
+        fail(str(exc))
     finally:
         hub.close()
 

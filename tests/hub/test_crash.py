@@ -5,8 +5,11 @@ from __future__ import annotations
 import signal
 import smtplib
 import subprocess
+import sys
 import time
 import uuid
+
+import pytest
 
 from gateway.capture import CaptureRelay
 from tests.hub.rig import HUB, home_with_police, reference_in
@@ -85,3 +88,32 @@ def test_sigterm_while_clients_send_loses_nothing_accepted(short_tmp):
             process.wait(30)
     got = {c.message["X-Passerelle-Reference"] for c in relay.messages}
     assert set(accepted) <= got and len(relay.messages) == len(got)
+
+
+def test_a_second_embedded_hub_on_the_same_store_refuses_to_start(short_tmp):
+    """Two embedded hubs on one store would take back each other's work in hand at start-up: the second
+    one refuses, says why, and the first one goes on accepting mail."""
+    home, key = home_with_police(short_tmp)
+    if home.settings.transport.enabled:
+        pytest.skip("with [transport] url several processes share the store by design")
+    port, relay_port = _free_port(), _free_port()
+    first = _serve(home, port, f"127.0.0.1:{relay_port}")
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "hub", "serve", "--home", str(home.settings.home), "--listen",
+             f"127.0.0.1:{_free_port()}", "--relay", f"127.0.0.1:{relay_port}"],
+            capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2, second.stderr
+        assert "another embedded hub is already serving this store" in second.stderr
+        assert "[transport] url" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert reference_in(_send(port, mail.signed_mail(key, body=uuid.uuid4().hex), key.email))
+    finally:
+        first.send_signal(signal.SIGTERM)
+        output = first.communicate(timeout=30)[0].decode()
+    assert first.returncode == 0, output
+    # Once the first has stopped, a hub starts again on the store.
+    again = _serve(home, port, f"127.0.0.1:{relay_port}")
+    again.send_signal(signal.SIGTERM)
+    again.communicate(timeout=30)
+    assert again.returncode == 0
