@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -19,7 +20,7 @@ from .admission import INTAKE_QUEUE, Admission
 from .clock import Clock, SystemClock
 from .delivery import DeliveryHandler
 from .errors import HubError
-from .health import Heartbeats, gateway_beat
+from .health import Beat, Heartbeats, gateway_beat, process_name
 from .intake import IntakeHandler
 from .leadership import while_leading
 from .outbox import OUTBOUND_QUEUE
@@ -130,6 +131,8 @@ class Hub:
             if recovered:
                 log.info("serve: %d item(s) left in hand by a previous run are queued again", recovered)
         server = None
+        delivery: DeliveryHandler | None = None
+        leader: LeaderLock | None = None
         bound: tuple = ("", 0)
         if role in ("all", "gateway"):
             server, bound = await self._gateway(gateway_pool, listen, relay)
@@ -154,14 +157,20 @@ class Hub:
                 leader, lambda lost: self.scheduler.run(lost, executor, longest_sleep=self.scheduler_sleep), stop,
                 executor), name="scheduler"))
         health_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
-        if role == "all":
-            # Heartbeats on their own thread: a hanging gpg probe never holds up the pipeline.
-            ingress = self._ingress
-            heartbeats = Heartbeats(db=self.db, clock=self.clock, gpg=self.gpg, hub_fingerprint=s.hub.key_fingerprint,
-                                    gate=delivery.gate, every_seconds=s.hub.heartbeat_seconds)
-            tasks.append(asyncio.create_task(heartbeats.run(
-                stop, health_pool, lambda: gateway_beat(server, ingress.active, ingress.limits.max_connections)),
-                name="heartbeats"))
+        # Heartbeats on their own thread: a hanging gpg probe never holds up the pipeline. Every process
+        # beats for the components it runs, under its own name.
+        heartbeats = Heartbeats(
+            db=self.db, clock=self.clock, gpg=self.gpg, hub_fingerprint=s.hub.key_fingerprint,
+            every_seconds=s.hub.heartbeat_seconds, process=process_name(role),
+            gate=delivery.gate if delivery is not None else None,
+            leading=(lambda: leader.held) if leader is not None and role != "all" else None,
+            retention=timedelta(seconds=s.hub.heartbeat_retention_seconds), down_when_stopped=role == "all")
+        ingress = self._ingress if server is not None else None
+
+        def gateway_now() -> Beat | None:
+            return gateway_beat(server, ingress.active, ingress.limits.max_connections) if ingress else None
+
+        tasks.append(asyncio.create_task(heartbeats.run(stop, health_pool, gateway_now), name="heartbeats"))
         log.info("serve: role %s, transport %s", role, "RabbitMQ" if broker_task else "embedded")
         if ready is not None:
             ready(bound[0], bound[1])

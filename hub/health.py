@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from crypto import Gpg, GpgUnavailable
@@ -73,17 +75,38 @@ def relay_beat(gate: RelayGate, now: datetime, failed_deliveries: int) -> Beat:
     return Beat("relay", OK, f"accepting{waiting}")
 
 
-class Heartbeats:
-    """Writes one beat per component; the store's own beat is the round trip of the previous write."""
+def process_name(role: str) -> str:
+    """How a serving process signs its heartbeats: ROLE@HOST:PID (no address, no secret)."""
+    return f"{role}@{socket.gethostname()}:{os.getpid()}"[:80]
 
-    def __init__(self, *, db: Database, clock: Clock, gpg: Gpg, hub_fingerprint: str, gate: RelayGate,
-                 every_seconds: float) -> None:
+
+def scheduler_beat(leading: bool) -> Beat:
+    return Beat("scheduler", OK, "leading" if leading else "standing by (another process leads)")
+
+
+class Heartbeats:
+    """Writes one beat per component this process runs; the store's own beat is the round trip of the
+    previous write. Every serving process beats under its own name (``process``), so a deployment of
+    several gateways, workers and schedulers shows each of them; rows that no process has rewritten for
+    *retention* are pruned by whichever process beats.
+    """
+
+    def __init__(self, *, db: Database, clock: Clock, gpg: Gpg, hub_fingerprint: str, every_seconds: float,
+                 process: str = "", gate: RelayGate | None = None, leading: Callable[[], bool] | None = None,
+                 retention: timedelta = timedelta(days=1), down_when_stopped: bool = True) -> None:
         self.db = db
         self.clock = clock
         self.gpg = gpg
         self.hub_fingerprint = hub_fingerprint
-        self.gate = gate
+        self.gate = gate  # a worker's relay gate: the relay beat, if this process delivers
+        self.leading = leading  # a scheduler's leadership: the scheduler beat, if this process schedules
         self.every_seconds = every_seconds
+        self.process = process
+        self.retention = retention
+        # The embedded hub says "stopped" for every component when it stops (it is the only process);
+        # a process of a distributed deployment removes its rows instead, the others still speak.
+        self.down_when_stopped = down_when_stopped
+        self.components: tuple[str, ...] = ()
         self._last = (clock.now(), time.monotonic())  # (clock time, real time) of the last beat, or of start
         self._round_trip: float | None = None
 
@@ -93,7 +116,7 @@ class Heartbeats:
         ms = self._round_trip * 1000
         return Beat("store", DEGRADED if self._round_trip > SLOW_STORE_SECONDS else OK, f"write round trip {ms:.1f} ms")
 
-    def beat(self, gateway: Beat) -> None:
+    def beat(self, gateway: Beat | None) -> None:
         """Probe gpg, read the relay's state, write every beat in one transaction (in a worker thread)."""
         gpg = gpg_beat(self.gpg, self.hub_fingerprint)
         now, real = self.clock.now(), time.monotonic()
@@ -105,14 +128,21 @@ class Heartbeats:
         every = self.every_seconds * max(1.0, speed)
         started = time.perf_counter()
         with self.db.unit_of_work() as uow:
-            relay = relay_beat(self.gate, now, uow.outbound.count(state="failed"))
-            for b in (gateway, self._store_beat(), gpg, relay):
-                uow.heartbeats.beat(b.component, state=b.state, detail=b.detail, at=now, every_seconds=every)
+            beats = [b for b in (gateway, self._store_beat(), gpg) if b is not None]
+            if self.gate is not None:
+                beats.append(relay_beat(self.gate, now, uow.outbound.count(state="failed")))
+            if self.leading is not None:
+                beats.append(scheduler_beat(self.leading()))
+            for b in beats:
+                uow.heartbeats.beat(b.component, process=self.process, state=b.state, detail=b.detail, at=now,
+                                    every_seconds=every)
+            uow.heartbeats.prune(now - self.retention)
             uow.commit()
+        self.components = tuple(b.component for b in beats)
         self._round_trip = time.perf_counter() - started
         self._last = (now, real)
 
-    async def run(self, stop: asyncio.Event, executor: Executor, gateway: Callable[[], Beat]) -> None:
+    async def run(self, stop: asyncio.Event, executor: Executor, gateway: Callable[[], Beat | None]) -> None:
         """Beat until *stop*; a failed beat is logged and the next one tried (the dashboard sees the gap)."""
         loop = asyncio.get_running_loop()
         while not stop.is_set():
@@ -132,10 +162,14 @@ class Heartbeats:
             log.exception("health: last heartbeat failed")
 
     def stopped(self) -> None:
-        """The last beat: every component down because the hub stopped (not a silent gap)."""
+        """The last beat: every component down because the hub stopped (not a silent gap), or, for one
+        process among several, its rows removed."""
         now = self.clock.now()
         with self.db.unit_of_work() as uow:
-            for component in ("gateway", "store", "gpg", "relay"):
-                uow.heartbeats.beat(component, state=DOWN, detail="hub stopped", at=now,
-                                    every_seconds=self.every_seconds)
+            if not self.down_when_stopped:
+                uow.heartbeats.forget(self.process)
+            else:
+                for component in self.components or ("gateway", "store", "gpg", "relay"):
+                    uow.heartbeats.beat(component, process=self.process, state=DOWN, detail="hub stopped", at=now,
+                                        every_seconds=self.every_seconds)
             uow.commit()

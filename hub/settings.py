@@ -34,6 +34,9 @@ class HubSection(BaseModel):
     policy_file: str = Field("", description="Distribution policy (law Art. 10) replacing the shipped one.")
     heartbeat_seconds: float = Field(5.0, gt=0, description="How often the hub writes its components' health "
                                                             "(gateway, store, gpg, relay) for the dashboard.")
+    heartbeat_retention_seconds: float = Field(
+        86400.0, gt=0, description="Heartbeats no process has rewritten for this long (a process gone for good) "
+                                   "are removed.")
 
     @model_validator(mode="after")
     def _default_address(self) -> "HubSection":

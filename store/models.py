@@ -223,16 +223,20 @@ class Distribution(Base):
 
 
 class Heartbeat(Base):
-    """The last word of one hub component (gateway, store, gpg, relay): its state, a short detail, when.
+    """The last word of one component (gateway, store, gpg, relay, scheduler) of one serving process: its
+    state, a short detail, when.
 
-    Written by the hub every few seconds; the dashboard reads it from another process. ``every_seconds``
-    is the hub's clock time between two beats, so a reader knows when a beat has gone stale. The detail
-    is a status line (addresses, counts, latencies): never a secret, never message content.
+    Written by every ``passerelle serve`` process every few seconds, one row per component it runs;
+    the dashboard reads them from another process. ``process`` names the writer as ROLE@HOST:PID.
+    ``every_seconds`` is the writer's clock time between two beats, so a reader knows when a beat has
+    gone stale. The detail is a status line (addresses, counts, latencies): never a secret, never
+    message content.
     """
 
     __tablename__ = "heartbeat"
 
     component: Mapped[str] = mapped_column(String(16), primary_key=True)
+    process: Mapped[str] = mapped_column(String(80), primary_key=True, default="")
     state: Mapped[str] = mapped_column(String(16))  # ok | degraded | down
     detail: Mapped[str] = mapped_column(String(200))
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, delete, func, select, update
 
 from . import statements as S
 from sqlalchemy.orm import Session
@@ -485,15 +485,25 @@ class DistributionRepository(_Repository):
 
 
 class HeartbeatRepository(_Repository):
-    """Each hub component's last heartbeat: one row per component, overwritten at every beat."""
+    """The last heartbeat of each component of each serving process, overwritten at every beat."""
 
-    def beat(self, component: str, *, state: str, detail: str, at: datetime, every_seconds: float) -> None:
+    def beat(self, component: str, *, process: str, state: str, detail: str, at: datetime,
+             every_seconds: float) -> None:
         values = dict(state=state, detail=detail[:200], beat_at=at, every_seconds=every_seconds)
         updated = self.session.execute(
-            update(Heartbeat).where(Heartbeat.component == component).values(**values)).rowcount
+            update(Heartbeat).where(Heartbeat.component == component, Heartbeat.process == process)
+            .values(**values)).rowcount
         if not updated:
-            self.session.add(Heartbeat(component=component, **values))
+            self.session.add(Heartbeat(component=component, process=process, **values))
             self.session.flush()
 
+    def forget(self, process: str) -> None:
+        """Remove a process's rows (it stopped cleanly)."""
+        self.session.execute(delete(Heartbeat).where(Heartbeat.process == process))
+
+    def prune(self, before: datetime) -> int:
+        """Remove rows not rewritten since *before* (processes gone long ago); how many."""
+        return self.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < before)).rowcount
+
     def all(self) -> Sequence[Heartbeat]:
-        return self.session.scalars(select(Heartbeat).order_by(Heartbeat.component)).all()
+        return self.session.scalars(select(Heartbeat).order_by(Heartbeat.component, Heartbeat.process)).all()

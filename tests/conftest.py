@@ -87,3 +87,12 @@ def _transport_under_test(request):
         yield
     finally:
         os.environ.pop("PASSERELLE_TEST_AMQP_URL", None)
+
+
+@pytest.fixture
+def processes():
+    """`serve` processes a test starts (tests.hub.test_amqp_faults.Serve): stopped at the end, whatever happened."""
+    started: list = []
+    yield started
+    for process in started:
+        process.stop()

@@ -139,9 +139,11 @@ class Beat:
     detail: str
     beat_at: datetime
     every_seconds: float
+    process: str = ""  # ROLE@HOST:PID of the serving process that wrote it
 
 
 def heartbeats(db: Database) -> list[Beat]:
-    """The hub's last heartbeat of each component (gateway, store, gpg, relay)."""
+    """The last heartbeat of each component (gateway, store, gpg, relay, scheduler) of each serving process."""
     with db.reader() as uow:
-        return [Beat(b.component, b.state, b.detail, b.beat_at, b.every_seconds) for b in uow.heartbeats.all()]
+        return [Beat(b.component, b.state, b.detail, b.beat_at, b.every_seconds, b.process)
+                for b in uow.heartbeats.all()]

@@ -14,8 +14,6 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from gateway.capture import CaptureRelay
 from tests.hub.rig import HUB, home_with_police, reference_in, use_amqp
 from tests.support import mail
@@ -100,14 +98,6 @@ def _one_receipt_each(relay: CaptureRelay, accepted: list[str], timeout: float =
     repeated = {r: n for r, n in got.items() if n > 1}
     assert len(repeated) <= in_flight and all(n == 2 for n in repeated.values()), repeated
     assert set(got) == set(accepted)
-
-
-@pytest.fixture
-def processes():
-    started: list[Serve] = []
-    yield started
-    for process in started:
-        process.stop()
 
 
 def _home(short_tmp, url: str):

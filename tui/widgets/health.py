@@ -1,4 +1,5 @@
-"""Health on the overview: gateway, store, gpg and relay as the hub last reported them, with their age.
+"""Health on the overview: gateway, store, gpg, relay (and scheduler) as the hub's processes last reported
+them, with their age.
 
 A beat older than three of the hub's intervals means the hub, or that part of it, has stopped: it shows
 as NO HEARTBEAT whatever it said last. State is in words; colour only adds to it.
@@ -40,19 +41,28 @@ def age(seconds: float) -> str:
 
 
 def judge(beats: list[Beat], now: datetime) -> list[Shown]:
-    """What the officer sees for each component: the hub's word, unless its beat has gone stale."""
-    by_name = {b.component: b for b in beats}
+    """What the officer sees for each component: the hub's word, unless its beat has gone stale.
+
+    One line per component when one process runs it (the embedded hub); when several processes run it
+    (a distributed deployment), one line for each, its detail prefixed with the process's name. The
+    scheduler shows only when a scheduler process has beaten.
+    """
+    by_name: dict[str, list[Beat]] = {}
+    for b in beats:
+        by_name.setdefault(b.component, []).append(b)
     shown = []
-    for name in COMPONENTS:
-        b = by_name.get(name)
-        if b is None:
+    for name in COMPONENTS + tuple(sorted(set(by_name) - set(COMPONENTS))):
+        rows = sorted(by_name.get(name, []), key=lambda b: b.process)
+        if not rows:
             shown.append(Shown(name, "NO HEARTBEAT", "never", "the hub has written none (is it running?)"))
             continue
-        seconds = (now - b.beat_at).total_seconds()
-        if seconds > STALE_AFTER * b.every_seconds:
-            shown.append(Shown(name, "NO HEARTBEAT", age(seconds), f"last said: {b.state}, {b.detail}"))
-        else:
-            shown.append(Shown(name, b.state.upper(), age(seconds), b.detail))
+        for b in rows:
+            who = f"{b.process}: " if len(rows) > 1 else ""
+            seconds = (now - b.beat_at).total_seconds()
+            if seconds > STALE_AFTER * b.every_seconds:
+                shown.append(Shown(name, "NO HEARTBEAT", age(seconds), f"{who}last said: {b.state}, {b.detail}"))
+            else:
+                shown.append(Shown(name, b.state.upper(), age(seconds), f"{who}{b.detail}"))
     return shown
 
 
