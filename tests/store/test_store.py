@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import column, insert, inspect, table, text
 
 from store import Database, current_revision, downgrade, ensure_head, head_revision, upgrade
+from store.base import UTCDateTime
 from store.errors import SchemaOutOfDate
 from tests.support import stores
 
@@ -246,3 +247,35 @@ def test_clocks_started_in_a_transaction_are_written_at_commit_and_seen_before(d
     with db.reader() as uow:
         assert [uow.deadlines.for_message(i) is not None for i in ids] == [True, True, True]
         assert uow.deadlines.next_action_at() == T0 + timedelta(days=1)
+
+
+def test_heartbeats_keep_their_rows_across_the_per_process_key(tmp_path):
+    """0008 keys heartbeats by (component, process): the embedded hub's rows survive the upgrade under the
+    process name `all`; down again, each component keeps its latest row."""
+    database = Database(stores.fresh_url(tmp_path, "beats.db", migrated=False))
+    upgrade(database.engine, "0007")
+    t0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+    heartbeat_0007 = table("heartbeat", column("component"), column("state"), column("detail"),
+                           column("beat_at", UTCDateTime()), column("every_seconds"))
+    with database.engine.begin() as c:
+        c.execute(insert(heartbeat_0007), [dict(component=component, state="ok", detail=f"{component} before",
+                                                beat_at=t0, every_seconds=5.0)
+                                           for component in ("gateway", "store", "gpg", "relay")])
+    upgrade(database.engine)
+    with database.reader() as uow:
+        rows = {(b.component, b.process): (b.detail, b.beat_at) for b in uow.heartbeats.all()}
+    assert rows == {(c, "all"): (f"{c} before", t0) for c in ("gateway", "store", "gpg", "relay")}
+    with database.unit_of_work() as uow:  # a second process beats for the store, later
+        uow.heartbeats.beat("store", process="worker@h:2", state="ok", detail="store after",
+                            at=t0 + timedelta(seconds=5), every_seconds=5.0)
+        uow.heartbeats.beat("gpg", process="worker@h:2", state="ok", detail="gpg older",
+                            at=t0 - timedelta(seconds=5), every_seconds=5.0)
+        uow.commit()
+    downgrade(database.engine, "0007")
+    with database.engine.connect() as c:
+        left = dict(c.execute(text("SELECT component, detail FROM heartbeat")).all())
+    assert left == {"gateway": "gateway before", "store": "store after", "gpg": "gpg before",
+                    "relay": "relay before"}
+    upgrade(database.engine)
+    ensure_head(database.engine)
+    database.dispose()
