@@ -163,8 +163,9 @@ class Hub:
             db=self.db, clock=self.clock, gpg=self.gpg, hub_fingerprint=s.hub.key_fingerprint,
             every_seconds=s.hub.heartbeat_seconds, process=process_name(role),
             gate=delivery.gate if delivery is not None else None,
-            leading=(lambda: leader.held) if leader is not None and role != "all" else None,
-            retention=timedelta(seconds=s.hub.heartbeat_retention_seconds), down_when_stopped=role == "all")
+            leading=(lambda: leader.held) if leader is not None else None,
+            retention=timedelta(seconds=s.hub.heartbeat_retention_seconds),
+            sole=role == "all" and not s.transport.enabled)  # the embedded hub: see _embedded_guard
         ingress = self._ingress if server is not None else None
 
         def gateway_now() -> Beat | None:

@@ -1,4 +1,5 @@
-"""Heartbeats: every few seconds the hub writes the health of its gateway, store, gpg and relay into the store.
+"""Heartbeats: every few seconds each serving process writes the health of the components it runs (gateway,
+store, gpg, relay, scheduler) into the store, one row per component and process.
 
 The dashboard runs in another process and reads them; a beat it finds older than a few intervals means
 the hub (or that part of it) has stopped. Details are status lines — addresses, counts, latencies —
@@ -26,6 +27,7 @@ from .delivery import RelayGate
 log = logging.getLogger(__name__)
 
 OK, DEGRADED, DOWN = "ok", "degraded", "down"
+STANDBY = "standby"  # a scheduler that is well but not leading (another process schedules)
 SLOW_GPG_SECONDS = 2.0  # a key listing slower than this: gpg (or its agent) is struggling
 SLOW_STORE_SECONDS = 1.0  # a heartbeat write slower than this: the store is struggling
 
@@ -33,7 +35,7 @@ SLOW_STORE_SECONDS = 1.0  # a heartbeat write slower than this: the store is str
 @dataclass(frozen=True)
 class Beat:
     component: str
-    state: str  # ok | degraded | down
+    state: str  # ok | degraded | down | standby
     detail: str
 
 
@@ -75,13 +77,20 @@ def relay_beat(gate: RelayGate, now: datetime, failed_deliveries: int) -> Beat:
     return Beat("relay", OK, f"accepting{waiting}")
 
 
-def process_name(role: str) -> str:
-    """How a serving process signs its heartbeats: ROLE@HOST:PID (no address, no secret)."""
-    return f"{role}@{socket.gethostname()}:{os.getpid()}"[:80]
+PROCESS_NAME_LENGTH = 80  # the column's width
+
+
+def process_name(role: str, host: str | None = None, pid: int | None = None) -> str:
+    """How a serving process signs its heartbeats: ROLE@HOST:PID (no address, no secret). A long host name
+    is cut, never the role or the pid, so two processes of one host never share a name."""
+    host = socket.gethostname() if host is None else host
+    tail = f":{os.getpid() if pid is None else pid}"
+    return f"{role}@{host[:max(PROCESS_NAME_LENGTH - len(role) - 1 - len(tail), 0)]}{tail}"
 
 
 def scheduler_beat(leading: bool) -> Beat:
-    return Beat("scheduler", OK, "leading" if leading else "standing by (another process leads)")
+    """Exactly one scheduler leads among the processes of a store; the others stand by to take over."""
+    return Beat("scheduler", OK, "leading") if leading else Beat("scheduler", STANDBY, "standing by, another leads")
 
 
 class Heartbeats:
@@ -89,11 +98,17 @@ class Heartbeats:
     previous write. Every serving process beats under its own name (``process``), so a deployment of
     several gateways, workers and schedulers shows each of them; rows that no process has rewritten for
     *retention* are pruned by whichever process beats.
+
+    *sole*: this is the embedded hub, the only process serving its store (it holds the ``embedded-hub``
+    lock). Its first beat removes every other process's rows (its own earlier runs, killed or stopped:
+    they would otherwise stay on the dashboard as stale lines until the retention), and when it stops
+    it says "hub stopped" for each component rather than going silent. Any other process removes its
+    own rows when it stops cleanly, the others still speak for the deployment.
     """
 
     def __init__(self, *, db: Database, clock: Clock, gpg: Gpg, hub_fingerprint: str, every_seconds: float,
                  process: str = "", gate: RelayGate | None = None, leading: Callable[[], bool] | None = None,
-                 retention: timedelta = timedelta(days=1), down_when_stopped: bool = True) -> None:
+                 retention: timedelta = timedelta(days=1), sole: bool = True) -> None:
         self.db = db
         self.clock = clock
         self.gpg = gpg
@@ -103,9 +118,8 @@ class Heartbeats:
         self.every_seconds = every_seconds
         self.process = process
         self.retention = retention
-        # The embedded hub says "stopped" for every component when it stops (it is the only process);
-        # a process of a distributed deployment removes its rows instead, the others still speak.
-        self.down_when_stopped = down_when_stopped
+        self.sole = sole
+        self._first = True
         self.components: tuple[str, ...] = ()
         self._last = (clock.now(), time.monotonic())  # (clock time, real time) of the last beat, or of start
         self._round_trip: float | None = None
@@ -136,8 +150,12 @@ class Heartbeats:
             for b in beats:
                 uow.heartbeats.beat(b.component, process=self.process, state=b.state, detail=b.detail, at=now,
                                     every_seconds=every)
-            uow.heartbeats.prune(now - self.retention)
+            if self.sole and self._first:
+                uow.heartbeats.forget_others(self.process)
+            else:
+                uow.heartbeats.prune(now - self.retention)
             uow.commit()
+        self._first = False
         self.components = tuple(b.component for b in beats)
         self._round_trip = time.perf_counter() - started
         self._last = (now, real)
@@ -166,10 +184,10 @@ class Heartbeats:
         process among several, its rows removed."""
         now = self.clock.now()
         with self.db.unit_of_work() as uow:
-            if not self.down_when_stopped:
+            if not self.sole:
                 uow.heartbeats.forget(self.process)
             else:
-                for component in self.components or ("gateway", "store", "gpg", "relay"):
+                for component in self.components or ("gateway", "store", "gpg", "relay", "scheduler"):
                     uow.heartbeats.beat(component, process=self.process, state=DOWN, detail="hub stopped", at=now,
                                         every_seconds=self.every_seconds)
             uow.commit()

@@ -237,7 +237,7 @@ class Heartbeat(Base):
 
     component: Mapped[str] = mapped_column(String(16), primary_key=True)
     process: Mapped[str] = mapped_column(String(80), primary_key=True, default="")
-    state: Mapped[str] = mapped_column(String(16))  # ok | degraded | down
+    state: Mapped[str] = mapped_column(String(16))  # ok | degraded | down | standby
     detail: Mapped[str] = mapped_column(String(200))
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
     every_seconds: Mapped[float] = mapped_column(Float)

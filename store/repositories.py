@@ -501,6 +501,10 @@ class HeartbeatRepository(_Repository):
         """Remove a process's rows (it stopped cleanly)."""
         self.session.execute(delete(Heartbeat).where(Heartbeat.process == process))
 
+    def forget_others(self, process: str) -> int:
+        """Remove every other process's rows (the sole process on the store starts); how many."""
+        return self.session.execute(delete(Heartbeat).where(Heartbeat.process != process)).rowcount
+
     def prune(self, before: datetime) -> int:
         """Remove rows not rewritten since *before* (processes gone long ago); how many."""
         return self.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < before)).rowcount

@@ -135,7 +135,7 @@ def detail(db: Database, reference: str) -> str:
 @dataclass(frozen=True)
 class Beat:
     component: str
-    state: str  # ok | degraded | down, as the hub wrote it
+    state: str  # ok | degraded | down | standby, as the hub wrote it
     detail: str
     beat_at: datetime
     every_seconds: float
