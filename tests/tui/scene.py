@@ -99,3 +99,29 @@ def build(directory: Path) -> Database:
             dict(component="relay", state="ok", detail="accepting", beat_at=NOW - timedelta(seconds=75),
                  every_seconds=5.0)])
     return db
+
+
+# A distributed deployment's beats: two gateways, two workers (worker@mx2 killed 40 s ago), two schedulers.
+# (process, component, state, detail, seconds ago)
+PROCESSES = ("gateway@mx1:101", "gateway@mx2:102", "worker@mx1:201", "worker@mx2:202", "scheduler@mx1:301",
+             "scheduler@mx2:302")
+DISTRIBUTED = (
+    [("gateway@mx1:101", "gateway", "ok", "listening 0.0.0.0:2525, 3/64 sessions", 2),
+     ("gateway@mx2:102", "gateway", "ok", "listening 0.0.0.0:2525, 1/64 sessions", 3)]
+    + [(p, "store", "ok", "write round trip 2.8 ms", 40 if p == "worker@mx2:202" else 2) for p in PROCESSES]
+    + [(p, "gpg", "degraded" if p == "gateway@mx2:102" else "ok",
+        "hub key listed in 2400 ms" if p == "gateway@mx2:102" else "hub key listed in 9 ms",
+        40 if p == "worker@mx2:202" else 2) for p in PROCESSES]
+    + [("worker@mx1:201", "relay", "ok", "accepting", 2), ("worker@mx2:202", "relay", "ok", "accepting", 40),
+       ("scheduler@mx1:301", "scheduler", "ok", "leading", 2),
+       ("scheduler@mx2:302", "scheduler", "standby", "standing by, another leads", 4)])
+
+
+def distributed(db: Database) -> Database:
+    """The scene's heartbeats replaced by those of a distributed deployment (DISTRIBUTED)."""
+    with db.engine.begin() as c:
+        c.execute(Heartbeat.__table__.delete())
+        c.execute(insert(Heartbeat), [dict(process=p, component=component, state=state, detail=detail,
+                                           beat_at=NOW - timedelta(seconds=ago), every_seconds=5.0)
+                                      for p, component, state, detail, ago in DISTRIBUTED])
+    return db

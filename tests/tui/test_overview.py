@@ -10,11 +10,13 @@ from datetime import timedelta
 from sqlalchemy import insert, update
 
 from store import AuditEvent, Heartbeat
-from tests.tui.scene import CANARY, INTAKE, NOW, build
+from tests.tui.scene import CANARY, INTAKE, NOW, build, distributed
 from textual.widgets import Sparkline, Static
 from tui import Dashboard
 from tui.rates import RateCounter, rates
+from tui.queries import heartbeats
 from tui.widgets import HealthPanel
+from tui.widgets.health import judge
 
 
 def _event(n: int, at, action: str) -> dict:
@@ -94,7 +96,7 @@ def test_rates_and_health_on_the_overview_follow_the_store(tmp_path):
             seen["spark"] = list(app.query_one("#rate-intake Sparkline", Sparkline).data)
             seen["after"] = _figures(app, "intake")
             clock["now"] = NOW + timedelta(seconds=14)  # gateway beat 16 s old (over 3 x 5 s), relay 14 s (not)
-            await _until(pilot, lambda a: "gateway  NO HEARTBEAT" in str(a.query_one(HealthPanel).render()))
+            await _until(pilot, lambda a: "gateway   NO HEARTBEAT" in str(a.query_one(HealthPanel).render()))
             seen["stale"] = str(app.query_one(HealthPanel).render())
             await pilot.press("q")
         return seen
@@ -104,15 +106,45 @@ def test_rates_and_health_on_the_overview_follow_the_store(tmp_path):
     assert seen["intake"] == f"   2/min now {sum(INTAKE):>6} in 30 min"
     assert seen["retries"] == "   0/min now      2 in 30 min"
     assert seen["health"].splitlines() == [
-        "gateway  OK               2s  listening 127.0.0.1:2525, 2/64 sessions",
-        "store    OK               2s  write round trip 3.1 ms",
-        "gpg      DEGRADED         2s  hub key listed in 2400 ms",
-        "relay    NO HEARTBEAT    75s  last said: ok, accepting"]
+        "gateway   OK               2s  listening 127.0.0.1:2525, 2/64 sessions",
+        "store     OK               2s  write round trip 3.1 ms",
+        "gpg       DEGRADED         2s  hub key listed in 2400 ms",
+        "relay     NO HEARTBEAT    75s  last said: ok, accepting"]
     assert seen["spark"][-1] == 5 and seen["spark"][:-1] == list(INTAKE[:-1])
     assert seen["after"] == f"   5/min now {sum(INTAKE) + 3:>6} in 30 min"
     stale = seen["stale"].splitlines()
-    assert stale[0].startswith("gateway  NO HEARTBEAT    16s  last said: ok, listening")
-    assert stale[3] == "relay    DOWN            14s  back-off after 2 failure(s), next try in 40 s"
+    assert stale[0].startswith("gateway   NO HEARTBEAT    16s  last said: ok, listening")
+    assert stale[3] == "relay     DOWN            14s  back-off after 2 failure(s), next try in 40 s"
+
+
+def _lines(shown) -> list[str]:
+    return [f"{s.component:<9} {s.state:<12} {s.age:>6}  {s.detail}" for s in shown]
+
+
+def test_health_of_a_distributed_deployment_names_each_process_in_trouble(tmp_path):
+    """Several processes: a killed worker is one line naming it and what it ran; per component, a process
+    in trouble (a slow gpg) has a named line, the well ones share one line per state with their names; the
+    leading scheduler and the one standing by read apart. When no live worker is left, the relay says so
+    with the dead one's last word. Lines hold 80 columns up to the name of who is in trouble."""
+    db = distributed(build(tmp_path))
+    beats = heartbeats(db)
+    db.dispose()
+    lines = _lines(judge(beats, NOW))
+    assert lines == [
+        "process   NO HEARTBEAT    40s  worker@mx2:202: store, gpg, relay",
+        "gateway   OK ×2            3s  gateway@mx1:101, gateway@mx2:102",
+        "store     OK ×5            2s  gateway@mx1:101, gateway@mx2:102, scheduler@mx1:301, scheduler@mx2:302, "
+        "worker@mx1:201",
+        "gpg       DEGRADED         2s  gateway@mx2:102: hub key listed in 2400 ms",
+        "gpg       OK ×4            2s  gateway@mx1:101, scheduler@mx1:301, scheduler@mx2:302, worker@mx1:201",
+        "relay     OK               2s  worker@mx1:201: accepting",
+        "scheduler OK               2s  scheduler@mx1:301: leading",
+        "scheduler STANDBY          4s  scheduler@mx2:302: standing by, another leads"]
+    # Who is in trouble shows within 80 columns (the panel has a margin of one each side; the rest is cut).
+    assert all(line.index(": ") <= 78 for line in lines if "×" not in line)
+    no_worker = _lines(judge([b for b in beats if b.process != "worker@mx1:201"], NOW))
+    assert no_worker[0] == "process   NO HEARTBEAT    40s  worker@mx2:202: store, gpg, relay"
+    assert no_worker[5] == "relay     NO HEARTBEAT    40s  worker@mx2:202: last said: ok, accepting"
 
 
 def test_no_screen_shows_a_message_s_bytes(tmp_path):

@@ -9,7 +9,7 @@ import time
 import pytest
 from textual.widgets import DataTable, Static
 
-from tests.tui.scene import NOW, build
+from tests.tui.scene import NOW, build, distributed
 from tui import Dashboard
 from tui.widgets import HealthPanel
 
@@ -59,6 +59,14 @@ def test_overview_snapshot(scene, snap_compare):
         await _until(pilot, _overview_loaded)
 
     assert snap_compare(_dashboard(scene), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_overview_distributed_snapshot(scene, snap_compare):
+    """The health panel of a distributed deployment with a worker killed (tests.tui.scene.DISTRIBUTED)."""
+    async def run_before(pilot) -> None:
+        await _until(pilot, _overview_loaded)
+
+    assert snap_compare(_dashboard(distributed(scene)), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_deadlines_snapshot(scene, snap_compare):
