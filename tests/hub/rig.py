@@ -54,6 +54,15 @@ def use_amqp(home: Path, url: str) -> None:
                     f"release_delay_seconds = 0.2\nreconnect_seconds = 0.5\n{after}")
 
 
+def use_embedded(home: Path) -> None:
+    """Take a home off RabbitMQ (PASSERELLE_TEST_TRANSPORT=amqp may have put it there): embedded transport."""
+    path = home / "passerelle.toml"
+    head, sep, _transport = path.read_text().partition("\n[transport]\n")
+    assert sep, "the home's settings have no [transport] section"
+    rest = _transport.split("\n[", 1)
+    path.write_text(f"{head}\n[transport]\n" + ("\n[" + rest[1] if len(rest) == 2 else ""))
+
+
 def make_home(root: Path, *, store_url: str | None = None, **gateway) -> HubHome:
     identity = home_mod.init(root / "hub", DOMAIN, store_url=store_url or stores.home_store_url())
     if os.environ.get("PASSERELLE_TEST_AMQP_URL"):  # PASSERELLE_TEST_TRANSPORT=amqp: see tests/conftest.py

@@ -1,6 +1,6 @@
 """Heartbeats of a distributed deployment: every `serve --role` process beats for the components it runs,
 under its own name; the dashboard shows each; a process killed -9 goes stale while the others stay fresh;
-one stopped cleanly takes its rows away."""
+one stopped cleanly takes its rows away; a second scheduler stands by."""
 
 from __future__ import annotations
 
@@ -65,28 +65,43 @@ def test_each_process_beats_and_a_killed_one_goes_stale(short_tmp, rabbitmq, pro
         assert seen[name["scheduler"]] == {"store", "gpg", "scheduler"}
         assert rows[(name["worker"], "relay")][:2] == ("ok", "accepting")
 
-        # The dashboard: one line per component and process, each naming its process.
+        # A second scheduler stands by while the first one leads.
+        standby = Serve(home.settings.home, "scheduler", relay.address).wait_ready(connected=False)
+        processes.append(standby)
+        rows = _until(db, lambda rows: any(p.endswith(f":{standby.process.pid}") for p, _ in rows))
+        name["standby"] = next(p for p, _ in rows if p.endswith(f":{standby.process.pid}"))
+        assert rows[(name["standby"], "scheduler")][:2] == ("standby", "standing by, another leads")
+
+        # The dashboard: the well processes of a component on one line, with their names.
         lines = judge(heartbeats(db), datetime.now(timezone.utc))
-        stores = [s for s in lines if s.component == "store"]
-        assert len(stores) == 3 and all(s.state == "OK" for s in stores)
-        assert {s.detail.split(": ", 1)[0] for s in stores} == set(name.values())
-        assert [(s.state, s.detail) for s in lines if s.component == "scheduler"] == [("OK", "leading")]
+        everyone_by_name = ", ".join(sorted(name.values()))
+        assert [(s.state, s.detail) for s in lines if s.component == "store"] == [("OK ×4", everyone_by_name)]
+        assert [(s.state, s.detail) for s in lines if s.component == "scheduler"] == \
+            [("OK", f"{name['scheduler']}: leading"), ("STANDBY", f"{name['standby']}: standing by, another leads")]
+        assert not [s for s in lines if s.component == "process"]
 
         worker.kill9()
 
         def stale_and_fresh():
-            lines = judge(heartbeats(db), datetime.now(timezone.utc))
-            stores = {s.detail.split(": ", 1)[0]: s.state for s in lines if s.component == "store"}
-            return lines if stores == {name["worker"]: "NO HEARTBEAT", name["gateway"]: "OK",
-                                       name["scheduler"]: "OK"} else None
+            rows = _rows(db)
+            now = datetime.now(timezone.utc)
+            fresh = {p for (p, _), (_, _, at) in rows.items() if (now - at).total_seconds() <= 3 * EVERY}
+            if fresh != {name["gateway"], name["scheduler"], name["standby"]}:
+                return None
+            lines = judge(heartbeats(db), now)
+            return lines if [s.component for s in lines].count("process") == 1 else None
 
         deadline = time.monotonic() + 20
         while (lines := stale_and_fresh()) is None:
-            assert time.monotonic() < deadline, judge(heartbeats(db), datetime.now(timezone.utc))
+            assert time.monotonic() < deadline, (_rows(db), judge(heartbeats(db), datetime.now(timezone.utc)))
             time.sleep(0.1)
-        relay_lines = [s for s in lines if s.component == "relay"]
-        assert [s.state for s in relay_lines] == ["NO HEARTBEAT"], relay_lines
-        assert relay_lines[0].detail.startswith("last said: ok, accepting")
+        assert set(_by_process(_rows(db))[name["worker"]]) == {"store", "gpg", "relay"}  # stale, not gone
+        # One line for the killed worker; the others still OK; the relay has no live worker any more.
+        assert [(s.component, s.state, s.detail) for s in lines if s.state == "NO HEARTBEAT"] == [
+            ("process", "NO HEARTBEAT", f"{name['worker']}: store, gpg, relay"),
+            ("relay", "NO HEARTBEAT", f"{name['worker']}: last said: ok, accepting")]
+        assert [(s.state, s.detail) for s in lines if s.component == "store"] == \
+            [("OK ×3", ", ".join(sorted((name["gateway"], name["scheduler"], name["standby"]))))]
 
         gateway.stop()  # a clean stop: its rows go, the dashboard no longer lists it
         rows = _rows(db)
