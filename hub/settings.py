@@ -32,8 +32,8 @@ class HubSection(BaseModel):
     addresses: list[str] = Field(default_factory=list, description="Extra addresses the gateway accepts RCPT for.")
     key_fingerprint: str = Field("", description="Primary fingerprint of the hub's OpenPGP key (set by init).")
     policy_file: str = Field("", description="Distribution policy (law Art. 10) replacing the shipped one.")
-    heartbeat_seconds: float = Field(5.0, gt=0, description="How often the hub writes its components' health "
-                                                            "(gateway, store, gpg, relay) for the dashboard.")
+    heartbeat_seconds: float = Field(5.0, gt=0, description="How often each serving process writes the health of "
+                                                            "the components it runs for the dashboard.")
     heartbeat_retention_seconds: float = Field(
         86400.0, gt=0, description="Heartbeats no process has rewritten for this long (a process gone for good) "
                                    "are removed.")
