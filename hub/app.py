@@ -22,7 +22,7 @@ from .delivery import DeliveryHandler
 from .errors import HubError
 from .health import Beat, Heartbeats, gateway_beat, process_name
 from .intake import IntakeHandler
-from .leadership import while_leading
+from .leadership import keep_holding, while_leading
 from .outbox import OUTBOUND_QUEUE
 from .policy import Policy
 from .runner import Runner
@@ -90,7 +90,8 @@ class Hub:
         stop = stop or asyncio.Event()
         embedded = self._embedded_guard()
         try:
-            await self._serve(loop, stop, listen=listen, relay=relay, ready=ready, install_signals=install_signals)
+            await self._serve(loop, stop, listen=listen, relay=relay, ready=ready, install_signals=install_signals,
+                              embedded=embedded)
         finally:
             if embedded is not None:
                 embedded.release()
@@ -107,7 +108,8 @@ class Hub:
         return lock
 
     async def _serve(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event, *, listen: str | None,
-                     relay: str | None, ready: Callable[[str, int], None] | None, install_signals: bool) -> None:
+                     relay: str | None, ready: Callable[[str, int], None] | None, install_signals: bool,
+                     embedded: LeaderLock | None = None) -> None:
         role = self.role
         # Threads holding the store's write lock must get the GIL back quickly (default: 5 ms).
         sys.setswitchinterval(0.0005)
@@ -157,6 +159,10 @@ class Hub:
                 leader, lambda lost: self.scheduler.run(lost, executor, longest_sleep=self.scheduler_sleep), stop,
                 executor), name="scheduler"))
         health_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
+        if embedded is not None:  # taken back after a database restart, before a second hub could start
+            tasks.append(asyncio.create_task(keep_holding(
+                embedded, stop, health_pool, why="a second embedded hub may have started on this store and taken "
+                "this one's work in hand"), name="embedded-hub"))
         # Heartbeats on their own thread: a hanging gpg probe never holds up the pipeline. Every process
         # beats for the components it runs, under its own name.
         heartbeats = Heartbeats(

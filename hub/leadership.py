@@ -38,6 +38,26 @@ async def while_leading(lock: LeaderLock, role: Callable[[asyncio.Event], Awaita
         await loop.run_in_executor(executor, lock.release)
 
 
+async def keep_holding(lock: LeaderLock, stop: asyncio.Event, executor: Executor, *, why: str,
+                       retry_seconds: float = 2.0) -> None:
+    """Until *stop*, keep *lock*, taken before: when it is found lost (on PostgreSQL it lives as long as one
+    session, which a database restart ends), take it again; if another process took it meanwhile, say so
+    (*why* it matters), once, and keep trying."""
+    loop = asyncio.get_running_loop()
+    warned = False
+    while not stop.is_set():
+        await _sleep(stop, retry_seconds)
+        if stop.is_set() or await loop.run_in_executor(executor, lock.alive):
+            continue
+        if await loop.run_in_executor(executor, lock.try_acquire):
+            log.warning("lock %s: lost with the store's session; taken again", lock.name)
+            warned = False
+        elif not warned:
+            log.error("lock %s: lost with the store's session and not taken again (another process holds it, "
+                      "or the store is away): %s", lock.name, why)
+            warned = True
+
+
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
