@@ -43,9 +43,11 @@ def age(seconds: float) -> str:
 def judge(beats: list[Beat], now: datetime) -> list[Shown]:
     """What the officer sees for each component: the hub's word, unless its beat has gone stale.
 
-    One line per component when one process runs it (the embedded hub); when several processes run it
-    (a distributed deployment), one line for each, its detail prefixed with the process's name. The
-    scheduler shows only when a scheduler process has beaten.
+    One line per component when one process runs it (the embedded hub). When several processes run it
+    (a distributed deployment), those that are fresh and OK share one line naming them, and each other
+    one (degraded, down or silent) gets a line of its own, its detail prefixed with the process's name:
+    the panel stays short when all is well and singles out what is not. The scheduler shows only when
+    a scheduler process has beaten.
     """
     by_name: dict[str, list[Beat]] = {}
     for b in beats:
@@ -56,13 +58,20 @@ def judge(beats: list[Beat], now: datetime) -> list[Shown]:
         if not rows:
             shown.append(Shown(name, "NO HEARTBEAT", "never", "the hub has written none (is it running?)"))
             continue
+        well: list[tuple[Beat, float]] = []
         for b in rows:
             who = f"{b.process}: " if len(rows) > 1 else ""
             seconds = (now - b.beat_at).total_seconds()
             if seconds > STALE_AFTER * b.every_seconds:
                 shown.append(Shown(name, "NO HEARTBEAT", age(seconds), f"{who}last said: {b.state}, {b.detail}"))
+            elif len(rows) > 1 and b.state == "ok":
+                well.append((b, seconds))
             else:
                 shown.append(Shown(name, b.state.upper(), age(seconds), f"{who}{b.detail}"))
+        if well:
+            names = ", ".join(b.process for b, _ in well)
+            count = f"{len(well)} process{'es' if len(well) > 1 else ''}"
+            shown.append(Shown(name, "OK", age(max(s for _, s in well)), f"{count}: {names}"))
     return shown
 
 
