@@ -61,6 +61,7 @@ class AmqpTransport:
         self._tokens = itertools.count(1)
         self._hooks: dict[str, DeadLetterHook] = {}
         self._url_index = 0
+        self._expired_checked: datetime | None = None  # when the relay last released expired leases
 
     # -- the Transport protocol (called from worker threads) --------------------------------------
 
@@ -293,7 +294,11 @@ class AmqpTransport:
         lease = timedelta(seconds=self.settings.relay_lease_seconds)
         rows: list[dict[str, Any]] = []
         with self.db.unit_of_work() as uow:
-            uow.queue.release_expired(now=now)  # rows of a relay that died before its confirms
+            # Rows of a relay that died before its confirms: their lease runs for relay_lease_seconds, so
+            # looking for them a few times per lease is enough (not on every round, one per message).
+            if self._expired_checked is None or (now - self._expired_checked) >= lease / 4:
+                uow.queue.release_expired(now=now)
+                self._expired_checked = now
             for stage in self.stages:
                 rows += uow.queue.claim(stage, now=now, lease=lease, limit=self.settings.relay_batch)
             uow.commit()

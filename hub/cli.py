@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from crypto import CryptoError
+
 from . import home as home_mod
 from .errors import HubError
 
@@ -202,7 +204,11 @@ def demo(speed: float) -> None:
     logging.getLogger().setLevel(logging.ERROR)  # the dashboard owns the terminal
     session = Demo(speed=speed)
     try:
-        db = session.start()
+        try:
+            db = session.start()
+        except (HubError, CryptoError) as exc:
+            fail(f"the demo could not start in {session.root}: {exc} (gpg-agent needs a short path there: "
+                 f"set TMPDIR to a short directory)")
         # Under the accelerated clock a rate "minute" is about one real second.
         bucket = timedelta(minutes=max(1, round(speed / 60)))
         Dashboard(db, refresh_seconds=1.0, now=session.clock.now, operator="demo-officer", rate_bucket=bucket).run()

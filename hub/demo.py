@@ -120,14 +120,21 @@ class Demo:
                 uow.commit()
 
     def close(self) -> None:
+        """Stop what was started (all of it, or what a failed start got to) and remove the temporary home."""
         self.stop.set()
-        self.traffic.join(10)
-        self.hub.stop()
-        self.relay.stop()
-        self.db.dispose()
-        for path in [self.root / "hub" / "gnupg", *(self.root / s.name for s in self.senders), self.root / "stranger",
-                     *(self.root / name for name, _ in self.MEMBERS)]:
-            subprocess.run(["gpgconf", "--homedir", str(path), "--kill", "gpg-agent"], capture_output=True)
+        traffic, hub, relay, db = (getattr(self, name, None) for name in ("traffic", "hub", "relay", "db"))
+        if traffic is not None:
+            traffic.join(10)
+        if hub is not None:
+            hub.stop()
+        if relay is not None:
+            relay.stop()
+        if db is not None:
+            db.dispose()
+        for path in [self.root / "hub" / "gnupg", *(self.root / s.name for s in getattr(self, "senders", [])),
+                     self.root / "stranger", *(self.root / name for name, _ in self.MEMBERS)]:
+            if path.exists():
+                subprocess.run(["gpgconf", "--homedir", str(path), "--kill", "gpg-agent"], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- the simulated partners --------------------------------------------------------------

@@ -232,11 +232,7 @@ class QueueRepository(_Repository):
     def release_expired(self, *, now: datetime) -> int:
         """Make items whose lease ran out (a worker died) ready again; returns how many."""
         self.write_pending()
-        result = self.session.execute(
-            update(QueueItem).where(QueueItem.state == "leased", QueueItem.lease_until < now)
-            .values(state="ready", lease_until=None)
-        )
-        return result.rowcount or 0
+        return self._core(S.QUEUE_RELEASE_EXPIRED, {"b_now": now}).rowcount or 0
 
     def release_all(self) -> int:
         """Embedded start-up: nothing else can hold a lease, so every lease is stale."""
@@ -248,9 +244,7 @@ class QueueRepository(_Repository):
 
     def next_available_at(self, queue: str) -> datetime | None:
         self.write_pending()
-        return self.session.scalar(
-            select(func.min(QueueItem.available_at)).where(QueueItem.queue == queue, QueueItem.state == "ready")
-        )
+        return self._core(S.QUEUE_NEXT_AVAILABLE, {"b_queue": queue}).scalar()
 
     def depths(self) -> dict[tuple[str, str], int]:
         self.write_pending()

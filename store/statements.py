@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import UTCDateTime
@@ -33,6 +33,11 @@ QUEUE_LEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", ex
 QUEUE_UPDATE = update(QueueItem.__table__).where(_q.id == bindparam("b_id"))
 QUEUE_ACK = delete(QueueItem.__table__).where(_q.id == bindparam("b_id"))
 QUEUE_ACK_MANY = delete(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)))
+QUEUE_RELEASE_EXPIRED = (update(QueueItem.__table__)
+                         .where(_q.state == "leased", _q.lease_until < bindparam("b_now", type_=UTCDateTime()))
+                         .values(state="ready", lease_until=None))
+QUEUE_NEXT_AVAILABLE = (select(func.min(_q.available_at))
+                        .where(_q.queue == bindparam("b_queue"), _q.state == "ready"))
 QUEUE_RELEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)), _q.state == "leased")
                  .values(state="ready", lease_until=None))
 
