@@ -50,6 +50,11 @@ def has_long_line(data: bytes | bytearray, line_limit: int) -> bool:
     return bool(data) and max(map(len, data.split(CRLF))) + 2 > line_limit
 
 
+def _over_size(kept: bytearray, size_limit: int, line_limit: int) -> DataState:
+    """Content past the size limit is refused as too much, unless a line too long came first."""
+    return DataState.TOO_LONG if has_long_line(kept[:size_limit], line_limit) else DataState.TOO_MUCH
+
+
 async def read_data(reader: asyncio.StreamReader, *, size_limit: int | None, line_limit: int) -> Data:
     """Read DATA content from *reader*, positioned just after the 354 reply, through its end sequence."""
     kept = bytearray()  # the content as read, while within the size limit
@@ -76,14 +81,13 @@ async def read_data(reader: asyncio.StreamReader, *, size_limit: int | None, lin
         if finished:
             break
         if state is DataState.NOMINAL and size_limit and len(kept) > size_limit:
-            state = DataState.TOO_LONG if has_long_line(kept[:size_limit], line_limit) else DataState.TOO_MUCH
+            state = _over_size(kept, size_limit, line_limit)
             kept = bytearray()  # from here on, only the tail is kept
     if state is not DataState.NOMINAL:
         return Data(state, b"")
     del kept[len(kept) - 3:]  # "." CRLF; the CRLF before the dot ends the last line
     if size_limit and len(kept) > size_limit:
-        state = DataState.TOO_LONG if has_long_line(kept[:size_limit], line_limit) else DataState.TOO_MUCH
-        return Data(state, b"")
+        return Data(_over_size(kept, size_limit, line_limit), b"")
     if has_long_line(kept, line_limit):
         return Data(DataState.TOO_LONG, b"")
     if kept.startswith(b"."):

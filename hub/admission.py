@@ -85,7 +85,6 @@ class Admission:
         self.clock = clock
         self.limits = limits
         self.transport = transport
-        self.group = db.group
 
     def __call__(self, submission: Submission) -> Reply:
         try:
@@ -264,7 +263,7 @@ class Admission:
             return reference
 
         try:
-            reference = self.group.run(check, write)
+            reference = self.db.group.run(check, write)
         except Conflict as exc:  # a concurrent duplicate won the race
             raise Refused(R.REPLAY_MESSAGE_ID, partner=partner_name) from exc
         log.info("admission: %s accepted from %s (%s, %s)", reference, partner_name, urgency,

@@ -27,7 +27,7 @@ from . import audit
 from .clock import Clock
 from .settings import TransportSection
 from .topology import Names, declare, envelope, read_envelope
-from .transport import PAYLOAD_VERSION, Delivery, Wakeups
+from .transport import Delivery, StorePublisher, Wakeups
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class DeadLettered(Exception):
     """A message the broker gave up on after its delivery limit."""
 
 
-class AmqpTransport:
+class AmqpTransport(StorePublisher):
     """The distributed transport. ``await run(stop)`` keeps the broker session (relay and consumers) alive."""
 
     def __init__(self, db: Database, clock: Clock, settings: TransportSection, *, stages: tuple[str, ...],
@@ -68,11 +68,6 @@ class AmqpTransport:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._wakeups.bind(loop)
-
-    def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
-                available_at: datetime | None = None) -> None:
-        payload = {"version": PAYLOAD_VERSION, **payload}
-        uow.queue.put(queue, payload, priority=priority, now=self.clock.now(), available_at=available_at)
 
     def claim(self, queue: str, limit: int = 1) -> list[Delivery]:
         """The most urgent of the messages this process holds for *queue*."""

@@ -171,7 +171,7 @@ class Hub:
             gate=delivery.gate if delivery is not None else None,
             leading=(lambda: leader.held) if leader is not None else None,
             retention=timedelta(seconds=s.hub.heartbeat_retention_seconds),
-            sole=role == "all" and not s.transport.enabled)  # the embedded hub: see _embedded_guard
+            sole=embedded is not None)  # the embedded hub, which holds the embedded-hub lock
         ingress = self._ingress if server is not None else None
 
         def gateway_now() -> Beat | None:

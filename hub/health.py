@@ -119,8 +119,7 @@ class Heartbeats:
         self.process = process
         self.retention = retention
         self.sole = sole
-        self._first = True
-        self.components: tuple[str, ...] = ()
+        self.components: tuple[str, ...] = ()  # what the last beat written covered (none yet: ())
         self._last = (clock.now(), time.monotonic())  # (clock time, real time) of the last beat, or of start
         self._round_trip: float | None = None
 
@@ -150,12 +149,11 @@ class Heartbeats:
             for b in beats:
                 uow.heartbeats.beat(b.component, process=self.process, state=b.state, detail=b.detail, at=now,
                                     every_seconds=every)
-            if self.sole and self._first:
+            if self.sole and not self.components:  # the first beat
                 uow.heartbeats.forget_others(self.process)
             else:
                 uow.heartbeats.prune(now - self.retention)
             uow.commit()
-        self._first = False
         self.components = tuple(b.component for b in beats)
         self._round_trip = time.perf_counter() - started
         self._last = (now, real)

@@ -94,7 +94,19 @@ class Wakeups:
                 self._waiters[queue].remove(waiter)
 
 
-class EmbeddedTransport:
+class StorePublisher:
+    """``publish`` of both transports: the item goes into the store's queue table, in the caller's transaction
+    (the embedded transport's queue; RabbitMQ's transactional outbox, relayed to the broker after commit)."""
+
+    clock: Clock
+
+    def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
+                available_at: datetime | None = None) -> None:
+        payload = {"version": PAYLOAD_VERSION, **payload}
+        uow.queue.put(queue, payload, priority=priority, now=self.clock.now(), available_at=available_at)
+
+
+class EmbeddedTransport(StorePublisher):
     """The store-backed transport of the embedded deployment (one process)."""
 
     def __init__(self, db: Database, clock: Clock, *, lease: timedelta = timedelta(minutes=5)) -> None:
@@ -106,11 +118,6 @@ class EmbeddedTransport:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the event loop whose runners wait for new items."""
         self._wakeups.bind(loop)
-
-    def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
-                available_at: datetime | None = None) -> None:
-        payload = {"version": PAYLOAD_VERSION, **payload}
-        uow.queue.put(queue, payload, priority=priority, now=self.clock.now(), available_at=available_at)
 
     def claim(self, queue: str, limit: int = 1) -> list[Delivery]:
         """Lease up to *limit* items, most urgent first.

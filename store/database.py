@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from .group import GroupCommit
+
 if TYPE_CHECKING:
     from .uow import UnitOfWork
 
@@ -86,8 +88,6 @@ class Database:
         # waits: under load that, not the work, sets the latency. Writers of this process queue on a
         # lock instead, which wakes the next one at once. Other processes still meet the busy timeout.
         self.write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
-        from .group import GroupCommit
-
         # Short write jobs of this process's threads share transactions and commits (store/group.py).
         self.group = GroupCommit(self)
 

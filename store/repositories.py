@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Sequence
 
 from sqlalchemy import Row, delete, func, select, update
-
-from . import statements as S
 from sqlalchemy.orm import Session
 
+from . import statements as S
 from .models import (
-    AuditEvent, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
+    AuditEvent, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, Recipient, SealedBlob,
 )
 
 GENESIS = "0" * 64
 _AUDIT_ROWS_PER_INSERT = 100
-_QUEUE_ROWS_PER_INSERT = 100
 _DEADLINE_ROWS_PER_INSERT = 50  # 13 columns  # rows of one multi-row INSERT (7 parameters each)
 
 
@@ -154,110 +152,6 @@ class MessageRepository(_Repository):
 
     def count(self) -> int:
         return self.session.scalar(select(func.count(Message.id))) or 0
-
-
-class QueueRepository(_Repository):
-    """The store-backed queue of the embedded transport: put, claim, ack, retry, quarantine.
-
-    Puts and acks are written together when the unit of work commits or flushes, or before this
-    repository does anything else: one multi-row INSERT and one DELETE per transaction, not one each.
-    """
-
-    _puts: list[dict[str, Any]] | None = None
-    _acks: list[int] | None = None
-
-    def put(self, queue: str, payload: dict[str, Any], *, priority: int, now: datetime,
-            available_at: datetime | None = None, state: str = "ready", attempts: int = 0,
-            last_error: str | None = None, created_at: datetime | None = None) -> None:
-        if self._puts is None:
-            self._puts = []
-        self._puts.append(dict(queue=queue, payload=payload, priority=priority, state=state,
-                               available_at=available_at or now, attempts=attempts, last_error=last_error,
-                               created_at=created_at or now))
-
-    def write_pending(self) -> None:
-        """Write the puts and acks not yet written (puts in order: their ids follow it)."""
-        puts, acks, self._puts, self._acks = self._puts, self._acks, None, None
-        if puts:
-            self._insert_rows(S.QUEUE_PUT, puts, _QUEUE_ROWS_PER_INSERT)
-        if acks:
-            self._core(S.QUEUE_ACK_MANY, {"b_ids": acks})
-
-    def done(self, ids: list[int]) -> None:
-        """Remove items (a relay's rows once the broker confirmed them)."""
-        self.write_pending()
-        if ids:
-            self._core(S.QUEUE_ACK_MANY, {"b_ids": ids})
-
-    def release(self, ids: list[int]) -> None:
-        """Leased items back to ready at once (a relay's rows the broker did not confirm)."""
-        self.write_pending()
-        if ids:
-            self._core(S.QUEUE_RELEASE, {"b_ids": ids})
-
-    def claim(self, queue: str, *, now: datetime, lease: timedelta, limit: int = 1) -> list[dict[str, Any]]:
-        """Lease up to *limit* of the most urgent ready items of *queue* (highest priority, then oldest)."""
-        self.write_pending()
-        rows = self._core(S.QUEUE_NEXT, {"b_queue": queue, "b_now": now, "b_limit": limit}).all()
-        if rows:
-            self._core(S.QUEUE_LEASE, {"b_ids": [r.id for r in rows], "b_lease_until": now + lease})
-        return [{**r._mapping, "attempts": r.attempts + 1} for r in rows]
-
-    def any_ready(self, queue: str, *, now: datetime) -> bool:
-        """Whether *queue* has an item to claim now (a read: a reader can ask without the write lock)."""
-        self.write_pending()
-        return self._core(S.QUEUE_ANY_READY, {"b_queue": queue, "b_now": now}).first() is not None
-
-    def get(self, item_id: int) -> QueueItem | None:
-        self.write_pending()
-        return self.session.get(QueueItem, item_id)
-
-    def ack(self, item_id: int) -> None:
-        if self._acks is None:
-            self._acks = []
-        self._acks.append(item_id)
-
-    def retry(self, item_id: int, *, available_at: datetime, error: str | None = None) -> None:
-        self.write_pending()
-        self._core(S.QUEUE_UPDATE, {"b_id": item_id, "state": "ready", "available_at": available_at,
-                                    "lease_until": None, "last_error": error})
-
-    def quarantine(self, item_id: int, *, error: str) -> None:
-        self.write_pending()
-        self.session.execute(
-            update(QueueItem).where(QueueItem.id == item_id)
-            .values(state="quarantined", lease_until=None, last_error=error)
-        )
-
-    def release_expired(self, *, now: datetime) -> int:
-        """Make items whose lease ran out (a worker died) ready again; returns how many."""
-        self.write_pending()
-        return self._core(S.QUEUE_RELEASE_EXPIRED, {"b_now": now}).rowcount or 0
-
-    def release_all(self) -> int:
-        """Embedded start-up: nothing else can hold a lease, so every lease is stale."""
-        self.write_pending()
-        result = self.session.execute(
-            update(QueueItem).where(QueueItem.state == "leased").values(state="ready", lease_until=None)
-        )
-        return result.rowcount or 0
-
-    def next_available_at(self, queue: str) -> datetime | None:
-        self.write_pending()
-        return self._core(S.QUEUE_NEXT_AVAILABLE, {"b_queue": queue}).scalar()
-
-    def depths(self) -> dict[tuple[str, str], int]:
-        self.write_pending()
-        rows = self.session.execute(
-            select(QueueItem.queue, QueueItem.state, func.count(QueueItem.id)).group_by(QueueItem.queue, QueueItem.state)
-        )
-        return {(q, s): n for q, s, n in rows}
-
-    def quarantined(self) -> Sequence[QueueItem]:
-        self.write_pending()
-        return self.session.scalars(
-            select(QueueItem).where(QueueItem.state == "quarantined").order_by(QueueItem.id)
-        ).all()
 
 
 class OutboundRepository(_Repository):

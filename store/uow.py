@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .embargo_repositories import EmbargoRepository, HolderRepository, MemberRepository
 from .errors import Conflict, StoreUnavailable
+from .queue_repository import QueueRepository
 from .repositories import (
     AuditRepository,
     BlobRepository,
@@ -21,7 +22,6 @@ from .repositories import (
     OutboundRepository,
     PartnerRepository,
     RecipientRepository,
-    QueueRepository,
 )
 
 

@@ -213,7 +213,7 @@ def test_concurrent_calls_from_a_thread_pool(hub_gpg, hub_fpr, alice):
 @pytest.mark.parametrize("memfd", [True, False], ids=["memfd", "pipes"])
 def test_both_ways_of_running_gpg_give_the_same_verdicts(monkeypatch, gpg_dir, hub_gpg, hub_fpr, alice, memfd):
     """gpg run on memory files (Linux) or on pipes: good, bad, signed output and the time limit alike."""
-    import crypto.gpg as adapter
+    import crypto.gpg_process as adapter
     monkeypatch.setattr(adapter, "_MEMFD", memfd)
     sig = keys.sign_detached(alice, DATA)
     open_fds = len(os.listdir("/proc/self/fd"))

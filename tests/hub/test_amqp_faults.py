@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import smtplib
 import subprocess
 import sys
 import threading
@@ -17,7 +16,7 @@ from pathlib import Path
 from gateway.capture import CaptureRelay
 from tests.hub.rig import HUB, home_with_police, reference_in, use_amqp
 from tests.support import mail
-from tests.support.hubrig import client_tls
+from tests.support.hubrig import send_accepted
 from tests.support.rabbitmq import Broker, free_port
 
 OUTAGE_SECONDS = float(os.environ.get("PASSERELLE_TEST_OUTAGE_SECONDS", "30"))
@@ -67,14 +66,7 @@ class Serve:
 
 
 def _send(port: int, raw: bytes, sender: str) -> str:
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-        client.starttls(context=client_tls())
-        client.ehlo()
-        client.mail(sender)
-        client.rcpt(HUB)
-        code, text = client.data(raw)
-        assert code == 250, text
-        return reference_in(text.decode())
+    return reference_in(send_accepted(port, raw, sender, HUB))
 
 
 def _one_receipt_each(relay: CaptureRelay, accepted: list[str], timeout: float = 90.0, *,

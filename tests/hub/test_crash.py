@@ -16,11 +16,7 @@ from gateway.capture import CaptureRelay
 from hub.settings import load
 from tests.hub.rig import HUB, home_with_police, reference_in, use_embedded
 from tests.support import mail, stores
-from tests.support.hubrig import client_tls, free_port, serve_process
-
-
-def _free_port() -> int:
-    return free_port()
+from tests.support.hubrig import free_port, send_accepted, serve_process
 
 
 def _serve(home, port: int, relay: str) -> subprocess.Popen:
@@ -28,20 +24,13 @@ def _serve(home, port: int, relay: str) -> subprocess.Popen:
 
 
 def _send(port: int, raw: bytes, sender: str) -> str:
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-        client.starttls(context=client_tls())
-        client.ehlo()
-        client.mail(sender)
-        client.rcpt(HUB)
-        code, text = client.data(raw)
-        assert code == 250, text
-        return text.decode()
+    return send_accepted(port, raw, sender, HUB)
 
 
 def test_kill_9_after_250_then_restart_delivers_one_receipt(short_tmp):
     """kill -9 straight after the 250: on restart the message is there and gets exactly one receipt."""
     home, key = home_with_police(short_tmp)
-    port, relay_port = _free_port(), _free_port()
+    port, relay_port = free_port(), free_port()
     relay_address = f"127.0.0.1:{relay_port}"  # nothing listens yet: the receipt cannot leave before the kill
     process = _serve(home, port, relay_address)
     references = []
@@ -69,7 +58,7 @@ def test_kill_9_after_250_then_restart_delivers_one_receipt(short_tmp):
 def test_sigterm_while_clients_send_loses_nothing_accepted(short_tmp):
     """SIGTERM during a stream: every 250 given has its message stored and its receipt after restart."""
     home, key = home_with_police(short_tmp)
-    port = _free_port()
+    port = free_port()
     with CaptureRelay() as relay:
         process = _serve(home, port, relay.address)
         accepted = []
@@ -122,13 +111,13 @@ def test_a_second_embedded_hub_on_the_same_store_refuses_to_start(short_tmp):
     home, key = home_with_police(short_tmp)
     use_embedded(home.settings.home)  # whatever PASSERELLE_TEST_TRANSPORT says: the guard is the embedded hub's
     assert not load(home.settings.home).transport.enabled
-    port, relay_port = _free_port(), _free_port()
+    port, relay_port = free_port(), free_port()
     first = _serve(home, port, f"127.0.0.1:{relay_port}")
 
     def refused() -> None:
         second = subprocess.run(
             [sys.executable, "-m", "hub", "serve", "--home", str(home.settings.home), "--listen",
-             f"127.0.0.1:{_free_port()}", "--relay", f"127.0.0.1:{relay_port}"],
+             f"127.0.0.1:{free_port()}", "--relay", f"127.0.0.1:{relay_port}"],
             capture_output=True, text=True, timeout=60)
         assert second.returncode == 2, second.stderr
         said = [line for line in second.stderr.splitlines() if line and " INFO " not in line]  # the log aside

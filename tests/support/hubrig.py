@@ -51,6 +51,18 @@ class RunningHub(BackgroundHub):
             return code, text.decode()
 
 
+def send_accepted(port: int, raw: bytes, sender: str, rcpt: str) -> str:
+    """One STARTTLS transaction with a `serve` process on 127.0.0.1:*port*; asserts the 250, returns its text."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.starttls(context=client_tls())
+        client.ehlo()
+        client.mail(sender)
+        client.rcpt(rcpt)
+        code, text = client.data(raw)
+        assert code == 250, text
+        return text.decode()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
