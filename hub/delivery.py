@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -94,6 +95,27 @@ class DeliveryHandler:
         self.transport = transport
         self.policy = policy
         self.gate = RelayGate(policy.retry_schedule_seconds)
+        # Mails this process's delivery workers have in hand or have sent (the most recent ones). A broker
+        # may hand a worker a second copy of an item (redelivery after a crash, the outbox relayed twice)
+        # while another worker of this process still has the first in hand, or after it sent it but
+        # before this batch was loaded: that copy is only acknowledged, never sent again.
+        self._taken: OrderedDict[int, None] = OrderedDict()
+        self._taken_lock = threading.Lock()
+
+    TAKEN_KEPT = 10_000
+
+    def _take(self, mail_id: int) -> bool:
+        with self._taken_lock:
+            if mail_id in self._taken:
+                return False
+            self._taken[mail_id] = None
+            while len(self._taken) > self.TAKEN_KEPT:
+                self._taken.popitem(last=False)
+            return True
+
+    def _give_back(self, mail_id: int) -> None:
+        with self._taken_lock:
+            self._taken.pop(mail_id, None)
 
     def handle(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception]]:
         """Send a batch one by one on this worker's relay session, recording each mail's outcome as it goes."""
@@ -110,6 +132,9 @@ class DeliveryHandler:
             if closed_until is not None:  # the relay is known to be down: no attempt spent, wait for its probe
                 outcomes.append((delivery, job, "gated", closed_until))
                 continue
+            if not self._take(job.mail_id):  # a copy another worker of this process has in hand, or sent
+                outcomes.append((delivery, None, "done", None))
+                continue
             try:
                 reply = self.relay.send(job.mail_from, job.rcpt_to, job.data)
             except RelayTemporary as exc:
@@ -122,7 +147,13 @@ class DeliveryHandler:
                 outcome = (delivery, job, "sent", reply)
             # Recorded at once: a crash between the relay's answer and this commit is the only window in
             # which a mail can go out twice; it must not span the rest of the batch.
-            self._record_sent([outcome])
+            recorded = False
+            try:
+                self._record_sent([outcome])
+                recorded = True
+            finally:
+                if not (recorded and outcome[2] == "sent"):  # its next attempt may be sent by any worker
+                    self._give_back(job.mail_id)
         self._record_sent(outcomes)
         return failures
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from datetime import timedelta
 
 from click.testing import CliRunner
 
@@ -244,3 +246,42 @@ def test_store_unavailable_answers_4xx_and_nothing_is_half_accepted(short_tmp):
         assert (code, text[:5]) == (451, "4.3.0"), text
         code, text = hub.send(raw)
         assert code == 250, text
+
+
+def test_two_copies_of_one_delivery_in_hand_send_it_once(short_tmp):
+    """A broker can hand a process a second copy of a delivery (redelivered after a crash, or relayed twice
+    from the outbox) while the first is in hand: both loaded as pending, one mail at the relay, both copies
+    acknowledged, the mail recorded as sent once."""
+    from crypto import StorageKey
+    from gateway import Relay
+    from hub.clock import SystemClock
+    from hub.delivery import DeliveryHandler
+    from hub.outbox import OUTBOUND_QUEUE, queue_mail
+    from hub.transport import Delivery, EmbeddedTransport
+
+    home, key = home_with_police(short_tmp)
+    db = home.db()
+    clock = SystemClock()
+    transport = EmbeddedTransport(db, clock)
+    storage = StorageKey.load(home.settings.storage_key_path)
+    with db.unit_of_work() as uow:
+        mail_id = queue_mail(uow, transport=transport, key=storage, clock=clock, message_id=None,
+                             purpose="evaluation", rfc_message_id="<twice@ocam.test>", mail_from="hub@ocam.test",
+                             rcpt_to=key.email, data=b"Message-ID: <twice@ocam.test>\r\n\r\nx\r\n", priority=5)
+        uow.commit()
+    with db.unit_of_work() as uow:
+        item_id = uow.queue.claim(OUTBOUND_QUEUE, now=clock.now(), lease=timedelta(minutes=5))[0]["id"]
+        uow.commit()
+    copies = [Delivery(item_id, OUTBOUND_QUEUE, {"outbound_id": mail_id}, 5, 1, clock.now()) for _ in range(2)]
+    with CaptureRelay() as relay:
+        host, port = relay.address.rsplit(":", 1)
+        handler = DeliveryHandler(db=db, relay=Relay(host, int(port), starttls=False, timeout_seconds=10,
+                                                     local_hostname="ocam.test"),
+                                  storage_key=storage, clock=clock, transport=transport, policy=home.settings.delivery)
+        assert handler.handle(copies) == []
+        time.sleep(0.5)  # a second copy would have reached the relay by now
+        assert [c.message["Message-ID"] for c in relay.messages] == ["<twice@ocam.test>"]
+    with db.reader() as uow:
+        assert uow.outbound.state_of(mail_id) == "sent"
+        assert not [n for (queue, _), n in uow.queue.depths().items() if queue == OUTBOUND_QUEUE]  # acknowledged
+    db.dispose()
