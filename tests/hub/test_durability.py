@@ -9,9 +9,16 @@ from datetime import timedelta
 
 from click.testing import CliRunner
 
+from crypto import StorageKey
+from gateway import Relay
 from gateway.capture import CaptureRelay
 from hub.cli import main
+from hub.clock import SystemClock
+from hub.delivery import DeliveryHandler
 from hub.intake import ReceiptStage
+from hub.outbox import OUTBOUND_QUEUE, queue_mail
+from hub.priorities import priority_of
+from hub.transport import Delivery, EmbeddedTransport
 from tests.hub.rig import home_with_police, make_home, partner, reference_in
 from tests.support import mail, postgres, stores
 from tests.support.hubrig import RunningHub
@@ -155,6 +162,14 @@ def test_a_stage_that_raises_quarantines_the_message(short_tmp, monkeypatch):
     assert "intake.quarantined" in [e["action"] for e in _show(home, reference)["audit"]]
 
 
+def _outbox(short_tmp):
+    """A home with a partner, its store, a clock, an embedded transport and the storage key: to queue mail."""
+    home, key = home_with_police(short_tmp)
+    db = home.db()
+    clock = SystemClock()
+    return home, key, db, clock, EmbeddedTransport(db, clock), StorageKey.load(home.settings.storage_key_path)
+
+
 def test_processing_twice_yields_one_receipt(short_tmp):
     """A redelivered intake item (as after a crash) produces no second receipt."""
     home, key = home_with_police(short_tmp)
@@ -178,17 +193,7 @@ def test_processing_twice_yields_one_receipt(short_tmp):
 
 def test_flash_delivery_overtakes_a_thousand_routine_ones(short_tmp):
     """1,000 ROUTINE deliveries queued, then one FLASH: it leaves among the first, not after the backlog."""
-    from crypto import StorageKey
-    from hub.clock import SystemClock
-    from hub.outbox import queue_mail
-    from hub.priorities import priority_of
-    from hub.transport import EmbeddedTransport
-
-    home, key = home_with_police(short_tmp)
-    db = home.db()
-    clock = SystemClock()
-    transport = EmbeddedTransport(db, clock)
-    storage = StorageKey.load(home.settings.storage_key_path)
+    home, key, db, clock, transport, storage = _outbox(short_tmp)
     with db.unit_of_work() as uow:
         for n in range(1000):
             queue_mail(uow, transport=transport, key=storage, clock=clock, message_id=None, purpose="evaluation",
@@ -252,18 +257,7 @@ def test_two_copies_of_one_delivery_in_hand_send_it_once(short_tmp):
     """A broker can hand a process a second copy of a delivery (redelivered after a crash, or relayed twice
     from the outbox) while the first is in hand: both loaded as pending, one mail at the relay, both copies
     acknowledged, the mail recorded as sent once."""
-    from crypto import StorageKey
-    from gateway import Relay
-    from hub.clock import SystemClock
-    from hub.delivery import DeliveryHandler
-    from hub.outbox import OUTBOUND_QUEUE, queue_mail
-    from hub.transport import Delivery, EmbeddedTransport
-
-    home, key = home_with_police(short_tmp)
-    db = home.db()
-    clock = SystemClock()
-    transport = EmbeddedTransport(db, clock)
-    storage = StorageKey.load(home.settings.storage_key_path)
+    home, key, db, clock, transport, storage = _outbox(short_tmp)
     with db.unit_of_work() as uow:
         mail_id = queue_mail(uow, transport=transport, key=storage, clock=clock, message_id=None,
                              purpose="evaluation", rfc_message_id="<twice@ocam.test>", mail_from="hub@ocam.test",
