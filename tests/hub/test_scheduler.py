@@ -18,7 +18,9 @@ from hub.transport import EmbeddedTransport
 from tests.hub.rig import home_with_police, reference_in, signed
 from tests.support.hubrig import RunningHub
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+# The hub's frozen clock starts at the coming whole hour, never before the real time: rows that the CLI
+# and the relay write with the real clock must not lie in the hub's future (a fixed date went stale).
+T0 = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
 DAY = timedelta(days=1)
 
 
