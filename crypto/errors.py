@@ -6,6 +6,7 @@
     ├── KeyImportError            no usable key in the data
     ├── KeyUnusable               .fingerprint, .reason: a signer/recipient key is missing, expired, revoked
     ├── SealError                 sealed item tampered with, or the wrong storage key
+    ├── PacketError               OpenPGP data this package does not read in process (gpg decides)
     └── MimeError                 .reason: a short sentence for the sender
         ├── Unsigned
         ├── InlinePgp
@@ -55,6 +56,10 @@ class KeyUnusable(CryptoError):
 
 class SealError(CryptoError):
     """A sealed item could not be opened: tampered with, or sealed under another key."""
+
+
+class PacketError(CryptoError, ValueError):
+    """OpenPGP data malformed, or of a kind the in-process reader leaves to gpg."""
 
 
 class MimeError(CryptoError):

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parseaddr
 from pathlib import Path
 
+from crypto import native
+from crypto.colons import ListedKey, listed_keys, timestamp
 from crypto.errors import DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
 from crypto.gpg_process import Engine, Outcome, input_file
+from crypto.signing_keys import SigningKeys, keyring_stamp
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +84,15 @@ class Decrypted:
 
 
 class Gpg:
-    """OpenPGP verbs on one GnuPG home; safe to call from several threads."""
+    """OpenPGP verbs on one GnuPG home; safe to call from several threads.
 
-    def __init__(self, home: Path, *, binary: str = "gpg", timeout_seconds: float = 30.0) -> None:
+    With ``in_process`` (the default) a signature gpg's own listing shows a valid key for is checked
+    in this process (crypto/native.py), and the home's own unprotected signing key signs here too;
+    whatever that code does not read, and every signature it cannot call good, goes to gpg.
+    """
+
+    def __init__(self, home: Path, *, binary: str = "gpg", timeout_seconds: float = 30.0,
+                 in_process: bool = True) -> None:
         self.home = Path(home)
         if not self.home.exists():
             self.home.mkdir(mode=0o700, parents=True)
@@ -96,6 +107,9 @@ class Gpg:
             # With --no-auto-check-trustdb gpg never creates it, yet it needs one to list
             # expired keys; the later --trust-model wins over the one in BASE_OPTIONS.
             self._engine.run(["--check-trustdb", "--trust-model", "pgp"], b"")
+        self._keys = SigningKeys(self._engine.run, self.home) if in_process else None
+        self._signers: dict[str, tuple[tuple, native.Signer | None]] = {}
+        self._signers_lock = threading.Lock()
 
     # -- keys -----------------------------------------------------------------
 
@@ -162,6 +176,12 @@ class Gpg:
 
     def verify_detached(self, data: bytes, signature: bytes) -> SignatureCheck:
         """Check a detached signature over data; a bad or unknown signature is a result, not an error."""
+        if self._keys is not None:
+            good = native.verify(self._keys, data, signature, time.time())
+            if good is not None:
+                return SignatureCheck("good", good.primary, good.signing,
+                                      datetime.fromtimestamp(good.created, timezone.utc), good.hash_name,
+                                      f"GOODSIG; VALIDSIG {good.signing} (in process)")
         out = self._engine.run(["--verify", "--", input_file(0), "-"], data, files=[signature])
         check = _signature_from_status(out)
         if check is None:
@@ -180,12 +200,31 @@ class Gpg:
 
     def sign_detached(self, data: bytes, signer: str) -> tuple[bytes, str]:
         """An armoured detached signature and its RFC 3156 micalg (e.g. "pgp-sha512")."""
+        signer_here = self._signer(signer)
+        now = time.time()
+        if signer_here is not None and (signer_here.expires is None or signer_here.expires > now):
+            return signer_here.sign(data, int(now))
         out = self._engine.run(["--armor", "--detach-sign", "--local-user", signer], data)
         created = out.values("SIG_CREATED")
         if out.returncode != 0 or not created:
             raise _unusable_or_unavailable(out, signer, "INV_SGNR")
         hash_id = int(created[0].split()[2])
         return out.data, "pgp-" + HASH_NAMES.get(hash_id, str(hash_id)).lower()
+
+    def _signer(self, signer: str) -> native.Signer | None:
+        """The in-process signer for this primary fingerprint, loaded again when the keyring changed."""
+        if self._keys is None or not _FPR.fullmatch(signer):
+            return None
+        stamp = keyring_stamp(self.home)
+        held = self._signers.get(signer)
+        if held is not None and held[0] == stamp:
+            return held[1]
+        with self._signers_lock:
+            held = self._signers.get(signer)
+            if held is None or held[0] != stamp:
+                held = (stamp, native.Signer.load(self._engine.run, signer, datetime.now(timezone.utc)))
+                self._signers[signer] = held
+        return held[1]
 
     def encrypt(self, data: bytes, recipients: list[str], *, sign_with: str | None = None) -> bytes:
         """Armoured ciphertext to the recipients' keys; signed inside when sign_with is given."""
@@ -215,17 +254,6 @@ def _summary(out: Outcome) -> str:
     return "; ".join(items) + f" (rc {out.returncode})"
 
 
-def _ts(value: str) -> datetime | None:
-    if not value or value == "0":
-        return None
-    if value.isdigit():
-        return datetime.fromtimestamp(int(value), timezone.utc)
-    try:
-        return datetime.strptime(value, "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
 def _signature_from_status(out: Outcome) -> SignatureCheck | None:
     """Read the signature blocks (NEWSIG ...) of a verify or decrypt run; None if there is none."""
     blocks: list[list[tuple[str, str]]] = []
@@ -250,12 +278,12 @@ def _check_block(block: list[tuple[str, str]]) -> SignatureCheck:
     if "VALIDSIG" in keys:
         f = keys["VALIDSIG"].split()
         signing = f[0].upper()
-        signed_at = _ts(f[2])
+        signed_at = timestamp(f[2])
         hash_name = HASH_NAMES.get(int(f[7]), f[7]) if len(f) > 7 else None
         primary = f[9].upper() if len(f) > 9 else signing
     elif "ERRSIG" in keys:
         f = keys["ERRSIG"].split()
-        signed_at = _ts(f[4]) if len(f) > 4 else None
+        signed_at = timestamp(f[4]) if len(f) > 4 else None
         hash_name = HASH_NAMES.get(int(f[2]), f[2]) if len(f) > 2 and f[2].isdigit() else None
         signing = f[6].upper() if len(f) > 6 and f[6] != "-" else None
     if "BADSIG" in keys:
@@ -327,48 +355,26 @@ def _unescape(field: str) -> str:
 def _parse_listing(data: bytes) -> list[KeyInfo]:
     """Parse --with-colons --fixed-list-mode output into KeyInfo, one per primary key."""
     now = datetime.now(timezone.utc)
-    keys: list[dict] = []
-    last: dict | None = None
-    for line in data.decode("latin-1").splitlines():
-        f = line.split(":")
-        kind = f[0]
-        if kind in ("pub", "sec"):
-            last = {"rec": f, "fpr": None, "uids": [], "subs": []}
-            keys.append(last)
-        elif kind in ("sub", "ssb") and keys:
-            last = {"rec": f, "fpr": None}
-            keys[-1]["subs"].append(last)
-        elif kind == "fpr" and last is not None and last["fpr"] is None:
-            last["fpr"] = f[9].upper()
-        elif kind == "uid" and keys and f[1] not in ("r", "e"):
-            keys[-1]["uids"].append(_unescape(f[9]))
-    return [_key_info(k, now) for k in keys if k["fpr"]]
+    return [_key_info(k, now) for k in listed_keys(data)]
 
 
-def _usable(rec: list[str], now: datetime) -> bool:
-    expires = _ts(rec[6])
-    return rec[1] not in ("r", "e", "d", "i") and (expires is None or expires > now)
-
-
-def _key_info(k: dict, now: datetime) -> KeyInfo:
-    rec = k["rec"]
-    revoked = rec[1] == "r"
-    primary_ok = not revoked and _usable(rec, now)
-    capable = [rec] + [s["rec"] for s in k["subs"]]
-    usable = [r for r in capable if primary_ok and _usable(r, now)]
+def _key_info(k: ListedKey, now: datetime) -> KeyInfo:
+    primary = k.primary
+    usable = [r for r in (primary, *k.subkeys) if primary.usable(now) and r.usable(now)]
+    uids = [_unescape(f[9]) for f in k.uids if f[1] not in ("r", "e") and len(f) > 9]
     emails = []
-    for uid in k["uids"]:
+    for uid in uids:
         addr = parseaddr(uid)[1]
         if "@" in addr:
             emails.append(addr.lower())
     return KeyInfo(
-        fingerprint=k["fpr"],
-        uids=tuple(k["uids"]),
+        fingerprint=primary.fingerprint,
+        uids=tuple(uids),
         emails=tuple(_unique(emails)),
-        created=_ts(rec[5]) or datetime.fromtimestamp(0, timezone.utc),
-        expires=_ts(rec[6]),
-        revoked=revoked,
-        can_sign=any("s" in r[11] for r in usable),
-        can_encrypt=any("e" in r[11] for r in usable),
-        subkeys=tuple(s["fpr"] for s in k["subs"] if s["fpr"]),
+        created=primary.created or datetime.fromtimestamp(0, timezone.utc),
+        expires=primary.expires,
+        revoked=primary.validity == "r",
+        can_sign=any("s" in r.capabilities for r in usable),
+        can_encrypt=any("e" in r.capabilities for r in usable),
+        subkeys=tuple(s.fingerprint for s in k.subkeys if s.fingerprint),
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from crypto import Gpg, StorageKey, pgpmime
+from crypto import StorageKey, pgpmime
 from gateway import IngressHandler, Limits, Relay, server_tls_context, start_server
 from store import Database, LeaderLock, ensure_head
 
@@ -60,8 +60,7 @@ class Hub:
         self.clock = clock or SystemClock()
         self.db = Database(settings.database_url, busy_timeout_seconds=settings.store.busy_timeout_seconds)
         ensure_head(self.db.engine)
-        self.gpg = Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary,
-                       timeout_seconds=settings.crypto.gpg_timeout_seconds)
+        self.gpg = home_mod.open_gpg(settings)
         self.storage_key = StorageKey.load(settings.storage_key_path)
         self.transport = make_transport(settings, self.db, self.clock, role)
         # The Art. 10 distribution policy is validated at start-up: a broken file stops the hub, not a send.

@@ -51,12 +51,14 @@ class IntakeReport:
     elapsed_receipts: float
     lat_250: list[float]
     lat_receipt: list[float]
-    ceiling: float
+    ceiling: float  # verify+sign pairs/s through gpg processes alone
     ceiling_threads: int
     hub_cpu: tuple[float, float]  # seconds: the hub process itself, and its children (gpg) that have exited
     bench_cpu: float  # seconds: this process (the SMTP clients and the capturing relay)
     store: str = "sqlite"
     workers: int = 0  # worker processes beside one gateway process (0: one embedded `serve --role all`)
+    in_process: bool = True  # the hub's [crypto] in_process
+    ceiling_in_process: float = 0.0  # the same pairs/s with the adapter's in-process path
 
     @property
     def accept_rate(self) -> float:
@@ -78,6 +80,8 @@ class IntakeReport:
                if self.workers else " hub in its own process (passerelle serve, embedded transport),")
             + " clients and relay in the bench process",
             f"store        {self.store}",
+            f"crypto       " + ("signatures checked and made in process (crypto.in_process = true)" if self.in_process
+                                else "every verify and sign through a gpg process (crypto.in_process = false)"),
             f"accepted     {self.accepted} (refused {self.refused}) in {self.elapsed_250:.2f} s = {self.accept_rate:.1f} msg/s",
             f"with receipt {self.receipts} receipts at the relay after {self.elapsed_receipts:.2f} s = {self.receipt_rate:.1f} msg/s",
             f"250 latency  p50 {ms(_pct(self.lat_250, 50))}  p99 {ms(_pct(self.lat_250, 99))}",
@@ -85,9 +89,17 @@ class IntakeReport:
             f"hub CPU      {1000 * self.hub_cpu[0] / max(self.accepted, 1):.1f} ms/msg in the hub process, "
             f"{1000 * self.hub_cpu[1] / max(self.accepted, 1):.1f} ms/msg in its gpg children, "
             f"{1000 * self.bench_cpu / max(self.accepted, 1):.1f} ms/msg in the load generator and relay",
-            f"gpg ceiling  {self.ceiling:.1f} verify+sign pairs/s ({self.ceiling_threads} threads, adapter alone)",
-            f"efficiency   {100 * self.receipt_rate / self.ceiling if self.ceiling else 0:.0f}% of the adapter ceiling",
+            f"gpg ceiling  {self.ceiling:.1f} verify+sign pairs/s ({self.ceiling_threads} threads, adapter alone, "
+            "gpg processes)",
+            f"in process   {self.ceiling_in_process:.1f} verify+sign pairs/s ({self.ceiling_threads} threads, adapter "
+            "alone, in-process path)",
+            f"efficiency   {_share(self.receipt_rate, self.ceiling)} of the gpg ceiling, "
+            f"{_share(self.receipt_rate, self.ceiling_in_process)} of the in-process one",
         ])
+
+
+def _share(rate: float, ceiling: float) -> str:
+    return f"{100 * rate / ceiling:.0f}%" if ceiling else "n/a"
 
 
 def _cpu_model() -> str:
@@ -139,11 +151,14 @@ def _ceiling(gpg_hub: Gpg, hub_fpr: str, sample: bytes, threads: int, seconds: f
 
 
 def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: float,
-                     store_url: str | None = None, amqp_url: str = "", workers: int = 1) -> IntakeReport:
-    """*amqp_url* empty: one embedded hub process; else one gateway and *workers* worker processes on RabbitMQ."""
+                     store_url: str | None = None, amqp_url: str = "", workers: int = 1,
+                     in_process: bool = True) -> IntakeReport:
+    """*amqp_url* empty: one embedded hub process; else one gateway and *workers* worker processes on RabbitMQ.
+    *in_process*: the hub's [crypto] in_process (false: every verify and sign through gpg)."""
     tmp = Path(tempfile.mkdtemp(prefix="pbench"))
     try:
-        report = _run(tmp, count, clients, size, timeout_seconds, store_url, amqp_url, workers if amqp_url else 0)
+        report = _run(tmp, count, clients, size, timeout_seconds, store_url, amqp_url, workers if amqp_url else 0,
+                      in_process)
         report.store = "SQLite (WAL, synchronous=FULL) in the home" if not store_url else \
             f"PostgreSQL {_server_version(store_url)}"
         return report
@@ -166,7 +181,7 @@ def _server_version(url: str) -> str:
 
 
 def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
-         store_url: str | None = None, amqp_url: str = "", workers: int = 0) -> IntakeReport:
+         store_url: str | None = None, amqp_url: str = "", workers: int = 0, in_process: bool = True) -> IntakeReport:
     identity = home_mod.init(tmp / "hub", "ocam.test", store_url=store_url)
     if amqp_url:
         use_broker(tmp / "hub", amqp_url)
@@ -185,7 +200,8 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
     db.dispose()
     messages = _presign(partner_gpg, partner_fpr, sender, identity.address, count, size)
     ceiling_threads = settings.gateway.verify_threads
-    ceiling = _ceiling(hub_gpg, identity.fingerprint, messages[0], ceiling_threads)
+    ceiling = _ceiling(Gpg(settings.gnupg_home, in_process=False), identity.fingerprint, messages[0], ceiling_threads)
+    ceiling_in_process = _ceiling(hub_gpg, identity.fingerprint, messages[0], ceiling_threads)
 
     work: queue.Queue[bytes] = queue.Queue()
     for m in messages:
@@ -197,7 +213,7 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
     tls = ssl.create_default_context()
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
 
-    with CaptureRelay() as relay, _served(settings.home, relay.address, workers) as (port, cpu):
+    with CaptureRelay() as relay, _served(settings.home, relay.address, workers, in_process) as (port, cpu):
         cpu_before = cpu()
         bench_before = _own_cpu()
         def client() -> None:
@@ -238,7 +254,7 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
                 lat_receipt.append(c.at - sent_at[ref])
     return IntakeReport(count, clients, size, len(lat_250), refused[0], len(captured), elapsed_250,
                         elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu,
-                        workers)
+                        workers=workers, in_process=in_process, ceiling_in_process=ceiling_in_process)
 
 
 def use_broker(home: Path, url: str) -> None:
@@ -265,7 +281,7 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def _served(home: Path, relay: str, workers: int = 0):
+def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True):
     """The hub as its own process(es) (`passerelle serve`), as deployed: the load generator does not share its GIL.
 
     workers == 0: one `--role all` process; else one gateway and *workers* worker processes.
@@ -277,7 +293,9 @@ def _served(home: Path, relay: str, workers: int = 0):
     log_file = open(home / "serve.log", "wb")
     processes = [subprocess.Popen([sys.executable, "-m", "hub", "serve", "--home", str(home), "--role", role,
                                    "--listen", f"127.0.0.1:{port}", "--relay", relay],
-                                  stdout=subprocess.DEVNULL, stderr=log_file) for role in roles]
+                                  stdout=subprocess.DEVNULL, stderr=log_file,
+                                  env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower()})
+                 for role in roles]
     try:
         for _ in range(600):
             if any(p.poll() is not None for p in processes):

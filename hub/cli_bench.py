@@ -19,13 +19,16 @@ def bench() -> None:
 @click.option("--amqp", "amqp_url", default="", help="RabbitMQ URL: run one gateway and --workers worker processes "
                                                     "over it instead of one embedded process.")
 @click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
+@click.option("--crypto", type=click.Choice(["in-process", "gpg"]), default="in-process", show_default=True,
+              help="The hub's crypto.in_process: signatures checked and made in process, or every one by gpg.")
 def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, store_url: str | None, amqp_url: str,
-                 workers: int) -> None:
+                 workers: int, crypto: str) -> None:
     """Send N signed messages from C clients to a fresh hub; report msg/s, 250 and receipt latency, gpg ceiling."""
     from .bench import run_intake_bench
 
     report = run_intake_bench(count=count, clients=clients, size=size, timeout_seconds=timeout_seconds,
-                              store_url=store_url, amqp_url=amqp_url, workers=workers)
+                              store_url=store_url, amqp_url=amqp_url, workers=workers,
+                              in_process=crypto == "in-process")
     click.echo(report.render())
 
 

@@ -19,13 +19,13 @@ from .recipients import CLEARANCES
 @contextmanager
 def opened(home: Path):
     """(settings, db, hub gpg, clock) for one command; the database is disposed of afterwards."""
-    from crypto import Gpg
+    from .home import open_gpg
     from store import Database
 
     settings = load_settings(home)
     db = Database(settings.database_url)
     try:
-        yield settings, db, Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary), SystemClock()
+        yield settings, db, open_gpg(settings), SystemClock()
     except (PartnerError, EmbargoError) as exc:
         fail(str(exc))
     finally:

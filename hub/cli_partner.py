@@ -17,11 +17,11 @@ key_option = click.option("--key", "key_file", required=True, type=click.Path(ex
 
 
 def _open(home: Path):
-    from crypto import Gpg
+    from .home import open_gpg
     from store import Database
 
     settings = load_settings(home)
-    return Database(settings.database_url), Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary)
+    return Database(settings.database_url), open_gpg(settings)
 
 
 @click.group()

@@ -37,14 +37,14 @@ def recipient() -> None:
 def recipient_add(home: Path, name: str, type_: str, email: str, key_file: Path, clearance: str,
                   oversees: tuple[str, ...], basis: str | None) -> None:
     """Register NAME with its address, key and security clearance."""
-    from crypto import Gpg
+    from .home import open_gpg
     from store import Database
 
     settings = load_settings(home)
     db = Database(settings.database_url)
     try:
         with db.unit_of_work() as uow:
-            r = recipients_mod.add(uow, Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary), SystemClock(),
+            r = recipients_mod.add(uow, open_gpg(settings), SystemClock(),
                                    name=name, type=type_, email=email, key_data=key_file.read_bytes(),
                                    clearance=clearance.upper(), oversees=list(oversees), basis=basis)
             uow.commit()

@@ -42,7 +42,9 @@ def send_request(home: Path, partner: str, urgency: str, subject: str, body_file
                  due: str | None) -> None:
     """Sign a request, encrypt it to the contact point's key only, and queue it; the clock starts at its
     acknowledgement (the partner's mail server accepting it, or the partner's MDN, whichever comes first)."""
-    from crypto import Gpg, StorageKey
+    from crypto import StorageKey
+
+    from .home import open_gpg
     from store import Database
 
     from .requests_out import send_request as do_send
@@ -53,7 +55,7 @@ def send_request(home: Path, partner: str, urgency: str, subject: str, body_file
     clock = SystemClock()
     try:
         with db.unit_of_work() as uow:
-            sent = do_send(uow, settings=settings, gpg=Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary),
+            sent = do_send(uow, settings=settings, gpg=open_gpg(settings),
                            key=StorageKey.load(settings.storage_key_path), clock=clock,
                            transport=EmbeddedTransport(db, clock), partner_name=partner, urgency=urgency.upper(),
                            subject=subject, body=body_file.read_text(encoding="utf-8"),
@@ -101,7 +103,9 @@ def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgen
                     preview: bool) -> None:
     """Send an evaluation to exactly the recipients law Art. 10 lists for its kind and origin, each copy
     encrypted to its recipient only. Any failed check stops the send and names the recipient."""
-    from crypto import Gpg, StorageKey
+    from crypto import StorageKey
+
+    from .home import open_gpg
     from store import Database
 
     from . import evaluations
@@ -115,7 +119,7 @@ def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgen
     settings = load_settings(home)
     db = Database(settings.database_url)
     clock = SystemClock()
-    gpg = Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary)
+    gpg = open_gpg(settings)
     try:
         policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)
         with db.unit_of_work() as uow:

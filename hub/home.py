@@ -29,6 +29,12 @@ class Identity:
     tls_fingerprint: str
 
 
+def open_gpg(settings: Settings) -> Gpg:
+    """The hub's GnuPG home, run as its [crypto] settings say."""
+    c = settings.crypto
+    return Gpg(settings.gnupg_home, binary=c.gpg_binary, timeout_seconds=c.gpg_timeout_seconds, in_process=c.in_process)
+
+
 def exists(home: Path) -> bool:
     return (home / SETTINGS_FILE).exists() or (home / "keys" / "storage.key").exists()
 

@@ -75,6 +75,10 @@ class CryptoSection(BaseModel):
 
     gpg_binary: str = Field("gpg", description="The gpg executable.")
     gpg_timeout_seconds: float = Field(30.0, description="Longest a gpg call may take before the hub answers 4xx.")
+    in_process: bool = Field(True, description="Check signatures whose key gpg lists as valid, and make the hub's "
+                                               "own (unprotected key), in process with `cryptography` (v4; Ed25519, "
+                                               "ECDSA P-256/384/521, RSA >= 2048; SHA-2); gpg decides everything "
+                                               "else, and every signature not found good here. false: gpg for all.")
 
 
 class DeadlinesSection(BaseModel):

@@ -226,6 +226,6 @@ def test_both_ways_of_running_gpg_give_the_same_verdicts(monkeypatch, gpg_dir, h
     fake = gpg_dir / "slowgpg2"
     fake.write_text('#!/bin/sh\ncase "$*" in *--list-config*|*--check-trustdb*) exec gpg "$@";; esac\nexec sleep 30\n')
     fake.chmod(0o755)
-    slow = Gpg(gpg_dir / "slow", binary=str(fake), timeout_seconds=0.5)
+    slow = Gpg(gpg_dir / "slow", binary=str(fake), timeout_seconds=0.5, in_process=False)
     with pytest.raises(GpgUnavailable, match="verify timed out"):
         slow.verify_detached(DATA, sig)

@@ -1,0 +1,298 @@
+"""OpenPGP wire format (RFC 9580 §4–6): ASCII armor, packet framing, MPIs, v4 key and signature packets."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+
+from crypto.errors import PacketError
+
+TAG_SIGNATURE, TAG_SECRET_KEY, TAG_PUBLIC_KEY, TAG_SECRET_SUBKEY, TAG_PUBLIC_SUBKEY = 2, 5, 6, 7, 14
+KEY_TAGS = (TAG_SECRET_KEY, TAG_PUBLIC_KEY, TAG_SECRET_SUBKEY, TAG_PUBLIC_SUBKEY)
+
+# Public-key algorithms (RFC 9580 §9.1) this module reads the material of.
+RSA, RSA_SIGN, ECDSA, EDDSA_LEGACY, ED25519 = 1, 3, 19, 22, 27
+# Subpacket types (RFC 9580 §5.2.3.7).
+SUB_CREATED, SUB_SIG_EXPIRES, SUB_ISSUER_KEY_ID, SUB_ISSUER_FPR = 2, 3, 16, 33
+
+
+def crc24(data: bytes) -> int:
+    crc = 0xB704CE
+    for byte in data:
+        crc ^= byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+
+
+def dearmor(data: bytes) -> bytes:
+    """The binary packets of armoured (checksum checked when present) or already binary data."""
+    stripped = data.lstrip()
+    if stripped[:1] and stripped[0] & 0x80:
+        return bytes(stripped)
+    lines = stripped.replace(b"\r\n", b"\n").split(b"\n")
+    if not lines or not lines[0].startswith(b"-----BEGIN PGP "):
+        raise PacketError("no OpenPGP armor")
+    i = 1
+    while i < len(lines) and lines[i].strip():  # armor headers, up to the blank line
+        if b":" not in lines[i]:
+            raise PacketError("malformed armor header")
+        i += 1
+    body, checksum = [], None
+    for line in lines[i + 1:]:
+        line = line.strip()
+        if line.startswith(b"-----END PGP "):
+            break
+        if line.startswith(b"=") and len(line) == 5:
+            checksum = line[1:]
+        elif line:
+            body.append(line)
+    else:
+        raise PacketError("armor without its END line")
+    try:
+        binary = base64.b64decode(b"".join(body), validate=True)
+        expected = base64.b64decode(checksum, validate=True) if checksum else None
+    except (binascii.Error, ValueError) as exc:
+        raise PacketError("armor is not base64") from exc
+    if expected is not None and int.from_bytes(expected, "big") != crc24(binary):
+        raise PacketError("armor checksum mismatch")
+    return binary
+
+
+def armor(binary: bytes, label: str = "PGP SIGNATURE") -> bytes:
+    """ASCII armor with its CRC-24 line, LF line ends (as gpg writes it)."""
+    text = base64.b64encode(binary)
+    lines = [text[i:i + 64] for i in range(0, len(text), 64)]
+    crc = base64.b64encode(crc24(binary).to_bytes(3, "big"))
+    return b"\n".join([f"-----BEGIN {label}-----".encode(), b"", *lines, b"=" + crc,
+                       f"-----END {label}-----".encode(), b""])
+
+
+@dataclass(frozen=True)
+class Packet:
+    tag: int
+    body: bytes
+
+
+def packets(binary: bytes) -> list[Packet]:
+    """Split binary OpenPGP data into packets (old and new format headers; no partial lengths)."""
+    out, pos, end = [], 0, len(binary)
+    while pos < end:
+        head = binary[pos]
+        if not head & 0x80:
+            raise PacketError("not an OpenPGP packet header")
+        if head & 0x40:  # new format
+            tag = head & 0x3F
+            length, pos = _new_length(binary, pos + 1, subpacket=False)
+        else:
+            tag, kind = (head >> 2) & 0x0F, head & 0x03
+            if kind == 3:
+                length, pos = end - pos - 1, pos + 1
+            else:
+                size = (1, 2, 4)[kind]
+                if pos + 1 + size > end:
+                    raise PacketError("truncated packet header")
+                length, pos = int.from_bytes(binary[pos + 1:pos + 1 + size], "big"), pos + 1 + size
+        if pos + length > end:
+            raise PacketError("truncated packet")
+        out.append(Packet(tag, binary[pos:pos + length]))
+        pos += length
+    return out
+
+
+def packet(tag: int, body: bytes) -> bytes:
+    """One packet with a new-format header."""
+    return bytes([0xC0 | tag]) + _encode_length(len(body)) + body
+
+
+def _new_length(data: bytes, pos: int, *, subpacket: bool) -> tuple[int, int]:
+    """A new-format packet length, or a subpacket length (where 224-254 are two-octet lengths too)."""
+    if pos >= len(data):
+        raise PacketError("truncated length")
+    first = data[pos]
+    if first < 192:
+        return first, pos + 1
+    if first < (255 if subpacket else 224):
+        if pos + 2 > len(data):
+            raise PacketError("truncated length")
+        return ((first - 192) << 8) + data[pos + 1] + 192, pos + 2
+    if first == 255:
+        if pos + 5 > len(data):
+            raise PacketError("truncated length")
+        return int.from_bytes(data[pos + 1:pos + 5], "big"), pos + 5
+    raise PacketError("partial body lengths are not used for keys and signatures")
+
+
+def _encode_length(n: int) -> bytes:
+    if n < 192:
+        return bytes([n])
+    if n < 8384:
+        n -= 192
+        return bytes([(n >> 8) + 192, n & 0xFF])
+    return b"\xff" + n.to_bytes(4, "big")
+
+
+def read_mpi(data: bytes, pos: int, *, canonical: bool = False) -> tuple[bytes, int]:
+    """The magnitude bytes of the MPI at pos (leading zeros stripped) and the position after it;
+    canonical: its bit count must be the value's exact length (what every implementation writes)."""
+    if pos + 2 > len(data):
+        raise PacketError("truncated MPI")
+    bits = int.from_bytes(data[pos:pos + 2], "big")
+    size = (bits + 7) // 8
+    if pos + 2 + size > len(data):
+        raise PacketError("truncated MPI")
+    value = data[pos + 2:pos + 2 + size]
+    if canonical and size and value[0].bit_length() != bits - (size - 1) * 8:
+        raise PacketError("MPI with a wrong bit count")
+    return value.lstrip(b"\0"), pos + 2 + size
+
+
+def mpi(value: bytes) -> bytes:
+    """Encode big-endian magnitude bytes as an MPI."""
+    value = value.lstrip(b"\0")
+    bits = (len(value) - 1) * 8 + value[0].bit_length() if value else 0
+    return bits.to_bytes(2, "big") + value
+
+
+# -- keys ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KeyPacket:
+    """A v4 public (sub)key, or the public part of a secret one; ``end`` is where its public part ends."""
+
+    fingerprint: str
+    created: int
+    algorithm: int
+    oid: bytes  # curve of ECDSA / EdDSA keys, else b""
+    material: tuple[bytes, ...]  # RSA: (n, e); ECDSA / EdDSA legacy: (point,); Ed25519: (32 octets,)
+    body: bytes
+    end: int
+
+    @property
+    def key_id(self) -> str:
+        return self.fingerprint[-16:]
+
+
+def key_packet(body: bytes) -> KeyPacket:
+    if len(body) < 6 or body[0] != 4:
+        raise PacketError("only v4 keys are read here")
+    created, algorithm, pos = int.from_bytes(body[1:5], "big"), body[5], 6
+    oid = b""
+    if algorithm in (RSA, RSA_SIGN):
+        n, pos = read_mpi(body, pos)
+        e, pos = read_mpi(body, pos)
+        material: tuple[bytes, ...] = (n, e)
+    elif algorithm in (ECDSA, EDDSA_LEGACY):
+        if pos >= len(body) or body[pos] in (0, 0xFF):
+            raise PacketError("bad curve OID")
+        oid, pos = body[pos + 1:pos + 1 + body[pos]], pos + 1 + body[pos]
+        point, pos = read_mpi(body, pos)
+        material = (point,)
+    elif algorithm == ED25519:
+        material, pos = (body[pos:pos + 32],), pos + 32
+        if len(material[0]) != 32:
+            raise PacketError("truncated Ed25519 key")
+    else:
+        raise PacketError(f"public-key algorithm {algorithm} is not read here")
+    public = body[:pos]
+    fpr = hashlib.sha1(b"\x99" + len(public).to_bytes(2, "big") + public).hexdigest().upper()
+    return KeyPacket(fpr, created, algorithm, oid, material, body, pos)
+
+
+# -- signatures -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Subpacket:
+    type: int
+    critical: bool
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SignaturePacket:
+    """A v4 signature: ``hashed_part`` is what the trailer covers (version to the end of the hashed area)."""
+
+    sig_type: int
+    algorithm: int
+    hash_id: int
+    hashed: tuple[Subpacket, ...]
+    unhashed: tuple[Subpacket, ...]
+    hashed_part: bytes
+    left16: bytes
+    values: tuple[bytes, ...]  # RSA: (m^d,); ECDSA / EdDSA legacy: (r, s); Ed25519: (64 octets,)
+
+    def trailer(self) -> bytes:
+        return self.hashed_part + b"\x04\xff" + len(self.hashed_part).to_bytes(4, "big")
+
+    def first(self, kind: int, *, hashed_only: bool = False) -> bytes | None:
+        for sub in self.hashed if hashed_only else (*self.hashed, *self.unhashed):
+            if sub.type == kind:
+                return sub.data
+        return None
+
+    @property
+    def created(self) -> int | None:
+        data = self.first(SUB_CREATED, hashed_only=True)
+        return int.from_bytes(data, "big") if data and len(data) == 4 else None
+
+    @property
+    def issuers(self) -> list[str]:
+        """Issuer fingerprints (v4) and key ids the packet names, a hint of which key to try."""
+        out = []
+        for sub in (*self.hashed, *self.unhashed):
+            if sub.type == SUB_ISSUER_FPR and len(sub.data) == 21 and sub.data[0] == 4:
+                out.append(sub.data[1:].hex().upper())
+            elif sub.type == SUB_ISSUER_KEY_ID and len(sub.data) == 8:
+                out.append(sub.data.hex().upper())
+        return out
+
+
+def signature_packet(body: bytes) -> SignaturePacket:
+    if len(body) < 6 or body[0] != 4:
+        raise PacketError("only v4 signatures are read here")
+    sig_type, algorithm, hash_id = body[1], body[2], body[3]
+    hashed_len = int.from_bytes(body[4:6], "big")
+    hashed_end = 6 + hashed_len
+    if hashed_end + 2 > len(body):
+        raise PacketError("truncated signature")
+    unhashed_len = int.from_bytes(body[hashed_end:hashed_end + 2], "big")
+    unhashed_end = hashed_end + 2 + unhashed_len
+    if unhashed_end + 2 > len(body):
+        raise PacketError("truncated signature")
+    left16, pos = body[unhashed_end:unhashed_end + 2], unhashed_end + 2
+    if algorithm in (RSA, RSA_SIGN):
+        value, pos = read_mpi(body, pos, canonical=True)
+        values: tuple[bytes, ...] = (value,)
+    elif algorithm in (ECDSA, EDDSA_LEGACY):
+        r, pos = read_mpi(body, pos, canonical=True)
+        s, pos = read_mpi(body, pos, canonical=True)
+        values = (r, s)
+    elif algorithm == ED25519:
+        values, pos = (body[pos:pos + 64],), pos + 64
+        if len(values[0]) != 64:
+            raise PacketError("truncated Ed25519 signature")
+    else:
+        raise PacketError(f"public-key algorithm {algorithm} is not read here")
+    if pos != len(body):
+        raise PacketError("trailing data in a signature packet")
+    return SignaturePacket(sig_type, algorithm, hash_id, _subpackets(body[6:hashed_end]),
+                           _subpackets(body[hashed_end + 2:unhashed_end]), body[:hashed_end], left16, values)
+
+
+def _subpackets(area: bytes) -> tuple[Subpacket, ...]:
+    out, pos = [], 0
+    while pos < len(area):
+        length, pos = _new_length(area, pos, subpacket=True)
+        if length == 0 or pos + length > len(area):
+            raise PacketError("malformed signature subpacket")
+        out.append(Subpacket(area[pos] & 0x7F, bool(area[pos] & 0x80), area[pos + 1:pos + length]))
+        pos += length
+    return tuple(out)
+
+
+def subpacket(kind: int, data: bytes, *, critical: bool = False) -> bytes:
+    return _encode_length(len(data) + 1) + bytes([kind | (0x80 if critical else 0)]) + data
