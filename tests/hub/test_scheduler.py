@@ -18,9 +18,10 @@ from hub.transport import EmbeddedTransport
 from tests.hub.rig import home_with_police, reference_in, signed
 from tests.support.hubrig import RunningHub
 
-# The hub's frozen clock starts at the coming whole hour, never before the real time: rows that the CLI
-# and the relay write with the real clock must not lie in the hub's future (a fixed date went stale).
-T0 = (datetime.now(timezone.utc) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+# The hub's frozen clock runs a day ahead of the real time, on a whole hour: rows that the CLI and the
+# relay write with the real clock must never lie in the hub's future, however long the suite runs
+# (a fixed date went stale; an hour ahead was overtaken by a long run).
+T0 = (datetime.now(timezone.utc) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 DAY = timedelta(days=1)
 
 
