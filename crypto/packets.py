@@ -18,15 +18,27 @@ RSA, RSA_SIGN, ECDSA, EDDSA_LEGACY, ED25519 = 1, 3, 19, 22, 27
 SUB_CREATED, SUB_SIG_EXPIRES, SUB_ISSUER_KEY_ID, SUB_ISSUER_FPR = 2, 3, 16, 33
 
 
-def crc24(data: bytes) -> int:
-    crc = 0xB704CE
-    for byte in data:
-        crc ^= byte << 16
+def _crc24_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte << 16
         for _ in range(8):
             crc <<= 1
             if crc & 0x1000000:
                 crc ^= 0x1864CFB
-    return crc & 0xFFFFFF
+        table.append(crc & 0xFFFFFF)
+    return tuple(table)
+
+
+_CRC24 = _crc24_table()
+
+
+def crc24(data: bytes) -> int:
+    """The armor checksum (RFC 9580 §6.1), a byte at a time from a table."""
+    crc = 0xB704CE
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFF) ^ _CRC24[(crc >> 16) ^ byte]
+    return crc
 
 
 def dearmor(data: bytes) -> bytes:
