@@ -213,6 +213,10 @@ class AmqpTransport(StorePublisher):
         watchers = [asyncio.create_task(lost.wait()), asyncio.create_task(stop.wait()), relay]
         try:
             await asyncio.wait(watchers, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set() and not lost.is_set() and not relay.done():
+                # A clean stop: the relay ends its round (it looks at stop between rounds), so no outbox row
+                # stays leased to a process that is gone; the next one would wait out the lease.
+                await asyncio.wait({relay}, timeout=self.settings.relay_lease_seconds / 2)
         finally:
             for task in watchers:
                 task.cancel()
