@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Sequence
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -104,7 +105,7 @@ class Signer:
         self.expires = expires
 
     @classmethod
-    def load(cls, run: Run, fingerprint: str, now) -> Signer | None:
+    def load(cls, run: Run, fingerprint: str, now: datetime) -> Signer | None:
         """The home's one signing key under this primary, if it is unprotected and of a kind signed here."""
         listing = run(["--list-secret-keys", "--", fingerprint], b"")
         if listing.returncode != 0:
