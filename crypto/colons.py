@@ -81,3 +81,9 @@ def signing_records(key: ListedKey, now: datetime) -> list[KeyRecord]:
     if not key.primary.usable(now):
         return []
     return [r for r in (key.primary, *key.subkeys) if r.fingerprint and r.usable(now) and "s" in r.capabilities]
+
+
+def expiry(key: ListedKey, rec: KeyRecord) -> int | None:
+    """When rec stops being usable: the earlier of its own expiry and its primary's (POSIX seconds)."""
+    ends = [e for e in (rec.expires, key.primary.expires) if e is not None]
+    return int(min(ends).timestamp()) if ends else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,7 +14,7 @@ from crypto import native
 from crypto.colons import ListedKey, listed_keys, timestamp
 from crypto.errors import DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
 from crypto.gpg_process import Engine, Outcome, input_file
-from crypto.signing_keys import SigningKeys, keyring_stamp
+from crypto.signing_keys import KeyringCache, SigningKey, read_signing_keys
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +106,7 @@ class Gpg:
             # With --no-auto-check-trustdb gpg never creates it, yet it needs one to list
             # expired keys; the later --trust-model wins over the one in BASE_OPTIONS.
             self._engine.run(["--check-trustdb", "--trust-model", "pgp"], b"")
-        self._keys = SigningKeys(self._engine.run, self.home) if in_process else None
-        self._signers: dict[str, tuple[tuple, native.Signer | None]] = {}
-        self._signers_lock = threading.Lock()
+        self._keyring = KeyringCache(self.home) if in_process else None
 
     # -- keys -----------------------------------------------------------------
 
@@ -176,8 +173,8 @@ class Gpg:
 
     def verify_detached(self, data: bytes, signature: bytes) -> SignatureCheck:
         """Check a detached signature over data; a bad or unknown signature is a result, not an error."""
-        if self._keys is not None:
-            good = native.verify(self._keys, data, signature, time.time())
+        if self._keyring is not None:
+            good = native.verify(self._signing_keys(), data, signature, time.time())
             if good is not None:
                 return SignatureCheck("good", good.primary, good.signing,
                                       datetime.fromtimestamp(good.created, timezone.utc), good.hash_name,
@@ -211,20 +208,17 @@ class Gpg:
         hash_id = int(created[0].split()[2])
         return out.data, "pgp-" + HASH_NAMES.get(hash_id, str(hash_id)).lower()
 
+    def _signing_keys(self) -> dict[str, SigningKey]:
+        """The keys verified in process, read again when the keyring changed."""
+        assert self._keyring is not None
+        return self._keyring.get("signing keys", lambda: read_signing_keys(self._engine.run))
+
     def _signer(self, signer: str) -> native.Signer | None:
         """The in-process signer for this primary fingerprint, loaded again when the keyring changed."""
-        if self._keys is None or not _FPR.fullmatch(signer):
+        if self._keyring is None or not _FPR.fullmatch(signer):
             return None
-        stamp = keyring_stamp(self.home)
-        held = self._signers.get(signer)
-        if held is not None and held[0] == stamp:
-            return held[1]
-        with self._signers_lock:
-            held = self._signers.get(signer)
-            if held is None or held[0] != stamp:
-                held = (stamp, native.Signer.load(self._engine.run, signer, datetime.now(timezone.utc)))
-                self._signers[signer] = held
-        return held[1]
+        return self._keyring.get(("signer", signer), lambda: native.Signer.load(
+            self._engine.run, signer, datetime.now(timezone.utc)))
 
     def encrypt(self, data: bytes, recipients: list[str], *, sign_with: str | None = None) -> bytes:
         """Armoured ciphertext to the recipients' keys; signed inside when sign_with is given."""

@@ -7,20 +7,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from crypto.colons import listed_keys, signing_records
+from crypto.colons import expiry, listed_keys, signing_records
 from crypto.errors import PacketError
 from crypto.packets import (
     ECDSA, ED25519, EDDSA_LEGACY, RSA, RSA_SIGN, SUB_CREATED, SUB_ISSUER_FPR, SUB_ISSUER_KEY_ID,
     SUB_SIG_EXPIRES, TAG_SECRET_KEY, TAG_SECRET_SUBKEY, TAG_SIGNATURE, KeyPacket, armor, dearmor,
     key_packet, mpi, packet, packets, read_mpi, signature_packet, subpacket,
 )
-from crypto.signing_keys import ED25519_OID, Run, SigningKey, SigningKeys
+from crypto.signing_keys import ED25519_OID, Run, SigningKey, find
 
 # RFC 9580 §9.5: hash id -> (hashlib name, cryptography hash, the name gpg's VALIDSIG gives)
 HASHES = {8: ("sha256", hashes.SHA256, "SHA256"), 9: ("sha384", hashes.SHA384, "SHA384"),
@@ -39,8 +39,8 @@ class GoodSignature:
     hash_name: str
 
 
-def verify(keys: SigningKeys, data: bytes, signature: bytes, now: float) -> GoodSignature | None:
-    """A good signature by a key of keys valid now, or None: gpg is to decide."""
+def verify(keys: Mapping[str, SigningKey], data: bytes, signature: bytes, now: float) -> GoodSignature | None:
+    """A good signature by one of keys (by fingerprint and key id) valid now, or None: gpg is to decide."""
     try:
         found = packets(dearmor(signature))
         if len(found) != 1 or found[0].tag != TAG_SIGNATURE:
@@ -56,7 +56,7 @@ def verify(keys: SigningKeys, data: bytes, signature: bytes, now: float) -> Good
         return None
     if sig.sig_type == TEXT and not _canonical(data):
         return None  # gpg would hash it with its line ends converted
-    key = keys.find(sig.issuers)
+    key = find(keys, sig.issuers)
     if key is None or created < key.created or (key.expires is not None and key.expires <= now):
         return None
     digest = hashlib.new(hashing[0], data)
@@ -114,7 +114,6 @@ class Signer:
         records = signing_records(keys[0], now) if len(keys) == 1 else []
         if len(records) != 1:
             return None  # none, or several to choose from as gpg would: gpg signs
-        ends = [e for e in (records[0].expires, keys[0].primary.expires) if e is not None]
         exported = run(["--passphrase", "", "--export-secret-keys", "--", fingerprint], b"")
         if exported.returncode != 0:
             return None
@@ -126,7 +125,7 @@ class Signer:
                         private = _private(key, pkt.body[key.end:])
                         if private is None:
                             return None
-                        return cls(key, private, int(min(ends).timestamp()) if ends else None)
+                        return cls(key, private, expiry(keys[0], records[0]))
         except PacketError:
             return None
         return None

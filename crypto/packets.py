@@ -163,6 +163,13 @@ def read_mpi(data: bytes, pos: int, *, canonical: bool = False) -> tuple[bytes, 
     return value.lstrip(b"\0"), pos + 2 + size
 
 
+def _octets(data: bytes, pos: int, size: int, what: str) -> tuple[bytes, int]:
+    """A field of fixed size at pos, and the position after it."""
+    if pos + size > len(data):
+        raise PacketError(f"truncated {what}")
+    return data[pos:pos + size], pos + size
+
+
 def mpi(value: bytes) -> bytes:
     """Encode big-endian magnitude bytes as an MPI."""
     value = value.lstrip(b"\0")
@@ -205,9 +212,8 @@ def key_packet(body: bytes) -> KeyPacket:
         point, pos = read_mpi(body, pos)
         material = (point,)
     elif algorithm == ED25519:
-        material, pos = (body[pos:pos + 32],), pos + 32
-        if len(material[0]) != 32:
-            raise PacketError("truncated Ed25519 key")
+        key, pos = _octets(body, pos, 32, "Ed25519 key")
+        material = (key,)
     else:
         raise PacketError(f"public-key algorithm {algorithm} is not read here")
     public = body[:pos]
@@ -284,9 +290,8 @@ def signature_packet(body: bytes) -> SignaturePacket:
         s, pos = read_mpi(body, pos, canonical=True)
         values = (r, s)
     elif algorithm == ED25519:
-        values, pos = (body[pos:pos + 64],), pos + 64
-        if len(values[0]) != 64:
-            raise PacketError("truncated Ed25519 signature")
+        native, pos = _octets(body, pos, 64, "Ed25519 signature")
+        values = (native,)
     else:
         raise PacketError(f"public-key algorithm {algorithm} is not read here")
     if pos != len(body):

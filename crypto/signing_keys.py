@@ -1,5 +1,5 @@
 """The keys a GnuPG home holds valid for signing, with their public material: read from gpg's own
-listing and export, once per change of the keyring, for verification in process (crypto/native.py)."""
+listing and export, once per change of the keyring (KeyringCache), for verification in process."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from crypto.colons import listed_keys, signing_records
+from crypto.colons import expiry, listed_keys, signing_records
 from crypto.errors import PacketError
 from crypto.gpg_process import Outcome
 from crypto.packets import ECDSA, ED25519, EDDSA_LEGACY, KEY_TAGS, RSA, RSA_SIGN, KeyPacket, key_packet, packets
@@ -69,66 +69,64 @@ def keyring_stamp(home: Path) -> tuple:
     return tuple(stamp)
 
 
-class SigningKeys:
-    """Signing keys by fingerprint and key id; re-read when the keyring changed, safe across threads."""
+class KeyringCache:
+    """Values computed from one home's keyring, computed again once the keyring changed; thread-safe."""
 
-    def __init__(self, run: Run, home: Path) -> None:
-        self._run = run
+    def __init__(self, home: Path) -> None:
         self._home = Path(home)
         self._lock = threading.Lock()
-        self._stamp: tuple | None = None
-        self._by_id: dict[str, SigningKey] = {}
+        self._held: dict[object, tuple[tuple, object]] = {}
 
-    def find(self, issuers: Sequence[str]) -> SigningKey | None:
-        """The first key named by a fingerprint or key id of issuers."""
-        self._refresh()
-        by_id = self._by_id
-        for issuer in issuers:
-            key = by_id.get(issuer)
-            if key is not None:
-                return key
-        return None
+    def get(self, name: object, compute: Callable[[], object]):
+        stamp = keyring_stamp(self._home)  # before computing: a change meanwhile is seen next time
+        held = self._held.get(name)
+        if held is None or held[0] != stamp:
+            with self._lock:
+                held = self._held.get(name)
+                if held is None or held[0] != stamp:
+                    held = self._held[name] = (stamp, compute())
+        return held[1]
 
-    def _refresh(self) -> None:
-        stamp = keyring_stamp(self._home)
-        if stamp == self._stamp:
-            return
-        with self._lock:
-            if stamp == self._stamp:
-                return
-            self._by_id = self._read()
-            self._stamp = stamp
 
-    def _read(self) -> dict[str, SigningKey]:
-        listing = self._run(["--list-keys"], b"")
-        if listing.returncode != 0:
-            return {}
-        now = datetime.now(timezone.utc)
-        wanted: dict[str, tuple[str, int | None]] = {}
-        for key in listed_keys(listing.data):
-            for rec in signing_records(key, now):
-                ends = [e for e in (rec.expires, key.primary.expires) if e is not None]
-                wanted[rec.fingerprint] = (key.primary.fingerprint, int(min(ends).timestamp()) if ends else None)
-        if not wanted:
-            return {}
-        export = self._run(["--export"], b"")
-        if export.returncode != 0:
-            return {}
+def find(keys: Mapping[str, SigningKey], issuers: Sequence[str]) -> SigningKey | None:
+    """The first key named by a fingerprint or key id of issuers."""
+    for issuer in issuers:
+        key = keys.get(issuer)
+        if key is not None:
+            return key
+    return None
+
+
+def read_signing_keys(run: Run) -> dict[str, SigningKey]:
+    """The home's signing keys by fingerprint and by key id, as gpg lists and exports them now."""
+    listing = run(["--list-keys"], b"")
+    if listing.returncode != 0:
+        return {}
+    now = datetime.now(timezone.utc)
+    wanted: dict[str, tuple[str, int | None]] = {}
+    for key in listed_keys(listing.data):
+        for rec in signing_records(key, now):
+            wanted[rec.fingerprint] = (key.primary.fingerprint, expiry(key, rec))
+    if not wanted:
+        return {}
+    export = run(["--export"], b"")
+    if export.returncode != 0:
+        return {}
+    try:
+        found = packets(export.data)
+    except PacketError:
+        return {}
+    by_id: dict[str, SigningKey] = {}
+    for pkt in found:
+        if pkt.tag not in KEY_TAGS:
+            continue
         try:
-            found = packets(export.data)
+            parsed = key_packet(pkt.body)
         except PacketError:
-            return {}
-        by_id: dict[str, SigningKey] = {}
-        for pkt in found:
-            if pkt.tag not in KEY_TAGS:
-                continue
-            try:
-                parsed = key_packet(pkt.body)
-            except PacketError:
-                continue  # a kind of key left to gpg
-            public = public_key(parsed) if parsed.fingerprint in wanted else None
-            if public is not None:
-                primary, expires = wanted[parsed.fingerprint]
-                key = SigningKey(parsed.fingerprint, primary, parsed.created, expires, parsed, public)
-                by_id[parsed.fingerprint] = by_id[parsed.key_id] = key
-        return by_id
+            continue  # a kind of key left to gpg
+        public = public_key(parsed) if parsed.fingerprint in wanted else None
+        if public is not None:
+            primary, expires = wanted[parsed.fingerprint]
+            key = SigningKey(parsed.fingerprint, primary, parsed.created, expires, parsed, public)
+            by_id[parsed.fingerprint] = by_id[parsed.key_id] = key
+    return by_id
