@@ -1,5 +1,5 @@
 """`python -m hub` is the `passerelle` command."""
 
-from .cli import main
+from hub.cli.main import main
 
 main()

@@ -16,19 +16,20 @@ from gateway import IngressHandler, Limits, Relay, server_tls_context, start_ser
 from store import Database, LeaderLock, ensure_head
 
 from . import home as home_mod
-from .admission import INTAKE_QUEUE, Admission
+from hub.intake.admission import INTAKE_QUEUE, Admission
 from .clock import Clock, SystemClock
-from .delivery import DeliveryHandler
+from hub.outbound.delivery import DeliveryHandler
 from .errors import HubError
 from .health import Beat, Heartbeats, gateway_beat, process_name
-from .intake import IntakeHandler
+from hub.intake.pipeline import IntakeHandler
 from .leadership import keep_holding, while_leading
-from .outbox import OUTBOUND_QUEUE
-from .policy import Policy
+from hub.outbound.outbox import OUTBOUND_QUEUE
+from hub.evaluations.policy import Policy
 from .runner import Runner
-from .scheduler import Scheduler
+from hub.deadlines.scheduler import Scheduler
 from .settings import Settings, host_port
-from .transport import EmbeddedTransport, Transport
+from hub.transport.embedded import EmbeddedTransport
+from hub.transport.protocol import Transport
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def make_transport(settings: Settings, db: Database, clock: Clock, role: str = "
     """The embedded transport, or RabbitMQ when `[transport] url` is set; a worker consumes, others only publish."""
     if not settings.transport.enabled:
         return EmbeddedTransport(db, clock)
-    from .amqp import AmqpTransport
+    from hub.transport.amqp import AmqpTransport
 
     working = role in ("all", "worker")
     return AmqpTransport(db, clock, settings.transport, stages=STAGES, consume=STAGES if working else (),

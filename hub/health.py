@@ -22,7 +22,7 @@ from crypto import Gpg, GpgUnavailable
 from store import Database, StoreUnavailable
 
 from .clock import Clock
-from .delivery import RelayGate
+from hub.outbound.delivery import RelayGate
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from store import StoreUnavailable
 
 from .clock import Clock
-from .transport import Delivery, Transport
+from hub.transport.protocol import Delivery, Transport
 
 log = logging.getLogger(__name__)
 

@@ -91,7 +91,7 @@ def _transport_under_test(request):
 
 @pytest.fixture
 def processes():
-    """`serve` processes a test starts (tests.hub.test_amqp_faults.Serve): stopped at the end, whatever happened."""
+    """`serve` processes a test starts (tests.hub.transport.test_amqp_faults.Serve): stopped at the end, whatever happened."""
     started: list = []
     yield started
     for process in started:

@@ -6,7 +6,7 @@ import re
 
 from click.testing import CliRunner
 
-from hub.cli import main
+from hub.cli.main import main
 
 
 def test_bench_intake_runs_and_reports_every_figure():

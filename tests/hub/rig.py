@@ -13,7 +13,7 @@ from pathlib import Path
 
 from crypto import Gpg, pgpmime
 from hub import home as home_mod
-from hub import partners
+from hub.registry import partners
 from hub.clock import SystemClock
 from hub.settings import Settings, load
 from store import Database

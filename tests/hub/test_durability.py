@@ -12,13 +12,14 @@ from click.testing import CliRunner
 from crypto import StorageKey
 from gateway import Relay
 from gateway.capture import CaptureRelay
-from hub.cli import main
+from hub.cli.main import main
 from hub.clock import SystemClock
-from hub.delivery import DeliveryHandler
-from hub.intake import ReceiptStage
-from hub.outbox import OUTBOUND_QUEUE, queue_mail
-from hub.priorities import priority_of
-from hub.transport import Delivery, EmbeddedTransport
+from hub.outbound.delivery import DeliveryHandler
+from hub.intake.pipeline import ReceiptStage
+from hub.outbound.outbox import OUTBOUND_QUEUE, queue_mail
+from hub.transport.priorities import priority_of
+from hub.transport.embedded import EmbeddedTransport
+from hub.transport.protocol import Delivery
 from tests.hub.rig import home_with_police, make_home, partner, reference_in
 from tests.support import mail, postgres, stores
 from tests.support.hubrig import RunningHub

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from gateway.capture import CaptureRelay
 from tests.hub.rig import home_with_police, use_amqp
-from tests.hub.test_amqp_faults import Serve
+from tests.hub.transport.test_amqp_faults import Serve
 from tests.support.rabbitmq import free_port
 from tui.queries import heartbeats
 from tui.widgets.health import judge

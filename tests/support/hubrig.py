@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from hub.background import BackgroundHub
+from hub.tools.background import BackgroundHub
 
 
 def client_tls() -> ssl.SSLContext:

@@ -103,7 +103,7 @@ def test_actions_ask_first_and_are_audited(short_tmp):
 
     from click.testing import CliRunner
 
-    from hub.cli import main
+    from hub.cli.main import main
 
     home, key = home_with_police(short_tmp)
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:

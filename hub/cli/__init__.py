@@ -1,0 +1,1 @@
+"""The `passerelle` command line: one module per command group, `common` for the shared options."""

@@ -1,0 +1,92 @@
+"""`passerelle bench`: measured figures, not timed tests."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks on this machine."""
+
+
+@bench.command("intake")
+@click.option("--messages", "count", default=500, show_default=True, help="Signed 20 KB messages to send.")
+@click.option("--clients", default=8, show_default=True, help="Concurrent SMTP clients.")
+@click.option("--size", default=20_000, show_default=True, help="Body size in bytes.")
+@click.option("--timeout", "timeout_seconds", default=600.0, show_default=True, help="Give up after this long.")
+@click.option("--store-url", help="An empty database for the hub's store (postgresql+psycopg://...); default SQLite.")
+@click.option("--amqp", "amqp_url", default="", help="RabbitMQ URL: run one gateway and --workers worker processes "
+                                                    "over it instead of one embedded process.")
+@click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
+@click.option("--crypto", type=click.Choice(["in-process", "gpg"]), default="in-process", show_default=True,
+              help="The hub's crypto.in_process: signatures checked and made in process, or every one by gpg.")
+def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, store_url: str | None, amqp_url: str,
+                 workers: int, crypto: str) -> None:
+    """Send N signed messages from C clients to a fresh hub; report msg/s, 250 and receipt latency, gpg ceiling."""
+    from hub.tools.bench_intake import run_intake_bench
+
+    report = run_intake_bench(count=count, clients=clients, size=size, timeout_seconds=timeout_seconds,
+                              store_url=store_url, amqp_url=amqp_url, workers=workers,
+                              in_process=crypto == "in-process")
+    click.echo(report.render())
+
+
+@bench.command("flash")
+@click.option("--backlog", default=10_000, show_default=True, help="ROUTINE messages queued before the probes.")
+@click.option("--probes", default=5, show_default=True, help="FLASH messages sent one after another.")
+@click.option("--amqp", "amqp_url", default="", help="RabbitMQ URL: one gateway and --workers worker processes.")
+@click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
+def bench_flash(backlog: int, probes: int, amqp_url: str, workers: int) -> None:
+    """How long a FLASH message waits for its receipt behind a ROUTINE backlog."""
+    from hub.tools.bench_flash import run_flash_bench
+
+    click.echo(run_flash_bench(backlog=backlog, probes=probes, amqp_url=amqp_url, workers=workers))
+
+
+@bench.command("scheduler")
+@click.option("--deadlines", "count", default=100_000, show_default=True, help="Open clocks in the store.")
+def bench_scheduler(count: int) -> None:
+    """Next-due lookup, an idle and a busy tick, and memory, with COUNT open clocks."""
+    from hub.tools.bench_scheduler import run_scheduler_bench
+
+    click.echo(run_scheduler_bench(count))
+
+
+@bench.command("evaluation")
+@click.option("--recipients", "count", default=50, show_default=True, help="Recipients per evaluation.")
+@click.option("--evaluations", "sent", default=5, show_default=True, help="Evaluations to send.")
+def bench_evaluation(count: int, sent: int) -> None:
+    """Time to route and encrypt one evaluation to N recipients, and deliveries per second."""
+    from hub.tools.bench_evaluation import run_evaluation_bench
+
+    click.echo(run_evaluation_bench(count, sent))
+
+
+@bench.command("tui")
+@click.option("--messages", default=100_000, show_default=True)
+@click.option("--deadlines", default=10_000, show_default=True)
+@click.option("--burst", is_flag=True, help="Every message in the last half hour (the rates' worst case).")
+def bench_tui(messages: int, deadlines: int, burst: bool) -> None:
+    """The dashboard's refresh cost (every query of one refresh) over a store of that size."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from store import Database, upgrade
+    from tui.bench import fill, measure
+
+    tmp = Path(tempfile.mkdtemp(prefix="pbt"))
+    try:
+        db = Database(f"sqlite:///{tmp / 'bench.db'}")
+        upgrade(db.engine)
+        now = fill(db, messages, deadlines, burst=burst)
+        figures = measure(db, now)
+        db.dispose()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    spread = "all in the last 30 min" if burst else "one a second"
+    click.echo(f"store         {messages} messages ({spread}), {deadlines} open deadlines, "
+               f"{messages * 4 + messages // 50 + messages // 1000} audit events (SQLite, WAL)")
+    for name, seconds in figures.items():
+        click.echo(f"{name:<13} {seconds * 1000:.1f} ms (median of {3 if name == 'rates cold' else 20})")

@@ -1,0 +1,218 @@
+"""`passerelle embargo` (sealed items: list, open, reseal, joint decisions) and `passerelle export oversight`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from hub.embargo import sealing as embargo_mod
+from hub.embargo import decisions
+from .common import fail, home_option
+from .common import opened
+from hub.clock import brussels
+from hub.embargo.holders import sign_with_home
+from hub.registry.members import director
+
+key_home_option = click.option("--key-home", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+                               help="Your own GnuPG home, holding your member key (it never leaves it).")
+
+
+@click.group()
+def embargo() -> None:
+    """Embargoed items sealed to their holders (law Art. 11-12): metadata, opening, resealing, decisions."""
+
+
+@embargo.command("list")
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+def embargo_list(home: Path, as_json: bool) -> None:
+    """Sealed items, metadata only: sender, times, kind, digest, holder-list version, decision."""
+    with opened(home) as (_s, db, _g, _c), db.reader() as uow:
+        rows = []
+        for item, message in uow.embargo.items():
+            decision = uow.embargo.recorded_decision(message.id)
+            pending = [d for d in uow.embargo.decisions(message.id, state="pending")]
+            rows.append({"reference": message.reference, "kind": item.kind,
+                         "partner": message.partner.name if message.partner else None,
+                         "received_at": message.received_at.isoformat(), "digest": item.content_digest,
+                         "holder_version": item.holder_version, "holders": embargo_mod.holder_names(item),
+                         "decision": ({"integrate": decision.integrate, "consent": decision.consent,
+                                       "recipients": decision.recipients} if decision else None),
+                         "pending_decisions": len(pending)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        d = r["decision"]
+        click.echo(f"{r['reference']}  {r['kind']:<9} {r['partner'] or '-':<14} "
+                   f"{brussels(datetime.fromisoformat(r['received_at']))}  v{r['holder_version']} "
+                   f"({len(r['holders'])} holders)  decision: "
+                   f"{'integrate=' + d['integrate'] + ' consent=' + d['consent'] if d else 'none'}"
+                   f"{'  pending: ' + str(r['pending_decisions']) if r['pending_decisions'] else ''}")
+
+
+@embargo.command("open")
+@home_option
+@click.argument("reference")
+@key_home_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the content here (mode 0600) "
+              "instead of standard output.")
+def embargo_open(home: Path, reference: str, key_home: Path, out: Path | None) -> None:
+    """Decrypt an item locally with your own key; the opening is recorded before the content is shown."""
+    with opened(home) as (settings, db, _gpg, clock):
+        with db.unit_of_work() as uow:
+            try:
+                plaintext, who = embargo_mod.open_item(uow, clock, reference=reference, key_home=key_home,
+                                                       binary=settings.crypto.gpg_binary)
+            finally:
+                uow.commit()  # the opening, or the refused attempt, is recorded either way
+        if out is not None:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(plaintext)
+            click.echo(f"{reference} opened by {who}; written to {out}", err=True)
+        else:
+            sys.stdout.buffer.write(plaintext)
+            sys.stdout.flush()
+
+
+@embargo.command("reseal")
+@home_option
+@click.argument("reference")
+@key_home_option
+def embargo_reseal(home: Path, reference: str, key_home: Path) -> None:
+    """As a current holder, re-seal an item to the current holder list (after it changed)."""
+    with opened(home) as (settings, db, gpg, clock):
+        with db.unit_of_work() as uow:
+            previous, now_version = embargo_mod.reseal(uow, gpg, clock, reference=reference, key_home=key_home,
+                                                       binary=settings.crypto.gpg_binary)
+            uow.commit()
+    click.echo(f"{reference} resealed from holder list version {previous} to {now_version}")
+
+
+def _recipients(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+decision_options = [
+    click.option("--integrate", required=True, type=click.Choice(decisions.INTEGRATE),
+                 help="yes, no, or protection (indispensable to protect people: integrated, Art. 11-12 al. 4)."),
+    click.option("--consent", required=True, type=click.Choice(decisions.CONSENT),
+                 help="The originating service's consent (AR Art. 15)."),
+    click.option("--recipients", default="", help="Comma-separated partners/recipients the evaluation may go to."),
+]
+
+
+def _with_decision_options(f):
+    for option in reversed(decision_options):
+        f = option(f)
+    return f
+
+
+@embargo.command("statement")
+@home_option
+@click.argument("reference")
+@_with_decision_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def embargo_statement(home: Path, reference: str, integrate: str, consent: str, recipients: str, out: Path) -> None:
+    """Write the canonical decision text, for the second party to sign (gpg --armor --detach-sign)."""
+    with opened(home) as (settings, db, _g, _c), db.reader() as uow:
+        text = decisions.statement(uow, reference=reference, integrate=integrate, consent=consent,
+                                   recipients=_recipients(recipients), hub=settings.hub.address)
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"decision statement written to {out}")
+
+
+@embargo.command("decide")
+@home_option
+@click.argument("reference")
+@_with_decision_options
+@click.option("--signer-home", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The director's own GnuPG home: signs the decision.")
+@click.option("--second-signature", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The Federal Prosecutor's (judicial) or providing service head's (foreign) detached signature "
+                   "over the statement (see 'embargo statement').")
+def embargo_decide(home: Path, reference: str, integrate: str, consent: str, recipients: str,
+                   signer_home: Path | None, second_signature: Path | None) -> None:
+    """Record a joint decision once both signatures verify (law Art. 11-12 al. 3-5, AR Art. 15).
+
+    With one signature it stays pending, and nothing it would allow is allowed."""
+    if signer_home is None and second_signature is None:
+        fail("give --signer-home (the director) and/or --second-signature FILE")
+    with opened(home) as (settings, db, gpg, clock):
+        with db.reader() as uow:
+            text = decisions.statement(uow, reference=reference, integrate=integrate, consent=consent,
+                                       recipients=_recipients(recipients), hub=settings.hub.address)
+            boss = director(uow)
+        director_sig = (sign_with_home(signer_home, _own_key(signer_home, boss.fingerprint), text,
+                                       binary=settings.crypto.gpg_binary) if signer_home else None)
+        with db.unit_of_work() as uow:
+            decision = decisions.submit(uow, gpg, clock, text=text, director_signature=director_sig,
+                                        second_signature=second_signature.read_bytes() if second_signature else None)
+            uow.commit()
+            state = decision.state
+    if state != "recorded":
+        click.echo(f"{reference}: decision NOT recorded — it has one signature of two; it waits for the "
+                   f"{'director' if director_sig is None else 'second party'}'s signature", err=True)
+        raise SystemExit(3)
+    click.echo(f"{reference}: joint decision recorded (integrate={integrate}, consent={consent}, "
+               f"recipients={', '.join(_recipients(recipients)) or '-'})")
+
+
+def _own_key(home: Path, director_fpr: str) -> str:
+    from .members import _signing_key
+
+    return _signing_key(home, director_fpr)
+
+
+@click.group()
+def export() -> None:
+    """Exports on explicit command only (the hub is not interconnected, law Art. 9 §3)."""
+
+
+@export.command("oversight")
+@home_option
+@click.option("--committee", required=True, type=click.Choice(["P", "R"]), help="Comité P or Comité R.")
+@click.option("--since", help="Accesses from this date (YYYY-MM-DD, Brussels) on; holder lists are always whole.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The JSON file; the "
+              "CSV goes beside it, each with a .asc signature by the hub.")
+def export_oversight(home: Path, committee: str, since: str | None, out: Path) -> None:
+    """Holder lists with their full signed history and every access to embargoed items, signed by the hub."""
+    from hub.embargo import oversight
+    from hub.clock import BRUSSELS
+
+    start = None
+    if since:
+        try:
+            start = datetime.fromisoformat(since).replace(tzinfo=BRUSSELS).astimezone(timezone.utc)
+        except ValueError:
+            fail(f"--since {since!r}: give a date like 2026-01-31")
+    with opened(home) as (settings, db, gpg, clock), db.unit_of_work() as uow:
+        written = oversight.write(uow, gpg, clock, committee=committee, since=start, hub=settings.hub.address,
+                                  hub_key=settings.hub.key_fingerprint, out=out)
+        uow.commit()
+    for path in written:
+        click.echo(str(path))
+    click.echo(f"verify with: passerelle export verify {out}  (or gpg --verify {out}.asc {out} with the hub's key)")
+
+
+@export.command("verify")
+@home_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def export_verify(home: Path, files: tuple[Path, ...]) -> None:
+    """Check each exported file against its .asc signature by this hub's key."""
+    from hub.embargo import oversight
+
+    bad = 0
+    with opened(home) as (settings, _db, gpg, _c):
+        for path in files:
+            problem = oversight.verify(gpg, path, settings.hub.key_fingerprint)
+            click.echo(f"{path}: {'BAD — ' + problem if problem else 'good signature by the hub'}")
+            bad += bool(problem)
+    if bad:
+        raise SystemExit(1)

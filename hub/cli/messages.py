@@ -1,0 +1,181 @@
+"""`passerelle messages`: list and show messages, their receipts and audit trail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from store import Message
+
+from .common import fail, home_option, load_settings
+from hub.clock import brussels
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def summary(m: Message) -> dict:
+    return {
+        "reference": m.reference, "partner": m.partner.name if m.partner else None, "direction": m.direction,
+        "kind": m.kind, "urgency": m.urgency, "urgency_source": m.urgency_source, "embargo": m.embargo,
+        "classification": m.classification, "received_at": _iso(m.received_at), "due_at": _iso(m.due_at),
+        "verdict": "accepted", "state": m.state, "receipt_status": m.receipt_status,
+    }
+
+
+def _parse(value: str | None):
+    from datetime import datetime
+
+    return datetime.fromisoformat(value) if value else None
+
+
+def _deadline(d) -> dict | None:
+    if d is None:
+        return None
+    return {"owed_by": d.owed_by, "started_at": _iso(d.started_at), "started_by": d.started_by,
+            "due_at": _iso(d.due_at), "state": d.state, "answered_at": _iso(d.answered_at), "on_time": d.on_time,
+            "reminders_sent": d.reminders_sent, "escalated_at": _iso(d.escalated_at)}
+
+
+def _message(uow, reference: str) -> Message:
+    """The message with that reference, or a clear error (exit 2)."""
+    message = uow.messages.by_reference(reference)
+    if message is None:
+        fail(f"no message {reference}")
+    return message
+
+
+def _db(home: Path):
+    from store import Database
+
+    return Database(load_settings(home).database_url)
+
+
+@click.group()
+def messages() -> None:
+    """Messages through the hub."""
+
+
+@messages.command("list")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--quarantined", is_flag=True, help="Only messages whose processing failed and were set aside.")
+@click.option("--refused", is_flag=True, help="Refusals given at SMTP time (from the audit log).")
+@click.option("--limit", default=100, show_default=True)
+def messages_list(home: Path, as_json: bool, quarantined: bool, refused: bool, limit: int) -> None:
+    """List recent messages, newest first (times in Europe/Brussels)."""
+    db = _db(home)
+    try:
+        with db.reader() as uow:
+            if refused:
+                rows = [{"at": _iso(e.at), "from": e.actor, **e.detail}
+                        for e in uow.audit.recent(action="intake.refused", limit=limit)]
+            else:
+                found = uow.messages.recent(limit=limit, state="quarantined" if quarantined else None)
+                rows = [summary(m) for m in found]
+                if quarantined:
+                    errors = {i.payload.get("message_id"): i.last_error for i in uow.queue.quarantined()}
+                    for row, m in zip(rows, found):
+                        row["error"] = errors.get(m.id)
+    finally:
+        db.dispose()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if refused:
+        for r in rows:
+            click.echo(f"{r['at'][:19]}  {r.get('code')} {r.get('reason'):<24} {r['from']:<32} {r.get('peer', '')}")
+        return
+    for r in rows:
+        due = r["due_at"][:16].replace("T", " ") if r["due_at"] else "-"
+        click.echo(f"{r['reference']:<16} {r['partner'] or '-':<16} {r['kind']:<12} {r['urgency']:<10} "
+                   f"{r['urgency_source']:<11} {r['embargo'] or '-':<9} {r['state']:<11} receipt:{r['receipt_status']:<7} "
+                   f"due:{due}" + (f"  error: {r.get('error')}" if quarantined else ""))
+
+
+@messages.command("why")
+@home_option
+@click.argument("reference")
+@click.argument("recipient")
+def messages_why(home: Path, reference: str, recipient: str) -> None:
+    """Why RECIPIENT received evaluation REFERENCE, or did not: legal basis, checks, decision."""
+    db = _db(home)
+    try:
+        with db.reader() as uow:
+            m = _message(uow, reference)
+            entry = uow.distributions.find(m.id, recipient)
+            delivery = next((o for o in uow.outbound.for_message(m.id) if entry and o.rcpt_to == entry.email), None)
+            if entry is None:
+                click.echo(f"{recipient} did not receive {reference}: the distribution of its kind and origin "
+                           "(law Art. 10) does not name it, and it was not added.")
+                return
+            if entry.included:
+                click.echo(f"{recipient} received {reference} under {entry.basis}; cleared "
+                           f"{entry.checks.get('clearance')}, key {entry.checks.get('key')}; delivery "
+                           f"{delivery.state if delivery else 'unknown'}.")
+            else:
+                click.echo(f"{recipient} did not receive {reference}: excluded by {entry.decided_by} — "
+                           f"{entry.reason} (its basis would have been {entry.basis}).")
+    finally:
+        db.dispose()
+
+
+@messages.command("show")
+@home_option
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def messages_show(home: Path, reference: str, as_json: bool) -> None:
+    """Show one message: fields and their sources, times, receipt, deliveries, audit trail."""
+    db = _db(home)
+    try:
+        with db.reader() as uow:
+            m = _message(uow, reference)
+            data = summary(m) | {
+                "message_id": m.rfc_message_id, "size": m.size, "sha256": m.body_digest, "encrypted": m.encrypted,
+                "signer": m.signer_fingerprint, "fields": m.fields,
+                "deliveries": [{"purpose": o.purpose, "to": o.rcpt_to, "state": o.state, "attempts": o.attempts,
+                                "sent_at": _iso(o.sent_at), "last_error": o.last_error}
+                               for o in uow.outbound.for_message(m.id)],
+                "audit": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
+                          for e in uow.audit.for_message(reference)],
+                "deadline": _deadline(uow.deadlines.for_message(m.id)),
+            }
+            times = {"received_at": brussels(m.received_at), "due_at": brussels(m.due_at)}
+    finally:
+        db.dispose()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{data['reference']}  {data['direction']} from {data['partner']}")
+    click.echo(f"  Message-ID     {data['message_id']}")
+    click.echo(f"  kind           {data['kind']} ({data['fields'].get('message-kind', {}).get('source', '-')})")
+    click.echo(f"  urgency        {data['urgency']} ({data['urgency_source']})")
+    click.echo(f"  embargo        {data['embargo'] or '-'}")
+    click.echo(f"  classification {data['classification'] or '-'}")
+    click.echo(f"  received       {times['received_at']}")
+    click.echo(f"  due            {times['due_at']}")
+    click.echo(f"  state          {data['state']}, receipt {data['receipt_status']}")
+    click.echo(f"  sha256         {data['sha256']} ({data['size']} bytes, {'encrypted' if data['encrypted'] else 'signed'})")
+    for name, f in data["fields"].items():
+        if f.get("outer") is not None and f.get("protected") is not None and f["outer"] != f["protected"]:
+            click.echo(f"  CONFLICT       {name}: outer {f['outer']!r} vs protected {f['protected']!r} (protected applied)")
+    dl = data["deadline"]
+    if dl:
+        owed = "OCAM" if dl["owed_by"] == "ocam" else data["partner"]
+        click.echo(f"  clock          owed by {owed}, started {brussels(_parse(dl['started_at']))} by {dl['started_by']}, "
+                   f"due {brussels(_parse(dl['due_at']))}")
+        if dl["state"] == "answered":
+            click.echo(f"  answered       {brussels(_parse(dl['answered_at']))} "
+                       f"({'on time' if dl['on_time'] else 'LATE'})")
+        else:
+            click.echo(f"  open           {dl['reminders_sent']} reminder step(s) done"
+                       + (f", escalated {brussels(_parse(dl['escalated_at']))}" if dl["escalated_at"] else ""))
+    for d in data["deliveries"]:
+        click.echo(f"  {d['purpose']:<14} to {d['to']}: {d['state']} after {d['attempts']} attempt(s)"
+                   + (f" — {d['last_error']}" if d["last_error"] else ""))
+    click.echo("  audit trail:")
+    for e in data["audit"]:
+        click.echo(f"    {e['at'][:19]}  {e['action']:<22} {e['actor']}")

@@ -1,0 +1,156 @@
+"""`passerelle send`: OCAM's messages to the support services."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from .common import fail, home_option, load_settings
+from hub.clock import SystemClock, brussels
+from hub.errors import PartnerError
+from hub.intake.fields import URGENCIES
+
+
+@click.group()
+def send() -> None:
+    """Send signed, encrypted messages through the relay (a running `passerelle serve` delivers them)."""
+
+
+def _due(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--due: {value!r} is not an ISO 8601 time (e.g. 2026-12-01T12:00:00+01:00)")
+    if moment.tzinfo is None:
+        fail("--due needs a UTC offset (e.g. +01:00 for Brussels in winter)")
+    return moment.astimezone(timezone.utc)
+
+
+@send.command("request")
+@home_option
+@click.option("--to", "partner", required=True, help="The partner (support service) that owes the answer.")
+@click.option("--urgency", required=True, type=click.Choice(URGENCIES, case_sensitive=False))
+@click.option("--subject", required=True, help="Subject (sent only inside the encryption).")
+@click.option("--body", "body_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--attach", "attach", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--due", help="Answer due at this time (ISO 8601 with offset) instead of the urgency's window.")
+def send_request(home: Path, partner: str, urgency: str, subject: str, body_file: Path, attach: tuple[Path, ...],
+                 due: str | None) -> None:
+    """Sign a request, encrypt it to the contact point's key only, and queue it; the clock starts at its
+    acknowledgement (the partner's mail server accepting it, or the partner's MDN, whichever comes first)."""
+    from crypto import StorageKey
+
+    from hub.home import open_gpg
+    from store import Database
+
+    from hub.outbound.requests import send_request as do_send
+    from hub.transport.embedded import EmbeddedTransport
+
+    settings = load_settings(home)
+    db = Database(settings.database_url)
+    clock = SystemClock()
+    try:
+        with db.unit_of_work() as uow:
+            sent = do_send(uow, settings=settings, gpg=open_gpg(settings),
+                           key=StorageKey.load(settings.storage_key_path), clock=clock,
+                           transport=EmbeddedTransport(db, clock), partner_name=partner, urgency=urgency.upper(),
+                           subject=subject, body=body_file.read_text(encoding="utf-8"),
+                           attachments=[(p.name, p.read_bytes()) for p in attach], due_at=_due(due))
+            uow.commit()
+    except PartnerError as exc:
+        fail(str(exc))
+    finally:
+        db.dispose()
+    if sent.held:
+        click.echo(f"{sent.reference} HELD: the key of {partner} is {sent.reason}; nothing was sent "
+                   f"(update it with 'passerelle partner update-key'). An alert was raised.")
+        raise SystemExit(3)
+    click.echo(f"{sent.reference} queued for {partner} ({urgency.upper()}) at {brussels(clock.now())}")
+
+
+@send.command("evaluation")
+@home_option
+@click.option("--kind", required=True, type=click.Choice(["strategic", "punctual"]))
+@click.option("--origin", required=True, help="own, partner:NAME (asked by a support service) or government:NAME.")
+@click.option("--threat-level", required=True, type=click.IntRange(1, 4),
+              help="1 FAIBLE, 2 MOYEN, 3 GRAVE, 4 TRÈS GRAVE (AR Art. 11 §6).")
+@click.option("--urgency", required=True, type=click.Choice(URGENCIES, case_sensitive=False))
+@click.option("--classification", required=True,
+              type=click.Choice(["RESTRICTED", "CONFIDENTIAL", "SECRET", "TOP-SECRET"], case_sensitive=False))
+@click.option("--subject", required=True)
+@click.option("--body", "body_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--attach", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--add-recipient", "added", multiple=True, help="A registered recipient beyond the policy (with --basis).")
+@click.option("--basis", "bases", multiple=True, help="The legal basis of each --add-recipient, in order.")
+@click.option("--exclude", "excluded", multiple=True, help="Leave out a recipient the policy names (with --reason).")
+@click.option("--reason", "reasons", multiple=True, help="Why, for each --exclude, in order; recorded.")
+@click.option("--request", "request", help="The request (PSR-…) of the service that asked for it: its clock stops.")
+@click.option("--integrates", "integrates", help="An embargoed item (PSR-…) this evaluation integrates: the version "
+              "with it goes only where its recorded joint decision allows (AR Art. 15).")
+@click.option("--without", "without_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --integrates: the version without the embargoed information, for everyone else.")
+@click.option("--integrated-for", "integrated_for", multiple=True,
+              help="With --integrates: only these recipients get the version with it (each must be allowed).")
+@click.option("--preview", is_flag=True, help="Show recipients, bases, clearance and key checks; send nothing.")
+def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgency: str, classification: str,
+                    subject: str, body_file: Path, attach: tuple[Path, ...], added: tuple[str, ...],
+                    bases: tuple[str, ...], excluded: tuple[str, ...], reasons: tuple[str, ...], request: str | None,
+                    integrates: str | None, without_file: Path | None, integrated_for: tuple[str, ...],
+                    preview: bool) -> None:
+    """Send an evaluation to exactly the recipients law Art. 10 lists for its kind and origin, each copy
+    encrypted to its recipient only. Any failed check stops the send and names the recipient."""
+    from crypto import StorageKey
+
+    from hub.home import open_gpg
+    from store import Database
+
+    from hub.evaluations import sending as evaluations
+    from hub.embargo.decisions import integration as integration_of
+    from hub.errors import EmbargoError
+    from hub.evaluations.policy import Policy, PolicyError
+    from hub.transport.embedded import EmbeddedTransport
+
+    if len(added) != len(bases) or len(excluded) != len(reasons):
+        fail("give one --basis per --add-recipient and one --reason per --exclude")
+    settings = load_settings(home)
+    db = Database(settings.database_url)
+    clock = SystemClock()
+    gpg = open_gpg(settings)
+    try:
+        policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)
+        with db.unit_of_work() as uow:
+            the_plan = evaluations.plan(uow, gpg, policy, clock.now(), kind=kind, origin=origin,
+                                        classification=classification.upper(), additions=list(zip(added, bases)),
+                                        exclusions=dict(zip(excluded, reasons)))
+            integration = integration_of(uow, integrates) if integrates else None
+            _show_plan(the_plan, classification.upper(), threat_level)
+            if preview:
+                return
+            reference = evaluations.send(
+                uow, settings=settings, gpg=gpg, key=StorageKey.load(settings.storage_key_path), clock=clock,
+                transport=EmbeddedTransport(db, clock), the_plan=the_plan, kind=kind, origin=origin,
+                threat_level=threat_level, urgency=urgency.upper(), classification=classification.upper(),
+                subject=subject, body=body_file.read_text(encoding="utf-8"),
+                attachments=[(p.name, p.read_bytes()) for p in attach], request=request, integration=integration,
+                body_without=without_file.read_text(encoding="utf-8") if without_file else None,
+                integrated_for=list(integrated_for) or None)
+            uow.commit()
+    except (PolicyError, EmbargoError) as exc:
+        fail(str(exc))
+    finally:
+        db.dispose()
+    click.echo(f"{reference} queued for {len(the_plan.included)} recipient(s)")
+
+
+def _show_plan(the_plan, classification: str, threat_level: int) -> None:
+    from hub.evaluations.sending import THREAT_LEVELS
+
+    click.echo(f"threat level {threat_level} {THREAT_LEVELS[threat_level]}; classification {classification}")
+    for ln in the_plan.lines:
+        status = f"EXCLUDED ({ln.excluded})" if ln.excluded else (ln.problem.upper() if ln.problem else "ok")
+        click.echo(f"  {ln.name:<20} {ln.basis:<34} cleared {ln.clearance:<12} key {ln.key_problem or 'ok':<10} "
+                   f"{status}")

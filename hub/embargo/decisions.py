@@ -1,0 +1,186 @@
+"""Joint decisions on embargoed items, and what they allow the evaluation routing to do.
+
+Law Art. 11 al. 3-5 (judicial: the director with the Federal Prosecutor) and Art. 12 al. 3-5 (foreign:
+the director with the head of the providing service) decide whether, and how far, embargoed information
+is integrated into an evaluation and to whom it goes. A decision is recorded only with both signatures
+over the same canonical statement, each verified against a registered key. AR Art. 15: without the
+originating service's consent the information goes only into the evaluation for the service that
+provided it, and its origin is never revealed."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from crypto import Gpg
+from store import EmbargoDecision, Message, UnitOfWork
+
+from hub import audit
+from hub.clock import Clock
+from .sealing import item_of
+from hub.errors import EmbargoError
+from hub.registry.members import director
+
+INTEGRATE = ("yes", "no", "protection")
+CONSENT = ("yes", "no")
+TITLE = "Passerelle joint embargo decision"
+FEDERAL_PROSECUTOR = "federal-prosecutor"
+
+
+def statement(uow: UnitOfWork, *, reference: str, integrate: str, consent: str, recipients: list[str],
+              hub: str) -> str:
+    """The canonical text both parties sign; it binds the item by its content digest."""
+    if integrate not in INTEGRATE:
+        raise EmbargoError(f"--integrate: one of {', '.join(INTEGRATE)}")
+    if consent not in CONSENT:
+        raise EmbargoError(f"--consent: one of {', '.join(CONSENT)}")
+    message, item = item_of(uow, reference)
+    for name in recipients:
+        if uow.partners.by_name(name) is None and uow.recipients.by_name(name) is None:
+            raise EmbargoError(f"--recipients: {name!r} is neither a partner nor a registered recipient")
+    lines = [TITLE, f"hub: {hub}", f"reference: {reference}", f"embargo: {item.kind}",
+             f"item-digest: sha256:{item.content_digest}", f"integrate: {integrate}", f"consent: {consent}",
+             f"recipients: {', '.join(sorted(set(recipients))) or '-'}"]
+    return "\n".join(lines) + "\n"
+
+
+def second_party(uow: UnitOfWork, message: Message, kind: str) -> list[tuple[str, str]]:
+    """Who may give the second signature, as (name, fingerprint): the Federal Prosecutor (judicial) or the
+    providing service's registered key (foreign; its head communicates it, law Art. 12 al. 1)."""
+    if kind == "judicial":
+        return [(p.name, p.fingerprint) for p in uow.partners.all() if p.kind == FEDERAL_PROSECUTOR]
+    provider = message.partner
+    return [(provider.name, provider.fingerprint)] if provider is not None else []
+
+
+def _parse(text: str) -> dict[str, str]:
+    lines = text.split("\n")
+    if not lines or lines[0] != TITLE or not text.endswith("\n"):
+        raise EmbargoError("not a joint embargo decision statement")
+    values = {}
+    for line in lines[1:-1]:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            raise EmbargoError(f"malformed decision line {line[:40]!r}")
+        values[key] = value
+    return values
+
+
+def _check(gpg: Gpg, text: str, signature: bytes, allowed: list[tuple[str, str]], role: str) -> tuple[str, str]:
+    check = gpg.verify_detached(text.encode("utf-8"), signature)
+    if not check.valid:
+        raise EmbargoError(f"the {role}'s signature is not valid ({check.status}); nothing recorded")
+    for name, fpr in allowed:
+        if check.primary_fingerprint == fpr:
+            return name, fpr
+    raise EmbargoError(f"the {role}'s signature is by {check.primary_fingerprint}, which is not "
+                       f"{' or '.join(n for n, _ in allowed) or 'a registered key for it'}; nothing recorded")
+
+
+def _decision_for(uow: UnitOfWork, clock: Clock, text: str, actor: str):
+    """The decision stated by *text* (created pending on first sight), its message and item."""
+    values = _parse(text)
+    message, item = item_of(uow, values.get("reference", ""))
+    if values.get("item-digest") != f"sha256:{item.content_digest}" or values.get("embargo") != item.kind:
+        raise EmbargoError("the statement does not describe this item (digest or kind differ)")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    decision = uow.embargo.decision_by_digest(digest)
+    if decision is None:
+        decision = uow.embargo.add_decision(EmbargoDecision(
+            message_id=message.id, integrate=values["integrate"], consent=values["consent"],
+            recipients=[r for r in values.get("recipients", "").split(", ") if r and r != "-"], statement=text,
+            statement_digest=digest, state="pending", created_at=clock.now(), superseded=False))
+        audit.record(uow, clock, "embargo.decision_proposed", actor=actor, ref=message.reference,
+                     integrate=decision.integrate, consent=decision.consent, recipients=decision.recipients)
+    if decision.state == "recorded":
+        raise EmbargoError(f"this decision on {message.reference} is recorded already")
+    return decision, message, item
+
+
+def _second_role(kind: str) -> str:
+    return "Federal Prosecutor" if kind == "judicial" else "head of the providing service"
+
+
+def _record_if_complete(uow: UnitOfWork, clock: Clock, decision: EmbargoDecision, message: Message) -> None:
+    if not (decision.director_signature and decision.second_signature):
+        return
+    for older in uow.embargo.decisions(message.id, state="recorded"):
+        older.superseded = True
+    decision.state, decision.decided_at = "recorded", clock.now()
+    audit.record(uow, clock, "embargo.decision_recorded", ref=message.reference, integrate=decision.integrate,
+                 consent=decision.consent, recipients=decision.recipients, director=decision.director_fingerprint,
+                 second=decision.second_party)
+
+
+def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signature: bytes | None = None,
+           second_signature: bytes | None = None, actor: str = "operator") -> EmbargoDecision:
+    """Add the detached signatures given to the decision stated by *text*; it is recorded once it has both."""
+    decision, message, item = _decision_for(uow, clock, text, actor)
+    if director_signature is not None:
+        boss = director(uow)
+        name, fpr = _check(gpg, text, director_signature, [(boss.name, boss.fingerprint)], "director")
+        decision.director_signature, decision.director_fingerprint = director_signature.decode("ascii"), fpr
+        audit.record(uow, clock, "embargo.decision_signed", actor=name, ref=message.reference, role="director")
+    if second_signature is not None:
+        role = _second_role(item.kind)
+        name, fpr = _check(gpg, text, second_signature, second_party(uow, message, item.kind), role)
+        decision.second_signature, decision.second_fingerprint = second_signature.decode("ascii"), fpr
+        decision.second_party = name
+        audit.record(uow, clock, "embargo.decision_signed", actor=name, ref=message.reference, role=role)
+    _record_if_complete(uow, clock, decision, message)
+    return decision
+
+
+def statement_in(text: str) -> str | None:
+    """A decision statement quoted in a signed message's text, from its title line to its recipients line."""
+    start = text.find(TITLE + "\n")
+    if start < 0:
+        return None
+    lines = []
+    for line in text[start:].split("\n"):
+        lines.append(line.rstrip("\r"))
+        if line.startswith("recipients: "):
+            return "\n".join(lines) + "\n"
+    return None
+
+
+def countersign_by_message(uow: UnitOfWork, clock: Clock, *, text: str, signer: str, evidence: str) -> EmbargoDecision:
+    """The second party's signature arriving as a signed message through the gateway: the message's own
+    verified signature (by *signer*, a registered key) covers the quoted statement; *evidence* names it."""
+    decision, message, item = _decision_for(uow, clock, text, signer)
+    role = _second_role(item.kind)
+    allowed = second_party(uow, message, item.kind)
+    match = next(((n, f) for n, f in allowed if f == signer), None)
+    if match is None:
+        raise EmbargoError(f"signed by {signer}, which is not the {role}'s registered key")
+    decision.second_signature, decision.second_fingerprint, decision.second_party = evidence, match[1], match[0]
+    audit.record(uow, clock, "embargo.decision_signed", actor=match[0], ref=message.reference, role=role,
+                 by="signed message", evidence=evidence)
+    _record_if_complete(uow, clock, decision, message)
+    return decision
+
+
+@dataclass(frozen=True)
+class Integration:
+    """What an evaluation integrating an embargoed item may do, by the decision in force."""
+
+    reference: str
+    allowed: frozenset[str]  # who may receive the version with the information
+    basis: str
+
+
+def integration(uow: UnitOfWork, reference: str) -> Integration:
+    message, item = item_of(uow, reference)
+    decision = uow.embargo.recorded_decision(message.id)
+    if decision is None:
+        raise EmbargoError(f"{reference}: no joint decision is recorded (it needs the director's and the "
+                           f"{'Federal Prosecutor' if item.kind == 'judicial' else 'providing service head'}'s "
+                           "signatures: passerelle embargo decide)")
+    if decision.integrate == "no":
+        raise EmbargoError(f"{reference}: the joint decision is not to integrate it")
+    provider = message.partner.name if message.partner else ""
+    if decision.consent == "no":
+        # AR Art. 15 al. 4: only the evaluation for the service that provided the information.
+        return Integration(reference, frozenset({provider}), "AR Art. 15 al. 4 (no consent): providing service only")
+    article = "law Art. 11 al. 3" if item.kind == "judicial" else "law Art. 12 al. 3"
+    return Integration(reference, frozenset(decision.recipients), f"joint decision ({article})")

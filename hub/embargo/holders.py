@@ -1,0 +1,153 @@
+"""Holder lists: the members the director designates to read embargoed intelligence of each kind
+(law Art. 11 al. 2 judicial, Art. 12 al. 2 foreign). A change is applied only with the director's
+signature over a canonical statement of it; every version is kept with that statement and signature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from crypto import Gpg
+from store import HolderListVersion, Member, UnitOfWork
+
+from hub import audit
+from hub.clock import Clock
+from hub.errors import EmbargoError
+from hub.registry.members import DIRECTOR, director
+
+KINDS = ("judicial", "foreign")
+STATEMENT_TITLE = "Passerelle holder-list change"
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    action: str  # add | remove
+    member: str
+    base_version: int
+    holders: tuple[tuple[str, str], ...]  # the resulting list: (name, fingerprint), sorted
+    hub: str
+    at: datetime
+
+    def statement(self) -> str:
+        """The canonical text the director signs: every line is part of what is decided."""
+        lines = [STATEMENT_TITLE, f"hub: {self.hub}", f"kind: {self.kind}", f"action: {self.action}",
+                 f"member: {self.member}", f"base-version: {self.base_version}",
+                 f"new-version: {self.base_version + 1}", f"date: {self.at.isoformat()}"]
+        lines += [f"holder: {name} {fpr}" for name, fpr in self.holders]
+        return "\n".join(lines) + "\n"
+
+
+def current(uow: UnitOfWork, kind: str) -> tuple[int, list[dict]]:
+    """(version, holders) of a kind; (0, []) before the director designated anyone."""
+    row = uow.holders.current(kind)
+    return (row.version, list(row.holders)) if row else (0, [])
+
+
+def propose(uow: UnitOfWork, *, kind: str, action: str, member_name: str, hub: str, now: datetime) -> Change:
+    """The change as the director will sign it, computed from the current version."""
+    if kind not in KINDS:
+        raise EmbargoError(f"unknown embargo kind {kind!r}; one of: {', '.join(KINDS)}")
+    member = uow.members.by_name(member_name)
+    if member is None:
+        raise EmbargoError(f"no member named {member_name!r}")
+    version, holders = current(uow, kind)
+    names = {h["name"]: h["fingerprint"] for h in holders}
+    boss = director(uow)
+    if version == 0:
+        names[boss.name] = boss.fingerprint  # the director reads embargoed information by law (Art. 11-12 al. 1)
+    if action == "add":
+        if member.name in names and version > 0:
+            raise EmbargoError(f"{member.name} is already a holder of the {kind} list (version {version})")
+        names[member.name] = member.fingerprint
+    elif action == "remove":
+        if member.name not in names:
+            raise EmbargoError(f"{member.name} is not a holder of the {kind} list")
+        if member.role == DIRECTOR:
+            raise EmbargoError("the director reads embargoed information by law (Art. 11-12 al. 1); "
+                               "the director cannot be removed")
+        del names[member.name]
+    else:
+        raise EmbargoError(f"unknown action {action!r}")
+    return Change(kind, action, member.name, version, tuple(sorted(names.items())), hub, now)
+
+
+def apply(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, statement: str, signature: bytes, hub: str) -> HolderListVersion:
+    """Verify the director's signature over *statement* and record the new version it states.
+
+    Refused when the signature is not a good one by the registered director's key, when the statement is
+    for another hub, or when it was made against a version that is no longer the current one."""
+    boss = director(uow)
+    check = gpg.verify_detached(statement.encode("utf-8"), signature)
+    if not check.valid:
+        raise EmbargoError(f"the statement's signature is not valid ({check.status}); nothing changed")
+    if check.primary_fingerprint != boss.fingerprint:
+        raise EmbargoError(f"the statement is signed by {check.primary_fingerprint}, not by the director "
+                           f"{boss.name} ({boss.fingerprint}); nothing changed")
+    change = _parse(statement)
+    if change.hub != hub:
+        raise EmbargoError(f"the statement is for hub {change.hub}, not {hub}")
+    version, _holders = current(uow, change.kind)
+    if change.base_version != version:
+        raise EmbargoError(f"the statement changes version {change.base_version} of the {change.kind} list, "
+                           f"but the current one is {version}; sign a new statement")
+    expected = propose(uow, kind=change.kind, action=change.action, member_name=change.member, hub=hub,
+                       now=change.at)
+    if expected.holders != change.holders:
+        raise EmbargoError("the statement's holders do not follow from the current list and the change; "
+                           "nothing changed")
+    row = uow.holders.add(HolderListVersion(
+        kind=change.kind, version=version + 1, holders=[{"name": n, "fingerprint": f} for n, f in change.holders],
+        change=change.action, subject=change.member, statement=statement, signature=signature.decode("ascii"),
+        signer_fingerprint=check.primary_fingerprint or "", signed_by=boss.name, changed_at=clock.now(),
+    ))
+    audit.record(uow, clock, "holders.changed", actor=boss.name, kind=change.kind, version=version + 1,
+                 change=change.action, member=change.member, holders=len(change.holders),
+                 signer=check.signing_fingerprint)
+    return row
+
+
+def sign_with_home(signer_home, fingerprint: str, text: str, *, binary: str = "gpg") -> bytes:
+    """Sign *text* (detached, armoured) with the key *fingerprint* held in a member's own GnuPG home."""
+    from crypto import GpgUnavailable, KeyUnusable
+
+    gpg = Gpg(signer_home, binary=binary)
+    if not gpg.has_secret(fingerprint):
+        raise EmbargoError(f"the GnuPG home {signer_home} holds no secret key {fingerprint}")
+    try:
+        signature, _micalg = gpg.sign_detached(text.encode("utf-8"), fingerprint)
+    except (KeyUnusable, GpgUnavailable) as exc:
+        raise EmbargoError(f"could not sign with {fingerprint}: {exc}") from exc
+    return signature
+
+
+def _parse(statement: str) -> Change:
+    lines = statement.split("\n")
+    if not lines or lines[0] != STATEMENT_TITLE or not statement.endswith("\n"):
+        raise EmbargoError("not a holder-list change statement")
+    values: dict[str, str] = {}
+    holders: list[tuple[str, str]] = []
+    for line in lines[1:-1]:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            raise EmbargoError(f"malformed statement line {line[:40]!r}")
+        if key == "holder":
+            name, _, fpr = value.rpartition(" ")
+            holders.append((name, fpr))
+        else:
+            values[key] = value
+    try:
+        change = Change(values["kind"], values["action"], values["member"], int(values["base-version"]),
+                        tuple(holders), values["hub"], datetime.fromisoformat(values["date"]))
+        if int(values["new-version"]) != change.base_version + 1:
+            raise ValueError
+    except (KeyError, ValueError) as exc:
+        raise EmbargoError("malformed holder-list change statement") from exc
+    return change
+
+
+def holder_members(uow: UnitOfWork, kind: str) -> list[Member]:
+    """The current holders as registered members (a removed member's key stays in the history only)."""
+    _version, holders = current(uow, kind)
+    found = [uow.members.by_name(h["name"]) for h in holders]
+    return [m for m in found if m is not None]

@@ -1,0 +1,1 @@
+"""Evaluations (law Art. 10): the distribution policy (policy.toml) and sending one encrypted copy per recipient."""

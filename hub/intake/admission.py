@@ -1,0 +1,382 @@
+"""Admission: the verdict at SMTP time — verify, bind signer to partner, classify, store durably, or refuse."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from email.utils import getaddresses
+
+from crypto import (
+    ContentOutsideSignedPart,
+    DecryptionFailed,
+    Gpg,
+    GpgUnavailable,
+    HeaderTooLong,
+    InlinePgp,
+    MimeError,
+    NestingTooDeep,
+    SignatureCheck,
+    StorageKey,
+    TooManyParts,
+    Unsigned,
+    header_fields,
+    pgpmime,
+)
+from gateway import Reply, Submission
+from gateway import replies as R
+from store import Conflict, Database, StoreUnavailable
+
+from hub import audit, vault
+from . import dsn, links
+from hub.embargo import sealing as embargo_seal
+from hub.embargo import decisions as embargo_decisions
+from hub.errors import EmbargoError
+from hub.clock import Clock
+from hub.errors import FieldError
+from .fields import RoutingFields, extract
+from hub.transport.priorities import priority_of
+from hub.references import next_reference
+from hub.transport.protocol import Transport
+
+INTAKE_QUEUE = "intake"
+
+log = logging.getLogger(__name__)
+
+# Law Art. 12: a foreign embargo may come only from the intelligence services, Customs and Excise,
+# or Foreign Affairs.
+FOREIGN_EMBARGO_KINDS = frozenset({"intelligence", "customs", "foreign-affairs"})
+
+_SIGNATURE_REPLIES = {
+    "bad": R.BAD_SIGNATURE,
+    "no_public_key": R.UNKNOWN_SIGNER,
+    "expired_key": R.EXPIRED_KEY,
+    "revoked_key": R.REVOKED_KEY,
+    "expired_signature": R.BAD_SIGNATURE,
+    "error": R.BAD_SIGNATURE,
+}
+
+
+class Refused(Exception):
+    """Internal: the message is refused with *reply*; *detail* goes to the audit log only."""
+
+    def __init__(self, reply: Reply, **detail: object) -> None:
+        super().__init__(reply.line)
+        self.reply = reply
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What verification established about a message."""
+
+    entity: bytes          # the signed (and decrypted) MIME entity
+    check: SignatureCheck
+    encrypted: bool
+    cleartext: bytes | None = None  # an encrypted message's whole decrypted MIME entity (signature included)
+
+
+class Admission:
+    """Called by the gateway (in a worker thread) with each submission; returns the SMTP reply."""
+
+    def __init__(self, *, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
+                 limits: pgpmime.Limits, transport: Transport) -> None:
+        self.db = db
+        self.gpg = gpg
+        self.storage_key = storage_key
+        self.clock = clock
+        self.limits = limits
+        self.transport = transport
+
+    def __call__(self, submission: Submission) -> Reply:
+        try:
+            reply = self._admit(submission)
+        except Refused as refused:
+            self.record_refusal(submission.peer, submission.mail_from, refused.reply, **refused.detail)
+            return refused.reply
+        except GpgUnavailable as exc:
+            log.warning("admission: gpg unavailable (%s); answering 4xx to %s", type(exc).__name__, submission.peer)
+            self.record_refusal(submission.peer, submission.mail_from, R.CANNOT_VERIFY_NOW)
+            return R.CANNOT_VERIFY_NOW
+        except StoreUnavailable:
+            log.warning("admission: store unavailable; answering 4xx to %s", submission.peer)
+            return R.CANNOT_STORE_NOW
+        self.transport.notify(INTAKE_QUEUE)
+        return reply
+
+    # -- the verdict -------------------------------------------------------------------------
+
+    def _admit(self, submission: Submission) -> Reply:
+        raw = submission.raw
+        if submission.mail_from.strip("<>") == "" and not dsn.is_pgp_mime(raw):
+            # The null reverse-path carries notifications (RFC 5321 §4.5.5); a signed MDN goes the normal way.
+            return self._notification(submission)
+        headers = header_fields(raw)
+        verified = self._verify(raw)
+        check = verified.check
+        with self.db.reader() as uow:
+            partner = uow.partners.standing(check.primary_fingerprint or "")
+            recipient = uow.recipients.by_fingerprint(check.primary_fingerprint or "") if partner is None else None
+        if partner is None and recipient is not None:
+            return self._recipient_acknowledgement(headers, verified, recipient.name, recipient.email)
+        if partner is None:
+            raise Refused(R.UNKNOWN_SIGNER, signer=check.primary_fingerprint)
+        now = self.clock.now()
+        if partner.key_revoked:
+            raise Refused(R.REVOKED_KEY, signer=check.primary_fingerprint, partner=partner.name)
+        if partner.key_expires_at is not None and partner.key_expires_at <= now:
+            raise Refused(R.EXPIRED_KEY, signer=check.primary_fingerprint, partner=partner.name)
+        sender = _single_address(headers.get_all("From") or [])
+        if sender is None or sender != partner.email:
+            raise Refused(R.SIGNER_MISMATCH, signer=check.primary_fingerprint, partner=partner.name)
+        outer = [(k, str(v)) for k, v in headers.items()]
+        payload = pgpmime.payload_headers(verified.entity)  # the protected headers (RFC 9788), read once
+        protected_from = _single_address([v for k, v in payload if k.lower() == "from"])
+        if protected_from is not None and protected_from != partner.email:
+            raise Refused(R.SIGNER_MISMATCH, signer=check.primary_fingerprint, partner=partner.name, protected=True)
+        message_id = (headers.get("Message-ID") or "").strip()
+        if not message_id:
+            raise Refused(R.NO_MESSAGE_ID, partner=partner.name)
+        fields = self._fields(outer, payload, verified.entity, partner.name)
+        embargo = fields.value("embargo")
+        if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
+            raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
+        signature_digest = _signature_digest(check, verified.entity)
+        refers_to = links.extract(outer, payload, verified.entity)
+        sealed = self._seal_to_holders(embargo, submission.raw, verified, partner.name) if embargo else None
+        decision = (embargo_decisions.statement_in(pgpmime.first_text(verified.entity))
+                    if embargo_decisions.TITLE.encode() in verified.entity else None)
+        return self._store(submission, partner_id=partner.id, partner_name=partner.name, message_id=message_id,
+                           signature_digest=signature_digest, verified=verified, fields=fields, refers_to=refers_to,
+                           sealed=sealed, decision=decision)
+
+    def _seal_to_holders(self, kind: str, raw: bytes, verified: Verified, partner: str) -> embargo_seal.Seal:
+        """Embargoed content is encrypted to the holders of its kind before anything is stored (law Art. 11-12
+        al. 2): the received bytes, or for an encrypted message its outer headers and decrypted entity (the
+        hub-readable ciphertext is never kept). Nobody to seal to: 4xx, so the sender retries, and an alert."""
+        content = raw if verified.cleartext is None else _outer_headers(raw) + verified.cleartext
+        try:
+            with self.db.reader() as uow:
+                return embargo_seal.seal(self.gpg, uow, kind, content)
+        except embargo_seal.NoHolders:
+            try:
+                with self.db.unit_of_work() as uow:
+                    audit.record(uow, self.clock, "alert.embargo_no_holders", actor=partner, kind=kind)
+                    uow.commit()
+            except StoreUnavailable:
+                pass
+            raise Refused(R.NO_EMBARGO_HOLDERS.format(kind=kind), partner=partner, kind=kind) from None
+
+    def _verify(self, raw: bytes) -> Verified:
+        try:
+            envelope = pgpmime.analyse(raw, self.limits)
+            if envelope.kind == "encrypted":
+                return self._decrypt_and_verify(envelope.ciphertext or b"")
+            signed = envelope.signed
+            assert signed is not None
+            check = self.gpg.verify_detached(signed.signed_bytes, signed.signature)
+        except MimeError as exc:
+            raise Refused(_mime_reply(exc, self.limits), mime=exc.reason) from exc
+        return self._checked(Verified(signed.signed_bytes, check, encrypted=False))
+
+    def _decrypt_and_verify(self, ciphertext: bytes) -> Verified:
+        try:
+            decrypted = self.gpg.decrypt(ciphertext)
+        except DecryptionFailed as exc:
+            raise Refused(R.UNDECRYPTABLE, decrypt=exc.reason) from exc
+        inner = pgpmime.analyse_inner(decrypted.plaintext, self.limits)
+        if inner is not None and inner.signed is not None:  # encapsulated: sign, then encrypt
+            check = self.gpg.verify_detached(inner.signed.signed_bytes, inner.signed.signature)
+            return self._checked(Verified(inner.signed.signed_bytes, check, encrypted=True,
+                                          cleartext=decrypted.plaintext))
+        if decrypted.signature is None:
+            raise Refused(R.UNSIGNED, encrypted=True)
+        return self._checked(Verified(decrypted.plaintext, decrypted.signature, encrypted=True,
+                                      cleartext=decrypted.plaintext))
+
+    @staticmethod
+    def _checked(verified: Verified) -> Verified:
+        check = verified.check
+        if not check.valid:
+            reply = _SIGNATURE_REPLIES.get(check.status, R.BAD_SIGNATURE)
+            raise Refused(reply, signature=check.status, gpg=check.detail, signer=check.primary_fingerprint)
+        return verified
+
+    def _fields(self, outer: list[tuple[str, str]], payload: list[tuple[str, str]], entity: bytes,
+                partner: str) -> RoutingFields:
+        try:
+            return extract(outer, payload, pgpmime.first_text(entity))
+        except FieldError as exc:
+            reply = R.BAD_FIELD.format(field=exc.field.title(), value=exc.value[:40], accepted=", ".join(exc.accepted))
+            raise Refused(reply, partner=partner, field=exc.field) from exc
+
+    # -- durable acceptance ----------------------------------------------------------------------
+
+    def _store(self, submission: Submission, *, partner_id: int, partner_name: str, message_id: str,
+               signature_digest: str, verified: Verified, fields: RoutingFields,
+               refers_to: dict[str, object], sealed: embargo_seal.Seal | None = None,
+               decision: str | None = None) -> Reply:
+        """Durable acceptance, in a transaction that concurrent sessions' acceptances may share (group
+        commit): the 250 is given only once the commit holding this message is done."""
+        raw = submission.raw
+        body_digest = hashlib.sha256(raw).hexdigest()
+        urgency = fields.value("urgency") or "ROUTINE"
+
+        def check(uow) -> None:
+            replayed = uow.messages.replayed(message_id, signature_digest)
+            if replayed == "message-id":
+                raise Refused(R.REPLAY_MESSAGE_ID, partner=partner_name)
+            if replayed == "signature":
+                raise Refused(R.REPLAY_SIGNATURE, partner=partner_name)
+
+        def write(uow) -> str:
+            now = self.clock.now()
+            reference = next_reference(uow, now)
+            # An embargoed message is kept only as sealed to its holders: no copy under the storage key.
+            blob_id = None if sealed else vault.seal(uow, self.storage_key, raw, now=now, context=f"message:{reference}")
+            message_row = uow.messages.insert(
+                reference=reference, direction="inbound", partner_id=partner_id, rfc_message_id=message_id,
+                signature_digest=signature_digest, body_digest=body_digest, size=len(raw),
+                encrypted=verified.encrypted, signer_fingerprint=verified.check.signing_fingerprint,
+                mail_from=submission.mail_from,
+                kind="disposition" if "mdn_for" in refers_to else fields.value("message-kind") or "spontaneous",
+                urgency=urgency, urgency_source=fields.fields["urgency"].source,
+                embargo=fields.value("embargo"), classification=fields.value("classification"),
+                fields=fields.as_record(), links=refers_to, received_at=now, due_at=None, state="accepted",
+                receipt_status="pending", raw_blob_id=blob_id,
+            )
+            if sealed is not None:
+                embargo_seal.record(uow, self.clock, message_id=message_row, reference=reference, sealed=sealed)
+            if decision is not None:  # a joint decision's second signature, given by signing this message
+                try:
+                    embargo_decisions.countersign_by_message(
+                        uow, self.clock, text=decision, signer=verified.check.primary_fingerprint or "",
+                        evidence=f"signed message {reference} {message_id} (signature {signature_digest[:16]})")
+                except EmbargoError as exc:
+                    raise Refused(R.DECISION_REFUSED.format(reason=str(exc)[:160]), partner=partner_name) from exc
+            audit.record(uow, self.clock, "intake.accepted", actor=partner_name, ref=reference,
+                         peer=submission.peer, tls=submission.tls, size=len(raw), encrypted=verified.encrypted,
+                         signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm)
+            for name in fields.conflicts:
+                f = fields.fields[name]
+                audit.record(uow, self.clock, "intake.field_conflict", actor=partner_name, ref=reference,
+                             field=name, outer=f.outer, protected=f.protected)
+            self.transport.publish(uow, INTAKE_QUEUE, {"message_id": message_row}, priority=priority_of(urgency))
+            return reference
+
+        try:
+            reference = self.db.group.run(check, write)
+        except Conflict as exc:  # a concurrent duplicate won the race
+            raise Refused(R.REPLAY_MESSAGE_ID, partner=partner_name) from exc
+        log.info("admission: %s accepted from %s (%s, %s)", reference, partner_name, urgency,
+                 fields.fields["urgency"].source)
+        return R.ACCEPTED.format(reference=reference)
+
+    def _recipient_acknowledgement(self, headers, verified: Verified, name: str, email: str) -> Reply:
+        """A registered recipient's signed MDN: the acknowledgement of the copy the hub sent it. Recipients
+        send nothing else through the hub (they are not contact points)."""
+        if _single_address(headers.get_all("From") or []) != email:
+            raise Refused(R.SIGNER_MISMATCH, recipient=name)
+        original = links.disposition_of(verified.entity)
+        if original is None:
+            raise Refused(R.UNKNOWN_SIGNER, recipient=name, why="a recipient may only send acknowledgements")
+        with self.db.unit_of_work() as uow:
+            mail = uow.outbound.by_rfc_message_id(original)
+            if mail is None or mail.rcpt_to.lower() != email:
+                raise Refused(R.MDN_UNRELATED, recipient=name)
+            reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
+            if mail.acknowledged_at is None:
+                uow.outbound.update(mail.id, acknowledged_at=self.clock.now())
+                audit.record(uow, self.clock, f"{mail.purpose}.acknowledged", actor=name, ref=reference, to=email)
+                uow.commit()
+        return R.MDN_RECORDED.format(reference=reference or original)
+
+    def _notification(self, submission: Submission) -> Reply:
+        """A delivery status notification from an MTA (null sender, unsigned as MTAs send them): link it to
+        the delivery it reports on and record it; one about no message of this hub is refused."""
+        raw = submission.raw
+        report = dsn.parse(raw) if dsn.is_dsn(raw) else dsn.parse_text_bounce(raw)
+        if report is None:
+            raise Refused(R.DSN_UNRELATED, why="no delivery report nor quoted Message-ID")
+        with self.db.unit_of_work() as uow:
+            mail = uow.outbound.by_rfc_message_id(report.original_message_id or "")
+            if mail is None:
+                raise Refused(R.DSN_UNRELATED, original=report.original_message_id)
+            reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
+            for status in report.recipients:
+                if status.recipient not in ("*", mail.rcpt_to.lower()):
+                    continue
+                detail = dict(purpose=mail.purpose, to=mail.rcpt_to, status=status.status, mta=report.reporting_mta,
+                              diagnostic=status.diagnostic[:200], authenticated=False,
+                              format="rfc3464" if status.recipient != "*" else "text")
+                if status.action == "failed":
+                    uow.outbound.update(mail.id, state="failed", last_error=f"DSN {status.status} {status.diagnostic}"[:500])
+                    if mail.purpose == "receipt" and mail.message_id:
+                        uow.messages.update(mail.message_id, receipt_status="failed")
+                    audit.record(uow, self.clock, "alert.delivery_bounced", ref=reference, **detail)
+                else:
+                    audit.record(uow, self.clock, f"delivery.{status.action or 'reported'}", ref=reference, **detail)
+            uow.commit()
+        return R.DSN_RECORDED.format(reference=reference or mail.rfc_message_id)
+
+    def record_refusal(self, peer: str, mail_from: str, reply: Reply, **detail: object) -> None:
+        """Record a refusal (never the content) so the duty officer sees it; never raises."""
+        log.info("admission: refused %s from %s <%s>: %s", reply.name, peer, mail_from, reply.code)
+        try:
+            with self.db.unit_of_work() as uow:
+                audit.record(uow, self.clock, "intake.refused", actor=mail_from or "<>", peer=peer,
+                             reason=reply.name, code=reply.code, enhanced=reply.enhanced,
+                             **{k: v for k, v in detail.items() if v is not None})
+                uow.commit()
+        except Exception:  # the refusal stands even when it cannot be recorded
+            log.exception("admission: could not record a refusal from %s", peer)
+
+
+def _mime_reply(exc: MimeError, limits: pgpmime.Limits) -> Reply:
+    if isinstance(exc, InlinePgp):
+        return R.INLINE_PGP
+    if isinstance(exc, Unsigned):
+        return R.UNSIGNED
+    if isinstance(exc, ContentOutsideSignedPart):
+        return R.CONTENT_OUTSIDE_SIGNED
+    if isinstance(exc, NestingTooDeep):
+        return R.TOO_DEEP.format(limit=limits.max_depth)
+    if isinstance(exc, TooManyParts):
+        return R.TOO_MANY_PARTS.format(limit=limits.max_parts)
+    if isinstance(exc, HeaderTooLong):
+        return R.HEADER_TOO_LONG.format(limit=limits.max_header_line)
+    return R.MALFORMED.format(reason=exc.reason)
+
+
+_ENTITY_HEADERS = (b"content-type:", b"content-transfer-encoding:", b"content-disposition:", b"mime-version:")
+
+
+def _outer_headers(raw: bytes) -> bytes:
+    """The header section of *raw* without the fields that describe its (encrypted) body, CRLF-ended."""
+    kept: list[bytes] = []
+    skipping = False
+    for line in raw.replace(b"\r\n", b"\n").split(b"\n"):
+        if line == b"":
+            break
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = line.lower().startswith(_ENTITY_HEADERS)
+        if not skipping:
+            kept.append(line)
+    return b"".join(line + b"\r\n" for line in kept) + b"MIME-Version: 1.0\r\n"
+
+
+def _single_address(values: list[str]) -> str | None:
+    addresses = [addr for _name, addr in getaddresses([str(v) for v in values]) if addr]
+    if len(addresses) != 1:
+        return None
+    return addresses[0].strip().lower()
+
+
+def _signature_digest(check: SignatureCheck, entity: bytes) -> str:
+    """One identity per signature whatever its armour: signing key, signing time, signed bytes."""
+    signed_at = check.signed_at.isoformat() if check.signed_at else ""
+    material = f"{check.signing_fingerprint}|{signed_at}|{hashlib.sha256(entity).hexdigest()}"
+    return hashlib.sha256(material.encode()).hexdigest()

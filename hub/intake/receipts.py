@@ -1,0 +1,167 @@
+"""Acknowledgement receipts: RFC 8098 disposition notifications with Passerelle's fields, in FR/NL/EN."""
+
+from __future__ import annotations
+
+import secrets
+from email import quoprimime
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime, make_msgid
+
+from hub.clock import brussels
+
+URGENCY_WORDS = {
+    "FLASH": ("FLASH", "FLASH", "FLASH"),
+    "URGENT": ("URGENT", "DRINGEND", "URGENT"),
+    "ROUTINE": ("ROUTINE", "ROUTINE", "ROUTINE"),
+    "NON-URGENT": ("NON URGENT", "NIET DRINGEND", "NON URGENT"),
+}
+ANSWER_WORDS = {
+    "on-time": "dans le délai / binnen de termijn / on time",
+    "late": "hors délai / laattijdig / late",
+    "partial": "réponse partielle, le délai court toujours / gedeeltelijk, de termijn loopt / partial, the clock runs on",
+    "unknown-request": "demande inconnue / onbekende vraag / unknown request",
+    "closed-request": "demande déjà clôturée / vraag reeds afgesloten / request already closed",
+    "not-owed": "aucune réponse n'était attendue de vous / geen antwoord van u verwacht / no answer was owed by you",
+}
+SOURCE_WORDS = {
+    "protected": ("protégé par la signature", "beschermd door de handtekening", "protected by the signature"),
+    "unprotected": ("NON protégé (en-tête extérieur)", "NIET beschermd (buitenste header)", "NOT protected (outer header)"),
+    "default": ("par défaut", "standaard", "default"),
+}
+
+
+@dataclass(frozen=True)
+class ReceiptFacts:
+    """What the receipt states; all of it metadata, none of it content."""
+
+    reference: str
+    original_message_id: str
+    digest_sha256: str
+    received_at: datetime
+    kind: str
+    kind_source: str
+    urgency: str
+    urgency_source: str
+    due_at: datetime | None
+    embargo: str | None
+    classification: str | None
+    conflicts: tuple[tuple[str, str | None, str | None], ...]  # (field, outer, protected)
+    partner_email: str
+    hub_address: str
+    answers: tuple[str | None, str, int | None] | None = None  # (request reference, status, delay in seconds)
+    sealed_to: int | None = None  # embargo: how many holders the content is sealed to
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human_text(f: ReceiptFacts) -> str:
+    fr_u, nl_u, en_u = URGENCY_WORDS[f.urgency]
+    fr_s, nl_s, en_s = SOURCE_WORDS[f.urgency_source]
+    due_local = brussels(f.due_at) if f.due_at else None
+    received_local = brussels(f.received_at)
+    lines = [
+        f"Référence / Referentie / Reference: {f.reference}",
+        "",
+        "[FR] Accusé de réception (AR 28.11.2006, art. 11 §2)",
+        f"Votre message {f.original_message_id} a été reçu le {received_local}.",
+        f"Urgence appliquée : {fr_u} ({fr_s}).",
+        f"Délai de réponse : {due_local}." if due_local else "Aucun délai de réponse ne court pour ce message.",
+        "",
+        "[NL] Ontvangstbevestiging (KB 28.11.2006, art. 11 §2)",
+        f"Uw bericht {f.original_message_id} werd ontvangen op {received_local}.",
+        f"Toegepaste dringendheid: {nl_u} ({nl_s}).",
+        f"Antwoordtermijn: {due_local}." if due_local else "Voor dit bericht loopt geen antwoordtermijn.",
+        "",
+        "[EN] Acknowledgement of receipt (Royal Decree 28.11.2006, Art. 11 §2)",
+        f"Your message {f.original_message_id} was received at {received_local}.",
+        f"Urgency applied: {en_u} ({en_s}).",
+        f"Response due: {due_local}." if due_local else "No response deadline runs for this message.",
+    ]
+    if f.embargo:
+        n = f.sealed_to or 0
+        lines += ["", f"Embargo: {f.embargo} (loi/wet/law Art. {11 if f.embargo == 'judicial' else 12}) — "
+                      "aucun délai / geen termijn / no deadline (AR Art. 11 §5).",
+                  f"[FR] Contenu scellé pour {n} membre(s) habilité(s) désigné(s) ; le hub ne peut pas le lire.",
+                  f"[NL] Inhoud verzegeld voor {n} aangewezen gemachtigde(n); de hub kan hem niet lezen.",
+                  f"[EN] Content sealed to {n} designated holder(s); the hub cannot read it."]
+    for field, outer, protected in f.conflicts:
+        lines += ["", f"Attention / Let op / Note: {field}: outer={outer!r} protected={protected!r}; "
+                      "la valeur protégée s'applique / de beschermde waarde geldt / the protected value applies."]
+    if f.answers is not None:
+        request, status, delay = f.answers
+        lines += ["", f"Réponse à / Antwoord op / Answers: {request or '?'} — {ANSWER_WORDS.get(status, status)}"
+                  + (f" ({delay} s)" if delay else "")]
+    lines += ["", f"SHA-256: {f.digest_sha256}", ""]
+    return "\n".join(lines)
+
+
+def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
+    fields = [
+        f"Reporting-UA: {reporting_host}; Passerelle",
+        f"Original-Recipient: rfc822;{f.hub_address}",
+        f"Final-Recipient: rfc822;{f.hub_address}",
+        f"Original-Message-ID: {f.original_message_id}",
+        "Disposition: automatic-action/MDN-sent-automatically; processed",
+        f"X-Passerelle-Reference: {f.reference}",
+        f"X-Passerelle-Digest: sha256:{f.digest_sha256}",
+        f"X-Passerelle-Received-At: {_utc(f.received_at)}",
+        f"X-Passerelle-Kind: {f.kind}; source={f.kind_source}",
+        f"X-Passerelle-Urgency: {f.urgency}; source={f.urgency_source}",
+        f"X-Passerelle-Due-At: {_utc(f.due_at) if f.due_at else 'none'}",
+    ]
+    if f.embargo:
+        fields.append(f"X-Passerelle-Embargo: {f.embargo}; sealed-to={f.sealed_to or 0}; deadline=none")
+    if f.classification:
+        fields.append(f"X-Passerelle-Classification: {f.classification}")
+    for field, outer, protected in f.conflicts:
+        fields.append(f"X-Passerelle-Conflict: {field}; outer={outer}; protected={protected}")
+    if f.answers is not None:
+        request, status, delay = f.answers
+        fields.append(f"X-Passerelle-Answers: {request or 'none'}; status={status}"
+                      + (f"; delay={delay}s" if delay else ""))
+    return "\r\n".join(fields) + "\r\n"
+
+
+def report_entity(f: ReceiptFacts, reporting_host: str) -> bytes:
+    """The multipart/report entity (RFC 8098) that the hub then signs."""
+    boundary = "=_report_" + secrets.token_hex(12)
+    parts = [
+        f'Content-Type: multipart/report; report-type=disposition-notification; boundary="{boundary}"',
+        "",
+        f"--{boundary}",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        _quoted_printable(human_text(f)),
+        f"--{boundary}",
+        "Content-Type: message/disposition-notification",
+        "",
+        disposition_fields(f, reporting_host),
+        f"--{boundary}--",
+        "",
+    ]
+    return "\r\n".join(parts).encode("utf-8")
+
+
+def _quoted_printable(text: str) -> str:
+    """Signed data must be 7-bit (RFC 3156 §3): the UTF-8 text goes quoted-printable."""
+    return quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), 76, "\r\n")
+
+
+def headers(f: ReceiptFacts, now: datetime, domain: str) -> tuple[str, list[tuple[str, str]]]:
+    """The receipt's own Message-ID and its top-level headers."""
+    message_id = make_msgid(idstring=f.reference, domain=domain)
+    return message_id, [
+        ("From", f"Passerelle <{f.hub_address}>"),
+        ("To", f.partner_email),
+        ("Subject", f"Accusé de réception / Ontvangstbevestiging / Receipt {f.reference}"),
+        ("Date", format_datetime(now)),
+        ("Message-ID", message_id),
+        ("In-Reply-To", f.original_message_id),
+        ("References", f.original_message_id),
+        ("Auto-Submitted", "auto-replied"),
+        ("X-Passerelle-Reference", f.reference),
+    ]

@@ -1,0 +1,137 @@
+"""OCAM's requests to a support service: signed, encrypted to the contact point's key only, never in clear."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime, make_msgid
+
+from crypto import Gpg, KeyUnusable, StorageKey, compose
+from store import Message, UnitOfWork
+
+from hub import audit, vault
+from hub.clock import Clock
+from hub.errors import PartnerError
+from .outbox import mime_entity, queue_mail
+from hub.transport.priorities import priority_of
+from hub.references import next_reference
+from hub.deadlines.schedule import steps
+from hub.settings import DeadlinesSection, Settings
+from hub.transport.protocol import Transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sent:
+    reference: str
+    held: bool
+    reason: str | None = None
+
+
+def outer_headers(settings: Settings, to: str, message_id: str, reference: str, now: datetime) -> list[tuple[str, str]]:
+    """The request's visible headers; the subject says nothing but the reference (RFC 9788)."""
+    return [("From", f"OCAM Passerelle <{settings.hub.address}>"), ("To", to), ("Date", format_datetime(now)),
+            ("Message-ID", message_id), ("Subject", f"Passerelle {reference}"), ("X-Passerelle-Reference", reference)]
+
+
+def key_problem(gpg: Gpg, fingerprint: str, now: datetime) -> str | None:
+    """Why a contact point's key cannot be encrypted to now, in words: missing, revoked, expired; or None."""
+    info = gpg.key(fingerprint)
+    if info is None:
+        return "missing"
+    if info.revoked:
+        return "revoked"
+    if info.expired(now):
+        return f"expired since {info.expires:%Y-%m-%d %H:%M} UTC"
+    if not info.can_encrypt:
+        return "without a usable encryption subkey"
+    return None
+
+
+def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock,
+                 transport: Transport, partner_name: str, urgency: str, subject: str, body: str,
+                 attachments: list[tuple[str, bytes]], due_at: datetime | None, actor: str = "operator") -> Sent:
+    """Record and queue one request; when the contact point's key cannot be used, hold it and raise an alert."""
+    partner = uow.partners.by_name(partner_name)
+    if partner is None:
+        raise PartnerError(f"no partner named {partner_name!r}")
+    now = clock.now()
+    reference = next_reference(uow, now)
+    message_id = make_msgid(idstring=reference, domain=settings.hub.domain)
+    headers = outer_headers(settings, partner.email, message_id, reference, now)[:4]
+    fields = [("Urgency", urgency), ("Message-Kind", "request"), ("Request-Ref", reference)]
+    if due_at is not None:
+        fields.append(("Reply-By", due_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    entity = mime_entity(reference, fields, subject, body, attachments, headers)
+    outer = outer_headers(settings, partner.email, message_id, reference, now)
+    held_reason = key_problem(gpg, partner.fingerprint, now)
+    data = b""
+    if held_reason is None:
+        try:
+            data = compose.encrypt_entity(gpg, entity, [partner.fingerprint], settings.hub.key_fingerprint, outer)
+        except KeyUnusable as exc:
+            held_reason = exc.reason
+    blob_id = vault.seal(uow, key, entity, now=now, context=f"message:{reference}")
+    message_row = uow.messages.insert(
+        reference=reference, direction="outbound", partner_id=partner.id, rfc_message_id=message_id,
+        signature_digest=None, body_digest=hashlib.sha256(entity).hexdigest(), size=len(entity), encrypted=True,
+        signer_fingerprint=settings.hub.key_fingerprint, mail_from=settings.hub.address, kind="request",
+        urgency=urgency, urgency_source="protected", embargo=None, classification=None,
+        fields={"reply-by": {"value": due_at.isoformat() if due_at else None, "source": "operator"}}, links={},
+        received_at=now, due_at=due_at, state="held" if held_reason else "queued", receipt_status="none",
+        raw_blob_id=blob_id,
+    )
+    audit.record(uow, clock, "request.created", actor=actor, ref=reference, partner=partner.name, urgency=urgency)
+    if held_reason:
+        # Never in clear: the request waits for a usable key (partner update-key), and the duty officer is told.
+        audit.record(uow, clock, "alert.request_held", ref=reference, partner=partner.name, key=partner.fingerprint,
+                     why=held_reason)
+        log.warning("request %s to %s held: key %s", reference, partner.name, held_reason)
+        return Sent(reference, True, held_reason)
+    queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message_row, purpose="request",
+               rfc_message_id=message_id, mail_from=settings.hub.address, rcpt_to=partner.email, data=data,
+               priority=priority_of(urgency))
+    return Sent(reference, False)
+
+
+def release_held(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock,
+                 transport: Transport, partner_id: int) -> list[str]:
+    """After a key update: encrypt and queue the requests held for that partner; returns their references."""
+    partner = uow.partners.get(partner_id)
+    released = []
+    for message in uow.messages.held_for(partner_id):
+        entity = vault.unseal(key, uow.blobs.get(message.raw_blob_id), context=f"message:{message.reference}")
+        outer = outer_headers(settings, partner.email, message.rfc_message_id, message.reference, clock.now())
+        if key_problem(gpg, partner.fingerprint, clock.now()) is not None:
+            continue
+        try:
+            data = compose.encrypt_entity(gpg, entity, [partner.fingerprint], settings.hub.key_fingerprint, outer)
+        except KeyUnusable:
+            continue
+        uow.messages.update(message.id, state="queued")
+        queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message.id, purpose="request",
+                   rfc_message_id=message.rfc_message_id, mail_from=settings.hub.address, rcpt_to=partner.email,
+                   data=data, priority=priority_of(message.urgency))
+        audit.record(uow, clock, "request.released", ref=message.reference, partner=partner.name)
+        released.append(message.reference)
+    return released
+
+
+def acknowledged(uow: UnitOfWork, *, windows: DeadlinesSection, clock: Clock, message: Message, at: datetime,
+                 source: str) -> None:
+    """The contact point's side acknowledged a request (relay 250 or its MDN): the first one starts the clock."""
+    audit.record(uow, clock, "request.acknowledged", ref=message.reference, source=source, at=at.isoformat())
+    if uow.deadlines.for_message(message.id) is not None:
+        return
+    d = windows
+    due_at = message.due_at or at + d.window(message.urgency)
+    uow.deadlines.add(**dict(
+        message_id=message.id, partner_id=message.partner_id, owed_by="partner", urgency=message.urgency,
+        started_at=at, started_by=source, due_at=due_at, state="open", reminders_sent=0,
+        next_action_at=steps(at, due_at, d.reminder_fractions, d.overdue_reminder_every, 0).at,
+    ))
+    uow.messages.update(message.id, due_at=due_at)
+    audit.record(uow, clock, "deadline.started", ref=message.reference, by=source, due_at=due_at.isoformat())

@@ -1,0 +1,1 @@
+"""The registries: support services' contact points (partners), recipients of evaluations, OCAM's members."""

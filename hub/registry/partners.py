@@ -1,0 +1,84 @@
+"""Registering support services' contact points and binding exactly one OpenPGP key to each."""
+
+from __future__ import annotations
+
+import re
+
+from crypto import Gpg, KeyInfo
+from store import Partner, UnitOfWork
+
+from hub import audit
+from hub.clock import Clock
+from hub.errors import PartnerError
+
+# Support services of law Art. 2, 2°, and the Federal Prosecutor (law Art. 11).
+PARTNER_KINDS = (
+    "intelligence", "police", "customs", "mobility", "immigration", "foreign-affairs", "crisis-centre",
+    "prisons", "worship", "treasury", "designated", "federal-prosecutor", "government",
+)
+# A member of the government asking OCAM for an evaluation (AR Art. 7): one month unless the request says.
+GOVERNMENT = "government"
+
+
+def _normal_fingerprint(value: str) -> str:
+    return re.sub(r"\s+", "", value).upper().removeprefix("0X")
+
+
+def only_key(gpg: Gpg, key_data: bytes) -> KeyInfo:
+    keys = gpg.inspect(key_data)
+    if not keys:
+        raise PartnerError("the key file holds no OpenPGP public key")
+    if len(keys) > 1:
+        raise PartnerError(f"the key file holds {len(keys)} keys; give exactly one")
+    return keys[0]
+
+
+def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, kind: str, email: str, key_data: bytes,
+        fingerprint: str | None = None) -> Partner:
+    """Register *name* with its contact address and bind the one key in *key_data*."""
+    email = email.strip().lower()
+    if kind not in PARTNER_KINDS:
+        raise PartnerError(f"unknown kind {kind!r}; one of: {', '.join(PARTNER_KINDS)}")
+    info = only_key(gpg, key_data)
+    if fingerprint and _normal_fingerprint(fingerprint) != info.fingerprint:
+        raise PartnerError(f"fingerprint mismatch: the key is {info.fingerprint}, not {_normal_fingerprint(fingerprint)}")
+    now = clock.now()
+    if info.revoked:
+        raise PartnerError(f"key {info.fingerprint} is revoked")
+    if info.expired(now):
+        raise PartnerError(f"key {info.fingerprint} expired on {info.expires:%Y-%m-%d}")
+    if email not in info.emails:
+        raise PartnerError(f"no user id of key {info.fingerprint} contains {email} (it has: {', '.join(info.uids)})")
+    if not info.can_sign:
+        raise PartnerError(f"key {info.fingerprint} has no usable signing key")
+    for clash, what in ((uow.partners.by_name(name), "name"), (uow.partners.by_email(email), "address"),
+                        (uow.partners.by_fingerprint(info.fingerprint), "key")):
+        if clash is not None:
+            raise PartnerError(f"partner {clash.name!r} already has this {what}")
+    gpg.import_keys(key_data)
+    partner = uow.partners.add(Partner(
+        name=name, kind=kind, email=email, fingerprint=info.fingerprint, key_created_at=info.created,
+        key_expires_at=info.expires, key_revoked=False, created_at=now, updated_at=now,
+    ))
+    audit.record(uow, clock, "partner.added", actor="operator", partner=name, kind=kind, email=email,
+                 fingerprint=info.fingerprint)
+    return partner
+
+
+def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, key_data: bytes) -> Partner:
+    """Import a newer copy of the bound key (expiry, subkeys, revocation); refuse any other primary key."""
+    partner = uow.partners.by_name(name)
+    if partner is None:
+        raise PartnerError(f"no partner named {name!r}")
+    info = only_key(gpg, key_data)
+    if info.fingerprint != partner.fingerprint:
+        raise PartnerError(f"this is key {info.fingerprint}, but {name} is bound to {partner.fingerprint}; "
+                           "a different key needs a new registration")
+    gpg.import_keys(key_data)
+    merged = gpg.key(partner.fingerprint) or info
+    partner.key_expires_at = merged.expires
+    partner.key_revoked = merged.revoked
+    partner.updated_at = clock.now()
+    audit.record(uow, clock, "partner.key_updated", actor="operator", partner=name, fingerprint=partner.fingerprint,
+                 expires=merged.expires.isoformat() if merged.expires else None, revoked=merged.revoked)
+    return partner

@@ -1,0 +1,107 @@
+"""FLASH behind a ROUTINE backlog: how long a FLASH message waits for its receipt while N ROUTINE items queue."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import smtplib
+import ssl
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from crypto import Gpg
+from gateway.capture import CaptureRelay
+from store import Database
+
+from hub import home as home_mod
+from hub.registry import partners
+from hub.intake.admission import INTAKE_QUEUE
+from .bench_intake import _pct, _presign, _send, _served, use_broker
+from hub.clock import SystemClock
+from hub.transport.priorities import priority_of
+from hub.references import next_reference
+from hub.settings import load
+from hub.transport.embedded import EmbeddedTransport
+
+
+def run_flash_bench(*, backlog: int, probes: int, amqp_url: str = "", workers: int = 1) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="pbflash"))
+    try:
+        return _run(tmp, backlog, probes, amqp_url, workers if amqp_url else 0)
+    finally:
+        for home in (tmp / "hub" / "gnupg", tmp / "partner"):
+            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fill(db: Database, partner_id: int, sender: str, count: int) -> None:
+    """*count* accepted ROUTINE messages, each with its intake item: the work the pipeline really does for them."""
+    clock = SystemClock()
+    transport = EmbeddedTransport(db, clock)  # publish() writes the same row for both transports
+    with db.unit_of_work() as uow:
+        for n in range(count):
+            now = clock.now()
+            digest = hashlib.sha256(f"backlog {n}".encode()).hexdigest()
+            message_id = uow.messages.insert(
+                reference=next_reference(uow, now), direction="inbound", partner_id=partner_id,
+                rfc_message_id=f"<backlog-{n}@bench.test>", signature_digest=digest, body_digest=digest, size=20_000,
+                encrypted=False, signer_fingerprint=None, mail_from=sender, kind="spontaneous", urgency="ROUTINE",
+                urgency_source="protected", embargo=None, classification=None, fields={}, links={}, received_at=now,
+                due_at=None, state="accepted", receipt_status="pending", raw_blob_id=None)
+            transport.publish(uow, INTAKE_QUEUE, {"message_id": message_id}, priority=priority_of("ROUTINE"))
+        uow.commit()
+
+
+def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> str:
+    identity = home_mod.init(tmp / "hub", "ocam.test")
+    if amqp_url:
+        use_broker(tmp / "hub", amqp_url)
+    settings = load(tmp / "hub")
+    partner_gpg = Gpg(tmp / "partner")
+    sender = "bench@police.test"
+    fpr = partner_gpg.generate_key(f"Bench <{sender}>")
+    db = Database(settings.database_url)
+    with db.unit_of_work() as uow:
+        partner = partners.add(uow, Gpg(settings.gnupg_home), SystemClock(), name="bench-police", kind="police",
+                               email=sender, key_data=partner_gpg.export_public(fpr))
+        uow.flush()
+        partner_id = partner.id
+        uow.commit()
+    started = time.monotonic()
+    _fill(db, partner_id, sender, backlog)
+    fill_seconds = time.monotonic() - started
+    flashes = _presign(partner_gpg, fpr, sender, identity.address, probes, 20_000, urgency="FLASH")
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    waits: list[float] = []
+    with CaptureRelay() as relay, _served(settings.home, relay.address, workers) as (port, _cpu):
+        relay.wait_for(100, timeout=300)  # the pipeline is busy with the backlog
+        for raw in flashes:
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+                smtp.starttls(context=tls)
+                smtp.ehlo()
+                reference = _send(smtp, sender, identity.address, raw)
+            t0 = time.monotonic()
+            deadline = t0 + 120
+            seen = 0
+            found = None
+            while found is None and time.monotonic() < deadline:
+                captured = relay.wait_for(seen + 1, timeout=1.0)
+                for c in captured[seen:]:
+                    if c.message.get("X-Passerelle-Reference") == reference:
+                        found = c.at - t0
+                seen = len(captured)
+            waits.append(found if found is not None else float("nan"))
+        done = len(relay.messages)
+    db.dispose()
+    deployment = (f"1 gateway + {workers} worker process(es), RabbitMQ (prefetch {settings.transport.prefetch} "
+                  "per urgency queue)" if workers else "one embedded process (store queue, batch 8)")
+    return "\n".join([
+        f"deployment   {deployment}",
+        f"backlog      {backlog} accepted ROUTINE messages queued for intake (filled in {fill_seconds:.1f} s); "
+        f"{done} receipts out when the probes ended",
+        f"FLASH        {probes} signed FLASH messages sent one after another while the backlog drains",
+        f"250 -> receipt at the relay: p50 {1000 * _pct(waits, 50):.0f} ms, max {1000 * max(waits):.0f} ms",
+    ])

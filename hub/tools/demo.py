@@ -1,0 +1,217 @@
+"""`passerelle demo`: a fresh hub, four simulated support services sending real signed SMTP traffic, a
+capturing relay, an accelerated clock, and the dashboard in front. Quitting the dashboard stops it all."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import smtplib
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from crypto import Gpg, compose
+from gateway.capture import CaptureRelay
+from store import Database
+
+from hub.embargo import holders
+from hub import home as home_mod
+from hub.registry import members, partners
+from .background import BackgroundHub
+from hub.clock import SystemClock
+from hub.outbound.requests import send_request
+from hub.settings import load
+
+PARTNERS = (("police-fed", "police"), ("vsse", "intelligence"), ("customs", "customs"),
+            ("foreign-affairs", "foreign-affairs"))
+URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
+
+
+class AcceleratedClock:
+    """Wall-clock time running *factor* times faster from the moment it is made (UTC-aware)."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self._start = datetime.now(timezone.utc)
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        from datetime import timedelta
+
+        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.factor)
+
+
+@dataclass
+class _Sender:
+    name: str
+    kind: str
+    email: str
+    gpg: Gpg
+    fingerprint: str
+
+
+class Demo:
+    """Everything the demo runs, started and stopped together."""
+
+    def __init__(self, *, speed: float, root: Path | None = None) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="pdemo"))
+        self.clock = AcceleratedClock(speed)
+        self.stop = threading.Event()
+        self.sent = 0
+
+    def start(self) -> Database:
+        home_mod.init(self.root / "hub", "ocam.test")
+        self.settings = load(self.root / "hub")
+        self.settings.delivery.retry_schedule_seconds = [600, 1800, 3600]  # clock seconds: fast under acceleration
+        self.relay = CaptureRelay().start()
+        self.db = Database(self.settings.database_url)
+        hub_gpg = Gpg(self.settings.gnupg_home)
+        self.senders = []
+        with self.db.unit_of_work() as uow:
+            for name, kind in PARTNERS:
+                gpg = Gpg(self.root / name)
+                email = f"spoc@{name}.demo"
+                fpr = gpg.generate_key(f"{name} <{email}>")
+                partners.add(uow, hub_gpg, SystemClock(), name=name, kind=kind, email=email,
+                             key_data=gpg.export_public(fpr))
+                self.senders.append(_Sender(name, kind, email, gpg, fpr))
+            uow.commit()
+        self._members(hub_gpg)
+        stranger = Gpg(self.root / "stranger")
+        self.stranger = _Sender("stranger", "police", "someone@stranger.demo", stranger,
+                                stranger.generate_key("Stranger <someone@stranger.demo>"))
+        self.hub = BackgroundHub(self.settings, relay=self.relay.address, clock=self.clock)
+        self.hub.hub.scheduler_sleep = 1.0
+        self.hub.start()
+        self.traffic = threading.Thread(target=self._traffic, name="demo-partners", daemon=True)
+        self.traffic.start()
+        return self.db
+
+    MEMBERS = (("director", "director"), ("analyst-a", "analyst"), ("expert-b", "expert"))
+
+    def _members(self, hub_gpg: Gpg) -> None:
+        """OCAM's director and two members, each with a key in their own home; the director designates
+        the analyst as holder of both embargo kinds (signed statements, as `holders add` does)."""
+        homes = {}
+        with self.db.unit_of_work() as uow:
+            for name, role in self.MEMBERS:
+                gpg = homes[name] = Gpg(self.root / name)
+                email = f"{name}@ocam.demo"
+                fpr = gpg.generate_key(f"{name} <{email}>")
+                members.add(uow, hub_gpg, SystemClock(), name=name, role=role, email=email,
+                            key_data=gpg.export_public(fpr), clearance="TOP-SECRET")
+            uow.commit()
+        for kind in holders.KINDS:
+            with self.db.unit_of_work() as uow:
+                change = holders.propose(uow, kind=kind, action="add", member_name="analyst-a",
+                                         hub=self.settings.hub.address, now=self.clock.now())
+                boss = members.director(uow)
+                text = change.statement()
+                signature = holders.sign_with_home(self.root / "director", boss.fingerprint, text)
+                holders.apply(uow, hub_gpg, SystemClock(), statement=text, signature=signature,
+                              hub=self.settings.hub.address)
+                uow.commit()
+
+    def close(self) -> None:
+        """Stop what was started (all of it, or what a failed start got to) and remove the temporary home."""
+        self.stop.set()
+        traffic, hub, relay, db = (getattr(self, name, None) for name in ("traffic", "hub", "relay", "db"))
+        if traffic is not None:
+            traffic.join(10)
+        if hub is not None:
+            hub.stop()
+        if relay is not None:
+            relay.stop()
+        if db is not None:
+            db.dispose()
+        for path in [self.root / "hub" / "gnupg", *(self.root / s.name for s in getattr(self, "senders", [])),
+                     self.root / "stranger", *(self.root / name for name, _ in self.MEMBERS)]:
+            if path.exists():
+                subprocess.run(["gpgconf", "--homedir", str(path), "--kill", "gpg-agent"], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- the simulated partners --------------------------------------------------------------
+
+    def _traffic(self) -> None:
+        rng = random.Random(7)
+        step = 0
+        while not self.stop.wait(1.5):
+            step += 1
+            sender = rng.choice(self.senders)
+            try:
+                if step % 7 == 0:
+                    self._ocam_request(rng.choice(self.senders).name, rng.choice(URGENCIES))
+                elif step % 11 == 0:
+                    self._submit(self.stranger, "request", rng.choice(URGENCIES))  # unknown signer: refused
+                elif step % 13 == 0:
+                    self._submit(sender, "request", "URGENT", tamper=True)  # bad signature: refused
+                elif step % 5 == 0:
+                    self._answer_one(sender)
+                else:
+                    kind = rng.choice(("request", "request", "spontaneous"))
+                    embargo = "judicial" if step % 9 == 0 else None
+                    if step % 17 == 0 and sender.kind == "intelligence":
+                        embargo = "foreign"
+                    self._submit(sender, kind, rng.choice(URGENCIES), embargo=embargo)
+            except (OSError, smtplib.SMTPException):
+                continue
+
+    def _submit(self, sender: _Sender, kind: str, urgency: str, *, embargo: str | None = None,
+                request_ref: str | None = None, tamper: bool = False) -> None:
+        lines = [f"Urgency: {urgency}", f"Message-Kind: {kind}"]
+        if embargo:
+            lines.append(f"Embargo: {embargo}")
+        if request_ref:
+            lines.append(f"Request-Ref: {request_ref}")
+        body = "\r\n".join(lines) + f"\r\n\r\nDemo message {uuid.uuid4().hex} from {sender.name}.\r\n"
+        entity = b"Content-Type: text/plain; charset=us-ascii\r\n\r\n" + body.encode()
+        headers = [("From", sender.email), ("To", self.settings.hub.address), ("Subject", f"{kind} ({urgency})"),
+                   ("Date", format_datetime(datetime.now(timezone.utc))),
+                   ("Message-ID", make_msgid(domain=f"{sender.name}.demo"))]
+        raw = compose.sign_entity(sender.gpg, entity, sender.fingerprint, headers)
+        if tamper:
+            raw = raw.replace(b"Demo message", b"Forged message")
+        tls = ssl.create_default_context()
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", self.hub.port, timeout=30) as client:
+            client.starttls(context=tls)
+            client.ehlo()
+            try:
+                client.sendmail(sender.email, [self.settings.hub.address], raw)
+            except smtplib.SMTPDataError:
+                pass  # a refusal is part of the demo; the dashboard shows it
+        self.sent += 1
+
+    def _ocam_request(self, partner: str, urgency: str) -> None:
+        from hub.transport.embedded import EmbeddedTransport
+        from crypto import StorageKey
+
+        with self.db.unit_of_work() as uow:
+            send_request(uow, settings=self.settings, gpg=self.hub.hub.gpg,
+                         key=StorageKey.load(self.settings.storage_key_path), clock=self.clock,
+                         transport=EmbeddedTransport(self.db, self.clock), partner_name=partner, urgency=urgency,
+                         subject="Demande de vérification", body="Merci de vérifier.", attachments=[], due_at=None)
+            uow.commit()
+        self.hub.hub.transport.notify("outbound")
+
+    def _answer_one(self, sender: _Sender) -> None:
+        """The partner answers one of OCAM's open requests to it (some stay unanswered and go overdue)."""
+        from sqlalchemy import select
+
+        from store import Deadline, Message, Partner
+
+        with self.db.reader() as uow:
+            ref = uow.session.scalar(
+                select(Message.reference).join(Deadline, Deadline.message_id == Message.id)
+                .join(Partner, Partner.id == Deadline.partner_id)
+                .where(Deadline.state == "open", Deadline.owed_by == "partner", Partner.name == sender.name)
+                .order_by(Deadline.due_at).limit(1))
+        if ref:
+            self._submit(sender, "response", "ROUTINE", request_ref=ref)

@@ -1,0 +1,93 @@
+"""The embedded transport: the store's queue table as the queue of one process (leases, wake-ups, recovery)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from store import Database, UnitOfWork
+
+from hub.clock import Clock
+
+from .protocol import Delivery, StorePublisher, Wakeups
+
+
+class EmbeddedTransport(StorePublisher):
+    """The store-backed transport of the embedded deployment (one process)."""
+
+    def __init__(self, db: Database, clock: Clock, *, lease: timedelta = timedelta(minutes=5)) -> None:
+        self.db = db
+        self.clock = clock
+        self.lease = lease
+        self._wakeups = Wakeups()
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the event loop whose runners wait for new items."""
+        self._wakeups.bind(loop)
+
+    def claim(self, queue: str, limit: int = 1) -> list[Delivery]:
+        """Lease up to *limit* items, most urgent first.
+
+        A reader looks first: a claim that would find nothing (another worker took the items) does not
+        queue for the store's single write lock, which admissions wait on for their 250.
+        """
+        with self.db.reader() as uow:
+            if not uow.queue.any_ready(queue, now=self.clock.now()):
+                return []
+        with self.db.unit_of_work() as uow:
+            items = uow.queue.claim(queue, now=self.clock.now(), lease=self.lease, limit=limit)
+            if items:
+                uow.commit()
+        return [Delivery(i["id"], i["queue"], dict(i["payload"]), i["priority"], i["attempts"], i["created_at"])
+                for i in items]
+
+    def ack(self, uow: UnitOfWork, delivery: Delivery) -> None:
+        uow.queue.ack(delivery.item_id)
+
+    def retry(self, uow: UnitOfWork, delivery: Delivery, *, at: datetime, error: str) -> None:
+        uow.queue.retry(delivery.item_id, available_at=at, error=error)
+
+    def quarantine(self, delivery: Delivery, *, error: str) -> None:
+        with self.db.unit_of_work() as uow:
+            uow.queue.quarantine(delivery.item_id, error=error)
+            uow.commit()
+
+    def release(self, deliveries: list[Delivery], *, error: str | None = None) -> None:
+        """After a batch: nothing to do (each item was acked, retried or quarantined in its transaction).
+        With *error* (the batch's work could not be recorded): give the items back at once, instead of at
+        the lease's end."""
+        if error is None:
+            return
+        with self.db.unit_of_work() as uow:
+            for delivery in deliveries:
+                uow.queue.retry(delivery.item_id, available_at=self.clock.now(), error=error)
+            uow.commit()
+
+    def requeue(self, item_id: int) -> None:
+        """Put a quarantined item back in its queue (an operator's decision)."""
+        with self.db.unit_of_work() as uow:
+            uow.queue.retry(item_id, available_at=self.clock.now(), error=None)
+            uow.commit()
+
+    def recover(self) -> int:
+        """At start-up: every lease belongs to a process that is gone."""
+        with self.db.unit_of_work() as uow:
+            released = uow.queue.release_all()
+            uow.commit()
+        return released
+
+    def next_due(self, queue: str) -> datetime | None:
+        with self.db.reader() as uow:
+            return uow.queue.next_available_at(queue)
+
+
+    def notify(self, queue: str) -> None:
+        """Something was committed to *queue*: wake one idle runner. Safe to call from any thread."""
+        self._wakeups.wake(queue)
+
+    def generation(self, queue: str) -> int:
+        return self._wakeups.generation(queue)
+
+    async def wait(self, queue: str, timeout: float, seen: int) -> None:
+        """Until woken, or *timeout* seconds; at once if something was published since *seen*."""
+        await self._wakeups.wait(queue, timeout, seen)

@@ -1,0 +1,107 @@
+"""The transport between stages, as every implementation offers it: publish inside the caller's transaction,
+claim, ack, retry, quarantine; and what the implementations share (the publish into the store, wake-ups).
+
+The embedded implementation (embedded.py) is backed by the store's queue table, so a publish commits
+atomically with the state it follows from; the broker-backed one (amqp.py) relays the same rows (a
+transactional outbox). Payloads are JSON with a "version" field, identifiers only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from store import UnitOfWork
+
+from hub.clock import Clock
+
+PAYLOAD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One claimed item: its queue, payload and how many times it was claimed."""
+
+    item_id: int
+    queue: str
+    payload: dict[str, Any]
+    priority: int
+    attempts: int
+    created_at: datetime
+    token: Any = field(default=None, compare=False, repr=False)  # the broker's handle, if any
+
+
+class Transport(Protocol):
+    def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
+                available_at: datetime | None = None) -> None: ...
+    def claim(self, queue: str, limit: int = 1) -> list[Delivery]: ...
+    def ack(self, uow: UnitOfWork, delivery: Delivery) -> None: ...
+    def retry(self, uow: UnitOfWork, delivery: Delivery, *, at: datetime, error: str) -> None: ...
+    def quarantine(self, delivery: Delivery, *, error: str) -> None: ...
+    def release(self, deliveries: list[Delivery], *, error: str | None = None) -> None: ...
+    def next_due(self, queue: str) -> datetime | None: ...
+    def generation(self, queue: str) -> int: ...
+    async def wait(self, queue: str, timeout: float, seen: int) -> None: ...
+    def notify(self, queue: str) -> None: ...
+
+
+class Wakeups:
+    """Wake-ups of idle runners: one new item wakes one idle worker, not all of them.
+
+    A worker notes the generation before it claims; if anything arrived since, it claims again at once.
+    """
+
+    def __init__(self) -> None:
+        self._generations: dict[str, int] = defaultdict(int)
+        self._waiters: dict[str, deque[asyncio.Future[None]]] = defaultdict(deque)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the event loop whose runners wait for new items."""
+        self._loop = loop
+
+    def wake(self, queue: str) -> None:
+        """Safe to call from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake, queue)
+
+    def generation(self, queue: str) -> int:
+        return self._generations[queue]
+
+    def _wake(self, queue: str) -> None:
+        self._generations[queue] += 1
+        waiters = self._waiters[queue]
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def wait(self, queue: str, timeout: float, seen: int) -> None:
+        """Until woken, or *timeout* seconds; at once if something arrived since *seen*."""
+        if self._generations[queue] != seen:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[queue].append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout=max(timeout, 0.0))
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            if waiter in self._waiters[queue]:
+                self._waiters[queue].remove(waiter)
+
+
+class StorePublisher:
+    """``publish`` of both transports: the item goes into the store's queue table, in the caller's transaction
+    (the embedded transport's queue; RabbitMQ's transactional outbox, relayed to the broker after commit)."""
+
+    clock: Clock
+
+    def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
+                available_at: datetime | None = None) -> None:
+        payload = {"version": PAYLOAD_VERSION, **payload}
+        uow.queue.put(queue, payload, priority=priority, now=self.clock.now(), available_at=available_at)

@@ -1,0 +1,1 @@
+"""Tests of hub/deadlines: windows, the scheduler and its failover, the report."""

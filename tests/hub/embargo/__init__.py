@@ -1,0 +1,1 @@
+"""Tests of hub/embargo: sealing, holders, joint decisions, opening."""

@@ -1,0 +1,1 @@
+"""Tests of hub/evaluations: the Art. 10 distribution and sending."""

@@ -1,0 +1,1 @@
+"""Tests of hub/intake: end to end over SMTP, refusals, delivery status notifications."""

@@ -1,0 +1,1 @@
+"""Tests of hub/outbound: OCAM's requests and delivery."""

@@ -1,0 +1,1 @@
+"""Tests of hub/registry through the CLI: init, partners and their keys."""

@@ -1,0 +1,1 @@
+"""Tests of hub/transport: RabbitMQ, broker faults, the dashboard's broker depths."""
