@@ -36,6 +36,22 @@ log = logging.getLogger(__name__)
 # What a process does: `all` is the embedded deployment; the others split it across processes.
 ROLES = ("all", "gateway", "worker", "scheduler")
 STAGES = (INTAKE_QUEUE, OUTBOUND_QUEUE)
+INTAKE_WORKERS = 2  # concurrent intake batches of a worker process
+
+
+class _Pools:
+    """A serving process's threads. The gateway's verdicts never wait behind the pipeline's work, nor the
+    reverse; heartbeats have their own."""
+
+    def __init__(self, s: Settings) -> None:
+        self.gateway = ThreadPoolExecutor(max_workers=s.gateway.verify_threads, thread_name_prefix="gateway")
+        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + s.delivery.workers + 1,
+                                           thread_name_prefix="pipeline")
+        self.health = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
+
+    def shutdown(self) -> None:
+        for pool in (self.gateway, self.health, self.pipeline):
+            pool.shutdown(wait=True)
 
 
 def make_transport(settings: Settings, db: Database, clock: Clock, role: str = "all") -> Transport:
@@ -110,75 +126,34 @@ class Hub:
     async def _serve(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event, *, listen: str | None,
                      relay: str | None, ready: Callable[[str, int], None] | None, install_signals: bool,
                      embedded: LeaderLock | None = None) -> None:
-        role = self.role
         # Threads holding the store's write lock must get the GIL back quickly (default: 5 ms).
         sys.setswitchinterval(0.0005)
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-        s = self.settings
-        # Two pools: the gateway's verdicts never wait behind the pipeline's work, nor the reverse.
-        gateway_pool = ThreadPoolExecutor(max_workers=s.gateway.verify_threads, thread_name_prefix="gateway")
-        intake_workers = 2
-        executor = ThreadPoolExecutor(max_workers=intake_workers + s.delivery.workers + 1,
-                                      thread_name_prefix="pipeline")
+        pools = _Pools(self.settings)
+        transport_stop = asyncio.Event()  # set after the runners: their last acks reach the broker
         self.transport.bind(loop)
-        transport_stop = asyncio.Event()
-        tasks: list[asyncio.Task] = []
-        broker_task = None
-        if hasattr(self.transport, "run"):  # the broker session: relay, consumers, dead letters
-            broker_task = asyncio.create_task(self.transport.run(transport_stop), name="transport")
-        elif role == "all":
-            recovered = await loop.run_in_executor(executor, self.transport.recover)
+        transport = asyncio.create_task(self.transport.run(transport_stop), name="transport")
+        if self.role == "all":
+            recovered = await loop.run_in_executor(pools.pipeline, self.transport.recover)
             if recovered:
                 log.info("serve: %d item(s) left in hand by a previous run are queued again", recovered)
-        server = None
-        delivery: DeliveryHandler | None = None
-        leader: LeaderLock | None = None
-        bound: tuple = ("", 0)
-        if role in ("all", "gateway"):
-            server, bound = await self._gateway(gateway_pool, listen, relay)
-        if role in ("all", "worker"):
-            intake = IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
-                                   clock=self.clock, transport=self.transport)
-            delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
-                                       clock=self.clock, transport=self.transport, policy=s.delivery,
-                                       windows=s.deadlines)
-            self.runners = [Runner(intake, self.transport, executor, self.clock, concurrency=intake_workers),
-                            Runner(delivery, self.transport, executor, self.clock, concurrency=s.delivery.workers)]
-            for handler in (intake, delivery):
-                if hasattr(self.transport, "on_dead_letter"):
-                    self.transport.on_dead_letter(handler.queue, handler.on_quarantine)
-            tasks += [asyncio.create_task(r.run(stop), name=f"runner-{r.queue}") for r in self.runners]
-        if role in ("all", "scheduler"):
-            self.scheduler = Scheduler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
-                                       clock=self.clock, transport=self.transport)
-            # Exactly one scheduler among the processes sharing the store: the one holding its leadership.
-            leader = LeaderLock(self.db, "scheduler")
-            tasks.append(asyncio.create_task(while_leading(
-                leader, lambda lost: self.scheduler.run(lost, executor, longest_sleep=self.scheduler_sleep), stop,
-                executor), name="scheduler"))
-        health_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
+        server, bound = (await self._gateway(pools.gateway, listen, relay)) if self.role in ("all", "gateway") \
+            else (None, ("", 0))
+        delivery = self._workers(pools, relay) if self.role in ("all", "worker") else None
+        tasks = [asyncio.create_task(r.run(stop), name=f"runner-{r.queue}") for r in self.runners]
+        leader = None
+        if self.role in ("all", "scheduler"):
+            leader, scheduler = self._scheduler(stop, pools)
+            tasks.append(scheduler)
         if embedded is not None:  # taken back after a database restart, before a second hub could start
             tasks.append(asyncio.create_task(keep_holding(
-                embedded, stop, health_pool, why="a second embedded hub may have started on this store and taken "
+                embedded, stop, pools.health, why="a second embedded hub may have started on this store and taken "
                 "this one's work in hand"), name="embedded-hub"))
-        # Heartbeats on their own thread: a hanging gpg probe never holds up the pipeline. Every process
-        # beats for the components it runs, under its own name.
-        heartbeats = Heartbeats(
-            db=self.db, clock=self.clock, gpg=self.gpg, hub_fingerprint=s.hub.key_fingerprint,
-            every_seconds=s.hub.heartbeat_seconds, process=process_name(role),
-            gate=delivery.gate if delivery is not None else None,
-            leading=(lambda: leader.held) if leader is not None else None,
-            retention=timedelta(seconds=s.hub.heartbeat_retention_seconds),
-            sole=embedded is not None)  # the embedded hub, which holds the embedded-hub lock
-        ingress = self._ingress if server is not None else None
-
-        def gateway_now() -> Beat | None:
-            return gateway_beat(server, ingress.active, ingress.limits.max_connections) if ingress else None
-
-        tasks.append(asyncio.create_task(heartbeats.run(stop, health_pool, gateway_now), name="heartbeats"))
-        log.info("serve: role %s, transport %s", role, "RabbitMQ" if broker_task else "embedded")
+        tasks.append(self._heartbeats(stop, pools, server, delivery, leader, sole=embedded is not None))
+        log.info("serve: role %s, transport %s", self.role, "RabbitMQ" if self.settings.transport.enabled
+                 else "embedded")
         if ready is not None:
             ready(bound[0], bound[1])
         try:
@@ -190,16 +165,56 @@ class Hub:
                 await server.wait_closed()
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
-            transport_stop.set()  # after the runners: their last acks reach the broker
-            if broker_task is not None:
-                await asyncio.gather(broker_task, return_exceptions=True)
-            gateway_pool.shutdown(wait=True)
-            health_pool.shutdown(wait=True)
-            executor.shutdown(wait=True)
+            transport_stop.set()
+            await asyncio.gather(transport, return_exceptions=True)
+            pools.shutdown()
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
             log.info("serve: stopped")
+
+    def _workers(self, pools: _Pools, relay: str | None) -> DeliveryHandler:
+        """The intake and delivery runners of a worker (or the embedded hub); dead letters go to quarantine."""
+        s = self.settings
+        intake = IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
+                               clock=self.clock, transport=self.transport)
+        delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
+                                   clock=self.clock, transport=self.transport, policy=s.delivery,
+                                   windows=s.deadlines)
+        self.runners = [Runner(intake, self.transport, pools.pipeline, self.clock, concurrency=INTAKE_WORKERS),
+                        Runner(delivery, self.transport, pools.pipeline, self.clock, concurrency=s.delivery.workers)]
+        for handler in (intake, delivery):
+            self.transport.on_dead_letter(handler.queue, handler.on_quarantine)
+        return delivery
+
+    def _scheduler(self, stop: asyncio.Event, pools: _Pools) -> tuple[LeaderLock, asyncio.Task]:
+        """The scheduler, run only while this process holds its leadership: exactly one among the processes
+        sharing the store."""
+        self.scheduler = Scheduler(settings=self.settings, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
+                                   clock=self.clock, transport=self.transport)
+        leader = LeaderLock(self.db, "scheduler")
+        task = asyncio.create_task(while_leading(
+            leader, lambda lost: self.scheduler.run(lost, pools.pipeline, longest_sleep=self.scheduler_sleep), stop,
+            pools.pipeline), name="scheduler")
+        return leader, task
+
+    def _heartbeats(self, stop: asyncio.Event, pools: _Pools, server, delivery: DeliveryHandler | None,
+                    leader: LeaderLock | None, *, sole: bool) -> asyncio.Task:
+        """Heartbeats on their own thread (a hanging gpg probe never holds up the pipeline), under this process's
+        name, for the components it runs; *sole*: the embedded hub, the only process on its store."""
+        s = self.settings
+        heartbeats = Heartbeats(
+            db=self.db, clock=self.clock, gpg=self.gpg, hub_fingerprint=s.hub.key_fingerprint,
+            every_seconds=s.hub.heartbeat_seconds, process=process_name(self.role),
+            gate=delivery.gate if delivery is not None else None,
+            leading=(lambda: leader.held) if leader is not None else None,
+            retention=timedelta(seconds=s.hub.heartbeat_retention_seconds), sole=sole)
+        ingress = self._ingress if server is not None else None
+
+        def gateway_now() -> Beat | None:
+            return gateway_beat(server, ingress.active, ingress.limits.max_connections) if ingress else None
+
+        return asyncio.create_task(heartbeats.run(stop, pools.health, gateway_now), name="heartbeats")
 
     async def _gateway(self, pool: ThreadPoolExecutor, listen: str | None, relay: str | None):
         s = self.settings

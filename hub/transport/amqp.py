@@ -17,7 +17,7 @@ import logging
 import threading
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import event
 
@@ -27,11 +27,10 @@ from hub import audit
 from hub.clock import Clock
 from hub.settings import TransportSection
 from .topology import Names, declare, envelope, read_envelope
-from .protocol import Delivery, StorePublisher, Wakeups
+from .protocol import DeadLetterHook, Delivery, StorePublisher, Wakeups
 
 log = logging.getLogger(__name__)
 
-DeadLetterHook = Callable[[Delivery, Exception], None]
 
 
 class DeadLettered(Exception):
@@ -118,6 +117,11 @@ class AmqpTransport(StorePublisher):
 
     async def wait(self, queue: str, timeout: float, seen: int) -> None:
         await self._wakeups.wait(queue, timeout, seen)
+
+    def recover(self) -> int:
+        """Nothing to take back at start-up: the broker redelivers what a lost consumer held, and an outbox
+        row leased by a process that is gone is relayed again once its lease ends."""
+        return 0
 
     def on_dead_letter(self, queue: str, hook: DeadLetterHook) -> None:
         """What else to record when a message of *queue* is dead-lettered (e.g. the message's own state)."""

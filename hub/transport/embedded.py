@@ -9,7 +9,7 @@ from store import Database, UnitOfWork
 
 from hub.clock import Clock
 
-from .protocol import Delivery, StorePublisher, Wakeups
+from .protocol import DeadLetterHook, Delivery, StorePublisher, Wakeups
 
 
 class EmbeddedTransport(StorePublisher):
@@ -70,7 +70,7 @@ class EmbeddedTransport(StorePublisher):
             uow.commit()
 
     def recover(self) -> int:
-        """At start-up: every lease belongs to a process that is gone."""
+        """At start-up: every lease belongs to a process that is gone (one embedded hub per store: hub/app.py)."""
         with self.db.unit_of_work() as uow:
             released = uow.queue.release_all()
             uow.commit()
@@ -91,3 +91,10 @@ class EmbeddedTransport(StorePublisher):
     async def wait(self, queue: str, timeout: float, seen: int) -> None:
         """Until woken, or *timeout* seconds; at once if something was published since *seen*."""
         await self._wakeups.wait(queue, timeout, seen)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Nothing runs beside the runners: the queue is the store's table."""
+        await stop.wait()
+
+    def on_dead_letter(self, queue: str, hook: DeadLetterHook) -> None:
+        """Nothing is dead-lettered here: an item that raised is quarantined by the runner itself."""

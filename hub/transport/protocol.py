@@ -12,7 +12,7 @@ import asyncio
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from store import UnitOfWork
 
@@ -34,7 +34,19 @@ class Delivery:
     token: Any = field(default=None, compare=False, repr=False)  # the broker's handle, if any
 
 
+DeadLetterHook = Callable[[Delivery, Exception], None]
+
+
 class Transport(Protocol):
+    """What every transport between stages does, and all that the hub asks of one (hub/app.py).
+
+    Within a unit of work: ``publish`` an item (it travels once the caller commits), ``ack`` or ``retry``
+    one in hand. Around the runners: ``claim`` items, ``release`` a batch, ``quarantine`` one that raised,
+    ``wait`` for new ones (``generation``/``notify`` wake an idle runner). Around the process: ``bind`` to
+    its event loop, ``recover`` at start-up what a previous run of the process left in hand, ``run`` the
+    transport's own work until stopped, and ``on_dead_letter`` to be told of an item given up on.
+    """
+
     def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
                 available_at: datetime | None = None) -> None: ...
     def claim(self, queue: str, limit: int = 1) -> list[Delivery]: ...
@@ -46,6 +58,10 @@ class Transport(Protocol):
     def generation(self, queue: str) -> int: ...
     async def wait(self, queue: str, timeout: float, seen: int) -> None: ...
     def notify(self, queue: str) -> None: ...
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None: ...
+    def recover(self) -> int: ...
+    async def run(self, stop: asyncio.Event) -> None: ...
+    def on_dead_letter(self, queue: str, hook: DeadLetterHook) -> None: ...
 
 
 class Wakeups:
