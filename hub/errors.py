@@ -7,7 +7,8 @@
     ├── MessageNotFound       no message with that reference
     ├── UnknownPartner        a report or command names a partner that is not registered
     ├── ReversedPeriod        a report's period ends before it starts
-    └── EmbargoError          an embargo command is refused (signature, holder, decision)
+    ├── EmbargoError          an embargo command is refused (signature, holder, decision)
+    └── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
 """
 
 from __future__ import annotations
@@ -59,3 +60,7 @@ class UnknownPartner(HubError):
 
 class EmbargoError(HubError):
     """A holder-list change, an opening, a reseal or a joint decision is refused; the message says why."""
+
+
+class NotActionable(HubError):
+    """A duty officer's act names an alert, item or delivery it cannot act on; the message says which."""

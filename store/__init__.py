@@ -10,6 +10,7 @@ from .migrate import current_revision, downgrade, ensure_head, head_revision, up
 from .models import (
     AuditEvent, Counter, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
 )
+from .repositories import is_alert
 from .uow import UnitOfWork
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "downgrade",
     "ensure_head",
     "head_revision",
+    "is_alert",
     "make_engine",
     "sqlite_url",
     "upgrade",

@@ -11,6 +11,7 @@ from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from . import statements as S
+from .vocabulary import ALERT_PREFIX, Action
 from .models import (
     AuditEvent, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, Recipient, SealedBlob,
 )
@@ -18,6 +19,12 @@ from .models import (
 GENESIS = "0" * 64
 _AUDIT_ROWS_PER_INSERT = 100
 _DEADLINE_ROWS_PER_INSERT = 50  # 13 columns  # rows of one multi-row INSERT (7 parameters each)
+
+
+
+def is_alert():
+    """action LIKE 'alert.%' written as a range, so that it seeks the action index instead of scanning the log."""
+    return (AuditEvent.action >= ALERT_PREFIX) & (AuditEvent.action < ALERT_PREFIX[:-1] + "/")
 
 
 class _Repository:
@@ -179,6 +186,11 @@ class OutboundRepository(_Repository):
     def find(self, message_id: int, purpose: str, rcpt_to: str) -> int | None:
         return self._core(S.OUTBOUND_FIND, {"b_message": message_id, "b_purpose": purpose, "b_rcpt": rcpt_to}).scalar()
 
+    def failed(self) -> Sequence[OutboundMail]:
+        """Deliveries given up on (refused for good, or too old), oldest first."""
+        return self.session.scalars(select(OutboundMail).where(OutboundMail.state == "failed")
+                                    .order_by(OutboundMail.id)).all()
+
     def overdue(self, now: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
         """Deliveries still pending past their delivery delay, not yet reported (index on state, due_at)."""
         return self.session.scalars(
@@ -257,6 +269,25 @@ class AuditRepository(_Repository):
         if action is not None:
             query = query.where(AuditEvent.action == action)
         return self.session.scalars(query).all()
+
+    def get(self, event_id: int) -> AuditEvent | None:
+        self.write_pending()
+        return self.session.get(AuditEvent, event_id)
+
+    def open_alerts(self, *, limit: int = 200) -> list[tuple[int, datetime, str, str | None, dict]]:
+        """Alerts nobody acknowledged yet, newest first: (event id, when, action, reference, detail)."""
+        self.write_pending()
+        acked = {e.detail.get("alert") for e in self.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == Action.ALERT_ACKNOWLEDGED))}
+        rows = self.session.execute(
+            select(AuditEvent.id, AuditEvent.at, AuditEvent.action, AuditEvent.message_ref, AuditEvent.detail)
+            .where(is_alert()).order_by(AuditEvent.id.desc()).limit(limit))
+        return [tuple(r) for r in rows if r[0] not in acked]
+
+    def acknowledged(self, event_id: int) -> bool:
+        self.write_pending()
+        return any(e.detail.get("alert") == event_id for e in self.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == Action.ALERT_ACKNOWLEDGED)))
 
     def verify_chain(self) -> int | None:
         """Walk the chain; return the id of the first broken event, or None if intact."""

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from rich.text import Text
 from textual import work
@@ -13,9 +12,12 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
+from hub.acts import duty
+from hub.acts.duty import Alert, Stuck
+from hub.clock import Clock, SystemClock
+from hub.errors import NotActionable
 from store import Database
 
-from .actions import acknowledge_alert, open_alerts, requeue, retry_delivery, stuck
 from .confirm import Confirm
 from .embargo_view import EmbargoState, embargo_state
 from .queries import (
@@ -54,14 +56,15 @@ class Dashboard(App):
                 Binding("a", "acknowledge", "Ack alert"), Binding("r", "retry", "Retry/requeue"),
                 Binding("slash", "filter", "Filter", show=False)]
 
-    def __init__(self, db: Database, *, refresh_seconds: float = 1.0, now=None, operator: str | None = None,
-                 rate_bucket: timedelta = timedelta(minutes=1), broker=None) -> None:
+    def __init__(self, db: Database, *, refresh_seconds: float = 1.0, clock: Clock | None = None,
+                 operator: str | None = None, rate_bucket: timedelta = timedelta(minutes=1), broker=None) -> None:
         super().__init__()
         self.broker = broker  # a callable giving the broker's queue depths (distributed deployment), or None
-        self.operator = operator or f"duty-officer:{os.environ.get('USER', 'unknown')}"
+        self.operator = operator or duty.local_actor()
         self.db = db
         self.refresh_seconds = refresh_seconds
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or SystemClock()  # the hub's injected clock: what is shown, and the acts' times
+        self._now = self.clock.now
         self.rates = RateCounter(db, bucket=rate_bucket)  # remembers settled minutes between refreshes
 
     def compose(self) -> ComposeResult:
@@ -150,7 +153,7 @@ class Dashboard(App):
         now = self._now()
         data = overview(self.db), open_deadlines(self.db), traffic(self.db), partners(self.db)
         self._broker_depths = self.broker() if self.broker is not None else None
-        pending = open_alerts(self.db), stuck(self.db)
+        pending = duty.open_alerts(self.db), duty.stuck(self.db)
         sealed = embargo_state(self.db)
         rates, health = self.rates(now), tuple(judge(heartbeats(self.db), now))
         self.call_from_thread(self._show_safely, self._show_overview, rates, health)
@@ -190,14 +193,14 @@ class Dashboard(App):
         self.query_one(RatesPanel).rates = rates
         self.query_one(HealthPanel).shown = health
 
-    def _show_stuck(self, alerts: list, items: list) -> None:
+    def _show_stuck(self, alerts: list[Alert], items: list[Stuck]) -> None:
         self._refill(self.query_one("#open-alerts", DataTable),
-                     [(brussels(at), action.removeprefix("alert."), ref or "-",
-                       str(d.get("to") or d.get("partner") or d.get("why") or "")[:30])
-                      for _id, at, action, ref, d in alerts],
-                     [str(event_id) for event_id, *_ in alerts])
-        self._refill(self.query_one("#stuck-table", DataTable), [(w, str(i), where, why) for w, i, where, why in items],
-                     [f"{w}:{i}" for w, i, _where, _why in items])
+                     [(brussels(a.at), a.action.removeprefix("alert."), a.reference or "-",
+                       str(a.detail.get("to") or a.detail.get("partner") or a.detail.get("why") or "")[:30])
+                      for a in alerts],
+                     [str(a.event_id) for a in alerts])
+        self._refill(self.query_one("#stuck-table", DataTable), [(i.what, str(i.id), i.where, i.why) for i in items],
+                     [f"{i.what}:{i.id}" for i in items])
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "traffic-table" and event.row_key is not None:
@@ -231,8 +234,7 @@ class Dashboard(App):
 
         def done(yes: bool | None) -> None:
             if yes:
-                acknowledge_alert(self.db, int(key), self.operator)
-                self.refresh_data()
+                self._act(duty.acknowledge_alert, int(key))
 
         self.push_screen(Confirm(f"Acknowledge alert {key}? It is recorded under your name."), done)
 
@@ -245,14 +247,19 @@ class Dashboard(App):
         def done(yes: bool | None) -> None:
             if not yes:
                 return
-            if what == "quarantined":
-                requeue(self.db, int(item_id), self.operator)
-            else:
-                retry_delivery(self.db, int(item_id), self.operator)
-            self.refresh_data()
+            self._act(duty.requeue if what == "quarantined" else duty.retry_delivery, int(item_id))
 
         verb = "Put quarantined item" if what == "quarantined" else "Retry failed delivery"
         self.push_screen(Confirm(f"{verb} {item_id} back in its queue? It is recorded under your name."), done)
+
+    @work(thread=True, group="act")
+    def _act(self, act, target: int) -> None:
+        """One of the duty officer's acts (hub/acts/duty.py, as the CLI's), off the app's thread; then a refresh."""
+        try:
+            act(self.db, self.clock, target, self.operator)
+        except NotActionable as exc:
+            self.call_from_thread(self.notify, str(exc), severity="warning")
+        self.call_from_thread(self.refresh_data)
 
     def _show(self, ov: Overview, deadlines: list[OpenDeadline], messages: list[Traffic],
               contacts: list[PartnerHealth]) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Integer, func, select
 
-from store import AuditEvent, Database, Deadline, Message, OutboundMail, Partner
+from store import AuditEvent, Database, Deadline, Message, OutboundMail, Partner, is_alert
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,6 @@ class OpenDeadline:
     owed_by: str
     urgency: str
     due_at: datetime
-
-
-def is_alert():
-    """action LIKE 'alert.%' written as a range, so that it seeks the action index instead of scanning the log."""
-    return (AuditEvent.action >= "alert.") & (AuditEvent.action < "alert/")
 
 
 def overview(db: Database, *, alerts: int = 20) -> Overview:

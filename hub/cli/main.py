@@ -124,6 +124,7 @@ def tui(home: Path, refresh: float) -> None:
 def _register() -> None:
     from .audit import audit
     from .bench import bench
+    from .duty import duty
     from .embargo import embargo, export
     from .members import holders, member
     from .messages import messages
@@ -134,6 +135,7 @@ def _register() -> None:
     from .transport import transport
 
     main.add_command(audit)
+    main.add_command(duty)
     main.add_command(partner)
     main.add_command(report)
     main.add_command(send)
@@ -172,6 +174,6 @@ def demo(speed: float) -> None:
                  f"set TMPDIR to a short directory)")
         # Under the accelerated clock a rate "minute" is about one real second.
         bucket = timedelta(minutes=max(1, round(speed / 60)))
-        Dashboard(db, refresh_seconds=1.0, now=session.clock.now, operator="demo-officer", rate_bucket=bucket).run()
+        Dashboard(db, refresh_seconds=1.0, clock=session.clock, operator="demo-officer", rate_bucket=bucket).run()
     finally:
         session.close()

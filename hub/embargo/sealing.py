@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from crypto import DecryptionFailed, Gpg, KeyUnusable
@@ -36,16 +37,14 @@ class Seal:
     digest: str
 
 
-def seal(gpg: Gpg, uow: UnitOfWork, kind: str, content: bytes) -> Seal:
-    """Encrypt *content* to the current holders of *kind* (the hub's key is not among them)."""
+def seal(gpg: Gpg, uow: UnitOfWork, kind: str, content: bytes, *, now: datetime) -> Seal:
+    """Encrypt *content* to the current holders of *kind* (the hub's key is not among them); a holder whose key
+    is expired or revoked at *now* (the hub's clock) is left out, and the record says so."""
     version, holders = current(uow, kind)
     usable = list(holders)
     try:
         ciphertext = _encrypt(gpg, content, usable)
     except KeyUnusable:  # a holder's key expired or was revoked since: seal to the others, say so in the record
-        from datetime import datetime, timezone
-
-        now = datetime.now(timezone.utc)
         usable = [h for h in holders if (info := gpg.key(h["fingerprint"])) and not info.revoked
                   and not info.expired(now) and info.can_encrypt]
         ciphertext = _encrypt(gpg, content, usable)

@@ -26,6 +26,7 @@ from crypto import (
 from gateway import Reply, Submission
 from gateway import replies as R
 from store import Conflict, Database, StoreUnavailable
+from store.vocabulary import Queue
 
 from hub import audit, vault
 from . import dsn, links
@@ -39,7 +40,7 @@ from hub.transport.priorities import priority_of
 from hub.references import next_reference
 from hub.transport.protocol import Transport
 
-INTAKE_QUEUE = "intake"
+INTAKE_QUEUE = Queue.INTAKE
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class Admission:
         content = raw if verified.cleartext is None else _outer_headers(raw) + verified.cleartext
         try:
             with self.db.reader() as uow:
-                return embargo_seal.seal(self.gpg, uow, kind, content)
+                return embargo_seal.seal(self.gpg, uow, kind, content, now=self.clock.now())
         except embargo_seal.NoHolders:
             try:
                 with self.db.unit_of_work() as uow:

@@ -8,6 +8,7 @@ from datetime import datetime
 from email import quoprimime
 
 from store import UnitOfWork
+from store.vocabulary import Queue
 
 from crypto import StorageKey, compose
 
@@ -15,7 +16,7 @@ from hub.clock import Clock
 from hub.transport.protocol import Transport
 from hub.vault import seal
 
-OUTBOUND_QUEUE = "outbound"
+OUTBOUND_QUEUE = Queue.OUTBOUND
 
 
 def mime_entity(reference: str, fields: list[tuple[str, str]], subject: str, body: str,

@@ -115,7 +115,8 @@ class StorePublisher:
     """``publish`` of both transports: the item goes into the store's queue table, in the caller's transaction
     (the embedded transport's queue; RabbitMQ's transactional outbox, relayed to the broker after commit)."""
 
-    clock: Clock
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
 
     def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
                 available_at: datetime | None = None) -> None:

@@ -11,6 +11,7 @@ from store import Database
 from tests.hub.rig import home_with_police, reference_in, signed
 from tests.support.hubrig import RunningHub
 from textual.widgets import DataTable, Static
+from hub.clock import FrozenClock
 from tui import Dashboard
 from tui.timefmt import left
 from tui.widgets import HealthPanel
@@ -45,7 +46,7 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
     later = datetime.now(timezone.utc) + timedelta(days=2)  # the FLASH request is overdue by then
 
     async def run() -> tuple:
-        app = Dashboard(db, refresh_seconds=0.2, now=lambda: later)
+        app = Dashboard(db, refresh_seconds=0.2, clock=FrozenClock(later))
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause(0.5)
             queues = _rows(app.query_one("#queues", DataTable))

@@ -12,6 +12,7 @@ from sqlalchemy import insert, update
 from store import AuditEvent, Heartbeat
 from tests.tui.scene import CANARY, INTAKE, NOW, build, distributed
 from textual.widgets import Sparkline, Static
+from hub.clock import FrozenClock
 from tui import Dashboard
 from tui.rates import RateCounter, rates
 from tui.queries import heartbeats
@@ -78,10 +79,10 @@ def test_rates_and_health_on_the_overview_follow_the_store(tmp_path):
     """Numbers next to the sparklines, health states in words with their age; rows added while the dashboard
     runs show at the next refresh: a new intake, a relay beat that comes back, a gateway beat going stale."""
     db = build(tmp_path)
-    clock = {"now": NOW}
+    clock = FrozenClock(NOW)
 
     async def run() -> dict:
-        app = Dashboard(db, refresh_seconds=0.1, now=lambda: clock["now"])
+        app = Dashboard(db, refresh_seconds=0.1, clock=clock)
         seen = {}
         async with app.run_test(size=(80, 24)) as pilot:
             await _until(pilot, lambda a: bool(a.query_one(HealthPanel).shown))
@@ -95,7 +96,7 @@ def test_rates_and_health_on_the_overview_follow_the_store(tmp_path):
             await _until(pilot, lambda a: _figures(a, "intake").startswith("   5/min"))
             seen["spark"] = list(app.query_one("#rate-intake Sparkline", Sparkline).data)
             seen["after"] = _figures(app, "intake")
-            clock["now"] = NOW + timedelta(seconds=14)  # gateway beat 16 s old (over 3 x 5 s), relay 14 s (not)
+            clock.set(NOW + timedelta(seconds=14))  # gateway beat 16 s old (over 3 x 5 s), relay 14 s (not)
             await _until(pilot, lambda a: "gateway   NO HEARTBEAT" in str(a.query_one(HealthPanel).render()))
             seen["stale"] = str(app.query_one(HealthPanel).render())
             await pilot.press("q")
@@ -152,7 +153,7 @@ def test_no_screen_shows_a_message_s_bytes(tmp_path):
     db = build(tmp_path)
 
     async def run() -> str:
-        app = Dashboard(db, refresh_seconds=0.2, now=lambda: NOW)
+        app = Dashboard(db, refresh_seconds=0.2, clock=FrozenClock(NOW))
         screens = ""
         async with app.run_test(size=(120, 40)) as pilot:
             await _until(pilot, lambda a: bool(a.query_one(HealthPanel).shown))

@@ -10,6 +10,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from tests.tui.scene import NOW, build, distributed
+from hub.clock import FrozenClock
 from tui import Dashboard
 from tui.widgets import HealthPanel
 
@@ -22,7 +23,7 @@ def scene(tmp_path):
 
 
 def _dashboard(db) -> Dashboard:
-    return Dashboard(db, refresh_seconds=3600, now=lambda: NOW)  # one refresh: nothing moves during the shot
+    return Dashboard(db, refresh_seconds=3600, clock=FrozenClock(NOW))  # one refresh: nothing moves during the shot
 
 
 async def _until(pilot, ready, seconds: float = 10.0) -> None:

@@ -1,0 +1,54 @@
+"""`passerelle duty`: the dashboard's acts from the command line — seen, refused with a sentence when they name
+nothing to act on, recorded under the officer's name, and effective (a retried receipt reaches the relay)."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from gateway.capture import CaptureRelay
+from hub.cli.main import main
+from tests.hub.rig import home_with_police, reference_in, signed
+from tests.support.hubrig import RunningHub
+
+
+def _cli(home, *args: str):
+    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)], env={"USER": "officer-9"})
+
+
+def test_duty_commands_act_as_the_dashboard_does(short_tmp):
+    home, key = home_with_police(short_tmp)
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
+        relay.refuse(1)  # the receipt is refused for good: an alert and a failed delivery
+        reference = reference_in(hub.send(signed(key))[1])
+        for _ in range(100):
+            if relay.attempts >= 1:
+                break
+            relay.wait_for(5, timeout=0.05)
+        alerts = json.loads(_cli(home, "duty", "alerts", "--json").output)
+        assert [a["alert"] for a in alerts] == ["alert.delivery_failed"]
+        assert alerts[0]["reference"] == reference
+        stuck = _cli(home, "duty", "stuck")
+        assert stuck.exit_code == 0 and "failed delivery" in stuck.output
+        delivery = int(stuck.output.split()[2])
+
+        acked = _cli(home, "duty", "ack", str(alerts[0]["id"]))
+        assert acked.exit_code == 0, acked.output
+        assert "alert.delivery_failed" in acked.output
+        again = _cli(home, "duty", "ack", str(alerts[0]["id"]))
+        assert again.exit_code == 2 and "already acknowledged" in again.output
+        assert _cli(home, "duty", "alerts").output.strip() == "no open alert"
+        nothing = _cli(home, "duty", "requeue", "999999")
+        assert nothing.exit_code == 2 and "is not quarantined" in nothing.output
+
+        retried = _cli(home, "duty", "retry", str(delivery))
+        assert retried.exit_code == 0, retried.output
+        hub.hub.transport.notify("outbound")
+        assert relay.wait_for(1, timeout=20)
+        assert _cli(home, "duty", "retry", str(delivery)).exit_code == 2  # no longer failed
+    shown = json.loads(_cli(home, "messages", "show", reference, "--json").output)
+    by_officer = [e["action"] for e in shown["audit"] if e["actor"] == "duty-officer:officer-9"]
+    assert by_officer == ["operator.alert_acknowledged", "operator.delivery_retried"]
+    assert shown["receipt_status"] == "sent"
+    assert _cli(home, "duty", "stuck").output.strip() == "nothing quarantined, no failed delivery"
