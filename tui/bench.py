@@ -10,7 +10,7 @@ from sqlalchemy import insert
 
 from store import AuditEvent, Database, Deadline, Heartbeat, Message, Partner
 
-from .actions import open_alerts, stuck
+from hub.acts.duty import open_alerts, stuck
 from .queries import heartbeats, open_deadlines, overview, partners, traffic
 from .rates import RateCounter, rates
 
