@@ -51,21 +51,22 @@ def u32(value: int) -> bytes:
 
 @dataclass
 class Key:
-    """An Ed25519 (sub)key made here, with its creation time."""
+    """An Ed25519 (sub)key made here with its creation time; or another party's key, public part only."""
 
     created: int
-    private: ed25519.Ed25519PrivateKey = field(default_factory=ed25519.Ed25519PrivateKey.generate)
-    public_raw: bytes | None = None  # set for a key whose private part is not held (another's subkey)
+    private: ed25519.Ed25519PrivateKey | None = field(default_factory=ed25519.Ed25519PrivateKey.generate)
+    raw: bytes | None = None  # the public key packet body of a key not made here (any algorithm)
 
     @property
     def body(self) -> bytes:
-        point = self.public_raw if self.public_raw is not None else self.private.public_key().public_bytes_raw()
+        if self.raw is not None:
+            return self.raw
+        point = self.private.public_key().public_bytes_raw()
         return bytes([4]) + u32(self.created) + bytes([EDDSA, len(ED25519_OID)]) + ED25519_OID + mpi(b"\x40" + point)
 
     @property
     def fingerprint(self) -> str:
-        body = self.body
-        return hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).hexdigest().upper()
+        return fingerprint_of(self.body)
 
     @property
     def key_id(self) -> str:
@@ -76,6 +77,11 @@ class Key:
 
     def unhashed_issuer(self) -> bytes:
         return subpacket(ISSUER, bytes.fromhex(self.key_id))
+
+
+def fingerprint_of(body: bytes) -> str:
+    """The v4 fingerprint of a public key packet body."""
+    return hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).hexdigest().upper()
 
 
 def key_hash_input(key: Key) -> bytes:
@@ -197,10 +203,8 @@ def packets_of(binary: bytes) -> list[tuple[int, bytes]]:
 
 
 def key_of(exported: bytes, fingerprint: str) -> Key:
-    """Another party's Ed25519 (sub)key (public part only) from its binary export, by fingerprint."""
+    """Another party's (sub)key, public part only, from its binary export (gpg --export), by fingerprint."""
     for tag, body in packets_of(exported):
-        if tag in (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY) and body[5] == EDDSA:
-            key = Key(int.from_bytes(body[1:5], "big"), public_raw=body[-32:])
-            if key.fingerprint == fingerprint:
-                return key
-    raise LookupError(f"no Ed25519 key {fingerprint} in the export")
+        if tag in (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY) and fingerprint_of(body) == fingerprint:
+            return Key(int.from_bytes(body[1:5], "big"), private=None, raw=body)
+    raise LookupError(f"no key {fingerprint} in the export")
