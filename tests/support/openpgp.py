@@ -208,3 +208,31 @@ def key_of(exported: bytes, fingerprint: str) -> Key:
         if tag in (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY) and fingerprint_of(body) == fingerprint:
             return Key(int.from_bytes(body[1:5], "big"), private=None, raw=body)
     raise LookupError(f"no key {fingerprint} in the export")
+
+
+def dearmor(armored: bytes) -> bytes:
+    """The binary packets of one armoured block (its checksum line left out)."""
+    lines = armored.replace(b"\r\n", b"\n").split(b"\n")
+    start = lines.index(b"") + 1
+    end = next(i for i, line in enumerate(lines) if line.startswith((b"=", b"-----END")) and i >= start)
+    return base64.b64decode(b"".join(lines[start:end]))
+
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def with_s_negated(signature: bytes) -> bytes:
+    """An armoured ECDSA P-256 signature with its values (r, s) made (r, n - s): a different signature packet
+    that verifies as well (ECDSA signatures are malleable)."""
+    [(tag, body)] = packets_of(dearmor(signature))
+    pos = 6 + int.from_bytes(body[4:6], "big")
+    pos += 2 + int.from_bytes(body[pos:pos + 2], "big") + 2  # the unhashed area, then the left 16 bits
+    values = []
+    at = pos
+    for _ in range(2):
+        size = (int.from_bytes(body[at:at + 2], "big") + 7) // 8
+        values.append(int.from_bytes(body[at + 2:at + 2 + size], "big"))
+        at += 2 + size
+    r, s = values
+    negated = P256_ORDER - s
+    return armor(packet(tag, body[:pos] + mpi(r.to_bytes(32, "big")) + mpi(negated.to_bytes(32, "big"))))
