@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from crypto import native
 from crypto.colons import ListedKey, listed_keys, timestamp
+from crypto.crlf import text_signed
 from crypto.errors import DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
 from crypto.gpg_process import Engine, Outcome, input_file
 from crypto.signing_keys import KeyringCache, SigningKey, read_signing_keys
@@ -70,10 +72,22 @@ class SignatureCheck:
     signed_at: datetime | None
     hash_algorithm: str | None
     detail: str
+    sig_class: int | None = None  # 0x00 binary, 0x01 text (RFC 9580 §5.2.1), when the signature was good
 
     @property
     def valid(self) -> bool:
         return self.status == "good"
+
+    def identity(self, data: bytes) -> str:
+        """One identity per good signature, whatever bytes carried it: the signing key, the signing time, the
+        signature's type and hash, and what it signs as its type reads it (a text-mode signature reads
+        line ends and trailing CRs away). Not the signature values: an ECDSA signature (r, s) verifies as
+        (r, n - s) too, a new value over the same statement. The same for a signature gpg read from an
+        encrypted message (its status gives no values) as for one read in process."""
+        signed = text_signed(data) if self.sig_class == 0x01 else data
+        created = int(self.signed_at.timestamp()) if self.signed_at else ""
+        head = f"{self.signing_fingerprint}|{created}|{self.sig_class}|{self.hash_algorithm}|".encode()
+        return hashlib.sha256(head + hashlib.sha256(signed).digest()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -154,6 +168,14 @@ class Gpg:
         keys = _parse_listing(out.data) if out.returncode == 0 else []
         return keys[0] if keys else None
 
+    def holding(self, fingerprints: list[str]) -> list[KeyInfo]:
+        """The keys of the keyring that hold any of these (sub)key fingerprints, as primary or as subkey."""
+        wanted = sorted({f.upper() for f in fingerprints if _FPR.fullmatch(f)})
+        if not wanted:
+            return []
+        out = self._engine.run(["--list-keys", "--", *wanted], b"")  # rc 2 when one is not there
+        return list({k.fingerprint: k for k in _parse_listing(out.data)}.values())
+
     def export_public(self, fingerprint: str) -> bytes:
         out = self._engine.run(["--armor", "--export", "--", fingerprint], b"")
         if not out.data.strip():
@@ -178,7 +200,7 @@ class Gpg:
             if good is not None:
                 return SignatureCheck("good", good.primary, good.signing,
                                       datetime.fromtimestamp(good.created, timezone.utc), good.hash_name,
-                                      f"GOODSIG; VALIDSIG {good.signing} (in process)")
+                                      f"GOODSIG; VALIDSIG {good.signing} (in process)", good.sig_class)
         out = self._engine.run(["--verify", "--", input_file(0), "-"], data, files=[signature])
         check = _signature_from_status(out)
         if check is None:
@@ -267,13 +289,14 @@ def _check_block(block: list[tuple[str, str]]) -> SignatureCheck:
     keys = {k: v for k, v in reversed(block)}
     detail = "; ".join(f"{k} {v.split(None, 1)[0] if v else ''}".strip() for k, v in block
                        if k not in ("KEY_CONSIDERED", "TRUST_UNDEFINED", "TRUST_ULTIMATE"))
-    primary = signing = hash_name = None
+    primary = signing = hash_name = sig_class = None
     signed_at = None
     if "VALIDSIG" in keys:
         f = keys["VALIDSIG"].split()
         signing = f[0].upper()
         signed_at = timestamp(f[2])
         hash_name = HASH_NAMES.get(int(f[7]), f[7]) if len(f) > 7 else None
+        sig_class = int(f[8], 16) if len(f) > 8 and re.fullmatch(r"[0-9A-Fa-f]{2}", f[8]) else None
         primary = f[9].upper() if len(f) > 9 else signing
     elif "ERRSIG" in keys:
         f = keys["ERRSIG"].split()
@@ -295,7 +318,7 @@ def _check_block(block: list[tuple[str, str]]) -> SignatureCheck:
         status = "good"
     else:
         status = "error"
-    return SignatureCheck(status, primary, signing, signed_at, hash_name, detail)
+    return SignatureCheck(status, primary, signing, signed_at, hash_name, detail, sig_class)
 
 
 def _decrypt_failure_reason(out: Outcome) -> str:

@@ -7,24 +7,21 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping, Sequence
+from typing import Mapping
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
 
 from crypto.colons import expiry, listed_keys, signing_records
 from crypto.errors import PacketError
 from crypto.packets import (
-    ECDSA, ED25519, EDDSA_LEGACY, RSA, RSA_SIGN, SUB_CREATED, SUB_ISSUER_FPR, SUB_ISSUER_KEY_ID,
-    SUB_SIG_EXPIRES, TAG_SECRET_KEY, TAG_SECRET_SUBKEY, TAG_SIGNATURE, KeyPacket, armor, dearmor,
-    key_packet, mpi, packet, packets, read_mpi, signature_packet, subpacket,
+    ED25519, EDDSA_LEGACY, RSA, RSA_SIGN, SUB_CREATED, SUB_ISSUER_FPR, SUB_ISSUER_KEY_ID, SUB_SIG_EXPIRES,
+    TAG_SECRET_KEY, TAG_SECRET_SUBKEY, TAG_SIGNATURE, KeyPacket, armor, dearmor, key_packet, mpi, packet,
+    packets, read_mpi, signature_packet, subpacket,
 )
-from crypto.signing_keys import ED25519_OID, Run, SigningKey, find
+from crypto.pubkeys import ED25519_OID, HASHES, signature_holds
+from crypto.signing_keys import Run, SigningKey, find
 
-# RFC 9580 §9.5: hash id -> (hashlib name, cryptography hash, the name gpg's VALIDSIG gives)
-HASHES = {8: ("sha256", hashes.SHA256, "SHA256"), 9: ("sha384", hashes.SHA384, "SHA384"),
-          10: ("sha512", hashes.SHA512, "SHA512"), 11: ("sha224", hashes.SHA224, "SHA224")}
 BINARY, TEXT = 0x00, 0x01
 # Critical hashed subpackets read here; any other critical one leaves the signature to gpg.
 UNDERSTOOD_CRITICAL = frozenset({SUB_CREATED, SUB_ISSUER_KEY_ID, SUB_ISSUER_FPR})
@@ -37,6 +34,7 @@ class GoodSignature:
     signing: str
     created: int
     hash_name: str
+    sig_class: int
 
 
 def verify(keys: Mapping[str, SigningKey], data: bytes, signature: bytes, now: float) -> GoodSignature | None:
@@ -59,41 +57,14 @@ def verify(keys: Mapping[str, SigningKey], data: bytes, signature: bytes, now: f
     key = find(keys, sig.issuers)
     if key is None or created < key.created or (key.expires is not None and key.expires <= now):
         return None
-    digest = hashlib.new(hashing[0], data)
-    digest.update(sig.trailer())
-    value = digest.digest()
-    if value[:2] != sig.left16 or not _checks(key, sig.algorithm, sig.values, value, hashing[1]):
+    if not signature_holds(key.public, key.packet, sig, data):
         return None
-    return GoodSignature(key.primary, key.fingerprint, created, hashing[2])
+    return GoodSignature(key.primary, key.fingerprint, created, hashing[2], sig.sig_type)
 
 
 def _canonical(data: bytes) -> bool:
     crlf = data.count(b"\r\n")
     return data.count(b"\n") == crlf and data.count(b"\r") == crlf
-
-
-def _checks(key: SigningKey, algorithm: int, values: Sequence[bytes], digest: bytes, hash_cls) -> bool:
-    public, kind = key.public, key.packet.algorithm
-    try:
-        if isinstance(public, ed25519.Ed25519PublicKey) and algorithm == kind == EDDSA_LEGACY:
-            if any(len(v) > 32 for v in values):
-                return False
-            public.verify(b"".join(v.rjust(32, b"\0") for v in values), digest)
-        elif isinstance(public, ed25519.Ed25519PublicKey) and algorithm == kind == ED25519:
-            public.verify(values[0], digest)
-        elif isinstance(public, rsa.RSAPublicKey) and algorithm in (RSA, RSA_SIGN):
-            size = (public.key_size + 7) // 8
-            if len(values[0]) > size:
-                return False
-            public.verify(values[0].rjust(size, b"\0"), digest, padding.PKCS1v15(), utils.Prehashed(hash_cls()))
-        elif isinstance(public, ec.EllipticCurvePublicKey) and algorithm == kind == ECDSA:
-            r, s = (int.from_bytes(v, "big") for v in values)
-            public.verify(utils.encode_dss_signature(r, s), digest, ec.ECDSA(utils.Prehashed(hash_cls())))
-        else:
-            return False
-    except (InvalidSignature, UnsupportedAlgorithm, ValueError):
-        return False
-    return True
 
 
 class Signer:

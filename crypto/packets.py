@@ -15,7 +15,8 @@ KEY_TAGS = (TAG_SECRET_KEY, TAG_PUBLIC_KEY, TAG_SECRET_SUBKEY, TAG_PUBLIC_SUBKEY
 # Public-key algorithms (RFC 9580 §9.1) this module reads the material of.
 RSA, RSA_SIGN, ECDSA, EDDSA_LEGACY, ED25519 = 1, 3, 19, 22, 27
 # Subpacket types (RFC 9580 §5.2.3.7).
-SUB_CREATED, SUB_SIG_EXPIRES, SUB_ISSUER_KEY_ID, SUB_ISSUER_FPR = 2, 3, 16, 33
+SUB_CREATED, SUB_SIG_EXPIRES, SUB_KEY_EXPIRES, SUB_ISSUER_KEY_ID, SUB_KEY_FLAGS, SUB_EMBEDDED, SUB_ISSUER_FPR = (
+    2, 3, 9, 16, 27, 32, 33)
 
 
 def _crc24_table() -> tuple[int, ...]:
@@ -259,13 +260,16 @@ class SignaturePacket:
 
     @property
     def issuers(self) -> list[str]:
-        """Issuer fingerprints (v4) and key ids the packet names, a hint of which key to try."""
+        """Issuer fingerprints (v4) and key ids the packet names, a hint of which key to try; none at all
+        when one of them is of another form (another key version, a wrong length): gpg decides."""
         out = []
         for sub in (*self.hashed, *self.unhashed):
             if sub.type == SUB_ISSUER_FPR and len(sub.data) == 21 and sub.data[0] == 4:
                 out.append(sub.data[1:].hex().upper())
             elif sub.type == SUB_ISSUER_KEY_ID and len(sub.data) == 8:
                 out.append(sub.data.hex().upper())
+            elif sub.type in (SUB_ISSUER_FPR, SUB_ISSUER_KEY_ID):
+                return []
         return out
 
 

@@ -1,29 +1,27 @@
 """The keys a GnuPG home holds valid for signing, with their public material: read from gpg's own
-listing and export, once per change of the keyring (KeyringCache), for verification in process."""
+listing and export, once per change of the keyring (KeyringCache), for verification in process. A subkey
+counts only with a cross-certified binding to its primary (crypto/bindings.py), and a (sub)key the keyring
+holds under two primaries, or a key id two keys share, not at all: gpg decides for them."""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
+from crypto.bindings import cross_certified, fingerprint, keyblocks
 from crypto.colons import expiry, listed_keys, signing_records
 from crypto.errors import PacketError
 from crypto.gpg_process import Outcome
-from crypto.packets import ECDSA, ED25519, EDDSA_LEGACY, KEY_TAGS, RSA, RSA_SIGN, KeyPacket, key_packet, packets
+from crypto.packets import KeyPacket, key_packet, packets
+from crypto.pubkeys import public_key
 
 Run = Callable[[Sequence[str], bytes], Outcome]
 KEYRINGS = ("pubring.kbx", "pubring.gpg")
-CURVES = {bytes.fromhex("2A8648CE3D030107"): ec.SECP256R1, bytes.fromhex("2B81040022"): ec.SECP384R1,
-          bytes.fromhex("2B81040023"): ec.SECP521R1}
-ED25519_OID = bytes.fromhex("2B06010401DA470F01")
-MIN_RSA_BITS = 2048
 
 
 @dataclass(frozen=True)
@@ -36,24 +34,6 @@ class SigningKey:
     expires: int | None  # the earlier of the key's own expiry and its primary's
     packet: KeyPacket
     public: object  # the `cryptography` public key
-
-
-def public_key(key: KeyPacket):
-    """The `cryptography` key of a v4 key packet, or None for a kind left to gpg."""
-    try:
-        if key.algorithm == EDDSA_LEGACY and key.oid == ED25519_OID:
-            point = key.material[0]
-            return ed25519.Ed25519PublicKey.from_public_bytes(point[1:]) if point[:1] == b"\x40" else None
-        if key.algorithm == ED25519:
-            return ed25519.Ed25519PublicKey.from_public_bytes(key.material[0])
-        if key.algorithm in (RSA, RSA_SIGN):
-            n, e = (int.from_bytes(v, "big") for v in key.material)
-            return rsa.RSAPublicNumbers(e, n).public_key() if n.bit_length() >= MIN_RSA_BITS else None
-        if key.algorithm == ECDSA and key.oid in CURVES:
-            return ec.EllipticCurvePublicKey.from_encoded_point(CURVES[key.oid](), key.material[0])
-    except (UnsupportedAlgorithm, ValueError):
-        return None
-    return None
 
 
 def keyring_stamp(home: Path) -> tuple:
@@ -89,12 +69,11 @@ class KeyringCache:
 
 
 def find(keys: Mapping[str, SigningKey], issuers: Sequence[str]) -> SigningKey | None:
-    """The first key named by a fingerprint or key id of issuers."""
-    for issuer in issuers:
-        key = keys.get(issuer)
-        if key is not None:
-            return key
-    return None
+    """The one key every fingerprint and key id of issuers names, or None (none, or several)."""
+    named = [keys.get(issuer) for issuer in issuers]
+    if not named or None in named or len({key.fingerprint for key in named}) != 1:
+        return None
+    return named[0]
 
 
 def read_signing_keys(run: Run) -> dict[str, SigningKey]:
@@ -103,30 +82,49 @@ def read_signing_keys(run: Run) -> dict[str, SigningKey]:
     if listing.returncode != 0:
         return {}
     now = datetime.now(timezone.utc)
-    wanted: dict[str, tuple[str, int | None]] = {}
+    wanted: dict[tuple[str, str], int | None] = {}  # (primary, signing key) -> expiry
     for key in listed_keys(listing.data):
         for rec in signing_records(key, now):
-            wanted[rec.fingerprint] = (key.primary.fingerprint, expiry(key, rec))
+            wanted[(key.primary.fingerprint, rec.fingerprint)] = expiry(key, rec)
     if not wanted:
         return {}
     export = run(["--export"], b"")
     if export.returncode != 0:
         return {}
     try:
-        found = packets(export.data)
+        blocks = keyblocks(packets(export.data))
     except PacketError:
         return {}
-    by_id: dict[str, SigningKey] = {}
-    for pkt in found:
-        if pkt.tag not in KEY_TAGS:
+    copies = Counter(fingerprint(body) for block in blocks for body in block.bodies())
+    key_ids = Counter(fpr[-16:] for fpr in copies if fpr)
+    found: list[SigningKey] = []
+    for block in blocks:
+        primary = _readable(block.primary)
+        if primary is None:
             continue
-        try:
-            parsed = key_packet(pkt.body)
-        except PacketError:
-            continue  # a kind of key left to gpg
-        public = public_key(parsed) if parsed.fingerprint in wanted else None
-        if public is not None:
-            primary, expires = wanted[parsed.fingerprint]
-            key = SigningKey(parsed.fingerprint, primary, parsed.created, expires, parsed, public)
-            by_id[parsed.fingerprint] = by_id[parsed.key_id] = key
+        for parsed, signatures in [(primary, None), *((_readable(b), sigs) for b, sigs in block.subkeys)]:
+            if parsed is None or (primary.fingerprint, parsed.fingerprint) not in wanted:
+                continue
+            if copies[parsed.fingerprint] != 1:
+                continue  # a key twice in the keyring (under two primaries): whose it is, gpg decides
+            if signatures is not None and not cross_certified(primary, parsed, signatures, int(now.timestamp())):
+                continue
+            public = public_key(parsed)
+            if public is not None:
+                found.append(SigningKey(parsed.fingerprint, primary.fingerprint, parsed.created,
+                                        wanted[(primary.fingerprint, parsed.fingerprint)], parsed, public))
+    by_id: dict[str, SigningKey] = {}
+    for key in found:
+        by_id[key.fingerprint] = key
+        if key_ids[key.packet.key_id] == 1:
+            by_id[key.packet.key_id] = key
     return by_id
+
+
+def _readable(body: bytes) -> KeyPacket | None:
+    """The public key packet read, if it is of a kind read here and holds nothing after its key material."""
+    try:
+        key = key_packet(body)
+    except PacketError:
+        return None
+    return key if key.end == len(body) else None

@@ -42,6 +42,12 @@ MDN_UNRELATED = Reply(550, "5.7.1", "This acknowledgement is about no message th
 UNSIGNED = Reply(550, "5.7.1", "Message is not signed: send it OpenPGP-signed as PGP/MIME (RFC 3156)", "unsigned")
 INLINE_PGP = Reply(550, "5.7.1", "Inline PGP is not accepted: switch your client to PGP/MIME (RFC 3156)", "inline_pgp")
 BAD_SIGNATURE = Reply(550, "5.7.7", "Signature is invalid: the message was altered after signing", "bad_signature")
+SIGNATURE_EXPIRED = Reply(550, "5.7.1", "Signature has expired: sign the message again, without an expiry",
+                          "signature_expired")
+SIGNATURE_FROM_FUTURE = Reply(550, "5.7.1", "Signature is dated {signed}, ahead of the hub's clock: check the "
+                              "sending computer's clock and sign again", "signature_from_future")
+SIGNATURE_TOO_OLD = Reply(550, "5.7.1", "Signature was made {signed}, more than {limit} before it reached the hub: "
+                          "sign the message again", "signature_too_old")
 UNKNOWN_SIGNER = Reply(550, "5.7.1", "Signing key is not registered for any contact point", "unknown_signer")
 EXPIRED_KEY = Reply(550, "5.7.1", "Signing key has expired: have OCAM register your renewed key", "expired_key")
 REVOKED_KEY = Reply(550, "5.7.1", "Signing key is revoked: have OCAM register your new key", "revoked_key")

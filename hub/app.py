@@ -90,7 +90,9 @@ class Hub:
         limits = pgpmime.Limits(max_depth=g.max_mime_depth, max_parts=g.max_mime_parts,
                                 max_header_line=g.max_header_line)
         return Admission(db=self.db, gpg=self.gpg, storage_key=self.storage_key, clock=self.clock,
-                         limits=limits, transport=self.transport)
+                         limits=limits, transport=self.transport,
+                         signature_skew=timedelta(seconds=g.signature_clock_skew_seconds),
+                         max_signature_age=g.max_signature_age)
 
     def relay(self, override: str | None = None) -> Relay:
         d = self.settings.delivery

@@ -61,6 +61,12 @@ class GatewaySection(BaseModel):
     data_timeout_seconds: float = Field(300.0, description="Idle timeout of an SMTP session.")
     verify_threads: int = Field(4, description="Threads doing gpg and database work for the gateway.")
     max_connections: int = Field(64, description="Concurrent SMTP sessions; beyond that 421.")
+    signature_clock_skew_seconds: float = Field(
+        300.0, ge=0, description="How far ahead of the hub's clock a signature's time may be (the sender's clock "
+                                 "running fast); further ahead, the message is refused.")
+    max_signature_age: timedelta = Field(
+        timedelta(days=7), gt=timedelta(0), description="Oldest signature accepted: from its signing time to the "
+                                                        "hub's clock at receipt; older, the message is refused.")
 
 
 class StoreSection(BaseModel):

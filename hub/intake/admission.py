@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.utils import getaddresses
 
 from crypto import (
@@ -53,7 +54,7 @@ _SIGNATURE_REPLIES = {
     "no_public_key": R.UNKNOWN_SIGNER,
     "expired_key": R.EXPIRED_KEY,
     "revoked_key": R.REVOKED_KEY,
-    "expired_signature": R.BAD_SIGNATURE,
+    "expired_signature": R.SIGNATURE_EXPIRED,
     "error": R.BAD_SIGNATURE,
 }
 
@@ -81,13 +82,16 @@ class Admission:
     """Called by the gateway (in a worker thread) with each submission; returns the SMTP reply."""
 
     def __init__(self, *, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
-                 limits: pgpmime.Limits, transport: Transport) -> None:
+                 limits: pgpmime.Limits, transport: Transport, signature_skew: timedelta,
+                 max_signature_age: timedelta) -> None:
         self.db = db
         self.gpg = gpg
         self.storage_key = storage_key
         self.clock = clock
         self.limits = limits
         self.transport = transport
+        self.signature_skew = signature_skew
+        self.max_signature_age = max_signature_age
 
     def __call__(self, submission: Submission) -> Reply:
         try:
@@ -142,7 +146,7 @@ class Admission:
         embargo = fields.value("embargo")
         if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
-        signature_digest = _signature_digest(check, verified.entity)
+        signature_digest = check.identity(verified.entity)  # the same signature, whatever bytes carried it
         refers_to = links.extract(outer, payload, verified.entity)
         sealed = self._seal_to_holders(embargo, submission.raw, verified, partner.name) if embargo else None
         decision = (embargo_decisions.statement_in(pgpmime.first_text(verified.entity))
@@ -195,12 +199,24 @@ class Admission:
         return self._checked(Verified(decrypted.plaintext, decrypted.signature, encrypted=True,
                                       cleartext=decrypted.plaintext))
 
-    @staticmethod
-    def _checked(verified: Verified) -> Verified:
+    def _checked(self, verified: Verified) -> Verified:
+        """A good signature made now, by the hub's clock: not ahead of it by more than the clock skew
+        allowed, nor older than the oldest signature accepted (else a signed message could be held back,
+        or dated ahead, and submitted later as new, with a fresh deadline)."""
         check = verified.check
         if not check.valid:
             reply = _SIGNATURE_REPLIES.get(check.status, R.BAD_SIGNATURE)
             raise Refused(reply, signature=check.status, gpg=check.detail, signer=check.primary_fingerprint)
+        now, signed = self.clock.now(), check.signed_at
+        if signed is None:
+            raise Refused(R.BAD_SIGNATURE, signature="no signing time", gpg=check.detail,
+                          signer=check.primary_fingerprint)
+        if signed > now + self.signature_skew:
+            raise Refused(R.SIGNATURE_FROM_FUTURE.format(signed=_utc(signed)), signer=check.primary_fingerprint,
+                          signed_at=signed.isoformat(), ahead_seconds=int((signed - now).total_seconds()))
+        if signed < now - self.max_signature_age:
+            raise Refused(R.SIGNATURE_TOO_OLD.format(signed=_utc(signed), limit=_duration(self.max_signature_age)),
+                          signer=check.primary_fingerprint, signed_at=signed.isoformat())
         return verified
 
     def _fields(self, outer: list[tuple[str, str]], payload: list[tuple[str, str]], entity: bytes,
@@ -376,8 +392,13 @@ def _single_address(values: list[str]) -> str | None:
     return addresses[0].strip().lower()
 
 
-def _signature_digest(check: SignatureCheck, entity: bytes) -> str:
-    """One identity per signature whatever its armour: signing key, signing time, signed bytes."""
-    signed_at = check.signed_at.isoformat() if check.signed_at else ""
-    material = f"{check.signing_fingerprint}|{signed_at}|{hashlib.sha256(entity).hexdigest()}"
-    return hashlib.sha256(material.encode()).hexdigest()
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(span: timedelta) -> str:
+    """A limit in words: whole days, else whole hours, else minutes."""
+    seconds = int(span.total_seconds())
+    size, unit = (86400, "day") if seconds % 86400 == 0 else (3600, "hour") if seconds % 3600 == 0 else (60, "minute")
+    count = max(1, round(seconds / size))
+    return f"{count} {unit}{'' if count == 1 else 's'}"

@@ -25,7 +25,7 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, role: str, email:
         raise PartnerError(f"unknown clearance {clearance!r}; one of: {', '.join(CLEARANCES)}")
     if role == DIRECTOR and uow.members.with_role(DIRECTOR):
         raise PartnerError(f"a director is registered already ({uow.members.with_role(DIRECTOR)[0].name})")
-    info = only_key(gpg, key_data)
+    info = only_key(uow, gpg, key_data)
     now = clock.now()
     if info.revoked or info.expired(now):
         raise PartnerError(f"key {info.fingerprint} is {'revoked' if info.revoked else 'expired'}")

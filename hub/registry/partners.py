@@ -24,13 +24,36 @@ def _normal_fingerprint(value: str) -> str:
     return re.sub(r"\s+", "", value).upper().removeprefix("0X")
 
 
-def only_key(gpg: Gpg, key_data: bytes) -> KeyInfo:
+def only_key(uow: UnitOfWork, gpg: Gpg, key_data: bytes) -> KeyInfo:
+    """The one key of key_data, for a partner, a member or a recipient: none of its primary key and subkeys
+    may be held by another key of the hub's keyring. A (sub)key belongs to one registered key only, or a
+    subkey bound under a second primary (without its owner's back-signature) would move its owner's
+    signatures to the thief's registration."""
     keys = gpg.inspect(key_data)
     if not keys:
         raise PartnerError("the key file holds no OpenPGP public key")
     if len(keys) > 1:
         raise PartnerError(f"the key file holds {len(keys)} keys; give exactly one")
-    return keys[0]
+    info = keys[0]
+    mine = {info.fingerprint, *info.subkeys}
+    for other in gpg.holding(sorted(mine)):
+        shared = sorted(mine & {other.fingerprint, *other.subkeys})
+        if other.fingerprint != info.fingerprint and shared:
+            what = "primary key" if shared[0] == info.fingerprint else "subkey"
+            raise PartnerError(f"{what} {shared[0]} of this key already belongs to {_holder(uow, gpg, other)}: "
+                               "a (sub)key may belong to one registered key only")
+    return info
+
+
+def _holder(uow: UnitOfWork, gpg: Gpg, key: KeyInfo) -> str:
+    """Who the hub knows a key of its keyring as, in words."""
+    for registry, what in ((uow.partners, "partner"), (uow.members, "member"), (uow.recipients, "recipient")):
+        found = registry.by_fingerprint(key.fingerprint)
+        if found is not None:
+            return f"{what} {found.name!r} (key {key.fingerprint})"
+    if gpg.has_secret(key.fingerprint):
+        return f"the hub's own key {key.fingerprint}"
+    return f"key {key.fingerprint} of the hub's keyring, registered to nobody"
 
 
 def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, kind: str, email: str, key_data: bytes,
@@ -39,7 +62,7 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, kind: str, email:
     email = email.strip().lower()
     if kind not in PARTNER_KINDS:
         raise PartnerError(f"unknown kind {kind!r}; one of: {', '.join(PARTNER_KINDS)}")
-    info = only_key(gpg, key_data)
+    info = only_key(uow, gpg, key_data)
     if fingerprint and _normal_fingerprint(fingerprint) != info.fingerprint:
         raise PartnerError(f"fingerprint mismatch: the key is {info.fingerprint}, not {_normal_fingerprint(fingerprint)}")
     now = clock.now()
@@ -70,7 +93,7 @@ def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, key_data: 
     partner = uow.partners.by_name(name)
     if partner is None:
         raise PartnerError(f"no partner named {name!r}")
-    info = only_key(gpg, key_data)
+    info = only_key(uow, gpg, key_data)
     if info.fingerprint != partner.fingerprint:
         raise PartnerError(f"this is key {info.fingerprint}, but {name} is bound to {partner.fingerprint}; "
                            "a different key needs a new registration")

@@ -41,7 +41,7 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, type: str, email:
         raise PartnerError(f"a minister oversees support services: unknown kind(s) {', '.join(unknown)}")
     if type == "public-authority" and not (basis or "").strip():
         raise PartnerError("a public authority needs its stated need to know (--basis), law Art. 10 §1 f)")
-    info = only_key(gpg, key_data)
+    info = only_key(uow, gpg, key_data)
     now = clock.now()
     if info.revoked or info.expired(now):
         raise PartnerError(f"key {info.fingerprint} is {'revoked' if info.revoked else 'expired'}")

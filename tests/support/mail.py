@@ -92,8 +92,8 @@ def _finish(lines: list[str], content_type: str, body: bytes, crlf: bool) -> byt
     return raw if crlf else raw.replace(b"\r\n", b"\n")
 
 
-def _signed_body(key: TestKey, entity: bytes, digest: str) -> tuple[str, bytes]:
-    signature = gpg(key.home, "--armor", "--detach-sign", "--digest-algo", digest, "--local-user",
+def _signed_body(key: TestKey, entity: bytes, digest: str, options: tuple[str, ...] = ()) -> tuple[str, bytes]:
+    signature = gpg(key.home, "--armor", "--detach-sign", "--digest-algo", digest, *options, "--local-user",
                     key.fingerprint, data=entity, faked_time=key.faked_time)
     b = _boundary()
     ct = (f"Content-Type: multipart/signed; micalg={_MICALG[digest.upper()]};\r\n"
@@ -113,10 +113,11 @@ def signed_mail(key: TestKey, *, to: str = "hub@ocam.test", sender: str | None =
                 body: str = "Hello", headers: dict[str, str] | None = None,
                 protected: dict[str, str] | None = None, keyword_lines: dict[str, str] | None = None,
                 attachments: list[tuple[str, bytes]] | None = None, message_id: str | None = None,
-                crlf: bool = True, digest: str = "SHA256", qp: bool = False, mime_version: bool = True) -> bytes:
-    """A PGP/MIME multipart/signed message from key.email (or sender)."""
+                crlf: bool = True, digest: str = "SHA256", qp: bool = False, mime_version: bool = True,
+                sign_options: tuple[str, ...] = ()) -> bytes:
+    """A PGP/MIME multipart/signed message from key.email (or sender); sign_options go to gpg (e.g. --textmode)."""
     entity = _entity(subject, body, protected, keyword_lines, attachments, qp)
-    ct, signed = _signed_body(key, entity, digest)
+    ct, signed = _signed_body(key, entity, digest, sign_options)
     return _finish(_outer_headers(key.email, to, sender, subject, headers, message_id, mime_version),
                    ct, signed, crlf)
 

@@ -20,6 +20,9 @@ from tests.support.hubrig import RunningHub
 
 # The night Brussels leaves summer time: calendar windows are counted in UTC, not wall-clock hours.
 NOW = datetime(2026, 10, 24, 22, 30, 15, tzinfo=timezone.utc)
+# The partners' keys are made, and sign, ten minutes before the hub's frozen clock (a signature far from the
+# hub's clock is refused).
+SIGNED = "20261024T222000"
 
 
 @pytest.mark.parametrize("urgency, window", [
@@ -42,7 +45,7 @@ def test_received_and_due_times_come_from_the_hub_clock(short_tmp):
     """Through SMTP with a frozen clock: received_at is the clock's instant, due_at exactly the window later."""
     home = make_home(short_tmp)
     home.settings.deadlines.urgent = timedelta(days=2, hours=6)  # windows are settings
-    key = partner(short_tmp, "police")
+    key = partner(short_tmp, "police", faked_time=SIGNED)
     home.register(key, "police-fed", "police")
     clock = FrozenClock(NOW)
     refs = {}
@@ -77,7 +80,7 @@ def test_government_request_over_smtp_with_and_without_reply_by(short_tmp):
     from tests.hub.rig import partner
 
     home = make_home(short_tmp)
-    key = partner(short_tmp, "cabinet")
+    key = partner(short_tmp, "cabinet", faked_time=SIGNED)
     home.register(key, "cabinet-interior", "government")
     clock = FrozenClock(NOW)
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
