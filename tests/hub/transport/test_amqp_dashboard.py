@@ -24,8 +24,11 @@ def _queue_rows(db, broker) -> list[list[str]]:
     async def run():
         app = Dashboard(db, refresh_seconds=0.3, broker=broker)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause(1.0)
             table = app.query_one("#queues", DataTable)
+            deadline = time.monotonic() + 20  # the first refresh waits for the broker (or its timeout)
+            while not any(str(table.get_row_at(i)[0]).startswith("broker") for i in range(table.row_count)) \
+                    and time.monotonic() < deadline:
+                await pilot.pause(0.1)
             rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
             await pilot.press("q")
         return rows
