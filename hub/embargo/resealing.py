@@ -151,10 +151,12 @@ def _resealed(item: EmbargoItem, reference: str, hub_gpg: Gpg, change: Change, o
     if not candidates:
         able = [n for n, f in change.holders if f in sealed_to]
         raise EmbargoError(f"{reference} is sealed to {', '.join(holder_names(item))} (list version "
-                           f"{item.holder_version}); none of the GnuPG homes given holds one of their keys: "
-                           + (f"give --reseal-home DIR of {' or '.join(able)}" if able else
-                              f"no remaining holder can open it, so {change.member} cannot be removed before it is "
-                              "erased") + "; nothing changed")
+                           f"{item.holder_version}): removing {change.member} reseals it in the same act, through "
+                           "the own GnuPG home of a remaining holder it is sealed to"
+                           + ("; none of the homes given holds one" if openers else "")
+                           + (f": give --reseal-home DIR of {' or '.join(able)}" if able else
+                              f": no remaining holder can open it, so {change.member} cannot be removed before it "
+                              "is erased") + "; nothing changed")
     problems = []
     for opener in candidates:
         try:
