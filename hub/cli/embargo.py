@@ -92,6 +92,7 @@ def embargo_reseal(home: Path, reference: str, key_home: Path) -> None:
             previous, now_version = resealing.reseal(uow, gpg, clock, reference=reference, key_home=key_home,
                                                      binary=settings.crypto.gpg_binary)
             uow.commit()
+        db.checkpoint()  # the old ciphertext leaves the write-ahead log too (SQLite)
     click.echo(f"{reference} resealed from holder list version {previous} to {now_version}")
 
 

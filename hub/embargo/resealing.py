@@ -94,6 +94,9 @@ def change(db: Database, hub_gpg: Gpg, clock: Clock, *, statement: str, signatur
                 left_out |= {h["name"] for h in holders} - set(holder_names(item))
         row = lists.record(uow, clock, proposed, check, statement=statement, signature=signature)
         uow.commit()
+    if resealed and not db.checkpoint():
+        log.warning("embargo: readers kept the store's write-ahead log from being emptied after resealing %d "
+                    "item(s); the old ciphertexts leave it at the next checkpoint", len(resealed))
     if resealed:
         log.info("embargo: %s removed from the %s list; %d item(s) resealed to version %d",
                  proposed.member, proposed.kind, len(resealed), row.version)
@@ -179,8 +182,8 @@ def _replace(uow: UnitOfWork, clock: Clock, item: EmbargoItem, reference: str, s
              holders: list[dict], *, because: str | None = None) -> None:
     """Overwrite the item's ciphertext with its new seal (the old one is kept nowhere) and record it."""
     previous = item.holder_version
-    item.ciphertext, item.holders, item.holder_version = sealed.ciphertext, sealed.holders, sealed.version
-    item.resealed_at, item.resealed_by = clock.now(), who
+    uow.embargo.overwrite(item, ciphertext=sealed.ciphertext, holders=sealed.holders, holder_version=sealed.version,
+                          resealed_at=clock.now(), resealed_by=who)
     left_out = sorted({h["name"] for h in holders} - {h["name"] for h in sealed.holders})
     detail = {"because": because} if because else {}
     audit.record(uow, clock, "embargo.resealed", actor=who, ref=reference, kind=item.kind, from_version=previous,

@@ -15,7 +15,7 @@ from hub.clock import SystemClock
 from hub.embargo import sealing
 from store import Database, EmbargoItem
 from store.base import Base
-from tests.hub.embargo.test_embargo import _embargoed, _member, ok, run
+from tests.hub.embargo.test_embargo import _embargoed, _files_containing, _member, ok, run
 from tests.hub.rig import make_home, new_message_id, partner, reference_in, signed
 from tests.support.hubrig import RunningHub
 from tests.support.keys import gpg as run_gpg
@@ -153,6 +153,8 @@ def test_a_removed_holder_opens_nothing_sealed_before_or_after(rig, module_tmp):
         assert ("embargo.opened_for_reseal", "director") in [(a, who) for a, who, _ in _events(home, ref)]
         armoured_line = old[ref].splitlines()[3]  # a line of the old ciphertext's body
         assert len(armoured_line) > 40 and _store_holds(home, armoured_line) == []
+        if home.settings.database_url.startswith("sqlite"):  # nor in the database's files (zeroed, log emptied)
+            assert _files_containing(home.settings.home, armoured_line) == []
     # Whatever key he holds: the old row put back (as from a backup) still does not open for him.
     reference, canary = before[0]
     resealed_row, resealed_holders = _row(home, reference)[0], _holders(home, reference)
