@@ -116,12 +116,12 @@ def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, 
         raise EmbargoError(f"{reference}: no key in {key_home} belongs to a holder on the current {item.kind} "
                            f"list (version {version}: {', '.join(h['name'] for h in holders)}); only they may "
                            "open it. The attempt was recorded.")
-    if holder["fingerprint"] not in {h["fingerprint"] for h in item.holders}:
+    if holder["fingerprint"] not in {h["fingerprint"] for h in item.holders}:  # designated since, or left out
         audit.record(uow, clock, "embargo.open_refused", actor=holder["name"], ref=reference, kind=item.kind,
-                     holder_version=item.holder_version, why="designated after it was sealed")
-        raise EmbargoError(f"{reference} is sealed to the {item.kind} list as it was at version {item.holder_version} "
-                           f"({', '.join(holder_names(item))}), before {holder['name']} was designated: a holder it "
-                           "is sealed to reseals it (passerelle embargo reseal). The attempt was recorded.")
+                     holder_version=item.holder_version, why="not sealed to this holder's key")
+        raise EmbargoError(f"{reference} is sealed to {', '.join(holder_names(item))} ({item.kind} list version "
+                           f"{item.holder_version}), not to {holder['name']}'s key: a holder it is sealed to can "
+                           "reseal it to the current list (passerelle embargo reseal). The attempt was recorded.")
     try:
         plaintext = gpg.decrypt(item.ciphertext).plaintext
     except DecryptionFailed as exc:
