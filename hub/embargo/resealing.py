@@ -75,32 +75,40 @@ def change(db: Database, hub_gpg: Gpg, clock: Clock, *, statement: str, signatur
     with db.unit_of_work() as uow:
         uow.holders.lock()
         proposed, check = lists.verify(uow, hub_gpg, statement=statement, signature=signature, hub=hub)
-        resealed, left_out = [], set()
-        if proposed.action == "remove":
-            holders = _holders(proposed)
-            for item_id in lists.sealed_to(uow, proposed.kind, proposed.member):
-                item = uow.embargo.get(item_id)
-                reference = uow.messages.reference_of(item.message_id) or "?"
-                ready = early.get(item_id)
-                if ready is None or ready[0] != _digest(item.ciphertext):
-                    ready = (_digest(item.ciphertext), *_resealed(item, reference, hub_gpg, proposed, openers,
-                                                                   clock.now()))
-                _, sealed, opener = ready
-                audit.record(uow, clock, "embargo.opened_for_reseal", actor=opener, ref=reference, kind=item.kind,
-                             holder_version=item.holder_version)
-                _replace(uow, clock, item, reference, sealed, opener, holders,
-                         because=f"holders.remove {proposed.member}")
-                resealed.append(reference)
-                left_out |= {h["name"] for h in holders} - set(holder_names(item))
+        resealed, left_out = (_reseal_removed(uow, hub_gpg, clock, proposed, openers, early)
+                              if proposed.action == "remove" else ([], []))
         row = lists.record(uow, clock, proposed, check, statement=statement, signature=signature)
         uow.commit()
-    if resealed and not db.checkpoint():
-        log.warning("embargo: readers kept the store's write-ahead log from being emptied after resealing %d "
-                    "item(s); the old ciphertexts leave it at the next checkpoint", len(resealed))
     if resealed:
-        log.info("embargo: %s removed from the %s list; %d item(s) resealed to version %d",
-                 proposed.member, proposed.kind, len(resealed), row.version)
-    return Changed(row, resealed, sorted(left_out))
+        log.info("embargo: %s removed from the %s list; resealed to version %d: %s",
+                 proposed.member, proposed.kind, row.version, ", ".join(resealed))
+        if not db.checkpoint():
+            log.warning("embargo: readers kept the store's write-ahead log from being emptied after resealing %s; "
+                        "the old ciphertexts leave it at the next checkpoint", ", ".join(resealed))
+    return Changed(row, resealed, left_out)
+
+
+def _reseal_removed(uow: UnitOfWork, hub_gpg: Gpg, clock: Clock, change: Change, openers: list[Opener],
+                    early: dict[int, tuple[str, Seal, str]]) -> tuple[list[str], list[str]]:
+    """Inside the removal's transaction: reseal every item the removed member's key opens, with its early seal
+    when the ciphertext it replaces is still the one stored. (references resealed, holders left out)"""
+    holders = _holders(change)
+    resealed, left_out = [], set()
+    for item_id in lists.sealed_to(uow, change.kind, change.member):
+        item = uow.embargo.get(item_id)
+        if item is None:  # erased meanwhile
+            continue
+        reference = uow.messages.reference_of(item.message_id) or "?"
+        ready = early.get(item_id)
+        if ready is None or ready[0] != _digest(item.ciphertext):
+            ready = (_digest(item.ciphertext), *_resealed(item, reference, hub_gpg, change, openers, clock.now()))
+        _, sealed, opener = ready
+        audit.record(uow, clock, "embargo.opened_for_reseal", actor=opener, ref=reference, kind=item.kind,
+                     holder_version=item.holder_version)
+        _replace(uow, clock, item, reference, sealed, opener, holders, because=f"holders.remove {change.member}")
+        resealed.append(reference)
+        left_out |= {h["name"] for h in holders} - set(holder_names(item))
+    return resealed, sorted(left_out)
 
 
 def _holders(change: Change) -> list[dict]:
@@ -136,6 +144,8 @@ def _prepare(uow: UnitOfWork, hub_gpg: Gpg, change: Change, openers: list[Opener
     ready = {}
     for item_id in lists.sealed_to(uow, change.kind, change.member):
         item = uow.embargo.get(item_id)
+        if item is None:
+            continue
         try:
             ready[item_id] = (_digest(item.ciphertext),
                               *_resealed(item, "", hub_gpg, change, openers, now))

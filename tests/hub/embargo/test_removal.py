@@ -139,7 +139,8 @@ def test_a_removed_holder_opens_nothing_sealed_before_or_after(rig, module_tmp):
 
     for ref, canary in [*before, after]:
         refused = run(home, "embargo", "open", ref, "--key-home", str(bob.home))
-        assert refused.exit_code != 0 and "no key in" in refused.output and "current judicial list" in refused.output, refused.output
+        assert refused.exit_code != 0 and "no key in" in refused.output, refused.output
+        assert "current judicial list" in refused.output
         assert canary not in refused.output
         assert ("embargo.open_refused", "bob") in [(a, who) for a, who, _ in _events(home, ref)]
         ciphertext, item_version, holders = _row(home, ref)
@@ -180,10 +181,11 @@ def test_the_removal_and_its_reseal_are_one_act(rig, module_tmp):
     whole = {ref: _row(home, ref) for ref, _ in items}
     damaged = items[1][0]
     _set_row(home, damaged, run_gpg(carol.home, "--armor", "--encrypt", "--recipient", carol.fingerprint,
-                                           data=b"not the item"))
+                                    data=b"not the item"))
     history = _history(home)
 
-    refused = run(home, "holders", "remove", "--kind", "judicial", "carol", "--signer-home", str(members["director"].home))
+    director = ("--signer-home", str(members["director"].home))
+    refused = run(home, "holders", "remove", "--kind", "judicial", "carol", *director)
     assert refused.exit_code != 0 and damaged in refused.output and "nothing changed" in refused.output, refused.output
     assert _history(home) == history
     for ref, _ in items:
@@ -193,7 +195,7 @@ def test_the_removal_and_its_reseal_are_one_act(rig, module_tmp):
     assert items[0][1].encode() in _opens(home, carol, items[0][0], module_tmp)  # still a holder
 
     _set_row(home, damaged, whole[damaged][0])
-    output = ok(home, "holders", "remove", "--kind", "judicial", "carol", "--signer-home", str(members["director"].home))
+    output = ok(home, "holders", "remove", "--kind", "judicial", "carol", *director)
     assert "3 judicial item(s) carol's key opened were resealed" in output, output
     assert all(ref in output for ref, _ in items)
     for ref, canary in items:
@@ -217,7 +219,8 @@ def test_a_removal_signed_elsewhere_reseals_through_a_remaining_holders_home(rig
 
     refused = run(home, *apply)
     assert refused.exit_code != 0 and "removing dan reseals it in the same act" in refused.output
-    assert reference in refused.output and "--reseal-home DIR of ana or director" in refused.output and "nothing changed" in refused.output, refused.output
+    assert "--reseal-home DIR of ana or director" in refused.output, refused.output
+    assert reference in refused.output and "nothing changed" in refused.output
     refused = run(home, *apply, "--reseal-home", str(dan.home))
     assert refused.exit_code != 0 and "the member removed cannot reseal" in refused.output, refused.output
     assert _history(home) == history and _row(home, reference) == sealed
