@@ -106,6 +106,19 @@ class Database:
 
         return UnitOfWork(self.read_sessions, None, readonly=True)
 
+    def checkpoint(self) -> bool:
+        """SQLite: copy the write-ahead log into the database file and empty it, so overwritten content lives
+        on in neither (True once done; False when readers kept it from completing). PostgreSQL: nothing to do
+        here (old row versions stay until vacuumed, see the README)."""
+        if self.dialect != "sqlite":
+            return True
+        connection = self.engine.raw_connection()  # outside any transaction (the engine's begin is IMMEDIATE)
+        try:
+            busy, _log, _done = connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            connection.close()
+        return busy == 0
+
     def dispose(self) -> None:
         self.engine.dispose()
         self.read_engine.dispose()

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import func, select
+import hashlib
+
+from sqlalchemy import func, select, text
 
 from .embargo_models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
 from .models import Message
 from .repositories import _Repository
+
+# PostgreSQL: a holder-list change and every write of what is sealed to the lists queue on this
+# transaction-scoped lock, across processes (SQLite's writers, BEGIN IMMEDIATE, are one at a time already).
+_HOLDERS_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(
+    key=int.from_bytes(hashlib.sha256(b"passerelle.holder-lists").digest()[:8], "big", signed=True))
 
 
 class MemberRepository(_Repository):
@@ -35,6 +42,12 @@ class MemberRepository(_Repository):
 class HolderRepository(_Repository):
     """Every version of every holder list; the current one is the highest version of its kind."""
 
+    def lock(self) -> None:
+        """Hold the holder lists until this transaction ends: what is read of them stays current while the
+        transaction seals to them or changes them."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(_HOLDERS_LOCK)
+
     def current(self, kind: str) -> HolderListVersion | None:
         return self.session.scalar(select(HolderListVersion).where(HolderListVersion.kind == kind)
                                    .order_by(HolderListVersion.version.desc()).limit(1))
@@ -59,6 +72,22 @@ class EmbargoRepository(_Repository):
 
     def for_message(self, message_id: int) -> EmbargoItem | None:
         return self.session.scalar(select(EmbargoItem).where(EmbargoItem.message_id == message_id))
+
+    def get(self, item_id: int) -> EmbargoItem | None:
+        return self.session.get(EmbargoItem, item_id)
+
+    def overwrite(self, item: EmbargoItem, **values: object) -> None:
+        """Change an item's sealed content in place. On SQLite the pages its old ciphertext leaves are zeroed
+        (secure_delete, on this connection), so once checkpointed (Database.checkpoint) the file keeps no copy."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            self.session.execute(text("PRAGMA secure_delete = ON"))
+        for name, value in values.items():
+            setattr(item, name, value)
+
+    def sealed_holders(self, kind: str) -> Sequence[tuple[int, list[dict]]]:
+        """(item id, holders it is sealed to) of every item of a kind, oldest first, without the ciphertexts."""
+        query = select(EmbargoItem.id, EmbargoItem.holders).where(EmbargoItem.kind == kind).order_by(EmbargoItem.id)
+        return [(i, list(h)) for i, h in self.session.execute(query).all()]
 
     def items(self, limit: int = 500) -> Sequence[tuple[EmbargoItem, Message]]:
         """Newest first, with their message's metadata (never content: there is none in clear)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from hub.embargo import sealing as embargo_mod
-from hub.embargo import decisions
+from hub.embargo import decisions, resealing
 from .common import fail, home_option
 from .common import opened
 from hub.clock import brussels
@@ -89,9 +89,10 @@ def embargo_reseal(home: Path, reference: str, key_home: Path) -> None:
     """As a current holder, re-seal an item to the current holder list (after it changed)."""
     with opened(home) as (settings, db, gpg, clock):
         with db.unit_of_work() as uow:
-            previous, now_version = embargo_mod.reseal(uow, gpg, clock, reference=reference, key_home=key_home,
-                                                       binary=settings.crypto.gpg_binary)
+            previous, now_version = resealing.reseal(uow, gpg, clock, reference=reference, key_home=key_home,
+                                                     binary=settings.crypto.gpg_binary)
             uow.commit()
+        db.checkpoint()  # the old ciphertext leaves the write-ahead log too (SQLite)
     click.echo(f"{reference} resealed from holder list version {previous} to {now_version}")
 
 

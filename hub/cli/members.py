@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from hub.embargo import holders as holders_mod
+from hub.embargo import resealing
 from hub.registry import members as members_mod
 from .common import fail, home_option, opened
 from hub.clock import brussels
@@ -83,7 +84,7 @@ def holders() -> None:
 
 
 def _change(home: Path, action: str, kind: str, member_name: str, signer_home: Path | None,
-            statement_out: Path | None) -> None:
+            statement_out: Path | None, reseal_homes: tuple[Path, ...] = ()) -> None:
     with opened(home) as (settings, db, gpg, clock):
         with db.reader() as uow:
             change = holders_mod.propose(uow, kind=kind, action=action, member_name=member_name,
@@ -92,19 +93,30 @@ def _change(home: Path, action: str, kind: str, member_name: str, signer_home: P
         text = change.statement()
         if statement_out is not None:
             statement_out.write_text(text, encoding="utf-8")
+            reseal = " --reseal-home DIR (a remaining holder's own GnuPG home)" if action == "remove" else ""
             click.echo(f"statement written to {statement_out}; have the director sign it (gpg --armor "
                        f"--detach-sign) and run: passerelle holders apply --statement {statement_out} "
-                       f"--signature {statement_out}.asc")
+                       f"--signature {statement_out}.asc{reseal}")
             return
         if signer_home is None:
             fail("give --signer-home DIR (the director's own GnuPG home) or --statement-out FILE")
         signature = holders_mod.sign_with_home(signer_home, _signing_key(signer_home, boss.fingerprint), text,
                                                binary=settings.crypto.gpg_binary)
-        with db.unit_of_work() as uow:
-            row = holders_mod.apply(uow, gpg, clock, statement=text, signature=signature, hub=settings.hub.address)
-            uow.commit()
-            click.echo(f"{kind} holders version {row.version} signed by {row.signed_by}: "
-                       f"{', '.join(h['name'] for h in row.holders)}")
+        _apply(settings, db, gpg, clock, text, signature, [signer_home, *reseal_homes])
+
+
+def _apply(settings, db, gpg, clock, statement: str, signature: bytes, homes: list[Path]) -> None:
+    """The change and, for a removal, the reseal of the kind's items the member's key opens: one act."""
+    done = resealing.change(db, gpg, clock, statement=statement, signature=signature, hub=settings.hub.address,
+                            homes=homes, binary=settings.crypto.gpg_binary)
+    row = done.row
+    click.echo(f"{row.kind} holders version {row.version} signed by {row.signed_by}: "
+               f"{', '.join(h['name'] for h in row.holders)}")
+    if row.change == "remove":
+        click.echo(f"{len(done.resealed)} {row.kind} item(s) {row.subject}'s key opened were resealed to version "
+                   f"{row.version} in the same act{': ' + ', '.join(done.resealed) if done.resealed else ''}")
+    if done.left_out:
+        click.echo(f"left out of the reseal (key expired or revoked): {', '.join(done.left_out)}", err=True)
 
 
 def _signing_key(signer_home: Path, director_fpr: str) -> str:
@@ -122,6 +134,10 @@ signer_option = click.option("--signer-home", type=click.Path(exists=True, file_
                              help="The director's own GnuPG home, used to sign the change.")
 statement_option = click.option("--statement-out", type=click.Path(dir_okay=False, path_type=Path),
                                 help="Write the statement for signing elsewhere instead (then: holders apply).")
+reseal_option = click.option(
+    "--reseal-home", "reseal_homes", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A removal: the own GnuPG home of a remaining holder, through which the items the removed member's key "
+         "opens are resealed in the same act (repeatable; with --signer-home the director's home serves first).")
 
 
 @holders.command("add")
@@ -141,25 +157,26 @@ def holders_add(home: Path, kind: str, member_name: str, signer_home: Path | Non
 @click.argument("member_name", metavar="MEMBER")
 @signer_option
 @statement_option
+@reseal_option
 def holders_remove(home: Path, kind: str, member_name: str, signer_home: Path | None,
-                   statement_out: Path | None) -> None:
-    """Withdraw MEMBER from KIND's holders (signed by the director); items sealed before stay sealed to
-    the old list until a current holder reseals them."""
-    _change(home, "remove", kind, member_name, signer_home, statement_out)
+                   statement_out: Path | None, reseal_homes: tuple[Path, ...]) -> None:
+    """Withdraw MEMBER from KIND's holders (signed by the director). In the same act every item of KIND the
+    member's key opens is resealed to the remaining holders, decrypted through the director's home (or
+    --reseal-home); if one cannot be, nothing changes (law Art. 11-12 al. 2)."""
+    _change(home, "remove", kind, member_name, signer_home, statement_out, reseal_homes)
 
 
 @holders.command("apply")
 @home_option
 @click.option("--statement", "statement_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--signature", "signature_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def holders_apply(home: Path, statement_file: Path, signature_file: Path) -> None:
-    """Apply a change statement signed elsewhere by the director (detached, armoured)."""
-    with opened(home) as (settings, db, gpg, clock), db.unit_of_work() as uow:
-        row = holders_mod.apply(uow, gpg, clock, statement=statement_file.read_text(encoding="utf-8"),
-                                signature=signature_file.read_bytes(), hub=settings.hub.address)
-        uow.commit()
-        click.echo(f"{row.kind} holders version {row.version} signed by {row.signed_by}: "
-                   f"{', '.join(h['name'] for h in row.holders)}")
+@reseal_option
+def holders_apply(home: Path, statement_file: Path, signature_file: Path, reseal_homes: tuple[Path, ...]) -> None:
+    """Apply a change statement signed elsewhere by the director (detached, armoured). A removal is applied
+    only with --reseal-home of a remaining holder when an item is sealed to the member removed."""
+    with opened(home) as (settings, db, gpg, clock):
+        _apply(settings, db, gpg, clock, statement_file.read_text(encoding="utf-8"), signature_file.read_bytes(),
+               list(reseal_homes))
 
 
 @holders.command("list")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from crypto import Gpg
+from crypto import Gpg, SignatureCheck
 from store import HolderListVersion, Member, UnitOfWork
 
 from hub import audit
@@ -72,8 +72,8 @@ def propose(uow: UnitOfWork, *, kind: str, action: str, member_name: str, hub: s
     return Change(kind, action, member.name, version, tuple(sorted(names.items())), hub, now)
 
 
-def apply(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, statement: str, signature: bytes, hub: str) -> HolderListVersion:
-    """Verify the director's signature over *statement* and record the new version it states.
+def verify(uow: UnitOfWork, gpg: Gpg, *, statement: str, signature: bytes, hub: str) -> tuple[Change, SignatureCheck]:
+    """The change *statement* states, once the director's signature over it verifies.
 
     Refused when the signature is not a good one by the registered director's key, when the statement is
     for another hub, or when it was made against a version that is no longer the current one."""
@@ -96,15 +96,47 @@ def apply(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, statement: str, signature:
     if expected.holders != change.holders:
         raise EmbargoError("the statement's holders do not follow from the current list and the change; "
                            "nothing changed")
+    return change, check
+
+
+def record(uow: UnitOfWork, clock: Clock, change: Change, check: SignatureCheck, *, statement: str,
+           signature: bytes) -> HolderListVersion:
+    """Record the new version a verified statement makes. A removal is refused while an item of the kind is
+    still sealed to the member removed: it is recorded only in the act that reseals them (resealing.change)."""
+    uow.flush()  # the reseals of this act, if any, are what the check below reads
+    if change.action == "remove" and (left := sealed_to(uow, change.kind, change.member)):
+        refs = [uow.messages.reference_of(uow.embargo.get(i).message_id) or "?" for i in left[:5]]
+        raise EmbargoError(f"{len(left)} {change.kind} item(s) are still sealed to {change.member} "
+                           f"({', '.join(refs)}{', ...' if len(left) > 5 else ''}); a removal reseals them to "
+                           "the remaining holders in the same act: give the GnuPG home of a remaining holder "
+                           "(--reseal-home DIR); nothing changed")
+    boss = director(uow)
+    version = change.base_version + 1
     row = uow.holders.add(HolderListVersion(
-        kind=change.kind, version=version + 1, holders=[{"name": n, "fingerprint": f} for n, f in change.holders],
+        kind=change.kind, version=version, holders=[{"name": n, "fingerprint": f} for n, f in change.holders],
         change=change.action, subject=change.member, statement=statement, signature=signature.decode("ascii"),
         signer_fingerprint=check.primary_fingerprint or "", signed_by=boss.name, changed_at=clock.now(),
     ))
-    audit.record(uow, clock, "holders.changed", actor=boss.name, kind=change.kind, version=version + 1,
+    audit.record(uow, clock, "holders.changed", actor=boss.name, kind=change.kind, version=version,
                  change=change.action, member=change.member, holders=len(change.holders),
                  signer=check.signing_fingerprint)
     return row
+
+
+def apply(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, statement: str, signature: bytes, hub: str) -> HolderListVersion:
+    """Verify the director's signature over *statement* and record the new version it states (an addition,
+    or a removal of a member no item is sealed to; hub.embargo.resealing.change does every change)."""
+    uow.holders.lock()
+    change, check = verify(uow, gpg, statement=statement, signature=signature, hub=hub)
+    return record(uow, clock, change, check, statement=statement, signature=signature)
+
+
+def sealed_to(uow: UnitOfWork, kind: str, member_name: str) -> list[int]:
+    """The items of *kind* whose ciphertext the member's key opens (sealed to their name or their key)."""
+    member = uow.members.by_name(member_name)
+    fingerprint = member.fingerprint if member is not None else None
+    return [item_id for item_id, holders in uow.embargo.sealed_holders(kind)
+            if any(h["name"] == member_name or h["fingerprint"] == fingerprint for h in holders)]
 
 
 def sign_with_home(signer_home, fingerprint: str, text: str, *, binary: str = "gpg") -> bytes:

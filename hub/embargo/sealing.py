@@ -2,12 +2,15 @@
 
 At intake the content is encrypted to the OpenPGP keys of the current holders of its kind, never to the
 hub, and no copy under the storage key is ever written: nothing the hub holds can open it. A holder
-opens it locally with their own key; each opening (and each refused attempt) is an audit event."""
+opens it locally with their own key, while on the kind's current list; each opening (and each refused
+attempt) is an audit event. Resealing to a changed list is hub/embargo/resealing.py."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +21,8 @@ from hub import audit
 from hub.clock import Clock
 from hub.errors import EmbargoError
 from .holders import current
+
+log = logging.getLogger(__name__)
 
 
 class NoHolders(Exception):
@@ -35,12 +40,19 @@ class Seal:
     holders: list[dict]
     ciphertext: bytes
     digest: str
+    again: Callable[[UnitOfWork], "Seal"] | None = field(default=None, repr=False, compare=False)  # to the list now
 
 
 def seal(gpg: Gpg, uow: UnitOfWork, kind: str, content: bytes, *, now: datetime) -> Seal:
-    """Encrypt *content* to the current holders of *kind* (the hub's key is not among them); a holder whose key
-    is expired or revoked at *now* (the hub's clock) is left out, and the record says so."""
+    """Encrypt *content* to the current holders of *kind* (the hub's key is not among them)."""
     version, holders = current(uow, kind)
+    sealed = seal_to(gpg, kind, version, holders, content, now=now)
+    return replace(sealed, again=lambda later: seal(gpg, later, kind, content, now=now))
+
+
+def seal_to(gpg: Gpg, kind: str, version: int, holders: list[dict], content: bytes, *, now: datetime) -> Seal:
+    """Encrypt *content* to *holders* (version *version* of *kind*'s list); a holder whose key is expired or
+    revoked at *now* (the hub's clock) is left out, and the record says so."""
     usable = list(holders)
     try:
         ciphertext = _encrypt(gpg, content, usable)
@@ -60,7 +72,14 @@ def _encrypt(gpg: Gpg, content: bytes, holders: list[dict]) -> bytes:
 
 
 def record(uow: UnitOfWork, clock: Clock, *, message_id: int, reference: str, sealed: Seal) -> None:
-    """Keep the sealed item beside its message (metadata only in clear), in the accepting transaction."""
+    """Keep the sealed item beside its message (metadata only in clear), in the accepting transaction. The
+    lists are held until it commits; one that changed since the content was sealed (a removal in between)
+    gets it sealed again to the list in force, so no item is ever kept sealed to a removed holder."""
+    uow.holders.lock()
+    if sealed.again is not None and current(uow, sealed.kind)[0] != sealed.version:
+        log.info("embargo: the %s holder list changed while %s was sealed; sealing it to the list in force",
+                 sealed.kind, reference)
+        sealed = sealed.again(uow)
     uow.embargo.add(EmbargoItem(message_id=message_id, kind=sealed.kind, holder_version=sealed.version,
                                 holders=sealed.holders, ciphertext=sealed.ciphertext, content_digest=sealed.digest,
                                 sealed_at=clock.now()))
@@ -76,12 +95,6 @@ def item_of(uow: UnitOfWork, reference: str) -> tuple[Message, EmbargoItem]:
     return message, item
 
 
-def _holder_in(key_home: Path, item: EmbargoItem, binary: str) -> tuple[Gpg, dict | None]:
-    gpg = Gpg(key_home, binary=binary)
-    mine = set(gpg.secret_fingerprints())
-    return gpg, next((h for h in item.holders if h["fingerprint"] in mine), None)
-
-
 def _who(uow: UnitOfWork, gpg: Gpg) -> str:
     names = [m.name for fpr in gpg.secret_fingerprints() if (m := uow.members.by_fingerprint(fpr))]
     return ", ".join(names) or "unknown key holder"
@@ -90,15 +103,25 @@ def _who(uow: UnitOfWork, gpg: Gpg) -> str:
 def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, binary: str = "gpg",
               purpose: str = "embargo.opened") -> tuple[bytes, str]:
     """Decrypt an item with a holder's own GnuPG home; the opening is recorded (and committed by the
-    caller) before the plaintext is handed out. A non-holder's attempt is recorded and refused."""
+    caller) before the plaintext is handed out. Only a holder on the kind's current list may open it
+    (law Art. 11-12 al. 2), whatever key they hold: anyone else's attempt is recorded and refused."""
     message, item = item_of(uow, reference)
-    gpg, holder = _holder_in(key_home, item, binary)
+    gpg = Gpg(key_home, binary=binary)
+    mine = set(gpg.secret_fingerprints())
+    version, holders = current(uow, item.kind)
+    holder = next((h for h in holders if h["fingerprint"] in mine), None)
     if holder is None:
-        who = _who(uow, gpg)
-        audit.record(uow, clock, "embargo.open_refused", actor=who, ref=reference, kind=item.kind,
-                     holder_version=item.holder_version, why="not a holder of this item")
-        raise EmbargoError(f"{reference} is sealed to the {len(item.holders)} holder(s) of {item.kind} list version "
-                           f"{item.holder_version}; no key in {key_home} is one of them. The attempt was recorded.")
+        audit.record(uow, clock, "embargo.open_refused", actor=_who(uow, gpg), ref=reference, kind=item.kind,
+                     holder_version=version, why="not on the current holder list")
+        raise EmbargoError(f"{reference}: no key in {key_home} belongs to a holder on the current {item.kind} "
+                           f"list (version {version}: {', '.join(h['name'] for h in holders)}); only they may "
+                           "open it. The attempt was recorded.")
+    if holder["fingerprint"] not in {h["fingerprint"] for h in item.holders}:  # designated since, or left out
+        audit.record(uow, clock, "embargo.open_refused", actor=holder["name"], ref=reference, kind=item.kind,
+                     holder_version=item.holder_version, why="not sealed to this holder's key")
+        raise EmbargoError(f"{reference} is sealed to {', '.join(holder_names(item))} ({item.kind} list version "
+                           f"{item.holder_version}), not to {holder['name']}'s key: a holder it is sealed to can "
+                           "reseal it to the current list (passerelle embargo reseal). The attempt was recorded.")
     try:
         plaintext = gpg.decrypt(item.ciphertext).plaintext
     except DecryptionFailed as exc:
@@ -110,26 +133,6 @@ def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, 
     audit.record(uow, clock, purpose, actor=holder["name"], ref=reference, kind=item.kind,
                  holder_version=item.holder_version)
     return plaintext, holder["name"]
-
-
-def reseal(uow: UnitOfWork, hub_gpg: Gpg, clock: Clock, *, reference: str, key_home: Path,
-           binary: str = "gpg") -> tuple[int, int]:
-    """A current holder re-seals an item to the current list (new holders cannot see old items otherwise)."""
-    _message, item = item_of(uow, reference)
-    version, holders = current(uow, item.kind)
-    if version == item.holder_version:
-        raise EmbargoError(f"{reference} is already sealed to the current {item.kind} list (version {version})")
-    plaintext, who = open_item(uow, clock, reference=reference, key_home=key_home, binary=binary,
-                               purpose="embargo.opened_for_reseal")
-    if who not in {h["name"] for h in holders}:
-        raise EmbargoError(f"{who} is no longer a holder of the {item.kind} list; only a current holder may reseal")
-    sealed = seal(hub_gpg, uow, item.kind, plaintext, now=clock.now())
-    previous = item.holder_version
-    item.ciphertext, item.holders, item.holder_version = sealed.ciphertext, sealed.holders, sealed.version
-    item.resealed_at, item.resealed_by = clock.now(), who
-    audit.record(uow, clock, "embargo.resealed", actor=who, ref=reference, kind=item.kind, from_version=previous,
-                 to_version=sealed.version, holders=[h["name"] for h in sealed.holders])
-    return previous, sealed.version
 
 
 def holder_names(item: EmbargoItem) -> list[str]:

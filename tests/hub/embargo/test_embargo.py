@@ -164,7 +164,8 @@ def test_new_holder_sees_old_items_only_after_a_reseal(rig, module_tmp):
     reference, canary = _embargoed(rig)
     ok(home, "holders", "add", "--kind", "judicial", "bob", "--signer-home", str(members["director"].home))
     try:
-        assert run(home, "embargo", "open", reference, "--key-home", str(members["bob"].home)).exit_code != 0
+        refused = run(home, "embargo", "open", reference, "--key-home", str(members["bob"].home))
+        assert refused.exit_code != 0 and "not to bob's key" in refused.output and canary not in refused.output
         result = run(home, "embargo", "reseal", reference, "--key-home", str(members["bob"].home))
         assert result.exit_code != 0  # bob cannot open it, so he cannot reseal it
         ok(home, "embargo", "reseal", reference, "--key-home", str(members["ana"].home))
