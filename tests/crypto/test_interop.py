@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crypto.errors import DecryptionFailed, InlinePgp, Unsigned
+from crypto.errors import DecryptionFailed, InlinePgp, MalformedMime, Unsigned
 from crypto.gpg import Gpg
 from crypto.pgpmime import analyse, analyse_inner, first_text, payload_headers
 from tests.crypto.conftest import INTEROP
@@ -12,8 +12,7 @@ from tests.crypto.conftest import INTEROP
 MAILS = INTEROP / "mails"
 SCHLEUDER_FPR = "59C71FB38AEE22E091C78259D06350440F759BD3"
 
-SIGNED = ["signed-mime/thunderbird.eml", "multipart-alternative/thunderbird-multi-alt-signed.eml",
-          "charset_mails/signed_utf8.eml"]
+SIGNED = ["signed-mime/thunderbird.eml", "multipart-alternative/thunderbird-multi-alt-signed.eml"]
 ENCRYPTED = ["encrypted-mime/thunderbird.eml", "encrypted+signed-mime/thunderbird.eml", "protected-headers.eml",
              "protected-headers-request.eml", "mutt_protected_headers.txt", "qp-encoding-encrypted.eml",
              "qp-encoding-encrypted+signed.eml", "mutt-2.0.5-linux-xaddkey-attachment-binary.eml",
@@ -31,6 +30,13 @@ def test_signed_samples_are_signed(name):
     env = analyse((MAILS / name).read_bytes())
     assert env.kind == "signed" and env.signed.signature.startswith(b"-----BEGIN PGP SIGNATURE-----")
     assert b"\r\n" in env.signed.signed_bytes and b"\n" not in env.signed.signed_bytes.replace(b"\r\n", b"")
+
+
+def test_a_sample_whose_micalg_names_another_hash_is_refused():
+    """signed_utf8.eml says micalg=pgp-sha256 over a SHA-512 signature: two readings of one message, refused."""
+    with pytest.raises(MalformedMime) as exc:
+        analyse((MAILS / "charset_mails/signed_utf8.eml").read_bytes())
+    assert "micalg=pgp-sha256" in exc.value.reason and "pgp-sha512" in exc.value.reason
 
 
 @pytest.mark.parametrize("name", ENCRYPTED)
