@@ -10,7 +10,8 @@ Whatever two MIME readers could read differently is refused rather than guessed 
 - a header line that is not a field, a folded first line, two fields of a kind that occurs once
   (From, Message-ID, Content-Type ...), two parameters of one name in a Content-Type;
 - a multipart without a boundary, with a boundary outside RFC 2046's syntax, or reusing an enclosing one;
-  a delimiter line after a multipart's closing delimiter (a part after the end);
+  a multipart without its closing delimiter (readers disagree on where its last part ends), or with a
+  delimiter line after it (a part after the end);
 - a transfer encoding other than 7bit, 8bit or binary on a multipart (RFC 2045 §6.4).
 
 Limits bite before the costly step they guard: a header section is looked for only within
@@ -23,6 +24,7 @@ import binascii
 import quopri
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 from email.header import decode_header, make_header
 from email.errors import HeaderParseError
 from email.message import Message
@@ -51,6 +53,8 @@ IDENTITY_ENCODINGS = ("7bit", "8bit", "binary")
 _BLANK = re.compile(rb"\r?\n\r?\n")
 _NAME_BAD = re.compile(rb"[\x00-\x20\x7f-\xff]")
 _ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+_TOKEN = r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+"  # RFC 2045 token: no space, control or tspecial
+_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}")
 _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 
 
@@ -64,7 +68,6 @@ class Part:
     body: bytes
     raw: bytes  # headers + body, exactly as received
     children: tuple["Part", ...] = ()
-    closed: bool = True  # a multipart: its close delimiter was seen (an inner one may end at its parent's)
 
     def header(self, name: str) -> str | None:
         """The value of the field *name* (case-insensitive), or None."""
@@ -216,11 +219,17 @@ class _Reader:
         for a in ancestors:
             if a.startswith(b) or b.startswith(a):
                 raise MalformedMime("a nested MIME part reuses the boundary of an enclosing part")
-        chunks, closed, epilogue = split_multipart(body, b)
-        if closed and _delimiter_in(body, epilogue, b"--" + b):
+        split = split_multipart(body, b)
+        if not split.closed:  # where its last part ends (an empty one before the parent's delimiter?) readers disagree
+            raise MalformedMime(f"a {content_type} part has no closing boundary")
+        if not split.parts:
+            raise MalformedMime(f"a {content_type} part holds no part (RFC 2046 5.1.1 asks for one at least)")
+        if split.adjacent:
+            raise MalformedMime(f"a {content_type} part has two delimiter lines in a row (an empty part)")
+        if _delimiter_in(body, split.epilogue, b"--" + b):
             raise MalformedMime(f"a part follows the closing boundary of a {content_type} part")
-        children = tuple(self.entity(chunk, depth + 1, ancestors + (b,)) for chunk in chunks)
-        return Part(headers, content_type, params, body, raw, children, closed)
+        children = tuple(self.entity(chunk, depth + 1, ancestors + (b,)) for chunk in split.parts)
+        return Part(headers, content_type, params, body, raw, children)
 
 
 def _field(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
@@ -258,6 +267,8 @@ def _content_type(value: str | None) -> tuple[str, tuple[tuple[str, str], ...]]:
         content_type = holder.get_content_type()
     except (LookupError, ValueError, IndexError) as exc:
         raise MalformedMime("the Content-Type parameters cannot be read") from exc
+    if not _TYPE.fullmatch(content_type):
+        raise MalformedMime("a Content-Type is not of the form type/subtype (RFC 2045 5.1)")
     params: dict[str, str] = {}
     for key, raw_value in pairs[1:]:
         key = key.strip().lower()
@@ -267,9 +278,15 @@ def _content_type(value: str | None) -> tuple[str, tuple[tuple[str, str], ...]]:
     return content_type, tuple(params.items())
 
 
-def split_multipart(body: bytes, boundary: bytes) -> tuple[list[bytes], bool, int]:
-    """Body parts between delimiter lines, whether the close delimiter was seen, and where the epilogue starts.
-    The line end before a delimiter belongs to it.
+class Split(NamedTuple):
+    parts: list[bytes]
+    closed: bool  # the close delimiter was seen
+    epilogue: int  # where what follows the close delimiter starts
+    adjacent: bool  # a delimiter line right after another (no line between: readers disagree on a part there)
+
+
+def split_multipart(body: bytes, boundary: bytes) -> Split:
+    """Body parts between delimiter lines. The line end before a delimiter belongs to it.
 
     Only lines that begin with "--boundary" can be delimiters: they are found with find(), not by
     walking every line of the body.
@@ -277,6 +294,7 @@ def split_multipart(body: bytes, boundary: bytes) -> tuple[list[bytes], bool, in
     dash = b"--" + boundary
     parts: list[bytes] = []
     start: int | None = None
+    adjacent = False
     at = body.find(dash)
     while at != -1:
         if at and body[at - 1:at] != b"\n":  # not at the start of a line
@@ -292,6 +310,7 @@ def split_multipart(body: bytes, boundary: bytes) -> tuple[list[bytes], bool, in
             at = body.find(dash, line_end)
             continue
         if start is not None:
+            adjacent = adjacent or at == start
             end = at
             if body[end - 2:end] == b"\r\n":
                 end -= 2
@@ -299,12 +318,12 @@ def split_multipart(body: bytes, boundary: bytes) -> tuple[list[bytes], bool, in
                 end -= 1
             parts.append(body[start:max(start, end)])
         if close:
-            return parts, True, line_end
+            return Split(parts, True, line_end, adjacent)
         start = line_end
         at = body.find(dash, line_end)
     if start is not None and body[start:].strip():
         parts.append(body[start:])
-    return parts, False, len(body)
+    return Split(parts, False, len(body), adjacent)
 
 
 def _delimiter_in(body: bytes, start: int, dash: bytes) -> bool:

@@ -38,7 +38,7 @@ class Envelope:
 
 
 _INLINE = re.compile(rb"^-----BEGIN PGP (SIGNED )?MESSAGE-----", re.M)
-_ARMOR_BODY = re.compile(rb"-----BEGIN PGP SIGNATURE-----[^\n]*\n(?:[^\n]*:[^\n]*\n)*[ \t\r]*\n([A-Za-z0-9+/=\r\n]{0,200})")
+_ARMOR_BODY = re.compile(rb"-----BEGIN PGP SIGNATURE-----[^\n]*\n(?:[^\n]*:[^\n]*\n)*[ \t\r]*\n((?:[A-Za-z0-9+/]+\r?\n){1,3})")
 
 
 def _hash_id(signature: bytes) -> int | None:
@@ -50,7 +50,7 @@ def _hash_id(signature: bytes) -> int | None:
         m = _ARMOR_BODY.search(signature, 0, 4096)
         if m is None:
             return None
-        text = m.group(1).replace(b"\r", b"").replace(b"\n", b"")
+        text = m.group(1).replace(b"\r", b"").replace(b"\n", b"")[:128]  # its first lines; the checksum line is not
         try:
             head = binascii.a2b_base64(text[: len(text) // 4 * 4])
         except binascii.Error:
@@ -73,8 +73,6 @@ def signed_part(part: Part) -> SignedEntity:
     """The content and signature of a multipart/signed part (RFC 3156 §5), or MalformedMime."""
     if (part.param("protocol") or "").lower() != "application/pgp-signature":
         raise MalformedMime('multipart/signed must have protocol="application/pgp-signature"')
-    if not part.closed:
-        raise MalformedMime("the signed part has no closing boundary")
     if len(part.children) != 2:
         raise MalformedMime("multipart/signed must hold exactly two parts: the content and the signature")
     content, sig = part.children

@@ -91,6 +91,7 @@ LOCAL_ERROR = Reply(451, "4.3.0", "Local error while processing, try again later
 TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections, try again later", "too_many_connections")
 TOO_MANY_FROM_ADDRESS = Reply(
     421, "4.7.0", "Too many connections from your address (at most {limit}), try again later", "too_many_from_address")
+MAKING_ROOM = Reply(421, "4.7.0", "Closing the session that waited longest for STARTTLS, to make room", "making_room")
 STARTTLS_TOO_LATE = Reply(421, "4.7.0", "No STARTTLS within {seconds} seconds, closing", "starttls_too_late")
 IDLE_TIMEOUT = Reply(421, "4.4.2", "Idle for {seconds} seconds, closing", "idle_timeout")
 TOO_MANY_ERRORS = Reply(421, "4.7.0", "Too many errors in this session ({limit}), closing", "too_many_errors")

@@ -136,7 +136,7 @@ class GatewaySMTP(SMTP):
             "530 Must issue a STARTTLS command first": replies.STARTTLS_FIRST,
             "500 Line too long (see RFC5321 4.5.3.1.6)": replies.LINE_TOO_LONG,
         }
-        self._slot: tuple[str, bool] | None = None  # (client, still before STARTTLS) while counted
+        self._client: str | None = None  # the client this session counts against, once counted
         self._life: asyncio.TimerHandle | None = None
         self._deadline: float | None = None  # when the idle timeout falls
         self._before: float | None = None  # the deadline before the latest command
@@ -148,25 +148,26 @@ class GatewaySMTP(SMTP):
     def connection_made(self, transport) -> None:
         sock = transport.get_extra_info("socket")
         self._quickack = sock if _QUICKACK is not None and sock is not None else None
-        if self._slot is not None:  # STARTTLS calls connection_made again, for the TLS transport
-            client, pre_tls = self._slot
-            if pre_tls:
-                self._ingress.slots.tls_done()
-                self._slot = (client, False)
+        if self._client is not None:  # STARTTLS calls connection_made again, for the TLS transport
+            self._ingress.slots.tls_done(self)
             if self._life is not None:
                 self._life.cancel()
             super().connection_made(transport)
             return
-        client = client_of(transport.get_extra_info("peername"))
+        self._client = client_of(transport.get_extra_info("peername"))
         pre_tls = bool(self.require_starttls)
-        self._slot = (client, pre_tls)
-        refusal = self._ingress.slots.take(client, pre_tls=pre_tls)
+        refusal = self._ingress.slots.take(self._client, self if pre_tls else None)
         super().connection_made(transport)
         if refusal is not None:
             transport.write(f"{refusal.line}\r\n".encode())
             transport.close()
         elif pre_tls:
             self._life = self.loop.call_later(self._ingress.limits.starttls_within_seconds, self._starttls_overdue)
+
+    def evict(self) -> None:
+        """Slots before STARTTLS are full and a new client came: this session, the longest waiting, makes room."""
+        log.info("gateway: %s waited longest for STARTTLS; closed to make room", _peer(self.session))
+        self._close_with(replies.MAKING_ROOM)
 
     def _starttls_overdue(self) -> None:
         """A session that must STARTTLS and has not done so in its short life is closed (NOOP does not help)."""
@@ -214,10 +215,9 @@ class GatewaySMTP(SMTP):
         super().data_received(data)
 
     def connection_lost(self, error) -> None:
-        if self._slot is not None:
-            client, pre_tls = self._slot
-            self._ingress.slots.release(client, pre_tls=pre_tls)
-            self._slot = None
+        if self._client is not None:
+            self._ingress.slots.release(self._client, self)
+            self._client = None
         if self._life is not None:
             self._life.cancel()
         super().connection_lost(error)
@@ -292,6 +292,9 @@ class GatewaySMTP(SMTP):
         await self._ingress._record(self.session, self.envelope, reply)
         await super().push(reply.line)
         self.transport.close()
+        self._reader._buffer.clear()  # commands the client sent meanwhile are not read (as aiosmtpd at STARTTLS)
+        if self._handler_coroutine is not None:
+            self._handler_coroutine.cancel()
 
 
 async def start_server(handler: IngressHandler, host: str, port: int, *, tls_context: ssl.SSLContext | None,
