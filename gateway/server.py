@@ -226,10 +226,16 @@ class GatewaySMTP(SMTP):
         # aiosmtpd parses the address of every MAIL and RCPT with email's header parser and builds a typing
         # Protocol class on each call (about a tenth of the gateway's CPU per message). The parse depends
         # on the argument alone and contact points send the same ones over and over: keep the answers.
+        # That parser also fails on some crafted arguments ("<", "a@[\t") with IndexError, AttributeError or
+        # UnboundLocalError instead of HeaderParseError: those are malformed addresses too (553), not a fault
+        # of the hub (451).
         key = (arg, self.local_part_limit)
         known = _ADDRESSES.get(key)
         if known is None:
-            known = super()._getaddr(arg)
+            try:
+                known = super()._getaddr(arg)
+            except (LookupError, AttributeError, NameError, ValueError, TypeError):
+                known = (None, None)
             if len(_ADDRESSES) >= _ADDRESSES_KEPT:
                 _ADDRESSES.clear()
             _ADDRESSES[key] = known

@@ -30,6 +30,7 @@ class DeliveryReport:
 
 
 _RETURNED = ("message/rfc822", "text/rfc822-headers")
+ACTIONS = ("failed", "delayed", "delivered", "relayed", "expanded")  # RFC 3464 §2.3.3; anything else: ""
 
 
 def is_dsn(top: Part) -> bool:
@@ -51,9 +52,11 @@ def parse(top: Part, limits: Limits) -> DeliveryReport | None:
     for block in blocks[1:]:
         recipient = _value(block.get("final-recipient") or block.get("original-recipient"))
         if recipient:
+            action = (block.get("action") or "").strip().lower()
+            status = (block.get("status") or "").strip()
             report.recipients.append(RecipientStatus(
-                recipient.strip("<>").lower(), (block.get("action") or "").strip().lower(),
-                (block.get("status") or "").strip(), " ".join((block.get("diagnostic-code") or "").split())[:300]))
+                recipient.strip("<>").lower()[:320], action if action in ACTIONS else "",
+                status if _STATUS.fullmatch(status) else "", " ".join((block.get("diagnostic-code") or "").split())[:300]))
     return report
 
 

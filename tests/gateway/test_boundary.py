@@ -156,6 +156,20 @@ def test_the_session_starts_afresh_after_a_verdict_that_raised(tmp_path):
             assert client.data(MESSAGE)[0] == 250
 
 
+@pytest.mark.parametrize("argument", [b"<", b"%@[ <.%=?", b"a@[\t", b"<<>", b"<a@[>"])
+def test_addresses_the_address_parser_fails_on_are_malformed_not_a_local_error(tmp_path, argument):
+    """email's address parser (which aiosmtpd uses) raises IndexError, AttributeError or UnboundLocalError on
+    some MAIL and RCPT arguments: each is answered 5xx (553 malformed address, 501 syntax), and the session goes on."""
+    with serving(tmp_path, Limits(), require_starttls=False) as (port, _handler):
+        client = Raw(port)
+        client.command(b"EHLO client.test")
+        assert client.command(b"MAIL FROM:" + argument)[:2] in (b"55", b"50")
+        assert client.command(b"MAIL FROM:<a@partner.test>").startswith(b"250")
+        assert client.command(b"RCPT TO:" + argument)[:2] in (b"55", b"50")
+        assert client.command(b"RCPT TO:<hub@ocam.test>").startswith(b"250")
+        client.close()
+
+
 def test_auth_is_neither_offered_nor_accepted(tmp_path):
     """After STARTTLS, EHLO lists no AUTH (a client would ask its user for a password that can only fail);
     AUTH itself is answered 502 with a reason, and mail goes through without it."""
@@ -276,3 +290,21 @@ def test_clients_are_counted_by_ipv4_address_and_ipv6_prefix():
     assert client_of(("::ffff:192.0.2.7", 1, 0, 0)) == "192.0.2.7"
     assert client_of(("2001:db8:1:2:aaaa::1", 1, 0, 0)) == client_of(("2001:db8:1:2:bbbb::9", 1, 0, 0))
     assert client_of(("2001:db8:1:3::1", 1, 0, 0)) != client_of(("2001:db8:1:2::1", 1, 0, 0))
+
+
+def test_long_lines_are_found_window_by_window_as_a_split_finds_them():
+    """gateway.data.has_long_line (no object per line) against the split it replaced, on random mixes of CRLF,
+    bare CR, bare LF and runs of text at and around the limit."""
+    import random
+
+    from gateway.data import has_long_line
+
+    def by_split(data: bytes, limit: int) -> bool:
+        return bool(data) and max(map(len, data.split(b"\r\n"))) + 2 > limit
+
+    rng = random.Random(5321)
+    for _ in range(20_000):
+        limit = rng.randint(3, 40)
+        pieces = [b"\r\n", b"\r", b"\n", b"x" * rng.randint(0, limit + 2), b"a", b"\r\n\r\n"]
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert has_long_line(data, limit) == by_split(data, limit), (data, limit)
