@@ -179,12 +179,16 @@ class GatewaySMTP(SMTP):
         self._close_with(replies.IDLE_TIMEOUT.format(seconds=f"{self._timeout_duration:g}"))
 
     def _close_with(self, reply: Reply) -> None:
-        """Say why (unless a TLS handshake is under way, where plaintext would break it) and close."""
+        """Say why (unless a TLS handshake is under way, where plaintext would break it) and close; commands the
+        client sent meanwhile are not read (as aiosmtpd drops them at STARTTLS)."""
         if self.transport is None:
             return
         if self._tls_protocol is None or (self.session is not None and self.session.ssl is not None):
             self._writer.write(f"{reply.line}\r\n".encode())
         self.transport.close()
+        self._reader._buffer.clear()
+        if self._handler_coroutine is not None:
+            self._handler_coroutine.cancel()
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         self._before = self._deadline
@@ -296,11 +300,7 @@ class GatewaySMTP(SMTP):
         reply = replies.TOO_MANY_ERRORS.format(limit=limit)
         log.info("gateway: %d errors from %s; closing", limit, _peer(self.session))
         await self._ingress._record(self.session, self.envelope, reply)
-        await super().push(reply.line)
-        self.transport.close()
-        self._reader._buffer.clear()  # commands the client sent meanwhile are not read (as aiosmtpd at STARTTLS)
-        if self._handler_coroutine is not None:
-            self._handler_coroutine.cancel()
+        self._close_with(reply)
 
 
 async def start_server(handler: IngressHandler, host: str, port: int, *, tls_context: ssl.SSLContext | None,
