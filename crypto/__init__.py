@@ -2,21 +2,23 @@
 
 from crypto.compose import encrypt_entity, header_block, sign_entity
 from crypto.errors import (
-    ContentOutsideSignedPart, CryptoError, DecryptionFailed, GpgUnavailable, HeaderTooLong,
+    ContentOutsideSignedPart, CryptoError, DecryptionFailed, GpgUnavailable, HeaderBlockTooLarge, HeaderTooLong,
     InlinePgp, KeyImportError, KeyUnusable, MalformedMime, MimeError, NestingTooDeep, SealError,
-    TooManyParts, Unsigned,
+    TooManyHeaderFields, TooManyParts, Unsigned,
 )
 from crypto.gpg import Decrypted, Gpg, KeyInfo, SignatureCheck
+from crypto.mime import Part
 from crypto.pgpmime import (
-    Envelope, Limits, SignedEntity, analyse, analyse_inner, first_text, header_fields, payload_headers,
+    Envelope, Limits, SignedEntity, analyse, analyse_inner, first_text, payload_headers,
 )
 from crypto.seal import Sealed, StorageKey
 from crypto.tls import make_self_signed
 
 __all__ = [
     "ContentOutsideSignedPart", "CryptoError", "Decrypted", "DecryptionFailed", "Envelope", "Gpg",
-    "GpgUnavailable", "HeaderTooLong", "InlinePgp", "KeyImportError", "KeyInfo", "KeyUnusable",
-    "Limits", "MalformedMime", "MimeError", "NestingTooDeep", "SealError", "Sealed", "SignatureCheck",
-    "SignedEntity", "StorageKey", "TooManyParts", "Unsigned", "analyse", "analyse_inner",
-    "encrypt_entity", "first_text", "header_block", "header_fields", "make_self_signed", "payload_headers", "sign_entity",
+    "GpgUnavailable", "HeaderBlockTooLarge", "HeaderTooLong", "InlinePgp", "KeyImportError", "KeyInfo",
+    "KeyUnusable", "Limits", "MalformedMime", "MimeError", "NestingTooDeep", "Part", "SealError", "Sealed",
+    "SignatureCheck", "SignedEntity", "StorageKey", "TooManyHeaderFields", "TooManyParts", "Unsigned", "analyse",
+    "analyse_inner", "encrypt_entity", "first_text", "header_block", "make_self_signed", "payload_headers",
+    "sign_entity",
 ]

@@ -14,7 +14,9 @@
         ├── MalformedMime
         ├── NestingTooDeep
         ├── TooManyParts
-        └── HeaderTooLong
+        ├── HeaderTooLong           one field over the line limit
+        ├── HeaderBlockTooLarge     a header section over its byte limit (or no empty line ending it)
+        └── TooManyHeaderFields     a header section with more fields than the limit
 """
 
 from __future__ import annotations
@@ -98,3 +100,11 @@ class TooManyParts(MimeError):
 
 class HeaderTooLong(MimeError):
     default_reason = "a header field of the message is too long"
+
+
+class HeaderBlockTooLarge(MimeError):
+    default_reason = "a header section of the message is too large"
+
+
+class TooManyHeaderFields(MimeError):
+    default_reason = "a header section of the message has too many fields"

@@ -46,8 +46,21 @@ def _partial_end(tail: bytes | bytearray) -> int:
 
 def has_long_line(data: bytes | bytearray, line_limit: int) -> bool:
     """Whether a line of *data* is longer than *line_limit*, its CRLF included (a last line without one
-    counts as if its CRLF were still to come)."""
-    return bool(data) and max(map(len, data.split(CRLF))) + 2 > line_limit
+    counts as if its CRLF were still to come).
+
+    A window of the longest line allowed (and its CRLF) is searched for its last CRLF: none, and the line is too
+    long; else the next window starts after it, at least a window further on. Work and memory are bounded by the
+    size of the data, whatever the number of lines (a split would make one object per line: 8 million for
+    24 MB of short lines)."""
+    longest = line_limit - 2  # the longest line allowed, without its CRLF
+    at, end = 0, len(data)
+    while at + longest + 2 <= end:
+        crlf = data.rfind(CRLF, at, at + longest + 2)
+        if crlf == -1:
+            return True
+        at = crlf + 2
+    crlf = data.rfind(CRLF, at, end)
+    return end - (at if crlf == -1 else crlf + 2) > longest
 
 
 def _over_size(kept: bytearray, size_limit: int, line_limit: int) -> DataState:
@@ -62,19 +75,16 @@ async def read_data(reader: asyncio.StreamReader, *, size_limit: int | None, lin
     # Bytes of the stream just before what is read next (the content starts a line: as if after a CRLF).
     tail = bytearray(CRLF)
     while True:
+        # What was read so far may end part of the way into an end sequence: then what is read next is up to the
+        # first place the rest of it occurs (any whole end sequence holds that rest, so none is read past).
         started = _partial_end(tail)
-        if started:
-            # The stream so far ends part of the way into an end sequence: read just what could finish it.
-            more = await reader.readexactly(len(END) - started)
-            finished = bytes(tail[-started:]) + more == END
-        else:
-            try:
-                more = await reader.readuntil(END)
-                finished = True
-            except asyncio.LimitOverrunError as overrun:
-                # No end sequence in the reader's buffer: take what cannot be part of one, and read on.
-                more = await reader.readexactly(overrun.consumed)
-                finished = False
+        try:
+            more = await reader.readuntil(END[started:])
+            finished = (bytes(tail[len(tail) - started:]) + more)[-len(END):] == END
+        except asyncio.LimitOverrunError as overrun:
+            # Not in the reader's buffer: take what cannot be part of it, and read on.
+            more = await reader.readexactly(overrun.consumed)
+            finished = False
         if state is DataState.NOMINAL:
             kept += more
         tail = (tail + more[-(len(END) - 1):])[-(len(END) - 1):]

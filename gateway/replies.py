@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+_MAX_TEXT = 400  # a reply line is at most 512 octets with its code and CRLF
 
 
 @dataclass(frozen=True)
@@ -27,8 +31,11 @@ class Reply:
         return 400 <= self.code < 500
 
     def format(self, **values: object) -> "Reply":
-        """The same reply with its placeholders filled (references, limits)."""
-        return Reply(self.code, self.enhanced, self.text.format(**values), self.name)
+        """The same reply with its placeholders filled (references, limits). A reply is one line of printable
+        ASCII (RFC 5321 §4.2, §4.5.3.1.5): whatever a value brings from the message (8-bit, CR, LF, control
+        characters) is shown as "?", and the text is cut to fit the line."""
+        text = _PRINTABLE.sub("?", self.text.format(**values))
+        return Reply(self.code, self.enhanced, text[:_MAX_TEXT], self.name)
 
 
 ACCEPTED = Reply(250, "2.0.0", "Accepted as {reference}; a signed receipt follows", "accepted")
@@ -58,8 +65,17 @@ MALFORMED = Reply(550, "5.6.0", "Malformed message: {reason}", "malformed")
 TOO_DEEP = Reply(550, "5.6.0", "MIME nesting is deeper than {limit} levels", "too_deep")
 TOO_MANY_PARTS = Reply(550, "5.6.0", "Message has more than {limit} MIME parts", "too_many_parts")
 HEADER_TOO_LONG = Reply(550, "5.6.0", "A header field is longer than {limit} characters", "header_too_long")
+HEADER_BLOCK_TOO_LARGE = Reply(
+    550, "5.6.0", "The header section is larger than {limit} bytes, or no empty line ends it", "header_block_too_large")
+TOO_MANY_HEADER_FIELDS = Reply(550, "5.6.0", "A header section has more than {limit} fields", "too_many_header_fields")
 TOO_LARGE = Reply(552, "5.3.4", "Message is larger than the {limit} bytes accepted", "too_large")
 NO_MESSAGE_ID = Reply(550, "5.6.0", "Message-ID header is missing", "no_message_id")
+BAD_MESSAGE_ID = Reply(
+    550, "5.6.0", "Message-ID is not one msg-id <left@right> of at most {limit} characters (RFC 5322 3.6.4)",
+    "bad_message_id")
+NOTIFICATION_TOO_LARGE = Reply(
+    552, "5.3.4", "A delivery status notification is accepted up to {limit} bytes: return the headers only",
+    "notification_too_large")
 REPLAY_MESSAGE_ID = Reply(550, "5.7.1", "Already accepted: a message with this Message-ID was received before", "replay")
 REPLAY_SIGNATURE = Reply(550, "5.7.1", "Already accepted: a message with this signature was received before", "replay")
 FOREIGN_EMBARGO_SOURCE = Reply(
@@ -79,7 +95,16 @@ NO_EMBARGO_HOLDERS = Reply(
 )
 LOCAL_ERROR = Reply(451, "4.3.0", "Local error while processing, try again later", "local_error")
 TOO_MANY_CONNECTIONS = Reply(421, "4.7.0", "Too many connections, try again later", "too_many_connections")
+TOO_MANY_FROM_ADDRESS = Reply(
+    421, "4.7.0", "Too many connections from your address (at most {limit}), try again later", "too_many_from_address")
+MAKING_ROOM = Reply(421, "4.7.0", "Closing the session that waited longest for STARTTLS, to make room", "making_room")
+STARTTLS_TOO_LATE = Reply(421, "4.7.0", "No STARTTLS within {seconds} seconds, closing", "starttls_too_late")
+IDLE_TIMEOUT = Reply(421, "4.4.2", "Idle for {seconds} seconds, closing", "idle_timeout")
+TOO_MANY_ERRORS = Reply(421, "4.7.0", "Too many errors in this session ({limit}), closing", "too_many_errors")
 
 # aiosmtpd's own replies, given enhanced codes and plain words.
 STARTTLS_FIRST = Reply(530, "5.7.0", "Must issue a STARTTLS command first", "starttls_required")
 LINE_TOO_LONG = Reply(500, "5.5.2", "Line too long (RFC 5321 4.5.3.1.6): encode long lines", "line_too_long")
+AUTH_NOT_OFFERED = Reply(
+    502, "5.5.1", "AUTH is not offered: send without logging in, your OpenPGP signature identifies you",
+    "auth_not_offered")

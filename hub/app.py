@@ -88,11 +88,12 @@ class Hub:
     def admission(self) -> Admission:
         g = self.settings.gateway
         limits = pgpmime.Limits(max_depth=g.max_mime_depth, max_parts=g.max_mime_parts,
-                                max_header_line=g.max_header_line)
+                                max_header_line=g.max_header_line, max_header_bytes=g.max_header_bytes,
+                                max_header_fields=g.max_header_fields)
         return Admission(db=self.db, gpg=self.gpg, storage_key=self.storage_key, clock=self.clock,
                          limits=limits, transport=self.transport,
                          signature_skew=timedelta(seconds=g.signature_clock_skew_seconds),
-                         max_signature_age=g.max_signature_age)
+                         max_signature_age=g.max_signature_age, max_notification_bytes=g.max_notification_bytes)
 
     def relay(self, override: str | None = None) -> Relay:
         d = self.settings.delivery
@@ -225,7 +226,11 @@ class Hub:
             admit=admission, accepts_rcpt=s.hub.accepts, hub_address=s.hub.address, executor=pool,
             record_refusal=admission.record_refusal,
             limits=Limits(max_message_bytes=s.gateway.max_message_bytes, max_connections=s.gateway.max_connections,
-                          timeout_seconds=s.gateway.data_timeout_seconds),
+                          timeout_seconds=s.gateway.data_timeout_seconds,
+                          max_connections_per_client=s.gateway.max_connections_per_client,
+                          tls_reserved_connections=s.gateway.tls_reserved_connections,
+                          starttls_within_seconds=s.gateway.starttls_within_seconds,
+                          max_session_errors=s.gateway.max_session_errors),
         )
         host, port = host_port(listen or s.gateway.listen, 2525)
         tls = server_tls_context(str(s.tls_cert), str(s.tls_key))

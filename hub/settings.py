@@ -58,7 +58,15 @@ class GatewaySection(BaseModel):
     max_mime_depth: int = Field(8, description="Deepest MIME nesting accepted.")
     max_mime_parts: int = Field(64, description="Most MIME parts accepted in one message.")
     max_header_line: int = Field(4096, description="Longest single (unfolded) header field accepted.")
-    data_timeout_seconds: float = Field(300.0, description="Idle timeout of an SMTP session.")
+    max_header_bytes: int = Field(256 * 1024, gt=0, description="Largest header section, in bytes, of the message "
+                                                                "or of one MIME part; its empty line is looked for "
+                                                                "only that far.")
+    max_header_fields: int = Field(1000, gt=0, description="Most fields in one header section (of the message or "
+                                                           "of one MIME part).")
+    max_notification_bytes: int = Field(1024 * 1024, gt=0, description="Largest unsigned delivery status "
+                                                                       "notification (null sender) accepted, bytes.")
+    data_timeout_seconds: float = Field(300.0, description="Idle timeout of an SMTP session, in seconds; idle "
+                                                           "commands (NOOP, RSET, EHLO, HELP...) do not restart it.")
     verify_threads: int = Field(4, description="Threads doing gpg and database work for the gateway.")
     max_connections: int = Field(64, description="Concurrent SMTP sessions; beyond that 421.")
     signature_clock_skew_seconds: float = Field(
@@ -67,6 +75,17 @@ class GatewaySection(BaseModel):
     max_signature_age: timedelta = Field(
         timedelta(days=7), gt=timedelta(0), description="Oldest signature accepted: from its signing time to the "
                                                         "hub's clock at receipt; older, the message is refused.")
+    max_connections_per_client: int = Field(8, gt=0, description="Concurrent SMTP sessions from one client (an "
+                                                                  "IPv4 address or an IPv6 /64); beyond that 421.")
+    tls_reserved_connections: int = Field(16, ge=0, description="Of max_connections, the sessions only those that "
+                                                                "completed STARTTLS may hold (when STARTTLS is "
+                                                                "required; at most half of max_connections): "
+                                                                "sessions before STARTTLS get the rest.")
+    starttls_within_seconds: float = Field(20.0, gt=0, description="A session that must do STARTTLS and has not "
+                                                                   "done it this many seconds after connecting is "
+                                                                   "closed with 421 (NOOP does not extend it).")
+    max_session_errors: int = Field(20, gt=0, description="5xx replies in one SMTP session before it is closed "
+                                                          "with 421 (recorded once).")
 
 
 class StoreSection(BaseModel):

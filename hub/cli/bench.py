@@ -44,6 +44,15 @@ def bench_flash(backlog: int, probes: int, amqp_url: str, workers: int) -> None:
     click.echo(run_flash_bench(backlog=backlog, probes=probes, amqp_url=amqp_url, workers=workers))
 
 
+@bench.command("boundary")
+@click.option("--scale", default=1.0, show_default=True, help="Sizes of the floods and bombs, 1 = those of issue 13.")
+def bench_boundary(scale: float) -> None:
+    """Time, hub CPU and peak memory of header floods, bounce bombs and deep nesting, each to its reply."""
+    from hub.tools.bench_boundary import run_boundary_bench
+
+    click.echo(run_boundary_bench(scale))
+
+
 @bench.command("scheduler")
 @click.option("--deadlines", "count", default=100_000, show_default=True, help="Open clocks in the store.")
 def bench_scheduler(count: int) -> None:

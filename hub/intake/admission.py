@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import getaddresses
@@ -13,15 +14,18 @@ from crypto import (
     DecryptionFailed,
     Gpg,
     GpgUnavailable,
+    HeaderBlockTooLarge,
     HeaderTooLong,
     InlinePgp,
     MimeError,
     NestingTooDeep,
+    Part,
     SignatureCheck,
     StorageKey,
+    TooManyHeaderFields,
     TooManyParts,
     Unsigned,
-    header_fields,
+    mime,
     pgpmime,
 )
 from gateway import Reply, Submission
@@ -30,7 +34,7 @@ from store import Conflict, Database, StoreUnavailable
 from store.vocabulary import Queue
 
 from hub import audit, vault
-from . import dsn, links
+from . import dsn, links, msgid
 from hub.embargo import sealing as embargo_seal
 from hub.embargo import decisions as embargo_decisions
 from hub.errors import EmbargoError
@@ -73,9 +77,22 @@ class Verified:
     """What verification established about a message."""
 
     entity: bytes          # the signed (and decrypted) MIME entity
+    content: Part          # the same entity as read: protected headers, text, parts
     check: SignatureCheck
     encrypted: bool
     cleartext: bytes | None = None  # an encrypted message's whole decrypted MIME entity (signature included)
+
+
+@contextmanager
+def _unreadable(what: str):
+    """Input that a reader of its bytes still fails on (a codec, a value parser) is refused with 5xx, never
+    answered 4xx: the sender would retry it for days. The traceback is logged for the developers."""
+    try:
+        yield
+    except (ValueError, LookupError, RecursionError) as exc:
+        log.warning("admission: %s raised %s on a message; refused as unreadable", what, type(exc).__name__,
+                    exc_info=True)
+        raise Refused(R.MALFORMED.format(reason=f"the hub cannot read its {what}"), error=type(exc).__name__) from exc
 
 
 class Admission:
@@ -83,7 +100,7 @@ class Admission:
 
     def __init__(self, *, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
                  limits: pgpmime.Limits, transport: Transport, signature_skew: timedelta,
-                 max_signature_age: timedelta) -> None:
+                 max_signature_age: timedelta, max_notification_bytes: int = 1024 * 1024) -> None:
         self.db = db
         self.gpg = gpg
         self.storage_key = storage_key
@@ -92,6 +109,7 @@ class Admission:
         self.transport = transport
         self.signature_skew = signature_skew
         self.max_signature_age = max_signature_age
+        self.max_notification_bytes = max_notification_bytes
 
     def __call__(self, submission: Submission) -> Reply:
         try:
@@ -112,18 +130,19 @@ class Admission:
     # -- the verdict -------------------------------------------------------------------------
 
     def _admit(self, submission: Submission) -> Reply:
-        raw = submission.raw
-        if submission.mail_from.strip("<>") == "" and not dsn.is_pgp_mime(raw):
+        # One reading of the bytes, under the same limits whatever the branch: the structure the signature
+        # is checked on is the one every header below comes from.
+        top = self._read(submission.raw)
+        if submission.mail_from.strip("<>") == "" and not pgpmime.is_pgp_mime(top):
             # The null reverse-path carries notifications (RFC 5321 §4.5.5); a signed MDN goes the normal way.
-            return self._notification(submission)
-        headers = header_fields(raw)
-        verified = self._verify(raw)
+            return self._notification(submission, top)
+        verified = self._verify(top)
         check = verified.check
         with self.db.reader() as uow:
             partner = uow.partners.standing(check.primary_fingerprint or "")
             recipient = uow.recipients.by_fingerprint(check.primary_fingerprint or "") if partner is None else None
         if partner is None and recipient is not None:
-            return self._recipient_acknowledgement(headers, verified, recipient.name, recipient.email)
+            return self._recipient_acknowledgement(top, verified, recipient.name, recipient.email)
         if partner is None:
             raise Refused(R.UNKNOWN_SIGNER, signer=check.primary_fingerprint)
         now = self.clock.now()
@@ -131,26 +150,26 @@ class Admission:
             raise Refused(R.REVOKED_KEY, signer=check.primary_fingerprint, partner=partner.name)
         if partner.key_expires_at is not None and partner.key_expires_at <= now:
             raise Refused(R.EXPIRED_KEY, signer=check.primary_fingerprint, partner=partner.name)
-        sender = _single_address(headers.get_all("From") or [])
-        if sender is None or sender != partner.email:
-            raise Refused(R.SIGNER_MISMATCH, signer=check.primary_fingerprint, partner=partner.name)
-        outer = [(k, str(v)) for k, v in headers.items()]
-        payload = pgpmime.payload_headers(verified.entity)  # the protected headers (RFC 9788), read once
-        protected_from = _single_address([v for k, v in payload if k.lower() == "from"])
-        if protected_from is not None and protected_from != partner.email:
-            raise Refused(R.SIGNER_MISMATCH, signer=check.primary_fingerprint, partner=partner.name, protected=True)
-        message_id = (headers.get("Message-ID") or "").strip()
-        if not message_id:
-            raise Refused(R.NO_MESSAGE_ID, partner=partner.name)
-        fields = self._fields(outer, payload, verified.entity, partner.name)
+        with _unreadable("headers"):
+            sender = _single_address(top.header("from"))
+            if sender is None or sender != partner.email:
+                raise Refused(R.SIGNER_MISMATCH, signer=check.primary_fingerprint, partner=partner.name)
+            outer = list(top.headers)
+            payload = verified.content.decoded_headers()  # the protected headers (RFC 9788)
+            protected_from = _single_address(next((v for k, v in payload if k.lower() == "from"), None))
+            if protected_from is not None and protected_from != partner.email:
+                raise Refused(R.SIGNER_MISMATCH, signer=check.primary_fingerprint, partner=partner.name,
+                              protected=True)
+            message_id = self._message_id(top, partner.name)
+            fields = self._fields(outer, payload, verified.content, partner.name)
+            refers_to = links.extract(outer, payload, verified.content)
+            decision = (embargo_decisions.statement_in(verified.content.first_text())
+                        if embargo_decisions.TITLE.encode() in verified.entity else None)
         embargo = fields.value("embargo")
         if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
         signature_digest = check.identity(verified.entity)  # the same signature, whatever bytes carried it
-        refers_to = links.extract(outer, payload, verified.entity)
         sealed = self._seal_to_holders(embargo, submission.raw, verified, partner.name) if embargo else None
-        decision = (embargo_decisions.statement_in(pgpmime.first_text(verified.entity))
-                    if embargo_decisions.TITLE.encode() in verified.entity else None)
         return self._store(submission, partner_id=partner.id, partner_name=partner.name, message_id=message_id,
                            signature_digest=signature_digest, verified=verified, fields=fields, refers_to=refers_to,
                            sealed=sealed, decision=decision)
@@ -159,7 +178,7 @@ class Admission:
         """Embargoed content is encrypted to the holders of its kind before anything is stored (law Art. 11-12
         al. 2): the received bytes, or for an encrypted message its outer headers and decrypted entity (the
         hub-readable ciphertext is never kept). Nobody to seal to: 4xx, so the sender retries, and an alert."""
-        content = raw if verified.cleartext is None else _outer_headers(raw) + verified.cleartext
+        content = raw if verified.cleartext is None else _outer_headers(raw, self.limits) + verified.cleartext
         try:
             with self.db.reader() as uow:
                 return embargo_seal.seal(self.gpg, uow, kind, content, now=self.clock.now())
@@ -172,31 +191,40 @@ class Admission:
                 pass
             raise Refused(R.NO_EMBARGO_HOLDERS.format(kind=kind), partner=partner, kind=kind) from None
 
-    def _verify(self, raw: bytes) -> Verified:
-        try:
-            envelope = pgpmime.analyse(raw, self.limits)
-            if envelope.kind == "encrypted":
-                return self._decrypt_and_verify(envelope.ciphertext or b"")
-            signed = envelope.signed
-            assert signed is not None
-            check = self.gpg.verify_detached(signed.signed_bytes, signed.signature)
-        except MimeError as exc:
-            raise Refused(_mime_reply(exc, self.limits), mime=exc.reason) from exc
-        return self._checked(Verified(signed.signed_bytes, check, encrypted=False))
+    def _read(self, raw: bytes) -> Part:
+        with _unreadable("structure"):
+            try:
+                return pgpmime.read(raw, self.limits)
+            except MimeError as exc:
+                raise Refused(_mime_reply(exc, self.limits), mime=exc.reason) from exc
+
+    def _verify(self, top: Part) -> Verified:
+        with _unreadable("signature"):
+            try:
+                envelope = pgpmime.classify(top)
+                if envelope.kind == "encrypted":
+                    return self._decrypt_and_verify(envelope.ciphertext or b"")
+                signed = envelope.signed
+                assert signed is not None
+                check = self.gpg.verify_detached(signed.signed_bytes, signed.signature)
+            except MimeError as exc:
+                raise Refused(_mime_reply(exc, self.limits), mime=exc.reason) from exc
+        return self._checked(Verified(signed.signed_bytes, signed.entity, check, encrypted=False))
 
     def _decrypt_and_verify(self, ciphertext: bytes) -> Verified:
         try:
             decrypted = self.gpg.decrypt(ciphertext)
         except DecryptionFailed as exc:
             raise Refused(R.UNDECRYPTABLE, decrypt=exc.reason) from exc
-        inner = pgpmime.analyse_inner(decrypted.plaintext, self.limits)
-        if inner is not None and inner.signed is not None:  # encapsulated: sign, then encrypt
-            check = self.gpg.verify_detached(inner.signed.signed_bytes, inner.signed.signature)
-            return self._checked(Verified(inner.signed.signed_bytes, check, encrypted=True,
+        inner = pgpmime.read(decrypted.plaintext, self.limits)
+        if inner.content_type == "multipart/signed":  # encapsulated: sign, then encrypt
+            signed = pgpmime.signed_part(inner)
+            check = self.gpg.verify_detached(signed.signed_bytes, signed.signature)
+            return self._checked(Verified(signed.signed_bytes, signed.entity, check, encrypted=True,
                                           cleartext=decrypted.plaintext))
         if decrypted.signature is None:
             raise Refused(R.UNSIGNED, encrypted=True)
-        return self._checked(Verified(decrypted.plaintext, decrypted.signature, encrypted=True,
+        return self._checked(Verified(decrypted.plaintext, inner, decrypted.signature, encrypted=True,
                                       cleartext=decrypted.plaintext))
 
     def _checked(self, verified: Verified) -> Verified:
@@ -219,10 +247,21 @@ class Admission:
                           signer=check.primary_fingerprint, signed_at=signed.isoformat())
         return verified
 
-    def _fields(self, outer: list[tuple[str, str]], payload: list[tuple[str, str]], entity: bytes,
+    @staticmethod
+    def _message_id(top: Part, partner: str) -> str:
+        """The message's msg-id, the only part of its (unsigned) Message-ID field the receipt will quote."""
+        value = top.header("message-id")
+        if not value:
+            raise Refused(R.NO_MESSAGE_ID, partner=partner)
+        found = msgid.single(value)
+        if found is None:
+            raise Refused(R.BAD_MESSAGE_ID.format(limit=msgid.MAX_LENGTH), partner=partner)
+        return found
+
+    def _fields(self, outer: list[tuple[str, str]], payload: list[tuple[str, str]], content: Part,
                 partner: str) -> RoutingFields:
         try:
-            return extract(outer, payload, pgpmime.first_text(entity))
+            return extract(outer, payload, content.first_text())
         except FieldError as exc:
             reply = R.BAD_FIELD.format(field=exc.field.title(), value=exc.value[:40], accepted=", ".join(exc.accepted))
             raise Refused(reply, partner=partner, field=exc.field) from exc
@@ -289,12 +328,13 @@ class Admission:
                  fields.fields["urgency"].source)
         return R.ACCEPTED.format(reference=reference)
 
-    def _recipient_acknowledgement(self, headers, verified: Verified, name: str, email: str) -> Reply:
+    def _recipient_acknowledgement(self, top: Part, verified: Verified, name: str, email: str) -> Reply:
         """A registered recipient's signed MDN: the acknowledgement of the copy the hub sent it. Recipients
         send nothing else through the hub (they are not contact points)."""
-        if _single_address(headers.get_all("From") or []) != email:
-            raise Refused(R.SIGNER_MISMATCH, recipient=name)
-        original = links.disposition_of(verified.entity)
+        with _unreadable("headers"):
+            if _single_address(top.header("from")) != email:
+                raise Refused(R.SIGNER_MISMATCH, recipient=name)
+            original = links.disposition_of(verified.content)
         if original is None:
             raise Refused(R.UNKNOWN_SIGNER, recipient=name, why="a recipient may only send acknowledgements")
         with self.db.unit_of_work() as uow:
@@ -308,11 +348,17 @@ class Admission:
                 uow.commit()
         return R.MDN_RECORDED.format(reference=reference or original)
 
-    def _notification(self, submission: Submission) -> Reply:
+    def _notification(self, submission: Submission, top: Part) -> Reply:
         """A delivery status notification from an MTA (null sender, unsigned as MTAs send them): link it to
-        the delivery it reports on and record it; one about no message of this hub is refused."""
-        raw = submission.raw
-        report = dsn.parse(raw) if dsn.is_dsn(raw) else dsn.parse_text_bounce(raw)
+        the delivery it reports on and record it; one about no message of this hub is refused. It was read
+        under the message limits like any other; MTAs return headers only or a small part of the message."""
+        if len(submission.raw) > self.max_notification_bytes:
+            raise Refused(R.NOTIFICATION_TOO_LARGE.format(limit=self.max_notification_bytes), size=len(submission.raw))
+        with _unreadable("delivery report"):
+            try:
+                report = dsn.parse(top, self.limits) if dsn.is_dsn(top) else dsn.parse_text_bounce(top)
+            except MimeError as exc:
+                raise Refused(_mime_reply(exc, self.limits), mime=exc.reason) from exc
         if report is None:
             raise Refused(R.DSN_UNRELATED, why="no delivery report nor quoted Message-ID")
         with self.db.unit_of_work() as uow:
@@ -362,19 +408,22 @@ def _mime_reply(exc: MimeError, limits: pgpmime.Limits) -> Reply:
         return R.TOO_MANY_PARTS.format(limit=limits.max_parts)
     if isinstance(exc, HeaderTooLong):
         return R.HEADER_TOO_LONG.format(limit=limits.max_header_line)
+    if isinstance(exc, HeaderBlockTooLarge):
+        return R.HEADER_BLOCK_TOO_LARGE.format(limit=limits.max_header_bytes)
+    if isinstance(exc, TooManyHeaderFields):
+        return R.TOO_MANY_HEADER_FIELDS.format(limit=limits.max_header_fields)
     return R.MALFORMED.format(reason=exc.reason)
 
 
 _ENTITY_HEADERS = (b"content-type:", b"content-transfer-encoding:", b"content-disposition:", b"mime-version:")
 
 
-def _outer_headers(raw: bytes) -> bytes:
+def _outer_headers(raw: bytes, limits: pgpmime.Limits) -> bytes:
     """The header section of *raw* without the fields that describe its (encrypted) body, CRLF-ended."""
     kept: list[bytes] = []
     skipping = False
-    for line in raw.replace(b"\r\n", b"\n").split(b"\n"):
-        if line == b"":
-            break
+    head, _body = mime.split_head(raw, limits)
+    for line in head.replace(b"\r\n", b"\n").split(b"\n"):
         if line[:1] in (b" ", b"\t"):
             if not skipping:
                 kept.append(line)
@@ -385,8 +434,8 @@ def _outer_headers(raw: bytes) -> bytes:
     return b"".join(line + b"\r\n" for line in kept) + b"MIME-Version: 1.0\r\n"
 
 
-def _single_address(values: list[str]) -> str | None:
-    addresses = [addr for _name, addr in getaddresses([str(v) for v in values]) if addr]
+def _single_address(value: str | None) -> str | None:
+    addresses = [addr for _name, addr in getaddresses([value]) if addr] if value else []
     if len(addresses) != 1:
         return None
     return addresses[0].strip().lower()

@@ -1,16 +1,15 @@
-"""Delivery status notifications (RFC 3464): what a relay or a remote MTA says became of a message."""
+"""Delivery status notifications (RFC 3464): what a relay or a remote MTA says became of a message.
+
+Read from the message's one reading (crypto/mime.py), under the same limits as any message."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
-from email.policy import compat32
 
-from crypto import header_fields
+from crypto import Limits, Part, mime
 
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+from . import msgid
 
 
 @dataclass(frozen=True)
@@ -30,48 +29,35 @@ class DeliveryReport:
     recipients: list[RecipientStatus] = field(default_factory=list)
 
 
-def is_dsn(raw: bytes) -> bool:
-    content_type = header_fields(raw).get("Content-Type", "")
-    return "multipart/report" in content_type.lower() and "delivery-status" in content_type.lower()
+_RETURNED = ("message/rfc822", "text/rfc822-headers")
+ACTIONS = ("failed", "delayed", "delivered", "relayed", "expanded")  # RFC 3464 §2.3.3; anything else: ""
 
 
-def is_pgp_mime(raw: bytes) -> bool:
-    content_type = header_fields(raw).get("Content-Type", "").lower()
-    return "multipart/signed" in content_type or "multipart/encrypted" in content_type
+def is_dsn(top: Part) -> bool:
+    return top.content_type == "multipart/report" and (top.param("report-type") or "").lower() == "delivery-status"
 
 
-def parse(raw: bytes) -> DeliveryReport | None:
+def parse(top: Part, limits: Limits) -> DeliveryReport | None:
     """The report in a multipart/report; report-type=delivery-status, or None if it holds none."""
-    message = message_from_bytes(raw, policy=compat32)
-    status_part = original = None
-    for part in message.walk():
-        ctype = part.get_content_type()
-        if ctype == "message/delivery-status" and status_part is None:
-            status_part = part
-        elif ctype in ("message/rfc822", "text/rfc822-headers") and original is None:
-            original = part
+    parts = list(top.walk())
+    status_part = next((p for p in parts if p.content_type == "message/delivery-status"), None)
+    original = next((p for p in parts if p.content_type in _RETURNED), None)
     if status_part is None:
         return None
-    blocks = _blocks(status_part)
+    blocks = [dict((k.lower(), v) for k, v in mime.read_fields(chunk, limits))
+              for chunk in re.split(rb"\r?\n[ \t]*\r?\n", status_part.decoded()) if chunk.strip()]
     if not blocks:
         return None
-    report = DeliveryReport(_original_id(original), _value(blocks[0].get("Reporting-MTA")))
+    report = DeliveryReport(_returned_id(original), _value(blocks[0].get("reporting-mta")))
     for block in blocks[1:]:
-        recipient = _value(block.get("Final-Recipient") or block.get("Original-Recipient"))
+        recipient = _value(block.get("final-recipient") or block.get("original-recipient"))
         if recipient:
+            action = (block.get("action") or "").strip().lower()
+            status = (block.get("status") or "").strip()
             report.recipients.append(RecipientStatus(
-                recipient.strip("<>").lower(), (block.get("Action") or "").strip().lower(), (block.get("Status") or "").strip(),
-                " ".join((block.get("Diagnostic-Code") or "").split())[:300]))
+                recipient.strip("<>").lower()[:320], action if action in ACTIONS else "",
+                status if _STATUS.fullmatch(status) else "", " ".join((block.get("diagnostic-code") or "").split())[:300]))
     return report
-
-
-def _blocks(part: Message) -> list[Message]:
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        return payload
-    text = payload if isinstance(payload, str) else ""
-    return [message_from_bytes(chunk.strip().encode() + b"\n", policy=compat32)
-            for chunk in re.split(r"\r?\n\s*\r?\n", text) if chunk.strip()]
 
 
 def _value(field_value: str | None) -> str | None:
@@ -81,16 +67,17 @@ def _value(field_value: str | None) -> str | None:
     return field_value.split(";", 1)[-1].strip() or None
 
 
-def _original_id(part: Message | None) -> str | None:
+_RETURNED_ID = re.compile(rb"^Message-ID:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def _returned_id(part: Part | None) -> str | None:
+    """The Message-ID of the returned message (its headers are data here, not read as a MIME part)."""
     if part is None:
         return None
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload:
-        headers = payload[0]
-    else:
-        headers = message_from_bytes(str(payload).encode(errors="replace"), policy=compat32)
-    ids = _MESSAGE_ID.findall(headers.get("Message-ID", "") or "")
-    return ids[0] if ids else None
+    head = part.decoded()[:64 * 1024]
+    end = re.search(rb"\r?\n\r?\n", head)
+    match = _RETURNED_ID.search(head, 0, end.start() if end else len(head))
+    return msgid.single(re.sub(rb"\r?\n", b"", match.group(1)).decode("ascii", "replace")) if match else None
 
 
 _QUOTED_ID = re.compile(r"^[ >]*Message-ID:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
@@ -99,24 +86,15 @@ _SMTP_CODE = re.compile(r"\b([45]\d\d)[ -]")
 _DELAY_WORDS = re.compile(r"\b(delayed|will retry|still trying|warning|not yet been delivered)\b", re.IGNORECASE)
 
 
-def parse_text_bounce(raw: bytes) -> DeliveryReport | None:
+def parse_text_bounce(top: Part) -> DeliveryReport | None:
     """A bounce written for people (qmail, Exim, Gmail...): the quoted Message-ID of the returned message
     and whatever status it states; the recipient is the one the hub sent that message to ("*")."""
-    message = message_from_bytes(raw, policy=compat32)
-    own = _MESSAGE_ID.findall(message.get("Message-ID", "") or "")
-    texts = []
-    for part in message.walk():
-        if part.is_multipart():
-            continue
-        if part.get_content_type() in ("message/rfc822",):
-            continue
-        payload = part.get_payload(decode=True) or b""
-        texts.append(payload.decode(part.get_content_charset() or "latin-1", errors="replace"))
-    for part in message.walk():  # headers of a returned message/rfc822
-        if part.get_content_type() == "message/rfc822" and isinstance(part.get_payload(), list):
-            texts.append(f"Message-ID: {part.get_payload()[0].get('Message-ID', '')}")
+    own = msgid.single(top.header("message-id"))
+    texts = [part.text() for part in top.walk() if not part.children and part.content_type not in _RETURNED]
+    texts += [f"Message-ID: {found}" for part in top.walk() if part.content_type == "message/rfc822"
+              if (found := _returned_id(part))]
     text = "\n".join(texts)
-    ids = [i for i in _QUOTED_ID.findall(text) if i not in own]
+    ids = [i for i in (msgid.single(q) for q in _QUOTED_ID.findall(text)) if i and i != own]
     if not ids:
         return None
     status = _STATUS.search(text)
@@ -124,5 +102,6 @@ def parse_text_bounce(raw: bytes) -> DeliveryReport | None:
     action = "delayed" if _DELAY_WORDS.search(text) and not (status and status.group(1).startswith("5")) else "failed"
     value = status.group(1) if status else (f"{code.group(1)[0]}.0.0" if code else ("4.0.0" if action == "delayed"
                                                                                      else "5.0.0"))
-    first_line = next((ln.strip() for ln in text.splitlines() if _SMTP_CODE.search(ln) or _STATUS.search(ln)), "")
+    first = _SMTP_CODE.search(text) or _STATUS.search(text)
+    first_line = text[text.rfind("\n", 0, first.start()) + 1:].split("\n", 1)[0].strip() if first else ""
     return DeliveryReport(ids[-1], None, [RecipientStatus("*", action, value, first_line[:300])])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 
+from hub.clock import BRUSSELS
 from hub.errors import FieldError
 
 URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
@@ -115,12 +116,26 @@ def _known(headers: list[tuple[str, str]]) -> dict[str, str]:
     return found
 
 
+def reply_by(value: str | None) -> datetime | None:
+    """A Reply-By value as a UTC time; a bare date means the end of that day in Brussels."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
+    if "T" not in value and " " not in value:
+        moment = moment.replace(hour=23, minute=59, second=59)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BRUSSELS)
+    return moment.astimezone(timezone.utc)
+
+
 def _is_time(value: str) -> bool:
+    """A Reply-By the deadline, the receipt (in UTC and in Brussels) and the reminders can all be computed from:
+    a real time of the years 1970-9998 (year 1 or 9999 overflows in a time-zone conversion after the 250)."""
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
-    except ValueError:
+        moment = reply_by(value)
+    except (ValueError, OverflowError):
         return False
-    return True
+    return moment is not None and 1970 <= moment.year <= 9998
 
 
 def _checked(name: str, raw: str | None, accepted: tuple[str, ...] | re.Pattern[str]) -> str | None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from crypto import Gpg, StorageKey, compose
 from store import Database
 
 from hub import audit
 from . import receipts
-from hub.clock import BRUSSELS, Clock
+from hub.clock import Clock
 from hub.deadlines.windows import due_at
+from .fields import reply_by
 from hub.outbound.outbox import OUTBOUND_QUEUE, queue_mail
 from hub.registry.partners import GOVERNMENT
 from hub.transport.priorities import priority_of
@@ -62,18 +63,6 @@ class IntakeContext:
 
     def value(self, name: str) -> str | None:
         return (self.fields.get(name) or {}).get("value")
-
-
-def reply_by(value: str | None) -> datetime | None:
-    """A Reply-By value as a UTC time; a bare date means the end of that day in Brussels."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
-    if "T" not in value and " " not in value:
-        moment = moment.replace(hour=23, minute=59, second=59)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=BRUSSELS)
-    return moment.astimezone(timezone.utc)
 
 
 class DeadlineStage:

@@ -10,6 +10,8 @@ from email.utils import format_datetime, make_msgid
 
 from hub.clock import brussels
 
+from . import msgid
+
 URGENCY_WORDS = {
     "FLASH": ("FLASH", "FLASH", "FLASH"),
     "URGENT": ("URGENT", "DRINGEND", "URGENT"),
@@ -57,7 +59,14 @@ def _utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _original(f: ReceiptFacts) -> str | None:
+    """The msg-id the receipt quotes: admission accepts only a valid one; anything else (a row from before that
+    rule) is not repeated inside the hub's signature."""
+    return msgid.single(f.original_message_id)
+
+
 def human_text(f: ReceiptFacts) -> str:
+    original = _original(f) or "-"
     fr_u, nl_u, en_u = URGENCY_WORDS[f.urgency]
     fr_s, nl_s, en_s = SOURCE_WORDS[f.urgency_source]
     due_local = brussels(f.due_at) if f.due_at else None
@@ -66,17 +75,17 @@ def human_text(f: ReceiptFacts) -> str:
         f"Référence / Referentie / Reference: {f.reference}",
         "",
         "[FR] Accusé de réception (AR 28.11.2006, art. 11 §2)",
-        f"Votre message {f.original_message_id} a été reçu le {received_local}.",
+        f"Votre message {original} a été reçu le {received_local}.",
         f"Urgence appliquée : {fr_u} ({fr_s}).",
         f"Délai de réponse : {due_local}." if due_local else "Aucun délai de réponse ne court pour ce message.",
         "",
         "[NL] Ontvangstbevestiging (KB 28.11.2006, art. 11 §2)",
-        f"Uw bericht {f.original_message_id} werd ontvangen op {received_local}.",
+        f"Uw bericht {original} werd ontvangen op {received_local}.",
         f"Toegepaste dringendheid: {nl_u} ({nl_s}).",
         f"Antwoordtermijn: {due_local}." if due_local else "Voor dit bericht loopt geen antwoordtermijn.",
         "",
         "[EN] Acknowledgement of receipt (Royal Decree 28.11.2006, Art. 11 §2)",
-        f"Your message {f.original_message_id} was received at {received_local}.",
+        f"Your message {original} was received at {received_local}.",
         f"Urgency applied: {en_u} ({en_s}).",
         f"Response due: {due_local}." if due_local else "No response deadline runs for this message.",
     ]
@@ -99,11 +108,12 @@ def human_text(f: ReceiptFacts) -> str:
 
 
 def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
+    original = _original(f)
     fields = [
         f"Reporting-UA: {reporting_host}; Passerelle",
         f"Original-Recipient: rfc822;{f.hub_address}",
         f"Final-Recipient: rfc822;{f.hub_address}",
-        f"Original-Message-ID: {f.original_message_id}",
+        *([f"Original-Message-ID: {original}"] if original else []),
         "Disposition: automatic-action/MDN-sent-automatically; processed",
         f"X-Passerelle-Reference: {f.reference}",
         f"X-Passerelle-Digest: sha256:{f.digest_sha256}",
@@ -154,14 +164,14 @@ def _quoted_printable(text: str) -> str:
 def headers(f: ReceiptFacts, now: datetime, domain: str) -> tuple[str, list[tuple[str, str]]]:
     """The receipt's own Message-ID and its top-level headers."""
     message_id = make_msgid(idstring=f.reference, domain=domain)
+    original = _original(f)
     return message_id, [
         ("From", f"Passerelle <{f.hub_address}>"),
         ("To", f.partner_email),
         ("Subject", f"Accusé de réception / Ontvangstbevestiging / Receipt {f.reference}"),
         ("Date", format_datetime(now)),
         ("Message-ID", message_id),
-        ("In-Reply-To", f.original_message_id),
-        ("References", f.original_message_id),
+        *([("In-Reply-To", original), ("References", original)] if original else []),
         ("Auto-Submitted", "auto-replied"),
         ("X-Passerelle-Reference", f.reference),
     ]

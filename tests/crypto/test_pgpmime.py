@@ -224,12 +224,12 @@ def test_delimiter_scan_and_crlf_agree_with_the_line_by_line_versions():
     import re
 
     from crypto.crlf import to_crlf
-    from crypto.pgpmime import _split_multipart
+    from crypto.mime import split_multipart as _split
 
     rng = random.Random(3156)
     pieces = [b"--b", b"--b--", b"--bb", b"x--b", b"--b \t", b"--b--x", b"--b x", b"\r\n", b"\n", b"\r", b"text",
               b" ", b"-", b"--", b"b"]
     for _ in range(4000):
         body = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
-        assert _split_multipart(body, b"b") == _split_by_lines(body, b"b"), body
+        assert _split(body, b"b")[:2] == _split_by_lines(body, b"b"), body
         assert to_crlf(body) == re.sub(rb"(?<!\r)\n", b"\r\n", body), body

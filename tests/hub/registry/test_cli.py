@@ -191,8 +191,10 @@ def test_real_thunderbird_encrypted_samples_are_decrypted_and_judged(schleuder_h
                 "--key", str(KEYS / "schleuder_at_example_public_key.txt"), "--home", str(schleuder_hub))
     assert added.exit_code == 0, added.output
     settings = load(schleuder_hub)
+    from tests.crypto.test_interop import sample as read_sample
+
     settings.gateway.max_signature_age = SAMPLES_AGE
-    raw = (KEYS / "mails" / sample).read_bytes().replace(b"\r\n", b"\n").decode("utf-8", "surrogateescape")
+    raw = read_sample(sample).replace(b"\r\n", b"\n").decode("utf-8", "surrogateescape")
     with CaptureRelay() as relay, RunningHub(settings, relay=relay.address) as hub:
         code, text = hub.send(raw.encode("utf-8", "surrogateescape").replace(b"\n", b"\r\n"),
                               mail_from=sender, rcpt="schleuder@example.org")
