@@ -53,6 +53,15 @@ TOO_DEEP = Reply(550, "5.6.0", "MIME nesting is deeper than {limit} levels", "to
 TOO_MANY_PARTS = Reply(550, "5.6.0", "Message has more than {limit} MIME parts", "too_many_parts")
 HEADER_TOO_LONG = Reply(550, "5.6.0", "A header field is longer than {limit} characters", "header_too_long")
 TOO_LARGE = Reply(552, "5.3.4", "Message is larger than the {limit} bytes accepted", "too_large")
+DECRYPTED_TOO_LARGE = Reply(552, "5.3.4", "Decrypted message is larger than {limit} bytes", "decrypted_too_large")
+MALFORMED_SIGNATURE = Reply(
+    550, "5.6.0", "Malformed signature: the signature part must be exactly one OpenPGP signature (RFC 3156)",
+    "malformed_signature",
+)
+TOO_COSTLY = Reply(
+    550, "5.6.0", "Message cannot be checked within {seconds:g} s: its OpenPGP data makes gpg work too long",
+    "too_costly",
+)
 NO_MESSAGE_ID = Reply(550, "5.6.0", "Message-ID header is missing", "no_message_id")
 REPLAY_MESSAGE_ID = Reply(550, "5.7.1", "Already accepted: a message with this Message-ID was received before", "replay")
 REPLAY_SIGNATURE = Reply(550, "5.7.1", "Already accepted: a message with this signature was received before", "replay")

@@ -115,7 +115,8 @@ def _change(home: Path, action: str, kind: str, member_name: str, signer_home: P
             return
         if signer_home is None:
             fail("give --signer-home DIR (the director's own GnuPG home) or --statement-out FILE")
-        signature = holders_mod.sign_with_home(signer_home, _signing_key(signer_home, boss.fingerprint), text,
+        signature = holders_mod.sign_with_home(signer_home, _signing_key(signer_home, boss.fingerprint,
+                                                                         settings.crypto.gpg_binary), text,
                                                binary=settings.crypto.gpg_binary)
         with db.unit_of_work() as uow:
             row = holders_mod.apply(uow, gpg, clock, statement=text, signature=signature, hub=settings.hub.address)
@@ -124,11 +125,11 @@ def _change(home: Path, action: str, kind: str, member_name: str, signer_home: P
                        f"{', '.join(h['name'] for h in row.holders)}")
 
 
-def _signing_key(signer_home: Path, director_fpr: str) -> str:
+def _signing_key(signer_home: Path, director_fpr: str, binary: str) -> str:
     """The director's key if that home holds it, else its own first key (the hub then refuses the signature)."""
     from crypto import Gpg
 
-    mine = Gpg(signer_home).secret_fingerprints()
+    mine = Gpg(signer_home, binary=binary).secret_fingerprints()
     if not mine:
         raise EmbargoError(f"the GnuPG home {signer_home} holds no secret key")
     return director_fpr if director_fpr in mine else mine[0]

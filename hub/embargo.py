@@ -88,7 +88,7 @@ def _who(uow: UnitOfWork, gpg: Gpg) -> str:
     return ", ".join(names) or "unknown key holder"
 
 
-def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, binary: str = "gpg",
+def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, binary: str | None = None,
               purpose: str = "embargo.opened") -> tuple[bytes, str]:
     """Decrypt an item with a holder's own GnuPG home; the opening is recorded (and committed by the
     caller) before the plaintext is handed out. A non-holder's attempt is recorded and refused."""
@@ -114,7 +114,7 @@ def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, 
 
 
 def reseal(uow: UnitOfWork, hub_gpg: Gpg, clock: Clock, *, reference: str, key_home: Path,
-           binary: str = "gpg") -> tuple[int, int]:
+           binary: str | None = None) -> tuple[int, int]:
     """A current holder re-seals an item to the current list (new holders cannot see old items otherwise)."""
     _message, item = item_of(uow, reference)
     version, holders = current(uow, item.kind)

@@ -107,7 +107,7 @@ def apply(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, statement: str, signature:
     return row
 
 
-def sign_with_home(signer_home, fingerprint: str, text: str, *, binary: str = "gpg") -> bytes:
+def sign_with_home(signer_home, fingerprint: str, text: str, *, binary: str | None = None) -> bytes:
     """Sign *text* (detached, armoured) with the key *fingerprint* held in a member's own GnuPG home."""
     from crypto import GpgUnavailable, KeyUnusable
 
