@@ -38,13 +38,14 @@ class GpgUnavailable(CryptoError):
 class GpgTimedOut(GpgUnavailable):
     """gpg was still running at the time limit and was killed.
 
-    ``cpu_seconds`` is the CPU time gpg had used by then (None where it cannot be read). When that is at
-    least a quarter of the limit (``busy``), the input itself made gpg work that long: no real message
-    costs gpg more than a fraction of a second, and a retry would cost as much again. Less, and gpg was
-    waiting for something of the hub's (its agent, a lock, a loaded machine): worth a retry. (A quarter,
-    not all of it: on a loaded machine gpg gets only a share of a core.)
+    ``cpu_seconds`` is the CPU time gpg had used by then (None where it cannot be read). ``busy``: it had
+    used at least BUSY_CPU_SECONDS, or a quarter of the limit when that is less. No real message costs gpg
+    more than a fraction of a second (a 25 MB one: some 0.3 s), so that much work was the input's own
+    cost, and a retry would cost as much again. Less, and gpg was waiting for something of the hub's (its
+    agent, a lock) or did not get the CPU (a loaded machine): worth a retry.
     """
 
+    BUSY_CPU_SECONDS = 2.0
     BUSY_SHARE = 0.25
 
     def __init__(self, verb: str, seconds: float, cpu_seconds: float | None) -> None:
@@ -55,7 +56,8 @@ class GpgTimedOut(GpgUnavailable):
 
     @property
     def busy(self) -> bool:
-        return self.cpu_seconds is not None and self.cpu_seconds >= self.BUSY_SHARE * self.seconds
+        return self.cpu_seconds is not None and \
+            self.cpu_seconds >= min(self.BUSY_CPU_SECONDS, self.BUSY_SHARE * self.seconds)
 
 
 class GpgOutputTooLarge(CryptoError):

@@ -81,8 +81,9 @@ class CryptoSection(BaseModel):
                                         "default: the system's, found once at start in /usr/bin, /bin or "
                                         "/usr/local/bin. Its gpg-agent is stopped with the gpgconf beside it.")
     gpg_timeout_seconds: float = Field(30.0, description="Longest a gpg call may take. Past it gpg is killed and "
-                                                         "the hub answers 4xx, unless gpg had used CPU for at least "
-                                                         "a quarter of it: then the input is the cause, 5xx.")
+                                                         "the hub answers 4xx, unless gpg had used 2 s of CPU (or a "
+                                                         "quarter of this, if less): then the input is the cause, "
+                                                         "5xx.")
     max_signature_bytes: int = Field(MAX_SIGNATURE_BYTES, gt=0, description="Largest detached signature part (bytes); it "
                                                                   "must be exactly one OpenPGP signature packet.")
     max_session_keys: int = Field(MAX_SESSION_KEYS, gt=0, description="Most session key packets (one per recipient) an encrypted "

@@ -1,66 +1,44 @@
-"""Hostile OpenPGP data made with the gpg command line from streams (never held whole in this process):
-compression bombs, packet floods, and the PGP/MIME messages that carry them."""
+"""Hostile OpenPGP data for the tests: compression bombs and packet floods, made with the gpg command line
+from streams (never held whole in this process) by the crafting functions `passerelle bench bombs` uses
+(hub/bench_bombs.py), each in a short scratch home of its own."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
-from .keys import GPG, TestKey, gpg, short_home
+from hub import bench_bombs
+from hub.bench_bombs import MARKER, repeated
 
-MARKER = bytes([0xA8, 3]) + b"PGP"  # an obsolete marker packet (tag 10): gpg reads and skips it
-CHUNK = 1 << 20
+from .keys import TestKey, gpg, short_home
 
-
-def repeated(unit: bytes, total: int) -> Iterator[bytes]:
-    """*unit* repeated up to *total* bytes, a megabyte at a time."""
-    block = unit * max(1, CHUNK // len(unit))
-    sent = 0
-    while sent < total:
-        piece = block[:total - sent]
-        sent += len(piece)
-        yield piece
+__all__ = ["MARKER", "armor", "compressed", "encrypt_stream", "first_packet_length", "repeated", "session_key_flood",
+           "signature_packet"]
 
 
-def encrypt_stream(tmp: Path, recipient_public: bytes, chunks: Iterable[bytes], *, compress: str = "zlib",
-                   level: int = 9, literal: bool = True) -> bytes:
-    """Armoured ciphertext of the streamed *chunks* to the key *recipient_public*, compressed with gpg's
-    *compress* algorithm. literal=False: the chunks are OpenPGP packets put in the encrypted (compressed)
-    data as they are (`--no-literal`), instead of one literal data packet holding them."""
-    home = short_home(tmp, "pb")
-    recipient, out = home / "recipient.asc", home / "out.asc"
-    recipient.write_bytes(recipient_public)
-    command = [GPG, "--homedir", str(home), "--batch", "--yes", "--no-tty", "--trust-model", "always",
-               "--armor", "--compress-algo", compress, "--compress-level", str(level),
-               *([] if literal else ["--no-literal"]), "--encrypt", "--recipient-file", str(recipient),
-               "--output", str(out)]
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        for chunk in chunks:
-            process.stdin.write(chunk)
-        process.stdin.close()
-        assert process.wait(300) == 0, "gpg could not encrypt the stream"
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return out.read_bytes()
+def encrypt_stream(tmp: Path, recipient_public: bytes, chunks: Iterable[bytes], **options) -> bytes:
+    """Armoured ciphertext of the streamed *chunks* to *recipient_public* (see bench_bombs.encrypt_stream)."""
+    return bench_bombs.encrypt_stream(short_home(tmp, "pb"), recipient_public, chunks, **options)
+
+
+def compressed(tmp: Path, packets: bytes) -> bytes:
+    """One compressed data packet holding *packets* as they are."""
+    return bench_bombs.compressed(short_home(tmp, "pz"), packets)
+
+
+def armor(binary: bytes, label: str = "PGP SIGNATURE") -> bytes:
+    return bench_bombs.armor(short_home(Path("/tmp"), "pa"), binary, label)
+
+
+def first_packet_length(binary: bytes) -> int:
+    return bench_bombs.first_packet_length(short_home(Path("/tmp"), "pl"), binary)
+
+
+def session_key_flood(tmp: Path, recipient_public: bytes, count: int) -> bytes:
+    """A binary message after *count* session key packets, all but the last one failing."""
+    return bench_bombs.session_key_flood(short_home(tmp, "pk"), recipient_public, count)
 
 
 def signature_packet(key: TestKey, data: bytes) -> bytes:
     """One binary detached signature packet by *key* over *data*."""
     return gpg(key.home, "--detach-sign", "--local-user", key.fingerprint, data=data)
-
-
-def armor(binary: bytes, label: str = "PGP SIGNATURE") -> bytes:
-    """ASCII armour of binary packets, by gpg (`--enarmor`), with the label gpg gives them."""
-    home = short_home(Path("/tmp"), "pa")
-    text = gpg(home, "--enarmor", data=binary)
-    return text.replace(b"PGP ARMORED FILE", label.encode())
-
-
-def compressed(tmp: Path, packets: bytes) -> bytes:
-    """One compressed data packet (zlib) holding *packets* as they are (`gpg --store --no-literal`)."""
-    home = short_home(tmp, "pz")
-    return gpg(home, "--no-literal", "--compress-algo", "zlib", "--store", data=packets)
