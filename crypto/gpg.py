@@ -13,7 +13,7 @@ from pathlib import Path
 from crypto import native
 from crypto.colons import ListedKey, listed_keys, timestamp
 from crypto.errors import CiphertextMalformed, DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
-from crypto.gpg_process import MAX_OUTPUT_BYTES, Engine, Outcome, input_file, stop_agent, system_binary
+from crypto.gpg_process import MAX_OUTPUT_BYTES, Engine, Outcome, input_file, system_binary
 from crypto.packets import TAG_SIGNATURE, armored_prefix, leading_tags
 from crypto.signing_keys import KeyringCache, SigningKey, read_signing_keys
 
@@ -193,10 +193,6 @@ class Gpg:
 
     # -- verbs ----------------------------------------------------------------
 
-    def stop_agent(self) -> None:
-        """Stop this home's gpg-agent, if one runs (with the gpgconf beside the gpg binary)."""
-        stop_agent(self.home, str(Path(self.binary).with_name("gpgconf")))
-
     def verify_detached(self, data: bytes, signature: bytes) -> SignatureCheck:
         """Check a detached signature over data; a bad or unknown signature is a result, not an error.
 
@@ -285,8 +281,10 @@ def _signature_problem(signature: bytes, limit: int) -> str | None:
     tags, clean = leading_tags(armored_prefix(signature, limit), limit=2)
     if not tags:
         return None
-    if len(tags) > 1 or not clean:
+    if len(tags) > 1:
         return "the signature part holds more than one OpenPGP packet"
+    if not clean:
+        return "the signature part holds data after its OpenPGP packet"
     if tags[0] != TAG_SIGNATURE:
         return f"the signature part holds an OpenPGP packet of type {tags[0]}, not a signature"
     return None

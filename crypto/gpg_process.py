@@ -40,10 +40,10 @@ def system_binary(name: str) -> str:
     return found or str(Path(SYSTEM_BIN_DIRS[0]) / name)
 
 
-def stop_agent(home: Path, gpgconf: str | None = None) -> None:
-    """Stop the gpg-agent serving the GnuPG home *home*, if one runs (bounded: 30 s)."""
+def stop_agent(home: Path) -> None:
+    """Stop the gpg-agent serving the GnuPG home *home*, if one runs (the system's gpgconf; bounded: 30 s)."""
     try:
-        subprocess.run([gpgconf or system_binary("gpgconf"), "--homedir", str(home), "--kill", "gpg-agent"],
+        subprocess.run([system_binary("gpgconf"), "--homedir", str(home), "--kill", "gpg-agent"],
                        capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         pass

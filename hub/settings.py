@@ -79,7 +79,7 @@ class CryptoSection(BaseModel):
     gpg_binary: str = Field(default_factory=lambda: system_binary("gpg"),
                             description="The gpg executable, by its absolute path (never looked up in PATH); "
                                         "default: the system's, found once at start in /usr/bin, /bin or "
-                                        "/usr/local/bin. Its gpg-agent is stopped with the gpgconf beside it.")
+                                        "/usr/local/bin.")
     gpg_timeout_seconds: float = Field(30.0, description="Longest a gpg call may take. Past it gpg is killed and "
                                                          "the hub answers 4xx, unless gpg had used 2 s of CPU (or a "
                                                          "quarter of this, if less): then the input is the cause, "
