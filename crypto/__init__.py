@@ -2,9 +2,9 @@
 
 from crypto.compose import encrypt_entity, header_block, sign_entity
 from crypto.errors import (
-    ContentOutsideSignedPart, CryptoError, DecryptionFailed, GpgUnavailable, HeaderBlockTooLarge, HeaderTooLong,
-    InlinePgp, KeyImportError, KeyUnusable, MalformedMime, MimeError, NestingTooDeep, SealError,
-    TooManyHeaderFields, TooManyParts, Unsigned,
+    CiphertextMalformed, ContentOutsideSignedPart, CryptoError, DecryptionFailed, GpgOutputTooLarge, GpgTimedOut,
+    GpgUnavailable, HeaderBlockTooLarge, HeaderTooLong, InlinePgp, KeyImportError, KeyUnusable, MalformedMime,
+    MimeError, NestingTooDeep, SealError, TooManyHeaderFields, TooManyParts, Unsigned,
 )
 from crypto.gpg import Decrypted, Gpg, KeyInfo, SignatureCheck
 from crypto.mime import Part
@@ -15,10 +15,10 @@ from crypto.seal import Sealed, StorageKey
 from crypto.tls import make_self_signed
 
 __all__ = [
-    "ContentOutsideSignedPart", "CryptoError", "Decrypted", "DecryptionFailed", "Envelope", "Gpg",
-    "GpgUnavailable", "HeaderBlockTooLarge", "HeaderTooLong", "InlinePgp", "KeyImportError", "KeyInfo",
-    "KeyUnusable", "Limits", "MalformedMime", "MimeError", "NestingTooDeep", "Part", "SealError", "Sealed",
-    "SignatureCheck", "SignedEntity", "StorageKey", "TooManyHeaderFields", "TooManyParts", "Unsigned", "analyse",
-    "analyse_inner", "encrypt_entity", "first_text", "header_block", "make_self_signed", "payload_headers",
-    "sign_entity",
+    "CiphertextMalformed", "ContentOutsideSignedPart", "CryptoError", "Decrypted", "DecryptionFailed",
+    "Envelope", "Gpg", "GpgOutputTooLarge", "GpgTimedOut", "GpgUnavailable", "HeaderBlockTooLarge",
+    "HeaderTooLong", "InlinePgp", "KeyImportError", "KeyInfo", "KeyUnusable", "Limits", "MalformedMime",
+    "MimeError", "NestingTooDeep", "Part", "SealError", "Sealed", "SignatureCheck", "SignedEntity", "StorageKey",
+    "TooManyHeaderFields", "TooManyParts", "Unsigned", "analyse", "analyse_inner", "encrypt_entity", "first_text",
+    "header_block", "make_self_signed", "payload_headers", "sign_entity",
 ]

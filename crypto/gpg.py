@@ -14,8 +14,9 @@ from pathlib import Path
 from crypto import native
 from crypto.colons import ListedKey, listed_keys, timestamp
 from crypto.crlf import text_signed
-from crypto.errors import DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
-from crypto.gpg_process import Engine, Outcome, input_file
+from crypto.errors import CiphertextMalformed, DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
+from crypto.gpg_process import MAX_OUTPUT_BYTES, Engine, Outcome, input_file, system_binary
+from crypto.packets import TAG_SIGNATURE, armored_prefix, leading_tags
 from crypto.signing_keys import KeyringCache, SigningKey, read_signing_keys
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,15 @@ _INVALID_KEY_REASONS = {
 }
 
 _FPR = re.compile(r"[0-9A-Fa-f]{40}")
+
+# A detached signature is one signature packet: a few hundred bytes armoured, a few kilobytes for the
+# largest RSA keys with notations. Larger data is refused before anything reads it.
+MAX_SIGNATURE_BYTES = 64 * 1024
+# Session keys (public-key or passphrase) an encrypted message may carry before its data: one per
+# recipient. gpg tries every one addressed to a key of the hub (or to nobody) with gpg-agent.
+MAX_SESSION_KEYS = 64
+_PKESK, _SKESK, _MARKER = 1, 3, 10
+_SESSION_KEY_BYTES = 4096  # a session key packet for a 16,384-bit RSA key is some 2 KB
 
 
 @dataclass(frozen=True)
@@ -102,16 +112,28 @@ class Gpg:
     With ``in_process`` (the default) a signature gpg's own listing shows a valid key for is checked
     in this process (crypto/native.py), and the home's own unprotected signing key signs here too;
     whatever that code does not read, and every signature it cannot call good, goes to gpg.
+
+    *binary* is the gpg executable, by its absolute path (default: the system's, never looked up in
+    PATH). What the input can make gpg do is bounded: a detached signature is one packet of at most
+    *max_signature_bytes*, an encrypted message carries at most *max_session_keys* session keys, and
+    decryption stops (GpgOutputTooLarge) once the plaintext passes *max_plaintext_bytes*.
     """
 
-    def __init__(self, home: Path, *, binary: str = "gpg", timeout_seconds: float = 30.0,
-                 in_process: bool = True) -> None:
+    def __init__(self, home: Path, *, binary: str | None = None, timeout_seconds: float = 30.0,
+                 in_process: bool = True, max_plaintext_bytes: int = MAX_OUTPUT_BYTES,
+                 max_signature_bytes: int = MAX_SIGNATURE_BYTES, max_session_keys: int = MAX_SESSION_KEYS) -> None:
         self.home = Path(home)
+        self.binary = binary or system_binary("gpg")
+        self.max_plaintext_bytes = max_plaintext_bytes
+        self.max_signature_bytes = max_signature_bytes
+        self.max_session_keys = max_session_keys
+        if not Path(self.binary).is_absolute():
+            raise GpgUnavailable(f"the gpg binary is named by its absolute path, not {self.binary!r}")
         if not self.home.exists():
             self.home.mkdir(mode=0o700, parents=True)
         try:
             self._engine = Engine(
-                timeout=timeout_seconds, gpgbinary=binary, gnupghome=str(self.home),
+                timeout=timeout_seconds, gpgbinary=self.binary, gnupghome=str(self.home),
                 options=list(BASE_OPTIONS),
             )
         except (OSError, ValueError) as exc:
@@ -194,7 +216,13 @@ class Gpg:
     # -- verbs ----------------------------------------------------------------
 
     def verify_detached(self, data: bytes, signature: bytes) -> SignatureCheck:
-        """Check a detached signature over data; a bad or unknown signature is a result, not an error."""
+        """Check a detached signature over data; a bad or unknown signature is a result, not an error.
+
+        Data that is not one signature packet (several, or another kind, or too large to be one) is
+        "malformed" before anything reads it further: gpg would check every signature of thousands."""
+        problem = _signature_problem(signature, self.max_signature_bytes)
+        if problem is not None:
+            return SignatureCheck("malformed", None, None, None, None, problem)
         if self._keyring is not None:
             good = native.verify(self._signing_keys(), data, signature, time.time())
             if good is not None:
@@ -210,7 +238,13 @@ class Gpg:
         return check
 
     def decrypt(self, data: bytes) -> Decrypted:
-        out = self._engine.run(["--decrypt"], data)
+        """Decrypt (and check the signature inside, if any). More session keys than *max_session_keys*:
+        CiphertextMalformed, before gpg; a plaintext beyond *max_plaintext_bytes*: gpg is stopped there
+        and GpgOutputTooLarge raised (compressed data expands without bound)."""
+        problem = _ciphertext_problem(data, self.max_session_keys)
+        if problem is not None:
+            raise CiphertextMalformed(problem)
+        out = self._engine.run(["--decrypt"], data, max_output=self.max_plaintext_bytes)
         if not (out.has("DECRYPTION_OKAY") and not out.has("DECRYPTION_FAILED")):
             raise DecryptionFailed(_decrypt_failure_reason(out), _summary(out))
         if out.has("BADMDC") or not _integrity_checked(out):
@@ -255,6 +289,38 @@ class Gpg:
         if out.returncode != 0 or not out.has("END_ENCRYPTION"):
             raise _unusable_or_unavailable(out, ",".join(recipients), "INV_RECP", "INV_SGNR")
         return out.data
+
+
+# -- what gpg is given ----------------------------------------------------------
+
+def _signature_problem(signature: bytes, limit: int) -> str | None:
+    """Why *signature* is not one detached signature packet (RFC 3156 §5), or None. Data this reads no
+    packet in at all is left to gpg, which refuses it (it is small: at most *limit* bytes)."""
+    if len(signature) > limit:
+        return f"the signature part is larger than {limit} bytes"
+    if signature.count(b"-----BEGIN PGP ") > 1:
+        return "the signature part holds more than one armoured block"
+    tags, clean = leading_tags(armored_prefix(signature, limit), limit=2)
+    if not tags:
+        return None
+    if len(tags) > 1:
+        return "the signature part holds more than one OpenPGP packet"
+    if not clean:
+        return "the signature part holds data after its OpenPGP packet"
+    if tags[0] != TAG_SIGNATURE:
+        return f"the signature part holds an OpenPGP packet of type {tags[0]}, not a signature"
+    return None
+
+
+def _ciphertext_problem(data: bytes, limit: int) -> str | None:
+    """Why gpg should not be given this encrypted message, or None: more session key packets (or obsolete
+    marker packets) before the encrypted data than *limit*; each session key addressed to the hub's key,
+    or to nobody, costs gpg-agent a decryption."""
+    tags, _ = leading_tags(armored_prefix(data, (limit + 1) * _SESSION_KEY_BYTES), limit=limit + 1)
+    leading = next((i for i, tag in enumerate(tags) if tag not in (_PKESK, _SKESK, _MARKER)), len(tags))
+    if leading > limit:
+        return f"the encrypted part carries more than {limit} session keys"
+    return None
 
 
 # -- status interpretation -----------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 
 from crypto.errors import PacketError
@@ -17,6 +18,10 @@ RSA, RSA_SIGN, ECDSA, EDDSA_LEGACY, ED25519 = 1, 3, 19, 22, 27
 # Subpacket types (RFC 9580 §5.2.3.7).
 SUB_CREATED, SUB_SIG_EXPIRES, SUB_KEY_EXPIRES, SUB_ISSUER_KEY_ID, SUB_KEY_FLAGS, SUB_EMBEDDED, SUB_ISSUER_FPR = (
     2, 3, 9, 16, 27, 32, 33)
+
+
+_BLANK_LINE = re.compile(rb"\r?\n[ \t]*\r?\n")
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]+")
 
 
 def _crc24_table() -> tuple[int, ...]:
@@ -93,28 +98,72 @@ class Packet:
 
 def packets(binary: bytes) -> list[Packet]:
     """Split binary OpenPGP data into packets (old and new format headers; no partial lengths)."""
-    out, pos, end = [], 0, len(binary)
-    while pos < end:
-        head = binary[pos]
-        if not head & 0x80:
-            raise PacketError("not an OpenPGP packet header")
-        if head & 0x40:  # new format
-            tag = head & 0x3F
-            length, pos = _new_length(binary, pos + 1, subpacket=False)
-        else:
-            tag, kind = (head >> 2) & 0x0F, head & 0x03
-            if kind == 3:
-                length, pos = end - pos - 1, pos + 1
-            else:
-                size = (1, 2, 4)[kind]
-                if pos + 1 + size > end:
-                    raise PacketError("truncated packet header")
-                length, pos = int.from_bytes(binary[pos + 1:pos + 1 + size], "big"), pos + 1 + size
-        if pos + length > end:
-            raise PacketError("truncated packet")
-        out.append(Packet(tag, binary[pos:pos + length]))
-        pos += length
+    out, pos = [], 0
+    while pos < len(binary):
+        tag, start, pos = _frame(binary, pos)
+        out.append(Packet(tag, binary[start:pos]))
     return out
+
+
+def _frame(binary: bytes, pos: int) -> tuple[int, int, int]:
+    """The packet at pos: its tag, where its body starts and where it ends (PacketError if it does not fit)."""
+    end = len(binary)
+    head = binary[pos]
+    if not head & 0x80:
+        raise PacketError("not an OpenPGP packet header")
+    if head & 0x40:  # new format
+        tag = head & 0x3F
+        length, pos = _new_length(binary, pos + 1, subpacket=False)
+    else:
+        tag, kind = (head >> 2) & 0x0F, head & 0x03
+        if kind == 3:
+            length, pos = end - pos - 1, pos + 1
+        else:
+            size = (1, 2, 4)[kind]
+            if pos + 1 + size > end:
+                raise PacketError("truncated packet header")
+            length, pos = int.from_bytes(binary[pos + 1:pos + 1 + size], "big"), pos + 1 + size
+    if pos + length > end:
+        raise PacketError("truncated packet")
+    return tag, pos, pos + length
+
+
+def leading_tags(binary: bytes, *, limit: int) -> tuple[list[int], bool]:
+    """The tags of the packets *binary* begins with, read by their headers alone, at most *limit* of them;
+    and whether those packets end exactly where the data does. Reading stops at the first packet that does
+    not fit (a truncated, partial-length or malformed one), which counts as not ending cleanly."""
+    tags: list[int] = []
+    pos = 0
+    while pos < len(binary) and len(tags) < limit:
+        try:
+            tag, _start, pos = _frame(binary, pos)
+        except PacketError:
+            return tags, False
+        tags.append(tag)
+    return tags, pos == len(binary)
+
+
+def armored_prefix(data: bytes, size: int) -> bytes:
+    """The first *size* bytes (or fewer, if there are not so many) of the binary packets of armoured or
+    binary data, decoded from just the armour lines that hold them: the checksum is not looked at, and
+    characters outside base64 are skipped, as gpg skips them. No armour: b"" ."""
+    stripped = data.lstrip()
+    if stripped[:1] and stripped[0] & 0x80:
+        return bytes(stripped[:size])
+    begin = stripped.find(b"-----BEGIN PGP ")
+    blank = _BLANK_LINE.search(stripped, begin) if begin != -1 else None
+    if blank is None:
+        return b""
+    # Base64 is 4 characters for 3 bytes; twice that leaves room for line ends and stray characters.
+    text = stripped[blank.end():blank.end() + (size // 3 + 1) * 8]
+    for end in (b"\n=", b"-----END PGP "):  # the checksum line, the END line
+        if (cut := text.find(end)) != -1:
+            text = text[:cut]
+    text = _NOT_BASE64.sub(b"", text)
+    if len(text) % 4 == 1:  # a lone character holds no whole byte
+        text = text[:-1]
+    text += b"=" * (-len(text) % 4)
+    return base64.b64decode(text)[:size]
 
 
 def packet(tag: int, body: bytes) -> bytes:

@@ -10,6 +10,9 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from crypto.gpg import MAX_SESSION_KEYS, MAX_SIGNATURE_BYTES
+from crypto.gpg_process import system_binary
+
 SETTINGS_FILE = "passerelle.toml"
 
 
@@ -98,12 +101,29 @@ class StoreSection(BaseModel):
 class CryptoSection(BaseModel):
     """OpenPGP engine and sealing."""
 
-    gpg_binary: str = Field("gpg", description="The gpg executable.")
-    gpg_timeout_seconds: float = Field(30.0, description="Longest a gpg call may take before the hub answers 4xx.")
+    gpg_binary: str = Field(default_factory=lambda: system_binary("gpg"),
+                            description="The gpg executable, by its absolute path (never looked up in PATH); "
+                                        "default: the system's, found once at start in /usr/bin, /bin or "
+                                        "/usr/local/bin.")
+    gpg_timeout_seconds: float = Field(30.0, description="Longest a gpg call may take. Past it gpg is killed and "
+                                                         "the hub answers 4xx, unless gpg had used 2 s of CPU (or a "
+                                                         "quarter of this, if less): then the input is the cause, "
+                                                         "5xx.")
+    max_signature_bytes: int = Field(MAX_SIGNATURE_BYTES, gt=0, description="Largest detached signature part (bytes); it "
+                                                                  "must be exactly one OpenPGP signature packet.")
+    max_session_keys: int = Field(MAX_SESSION_KEYS, gt=0, description="Most session key packets (one per recipient) an encrypted "
+                                                        "message may carry before its data.")
     in_process: bool = Field(True, description="Check signatures whose key gpg lists as valid, and make the hub's "
                                                "own (unprotected key), in process with `cryptography` (v4; Ed25519, "
                                                "ECDSA P-256/384/521, RSA >= 2048; SHA-2); gpg decides everything "
                                                "else, and every signature not found good here. false: gpg for all.")
+
+    @field_validator("gpg_binary")
+    @classmethod
+    def _absolute_binary(cls, value: str) -> str:
+        if not os.path.isabs(value):
+            raise ValueError(f"crypto.gpg_binary must be an absolute path, not {value!r} (no lookup in PATH)")
+        return value
 
 
 class DeadlinesSection(BaseModel):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from .group import GroupCommit
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
     from .uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")  # files SQLite makes beside the database, with its mode
 
 
 def sqlite_url(path: Path) -> str:
@@ -32,6 +36,7 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 30.0, echo: bool = Fa
     wait for the writer (WAL).
     """
     if url.startswith("sqlite"):
+        _private_sqlite_files(url)
         engine = create_engine(
             url,
             echo=echo,
@@ -41,6 +46,31 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 30.0, echo: bool = Fa
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
                          connect_args=_postgres_connect_args(url, busy_timeout_seconds))
+
+
+def _private_sqlite_files(url: str) -> None:
+    """Make the SQLite file of *url* readable by its owner alone (0600), before SQLite opens it.
+
+    SQLite creates the file from the umask (0644 by default), and later its -wal and -shm files with the
+    mode of the database file: creating the file 0600 first makes all three private. A file or companion
+    left 0644 by an earlier version is tightened (when this process owns it)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:  # no such directory, read-only: SQLite says so when it opens the file
+        return
+    for path in (database, *(database + suffix for suffix in SQLITE_COMPANIONS)):
+        try:
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("store: %s is readable by others and not this process's to tighten", path)
 
 
 def _postgres_connect_args(url: str, busy_timeout_seconds: float) -> dict[str, object]:

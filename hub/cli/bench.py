@@ -53,6 +53,22 @@ def bench_boundary(scale: float) -> None:
     click.echo(run_boundary_bench(scale))
 
 
+@bench.command("bombs")
+@click.option("--zeros-mb", default=1000, show_default=True, help="Zeros compressed into one message (bzip2, zlib).")
+@click.option("--lines-mb", default=30, show_default=True, help="Short lines compressed into one message.")
+@click.option("--markers-mb", default=3000, show_default=True, help="Marker packets (gpg reads them, writes nothing).")
+@click.option("--signatures", default=150_000, show_default=True, help="Signature packets in one signature part.")
+@click.option("--gpg-timeout", default=5.0, show_default=True, help="The hub's crypto.gpg_timeout_seconds.")
+@click.option("--max-message-bytes", type=int, help="The hub's gateway.max_message_bytes (default: its default).")
+def bench_bombs(zeros_mb: int, lines_mb: int, markers_mb: int, signatures: int, gpg_timeout: float,
+                max_message_bytes: int | None) -> None:
+    """Compression bombs and packet floods against a fresh `passerelle serve`: reply, time, resident memory."""
+    from hub.tools.bench_bombs import run_bombs_bench
+
+    click.echo(run_bombs_bench(zeros_mb=zeros_mb, lines_mb=lines_mb, markers_mb=markers_mb, signatures=signatures,
+                               gpg_timeout=gpg_timeout, max_message_bytes=max_message_bytes))
+
+
 @bench.command("scheduler")
 @click.option("--deadlines", "count", default=100_000, show_default=True, help="Open clocks in the store.")
 def bench_scheduler(count: int) -> None:

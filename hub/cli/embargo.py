@@ -150,8 +150,9 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
             text = decisions.statement(uow, reference=reference, integrate=integrate, consent=consent,
                                        recipients=_recipients(recipients), hub=settings.hub.address)
             boss = director(uow)
-        director_sig = (sign_with_home(signer_home, _own_key(signer_home, boss.fingerprint), text,
-                                       binary=settings.crypto.gpg_binary) if signer_home else None)
+        binary = settings.crypto.gpg_binary
+        director_sig = (sign_with_home(signer_home, _own_key(signer_home, boss.fingerprint, binary), text,
+                                       binary=binary) if signer_home else None)
         with db.unit_of_work() as uow:
             decision = decisions.submit(uow, gpg, clock, text=text, director_signature=director_sig,
                                         second_signature=second_signature.read_bytes() if second_signature else None)
@@ -165,10 +166,10 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
                f"recipients={', '.join(_recipients(recipients)) or '-'})")
 
 
-def _own_key(home: Path, director_fpr: str) -> str:
+def _own_key(home: Path, director_fpr: str, binary: str) -> str:
     from .members import _signing_key
 
-    return _signing_key(home, director_fpr)
+    return _signing_key(home, director_fpr, binary)
 
 
 @click.group()

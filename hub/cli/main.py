@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -159,21 +160,22 @@ def demo(speed: float) -> None:
     """A fresh temporary hub with four simulated support services sending signed traffic over real SMTP
     (all urgencies, some embargoed, some forged or from unknown keys), answering some of OCAM's requests and
     letting others go overdue; a local relay captures what the hub sends; the dashboard is in front.
-    Quit the dashboard (q) to stop everything and remove the temporary home."""
+    Quit the dashboard (q) to stop everything and remove the temporary home; SIGTERM, SIGHUP (the terminal
+    closing) and SIGINT do the same."""
     from tui import Dashboard
 
-    from hub.tools.demo import Demo
+    from hub.tools import demo as demo_mod
 
-    logging.getLogger().setLevel(logging.ERROR)  # the dashboard owns the terminal
-    session = Demo(speed=speed)
-    try:
-        try:
-            db = session.start()
-        except (HubError, CryptoError) as exc:
-            fail(f"the demo could not start in {session.root}: {exc} (gpg-agent needs a short path there: "
-                 f"set TMPDIR to a short directory)")
+    def dashboard(db, session) -> Dashboard:
         # Under the accelerated clock a rate "minute" is about one real second.
         bucket = timedelta(minutes=max(1, round(speed / 60)))
-        Dashboard(db, refresh_seconds=1.0, clock=session.clock, operator="demo-officer", rate_bucket=bucket).run()
-    finally:
-        session.close()
+        return Dashboard(db, refresh_seconds=1.0, clock=session.clock, operator="demo-officer", rate_bucket=bucket)
+
+    logging.getLogger().setLevel(logging.ERROR)  # the dashboard owns the terminal
+    try:
+        status = demo_mod.run(speed, dashboard)
+    except (HubError, CryptoError) as exc:
+        fail(f"the demo could not start: {exc} (gpg-agent needs a short path for its temporary home: "
+             f"set TMPDIR to a short directory)")
+    if status:
+        sys.exit(status)

@@ -100,7 +100,8 @@ def _change(home: Path, action: str, kind: str, member_name: str, signer_home: P
             return
         if signer_home is None:
             fail("give --signer-home DIR (the director's own GnuPG home) or --statement-out FILE")
-        signature = holders_mod.sign_with_home(signer_home, _signing_key(signer_home, boss.fingerprint), text,
+        signature = holders_mod.sign_with_home(signer_home, _signing_key(signer_home, boss.fingerprint,
+                                                                         settings.crypto.gpg_binary), text,
                                                binary=settings.crypto.gpg_binary)
         _apply(settings, db, gpg, clock, text, signature, [signer_home, *reseal_homes])
 
@@ -119,11 +120,11 @@ def _apply(settings, db, gpg, clock, statement: str, signature: bytes, homes: li
         click.echo(f"left out of the reseal (key expired or revoked): {', '.join(done.left_out)}", err=True)
 
 
-def _signing_key(signer_home: Path, director_fpr: str) -> str:
+def _signing_key(signer_home: Path, director_fpr: str, binary: str) -> str:
     """The director's key if that home holds it, else its own first key (the hub then refuses the signature)."""
     from crypto import Gpg
 
-    mine = Gpg(signer_home).secret_fingerprints()
+    mine = Gpg(signer_home, binary=binary).secret_fingerprints()
     if not mine:
         raise EmbargoError(f"the GnuPG home {signer_home} holds no secret key")
     return director_fpr if director_fpr in mine else mine[0]

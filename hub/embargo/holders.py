@@ -139,7 +139,7 @@ def sealed_to(uow: UnitOfWork, kind: str, member_name: str) -> list[int]:
             if any(h["name"] == member_name or h["fingerprint"] == fingerprint for h in holders)]
 
 
-def sign_with_home(signer_home, fingerprint: str, text: str, *, binary: str = "gpg") -> bytes:
+def sign_with_home(signer_home, fingerprint: str, text: str, *, binary: str | None = None) -> bytes:
     """Sign *text* (detached, armoured) with the key *fingerprint* held in a member's own GnuPG home."""
     from crypto import GpgUnavailable, KeyUnusable
 

@@ -100,7 +100,7 @@ def _who(uow: UnitOfWork, gpg: Gpg) -> str:
     return ", ".join(names) or "unknown key holder"
 
 
-def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, binary: str = "gpg",
+def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, binary: str | None = None,
               purpose: str = "embargo.opened") -> tuple[bytes, str]:
     """Decrypt an item with a holder's own GnuPG home; the opening is recorded (and committed by the
     caller) before the plaintext is handed out. Only a holder on the kind's current list may open it

@@ -10,9 +10,12 @@ from datetime import datetime, timedelta
 from email.utils import getaddresses
 
 from crypto import (
+    CiphertextMalformed,
     ContentOutsideSignedPart,
     DecryptionFailed,
     Gpg,
+    GpgOutputTooLarge,
+    GpgTimedOut,
     GpgUnavailable,
     HeaderBlockTooLarge,
     HeaderTooLong,
@@ -60,6 +63,7 @@ _SIGNATURE_REPLIES = {
     "revoked_key": R.REVOKED_KEY,
     "expired_signature": R.SIGNATURE_EXPIRED,
     "error": R.BAD_SIGNATURE,
+    "malformed": R.MALFORMED_SIGNATURE,
 }
 
 
@@ -209,6 +213,15 @@ class Admission:
                 check = self.gpg.verify_detached(signed.signed_bytes, signed.signature)
             except MimeError as exc:
                 raise Refused(_mime_reply(exc, self.limits), mime=exc.reason) from exc
+            except GpgOutputTooLarge as exc:  # expanded by the input (compression, repeated packets): permanent
+                reply = (R.DECRYPTED_TOO_LARGE.format(limit=exc.limit) if exc.stream == "output" else
+                         R.MALFORMED.format(reason="its OpenPGP data repeats packets past any real message"))
+                raise Refused(reply, gpg=str(exc)) from exc
+            except GpgTimedOut as exc:
+                if not exc.busy:  # gpg was waiting (agent, locks, a loaded machine): the hub's trouble, 4xx
+                    raise
+                # gpg worked the whole time limit on this input: a retry would cost as much again (never 4xx).
+                raise Refused(R.TOO_COSTLY.format(seconds=exc.seconds), gpg=str(exc)) from exc
         return self._checked(Verified(signed.signed_bytes, signed.entity, check, encrypted=False))
 
     def _decrypt_and_verify(self, ciphertext: bytes) -> Verified:
@@ -216,6 +229,8 @@ class Admission:
             decrypted = self.gpg.decrypt(ciphertext)
         except DecryptionFailed as exc:
             raise Refused(R.UNDECRYPTABLE, decrypt=exc.reason) from exc
+        except CiphertextMalformed as exc:
+            raise Refused(R.MALFORMED.format(reason=exc.reason), decrypt="malformed") from exc
         inner = pgpmime.read(decrypted.plaintext, self.limits)
         if inner.content_type == "multipart/signed":  # encapsulated: sign, then encrypt
             signed = pgpmime.signed_part(inner)

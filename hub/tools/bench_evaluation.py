@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from crypto import Gpg, StorageKey
+from crypto.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
@@ -29,7 +29,7 @@ def run_evaluation_bench(count: int, evaluations_sent: int) -> str:
         return _run(tmp, count, evaluations_sent)
     finally:
         for home in (tmp / "hub" / "gnupg", tmp / "keys"):
-            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+            stop_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -6,12 +6,12 @@ import hashlib
 import shutil
 import smtplib
 import ssl
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from crypto import Gpg
+from crypto.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
@@ -32,7 +32,7 @@ def run_flash_bench(*, backlog: int, probes: int, amqp_url: str = "", workers: i
         return _run(tmp, backlog, probes, amqp_url, workers if amqp_url else 0)
     finally:
         for home in (tmp / "hub" / "gnupg", tmp / "partner"):
-            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+            stop_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -24,6 +24,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from crypto import Gpg, compose, pgpmime
+from crypto.gpg_process import stop_agent, system_binary
 from gateway.capture import CaptureRelay
 
 from hub import home as home_mod
@@ -70,7 +71,7 @@ class IntakeReport:
 
     def render(self) -> str:
         cpu = _cpu_model()
-        gpg = subprocess.run(["gpg", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        gpg = subprocess.run([system_binary("gpg"), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
         ms = lambda v: f"{v * 1000:.1f} ms"  # noqa: E731
         return "\n".join([
             f"machine      {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; {gpg}",
@@ -164,8 +165,7 @@ def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: fl
         return report
     finally:
         for home in tmp.glob("*"):
-            subprocess.run(["gpgconf", "--homedir", str(home / "gnupg") if (home / "gnupg").exists() else str(home),
-                            "--kill", "gpg-agent"], capture_output=True)
+            stop_agent(home / "gnupg" if (home / "gnupg").exists() else home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -1,5 +1,6 @@
 """`passerelle demo`: a fresh hub, four simulated support services sending real signed SMTP traffic, a
-capturing relay, an accelerated clock, and the dashboard in front. Quitting the dashboard stops it all."""
+capturing relay, an accelerated clock, and the dashboard in front. Quitting the dashboard, a stop signal
+or the terminal closing stops it all and removes the temporary home."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import random
 import shutil
 import smtplib
 import ssl
-import subprocess
 import tempfile
 import threading
 import time
@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import Callable
 
 from crypto import Gpg, compose
+from crypto.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
@@ -28,6 +30,8 @@ from .background import BackgroundHub
 from hub.clock import SystemClock
 from hub.outbound.requests import send_request
 from hub.settings import load
+
+from .demo_stop import Interrupted, StopSignals, Terminal
 
 PARTNERS = (("police-fed", "police"), ("vsse", "intelligence"), ("customs", "customs"),
             ("foreign-affairs", "foreign-affairs"))
@@ -130,10 +134,8 @@ class Demo:
             relay.stop()
         if db is not None:
             db.dispose()
-        for path in [self.root / "hub" / "gnupg", *(self.root / s.name for s in getattr(self, "senders", [])),
-                     self.root / "stranger", *(self.root / name for name, _ in self.MEMBERS)]:
-            if path.exists():
-                subprocess.run(["gpgconf", "--homedir", str(path), "--kill", "gpg-agent"], capture_output=True)
+        for path in _gnupg_homes(self.root):  # every home made, also one a start cut short was making
+            stop_agent(path)
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- the simulated partners --------------------------------------------------------------
@@ -214,3 +216,32 @@ class Demo:
                 .order_by(Deadline.due_at).limit(1))
         if ref:
             self._submit(sender, "response", "ROUTINE", request_ref=ref)
+
+
+def _gnupg_homes(root: Path) -> list[Path]:
+    """The GnuPG homes under *root*: the directories gpg has written a keyring or a secret key into."""
+    found = [root, *root.rglob("*")] if root.exists() else []
+    return [p for p in found if (p / "pubring.kbx").exists() or (p / "private-keys-v1.d").exists()]
+
+
+def run(speed: float, dashboard: Callable[[Database, Demo], object]) -> int:
+    """The demo with the app *dashboard* makes in front, until it is quit or a stop signal arrives; cleaned
+    up (threads stopped, gpg-agents stopped, temporary home removed, terminal settings put back) in every
+    case. Returns the exit status (StopSignals.status)."""
+    terminal = Terminal()
+    session = Demo(speed=speed)
+
+    def cleanup() -> None:
+        session.close()
+        terminal.restore()
+
+    with StopSignals(cleanup) as signals:
+        try:
+            db = session.start()
+            signals.app = dashboard(db, session)
+            signals.app.run()
+        except Interrupted:
+            pass
+        finally:
+            signals.finished()
+    return signals.status
