@@ -123,7 +123,7 @@ def reseal(uow: UnitOfWork, hub_gpg: Gpg, clock: Clock, *, reference: str, key_h
                                purpose="embargo.opened_for_reseal")
     if who not in {h["name"] for h in holders}:
         raise EmbargoError(f"{who} is no longer a holder of the {item.kind} list; only a current holder may reseal")
-    sealed = seal(hub_gpg, uow, item.kind, plaintext)
+    sealed = seal(hub_gpg, uow, item.kind, plaintext, now=clock.now())
     previous = item.holder_version
     item.ciphertext, item.holders, item.holder_version = sealed.ciphertext, sealed.holders, sealed.version
     item.resealed_at, item.resealed_by = clock.now(), who
