@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from hub import home as home_mod
-from hub.clock import SystemClock
-from hub.errors import EmbargoError, HubError, PartnerError
+from hub.clock import Clock, SystemClock
+from hub.errors import EmbargoError, HubError, PartnerError, RetentionError, StatementError
 
 home_option = click.option(
     "--home", "home", type=click.Path(file_okay=False, path_type=Path), envvar="PASSERELLE_HOME",
@@ -35,6 +35,14 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def command_clock() -> Clock:
+    """The clock of this command: the system's, or the one its caller handed over as the command's object
+    (``main(args, obj=clock)``, how the tests travel in time); never settable from the command line."""
+    context = click.get_current_context(silent=True)
+    given = context.find_root().obj if context is not None else None
+    return given if callable(getattr(given, "now", None)) else SystemClock()
+
+
 @contextmanager
 def opened(home: Path):
     """(settings, db, hub gpg, clock) for one command; the database is disposed of afterwards."""
@@ -44,8 +52,8 @@ def opened(home: Path):
     settings = load_settings(home)
     db = Database(settings.database_url)
     try:
-        yield settings, db, open_gpg(settings), SystemClock()
-    except (PartnerError, EmbargoError) as exc:
+        yield settings, db, open_gpg(settings), command_clock()
+    except (PartnerError, EmbargoError, StatementError, RetentionError) as exc:
         fail(str(exc))
     finally:
         db.dispose()

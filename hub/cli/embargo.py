@@ -15,7 +15,7 @@ from hub.embargo import decisions
 from .common import fail, home_option
 from .common import opened
 from hub.clock import brussels
-from hub.embargo.holders import sign_with_home
+from hub.acts.statements import sign_with_home, signing_key
 from hub.registry.members import director
 
 key_home_option = click.option("--key-home", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -149,8 +149,9 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
             text = decisions.statement(uow, reference=reference, integrate=integrate, consent=consent,
                                        recipients=_recipients(recipients), hub=settings.hub.address)
             boss = director(uow)
-        director_sig = (sign_with_home(signer_home, _own_key(signer_home, boss.fingerprint), text,
-                                       binary=settings.crypto.gpg_binary) if signer_home else None)
+        binary = settings.crypto.gpg_binary
+        director_sig = (sign_with_home(signer_home, signing_key(signer_home, boss.fingerprint, binary=binary), text,
+                                       binary=binary) if signer_home else None)
         with db.unit_of_work() as uow:
             decision = decisions.submit(uow, gpg, clock, text=text, director_signature=director_sig,
                                         second_signature=second_signature.read_bytes() if second_signature else None)
@@ -162,12 +163,6 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
         raise SystemExit(3)
     click.echo(f"{reference}: joint decision recorded (integrate={integrate}, consent={consent}, "
                f"recipients={', '.join(_recipients(recipients)) or '-'})")
-
-
-def _own_key(home: Path, director_fpr: str) -> str:
-    from .members import _signing_key
-
-    return _signing_key(home, director_fpr)
 
 
 @click.group()

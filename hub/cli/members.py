@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
+from hub.acts.statements import sign_with_home, signing_key
 from hub.embargo import holders as holders_mod
 from hub.registry import members as members_mod
 from .common import fail, home_option, opened
 from hub.clock import brussels
-from hub.errors import EmbargoError
 from hub.registry.recipients import CLEARANCES
 
 
@@ -98,23 +98,14 @@ def _change(home: Path, action: str, kind: str, member_name: str, signer_home: P
             return
         if signer_home is None:
             fail("give --signer-home DIR (the director's own GnuPG home) or --statement-out FILE")
-        signature = holders_mod.sign_with_home(signer_home, _signing_key(signer_home, boss.fingerprint), text,
-                                               binary=settings.crypto.gpg_binary)
+        binary = settings.crypto.gpg_binary
+        signature = sign_with_home(signer_home, signing_key(signer_home, boss.fingerprint, binary=binary), text,
+                                   binary=binary)
         with db.unit_of_work() as uow:
             row = holders_mod.apply(uow, gpg, clock, statement=text, signature=signature, hub=settings.hub.address)
             uow.commit()
             click.echo(f"{kind} holders version {row.version} signed by {row.signed_by}: "
                        f"{', '.join(h['name'] for h in row.holders)}")
-
-
-def _signing_key(signer_home: Path, director_fpr: str) -> str:
-    """The director's key if that home holds it, else its own first key (the hub then refuses the signature)."""
-    from crypto import Gpg
-
-    mine = Gpg(signer_home).secret_fingerprints()
-    if not mine:
-        raise EmbargoError(f"the GnuPG home {signer_home} holds no secret key")
-    return director_fpr if director_fpr in mine else mine[0]
 
 
 kind_option = click.option("--kind", required=True, type=click.Choice(holders_mod.KINDS))
