@@ -10,13 +10,13 @@ from crypto.gpg import Decrypted, Gpg, KeyInfo, SignatureCheck
 from crypto.pgpmime import (
     Envelope, Limits, SignedEntity, analyse, analyse_inner, first_text, header_fields, payload_headers,
 )
-from crypto.seal import Sealed, StorageKey
+from crypto.seal import Sealed, StorageKey, WrappingKey
 from crypto.tls import make_self_signed
 
 __all__ = [
     "ContentOutsideSignedPart", "CryptoError", "Decrypted", "DecryptionFailed", "Envelope", "Gpg",
     "GpgUnavailable", "HeaderTooLong", "InlinePgp", "KeyImportError", "KeyInfo", "KeyUnusable",
     "Limits", "MalformedMime", "MimeError", "NestingTooDeep", "SealError", "Sealed", "SignatureCheck",
-    "SignedEntity", "StorageKey", "TooManyParts", "Unsigned", "analyse", "analyse_inner",
+    "SignedEntity", "StorageKey", "TooManyParts", "Unsigned", "WrappingKey", "analyse", "analyse_inner",
     "encrypt_entity", "first_text", "header_block", "header_fields", "make_self_signed", "payload_headers", "sign_entity",
 ]

@@ -7,7 +7,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from crypto import Gpg, GpgUnavailable, KeyUnusable
 
@@ -79,13 +79,14 @@ class Signer:
     signing_fingerprint: str
 
 
-def signing_key(signer_home: Path, wanted: str, *, binary: str = "gpg") -> str:
-    """The key *wanted* if the home holds it, else the home's first secret key (the hub then refuses the
-    signature, saying whose it is)."""
+def signing_key(signer_home: Path, wanted: Iterable[str], *, binary: str = "gpg") -> str:
+    """The home's first secret key among *wanted* (registered keys), else its first one (the hub then refuses
+    the signature, saying whose it is)."""
     mine = Gpg(signer_home, binary=binary).secret_fingerprints()
     if not mine:
         raise StatementError(f"the GnuPG home {signer_home} holds no secret key")
-    return wanted if wanted in mine else mine[0]
+    wanted = set(wanted)
+    return next((fingerprint for fingerprint in mine if fingerprint in wanted), mine[0])
 
 
 def sign_with_home(signer_home: Path, fingerprint: str, text: str, *, binary: str = "gpg") -> bytes:
@@ -110,6 +111,7 @@ def verify(gpg: Gpg, text: str, signature: bytes, allowed: Sequence[tuple[str, s
     for name, fingerprint in allowed:
         if check.primary_fingerprint == fingerprint:
             return Signer(name, fingerprint, check.signing_fingerprint or fingerprint)
-    names = " or ".join(f"{n} ({f})" for n, f in allowed) if 0 < len(allowed) <= 3 else "registered for it"
-    raise StatementError(f"the statement is signed by {check.primary_fingerprint}, not by the {role} {names}; "
+    whom = (f"the {role} " + " or ".join(f"{n} ({f})" for n, f in allowed) if 0 < len(allowed) <= 3
+            else f"any registered {role}")
+    raise StatementError(f"the statement is signed by {check.primary_fingerprint}, not by {whom}; "
                          "nothing was recorded")

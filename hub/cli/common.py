@@ -3,6 +3,7 @@ opening a hub's store and keys for one command."""
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,13 @@ def load_settings(home: Path, **overrides):
 def fail(message: str) -> None:
     click.echo(f"passerelle: {message}", err=True)
     sys.exit(2)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write content a command opened to a new file only its owner can read (never over an existing one)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def command_clock() -> Clock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,8 +11,7 @@ import click
 
 from hub.embargo import sealing as embargo_mod
 from hub.embargo import decisions
-from .common import fail, home_option
-from .common import opened
+from .common import fail, home_option, opened, write_private
 from hub.clock import brussels
 from hub.acts.statements import sign_with_home, signing_key
 from hub.registry.members import director
@@ -72,9 +70,7 @@ def embargo_open(home: Path, reference: str, key_home: Path, out: Path | None) -
             finally:
                 uow.commit()  # the opening, or the refused attempt, is recorded either way
         if out is not None:
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(plaintext)
+            write_private(out, plaintext)
             click.echo(f"{reference} opened by {who}; written to {out}", err=True)
         else:
             sys.stdout.buffer.write(plaintext)
@@ -150,7 +146,7 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
                                        recipients=_recipients(recipients), hub=settings.hub.address)
             boss = director(uow)
         binary = settings.crypto.gpg_binary
-        director_sig = (sign_with_home(signer_home, signing_key(signer_home, boss.fingerprint, binary=binary), text,
+        director_sig = (sign_with_home(signer_home, signing_key(signer_home, [boss.fingerprint], binary=binary), text,
                                        binary=binary) if signer_home else None)
         with db.unit_of_work() as uow:
             decision = decisions.submit(uow, gpg, clock, text=text, director_signature=director_sig,

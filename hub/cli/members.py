@@ -99,7 +99,7 @@ def _change(home: Path, action: str, kind: str, member_name: str, signer_home: P
         if signer_home is None:
             fail("give --signer-home DIR (the director's own GnuPG home) or --statement-out FILE")
         binary = settings.crypto.gpg_binary
-        signature = sign_with_home(signer_home, signing_key(signer_home, boss.fingerprint, binary=binary), text,
+        signature = sign_with_home(signer_home, signing_key(signer_home, [boss.fingerprint], binary=binary), text,
                                    binary=binary)
         with db.unit_of_work() as uow:
             row = holders_mod.apply(uow, gpg, clock, statement=text, signature=signature, hub=settings.hub.address)

@@ -17,6 +17,7 @@ from store import EmbargoItem, Member, Message, UnitOfWork
 from hub import audit
 from hub.clock import Clock
 from hub.errors import EmbargoError
+from hub.retention.items import erased_sentence
 from .holders import current
 
 
@@ -92,6 +93,8 @@ def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, 
     """Decrypt an item with a holder's own GnuPG home; the opening is recorded (and committed by the
     caller) before the plaintext is handed out. A non-holder's attempt is recorded and refused."""
     message, item = item_of(uow, reference)
+    if not item.ciphertext:  # deleted by its erasure: the holders' keys have nothing left to open
+        raise EmbargoError(erased_sentence(uow.retention.for_message(message.id), reference))
     gpg, holder = _holder_in(key_home, item, binary)
     if holder is None:
         who = _who(uow, gpg)
