@@ -63,6 +63,7 @@ COUNTER_UPSERT = {
 }
 
 BLOB_INSERT = insert(SealedBlob.__table__).returning(SealedBlob.__table__.c.id)
+PERIOD_KEY = select(_r.id, _r.wrapped_key).where(_r.name == bindparam("b_name"))
 MESSAGE_INSERT = insert(Message.__table__).returning(Message.__table__.c.id)
 MESSAGE_UPDATE = update(Message.__table__).where(Message.__table__.c.id == bindparam("b_id"))
 OUTBOUND_INSERT = insert(OutboundMail.__table__).returning(OutboundMail.__table__.c.id)

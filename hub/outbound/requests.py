@@ -105,7 +105,10 @@ def release_held(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
     partner = uow.partners.get(partner_id)
     released = []
     for message in uow.messages.held_for(partner_id):
-        entity = vault.unseal(key, uow.blobs.get(message.raw_blob_id), context=f"message:{message.reference}")
+        blob = uow.blobs.get(message.raw_blob_id)
+        if blob.wrapped_key is None:  # erased while it was held (retention): nothing is left to send
+            continue
+        entity = vault.unseal(key, blob, context=f"message:{message.reference}")
         outer = outer_headers(settings, partner.email, message.rfc_message_id, message.reference, clock.now())
         if key_problem(gpg, partner.fingerprint, clock.now()) is not None:
             continue

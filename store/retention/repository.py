@@ -9,6 +9,7 @@ from typing import Sequence
 from sqlalchemy import Row, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .. import statements as S
 from ..embargo_models import EmbargoItem
 from ..models import Deadline, Message, OutboundMail, RetentionPeriod, SealedBlob
 from ..repositories import _Repository
@@ -33,8 +34,8 @@ class RetentionRepository(_Repository):
     # -- the wrapping key of each period ------------------------------------------------------------
 
     def period(self, name: str) -> Row | None:
-        """(id, key_id, wrapped_key) of period *name*; wrapped_key is None once destroyed."""
-        return self.session.execute(select(_p.id, _p.key_id, _p.wrapped_key).where(_p.name == name)).first()
+        """(id, wrapped_key) of period *name*; wrapped_key is None once destroyed (hot path: every seal, Core)."""
+        return self._core(S.PERIOD_KEY, {"b_name": name}).first()
 
     def add_period(self, name: str, *, key_id: str, wrapped_key: bytes, now: datetime) -> None:
         """Insert period *name* unless a concurrent writer did (then its key is the one kept)."""

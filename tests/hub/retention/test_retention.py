@@ -327,3 +327,35 @@ def _live_periods(home) -> set[str]:
             SealedBlob, SealedBlob.period_id == RetentionPeriod.id).filter(RetentionPeriod.wrapped_key.is_not(None))}
     db.dispose()
     return found
+
+
+def test_an_erased_held_request_is_never_released(short_tmp):
+    """A request held for want of a usable key, then erased, stays unsent when the key is renewed; the other
+    held request goes."""
+    from tests.support.keys import gpg as run_gpg
+
+    home = make_home(short_tmp)
+    key = make_key(short_tmp, "police@partner.test", expire="seconds=5")  # expired at the hub's T0
+    home.register(key, "police-fed", "police")
+    members = {name: _member(home, short_tmp, name, role) for name, role in (("director", "director"),
+                                                                              ("ana", "analyst"))}
+    held = []
+    for n in range(2):
+        body = short_tmp / f"q{n}.txt"
+        body.write_text(f"Question {n}")
+        result = cli(home, at(0), "send", "request", "--to", "police-fed", "--urgency", "ROUTINE", "--subject", "Q",
+                     "--body", str(body))
+        assert result.exit_code == 3 and "HELD" in result.output, result.output
+        held.append(reference_in(result.output))
+    ok(home, at(0, SECOND), "retention", "trigger", held[0], "--ground", "unfounded", "--reason", "Sans objet",
+       "--signer-home", str(members["ana"].home))
+    assert review((home, key, members), at(0, 2 * SECOND), held[0], "erase").exit_code == 0
+    for subkey in [None, *[line.split(":")[9] for line in run_gpg(key.home, "--list-keys", "--with-colons",
+                                                                  key.fingerprint).decode().splitlines()
+                           if line.startswith("fpr:")][1:]]:
+        run_gpg(key.home, "--quick-set-expire", key.fingerprint, "1y", *([subkey] if subkey else []))
+    (short_tmp / "renewed.asc").write_bytes(run_gpg(key.home, "--armor", "--export", key.fingerprint))
+    updated = ok(home, at(0, 3 * SECOND), "partner", "update-key", "police-fed", "--key", str(short_tmp / "renewed.asc"))
+    assert f"held request {held[1]} released" in updated and held[0] not in updated
+    shown = json.loads(ok(home, at(0), "messages", "show", held[0], "--json"))
+    assert shown["state"] == "held" and shown["deliveries"] == [] and shown["retention"]["state"] == "erased"
