@@ -40,8 +40,8 @@ class Applied:
     reference: str
 
 
-def _held(uow: UnitOfWork, reference: str) -> tuple[RetentionItem, Message]:
-    found = uow.retention.item_of(reference)
+def _held(uow: UnitOfWork, reference: str, *, for_update: bool = False) -> tuple[RetentionItem, Message]:
+    found = uow.retention.item_of(reference, for_update=for_update)
     if found is None:
         raise RetentionError(f"{reference}: no message with that reference is held")
     item, message = found
@@ -108,7 +108,7 @@ def apply(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, statement: str, signature:
     if recorded is not None:
         raise RetentionError(f"this statement was recorded already, on {brussels(recorded.at)}: a signed act "
                              "counts once; sign a new one")
-    item, message = _held(uow, reference)
+    item, message = _held(uow, reference, for_update=True)
     if parsed.one("content-digest") != f"sha256:{message.body_digest}" or \
             parsed.one("intake") != item.intake_at.isoformat():
         raise RetentionError(f"the statement does not describe {reference} (its digest or intake differ)")

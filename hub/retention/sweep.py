@@ -35,7 +35,9 @@ class RetentionSweep:
         now = self.clock.now()
         self._make_periods(now)
         erased = 0
-        while True:
+        with self.db.reader() as uow:
+            first_end = uow.retention.next_end()
+        while first_end is not None and first_end <= now:  # a write transaction only when an end has come
             with self.db.unit_of_work() as uow:
                 ending = uow.retention.ending(self.clock.now(), limit=self.batch)
                 for item, message in ending:

@@ -63,9 +63,14 @@ class RetentionRepository(_Repository):
         self.session.execute(insert(RetentionItem.__table__).values(
             message_id=message_id, intake_at=intake_at, review_at=review_at, end_at=end_at, state="held"))
 
-    def item_of(self, reference: str) -> tuple[RetentionItem, Message] | None:
-        found = self.session.execute(select(RetentionItem, Message).join(Message, Message.id == RetentionItem.message_id)
-                                     .where(Message.reference == reference)).first()
+    def item_of(self, reference: str, *, for_update: bool = False) -> tuple[RetentionItem, Message] | None:
+        """The item of *reference* and its message; *for_update* locks the item until the transaction ends (on
+        PostgreSQL: a decision and the 50-year sweep never erase it twice)."""
+        query = (select(RetentionItem, Message).join(Message, Message.id == RetentionItem.message_id)
+                 .where(Message.reference == reference))
+        if for_update:
+            query = query.with_for_update(of=RetentionItem)
+        found = self.session.execute(query).first()
         return (found[0], found[1]) if found else None
 
     def for_message(self, message_id: int) -> RetentionItem | None:
@@ -83,10 +88,11 @@ class RetentionRepository(_Repository):
         return [(i, r) for i, r in self.session.execute(query.order_by(due, RetentionItem.id).limit(limit))]
 
     def ending(self, now: datetime, *, limit: int) -> list[tuple[RetentionItem, Message]]:
-        """Held items whose end has come, oldest end first (index on state, end_at)."""
+        """Held items whose end has come, oldest end first (index on state, end_at), locked; one a decision holds
+        is left for the next round."""
         query = (select(RetentionItem, Message).join(Message, Message.id == RetentionItem.message_id)
                  .where(RetentionItem.state == "held", RetentionItem.end_at <= now)
-                 .order_by(RetentionItem.end_at).limit(limit))
+                 .order_by(RetentionItem.end_at).limit(limit).with_for_update(of=RetentionItem, skip_locked=True))
         return [(i, m) for i, m in self.session.execute(query)]
 
     def next_end(self) -> datetime | None:
