@@ -60,11 +60,6 @@ def _parse(text: str) -> dict[str, str]:
         raise EmbargoError(f"not a joint embargo decision statement: {exc}") from exc
 
 
-def _check(gpg: Gpg, text: str, signature: bytes, allowed: list[tuple[str, str]], role: str) -> tuple[str, str]:
-    signer = verify(gpg, text, signature, allowed, role=role)
-    return signer.name, signer.fingerprint
-
-
 def _decision_for(uow: UnitOfWork, clock: Clock, text: str, actor: str):
     """The decision stated by *text* (created pending on first sight), its message and item."""
     values = _parse(text)
@@ -106,15 +101,17 @@ def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signa
     decision, message, item = _decision_for(uow, clock, text, actor)
     if director_signature is not None:
         boss = director(uow)
-        name, fpr = _check(gpg, text, director_signature, [(boss.name, boss.fingerprint)], "director")
-        decision.director_signature, decision.director_fingerprint = director_signature.decode("ascii"), fpr
-        audit.record(uow, clock, "embargo.decision_signed", actor=name, ref=message.reference, role="director")
+        signer = verify(gpg, text, director_signature, [(boss.name, boss.fingerprint)], role="director")
+        decision.director_signature = director_signature.decode("ascii")
+        decision.director_fingerprint = signer.fingerprint
+        audit.record(uow, clock, "embargo.decision_signed", actor=signer.name, ref=message.reference,
+                     role="director")
     if second_signature is not None:
         role = _second_role(item.kind)
-        name, fpr = _check(gpg, text, second_signature, second_party(uow, message, item.kind), role)
-        decision.second_signature, decision.second_fingerprint = second_signature.decode("ascii"), fpr
-        decision.second_party = name
-        audit.record(uow, clock, "embargo.decision_signed", actor=name, ref=message.reference, role=role)
+        signer = verify(gpg, text, second_signature, second_party(uow, message, item.kind), role=role)
+        decision.second_signature, decision.second_fingerprint = second_signature.decode("ascii"), signer.fingerprint
+        decision.second_party = signer.name
+        audit.record(uow, clock, "embargo.decision_signed", actor=signer.name, ref=message.reference, role=role)
     _record_if_complete(uow, clock, decision, message)
     return decision
 
