@@ -11,7 +11,7 @@ from crypto.mime import Part
 from crypto.pgpmime import (
     Envelope, Limits, SignedEntity, analyse, analyse_inner, first_text, payload_headers,
 )
-from crypto.seal import Sealed, StorageKey
+from crypto.seal import Sealed, StorageKey, WrappingKey
 from crypto.tls import make_self_signed
 
 __all__ = [
@@ -19,6 +19,6 @@ __all__ = [
     "Envelope", "Gpg", "GpgOutputTooLarge", "GpgTimedOut", "GpgUnavailable", "HeaderBlockTooLarge",
     "HeaderTooLong", "InlinePgp", "KeyImportError", "KeyInfo", "KeyUnusable", "Limits", "MalformedMime",
     "MimeError", "NestingTooDeep", "Part", "SealError", "Sealed", "SignatureCheck", "SignedEntity", "StorageKey",
-    "TooManyHeaderFields", "TooManyParts", "Unsigned", "analyse", "analyse_inner", "encrypt_entity", "first_text",
+    "TooManyHeaderFields", "TooManyParts", "Unsigned", "WrappingKey", "analyse", "analyse_inner", "encrypt_entity", "first_text",
     "header_block", "make_self_signed", "payload_headers", "sign_entity",
 ]

@@ -8,6 +8,8 @@
     ├── UnknownPartner        a report or command names a partner that is not registered
     ├── ReversedPeriod        a report's period ends before it starts
     ├── EmbargoError          an embargo command is refused (signature, holder, decision)
+    ├── StatementError        a signed statement is malformed, or not signed by whom the act needs
+    ├── RetentionError        a retention act is refused (not due, erased already, a replayed decision)
     └── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
 """
 
@@ -60,6 +62,14 @@ class UnknownPartner(HubError):
 
 class EmbargoError(HubError):
     """A holder-list change, an opening, a reseal or a joint decision is refused; the message says why."""
+
+
+class StatementError(HubError):
+    """A signed statement of an OCAM act is malformed, or its signature is not a good one by whom the act needs."""
+
+
+class RetentionError(HubError):
+    """A retention trigger or review is refused (no such item, not due, erased already, a replayed decision)."""
 
 
 class NotActionable(HubError):

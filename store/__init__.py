@@ -8,9 +8,11 @@ from .group import GroupCommit
 from .leader import LeaderLock
 from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
 from .models import (
-    AuditEvent, Counter, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
+    AuditEvent, Counter, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient,
+    RetentionPeriod, SealedBlob,
 )
 from .repositories import is_alert
+from .retention import RetentionAct, RetentionItem
 from .uow import UnitOfWork
 
 __all__ = [
@@ -34,6 +36,9 @@ __all__ = [
     "Partner",
     "QueueItem",
     "Recipient",
+    "RetentionAct",
+    "RetentionItem",
+    "RetentionPeriod",
     "SchemaOutOfDate",
     "SealedBlob",
     "StoreError",

@@ -91,6 +91,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float, begin: str) -
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")  # what an update or delete frees is zeroed (an erasure's bytes)
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
         cursor.close()
 
@@ -137,16 +138,22 @@ class Database:
         return UnitOfWork(self.read_sessions, None, readonly=True)
 
     def checkpoint(self) -> bool:
-        """SQLite: copy the write-ahead log into the database file and empty it, so overwritten content lives
-        on in neither (True once done; False when readers kept it from completing). PostgreSQL: nothing to do
-        here (old row versions stay until vacuumed, see the README)."""
+        """SQLite: copy the write-ahead log into the database file and truncate it, so that bytes overwritten
+        since (an erasure's) are left in neither file; False when a reader kept it from completing. PostgreSQL
+        keeps old row versions and its WAL by its own rules (see the README): True."""
         if self.dialect != "sqlite":
             return True
-        connection = self.engine.raw_connection()  # outside any transaction (the engine's begin is IMMEDIATE)
+        if self.write_lock is not None:
+            self.write_lock.acquire()
         try:
-            busy, _log, _done = connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            raw = self.engine.raw_connection()
+            try:
+                busy, _frames, _copied = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.close()
         finally:
-            connection.close()
+            if self.write_lock is not None:
+                self.write_lock.release()
         return busy == 0
 
     def dispose(self) -> None:

@@ -85,8 +85,10 @@ class EmbargoRepository(_Repository):
             setattr(item, name, value)
 
     def sealed_holders(self, kind: str) -> Sequence[tuple[int, list[dict]]]:
-        """(item id, holders it is sealed to) of every item of a kind, oldest first, without the ciphertexts."""
-        query = select(EmbargoItem.id, EmbargoItem.holders).where(EmbargoItem.kind == kind).order_by(EmbargoItem.id)
+        """(item id, holders it is sealed to) of every item of a kind still held (an erased one has no ciphertext
+        left), oldest first, without the ciphertexts."""
+        query = (select(EmbargoItem.id, EmbargoItem.holders)
+                 .where(EmbargoItem.kind == kind, EmbargoItem.ciphertext != b"").order_by(EmbargoItem.id))
         return [(i, list(h)) for i, h in self.session.execute(query).all()]
 
     def items(self, limit: int = 500) -> Sequence[tuple[EmbargoItem, Message]]:

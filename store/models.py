@@ -1,4 +1,4 @@
-"""Typed ORM models: partners, messages, sealed blobs, queue, outbound mail, audit, heartbeats."""
+"""Typed ORM models: partners, retention periods and sealed blobs, messages, queue, outbound mail, audit, heartbeats."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Inte
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
+
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -31,10 +32,25 @@ class Partner(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class SealedBlob(Base):
-    """Bytes sealed at rest: a per-item data key wrapped by the storage key.
+class RetentionPeriod(Base):
+    """The wrapping key of the blobs sealed in one calendar month (UTC), kept only wrapped under the storage
+    key. ``wrapped_key`` set to NULL destroys it: nothing sealed under it can be opened again."""
 
-    Deleting ``wrapped_key`` destroys the item for good (crypto-shredding).
+    __tablename__ = "retention_period"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
+    key_id: Mapped[str] = mapped_column(String(32))  # the storage key that wraps it
+    wrapped_key: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    destroyed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class SealedBlob(Base):
+    """Bytes sealed at rest: a per-item data key wrapped by the key of its retention period, itself wrapped by
+    the storage key (a blob sealed before revision 0010 has no period: the storage key wraps its data key).
+
+    Deleting ``wrapped_key`` destroys the item for good (crypto-shredding); so does destroying its period's key.
     """
 
     __tablename__ = "sealed_blob"
@@ -45,6 +61,14 @@ class SealedBlob(Base):
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_id: Mapped[Optional[int]] = mapped_column(ForeignKey("retention_period.id"), index=True)
+
+    period: Mapped[Optional[RetentionPeriod]] = relationship(lazy="select")
+
+    @property
+    def period_key(self) -> bytes | None:
+        """Its period's wrapped key (None once destroyed, and for a blob sealed before periods)."""
+        return self.period.wrapped_key if self.period is not None else None
 
 
 class Message(Base):

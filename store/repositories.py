@@ -81,10 +81,11 @@ class PartnerRepository(_Repository):
 class BlobRepository(_Repository):
     """Sealed bytes at rest."""
 
-    def add(self, *, key_id: str, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, now: datetime) -> int:
-        """Insert a sealed item; returns its id."""
+    def add(self, *, key_id: str, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, now: datetime,
+            period_id: int) -> int:
+        """Insert a sealed item, its data key wrapped by the key of period *period_id*; returns its id."""
         return self._core(S.BLOB_INSERT, dict(key_id=key_id, wrapped_key=wrapped_key, nonce=nonce,
-                                              ciphertext=ciphertext, created_at=now)).scalar_one()
+                                              ciphertext=ciphertext, created_at=now, period_id=period_id)).scalar_one()
 
     def get(self, blob_id: int) -> SealedBlob | None:
         return self.session.get(SealedBlob, blob_id)

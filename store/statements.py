@@ -6,7 +6,9 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import UTCDateTime
-from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, SealedBlob
+from .models import (
+    AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, RetentionPeriod, SealedBlob,
+)
 
 _q = QueueItem.__table__.c
 _a = AuditEvent.__table__.c
@@ -15,6 +17,7 @@ _p = Partner.__table__.c
 _m = Message.__table__.c
 _o = OutboundMail.__table__.c
 _b = SealedBlob.__table__.c
+_r = RetentionPeriod.__table__.c
 
 QUEUE_PUT = insert(QueueItem.__table__)
 QUEUE_NEXT = (
@@ -60,6 +63,7 @@ COUNTER_UPSERT = {
 }
 
 BLOB_INSERT = insert(SealedBlob.__table__).returning(SealedBlob.__table__.c.id)
+PERIOD_KEY = select(_r.id, _r.wrapped_key).where(_r.name == bindparam("b_name"))
 MESSAGE_INSERT = insert(Message.__table__).returning(Message.__table__.c.id)
 MESSAGE_UPDATE = update(Message.__table__).where(Message.__table__.c.id == bindparam("b_id"))
 OUTBOUND_INSERT = insert(OutboundMail.__table__).returning(OutboundMail.__table__.c.id)
@@ -91,8 +95,9 @@ INTAKE_SNAPSHOTS = (
 OUTBOUND_JOBS = (
     select(_o.id, _o.message_id, _o.purpose, _o.rfc_message_id, _o.mail_from, _o.rcpt_to, _o.attempts,
            _o.created_at, _o.due_at, _o.state, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
-           _m.reference)
+           _b.period_id, _r.wrapped_key.label("period_key"), _m.reference)
     .join(SealedBlob.__table__, _b.id == _o.blob_id)
+    .outerjoin(RetentionPeriod.__table__, _r.id == _b.period_id)
     .outerjoin(Message.__table__, _m.id == _o.message_id)
     .where(_o.id.in_(bindparam("b_ids", expanding=True)))
 )

@@ -38,9 +38,9 @@ class Stuck:
     why: str
 
 
-def local_actor() -> str:
-    """The name an act is recorded under when no member signs it: the duty officer's login."""
-    return f"duty-officer:{os.environ.get('USER', 'unknown')}"
+def local_actor(role: str = "duty-officer") -> str:
+    """The name an act is recorded under when no member signs it: the role and the login (the duty officer's)."""
+    return f"{role}:{os.environ.get('USER', 'unknown')}"
 
 
 def open_alerts(db: Database, *, limit: int = 200) -> list[Alert]:

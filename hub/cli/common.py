@@ -3,6 +3,7 @@ opening a hub's store and keys for one command."""
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,8 +11,8 @@ from pathlib import Path
 import click
 
 from hub import home as home_mod
-from hub.clock import SystemClock
-from hub.errors import EmbargoError, HubError, PartnerError
+from hub.clock import Clock, SystemClock
+from hub.errors import EmbargoError, HubError, PartnerError, RetentionError, StatementError
 
 home_option = click.option(
     "--home", "home", type=click.Path(file_okay=False, path_type=Path), envvar="PASSERELLE_HOME",
@@ -35,6 +36,21 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write content a command opened to a new file only its owner can read (never over an existing one)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def command_clock() -> Clock:
+    """The clock of this command: the system's, or the one its caller handed over as the command's object
+    (``main(args, obj=clock)``, how the tests travel in time); never settable from the command line."""
+    context = click.get_current_context(silent=True)
+    given = context.find_root().obj if context is not None else None
+    return given if callable(getattr(given, "now", None)) else SystemClock()
+
+
 @contextmanager
 def opened(home: Path):
     """(settings, db, hub gpg, clock) for one command; the database is disposed of afterwards."""
@@ -44,8 +60,8 @@ def opened(home: Path):
     settings = load_settings(home)
     db = Database(settings.database_url)
     try:
-        yield settings, db, open_gpg(settings), SystemClock()
-    except (PartnerError, EmbargoError) as exc:
+        yield settings, db, open_gpg(settings), command_clock()
+    except (PartnerError, EmbargoError, StatementError, RetentionError) as exc:
         fail(str(exc))
     finally:
         db.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,10 +11,9 @@ import click
 
 from hub.embargo import sealing as embargo_mod
 from hub.embargo import decisions, resealing
-from .common import fail, home_option
-from .common import opened
+from .common import fail, home_option, opened, write_private
 from hub.clock import brussels
-from hub.embargo.holders import sign_with_home
+from hub.acts.statements import sign_with_home, signing_key
 from hub.registry.members import director
 
 key_home_option = click.option("--key-home", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -72,9 +70,7 @@ def embargo_open(home: Path, reference: str, key_home: Path, out: Path | None) -
             finally:
                 uow.commit()  # the opening, or the refused attempt, is recorded either way
         if out is not None:
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(plaintext)
+            write_private(out, plaintext)
             click.echo(f"{reference} opened by {who}; written to {out}", err=True)
         else:
             sys.stdout.buffer.write(plaintext)
@@ -151,7 +147,7 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
                                        recipients=_recipients(recipients), hub=settings.hub.address)
             boss = director(uow)
         binary = settings.crypto.gpg_binary
-        director_sig = (sign_with_home(signer_home, _own_key(signer_home, boss.fingerprint, binary), text,
+        director_sig = (sign_with_home(signer_home, signing_key(signer_home, [boss.fingerprint], binary=binary), text,
                                        binary=binary) if signer_home else None)
         with db.unit_of_work() as uow:
             decision = decisions.submit(uow, gpg, clock, text=text, director_signature=director_sig,
@@ -164,12 +160,6 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
         raise SystemExit(3)
     click.echo(f"{reference}: joint decision recorded (integrate={integrate}, consent={consent}, "
                f"recipients={', '.join(_recipients(recipients)) or '-'})")
-
-
-def _own_key(home: Path, director_fpr: str, binary: str) -> str:
-    from .members import _signing_key
-
-    return _signing_key(home, director_fpr, binary)
 
 
 @click.group()

@@ -132,6 +132,7 @@ def _register() -> None:
     from .partner import partner
     from .report import report
     from .recipient import recipient
+    from .retention import retention
     from .send import send
     from .transport import transport
 
@@ -147,6 +148,7 @@ def _register() -> None:
     main.add_command(holders)
     main.add_command(embargo)
     main.add_command(export)
+    main.add_command(retention)
     main.add_command(transport)
 
 

@@ -9,8 +9,10 @@ import click
 
 from store import Message
 
-from .common import fail, home_option, load_settings
+from .common import fail, home_option, load_settings, opened, write_private
 from hub.clock import brussels
+from hub.errors import MessageNotFound, NotActionable
+from hub.retention.items import review_due
 
 
 def _iso(moment) -> str | None:
@@ -123,12 +125,45 @@ def messages_why(home: Path, reference: str, recipient: str) -> None:
         db.dispose()
 
 
+def _retention(item) -> dict | None:
+    if item is None:
+        return None
+    return {"state": item.state, "intake_at": _iso(item.intake_at), "review_due": _iso(review_due(item)),
+            "triggered_at": _iso(item.triggered_at), "end_at": _iso(item.end_at), "erased_at": _iso(item.erased_at),
+            "erased_by": item.erased_by}
+
+
+def _open_content(home: Path, reference: str, out: Path) -> None:
+    """Write the message's stored content to *out*; the opening is recorded first (AR Art. 6 §4)."""
+    from crypto import StorageKey
+
+    from hub.acts.access import open_message
+    from hub.acts.duty import local_actor
+
+    with opened(home) as (settings, db, _gpg, clock):
+        with db.unit_of_work() as uow:
+            try:
+                content = open_message(uow, clock, StorageKey.load(settings.storage_key_path), reference=reference,
+                                       actor=local_actor("operator"))
+            except (MessageNotFound, NotActionable) as exc:
+                fail(str(exc))
+            uow.commit()
+    write_private(out, content)
+    click.echo(f"{reference}: its stored content ({len(content)} bytes) written to {out}; the opening is recorded",
+               err=True)
+
+
 @messages.command("show")
 @home_option
 @click.argument("reference")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def messages_show(home: Path, reference: str, as_json: bool) -> None:
-    """Show one message: fields and their sources, times, receipt, deliveries, audit trail."""
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write its stored content (the bytes as received, or as the hub composed them) to this new "
+                   "file, mode 0600; the opening is recorded under your login (AR Art. 6 §4).")
+def messages_show(home: Path, reference: str, as_json: bool, out: Path | None) -> None:
+    """Show one message: fields and their sources, times, receipt, deliveries, retention, audit trail."""
+    if out is not None:
+        _open_content(home, reference, out)
     db = _db(home)
     try:
         with db.reader() as uow:
@@ -142,6 +177,7 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
                 "audit": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
                           for e in uow.audit.for_message(reference)],
                 "deadline": _deadline(uow.deadlines.for_message(m.id)),
+                "retention": _retention(uow.retention.for_message(m.id)),
             }
             times = {"received_at": brussels(m.received_at), "due_at": brussels(m.due_at)}
     finally:
@@ -173,6 +209,13 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
         else:
             click.echo(f"  open           {dl['reminders_sent']} reminder step(s) done"
                        + (f", escalated {brussels(_parse(dl['escalated_at']))}" if dl["escalated_at"] else ""))
+    kept = data["retention"]
+    if kept and kept["state"] == "erased":
+        click.echo(f"  retention      content ERASED {brussels(_parse(kept['erased_at']))} ({kept['erased_by']})")
+    elif kept:
+        review = brussels(_parse(kept["review_due"])) if kept["review_due"] else "none before the end"
+        click.echo(f"  retention      review {review}{' (triggered)' if kept['triggered_at'] else ''}, "
+                   f"end {brussels(_parse(kept['end_at']))}")
     for d in data["deliveries"]:
         click.echo(f"  {d['purpose']:<14} to {d['to']}: {d['state']} after {d['attempts']} attempt(s)"
                    + (f" — {d['last_error']}" if d["last_error"] else ""))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .common import fail, home_option, load_settings
-from hub.clock import SystemClock, brussels
+from .common import command_clock, fail, home_option, load_settings
+from hub.clock import brussels
 from hub.errors import PartnerError
 from hub.intake.fields import URGENCIES
 
@@ -52,7 +52,7 @@ def send_request(home: Path, partner: str, urgency: str, subject: str, body_file
 
     settings = load_settings(home)
     db = Database(settings.database_url)
-    clock = SystemClock()
+    clock = command_clock()
     try:
         with db.unit_of_work() as uow:
             sent = do_send(uow, settings=settings, gpg=open_gpg(settings),
@@ -118,7 +118,7 @@ def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgen
         fail("give one --basis per --add-recipient and one --reason per --exclude")
     settings = load_settings(home)
     db = Database(settings.database_url)
-    clock = SystemClock()
+    clock = command_clock()
     gpg = open_gpg(settings)
     try:
         policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)

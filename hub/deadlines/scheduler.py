@@ -1,4 +1,5 @@
-"""The scheduler: wakes at the next clock action (an index lookup), sends reminders, escalates the overdue."""
+"""The scheduler: wakes at the next clock action (an index lookup), sends reminders, escalates the overdue, and
+runs retention's automatic part (erasure at 50 years)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hub.clock import Clock
 from hub.outbound.outbox import queue_mail
 from hub.transport.priorities import priority_of
 from hub.registry.recipients import OCAM_DUTY
+from hub.retention.sweep import RetentionSweep
 from .reminders import reminder
 from .schedule import Step, catch_up, steps
 from hub.settings import Settings
@@ -56,15 +58,17 @@ class Scheduler:
         self.clock = clock
         self.transport = transport
         self.batch = batch
+        self.retention = RetentionSweep(db=db, clock=clock, storage_key=storage_key, batch=batch)
 
     def next_wake(self) -> datetime | None:
         with self.db.reader() as uow:
-            times = [t for t in (uow.deadlines.next_action_at(), uow.outbound.next_due()) if t is not None]
+            times = [t for t in (uow.deadlines.next_action_at(), uow.outbound.next_due(), uow.retention.next_end())
+                     if t is not None]
         return min(times) if times else None
 
     def tick(self) -> int:
-        """Perform every action due now (in batches); returns how many clocks were handled."""
-        handled = self._late_deliveries(self.clock.now())
+        """Perform every action due now (in batches); returns how many clocks and items were handled."""
+        handled = self._late_deliveries(self.clock.now()) + self.retention.tick()
         while True:
             due = self._due(self.clock.now())
             if not due:

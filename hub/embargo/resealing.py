@@ -74,10 +74,10 @@ def change(db: Database, hub_gpg: Gpg, clock: Clock, *, statement: str, signatur
         early = _prepare(uow, hub_gpg, proposed, openers, clock.now())
     with db.unit_of_work() as uow:
         uow.holders.lock()
-        proposed, check = lists.verify(uow, hub_gpg, statement=statement, signature=signature, hub=hub)
+        proposed, signer = lists.verify(uow, hub_gpg, statement=statement, signature=signature, hub=hub)
         resealed, left_out = (_reseal_removed(uow, hub_gpg, clock, proposed, openers, early)
                               if proposed.action == "remove" else ([], []))
-        row = lists.record(uow, clock, proposed, check, statement=statement, signature=signature)
+        row = lists.record(uow, clock, proposed, signer, statement=statement, signature=signature)
         uow.commit()
     if resealed:
         log.info("embargo: %s removed from the %s list; resealed to version %d: %s",

@@ -18,6 +18,7 @@ from .policy import Candidate, Policy, PolicyError
 from hub.transport.priorities import priority_of
 from hub.registry.recipients import cleared
 from hub.references import next_reference
+from hub.retention import items as retention
 from hub.outbound.requests import key_problem, outer_headers
 from hub.settings import Settings
 from hub.transport.protocol import Transport
@@ -172,6 +173,7 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
                 "origin": {"value": origin, "source": "operator"}},
         links={}, received_at=now, due_at=None, state="queued", receipt_status="none", raw_blob_id=blob_id,
     )
+    retention.register(uow, message_id, now)
     audit.record(uow, clock, "evaluation.created", actor=actor, ref=reference, kind=kind, origin=origin,
                  threat_level=threat_level, recipients=len(the_plan.included))
     if integration is not None:

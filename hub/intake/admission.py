@@ -46,6 +46,7 @@ from hub.errors import FieldError
 from .fields import RoutingFields, extract
 from hub.transport.priorities import priority_of
 from hub.references import next_reference
+from hub.retention import items as retention
 from hub.transport.protocol import Transport
 
 INTAKE_QUEUE = Queue.INTAKE
@@ -316,6 +317,7 @@ class Admission:
                 fields=fields.as_record(), links=refers_to, received_at=now, due_at=None, state="accepted",
                 receipt_status="pending", raw_blob_id=blob_id,
             )
+            retention.register(uow, message_row, now)
             if sealed is not None:
                 embargo_seal.record(uow, self.clock, message_id=message_row, reference=reference, sealed=sealed)
             if decision is not None:  # a joint decision's second signature, given by signing this message

@@ -17,6 +17,7 @@ from hub.errors import PartnerError
 from .outbox import mime_entity, queue_mail
 from hub.transport.priorities import priority_of
 from hub.references import next_reference
+from hub.retention import items as retention
 from hub.deadlines.schedule import steps
 from hub.settings import DeadlinesSection, Settings
 from hub.transport.protocol import Transport
@@ -84,6 +85,7 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
         received_at=now, due_at=due_at, state="held" if held_reason else "queued", receipt_status="none",
         raw_blob_id=blob_id,
     )
+    retention.register(uow, message_row, now)
     audit.record(uow, clock, "request.created", actor=actor, ref=reference, partner=partner.name, urgency=urgency)
     if held_reason:
         # Never in clear: the request waits for a usable key (partner update-key), and the duty officer is told.
@@ -103,7 +105,10 @@ def release_held(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
     partner = uow.partners.get(partner_id)
     released = []
     for message in uow.messages.held_for(partner_id):
-        entity = vault.unseal(key, uow.blobs.get(message.raw_blob_id), context=f"message:{message.reference}")
+        blob = uow.blobs.get(message.raw_blob_id)
+        if blob.wrapped_key is None:  # erased while it was held (retention): nothing is left to send
+            continue
+        entity = vault.unseal(key, blob, context=f"message:{message.reference}")
         outer = outer_headers(settings, partner.email, message.rfc_message_id, message.reference, clock.now())
         if key_problem(gpg, partner.fingerprint, clock.now()) is not None:
             continue

@@ -23,6 +23,7 @@ from crypto.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
+from hub.acts import statements
 from hub.embargo import holders
 from hub import home as home_mod
 from hub.registry import members, partners
@@ -117,7 +118,7 @@ class Demo:
                                          hub=self.settings.hub.address, now=self.clock.now())
                 boss = members.director(uow)
                 text = change.statement()
-                signature = holders.sign_with_home(self.root / "director", boss.fingerprint, text)
+                signature = statements.sign_with_home(self.root / "director", boss.fingerprint, text)
                 holders.apply(uow, hub_gpg, SystemClock(), statement=text, signature=signature,
                               hub=self.settings.hub.address)
                 uow.commit()
