@@ -11,7 +11,7 @@ import click
 
 from hub import home as home_mod
 from hub.clock import SystemClock
-from hub.errors import EmbargoError, HubError, PartnerError
+from hub.errors import AccessRefused, EmbargoError, HubError, MessageNotFound, PartnerError
 
 home_option = click.option(
     "--home", "home", type=click.Path(file_okay=False, path_type=Path), envvar="PASSERELLE_HOME",
@@ -45,7 +45,7 @@ def opened(home: Path):
     db = Database(settings.database_url)
     try:
         yield settings, db, open_gpg(settings), SystemClock()
-    except (PartnerError, EmbargoError) as exc:
+    except (PartnerError, EmbargoError, AccessRefused, MessageNotFound) as exc:
         fail(str(exc))
     finally:
         db.dispose()
