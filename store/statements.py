@@ -6,7 +6,9 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import UTCDateTime
-from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, SealedBlob
+from .models import (
+    AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
+)
 
 _q = QueueItem.__table__.c
 _a = AuditEvent.__table__.c
@@ -15,6 +17,7 @@ _p = Partner.__table__.c
 _m = Message.__table__.c
 _o = OutboundMail.__table__.c
 _b = SealedBlob.__table__.c
+_r = Recipient.__table__.c
 
 QUEUE_PUT = insert(QueueItem.__table__)
 QUEUE_NEXT = (
@@ -86,6 +89,11 @@ INTAKE_SNAPSHOTS = (
     .where(_m.id.in_(bindparam("b_ids", expanding=True)))
     .order_by(_m.id)
 )
+# Inbound copies: the duty desks, and an accepted message's sealed bytes with what its copies state.
+RECIPIENT_KEYS = (select(_r.name, _r.email, _r.fingerprint, _r.clearance)
+                  .where(_r.type == bindparam("b_type")).order_by(_r.name))
+MESSAGE_SEALED = (select(_m.signer_fingerprint, _m.encrypted, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext)
+                  .outerjoin(SealedBlob.__table__, _b.id == _m.raw_blob_id).where(_m.id == bindparam("b_id")))
 
 # Delivery: a batch of pending mails with their sealed bytes and their message's reference, in one query.
 OUTBOUND_JOBS = (

@@ -10,6 +10,7 @@ from crypto.errors import PacketError
 from crypto.original import outer_headers, split
 from store import Message, UnitOfWork
 
+from hub.errors import MessageNotFound
 from hub.vault import unseal
 
 AS_RECEIVED = "as received"
@@ -34,7 +35,7 @@ def stored_bytes(uow: UnitOfWork, key: StorageKey, message: Message) -> bytes:
     """A message's bytes as the hub keeps them, unsealed (SealError if altered or destroyed)."""
     blob = uow.blobs.get(message.raw_blob_id) if message.raw_blob_id is not None else None
     if blob is None:
-        raise LookupError(f"{message.reference} keeps no bytes under the storage key")
+        raise MessageNotFound(f"{message.reference} keeps no content the hub can open")
     return unseal(key, blob, context=f"message:{message.reference}")
 
 

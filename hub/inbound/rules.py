@@ -102,9 +102,12 @@ class Rules:
                 targets[target.name] = target
                 emails.add(target.email)
 
+        duty_desks = None  # read once, for the first rule that names them
         for rule in (r for r in self.rules if r.matches(facts)):
             basis = f"rule {rule.name}: {rule.basis}"
-            desks = list(uow.recipients.of_type(OCAM_DUTY)) if rule.duty_desks else []
+            if rule.duty_desks and duty_desks is None:
+                duty_desks = uow.recipients.keys_of_type(OCAM_DUTY)
+            desks = list(duty_desks) if rule.duty_desks else []
             for name in rule.desks:
                 desk = uow.recipients.by_name(name)
                 if desk is None or desk.type != OCAM_DUTY:

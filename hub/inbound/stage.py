@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from crypto import DecryptionFailed, Gpg, KeyUnusable, MimeError, SealError, StorageKey
 from crypto.errors import PacketError
-from store import Database, Distribution, UnitOfWork
+from store import Database, UnitOfWork
 
 from hub import audit
 from hub.clock import Clock
@@ -20,8 +20,9 @@ from hub.registry.recipients import cleared
 from hub.settings import Settings
 from hub.transport.priorities import priority_of
 from hub.transport.protocol import Transport
+from hub.vault import unseal
 from .copies import About, copy_mail, notice_mail
-from .originals import Original, original, stored_bytes
+from .originals import Original, original
 from .rules import HOLDER, Rules, Target
 
 if TYPE_CHECKING:
@@ -62,24 +63,43 @@ class CopyStage:
     def process(self, ctx: IntakeContext) -> None:
         if ctx.kind == "disposition":  # an MDN acknowledges the hub's mail: nothing for OCAM's people to read
             return
-        with self.db.reader() as uow:
-            message = uow.messages.get(ctx.message_id)
-            about = About(ctx.reference, ctx.partner, ctx.partner_kind, ctx.kind, ctx.urgency, ctx.source("urgency"),
-                          ctx.classification, ctx.received_at, ctx.due_at, message.signer_fingerprint)
+        sealed_to: tuple[int, int] | None = None  # an embargoed item's holder-list version and holder count
+        with self.db.reader() as uow:  # reads only: the gpg work below runs outside any transaction
             if ctx.embargo:
-                ctx.copies = self._notices(uow, about, message.id, ctx.embargo)
+                item = uow.embargo.for_message(ctx.message_id)
+                if item is None:
+                    return
+                sealed_to = (item.holder_version, len(item.holders))
+                targets = [Target(m.name, m.email, m.fingerprint, m.clearance, HOLDER,
+                                  f"holder of the {ctx.embargo} list, version {item.holder_version} "
+                                  "(law Art. 11-12 al. 2)") for m in members_of(uow, item)]
+            else:
+                targets, ctx.unrouted = self.rules.route(uow, partner=ctx.partner, partner_kind=ctx.partner_kind,
+                                                         kind=ctx.kind, urgency=ctx.urgency)
+            if not targets:
                 return
-            targets, ctx.unrouted = self.rules.route(uow, partner=ctx.partner, partner_kind=ctx.partner_kind,
-                                                     kind=ctx.kind, urgency=ctx.urgency)
-            raw = stored_bytes(uow, self.storage_key, message) if targets else b""
-        if not targets:
+            stored = uow.messages.sealed(ctx.message_id)
+        about = About(ctx.reference, ctx.partner, ctx.partner_kind, ctx.kind, ctx.urgency, ctx.source("urgency"),
+                      ctx.classification, ctx.received_at, ctx.due_at, stored.signer_fingerprint)
+        if sealed_to is not None:
+            ctx.copies = [self._notice(about, target, ctx.embargo, *sealed_to) for target in targets]
             return
         try:
-            found: Original | str = original(self.gpg, raw, encrypted=message.encrypted,
-                                             limit=self.settings.gateway.max_message_bytes)
-        except (DecryptionFailed, PacketError, MimeError, SealError) as exc:
-            found = f"the partner's original cannot be taken out of the stored message ({type(exc).__name__}: {exc})"
+            if stored.key_id is None:
+                raise SealError("the message keeps no sealed bytes")
+            raw = unseal(self.storage_key, stored, context=f"message:{ctx.reference}")
+        except SealError as exc:
+            found: Original | str = _unavailable(exc)
+        else:
+            found = self._original(raw, stored.encrypted)
         ctx.copies = [self._copy(about, target, found) for target in targets]
+
+    def _original(self, raw: bytes, encrypted: bool) -> Original | str:
+        """The partner's original, or why it cannot be had (its copies are then held: never a copy of less)."""
+        try:
+            return original(self.gpg, raw, encrypted=encrypted, limit=self.settings.gateway.max_message_bytes)
+        except (DecryptionFailed, PacketError, MimeError) as exc:
+            return _unavailable(exc)
 
     def _copy(self, about: About, target: Target, found: Original | str) -> Prepared:
         if not cleared(target.clearance, about.classification):
@@ -97,33 +117,26 @@ class CopyStage:
         """Why gpg would not encrypt to the target's key, in words (missing, revoked, expired since ...)."""
         return f"key {key_problem(self.gpg, target.fingerprint, self.clock.now()) or exc.reason}"
 
-    def _notices(self, uow: UnitOfWork, about: About, message_id: int, embargo: str) -> list[Prepared]:
-        item = uow.embargo.for_message(message_id)
-        if item is None:
-            return []
-        out = []
-        for member in members_of(uow, item):
-            target = Target(member.name, member.email, member.fingerprint, member.clearance, HOLDER,
-                            f"holder of the {embargo} list, version {item.holder_version} (law Art. 11-12 al. 2)")
-            try:
-                mid, data = notice_mail(self.gpg, self.settings.hub, about, target, embargo=embargo,
-                                        version=item.holder_version, holders=len(item.holders), now=self.clock.now())
-            except KeyUnusable as exc:
-                out.append(Prepared(target, NOTICE, True, why=self._key_problem(target, exc)))
-            else:
-                out.append(Prepared(target, NOTICE, True, mid, data))
-        return out
+    def _notice(self, about: About, target: Target, embargo: str, version: int, holders: int) -> Prepared:
+        try:
+            message_id, data = notice_mail(self.gpg, self.settings.hub, about, target, embargo=embargo,
+                                           version=version, holders=holders, now=self.clock.now())
+        except KeyUnusable as exc:
+            return Prepared(target, NOTICE, True, why=self._key_problem(target, exc))
+        return Prepared(target, NOTICE, True, message_id, data)
 
     def record(self, uow: UnitOfWork, ctx: IntakeContext) -> None:
         """In the transaction that queues the receipt: who the message went to and why, each copy queued (once
         per recipient: the transaction also marks the message processed), each one held raising an alert."""
+        uow.distributions.add_rows([dict(
+            message_id=ctx.message_id, name=p.target.name, email=p.target.email, basis=p.target.basis,
+            included=p.entitled, reason=p.why, decided_by="holder list" if p.target.role == HOLDER else "routing rules",
+            checks={"as": p.target.role, "clearance": p.target.clearance, "key": "ok" if p.data else p.why,
+                    "copy": p.purpose if p.data else "held" if p.entitled else "withheld"}) for p in ctx.copies]
+            + [dict(message_id=ctx.message_id, name=u.name, email="", basis=u.basis, included=False, reason=u.why,
+                    decided_by="routing rules", checks={"as": "unknown"}) for u in ctx.unrouted])
         for p in ctx.copies:
             t = p.target
-            uow.distributions.add(Distribution(
-                message_id=ctx.message_id, name=t.name, email=t.email, basis=t.basis, included=p.entitled,
-                reason=p.why, decided_by="holder list" if t.role == HOLDER else "routing rules",
-                checks={"as": t.role, "clearance": t.clearance, "key": "ok" if p.data else p.why,
-                        "copy": p.purpose if p.data else "held" if p.entitled else "withheld"}))
             if p.data is not None and p.message_id is not None:
                 queue_mail(uow, transport=self.transport, key=self.storage_key, clock=self.clock,
                            message_id=ctx.message_id, purpose=p.purpose, rfc_message_id=p.message_id,
@@ -138,11 +151,12 @@ class CopyStage:
             else:
                 audit.record(uow, self.clock, "copy.withheld", ref=ctx.reference, recipient=t.name, why=p.why)
         for u in ctx.unrouted:
-            uow.distributions.add(Distribution(message_id=ctx.message_id, name=u.name, email="", basis=u.basis,
-                                               included=False, reason=u.why, decided_by="routing rules",
-                                               checks={"as": "unknown"}))
             log.warning("inbound: %s routing names %s: %s", ctx.reference, u.name, u.why)
         if ctx.kind != "disposition" and not ctx.copies:
             audit.record(uow, self.clock, "inbound.unrouted", ref=ctx.reference,
                          why="no registered member or desk is routed this message (passerelle recipient add ... "
                              "--type ocam-duty)")
+
+
+def _unavailable(exc: Exception) -> str:
+    return f"the partner's original cannot be taken out of the stored message ({type(exc).__name__}: {exc})"
