@@ -9,12 +9,10 @@ from pathlib import Path
 
 import click
 
-from crypto import StorageKey
 from store import Message
 
 from .common import fail, home_option, load_settings, opened
 from hub.clock import brussels
-from hub.inbound.reading import open_message
 
 
 def _iso(moment) -> str | None:
@@ -158,6 +156,9 @@ def messages_open(home: Path, reference: str, signer_home: Path, out: Path | Non
 
     The director and the deputy open every message that is not embargoed, other members those routed to them;
     the opening is recorded with your name before the content is written; a refusal is recorded too."""
+    from crypto import StorageKey
+    from hub.inbound.reading import open_message
+
     if out is None and sys.stdout.isatty():
         fail("the message is not written to a terminal (it is the partner's content, control characters and all): "
              "give --out FILE, or pipe it (… | less, > FILE)")

@@ -156,6 +156,9 @@ class CopyStage:
             audit.record(uow, self.clock, "inbound.unrouted", ref=ctx.reference,
                          why="no registered member or desk is routed this message (passerelle recipient add ... "
                              "--type ocam-duty)")
+        elif ctx.copies and not any(p.entitled for p in ctx.copies):
+            audit.record(uow, self.clock, "alert.inbound_withheld", ref=ctx.reference,
+                         why=f"nobody it is routed to is cleared for {ctx.classification}")
 
 
 def _unavailable(exc: Exception) -> str:
