@@ -131,7 +131,8 @@ class CopyStage:
         uow.distributions.add_rows([dict(
             message_id=ctx.message_id, name=p.target.name, email=p.target.email, basis=p.target.basis,
             included=p.entitled, reason=p.why, decided_by="holder list" if p.target.role == HOLDER else "routing rules",
-            checks={"as": p.target.role, "clearance": p.target.clearance, "key": "ok" if p.data else p.why,
+            checks={"as": p.target.role, "clearance": p.target.clearance,
+                    "key": "ok" if p.data else p.why if p.entitled else "not tried",
                     "copy": p.purpose if p.data else "held" if p.entitled else "withheld"}) for p in ctx.copies]
             + [dict(message_id=ctx.message_id, name=u.name, email="", basis=u.basis, included=False, reason=u.why,
                     decided_by="routing rules", checks={"as": "unknown"}) for u in ctx.unrouted])

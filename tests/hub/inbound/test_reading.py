@@ -22,11 +22,13 @@ from tests.support.keys import gpg, make_key, short_home
 
 @pytest.fixture(scope="module")
 def rig(module_tmp):
-    """A hub whose rules route police messages to the analyst ana; bob, another analyst, is routed nothing."""
+    """A hub whose rules route police messages to the analyst ana; bob, another analyst, is routed nothing; dan is
+    the deputy."""
     home, police = home_with_police(module_tmp)
     desk(home, module_tmp)
     people = {"director": member(home, module_tmp, "director", "director", clearance="TOP-SECRET"),
-              "ana": member(home, module_tmp, "ana", "analyst"), "bob": member(home, module_tmp, "bob", "analyst")}
+              "ana": member(home, module_tmp, "ana", "analyst"), "bob": member(home, module_tmp, "bob", "analyst"),
+              "dan": member(home, module_tmp, "dan", "deputy")}
     ok(home, "holders", "add", "--kind", "judicial", "ana", "--signer-home", str(people["director"].home))
     rules = module_tmp / "rules.toml"
     rules.write_text('[[rule]]\nname = "duty"\nbasis = "AR Art. 11 §2"\nduty_desks = true\n\n'
@@ -56,14 +58,14 @@ def _events(home, reference: str) -> list[tuple[str, str, dict]]:
     return found
 
 
-def test_the_director_and_a_routed_member_open_the_partners_original(rig, module_tmp):
-    """The director opens any message, ana the one routed to her: the output is the partner's original (0600),
-    gpg verifies its signature with the partner's key, and the opening is recorded with the member's name and
-    the statement they signed, which verifies with their key."""
+def test_the_director_the_deputy_and_a_routed_member_open_the_partners_original(rig, module_tmp):
+    """The director and the deputy open any message, ana the one routed to her: the output is the partner's
+    original (0600), gpg verifies its signature with the partner's key, and the opening is recorded with the
+    member's name and the statement they signed, which verifies with their key."""
     home, police, people, canaries = rig
     for how in ("signed", "combined"):
         reference = canaries[how]
-        for name in ("director", "ana"):
+        for name in ("director", "ana", "dan"):
             out = module_tmp / f"{name}-{reference}.eml"
             result = run(home, "messages", "open", reference, "--signer-home", str(people[name].home),
                          "--out", str(out))
@@ -73,11 +75,12 @@ def test_the_director_and_a_routed_member_open_the_partners_original(rig, module
             assert oct(out.stat().st_mode & 0o777) == "0o600" and canaries[reference].encode() in content
             assert police.fingerprint in verify_original(content, police)
         opened = [(actor, detail) for action, actor, detail in _events(home, reference) if action == "message.opened"]
-        assert [actor for actor, _ in opened] == ["director", "ana"]
+        assert [actor for actor, _ in opened] == ["director", "ana", "dan"]
         director = opened[0][1]
         assert director["ground"] == "the director reads every message that is not embargoed"
-        assert "routed to ana (rule police-analyst: police files)" == opened[1][1]["ground"]
-        assert f"act: message.open\n" in director["statement"] and f"reference: {reference}\n" in director["statement"]
+        assert opened[1][1]["ground"] == "routed to ana (rule police-analyst: police files)"
+        assert opened[2][1]["ground"] == "the deputy reads every message that is not embargoed"
+        assert "act: message.open\n" in director["statement"] and f"reference: {reference}\n" in director["statement"]
         check = short_home(module_tmp, "pgc")
         gpg(check, "--import", data=people["director"].public)
         (check / "statement").write_text(director["statement"])
