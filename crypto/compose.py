@@ -18,7 +18,8 @@ _SIGNED_PREAMBLE = b"This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\
 _ENCRYPTED_PREAMBLE = b"This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
 
 
-def _boundary(*contents: bytes) -> str:
+def boundary(*contents: bytes) -> str:
+    """A fresh MIME boundary that occurs in none of *contents*."""
     while True:
         b = "=_pg_" + secrets.token_hex(16)
         if not any(b.encode() in c for c in contents):
@@ -88,20 +89,24 @@ def sign_entity(gpg: Gpg, entity: bytes, signer: str, headers: list[tuple[str, s
     if not body.isascii():
         raise MalformedMime("an entity to sign must be 7-bit: encode it (quoted-printable or base64)")
     signature, micalg = gpg.sign_detached(body, signer)
-    boundary = _boundary(body)
+    return header_block(headers) + b"MIME-Version: 1.0\r\n" + signed_entity(body, signature, micalg)
+
+
+def signed_entity(body: bytes, signature: bytes, micalg: str) -> bytes:
+    """The multipart/signed entity (its Content-Type field, then its parts) of *body* exactly as given and its
+    armoured detached *signature*."""
+    mark = boundary(body)
     return b"".join([
-        header_block(headers),
-        b"MIME-Version: 1.0\r\n",
         f'Content-Type: multipart/signed; micalg={micalg};\r\n'
-        f' protocol="application/pgp-signature";\r\n boundary="{boundary}"\r\n'.encode(),
+        f' protocol="application/pgp-signature";\r\n boundary="{mark}"\r\n'.encode(),
         b"\r\n", _SIGNED_PREAMBLE,
-        f"--{boundary}\r\n".encode(), body,
-        f"\r\n--{boundary}\r\n".encode(),
+        f"--{mark}\r\n".encode(), body,
+        f"\r\n--{mark}\r\n".encode(),
         b'Content-Type: application/pgp-signature; name="signature.asc"\r\n'
         b"Content-Description: OpenPGP digital signature\r\n"
         b'Content-Disposition: attachment; filename="signature.asc"\r\n\r\n',
         to_crlf(signature),
-        f"\r\n--{boundary}--\r\n".encode(),
+        f"\r\n--{mark}--\r\n".encode(),
     ])
 
 
@@ -109,20 +114,20 @@ def encrypt_entity(gpg: Gpg, entity: bytes, recipients: list[str], signer: str |
                    headers: list[tuple[str, str]]) -> bytes:
     """A complete RFC 5322 message: the entity encrypted (and signed inside, if signer) per RFC 3156."""
     ciphertext = to_crlf(gpg.encrypt(to_crlf(entity), recipients, sign_with=signer))
-    boundary = _boundary(ciphertext)
+    mark = boundary(ciphertext)
     return b"".join([
         header_block(headers),
         b"MIME-Version: 1.0\r\n",
         f'Content-Type: multipart/encrypted;\r\n protocol="application/pgp-encrypted";\r\n'
-        f' boundary="{boundary}"\r\n'.encode(),
+        f' boundary="{mark}"\r\n'.encode(),
         b"\r\n", _ENCRYPTED_PREAMBLE,
-        f"--{boundary}\r\n".encode(),
+        f"--{mark}\r\n".encode(),
         b"Content-Type: application/pgp-encrypted\r\n"
         b"Content-Description: PGP/MIME version identification\r\n\r\nVersion: 1\r\n",
-        f"\r\n--{boundary}\r\n".encode(),
+        f"\r\n--{mark}\r\n".encode(),
         b'Content-Type: application/octet-stream; name="encrypted.asc"\r\n'
         b"Content-Description: OpenPGP encrypted message\r\n"
         b'Content-Disposition: inline; filename="encrypted.asc"\r\n\r\n',
         ciphertext,
-        f"\r\n--{boundary}--\r\n".encode(),
+        f"\r\n--{mark}--\r\n".encode(),
     ])

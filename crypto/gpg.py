@@ -251,6 +251,16 @@ class Gpg:
             raise DecryptionFailed("no_integrity", _summary(out))
         return Decrypted(out.data, _signature_from_status(out))
 
+    def unwrap(self, data: bytes) -> bytes:
+        """The OpenPGP message inside an encrypted one, its encryption layer removed and nothing else
+        (gpg --unwrap): for a message signed and encrypted at once, the signed message, its signature intact."""
+        out = self._engine.run(["--unwrap"], data)
+        if not (out.has("DECRYPTION_OKAY") and not out.has("DECRYPTION_FAILED")):
+            raise DecryptionFailed(_decrypt_failure_reason(out), _summary(out))
+        if out.has("BADMDC") or not _integrity_checked(out):
+            raise DecryptionFailed("no_integrity", _summary(out))
+        return out.data
+
     def sign_detached(self, data: bytes, signer: str) -> tuple[bytes, str]:
         """An armoured detached signature and its RFC 3156 micalg (e.g. "pgp-sha512")."""
         signer_here = self._signer(signer)

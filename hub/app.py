@@ -25,6 +25,7 @@ from hub.intake.pipeline import IntakeHandler
 from .leadership import keep_holding, while_leading
 from hub.outbound.outbox import OUTBOUND_QUEUE
 from hub.evaluations.policy import Policy
+from hub.inbound.rules import Rules
 from .runner import Runner
 from hub.deadlines.scheduler import Scheduler
 from .settings import Settings, host_port
@@ -82,6 +83,9 @@ class Hub:
         self.transport = make_transport(settings, self.db, self.clock, role)
         # The Art. 10 distribution policy is validated at start-up: a broken file stops the hub, not a send.
         self.policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)
+        # So are the routing rules of inbound messages to OCAM's people.
+        self.inbound_rules = Rules.load(Path(settings.hub.inbound_rules_file) if settings.hub.inbound_rules_file
+                                        else None)
         self.runners: list[Runner] = []
         self.scheduler_sleep = 5.0  # longest the scheduler sleeps between index lookups
 
@@ -180,7 +184,7 @@ class Hub:
         """The intake and delivery runners of a worker (or the embedded hub); dead letters go to quarantine."""
         s = self.settings
         intake = IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
-                               clock=self.clock, transport=self.transport)
+                               clock=self.clock, transport=self.transport, rules=self.inbound_rules)
         delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport, policy=s.delivery,
                                    windows=s.deadlines)

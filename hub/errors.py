@@ -10,6 +10,8 @@
     ├── EmbargoError          an embargo command is refused (signature, holder, decision)
     ├── StatementError        a signed statement is malformed, or not signed by whom the act needs
     ├── RetentionError        a retention act is refused (not due, erased already, a replayed decision)
+    ├── RoutingRulesError     the inbound routing rules file is invalid (checked at start-up)
+    ├── AccessRefused         an act by no registered member, or outside the member's competence (law Art. 9 §3 5°)
     └── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
 """
 
@@ -74,3 +76,17 @@ class RetentionError(HubError):
 
 class NotActionable(HubError):
     """A duty officer's act names an alert, item or delivery it cannot act on; the message says which."""
+
+
+class RoutingRulesError(HubError):
+    """The routing rules of inbound messages are invalid; the message names the file, the rule and the problem."""
+
+
+class AccessRefused(HubError):
+    """A member (or a key nobody registered) asked for something outside their competence; the message says why.
+    The refusal is recorded (access.refused) by whoever raised it."""
+
+    def __init__(self, actor: str, why: str) -> None:
+        super().__init__(why)
+        self.actor = actor
+        self.why = why

@@ -35,6 +35,8 @@ class HubSection(BaseModel):
     addresses: list[str] = Field(default_factory=list, description="Extra addresses the gateway accepts RCPT for.")
     key_fingerprint: str = Field("", description="Primary fingerprint of the hub's OpenPGP key (set by init).")
     policy_file: str = Field("", description="Distribution policy (law Art. 10) replacing the shipped one.")
+    inbound_rules_file: str = Field("", description="Routing rules of inbound messages to OCAM's members and desks "
+                                                 "replacing the shipped hub/inbound/rules.toml.")
     heartbeat_seconds: float = Field(5.0, gt=0, description="How often each serving process writes the health of "
                                                             "the components it runs for the dashboard.")
     heartbeat_retention_seconds: float = Field(

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import statements as S
@@ -126,6 +126,10 @@ class MessageRepository(_Repository):
     def intake_snapshots(self, ids: list[int]) -> list[Row]:
         """Accepted messages with their sender's id, name, kind and address (Core rows, one query)."""
         return list(self._core(S.INTAKE_SNAPSHOTS, {"b_ids": ids})) if ids else []
+
+    def sealed(self, message_id: int) -> Row | None:
+        """A message's signer and encrypted flag with its sealed blob's fields (None when it keeps no blob)."""
+        return self._core(S.MESSAGE_SEALED, {"b_id": message_id}).first()
 
     def reference_of(self, message_id: int) -> str | None:
         return self.session.scalar(select(Message.reference).where(Message.id == message_id))
@@ -385,6 +389,11 @@ class RecipientRepository(_Repository):
     def of_type(self, *types: str) -> Sequence[Recipient]:
         return self.session.scalars(select(Recipient).where(Recipient.type.in_(types)).order_by(Recipient.name)).all()
 
+    def keys_of_type(self, type_: str) -> list[Row]:
+        """(name, email, fingerprint, clearance) of the recipients of one type, by name: Core rows, for the intake
+        path (every accepted message looks up OCAM's duty desks)."""
+        return list(self._core(S.RECIPIENT_KEYS, {"b_type": type_}))
+
     def all(self) -> Sequence[Recipient]:
         return self.session.scalars(select(Recipient).order_by(Recipient.type, Recipient.name)).all()
 
@@ -394,6 +403,11 @@ class DistributionRepository(_Repository):
 
     def add(self, entry: Distribution) -> None:
         self.session.add(entry)
+
+    def add_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert entries given as column values (Core, no ORM flush: the intake path)."""
+        if rows:
+            self.session.connection().execute(insert(Distribution), rows)
 
     def for_message(self, message_id: int) -> Sequence[Distribution]:
         return self.session.scalars(

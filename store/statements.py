@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import UTCDateTime
 from .models import (
-    AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, RetentionPeriod, SealedBlob,
+    AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, Recipient, RetentionPeriod, SealedBlob,
 )
 
 _q = QueueItem.__table__.c
@@ -17,7 +17,8 @@ _p = Partner.__table__.c
 _m = Message.__table__.c
 _o = OutboundMail.__table__.c
 _b = SealedBlob.__table__.c
-_r = RetentionPeriod.__table__.c
+_rp = RetentionPeriod.__table__.c
+_r = Recipient.__table__.c
 
 QUEUE_PUT = insert(QueueItem.__table__)
 QUEUE_NEXT = (
@@ -63,7 +64,7 @@ COUNTER_UPSERT = {
 }
 
 BLOB_INSERT = insert(SealedBlob.__table__).returning(SealedBlob.__table__.c.id)
-PERIOD_KEY = select(_r.id, _r.wrapped_key).where(_r.name == bindparam("b_name"))
+PERIOD_KEY = select(_rp.id, _rp.wrapped_key).where(_rp.name == bindparam("b_name"))
 MESSAGE_INSERT = insert(Message.__table__).returning(Message.__table__.c.id)
 MESSAGE_UPDATE = update(Message.__table__).where(Message.__table__.c.id == bindparam("b_id"))
 OUTBOUND_INSERT = insert(OutboundMail.__table__).returning(OutboundMail.__table__.c.id)
@@ -90,14 +91,21 @@ INTAKE_SNAPSHOTS = (
     .where(_m.id.in_(bindparam("b_ids", expanding=True)))
     .order_by(_m.id)
 )
+# Inbound copies: the duty desks, and an accepted message's sealed bytes with what its copies state.
+RECIPIENT_KEYS = (select(_r.name, _r.email, _r.fingerprint, _r.clearance)
+                  .where(_r.type == bindparam("b_type")).order_by(_r.name))
+MESSAGE_SEALED = (select(_m.signer_fingerprint, _m.encrypted, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
+                         _b.period_id, _rp.wrapped_key.label("period_key"))
+                  .outerjoin(SealedBlob.__table__, _b.id == _m.raw_blob_id)
+                  .outerjoin(RetentionPeriod.__table__, _rp.id == _b.period_id).where(_m.id == bindparam("b_id")))
 
 # Delivery: a batch of pending mails with their sealed bytes and their message's reference, in one query.
 OUTBOUND_JOBS = (
     select(_o.id, _o.message_id, _o.purpose, _o.rfc_message_id, _o.mail_from, _o.rcpt_to, _o.attempts,
            _o.created_at, _o.due_at, _o.state, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
-           _b.period_id, _r.wrapped_key.label("period_key"), _m.reference)
+           _b.period_id, _rp.wrapped_key.label("period_key"), _m.reference)
     .join(SealedBlob.__table__, _b.id == _o.blob_id)
-    .outerjoin(RetentionPeriod.__table__, _r.id == _b.period_id)
+    .outerjoin(RetentionPeriod.__table__, _rp.id == _b.period_id)
     .outerjoin(Message.__table__, _m.id == _o.message_id)
     .where(_o.id.in_(bindparam("b_ids", expanding=True)))
 )

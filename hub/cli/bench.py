@@ -21,14 +21,16 @@ def bench() -> None:
 @click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
 @click.option("--crypto", type=click.Choice(["in-process", "gpg"]), default="in-process", show_default=True,
               help="The hub's crypto.in_process: signatures checked and made in process, or every one by gpg.")
+@click.option("--duty-desk", is_flag=True, help="Register one ocam-duty recipient: every message is also copied to "
+                                                "it, signed and encrypted to its key (what the copies cost).")
 def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, store_url: str | None, amqp_url: str,
-                 workers: int, crypto: str) -> None:
+                 workers: int, crypto: str, duty_desk: bool) -> None:
     """Send N signed messages from C clients to a fresh hub; report msg/s, 250 and receipt latency, gpg ceiling."""
     from hub.tools.bench_intake import run_intake_bench
 
     report = run_intake_bench(count=count, clients=clients, size=size, timeout_seconds=timeout_seconds,
                               store_url=store_url, amqp_url=amqp_url, workers=workers,
-                              in_process=crypto == "in-process")
+                              in_process=crypto == "in-process", duty_desk=duty_desk)
     click.echo(report.render())
 
 

@@ -12,7 +12,9 @@ import click
 
 from hub import home as home_mod
 from hub.clock import Clock, SystemClock
-from hub.errors import EmbargoError, HubError, PartnerError, RetentionError, StatementError
+from hub.errors import (
+    AccessRefused, EmbargoError, HubError, MessageNotFound, PartnerError, RetentionError, StatementError,
+)
 
 home_option = click.option(
     "--home", "home", type=click.Path(file_okay=False, path_type=Path), envvar="PASSERELLE_HOME",
@@ -61,7 +63,7 @@ def opened(home: Path):
     db = Database(settings.database_url)
     try:
         yield settings, db, open_gpg(settings), command_clock()
-    except (PartnerError, EmbargoError, StatementError, RetentionError) as exc:
+    except (PartnerError, EmbargoError, StatementError, RetentionError, AccessRefused, MessageNotFound) as exc:
         fail(str(exc))
     finally:
         db.dispose()

@@ -66,7 +66,10 @@ def serve(home: Path, listen: str | None, relay: str | None, role: str) -> None:
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
     settings = load_settings(home)
-    hub = Hub(settings, role=role)
+    try:
+        hub = Hub(settings, role=role)
+    except HubError as exc:  # e.g. a broken policy or routing rules file: the hub does not start
+        fail(str(exc))
 
     def ready(host: str, port: int) -> None:
         if port:

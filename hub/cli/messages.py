@@ -1,17 +1,18 @@
-"""`passerelle messages`: list and show messages, their receipts and audit trail."""
+"""`passerelle messages`: list, show and open messages, their receipts, copies and audit trail."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import click
 
 from store import Message
 
-from .common import fail, home_option, load_settings, opened, write_private
+from .common import fail, home_option, load_settings, opened
 from hub.clock import brussels
-from hub.errors import MessageNotFound, NotActionable
 from hub.retention.items import review_due
 
 
@@ -103,13 +104,17 @@ def messages_list(home: Path, as_json: bool, quarantined: bool, refused: bool, l
 @click.argument("reference")
 @click.argument("recipient")
 def messages_why(home: Path, reference: str, recipient: str) -> None:
-    """Why RECIPIENT received evaluation REFERENCE, or did not: legal basis, checks, decision."""
+    """Why RECIPIENT received evaluation REFERENCE (or a copy of inbound message REFERENCE), or did not: legal
+    basis or routing rule, checks, decision."""
     db = _db(home)
     try:
         with db.reader() as uow:
             m = _message(uow, reference)
             entry = uow.distributions.find(m.id, recipient)
             delivery = next((o for o in uow.outbound.for_message(m.id) if entry and o.rcpt_to == entry.email), None)
+            if m.direction == "inbound":
+                click.echo(_why_copy(reference, recipient, entry, delivery))
+                return
             if entry is None:
                 click.echo(f"{recipient} did not receive {reference}: the distribution of its kind and origin "
                            "(law Art. 10) does not name it, and it was not added.")
@@ -133,37 +138,73 @@ def _retention(item) -> dict | None:
             "erased_by": item.erased_by}
 
 
-def _open_content(home: Path, reference: str, out: Path) -> None:
-    """Write the message's stored content to *out*; the opening is recorded first (AR Art. 6 §4)."""
+def _why_copy(reference: str, name: str, entry, delivery) -> str:
+    """Why one of OCAM's people received a copy (or a notice) of an inbound message, or did not."""
+    if entry is None:
+        return (f"{name} received no copy of {reference}: no routing rule names it (hub/inbound/rules.toml, or "
+                "hub.inbound_rules_file), and it holds no embargo list it is sealed to.")
+    what = "a notice of" if entry.checks.get("as") == "holder" else "a copy of"
+    if not entry.included:
+        return f"{name} received no copy of {reference}: {entry.reason} (named under {entry.basis})."
+    if delivery is None:
+        return f"{name} is routed {reference} under {entry.basis}, but its copy is held: {entry.reason}."
+    return f"{name} received {what} {reference} under {entry.basis}; delivery {delivery.state}."
+
+
+@messages.command("open")
+@home_option
+@click.argument("reference")
+@click.option("--signer-home", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Your own GnuPG home, holding your member key: it names you and signs the act (the key never "
+                   "leaves it).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the message here (created with mode 0600, never overwritten). Without it the message goes "
+                   "to standard output, which must then be a pipe or a file, not a terminal.")
+def messages_open(home: Path, reference: str, signer_home: Path, out: Path | None) -> None:
+    """Read a stored message as a member: the partner's original, its signature checkable with the partner's key.
+
+    The director and the deputy open every message that is not embargoed, other members those routed to them;
+    the opening is recorded with your name before the content is written; a refusal is recorded too."""
     from crypto import StorageKey
+    from hub.inbound.reading import open_message
 
-    from hub.acts.access import open_message
-    from hub.acts.duty import local_actor
-
-    with opened(home) as (settings, db, _gpg, clock):
-        with db.unit_of_work() as uow:
+    if out is None and sys.stdout.isatty():
+        fail("the message is not written to a terminal (it is the partner's content, control characters and all): "
+             "give --out FILE, or pipe it (… | less, > FILE)")
+    fd = None
+    if out is not None:
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            fail(f"{out} exists; the opened message is never written over a file")
+    try:
+        with opened(home) as (settings, db, gpg, clock), db.unit_of_work() as uow:
             try:
-                content = open_message(uow, clock, StorageKey.load(settings.storage_key_path), reference=reference,
-                                       actor=local_actor("operator"))
-            except (MessageNotFound, NotActionable) as exc:
-                fail(str(exc))
-            uow.commit()
-    write_private(out, content)
-    click.echo(f"{reference}: its stored content ({len(content)} bytes) written to {out}; the opening is recorded",
-               err=True)
+                content, who = open_message(uow, settings, gpg, StorageKey.load(settings.storage_key_path), clock,
+                                            reference=reference, signer_home=signer_home)
+            finally:
+                uow.commit()  # the opening, or the refused attempt, is recorded either way, before any write
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+            out.unlink()
+        raise
+    if fd is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+        return
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
+    click.echo(f"{reference} opened by {who}; written to {out}", err=True)
 
 
 @messages.command("show")
 @home_option
 @click.argument("reference")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write its stored content (the bytes as received, or as the hub composed them) to this new "
-                   "file, mode 0600; the opening is recorded under your login (AR Art. 6 §4).")
-def messages_show(home: Path, reference: str, as_json: bool, out: Path | None) -> None:
-    """Show one message: fields and their sources, times, receipt, deliveries, retention, audit trail."""
-    if out is not None:
-        _open_content(home, reference, out)
+def messages_show(home: Path, reference: str, as_json: bool) -> None:
+    """Show one message: fields and their sources, times, receipt, deliveries, routing, retention, audit trail
+    (its content: `messages open`)."""
     db = _db(home)
     try:
         with db.reader() as uow:
@@ -178,6 +219,9 @@ def messages_show(home: Path, reference: str, as_json: bool, out: Path | None) -
                           for e in uow.audit.for_message(reference)],
                 "deadline": _deadline(uow.deadlines.for_message(m.id)),
                 "retention": _retention(uow.retention.for_message(m.id)),
+                "routing": [{"name": d.name, "as": d.checks.get("as"), "basis": d.basis, "included": d.included,
+                             "reason": d.reason} for d in uow.distributions.for_message(m.id)]
+                if m.direction == "inbound" else [],
             }
             times = {"received_at": brussels(m.received_at), "due_at": brussels(m.due_at)}
     finally:
@@ -216,6 +260,10 @@ def messages_show(home: Path, reference: str, as_json: bool, out: Path | None) -
         review = brussels(_parse(kept["review_due"])) if kept["review_due"] else "none before the end"
         click.echo(f"  retention      review {review}{' (triggered)' if kept['triggered_at'] else ''}, "
                    f"end {brussels(_parse(kept['end_at']))}")
+    for r in data["routing"]:
+        state = "routed" if r["included"] and not r["reason"] else "HELD" if r["included"] else "not sent"
+        click.echo(f"  {state:<14} {r['name']} ({r['as']}) under {r['basis']}"
+                   + (f" — {r['reason']}" if r["reason"] else ""))
     for d in data["deliveries"]:
         click.echo(f"  {d['purpose']:<14} to {d['to']}: {d['state']} after {d['attempts']} attempt(s)"
                    + (f" — {d['last_error']}" if d["last_error"] else ""))

@@ -28,9 +28,9 @@ from crypto import (
     TooManyHeaderFields,
     TooManyParts,
     Unsigned,
-    mime,
     pgpmime,
 )
+from crypto.original import outer_headers
 from gateway import Reply, Submission
 from gateway import replies as R
 from store import Conflict, Database, StoreUnavailable
@@ -183,7 +183,7 @@ class Admission:
         """Embargoed content is encrypted to the holders of its kind before anything is stored (law Art. 11-12
         al. 2): the received bytes, or for an encrypted message its outer headers and decrypted entity (the
         hub-readable ciphertext is never kept). Nobody to seal to: 4xx, so the sender retries, and an alert."""
-        content = raw if verified.cleartext is None else _outer_headers(raw, self.limits) + verified.cleartext
+        content = raw if verified.cleartext is None else outer_headers(raw) + verified.cleartext
         try:
             with self.db.reader() as uow:
                 return embargo_seal.seal(self.gpg, uow, kind, content, now=self.clock.now())
@@ -430,25 +430,6 @@ def _mime_reply(exc: MimeError, limits: pgpmime.Limits) -> Reply:
     if isinstance(exc, TooManyHeaderFields):
         return R.TOO_MANY_HEADER_FIELDS.format(limit=limits.max_header_fields)
     return R.MALFORMED.format(reason=exc.reason)
-
-
-_ENTITY_HEADERS = (b"content-type:", b"content-transfer-encoding:", b"content-disposition:", b"mime-version:")
-
-
-def _outer_headers(raw: bytes, limits: pgpmime.Limits) -> bytes:
-    """The header section of *raw* without the fields that describe its (encrypted) body, CRLF-ended."""
-    kept: list[bytes] = []
-    skipping = False
-    head, _body = mime.split_head(raw, limits)
-    for line in head.replace(b"\r\n", b"\n").split(b"\n"):
-        if line[:1] in (b" ", b"\t"):
-            if not skipping:
-                kept.append(line)
-            continue
-        skipping = line.lower().startswith(_ENTITY_HEADERS)
-        if not skipping:
-            kept.append(line)
-    return b"".join(line + b"\r\n" for line in kept) + b"MIME-Version: 1.0\r\n"
 
 
 def _single_address(value: str | None) -> str | None:

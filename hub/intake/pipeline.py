@@ -1,4 +1,4 @@
-"""The intake pipeline: what happens to an accepted message after its 250 — deadline, then receipt."""
+"""The intake pipeline: what happens to an accepted message after its 250 — deadline, receipt, copies to OCAM."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from hub.transport.priorities import priority_of
 from hub.outbound.requests import acknowledged
 from .responses import Answer, RequestOnFile, find_request, judge
 from hub.deadlines.schedule import steps
+from hub.inbound.rules import Rules
+from hub.inbound.stage import CopyStage
 from hub.settings import Settings
 from .admission import INTAKE_QUEUE
 from hub.transport.protocol import Delivery, Transport
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 # The pipeline is data: the stages an accepted message goes through, in order.
-PIPELINE = ("deadline", "link", "receipt")
+PIPELINE = ("deadline", "link", "receipt", "copies")
 
 
 @dataclass
@@ -56,6 +58,8 @@ class IntakeContext:
     receipt_id: str | None = None
     receipt: bytes | None = None
     sealed_to: int | None = None  # embargo: holders the content is sealed to
+    copies: list = field(default_factory=list)  # hub.inbound.stage.Prepared: OCAM's people and their copies
+    unrouted: list = field(default_factory=list)  # hub.inbound.rules.Unresolved: names the rules give in vain
     events: list[tuple[str, dict]] = field(default_factory=list)
 
     def source(self, name: str) -> str:
@@ -136,13 +140,14 @@ class IntakeHandler:
     queue = INTAKE_QUEUE
 
     def __init__(self, *, settings: Settings, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
-                 transport: Transport) -> None:
+                 transport: Transport, rules: Rules) -> None:
         self.db = db
         self.clock = clock
         self.transport = transport
         self.storage_key = storage_key
         self.settings = settings
-        stages = (DeadlineStage(settings), LinkStage(), ReceiptStage(settings, gpg, clock))
+        self.copies = CopyStage(settings, db, gpg, storage_key, clock, transport, rules)
+        stages = (DeadlineStage(settings), LinkStage(), ReceiptStage(settings, gpg, clock), self.copies)
         self.stages = {stage.name: stage for stage in stages}
         assert tuple(self.stages) == PIPELINE
 
@@ -213,12 +218,12 @@ class IntakeHandler:
                                     receipt_status="queued" if ctx.receipt else "none")
                 for action, detail in ctx.events:
                     audit.record(uow, self.clock, action, ref=ctx.reference, **detail)
-                if ctx.receipt is None or ctx.receipt_id is None:
-                    continue
-                queue_mail(uow, transport=self.transport, key=self.storage_key, clock=self.clock,
-                           message_id=ctx.message_id, purpose="receipt", rfc_message_id=ctx.receipt_id,
-                           mail_from="", rcpt_to=ctx.partner_email, data=ctx.receipt,
-                           priority=priority_of(ctx.urgency))
+                if ctx.receipt is not None and ctx.receipt_id is not None:
+                    queue_mail(uow, transport=self.transport, key=self.storage_key, clock=self.clock,
+                               message_id=ctx.message_id, purpose="receipt", rfc_message_id=ctx.receipt_id,
+                               mail_from="", rcpt_to=ctx.partner_email, data=ctx.receipt,
+                               priority=priority_of(ctx.urgency))
+                self.copies.record(uow, ctx)
             for delivery in done:
                 self.transport.ack(uow, delivery)
             uow.commit()

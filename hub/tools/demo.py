@@ -26,7 +26,8 @@ from store import Database
 from hub.acts import statements
 from hub.embargo import holders
 from hub import home as home_mod
-from hub.registry import members, partners
+from hub.registry import members, partners, recipients
+from hub.registry.recipients import OCAM_DUTY
 from .background import BackgroundHub
 from hub.clock import SystemClock
 from hub.outbound.requests import send_request
@@ -101,8 +102,9 @@ class Demo:
     MEMBERS = (("director", "director"), ("analyst-a", "analyst"), ("expert-b", "expert"))
 
     def _members(self, hub_gpg: Gpg) -> None:
-        """OCAM's director and two members, each with a key in their own home; the director designates
-        the analyst as holder of both embargo kinds (signed statements, as `holders add` does)."""
+        """OCAM's director and two members, each with a key in their own home, and the duty desk, which gets a
+        copy of every accepted message; the director designates the analyst as holder of both embargo kinds
+        (signed statements, as `holders add` does)."""
         homes = {}
         with self.db.unit_of_work() as uow:
             for name, role in self.MEMBERS:
@@ -111,6 +113,10 @@ class Demo:
                 fpr = gpg.generate_key(f"{name} <{email}>")
                 members.add(uow, hub_gpg, SystemClock(), name=name, role=role, email=email,
                             key_data=gpg.export_public(fpr), clearance="TOP-SECRET")
+            desk = Gpg(self.root / "duty-desk")
+            fpr = desk.generate_key("OCAM duty desk <duty@ocam.demo>")
+            recipients.add(uow, hub_gpg, SystemClock(), name="duty-desk", type=OCAM_DUTY, email="duty@ocam.demo",
+                           key_data=desk.export_public(fpr), clearance="SECRET")
             uow.commit()
         for kind in holders.KINDS:
             with self.db.unit_of_work() as uow:

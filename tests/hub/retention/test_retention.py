@@ -198,14 +198,16 @@ def test_an_erasure_shreds_the_content_for_good_and_leaves_its_record(rig, modul
     before = _sealed(home, reference)
     assert len(before) == 2  # the message as received, and its receipt
     opened_at = module_tmp / f"{reference}.eml"
-    ok(home, at(1), "messages", "show", reference, "--out", str(opened_at))
+    ok(home, at(1), "messages", "open", reference, "--signer-home", str(members["director"].home),
+       "--out", str(opened_at))
     assert canary.encode() in opened_at.read_bytes() and oct(opened_at.stat().st_mode & 0o777) == "0o600"
     ok(home, at(1), "retention", "trigger", reference, "--ground", "unfounded", "--reason", "Signalement infondé",
        "--signer-home", str(members["bob"].home))
     erased = review(rig, at(1, SECOND), reference, "erase")
     assert erased.exit_code == 0 and "can no longer be opened by anyone" in erased.output, erased.output
 
-    gone = refused(home, at(2), "messages", "show", reference, "--out", str(module_tmp / "again.eml"))
+    gone = refused(home, at(2), "messages", "open", reference, "--signer-home", str(members["director"].home),
+                   "--out", str(module_tmp / "again.eml"))
     assert "its content was erased on" in gone and "director" in gone and canary not in gone
     assert not (module_tmp / "again.eml").exists()
     shown = ok(home, at(2), "messages", "show", reference)
@@ -246,7 +248,8 @@ def test_an_erased_embargo_item_opens_for_no_holder(rig, module_tmp):
     ok(home, at(0), "embargo", "open", reference, "--key-home", str(members["ana"].home),
        "--out", str(module_tmp / f"{reference}.embargo"))
     assert canary.encode() in (module_tmp / f"{reference}.embargo").read_bytes()
-    sealed_to_holders = refused(home, at(0), "messages", "show", reference, "--out", str(module_tmp / "x.eml"))
+    sealed_to_holders = refused(home, at(0), "messages", "open", reference, "--signer-home",
+                                str(members["director"].home), "--out", str(module_tmp / "x.eml"))
     assert "embargo open" in sealed_to_holders
     ok(home, at(2), "retention", "trigger", reference, "--ground", "group-dissolved", "--reason", "Dissolution",
        "--signer-home", str(members["ana"].home))
@@ -270,6 +273,7 @@ def test_nothing_survives_50_years_the_scheduler_erases_on_its_own(short_tmp):
     home = make_home(short_tmp)
     police = partner(short_tmp, "police")
     home.register(police, "police-fed", "police")
+    director = _member(home, short_tmp, "director", "director")
     body = short_tmp / "question.txt"
     body.write_text("Question")
     clock = FrozenClock(T0)
@@ -286,7 +290,8 @@ def test_nothing_survives_50_years_the_scheduler_erases_on_its_own(short_tmp):
                 references.append(reference_in(text))
             hub.hub.transport.notify("outbound")
             assert relay.wait_for(3, timeout=30)  # the request and two receipts left: each item has copies
-            ok(home, clock, "messages", "show", references[1], "--out", str(short_tmp / "m.eml"))
+            ok(home, clock, "messages", "open", references[1], "--signer-home", str(director.home),
+               "--out", str(short_tmp / "m.eml"))
             clock.set(years_after(T0, 50) - SECOND)
             relay.wait_for(99, timeout=1.5)  # several of the scheduler's looks
             assert set(listed(home, clock)) == set(references)  # a second before the end: all held
@@ -305,7 +310,8 @@ def test_nothing_survives_50_years_the_scheduler_erases_on_its_own(short_tmp):
     for reference in references:
         erasure = next(e for e in events(home, reference) if e["action"] == "retention.erased")
         assert erasure["actor"] == "hub" and "50 years" in erasure["detail"]["basis"]
-    gone = refused(home, clock, "messages", "show", references[1], "--out", str(short_tmp / "again.eml"))
+    gone = refused(home, clock, "messages", "open", references[1], "--signer-home", str(director.home),
+                   "--out", str(short_tmp / "again.eml"))
     assert "automatically, 50 years after its intake" in gone
     db = Database(home.settings.database_url)
     with db.reader() as uow:
