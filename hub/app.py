@@ -11,7 +11,8 @@ from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from crypto import StorageKey, pgpmime
+from crypto import StorageKey
+from crypto.mime import pgpmime
 from gateway import IngressHandler, Limits, Relay, server_tls_context, start_server
 from store import Database, LeaderLock, ensure_head
 

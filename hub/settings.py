@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from crypto.gpg import MAX_SESSION_KEYS, MAX_SIGNATURE_BYTES
-from crypto.gpg_process import system_binary
+from crypto.openpgp.gpg import MAX_SESSION_KEYS, MAX_SIGNATURE_BYTES
+from crypto.openpgp.gpg_process import system_binary
 
 SETTINGS_FILE = "passerelle.toml"
 

@@ -7,7 +7,8 @@ from email.utils import make_msgid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crypto import Gpg, KeyUnusable, StorageKey, compose
+from crypto import Gpg, KeyUnusable, StorageKey
+from crypto.mime import compose
 from store import Distribution, UnitOfWork
 
 from hub import audit, vault

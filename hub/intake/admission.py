@@ -10,27 +10,12 @@ from datetime import datetime, timedelta
 from email.utils import getaddresses
 
 from crypto import (
-    CiphertextMalformed,
-    ContentOutsideSignedPart,
-    DecryptionFailed,
-    Gpg,
-    GpgOutputTooLarge,
-    GpgTimedOut,
-    GpgUnavailable,
-    HeaderBlockTooLarge,
-    HeaderTooLong,
-    InlinePgp,
-    MimeError,
-    NestingTooDeep,
-    Part,
-    SignatureCheck,
-    StorageKey,
-    TooManyHeaderFields,
-    TooManyParts,
-    Unsigned,
-    pgpmime,
+    CiphertextMalformed, ContentOutsideSignedPart, DecryptionFailed, Gpg, GpgOutputTooLarge, GpgTimedOut,
+    GpgUnavailable, HeaderBlockTooLarge, HeaderTooLong, InlinePgp, MimeError, NestingTooDeep, Part, SignatureCheck,
+    StorageKey, TooManyHeaderFields, TooManyParts, Unsigned,
 )
-from crypto.original import outer_headers
+from crypto.mime import pgpmime
+from crypto.mime.original import outer_headers
 from gateway import Reply, Submission
 from gateway import replies as R
 from store import Conflict, Database, StoreUnavailable

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from crypto import Limits, Part, mime
+from crypto import Limits, Part
+from crypto.mime import reader as mime
 
 from . import msgid
 

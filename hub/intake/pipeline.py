@@ -6,7 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crypto import Gpg, StorageKey, compose
+from crypto import Gpg, StorageKey
+from crypto.mime import compose
 from store import Database
 
 from hub import audit

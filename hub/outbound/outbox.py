@@ -10,7 +10,8 @@ from email import quoprimime
 from store import UnitOfWork
 from store.vocabulary import Queue
 
-from crypto import StorageKey, compose
+from crypto import StorageKey
+from crypto.mime import compose
 
 from hub.clock import Clock
 from hub.transport.protocol import Transport

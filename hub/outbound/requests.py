@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, make_msgid
 
-from crypto import Gpg, KeyUnusable, StorageKey, compose
+from crypto import Gpg, KeyUnusable, StorageKey
+from crypto.mime import compose
 from store import Message, UnitOfWork
 
 from hub import audit, vault

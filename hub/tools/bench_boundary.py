@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from crypto import Gpg, compose
+from crypto import Gpg
+from crypto.mime import compose
 from gateway.capture import CaptureRelay
 
 from hub import home as home_mod

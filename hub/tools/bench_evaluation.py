@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from crypto import Gpg, StorageKey
-from crypto.gpg_process import stop_agent
+from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from crypto import Gpg
-from crypto.gpg_process import stop_agent
+from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 

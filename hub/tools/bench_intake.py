@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from crypto import Gpg, compose, pgpmime
-from crypto.gpg_process import stop_agent, system_binary
+from crypto import Gpg
+from crypto.mime import compose, pgpmime
+from crypto.openpgp.gpg_process import stop_agent, system_binary
 from gateway.capture import CaptureRelay
 
 from hub import home as home_mod

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from crypto import Gpg, StorageKey
-from crypto.gpg_process import stop_agent
+from crypto.openpgp.gpg_process import stop_agent
 from store import Database, Deadline, Message, Partner
 
 from hub import home as home_mod

@@ -11,7 +11,8 @@ from datetime import datetime
 from email.message import Message
 from pathlib import Path
 
-from crypto import Gpg, pgpmime
+from crypto import Gpg
+from crypto.mime import pgpmime
 from hub import home as home_mod
 from hub.registry import partners
 from hub.clock import SystemClock

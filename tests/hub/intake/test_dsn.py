@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from crypto import Limits, Part, pgpmime
+from crypto import Limits, Part
+from crypto.mime import pgpmime
 from gateway.capture import CaptureRelay
 from hub.intake import dsn
 from hub.cli.main import main

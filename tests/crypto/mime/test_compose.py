@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crypto.compose import encrypt_entity, sign_entity
+from crypto.mime.compose import encrypt_entity, sign_entity
 from crypto.errors import MalformedMime
-from crypto.pgpmime import analyse, first_text, payload_headers
+from crypto.mime.pgpmime import analyse, first_text, payload_headers
 from tests.support import keys
 
 ENTITY = b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n=C3=A9valuation\n"
@@ -65,7 +65,7 @@ def test_non_ascii_text_fields_fold_into_short_encoded_words_that_decode_back():
     from email import message_from_bytes
     from email.header import decode_header, make_header
 
-    from crypto.compose import header_block
+    from crypto.mime.compose import header_block
 
     rng = random.Random(2047)
     alphabet = "abcé ñ€😀_=?\t-"

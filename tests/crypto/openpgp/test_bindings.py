@@ -10,7 +10,7 @@ from typing import Callable
 
 import pytest
 
-from crypto.gpg import Gpg
+from crypto.openpgp.gpg import Gpg
 from tests.support import keys
 from tests.support import openpgp as o
 

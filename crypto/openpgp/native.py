@@ -12,15 +12,15 @@ from typing import Mapping
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
 
-from crypto.colons import expiry, listed_keys, signing_records
+from crypto.openpgp.colons import expiry, listed_keys, signing_records
 from crypto.errors import PacketError
-from crypto.packets import (
+from crypto.openpgp.packets import (
     ED25519, EDDSA_LEGACY, RSA, RSA_SIGN, SUB_CREATED, SUB_ISSUER_FPR, SUB_ISSUER_KEY_ID, SUB_SIG_EXPIRES,
-    TAG_SECRET_KEY, TAG_SECRET_SUBKEY, TAG_SIGNATURE, KeyPacket, armor, dearmor, key_packet, mpi, packet,
-    packets, read_mpi, signature_packet, subpacket,
+    TAG_SECRET_KEY, TAG_SECRET_SUBKEY, TAG_SIGNATURE, KeyPacket, armor, dearmor, key_packet, mpi, packet, packets,
+    read_mpi, signature_packet, subpacket,
 )
-from crypto.pubkeys import ED25519_OID, HASHES, signature_holds
-from crypto.signing_keys import Run, SigningKey, find
+from crypto.openpgp.pubkeys import ED25519_OID, HASHES, signature_holds
+from crypto.openpgp.signing_keys import Run, SigningKey, find
 
 BINARY, TEXT = 0x00, 0x01
 # Critical hashed subpackets read here; any other critical one leaves the signature to gpg.

@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from crypto.errors import PacketError
-from crypto.packets import (
-    SUB_CREATED, SUB_EMBEDDED, SUB_ISSUER_FPR, SUB_ISSUER_KEY_ID, SUB_KEY_EXPIRES, SUB_KEY_FLAGS,
-    SUB_SIG_EXPIRES, TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY, TAG_SIGNATURE, KeyPacket, Packet, SignaturePacket,
-    signature_packet,
+from crypto.openpgp.packets import (
+    SUB_CREATED, SUB_EMBEDDED, SUB_ISSUER_FPR, SUB_ISSUER_KEY_ID, SUB_KEY_EXPIRES, SUB_KEY_FLAGS, SUB_SIG_EXPIRES,
+    TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY, TAG_SIGNATURE, KeyPacket, Packet, SignaturePacket, signature_packet,
 )
-from crypto.pubkeys import key_hash_input, public_key, signature_holds
+from crypto.openpgp.pubkeys import key_hash_input, public_key, signature_holds
 
 SUBKEY_BINDING, PRIMARY_BINDING, SUBKEY_REVOCATION = 0x18, 0x19, 0x28
 SIGN_FLAG = 0x02  # key flags (RFC 9580 §5.2.3.29): this key may sign data

@@ -8,7 +8,7 @@ import pytest
 from crypto.errors import (
     ContentOutsideSignedPart, HeaderTooLong, InlinePgp, MalformedMime, NestingTooDeep, TooManyParts, Unsigned,
 )
-from crypto.pgpmime import Limits, analyse, analyse_inner, first_text, payload_headers
+from crypto.mime.pgpmime import Limits, analyse, analyse_inner, first_text, payload_headers
 from tests.support.mail import encrypted_mail, inline_signed_mail, signed_mail, unsigned_mail
 
 SIG = b"-----BEGIN PGP SIGNATURE-----\r\n\r\nAAAA\r\n-----END PGP SIGNATURE-----\r\n"
@@ -223,8 +223,8 @@ def test_delimiter_scan_and_crlf_agree_with_the_line_by_line_versions():
     import random
     import re
 
-    from crypto.crlf import to_crlf
-    from crypto.mime import split_multipart as _split
+    from crypto.mime.crlf import to_crlf
+    from crypto.mime.reader import split_multipart as _split
 
     rng = random.Random(3156)
     pieces = [b"--b", b"--b--", b"--bb", b"x--b", b"--b \t", b"--b--x", b"--b x", b"\r\n", b"\n", b"\r", b"text",

@@ -10,8 +10,8 @@ import pytest
 
 from crypto import Gpg
 from crypto.errors import DecryptionFailed, PacketError
-from crypto.original import outer_headers, split
-from crypto.packets import armor, packet
+from crypto.mime.original import outer_headers, split
+from crypto.openpgp.packets import armor, packet
 from tests.support.keys import gpg, make_key, short_home
 
 LIMIT = 1 << 22

@@ -9,9 +9,9 @@ from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP
 
-from crypto.crlf import to_crlf
+from crypto.mime.crlf import to_crlf
 from crypto.errors import MalformedMime
-from crypto.gpg import Gpg
+from crypto.openpgp.gpg import Gpg
 
 CRLF = "\r\n"
 _SIGNED_PREAMBLE = b"This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n"

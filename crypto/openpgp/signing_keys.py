@@ -13,12 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from crypto.bindings import cross_certified, fingerprint, keyblocks
-from crypto.colons import expiry, listed_keys, signing_records
+from crypto.openpgp.bindings import cross_certified, fingerprint, keyblocks
+from crypto.openpgp.colons import expiry, listed_keys, signing_records
 from crypto.errors import PacketError
-from crypto.gpg_process import Outcome
-from crypto.packets import KeyPacket, key_packet, packets
-from crypto.pubkeys import public_key
+from crypto.openpgp.gpg_process import Outcome
+from crypto.openpgp.packets import KeyPacket, key_packet, packets
+from crypto.openpgp.pubkeys import public_key
 
 Run = Callable[[Sequence[str], bytes], Outcome]
 KEYRINGS = ("pubring.kbx", "pubring.gpg")

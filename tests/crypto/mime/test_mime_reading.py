@@ -15,7 +15,7 @@ from email.policy import compat32
 
 import pytest
 
-from crypto import mime, pgpmime
+from crypto.mime import reader as mime, pgpmime
 from crypto.errors import HeaderBlockTooLarge, MalformedMime, MimeError, TooManyHeaderFields
 from tests.conftest import INTEROP
 

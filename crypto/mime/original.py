@@ -9,11 +9,11 @@ import bz2
 import zlib
 from dataclasses import dataclass
 
-from crypto.compose import signed_entity
-from crypto.crlf import to_crlf
+from crypto.mime.compose import signed_entity
+from crypto.mime.crlf import to_crlf
 from crypto.errors import PacketError
-from crypto.gpg import HASH_NAMES
-from crypto.packets import TAG_SIGNATURE, armor, packet, signature_packet
+from crypto.openpgp.gpg import HASH_NAMES
+from crypto.openpgp.packets import TAG_SIGNATURE, armor, packet, signature_packet
 
 TAG_ONE_PASS, TAG_COMPRESSED, TAG_MARKER, TAG_LITERAL = 4, 8, 10, 11
 TEXT_SIGNATURE = 0x01  # a signature over canonical text: line ends do not change its verdict (RFC 9580 §5.2.1)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from crypto.crlf import text_signed
-from crypto.gpg import Gpg
+from crypto.mime.crlf import text_signed
+from crypto.openpgp.gpg import Gpg
 from tests.support import keys
 from tests.support import openpgp as o
 

@@ -7,9 +7,9 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from crypto.crlf import to_crlf
+from crypto.mime.crlf import to_crlf
 from crypto.errors import ContentOutsideSignedPart, InlinePgp, MalformedMime, Unsigned
-from crypto.mime import Limits, Part, read
+from crypto.mime.reader import Limits, Part, read
 
 __all__ = ["Envelope", "Limits", "Part", "SignedEntity", "analyse", "analyse_inner", "classify", "first_text",
            "is_pgp_mime", "payload_headers", "read", "signed_part"]

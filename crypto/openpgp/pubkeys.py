@@ -8,7 +8,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
-from crypto.packets import ECDSA, ED25519, EDDSA_LEGACY, RSA, RSA_SIGN, KeyPacket, SignaturePacket
+from crypto.openpgp.packets import ECDSA, ED25519, EDDSA_LEGACY, RSA, RSA_SIGN, KeyPacket, SignaturePacket
 
 CURVES = {bytes.fromhex("2A8648CE3D030107"): ec.SECP256R1, bytes.fromhex("2B81040022"): ec.SECP384R1,
           bytes.fromhex("2B81040023"): ec.SECP521R1}

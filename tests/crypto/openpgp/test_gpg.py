@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from crypto.errors import DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
-from crypto.gpg import Gpg
+from crypto.openpgp.gpg import Gpg
 from tests.support import keys
 
 DATA = b"Content-Type: text/plain\r\n\r\nFLASH: convoy at 06:00\r\n"
@@ -213,7 +213,7 @@ def test_concurrent_calls_from_a_thread_pool(hub_gpg, hub_fpr, alice):
 @pytest.mark.parametrize("memfd", [True, False], ids=["memfd", "pipes"])
 def test_both_ways_of_running_gpg_give_the_same_verdicts(monkeypatch, gpg_dir, hub_gpg, hub_fpr, alice, memfd):
     """gpg run on memory files (Linux) or on pipes: good, bad, signed output and the time limit alike."""
-    import crypto.gpg_process as adapter
+    import crypto.openpgp.gpg_process as adapter
     monkeypatch.setattr(adapter, "_MEMFD", memfd)
     sig = keys.sign_detached(alice, DATA)
     open_fds = len(os.listdir("/proc/self/fd"))

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from crypto import CiphertextMalformed, GpgOutputTooLarge, GpgTimedOut
-from crypto.gpg import Gpg
-from crypto.gpg_process import MAX_STATUS_BYTES, Engine, input_file
+from crypto.openpgp.gpg import Gpg
+from crypto.openpgp.gpg_process import MAX_STATUS_BYTES, Engine, input_file
 from tests.support import bombs, keys
 
 DATA = b"Content-Type: text/plain\r\n\r\nFLASH: convoy at 06:00\r\n"

@@ -11,13 +11,13 @@ from datetime import datetime, timezone
 from email.utils import parseaddr
 from pathlib import Path
 
-from crypto import native
-from crypto.colons import ListedKey, listed_keys, timestamp
-from crypto.crlf import text_signed
+from crypto.openpgp import native
+from crypto.openpgp.colons import ListedKey, listed_keys, timestamp
+from crypto.mime.crlf import text_signed
 from crypto.errors import CiphertextMalformed, DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
-from crypto.gpg_process import MAX_OUTPUT_BYTES, Engine, Outcome, input_file, system_binary
-from crypto.packets import TAG_SIGNATURE, armored_prefix, leading_tags
-from crypto.signing_keys import KeyringCache, SigningKey, read_signing_keys
+from crypto.openpgp.gpg_process import MAX_OUTPUT_BYTES, Engine, Outcome, input_file, system_binary
+from crypto.openpgp.packets import TAG_SIGNATURE, armored_prefix, leading_tags
+from crypto.openpgp.signing_keys import KeyringCache, SigningKey, read_signing_keys
 
 log = logging.getLogger(__name__)
 

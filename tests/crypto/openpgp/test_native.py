@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from crypto import native
+from crypto.openpgp import native
 from crypto.errors import PacketError
-from crypto.gpg import Gpg
-from crypto.packets import armor, dearmor, packets, signature_packet
+from crypto.openpgp.gpg import Gpg
+from crypto.openpgp.packets import armor, dearmor, packets, signature_packet
 from tests.support import keys
 
 DATA = b"Content-Type: text/plain\r\n\r\nURGENT: convoy leaves at 06:00\r\n"
