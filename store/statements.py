@@ -91,7 +91,7 @@ INTAKE_SNAPSHOTS = (
 OUTBOUND_JOBS = (
     select(_o.id, _o.message_id, _o.purpose, _o.rfc_message_id, _o.mail_from, _o.rcpt_to, _o.attempts,
            _o.created_at, _o.due_at, _o.state, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
-           _m.reference)
+           _m.reference, _m.received_at)
     .join(SealedBlob.__table__, _b.id == _o.blob_id)
     .outerjoin(Message.__table__, _m.id == _o.message_id)
     .where(_o.id.in_(bindparam("b_ids", expanding=True)))

@@ -82,6 +82,7 @@ def bench_tui(messages: int, deadlines: int, burst: bool) -> None:
         upgrade(db.engine)
         now = fill(db, messages, deadlines, burst=burst)
         figures = measure(db, now)
+        figures["metrics store"] = _store_gauges(db, now)
         db.dispose()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -90,3 +91,18 @@ def bench_tui(messages: int, deadlines: int, burst: bool) -> None:
                f"{messages * 4 + messages // 50 + messages // 1000} audit events (SQLite, WAL)")
     for name, seconds in figures.items():
         click.echo(f"{name:<13} {seconds * 1000:.1f} ms (median of {3 if name == 'rates cold' else 20})")
+
+
+def _store_gauges(db, now) -> float:
+    """Median seconds of one reading of the store's Prometheus gauges (hub/ops/gauges.py) over the same store."""
+    import statistics
+    import time
+
+    from hub.ops.gauges import read
+
+    times = []
+    for _ in range(20):
+        started = time.perf_counter()
+        read(db, now)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)

@@ -57,7 +57,9 @@ def init(home: Path, domain: str, address: str | None, hub_key: Path | None, sto
 @click.option("--role", type=click.Choice(["all", "gateway", "worker", "scheduler"]), default="all",
               show_default=True, help="gateway: SMTP intake; worker: intake stages and delivery; scheduler: "
                                       "deadlines and retries; all: everything in one process.")
-def serve(home: Path, listen: str | None, relay: str | None, role: str) -> None:
+@click.option("--metrics-listen", help="HOST:PORT of this process's Prometheus endpoint (default from settings: "
+                                       "127.0.0.1:9464); an empty value: none.")
+def serve(home: Path, listen: str | None, relay: str | None, role: str, metrics_listen: str | None) -> None:
     """Run the hub's processes of ROLE (SIGTERM/SIGINT stop it cleanly). Several gateways and workers may run on
     one home when `[transport] url` names RabbitMQ."""
     from hub.app import Hub
@@ -74,7 +76,8 @@ def serve(home: Path, listen: str | None, relay: str | None, role: str) -> None:
             click.echo(f"passerelle: running (role {role})", err=True)
 
     try:
-        asyncio.run(hub.serve(listen=listen, relay=relay, ready=ready))
+        metrics = settings.metrics.listen if metrics_listen is None else metrics_listen
+        asyncio.run(hub.serve(listen=listen, relay=relay, ready=ready, metrics=metrics.strip() or None))
     except HubError as exc:
         fail(str(exc))
     finally:

@@ -294,7 +294,8 @@ def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True):
     processes = [subprocess.Popen([sys.executable, "-m", "hub", "serve", "--home", str(home), "--role", role,
                                    "--listen", f"127.0.0.1:{port}", "--relay", relay],
                                   stdout=subprocess.DEVNULL, stderr=log_file,
-                                  env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower()})
+                                  env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower(),
+                                       "PASSERELLE_METRICS__LISTEN": ""})
                  for role in roles]
     try:
         for _ in range(600):
