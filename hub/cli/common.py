@@ -3,6 +3,7 @@ opening a hub's store and keys for one command."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ import click
 from hub import home as home_mod
 from hub.clock import SystemClock
 from hub.errors import EmbargoError, HubError, PartnerError
+from hub.ops import logs
 
 home_option = click.option(
     "--home", "home", type=click.Path(file_okay=False, path_type=Path), envvar="PASSERELLE_HOME",
@@ -27,11 +29,12 @@ def load_settings(home: Path, **overrides):
         home_mod.require(settings)
     except HubError as exc:
         fail(str(exc))
+    logs.from_settings(settings.log.format)
     return settings
 
 
 def fail(message: str) -> None:
-    click.echo(f"passerelle: {message}", err=True)
+    logs.announce(message, level=logging.ERROR)
     sys.exit(2)
 
 

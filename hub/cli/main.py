@@ -14,15 +14,17 @@ from crypto import CryptoError
 
 from hub import home as home_mod
 from hub.errors import HubError
+from hub.ops import logs
 
 from .common import fail, home_option, load_settings
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def main(verbose: int) -> None:
+@click.option("--log-format", type=click.Choice(logs.FORMATS), help="Log lines as text, or one JSON object per line "
+                                                                    "(journald, ELK); default: the home's [log] format.")
+def main(verbose: int, log_format: str | None) -> None:
     """Passerelle — the encrypted store-and-forward hub between OCAM and its support services."""
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(max(logging.WARNING - 10 * verbose, logging.DEBUG), log_format)
     # python-gnupg logs user ids at DEBUG and a warning for every refused signature: the hub reports those itself.
     logging.getLogger("gnupg").setLevel(logging.ERROR)
     # aiosmtpd logs every SMTP command line at INFO; the hub logs each verdict itself.
@@ -70,10 +72,7 @@ def serve(home: Path, listen: str | None, relay: str | None, role: str, metrics_
     hub = Hub(settings, role=role)
 
     def ready(host: str, port: int) -> None:
-        if port:
-            click.echo(f"passerelle: serving SMTP on {host}:{port} (role {role})", err=True)
-        else:
-            click.echo(f"passerelle: running (role {role})", err=True)
+        logs.announce(f"serving SMTP on {host}:{port} (role {role})" if port else f"running (role {role})")
 
     try:
         metrics = settings.metrics.listen if metrics_listen is None else metrics_listen
