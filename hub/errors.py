@@ -8,7 +8,8 @@
     ├── UnknownPartner        a report or command names a partner that is not registered
     ├── ReversedPeriod        a report's period ends before it starts
     ├── EmbargoError          an embargo command is refused (signature, holder, decision)
-    └── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
+    ├── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
+    └── BackupError           a backup cannot be made, or an archive cannot be restored (with the reason)
 """
 
 from __future__ import annotations
@@ -64,3 +65,8 @@ class EmbargoError(HubError):
 
 class NotActionable(HubError):
     """A duty officer's act names an alert, item or delivery it cannot act on; the message says which."""
+
+
+class BackupError(HubError):
+    """A backup cannot be made (no usable backup key, the store unreadable), or an archive cannot be restored
+    (another key, damaged, a member outside the home, a home already there); the message says why."""

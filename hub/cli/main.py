@@ -130,6 +130,7 @@ def _register() -> None:
     from .embargo import embargo, export
     from .members import holders, member
     from .messages import messages
+    from .ops import backup, restore
     from .partner import partner
     from .report import report
     from .recipient import recipient
@@ -149,6 +150,8 @@ def _register() -> None:
     main.add_command(embargo)
     main.add_command(export)
     main.add_command(transport)
+    main.add_command(backup)
+    main.add_command(restore)
 
 
 _register()
