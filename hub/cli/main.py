@@ -16,7 +16,7 @@ from hub import home as home_mod
 from hub.errors import HubError
 from hub.ops import logs
 
-from .common import fail, home_option, load_settings
+from .common import fail, home_option, load_settings, scratch_option
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -160,7 +160,8 @@ _register()
 @main.command()
 @click.option("--speed", default=1440.0, show_default=True,
               help="How much faster the hub's clock runs (1440: a FLASH day passes in a minute).")
-def demo(speed: float) -> None:
+@scratch_option
+def demo(speed: float, within: Path | None) -> None:
     """A fresh temporary hub with four simulated support services sending signed traffic over real SMTP
     (all urgencies, some embargoed, some forged or from unknown keys), answering some of OCAM's requests and
     letting others go overdue; a local relay captures what the hub sends; the dashboard is in front.
@@ -170,7 +171,7 @@ def demo(speed: float) -> None:
     from hub.tools.demo import Demo
 
     logging.getLogger().setLevel(logging.ERROR)  # the dashboard owns the terminal
-    session = Demo(speed=speed)
+    session = Demo(speed=speed, within=within)
     try:
         try:
             db = session.start()

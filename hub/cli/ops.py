@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -56,7 +55,7 @@ def restore(archive: Path, home: Path, key_home: Path, store_url: str | None) ->
         fail(str(exc))
     m = done.manifest
     click.echo(f"restored {archive} into {done.home}")
-    click.echo(f"  backup of     {m['hub']}, made {brussels(datetime.fromisoformat(m['made_at']))}")
+    click.echo(f"  backup of     {m['hub']}, made {brussels(m['made_at'])}")
     head = head_revision()
     click.echo(f"  store         {done.store}, revision {m['revision']}"
                + ("" if m["revision"] == head else f", upgraded to {head}"))

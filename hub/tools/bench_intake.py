@@ -152,10 +152,10 @@ def _ceiling(gpg_hub: Gpg, hub_fpr: str, sample: bytes, threads: int, seconds: f
 
 def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: float,
                      store_url: str | None = None, amqp_url: str = "", workers: int = 1,
-                     in_process: bool = True) -> IntakeReport:
+                     in_process: bool = True, within: Path | None = None) -> IntakeReport:
     """*amqp_url* empty: one embedded hub process; else one gateway and *workers* worker processes on RabbitMQ.
     *in_process*: the hub's [crypto] in_process (false: every verify and sign through gpg)."""
-    tmp = Path(tempfile.mkdtemp(prefix="pbench"))
+    tmp = Path(tempfile.mkdtemp(prefix="pbench", dir=within))
     try:
         report = _run(tmp, count, clients, size, timeout_seconds, store_url, amqp_url, workers if amqp_url else 0,
                       in_process)

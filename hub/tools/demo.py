@@ -58,8 +58,8 @@ class _Sender:
 class Demo:
     """Everything the demo runs, started and stopped together."""
 
-    def __init__(self, *, speed: float, root: Path | None = None) -> None:
-        self.root = root or Path(tempfile.mkdtemp(prefix="pdemo"))
+    def __init__(self, *, speed: float, root: Path | None = None, within: Path | None = None) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="pdemo", dir=within))  # *within*: where it is made
         self.clock = AcceleratedClock(speed)
         self.stop = threading.Event()
         self.sent = 0
