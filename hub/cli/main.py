@@ -160,8 +160,12 @@ _register()
 @main.command()
 @click.option("--speed", default=1440.0, show_default=True,
               help="How much faster the hub's clock runs (1440: a FLASH day passes in a minute).")
+@click.option("--screenshots", "shots", type=click.Path(file_okay=False, path_type=Path),
+              help="No dashboard in front: let the demo run --after seconds, then write an SVG of every screen "
+                   "(110x34) into this directory, as the README's.")
+@click.option("--after", default=40.0, show_default=True, help="Seconds the demo runs before the screenshots.")
 @scratch_option
-def demo(speed: float, within: Path | None) -> None:
+def demo(speed: float, shots: Path | None, after: float, within: Path | None) -> None:
     """A fresh temporary hub with four simulated support services sending signed traffic over real SMTP
     (all urgencies, some embargoed, some forged or from unknown keys), answering some of OCAM's requests and
     letting others go overdue; a local relay captures what the hub sends; the dashboard is in front.
@@ -171,6 +175,12 @@ def demo(speed: float, within: Path | None) -> None:
     from hub.tools.demo import Demo
 
     logging.getLogger().setLevel(logging.ERROR)  # the dashboard owns the terminal
+    if shots is not None:
+        from hub.tools.screenshots import take
+
+        for path in take(shots, speed=speed, after_seconds=after, within=within):
+            click.echo(str(path))
+        return
     session = Demo(speed=speed, within=within)
     try:
         try:
@@ -180,6 +190,7 @@ def demo(speed: float, within: Path | None) -> None:
                  f"set TMPDIR to a short directory)")
         # Under the accelerated clock a rate "minute" is about one real second.
         bucket = timedelta(minutes=max(1, round(speed / 60)))
-        Dashboard(db, refresh_seconds=1.0, clock=session.clock, operator="demo-officer", rate_bucket=bucket).run()
+        Dashboard(db, refresh_seconds=1.0, clock=session.clock, operator="demo-officer", rate_bucket=bucket,
+                  clock_speed=speed).run()
     finally:
         session.close()
