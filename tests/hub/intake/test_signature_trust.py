@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.capture import CaptureRelay
-from hub.cli import main
+from hub.cli.main import main
 from hub.clock import FrozenClock, SystemClock
 from hub.settings import load
 from tests.hub.rig import encrypted, make_home, new_message_id, partner, reference_in, signed
