@@ -165,6 +165,8 @@ def test_a_metrics_port_in_use_stops_serve_with_the_reason(short_tmp):
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed")
 def test_rules_pass_promtool():
-    """Prometheus's own checker reads the sample rules."""
-    result = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
+    """Prometheus's own checker reads the sample rules, and its rule tests (docs/prometheus/passerelle-rules.test.yml)
+    see the FLASH and stuck-queue alerts fire when they should, across a change of the leading process."""
+    for command in (["check", "rules", RULES.name], ["test", "rules", "passerelle-rules.test.yml"]):
+        result = subprocess.run(["promtool", *command], capture_output=True, text=True, timeout=60, cwd=RULES.parent)
+        assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
