@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.capture import CaptureRelay
-from hub.cli import main
+from hub.cli.main import main
 from tests.hub.rig import make_home, new_message_id, partner, reference_in, signed
 from tests.support import keys as testkeys
 from tests.support import openpgp as o
