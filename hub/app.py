@@ -24,6 +24,8 @@ from .errors import HubError
 from .health import Beat, Heartbeats, gateway_beat, process_name
 from hub.intake.pipeline import IntakeHandler
 from .leadership import keep_holding, while_leading
+from hub.ops.gauges import StoreGauges
+from hub.ops.metrics import Endpoint, Metrics
 from hub.outbound.outbox import OUTBOUND_QUEUE
 from hub.evaluations.policy import Policy
 from hub.inbound.rules import Rules
@@ -89,6 +91,8 @@ class Hub:
                                         else None)
         self.runners: list[Runner] = []
         self.scheduler_sleep = 5.0  # longest the scheduler sleeps between index lookups
+        self.metrics = Metrics()
+        self.metrics.live.verifications = self.gpg.verifications
 
     def admission(self) -> Admission:
         g = self.settings.gateway
@@ -108,15 +112,20 @@ class Hub:
 
     async def serve(self, *, listen: str | None = None, relay: str | None = None,
                     stop: asyncio.Event | None = None, ready: Callable[[str, int], None] | None = None,
-                    install_signals: bool = True) -> None:
-        """This process's role (gateway, intake and delivery, scheduler, or all) until SIGTERM/SIGINT (or *stop*)."""
+                    install_signals: bool = True, metrics: str | None = None) -> None:
+        """This process's role (gateway, intake and delivery, scheduler, or all) until SIGTERM/SIGINT (or *stop*);
+        its Prometheus endpoint on *metrics* (HOST:PORT) when given."""
         loop = asyncio.get_running_loop()
         stop = stop or asyncio.Event()
         embedded = self._embedded_guard()
+        endpoint = None
         try:
+            endpoint = Endpoint(self.metrics, metrics) if metrics else None
             await self._serve(loop, stop, listen=listen, relay=relay, ready=ready, install_signals=install_signals,
                               embedded=embedded)
         finally:
+            if endpoint is not None:
+                endpoint.close()
             if embedded is not None:
                 embedded.release()
 
@@ -188,7 +197,8 @@ class Hub:
                                clock=self.clock, transport=self.transport, rules=self.inbound_rules)
         delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport, policy=s.delivery,
-                                   windows=s.deadlines)
+                                   windows=s.deadlines, observe=self.metrics.delivered)
+        self.metrics.live.relay_failures = lambda: delivery.gate.state()[0]
         self.runners = [Runner(intake, self.transport, pools.pipeline, self.clock, concurrency=INTAKE_WORKERS),
                         Runner(delivery, self.transport, pools.pipeline, self.clock, concurrency=s.delivery.workers)]
         for handler in (intake, delivery):
@@ -201,6 +211,9 @@ class Hub:
         self.scheduler = Scheduler(settings=self.settings, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport)
         leader = LeaderLock(self.db, "scheduler")
+        self.metrics.live.leading = lambda: leader.held
+        self.metrics.watch(StoreGauges(self.db, self.clock, leading=lambda: leader.held,
+                                       every_seconds=self.settings.metrics.store_every_seconds))
         task = asyncio.create_task(while_leading(
             leader, lambda lost: self.scheduler.run(lost, pools.pipeline, longest_sleep=self.scheduler_sleep), stop,
             pools.pipeline), name="scheduler")
@@ -228,8 +241,8 @@ class Hub:
         s = self.settings
         admission = self.admission()
         handler = IngressHandler(
-            admit=admission, accepts_rcpt=s.hub.accepts, hub_address=s.hub.address, executor=pool,
-            record_refusal=admission.record_refusal,
+            admit=self.metrics.counting(admission), accepts_rcpt=s.hub.accepts, hub_address=s.hub.address,
+            executor=pool, record_refusal=self.metrics.counting_refusals(admission.record_refusal),
             limits=Limits(max_message_bytes=s.gateway.max_message_bytes, max_connections=s.gateway.max_connections,
                           timeout_seconds=s.gateway.data_timeout_seconds,
                           max_connections_per_client=s.gateway.max_connections_per_client,
@@ -240,6 +253,7 @@ class Hub:
         host, port = host_port(listen or s.gateway.listen, 2525)
         tls = server_tls_context(str(s.tls_cert), str(s.tls_key))
         self._ingress = handler
+        self.metrics.live.sessions = lambda: handler.active
         server = await start_server(handler, host, port, tls_context=tls, require_starttls=s.gateway.require_starttls,
                                     hostname=s.hub.domain)
         bound = server.sockets[0].getsockname()

@@ -12,7 +12,8 @@
     ├── RetentionError        a retention act is refused (not due, erased already, a replayed decision)
     ├── RoutingRulesError     the inbound routing rules file is invalid (checked at start-up)
     ├── AccessRefused         an act by no registered member, or outside the member's competence (law Art. 9 §3 5°)
-    └── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
+    ├── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
+    └── BackupError           a backup cannot be made, or an archive cannot be restored (with the reason)
 """
 
 from __future__ import annotations
@@ -90,3 +91,8 @@ class AccessRefused(HubError):
         super().__init__(why)
         self.actor = actor
         self.why = why
+
+
+class BackupError(HubError):
+    """A backup cannot be made (no usable backup key, the store unreadable), or an archive cannot be restored
+    (another key, damaged, a member outside the home, a home already there); the message says why."""

@@ -105,6 +105,15 @@ urgent = "P3D"
 routine = "P10D"
 non_urgent = "P30D"
 
+[metrics]
+# This process's Prometheus endpoint (/metrics). Several processes on one machine: one port each
+# (passerelle serve --metrics-listen HOST:PORT). Empty: no endpoint.
+listen = "127.0.0.1:9464"
+
+[log]
+# text, or json: one JSON object per line (journald, ELK); `passerelle --log-format` overrides it.
+format = "text"
+
 [transport]
 # Empty: embedded (one process). RabbitMQ: "amqp://USER:PASS@HOST:5672/" (comma-separated for a cluster).
 url = ""

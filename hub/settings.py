@@ -182,6 +182,25 @@ class TransportSection(BaseModel):
         return [u.strip() for u in self.url.get_secret_value().split(",") if u.strip()]
 
 
+class MetricsSection(BaseModel):
+    """The Prometheus endpoint of each `serve` process (README, "Operating")."""
+
+    listen: str = Field("127.0.0.1:9464", description="HOST:PORT of this process's Prometheus endpoint (/metrics), "
+                                                      "loopback by default; empty: no endpoint. Several processes on "
+                                                      "one machine need one port each (serve --metrics-listen).")
+    store_every_seconds: float = Field(10.0, gt=0, description="Longest the store's gauges (queue depths, deadlines, "
+                                                               "holds, audit age) are reused between scrapes before "
+                                                               "they are counted again.")
+
+
+class LogSection(BaseModel):
+    """What the processes write to their standard error."""
+
+    format: str = Field("text", pattern="^(text|json)$", description="text: one line per event for a person; json: "
+                                                                     "one JSON object per line (journald, ELK), the "
+                                                                     "message reference in its own field.")
+
+
 class Settings(BaseSettings):
     """All of Passerelle's settings. Precedence: init args, environment (PASSERELLE_*), HOME/passerelle.toml, defaults."""
 
@@ -195,6 +214,8 @@ class Settings(BaseSettings):
     deadlines: DeadlinesSection = DeadlinesSection()
     delivery: DeliverySection = DeliverySection()
     transport: TransportSection = TransportSection()
+    metrics: MetricsSection = MetricsSection()
+    log: LogSection = LogSection()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

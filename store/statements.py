@@ -103,7 +103,7 @@ MESSAGE_SEALED = (select(_m.signer_fingerprint, _m.encrypted, _b.key_id, _b.wrap
 OUTBOUND_JOBS = (
     select(_o.id, _o.message_id, _o.purpose, _o.rfc_message_id, _o.mail_from, _o.rcpt_to, _o.attempts,
            _o.created_at, _o.due_at, _o.state, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
-           _b.period_id, _rp.wrapped_key.label("period_key"), _m.reference)
+           _b.period_id, _rp.wrapped_key.label("period_key"), _m.reference, _m.received_at)
     .join(SealedBlob.__table__, _b.id == _o.blob_id)
     .outerjoin(RetentionPeriod.__table__, _rp.id == _b.period_id)
     .outerjoin(Message.__table__, _m.id == _o.message_id)

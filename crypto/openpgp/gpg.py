@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -143,6 +144,8 @@ class Gpg:
             # expired keys; the later --trust-model wins over the one in BASE_OPTIONS.
             self._engine.run(["--check-trustdb", "--trust-model", "pgp"], b"")
         self._keyring = KeyringCache(self.home) if in_process else None
+        self._verified = {"in_process": 0, "gpg": 0}  # signatures checked, by who decided (for the metrics)
+        self._verified_lock = threading.Lock()
 
     # -- keys -----------------------------------------------------------------
 
@@ -226,10 +229,12 @@ class Gpg:
         if self._keyring is not None:
             good = native.verify(self._signing_keys(), data, signature, time.time())
             if good is not None:
+                self._count("in_process")
                 return SignatureCheck("good", good.primary, good.signing,
                                       datetime.fromtimestamp(good.created, timezone.utc), good.hash_name,
                                       f"GOODSIG; VALIDSIG {good.signing} (in process)", good.sig_class)
         out = self._engine.run(["--verify", "--", input_file(0), "-"], data, files=[signature])
+        self._count("gpg")
         check = _signature_from_status(out)
         if check is None:
             if not out.status:
@@ -249,7 +254,20 @@ class Gpg:
             raise DecryptionFailed(_decrypt_failure_reason(out), _summary(out))
         if out.has("BADMDC") or not _integrity_checked(out):
             raise DecryptionFailed("no_integrity", _summary(out))
-        return Decrypted(out.data, _signature_from_status(out))
+        signature = _signature_from_status(out)
+        if signature is not None:
+            self._count("gpg")
+        return Decrypted(out.data, signature)
+
+    def _count(self, path: str) -> None:
+        with self._verified_lock:
+            self._verified[path] += 1
+
+    def verifications(self) -> dict[str, int]:
+        """Signatures checked since this adapter was made, by who decided: "in_process" or "gpg" (a gpg
+        process, verifying or decrypting a signed message)."""
+        with self._verified_lock:
+            return dict(self._verified)
 
     def unwrap(self, data: bytes) -> bytes:
         """The OpenPGP message inside an encrypted one, its encryption layer removed and nothing else

@@ -48,7 +48,7 @@ def embargo_list(home: Path, as_json: bool) -> None:
     for r in rows:
         d = r["decision"]
         click.echo(f"{r['reference']}  {r['kind']:<9} {r['partner'] or '-':<14} "
-                   f"{brussels(datetime.fromisoformat(r['received_at']))}  v{r['holder_version']} "
+                   f"{brussels(r['received_at'])}  v{r['holder_version']} "
                    f"({len(r['holders'])} holders)  decision: "
                    f"{'integrate=' + d['integrate'] + ' consent=' + d['consent'] if d else 'none'}"
                    f"{'  pending: ' + str(r['pending_decisions']) if r['pending_decisions'] else ''}")

@@ -16,6 +16,11 @@ from hub.clock import brussels
 from hub.retention.items import review_due
 
 
+# A message comes in from a partner, or goes out to one (an OCAM request, an evaluation).
+DIRECTION = {"inbound": "in", "outbound": "out"}
+TOWARDS = {"inbound": "from", "outbound": "to"}
+
+
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -27,12 +32,6 @@ def summary(m: Message) -> dict:
         "classification": m.classification, "received_at": _iso(m.received_at), "due_at": _iso(m.due_at),
         "verdict": "accepted", "state": m.state, "receipt_status": m.receipt_status,
     }
-
-
-def _parse(value: str | None):
-    from datetime import datetime
-
-    return datetime.fromisoformat(value) if value else None
 
 
 def _deadline(d) -> dict | None:
@@ -69,7 +68,7 @@ def messages() -> None:
 @click.option("--refused", is_flag=True, help="Refusals given at SMTP time (from the audit log).")
 @click.option("--limit", default=100, show_default=True)
 def messages_list(home: Path, as_json: bool, quarantined: bool, refused: bool, limit: int) -> None:
-    """List recent messages, newest first (times in Europe/Brussels)."""
+    """List recent messages, newest first (times in Europe/Brussels; with --json in UTC)."""
     db = _db(home)
     try:
         with db.reader() as uow:
@@ -88,15 +87,22 @@ def messages_list(home: Path, as_json: bool, quarantined: bool, refused: bool, l
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    if refused:
-        for r in rows:
-            click.echo(f"{r['at'][:19]}  {r.get('code')} {r.get('reason'):<24} {r['from']:<32} {r.get('peer', '')}")
+    if not rows:
+        click.echo("no refusal recorded" if refused else "nothing quarantined" if quarantined else "no message yet")
         return
+    if refused:
+        click.echo(f"{'refused at (Brussels)':<23}  {'code':<4} {'reason':<24} {'from':<32} peer")
+        for r in rows:
+            click.echo(f"{brussels(r['at']):<23}  {r.get('code')} {r.get('reason'):<24} {r['from']:<32} "
+                       f"{r.get('peer', '')}")
+        return
+    click.echo(f"{'reference':<16} dir {'partner':<16} {'kind':<12} {'urgency':<10} {'source':<11} {'embargo':<9} "
+               f"{'state':<11} {'receipt':<7} due (Brussels)")
     for r in rows:
-        due = r["due_at"][:16].replace("T", " ") if r["due_at"] else "-"
-        click.echo(f"{r['reference']:<16} {r['partner'] or '-':<16} {r['kind']:<12} {r['urgency']:<10} "
-                   f"{r['urgency_source']:<11} {r['embargo'] or '-':<9} {r['state']:<11} receipt:{r['receipt_status']:<7} "
-                   f"due:{due}" + (f"  error: {r.get('error')}" if quarantined else ""))
+        due = brussels(r["due_at"])
+        click.echo(f"{r['reference']:<16} {DIRECTION[r['direction']]:<3} {r['partner'] or '-':<16} {r['kind']:<12} "
+                   f"{r['urgency']:<10} {r['urgency_source']:<11} {r['embargo'] or '-':<9} {r['state']:<11} "
+                   f"{r['receipt_status']:<7} {due}" + (f"  error: {r.get('error')}" if quarantined else ""))
 
 
 @messages.command("why")
@@ -229,13 +235,13 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{data['reference']}  {data['direction']} from {data['partner']}")
+    click.echo(f"{data['reference']}  {data['direction']} {TOWARDS[data['direction']]} {data['partner'] or '-'}")
     click.echo(f"  Message-ID     {data['message_id']}")
     click.echo(f"  kind           {data['kind']} ({data['fields'].get('message-kind', {}).get('source', '-')})")
     click.echo(f"  urgency        {data['urgency']} ({data['urgency_source']})")
     click.echo(f"  embargo        {data['embargo'] or '-'}")
     click.echo(f"  classification {data['classification'] or '-'}")
-    click.echo(f"  received       {times['received_at']}")
+    click.echo(f"  {'received' if data['direction'] == 'inbound' else 'queued':<14} {times['received_at']}")
     click.echo(f"  due            {times['due_at']}")
     click.echo(f"  state          {data['state']}, receipt {data['receipt_status']}")
     click.echo(f"  sha256         {data['sha256']} ({data['size']} bytes, {'encrypted' if data['encrypted'] else 'signed'})")
@@ -245,21 +251,21 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     dl = data["deadline"]
     if dl:
         owed = "OCAM" if dl["owed_by"] == "ocam" else data["partner"]
-        click.echo(f"  clock          owed by {owed}, started {brussels(_parse(dl['started_at']))} by {dl['started_by']}, "
-                   f"due {brussels(_parse(dl['due_at']))}")
+        click.echo(f"  clock          owed by {owed}, started {brussels(dl['started_at'])} by {dl['started_by']}, "
+                   f"due {brussels(dl['due_at'])}")
         if dl["state"] == "answered":
-            click.echo(f"  answered       {brussels(_parse(dl['answered_at']))} "
+            click.echo(f"  answered       {brussels(dl['answered_at'])} "
                        f"({'on time' if dl['on_time'] else 'LATE'})")
         else:
             click.echo(f"  open           {dl['reminders_sent']} reminder step(s) done"
-                       + (f", escalated {brussels(_parse(dl['escalated_at']))}" if dl["escalated_at"] else ""))
+                       + (f", escalated {brussels(dl['escalated_at'])}" if dl["escalated_at"] else ""))
     kept = data["retention"]
     if kept and kept["state"] == "erased":
-        click.echo(f"  retention      content ERASED {brussels(_parse(kept['erased_at']))} ({kept['erased_by']})")
+        click.echo(f"  retention      content ERASED {brussels(kept['erased_at'])} ({kept['erased_by']})")
     elif kept:
-        review = brussels(_parse(kept["review_due"])) if kept["review_due"] else "none before the end"
+        review = brussels(kept["review_due"]) if kept["review_due"] else "none before the end"
         click.echo(f"  retention      review {review}{' (triggered)' if kept['triggered_at'] else ''}, "
-                   f"end {brussels(_parse(kept['end_at']))}")
+                   f"end {brussels(kept['end_at'])}")
     for r in data["routing"]:
         state = "routed" if r["included"] and not r["reason"] else "HELD" if r["included"] else "not sent"
         click.echo(f"  {state:<14} {r['name']} ({r['as']}) under {r['basis']}"
@@ -269,4 +275,4 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
                    + (f" — {d['last_error']}" if d["last_error"] else ""))
     click.echo("  audit trail:")
     for e in data["audit"]:
-        click.echo(f"    {e['at'][:19]}  {e['action']:<22} {e['actor']}")
+        click.echo(f"    {brussels(e['at'])}  {e['action']:<22} {e['actor']}")

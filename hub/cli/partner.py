@@ -107,5 +107,6 @@ def partner_list(home: Path, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
-        status = "revoked" if r["key_revoked"] else (f"expires {r['key_expires_at'][:10]}" if r["key_expires_at"] else "no expiry")
+        status = "revoked" if r["key_revoked"] else (
+            f"expires {brussels(r['key_expires_at'])}" if r["key_expires_at"] else "no expiry")
         click.echo(f"{r['name']:<20} {r['kind']:<18} {r['email']:<32} {r['fingerprint']}  {status}")

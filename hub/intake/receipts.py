@@ -32,6 +32,16 @@ SOURCE_WORDS = {
     "default": ("par défaut", "standaard", "default"),
 }
 
+# What the digest is over: the bytes of DATA as the hub received them, after the dot-unstuffing of RFC 5321
+# §4.5.2 (the message as the client composed it, its last line's CRLF included), before anything else.
+DIGEST_WORDS = (
+    "[FR] Empreinte SHA-256 du message tel que reçu : les octets transmis en DATA, après retrait des points de "
+    "transparence (RFC 5321 §4.5.2).",
+    "[NL] SHA-256 van het bericht zoals ontvangen: de bytes verzonden in DATA, na verwijdering van de "
+    "transparantiepunten (RFC 5321 §4.5.2).",
+    "[EN] SHA-256 of the message as received: the bytes sent in DATA, after dot-unstuffing (RFC 5321 §4.5.2).",
+)
+
 
 @dataclass(frozen=True)
 class ReceiptFacts:
@@ -103,7 +113,7 @@ def human_text(f: ReceiptFacts) -> str:
         request, status, delay = f.answers
         lines += ["", f"Réponse à / Antwoord op / Answers: {request or '?'} — {ANSWER_WORDS.get(status, status)}"
                   + (f" ({delay} s)" if delay else "")]
-    lines += ["", f"SHA-256: {f.digest_sha256}", ""]
+    lines += ["", *DIGEST_WORDS, f"SHA-256: {f.digest_sha256}", ""]
     return "\n".join(lines)
 
 

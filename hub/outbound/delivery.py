@@ -8,6 +8,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from crypto import SealError, StorageKey
 from gateway import Relay, RelayPermanent, RelayTemporary
@@ -36,6 +37,7 @@ class _Job:
     attempts: int
     created_at: datetime
     due_at: datetime | None = None
+    received_at: datetime | None = None  # its message's (a receipt: the 250 its latency counts from)
 
 
 def next_attempt(schedule: list[float], attempts: int, now: datetime) -> datetime:
@@ -86,8 +88,11 @@ class DeliveryHandler:
     queue = OUTBOUND_QUEUE
 
     def __init__(self, *, db: Database, relay: Relay, storage_key: StorageKey, clock: Clock, transport: Transport,
-                 policy: DeliverySection, windows: DeadlinesSection | None = None) -> None:
+                 policy: DeliverySection, windows: DeadlinesSection | None = None,
+                 observe: Callable[[str, str, timedelta | None], None] | None = None) -> None:
         self.windows = windows or DeadlinesSection()
+        # Told of every attempt once recorded: (purpose, sent | deferred | failed, a receipt's time since its 250).
+        self.observe = observe
         self.db = db
         self.relay = relay
         self.storage_key = storage_key
@@ -151,11 +156,24 @@ class DeliveryHandler:
             try:
                 self._record_sent([outcome])
                 recorded = True
+                if self.observe is not None:
+                    self._observe(job, outcome[2])
             finally:
                 if not (recorded and outcome[2] == "sent"):  # its next attempt may be sent by any worker
                     self._give_back(job.mail_id)
         self._record_sent(outcomes)
         return failures
+
+    def _observe(self, job: _Job, outcome: str) -> None:
+        now = self.clock.now()
+        if outcome != "sent":
+            outcome = "failed" if self._gives_up(job, outcome == "refused", now) else "deferred"
+        latency = now - job.received_at if outcome == "sent" and job.received_at is not None else None
+        self.observe(job.purpose, outcome, latency)
+
+    def _gives_up(self, job: _Job, permanent: bool, now: datetime) -> bool:
+        """A refusal for good, or a mail older than delivery.max_age: no further attempt."""
+        return permanent or now - job.created_at >= self.policy.max_age
 
     def _record_sent(self, outcomes: list[tuple[Delivery, _Job | None, str, object]], *, tries: int = 60,
                      pause_seconds: float = 0.5) -> None:
@@ -185,7 +203,8 @@ class DeliveryHandler:
                 failures.append((delivery, error))
                 continue
             jobs[delivery.item_id] = _Job(mail.id, mail.message_id, mail.purpose, mail.reference, mail.mail_from,
-                                          mail.rcpt_to, data, mail.attempts, mail.created_at, mail.due_at)
+                                          mail.rcpt_to, data, mail.attempts, mail.created_at, mail.due_at,
+                                          mail.received_at)
         return jobs, failures
 
     def _record(self, outcomes: list[tuple[Delivery, _Job | None, str, object]]) -> None:
@@ -231,7 +250,7 @@ class DeliveryHandler:
                 permanent: bool) -> None:
         now = self.clock.now()
         attempts = job.attempts + 1
-        give_up = permanent or now - job.created_at >= self.policy.max_age
+        give_up = self._gives_up(job, permanent, now)
         error = str(exc)[:500]
         if give_up:
             uow.outbound.update(job.mail_id, state="failed", attempts=attempts, last_error=error)

@@ -23,8 +23,8 @@ from hub.settings import load
 from hub.transport.embedded import EmbeddedTransport
 
 
-def run_evaluation_bench(count: int, evaluations_sent: int) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="pbe"))
+def run_evaluation_bench(count: int, evaluations_sent: int, *, within: Path | None = None) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="pbe", dir=within))
     try:
         return _run(tmp, count, evaluations_sent)
     finally:

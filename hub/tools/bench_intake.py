@@ -163,11 +163,12 @@ def _ceiling(gpg_hub: Gpg, hub_fpr: str, sample: bytes, threads: int, seconds: f
 
 def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: float,
                      store_url: str | None = None, amqp_url: str = "", workers: int = 1,
-                     in_process: bool = True, duty_desk: bool = False) -> IntakeReport:
+                     in_process: bool = True, duty_desk: bool = False, within: Path | None = None) -> IntakeReport:
     """*amqp_url* empty: one embedded hub process; else one gateway and *workers* worker processes on RabbitMQ.
     *in_process*: the hub's [crypto] in_process (false: every verify and sign through gpg). *duty_desk*: register
-    one ocam-duty recipient, so that every message is also copied to it (issue 15)."""
-    tmp = Path(tempfile.mkdtemp(prefix="pbench"))
+    one ocam-duty recipient, so that every message is also copied to it (issue 15). *within*: where its
+    temporary home is made."""
+    tmp = Path(tempfile.mkdtemp(prefix="pbench", dir=within))
     try:
         report = _run(tmp, count, clients, size, timeout_seconds, store_url, amqp_url, workers if amqp_url else 0,
                       in_process, duty_desk)
@@ -322,7 +323,8 @@ def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True):
                                   stdout=subprocess.DEVNULL, stderr=log_file,
                                   env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower(),
                                        # the load generator is one client address: it may take every slot
-                                       "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000"})
+                                       "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000",
+                                       "PASSERELLE_METRICS__LISTEN": ""})
                  for role in roles]
     try:
         for _ in range(600):

@@ -65,8 +65,8 @@ class _Sender:
 class Demo:
     """Everything the demo runs, started and stopped together."""
 
-    def __init__(self, *, speed: float, root: Path | None = None) -> None:
-        self.root = root or Path(tempfile.mkdtemp(prefix="pdemo"))
+    def __init__(self, *, speed: float, root: Path | None = None, within: Path | None = None) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="pdemo", dir=within))  # *within*: where it is made
         self.clock = AcceleratedClock(speed)
         self.stop = threading.Event()
         self.sent = 0
@@ -232,12 +232,12 @@ def _gnupg_homes(root: Path) -> list[Path]:
     return [p for p in found if (p / "pubring.kbx").exists() or (p / "private-keys-v1.d").exists()]
 
 
-def run(speed: float, dashboard: Callable[[Database, Demo], object]) -> int:
+def run(speed: float, dashboard: Callable[[Database, Demo], object], *, within: Path | None = None) -> int:
     """The demo with the app *dashboard* makes in front, until it is quit or a stop signal arrives; cleaned
     up (threads stopped, gpg-agents stopped, temporary home removed, terminal settings put back) in every
     case. Returns the exit status (StopSignals.status)."""
     terminal = Terminal()
-    session = Demo(speed=speed)
+    session = Demo(speed=speed, within=within)
 
     def cleanup() -> None:
         session.close()

@@ -64,8 +64,18 @@ def use_embedded(home: Path) -> None:
     path.write_text(f"{head}\n[transport]\n" + ("\n[" + rest[1] if len(rest) == 2 else ""))
 
 
+def no_metrics(home: Path) -> None:
+    """No Prometheus endpoint for a test home's `serve` processes (several run at once on one machine); the
+    metrics tests give theirs a free port."""
+    path = home / "passerelle.toml"
+    text = path.read_text()
+    assert 'listen = "127.0.0.1:9464"' in text, "init no longer writes the metrics endpoint"
+    path.write_text(text.replace('listen = "127.0.0.1:9464"', 'listen = ""'))
+
+
 def make_home(root: Path, *, store_url: str | None = None, **gateway) -> HubHome:
     identity = home_mod.init(root / "hub", DOMAIN, store_url=store_url or stores.home_store_url())
+    no_metrics(root / "hub")
     if os.environ.get("PASSERELLE_TEST_AMQP_URL"):  # PASSERELLE_TEST_TRANSPORT=amqp: see tests/conftest.py
         use_amqp(root / "hub", os.environ["PASSERELLE_TEST_AMQP_URL"])
     settings = load(root / "hub")
