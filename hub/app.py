@@ -16,6 +16,7 @@ from gateway import IngressHandler, Limits, Relay, server_tls_context, start_ser
 from store import Database, LeaderLock, ensure_head
 
 from . import home as home_mod
+from hub.audit.checkpoints import Checkpointer
 from hub.intake.admission import INTAKE_QUEUE, Admission
 from .clock import Clock, SystemClock
 from hub.outbound.delivery import DeliveryHandler
@@ -45,7 +46,7 @@ class _Pools:
 
     def __init__(self, s: Settings) -> None:
         self.gateway = ThreadPoolExecutor(max_workers=s.gateway.verify_threads, thread_name_prefix="gateway")
-        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + s.delivery.workers + 1,
+        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + s.delivery.workers + 2,
                                            thread_name_prefix="pipeline")
         self.health = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
 
@@ -82,6 +83,7 @@ class Hub:
         self.transport = make_transport(settings, self.db, self.clock, role)
         # The Art. 10 distribution policy is validated at start-up: a broken file stops the hub, not a send.
         self.policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)
+        self.checkpointer = Checkpointer.of_hub(settings, self.db, self.gpg, self.clock)
         self.runners: list[Runner] = []
         self.scheduler_sleep = 5.0  # longest the scheduler sleeps between index lookups
 
@@ -90,7 +92,7 @@ class Hub:
         limits = pgpmime.Limits(max_depth=g.max_mime_depth, max_parts=g.max_mime_parts,
                                 max_header_line=g.max_header_line)
         return Admission(db=self.db, gpg=self.gpg, storage_key=self.storage_key, clock=self.clock,
-                         limits=limits, transport=self.transport)
+                         limits=limits, transport=self.transport, windows=self.settings.deadlines)
 
     def relay(self, override: str | None = None) -> Relay:
         d = self.settings.delivery
@@ -146,7 +148,7 @@ class Hub:
         leader = None
         if self.role in ("all", "scheduler"):
             leader, scheduler = self._scheduler(stop, pools)
-            tasks.append(scheduler)
+            tasks += [scheduler, self._checkpoints(stop, pools)]
         if embedded is not None:  # taken back after a database restart, before a second hub could start
             tasks.append(asyncio.create_task(keep_holding(
                 embedded, stop, pools.health, why="a second embedded hub may have started on this store and taken "
@@ -177,7 +179,7 @@ class Hub:
         """The intake and delivery runners of a worker (or the embedded hub); dead letters go to quarantine."""
         s = self.settings
         intake = IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
-                               clock=self.clock, transport=self.transport)
+                               clock=self.clock, transport=self.transport, checkpointer=self.checkpointer)
         delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport, policy=s.delivery,
                                    windows=s.deadlines)
@@ -197,6 +199,15 @@ class Hub:
             leader, lambda lost: self.scheduler.run(lost, pools.pipeline, longest_sleep=self.scheduler_sleep), stop,
             pools.pipeline), name="scheduler")
         return leader, task
+
+    def _checkpoints(self, stop: asyncio.Event, pools: _Pools) -> asyncio.Task:
+        """The log's checkpoints every `audit.checkpoint_seconds` while it grows, by one process among those sharing
+        the store (the leader of `checkpointer`)."""
+        every = self.settings.audit.checkpoint_seconds
+        return asyncio.create_task(while_leading(
+            LeaderLock(self.db, "checkpointer"),
+            lambda lost: self.checkpointer.run(lost, pools.pipeline, every_seconds=every), stop, pools.pipeline),
+            name="checkpointer")
 
     def _heartbeats(self, stop: asyncio.Event, pools: _Pools, server, delivery: DeliveryHandler | None,
                     leader: LeaderLock | None, *, sole: bool) -> asyncio.Task:

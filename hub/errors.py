@@ -8,7 +8,10 @@
     ├── UnknownPartner        a report or command names a partner that is not registered
     ├── ReversedPeriod        a report's period ends before it starts
     ├── EmbargoError          an embargo command is refused (signature, holder, decision)
-    └── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
+    ├── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
+    └── LogError              the audit log's tree, a checkpoint, a proof or an entry does not hold (hub/audit)
+        ├── NoLogKey          the hub's key cannot sign the log's checkpoints in process (not unprotected Ed25519)
+        └── LogCorrupt        the stored tree no longer gives a checkpoint it signed: no new one is signed
 """
 
 from __future__ import annotations
@@ -64,3 +67,19 @@ class EmbargoError(HubError):
 
 class NotActionable(HubError):
     """A duty officer's act names an alert, item or delivery it cannot act on; the message says which."""
+
+
+class LogError(HubError):
+    """The audit log's tree, a checkpoint, a proof or an entry does not hold; the message says what."""
+
+
+class NoLogKey(LogError):
+    """The hub's OpenPGP key is not an unprotected Ed25519 key in its GnuPG home: checkpoints cannot be signed."""
+
+
+class LogCorrupt(LogError):
+    """The stored tree does not reproduce the latest checkpoint: the store was altered; nothing more is signed."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index

@@ -11,6 +11,7 @@ from .models import (
     AuditEvent, Counter, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
 )
 from .repositories import is_alert
+from .transparency import LogCheckpoint, LogCosignature, LogTile
 from .uow import UnitOfWork
 
 __all__ = [
@@ -28,6 +29,9 @@ __all__ = [
     "Member",
     "Heartbeat",
     "LeaderLock",
+    "LogCheckpoint",
+    "LogCosignature",
+    "LogTile",
     "Message",
     "NotFound",
     "OutboundMail",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from crypto.errors import NoteError
 
+from .merkle import leaf_hash
 from .notes import Note, b64, unb64, valid_name
 
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
@@ -57,6 +58,12 @@ class EntryProof:
     path: tuple[bytes, ...]
     note: Note
     extra: bytes | None = None
+
+    def leaf(self) -> bytes:
+        """The leaf hash of the entry on the extra line."""
+        if self.extra is None:
+            raise NoteError("this proof carries no entry")
+        return leaf_hash(self.extra)
 
     def render(self) -> str:
         head = [PROOF_HEADER] + ([f"extra {b64(self.extra)}"] if self.extra is not None else []) + [f"index {self.index}"]

@@ -133,6 +133,7 @@ def _register() -> None:
     from .recipient import recipient
     from .send import send
     from .transport import transport
+    from .witness import witness
 
     main.add_command(audit)
     main.add_command(duty)
@@ -147,6 +148,7 @@ def _register() -> None:
     main.add_command(embargo)
     main.add_command(export)
     main.add_command(transport)
+    main.add_command(witness)
 
 
 _register()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from crypto import Gpg, StorageKey, compose
 from store import Database
+from store.vocabulary import Action
 
 from hub import audit
 from . import receipts
-from hub.clock import BRUSSELS, Clock
-from hub.deadlines.windows import due_at
+from hub.audit.checkpoints import Checkpointer
+from hub.audit.proofs import Prover
+from hub.clock import Clock
+from hub.deadlines.windows import due_at, reply_by
+from hub.errors import LogCorrupt, NoLogKey
 from hub.outbound.outbox import OUTBOUND_QUEUE, queue_mail
 from hub.registry.partners import GOVERNMENT
 from hub.transport.priorities import priority_of
@@ -55,6 +59,9 @@ class IntakeContext:
     receipt_id: str | None = None
     receipt: bytes | None = None
     sealed_to: int | None = None  # embargo: holders the content is sealed to
+    accepted: dict | None = None  # the detail of its intake.accepted event (the 250)
+    accepted_seq: int | None = None  # that event's leaf index in the log
+    log_proof: str | None = None  # that event's inclusion in a signed checkpoint (C2SP tlog-proof)
     events: list[tuple[str, dict]] = field(default_factory=list)
 
     def source(self, name: str) -> str:
@@ -62,18 +69,6 @@ class IntakeContext:
 
     def value(self, name: str) -> str | None:
         return (self.fields.get(name) or {}).get("value")
-
-
-def reply_by(value: str | None) -> datetime | None:
-    """A Reply-By value as a UTC time; a bare date means the end of that day in Brussels."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
-    if "T" not in value and " " not in value:
-        moment = moment.replace(hour=23, minute=59, second=59)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=BRUSSELS)
-    return moment.astimezone(timezone.utc)
 
 
 class DeadlineStage:
@@ -84,10 +79,14 @@ class DeadlineStage:
         self.windows = settings.deadlines
 
     def process(self, ctx: IntakeContext) -> None:
-        # The receipt is composed in this same run; its time is the acknowledgement's.
-        ctx.due_at = due_at(kind=ctx.kind, urgency=ctx.urgency, embargo=ctx.embargo,
-                            acknowledged_at=ctx.received_at, windows=self.windows,
-                            government=ctx.partner_kind == GOVERNMENT, reply_by=reply_by(ctx.value("reply-by")))
+        # The acknowledgement's time is the acceptance's: the due time was fixed with it, in its event (admission).
+        if ctx.accepted is not None and "due_at" in ctx.accepted:
+            due = ctx.accepted["due_at"]
+            ctx.due_at = datetime.fromisoformat(due) if due else None
+        else:  # accepted before the due time went into the event
+            ctx.due_at = due_at(kind=ctx.kind, urgency=ctx.urgency, embargo=ctx.embargo,
+                                acknowledged_at=ctx.received_at, windows=self.windows,
+                                government=ctx.partner_kind == GOVERNMENT, reply_by=reply_by(ctx.value("reply-by")))
         ctx.events.append(("deadline.started" if ctx.due_at else "deadline.none",
                            {"due_at": ctx.due_at.isoformat() if ctx.due_at else None, "urgency": ctx.urgency}))
 
@@ -133,7 +132,7 @@ class ReceiptStage:
             classification=ctx.classification, conflicts=conflicts, partner_email=ctx.partner_email,
             hub_address=self.settings.hub.address,
             answers=(ctx.answer.request, ctx.answer.status, ctx.answer.delay_seconds) if ctx.answer else None,
-            sealed_to=ctx.sealed_to,
+            sealed_to=ctx.sealed_to, log_proof=ctx.log_proof,
         )
         entity = receipts.report_entity(facts, self.settings.hub.domain)
         ctx.receipt_id, headers = receipts.headers(facts, self.clock.now(), self.settings.hub.domain)
@@ -147,8 +146,9 @@ class IntakeHandler:
     queue = INTAKE_QUEUE
 
     def __init__(self, *, settings: Settings, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
-                 transport: Transport) -> None:
+                 transport: Transport, checkpointer: Checkpointer) -> None:
         self.db = db
+        self.checkpointer = checkpointer
         self.clock = clock
         self.transport = transport
         self.storage_key = storage_key
@@ -160,6 +160,7 @@ class IntakeHandler:
     def handle(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception]]:
         """Process a batch; returns the items whose stages raised (the runner quarantines them)."""
         contexts = self._load(deliveries)
+        self._prove(contexts)
         ready: list[tuple[Delivery, IntakeContext]] = []
         failures: list[tuple[Delivery, Exception]] = []
         for delivery in deliveries:
@@ -202,7 +203,28 @@ class IntakeHandler:
                     ctx.request = find_request(uow, request_ref=ctx.value("request-ref"), links=ctx.links)
                 elif ctx.kind == "disposition":
                     ctx.request = find_request(uow, request_ref=None, links={"in_reply_to": [ctx.links["mdn_for"]]})
+            by_reference = {c.reference: c for c in contexts.values()}
+            for reference, event in uow.audit.of_messages(Action.INTAKE_ACCEPTED, list(by_reference)).items():
+                by_reference[reference].accepted, by_reference[reference].accepted_seq = dict(event.detail), event.seq
             return contexts
+
+    def _prove(self, contexts: dict[int, IntakeContext]) -> None:
+        """Each receipt's proof: its intake event in a checkpoint that covers it — the latest, or a fresh one
+        rather than waiting for the next second's. None when the hub's key cannot sign checkpoints."""
+        wanted = [c for c in contexts.values() if c.kind != "disposition" and c.accepted_seq is not None]
+        if not wanted:
+            return
+        try:
+            issued = self.checkpointer.covering(max(c.accepted_seq for c in wanted))
+            with self.db.reader() as uow:
+                prover = Prover(uow.log, issued)
+                for ctx in wanted:
+                    ctx.log_proof = prover.entry(ctx.accepted_seq).render()
+        except NoLogKey:
+            return
+        except LogCorrupt as exc:  # no receipt proves a log that no longer holds: they wait in quarantine
+            self.checkpointer.alert(str(exc), exc.index)
+            raise
 
     def _apply(self, ready: list[tuple[Delivery, IntakeContext]], done: list[Delivery]) -> None:
         """One transaction: each processed message's state, receipt, events; every finished item acked."""

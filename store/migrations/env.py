@@ -7,6 +7,7 @@ from alembic import context
 from store.base import Base
 import store.models  # noqa: F401  (registers the tables)
 import store.embargo_models  # noqa: F401
+import store.transparency.models  # noqa: F401
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -1,0 +1,44 @@
+"""Proofs the hub hands out: an event's inclusion in a signed checkpoint (C2SP tlog-proof, the event's entry
+on its extra line), and the consistency of a checkpoint with an older one; each checked before it leaves."""
+
+from __future__ import annotations
+
+from crypto.tlog import EntryProof, verify_consistency, verify_inclusion
+from store.transparency import LogRepository
+
+from hub.errors import LogCorrupt
+
+from .checkpoints import Issued
+from .entries import of_row
+from .tree import Tiles
+
+RECEIPT_FIELD = "X-Passerelle-Log-Proof"  # a receipt's field: base64 of the tlog-proof of its intake event
+
+
+class Prover:
+    """Proofs against one checkpoint, from the stored tiles (read once for all the proofs asked)."""
+
+    def __init__(self, log: LogRepository, issued: Issued) -> None:
+        self.log = log
+        self.issued = issued
+        self.tiles = Tiles(log, issued.size)
+
+    def entry(self, index: int) -> EntryProof:
+        """The proof that the event at *index*, as stored now, is in the checkpoint's tree."""
+        rows = self.log.entries(index, index + 1)
+        if not rows:
+            raise LogCorrupt(f"event {index} is missing from the log", index=index)
+        entry = of_row(rows[0])
+        path = self.tiles.inclusion(index)
+        proof = EntryProof(index, tuple(path), self.issued.note, extra=entry)
+        if not verify_inclusion(index, self.issued.size, proof.leaf(), path, self.issued.root):
+            raise LogCorrupt(f"event {index} as stored is not the event the signed tree holds", index=index)
+        return proof
+
+    def consistency(self, old: Issued) -> list[bytes]:
+        """The proof that this checkpoint's tree extends *old*'s."""
+        proof = self.tiles.consistency(old.size)
+        if not verify_consistency(old.size, self.issued.size, old.root, self.issued.root, proof):
+            raise LogCorrupt(f"the checkpoint of {self.issued.size} does not extend the one of {old.size}",
+                             index=old.size)
+        return proof

@@ -1,0 +1,88 @@
+"""The log's Merkle tree over the store's tiles: node hashes, roots, proofs, and the tiles new events add."""
+
+from __future__ import annotations
+
+from crypto.tlog import merkle
+from store.transparency import TILE_HEIGHT, TILE_WIDTH, LogRepository
+
+from hub.errors import LogCorrupt
+
+HASH = merkle.HASH_SIZE
+
+
+class Tiles:
+    """The tree of the first *size* leaves, read from the stored tiles (each tile read once per instance)."""
+
+    def __init__(self, log: LogRepository, size: int) -> None:
+        self.log = log
+        self.size = size
+        self._tiles: dict[tuple[int, int], bytes] = {}
+
+    def tile(self, level: int, idx: int) -> bytes:
+        key = (level, idx)
+        if key not in self._tiles:
+            self._tiles.update({key: b""} | self.log.tiles([key]))
+        return self._tiles[key]
+
+    def node(self, height: int, index: int) -> bytes:
+        """The root of the complete subtree of *height* numbered *index* (its leaves index·2^height onwards)."""
+        level, rest = divmod(height, TILE_HEIGHT)
+        first = index << rest
+        t, pos = divmod(first, TILE_WIDTH)
+        data = self.tile(level, t)
+        hashes = [data[i * HASH:(i + 1) * HASH] for i in range(pos, pos + (1 << rest))]
+        if len(data) < (pos + (1 << rest)) * HASH:
+            raise LogCorrupt(f"the stored tree lacks the hashes of tile {level}/{t}", index=first << (level * TILE_HEIGHT))
+        while len(hashes) > 1:
+            hashes = [merkle.node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+        return hashes[0]
+
+    def subtree(self, start: int, end: int) -> bytes:
+        return merkle.range_hash(start, end, self.node)
+
+    def root(self) -> bytes:
+        return self.subtree(0, self.size) if self.size else merkle.EMPTY_ROOT
+
+    def inclusion(self, index: int) -> list[bytes]:
+        return merkle.inclusion_proof(index, self.size, self.subtree)
+
+    def consistency(self, old: int) -> list[bytes]:
+        return merkle.consistency_proof(old, self.size, self.subtree)
+
+    def right_edge(self) -> merkle.CompactRange:
+        return merkle.CompactRange(self.size, [self.node(h, i) for h, i in merkle.peak_ranges(self.size)])
+
+
+class Growth:
+    """New leaves on top of the stored tree of *size* leaves: the tiles they fill, and the new root."""
+
+    def __init__(self, log: LogRepository, size: int, root: bytes) -> None:
+        self.stored = Tiles(log, size)
+        self.edge = self.stored.right_edge()
+        if self.edge.root() != root:
+            raise LogCorrupt(f"the stored tree of {size} events no longer gives the root its checkpoint signed")
+        self.tiles: dict[tuple[int, int], bytearray] = {}
+
+    def add(self, leaves: list[bytes]) -> None:
+        for leaf in leaves:
+            for height, index, value in self.edge.append(leaf):
+                if height % TILE_HEIGHT:
+                    continue
+                key = (height // TILE_HEIGHT, index // TILE_WIDTH)
+                tile = self.tiles.get(key)
+                if tile is None:
+                    tile = self.tiles[key] = bytearray(self.stored.tile(*key))
+                if len(tile) != (index % TILE_WIDTH) * HASH:
+                    raise LogCorrupt(f"tile {key[0]}/{key[1]} holds {len(tile) // HASH} hashes, not "
+                                     f"{index % TILE_WIDTH}", index=index << height)
+                tile += value
+
+    @property
+    def size(self) -> int:
+        return self.edge.size
+
+    def root(self) -> bytes:
+        return self.edge.root()
+
+    def written(self) -> dict[tuple[int, int], bytes]:
+        return {key: bytes(tile) for key, tile in self.tiles.items()}

@@ -1,0 +1,196 @@
+"""`audit verify`: the tree recomputed from the events as stored, held against every checkpoint the hub signed,
+any checkpoint given (a file kept earlier, a receipt's, a witness's), and the witnesses' cosignatures.
+
+What is found is named with the first leaf index that differs when the store still holds the evidence of it
+(a gap in the indexes, fewer events than a checkpoint signed, a leaf that differs from the tiles that gave a
+signed root); otherwise with the range between the last checkpoint that agrees and the first that does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from crypto.errors import NoteError
+from crypto.tlog import EMPTY_ROOT, Checkpoint, CompactRange, CosignatureVerifier, Note, Verifier, verify_consistency
+from store import UnitOfWork
+from store.transparency import TILE_WIDTH
+
+from hub.errors import LogCorrupt
+
+from .entries import leaf_of_row
+from .tree import Tiles
+
+HASH = 32
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something that does not hold; *index* the first leaf that differs, or the range it lies in."""
+
+    what: str
+    index: int | None = None
+    below: tuple[int, int] | None = None  # (from, to): the first difference lies in [from, to)
+    fork: bool = False  # two checkpoints of one size with different roots, or one against a cosigned one
+
+    def line(self) -> str:
+        where = (f" (first index that differs: {self.index})" if self.index is not None else
+                 f" (the first index that differs lies in {self.below[0]}..{self.below[1] - 1})" if self.below else "")
+        return f"{'FORK' if self.fork else 'BROKEN'}: {self.what}{where}"
+
+
+@dataclass
+class Verification:
+    size: int = 0
+    root: bytes = EMPTY_ROOT
+    checked: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+@dataclass(frozen=True)
+class Given:
+    """A checkpoint from outside the store: a file, a receipt's, a witness's state."""
+
+    label: str
+    note: Note
+
+
+class _Recomputed:
+    """The events streamed once: roots at the sizes asked for, the first gap, the first leaf unlike the tiles."""
+
+    def __init__(self, uow: UnitOfWork, sizes: set[int]) -> None:
+        self.roots: dict[int, bytes] = {0: EMPTY_ROOT}
+        self.gap: int | None = None
+        self.unlike_tiles: int | None = None
+        tree = CompactRange()
+        tiles = uow.log.level_tiles(0)
+        tile_idx, tile = -1, b""
+        for row in uow.log.stream():
+            i = tree.size
+            if row.seq != i and self.gap is None:
+                self.gap = i
+            leaf = leaf_of_row(row)
+            while tile is not None and tile_idx < i // TILE_WIDTH:
+                tile_idx, tile = next(tiles, (None, None))
+                if tile_idx is None:
+                    tile = None
+            if tile is not None and tile_idx == i // TILE_WIDTH and self.unlike_tiles is None:
+                stored = tile[(i % TILE_WIDTH) * HASH:(i % TILE_WIDTH + 1) * HASH]
+                if stored and stored != leaf:
+                    self.unlike_tiles = i
+            tree.append(leaf)
+            if tree.size in sizes:
+                self.roots[tree.size] = tree.root()
+        self.size = tree.size
+        self.root = tree.root()
+
+
+def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequence[Given] = (),
+               witnesses: dict[str, Sequence[CosignatureVerifier]] | None = None) -> Verification:
+    """Recompute the tree and hold it against the stored checkpoints, the *given* ones and the cosignatures."""
+    result = Verification()
+    stored = list(uow.log.checkpoints())
+    outside: list[tuple[str, Note, Checkpoint]] = []
+    for g in given:
+        try:
+            outside.append((g.label, g.note, Checkpoint.of(g.note)))
+        except NoteError as exc:
+            result.findings.append(Finding(f"{g.label}: not a checkpoint ({exc})"))
+    sizes = {c.size for c in stored} | {c.size for _, _, c in outside}
+    tree = _Recomputed(uow, sizes)
+    result.size, result.root = tree.size, tree.root
+    tiles_ok = _tiles_authentic(uow, stored, verifiers)
+
+    def locate(size: int) -> tuple[int | None, tuple[int, int] | None]:
+        """Where the first difference below *size* lies, from what the store still proves."""
+        if tree.gap is not None and tree.gap < size:
+            return tree.gap, None
+        if tree.size < size:
+            return tree.size, None
+        if tiles_ok and tree.unlike_tiles is not None and tree.unlike_tiles < size:
+            return tree.unlike_tiles, None
+        agreeing = [c.size for c in stored if c.size < size and tree.roots.get(c.size) == bytes.fromhex(c.root)]
+        return None, (max(agreeing, default=0), size)
+
+    def hold(label: str, checkpoint: Checkpoint) -> bool:
+        if checkpoint.size > tree.size:
+            result.findings.append(Finding(f"{label} signed {checkpoint.size} events; the log holds {tree.size}: "
+                                           "events are missing", index=tree.size))
+            return False
+        if tree.roots.get(checkpoint.size) != checkpoint.root:
+            index, below = locate(checkpoint.size)
+            result.findings.append(Finding(f"the first {checkpoint.size} events are not those {label} signed",
+                                           index=index, below=below))
+            return False
+        return True
+
+    for row in stored:
+        note = Note.parse(row.note)
+        label = f"checkpoint {row.size} (stored)"
+        if not any(v.verifies(note) for v in verifiers):
+            result.findings.append(Finding(f"{label} is not signed by the hub's key"))
+            continue
+        if Checkpoint.of(note).root.hex() != row.root:
+            result.findings.append(Finding(f"{label}: its row's root is not its note's"))
+        elif hold(label, Checkpoint.of(note)):
+            result.checked.append(f"{label}: the events give its root")
+    by_size = {row.size: row for row in stored}
+    latest = stored[-1] if stored else None
+    for label, note, checkpoint in outside:
+        if not any(v.verifies(note) for v in verifiers):
+            result.findings.append(Finding(f"{label} is not signed by the hub's key"))
+            continue
+        same = by_size.get(checkpoint.size)
+        if same is not None and bytes.fromhex(same.root) != checkpoint.root:
+            result.findings.append(Finding(f"{label} and the stored checkpoint of {checkpoint.size} events, both "
+                                           "signed by the hub, have different roots", fork=True,
+                                           below=(0, checkpoint.size)))
+        if hold(label, checkpoint):
+            result.checked.append(f"{label}: the events give its root")
+        if latest is not None and latest.size >= checkpoint.size:
+            _consistent(result, uow, label, checkpoint, latest)
+    for cosignature in uow.log.cosignatures():
+        label = f"{cosignature.witness}'s cosignature of checkpoint {cosignature.size}"
+        keys = (witnesses or {}).get(cosignature.witness)
+        if keys is None:
+            result.checked.append(f"{label}: not checked ({cosignature.witness} is no configured witness)")
+            continue
+        row = by_size.get(cosignature.size)
+        note = Note.parse(row.note + cosignature.line) if row else None
+        if note is None or not any(k.timestamp(note) is not None for k in keys):
+            result.findings.append(Finding(f"{label} does not verify over the checkpoint stored for that size: "
+                                           "the witness saw another tree", fork=True, below=(0, cosignature.size)))
+        elif hold(label, Checkpoint.of(note)):
+            result.checked.append(f"{label}: good, and the events give its root")
+    result.findings.sort(key=lambda f: (f.index if f.index is not None else f.below[0] if f.below else -1))
+    return result
+
+
+def _tiles_authentic(uow: UnitOfWork, stored, verifiers: Sequence[Verifier]) -> bool:
+    """The stored tiles give the root the latest signed checkpoint signed: their leaves are evidence."""
+    if not stored:
+        return False
+    latest = stored[-1]
+    if not any(v.verifies(Note.parse(latest.note)) for v in verifiers):
+        return False
+    try:
+        return Tiles(uow.log, latest.size).root().hex() == latest.root
+    except (LogCorrupt, ValueError):  # tiles too broken to give any root are no evidence
+        return False
+
+
+def _consistent(result: Verification, uow: UnitOfWork, label: str, old: Checkpoint, latest) -> None:
+    """The latest stored checkpoint extends *old*: a consistency proof from the stored tiles, checked."""
+    try:
+        proof = Tiles(uow.log, latest.size).consistency(old.size)
+    except (LogCorrupt, ValueError):  # no proof can be read from tiles that broken
+        proof = []
+    if verify_consistency(old.size, latest.size, old.root, bytes.fromhex(latest.root), proof):
+        result.checked.append(f"{label}: the latest checkpoint ({latest.size}) extends it (consistency proof)")
+    else:
+        result.findings.append(Finding(f"no consistency proof leads from {label} to the latest checkpoint "
+                                       f"({latest.size}): the log was rewritten", fork=True, below=(0, old.size)))
