@@ -17,6 +17,7 @@ from store import Database, LeaderLock, ensure_head
 
 from . import home as home_mod
 from hub.audit.checkpoints import Checkpointer
+from hub.audit.witnesses import WitnessSender
 from hub.intake.admission import INTAKE_QUEUE, Admission
 from .clock import Clock, SystemClock
 from hub.outbound.delivery import DeliveryHandler
@@ -204,10 +205,12 @@ class Hub:
         """The log's checkpoints every `audit.checkpoint_seconds` while it grows, by one process among those sharing
         the store (the leader of `checkpointer`)."""
         every = self.settings.audit.checkpoint_seconds
+        witnesses = WitnessSender(settings=self.settings, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
+                                  clock=self.clock, transport=self.transport)
         return asyncio.create_task(while_leading(
             LeaderLock(self.db, "checkpointer"),
-            lambda lost: self.checkpointer.run(lost, pools.pipeline, every_seconds=every), stop, pools.pipeline),
-            name="checkpointer")
+            lambda lost: self.checkpointer.run(lost, pools.pipeline, every_seconds=every, then=witnesses), stop,
+            pools.pipeline), name="checkpointer")
 
     def _heartbeats(self, stop: asyncio.Event, pools: _Pools, server, delivery: DeliveryHandler | None,
                     leader: LeaderLock | None, *, sole: bool) -> asyncio.Task:

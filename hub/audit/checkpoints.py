@@ -12,6 +12,7 @@ import logging
 import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Callable
 
 from crypto import Gpg
 from crypto.tlog import EMPTY_ROOT, Checkpoint, Note, Signer, Verifier, keys
@@ -154,14 +155,18 @@ class Checkpointer:
             uow.commit()
         self._alerted = why
 
-    async def run(self, stop: asyncio.Event, executor: Executor, *, every_seconds: float) -> None:
-        """Until *stop*: a checkpoint every *every_seconds* while the log grows."""
+    async def run(self, stop: asyncio.Event, executor: Executor, *, every_seconds: float,
+                  then: Callable[[Issued | None], object] | None = None) -> None:
+        """Until *stop*: a checkpoint every *every_seconds* while the log grows; *then* is handed the latest
+        (the witnesses' sender)."""
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
-                await loop.run_in_executor(executor, self.tick)
+                issued = await loop.run_in_executor(executor, self.tick)
+                if then is not None:
+                    await loop.run_in_executor(executor, then, issued)
             except Exception:  # the checkpointer's boundary: log, try again at the next tick
-                log.exception("audit log: checkpoint failed; trying again")
+                log.exception("audit log: checkpoint or witness request failed; trying again")
             try:
                 await asyncio.wait_for(stop.wait(), timeout=every_seconds)
             except asyncio.TimeoutError:

@@ -3,7 +3,9 @@ on its extra line), and the consistency of a checkpoint with an older one; each 
 
 from __future__ import annotations
 
-from crypto.tlog import EntryProof, verify_consistency, verify_inclusion
+from typing import Iterator
+
+from crypto.tlog import EntryProof, leaf_hash, verify_consistency, verify_inclusion
 from store.transparency import LogRepository
 
 from hub.errors import LogCorrupt
@@ -34,6 +36,21 @@ class Prover:
         if not verify_inclusion(index, self.issued.size, proof.leaf(), path, self.issued.root):
             raise LogCorrupt(f"event {index} as stored is not the event the signed tree holds", index=index)
         return proof
+
+    def entries(self, start: int, end: int) -> Iterator[tuple[bytes, list[bytes]]]:
+        """Each event start <= index < end as stored, with its inclusion path (checked), in order."""
+        expected = start
+        for row in self.log.stream(start, end):
+            if row.seq != expected:
+                raise LogCorrupt(f"event {expected} is missing from the log", index=expected)
+            entry = of_row(row)
+            path = self.tiles.inclusion(row.seq)
+            if not verify_inclusion(row.seq, self.issued.size, leaf_hash(entry), path, self.issued.root):
+                raise LogCorrupt(f"event {row.seq} as stored is not the event the signed tree holds", index=row.seq)
+            yield entry, path
+            expected += 1
+        if expected != end:
+            raise LogCorrupt(f"event {expected} is missing from the log", index=expected)
 
     def consistency(self, old: Issued) -> list[bytes]:
         """The proof that this checkpoint's tree extends *old*'s."""

@@ -17,6 +17,7 @@ class Tiles:
         self.log = log
         self.size = size
         self._tiles: dict[tuple[int, int], bytes] = {}
+        self._nodes: dict[tuple[int, int], bytes] = {}  # those costing 16 hashes or more, for many proofs
 
     def tile(self, level: int, idx: int) -> bytes:
         key = (level, idx)
@@ -27,6 +28,8 @@ class Tiles:
     def node(self, height: int, index: int) -> bytes:
         """The root of the complete subtree of *height* numbered *index* (its leaves index·2^height onwards)."""
         level, rest = divmod(height, TILE_HEIGHT)
+        if rest >= 4 and (height, index) in self._nodes:
+            return self._nodes[height, index]
         first = index << rest
         t, pos = divmod(first, TILE_WIDTH)
         data = self.tile(level, t)
@@ -35,6 +38,8 @@ class Tiles:
             raise LogCorrupt(f"the stored tree lacks the hashes of tile {level}/{t}", index=first << (level * TILE_HEIGHT))
         while len(hashes) > 1:
             hashes = [merkle.node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+        if rest >= 4:
+            self._nodes[height, index] = hashes[0]
         return hashes[0]
 
     def subtree(self, start: int, end: int) -> bytes:

@@ -128,16 +128,19 @@ def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequenc
             return False
         return True
 
+    held = []
     for row in stored:
         note = Note.parse(row.note)
-        label = f"checkpoint {row.size} (stored)"
+        label = f"the stored checkpoint of {row.size}"
         if not any(v.verifies(note) for v in verifiers):
             result.findings.append(Finding(f"{label} is not signed by the hub's key"))
-            continue
-        if Checkpoint.of(note).root.hex() != row.root:
+        elif Checkpoint.of(note).root.hex() != row.root:
             result.findings.append(Finding(f"{label}: its row's root is not its note's"))
         elif hold(label, Checkpoint.of(note)):
-            result.checked.append(f"{label}: the events give its root")
+            held.append(row.size)
+    if held:
+        result.checked.append(f"{len(held)} stored checkpoint(s), of {held[0]} to {held[-1]} events: signed by the "
+                              "hub's key, and the events give their roots")
     by_size = {row.size: row for row in stored}
     latest = stored[-1] if stored else None
     for label, note, checkpoint in outside:

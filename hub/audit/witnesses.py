@@ -21,7 +21,7 @@ from store.vocabulary import Action
 from hub import audit
 from hub.clock import Clock
 from hub.errors import LogError
-from hub.outbound.outbox import mime_entity, queue_mail
+from hub.outbound.outbox import OUTBOUND_QUEUE, mime_entity, queue_mail
 from hub.settings import Settings
 from hub.transport.priorities import priority_of
 from hub.transport.protocol import Transport
@@ -96,6 +96,8 @@ class WitnessSender:
                 if self.due(uow, witness) and self.send(uow, witness, issued):
                     sent.append(witness.name)
             uow.commit()
+        if sent:
+            self.transport.notify(OUTBOUND_QUEUE)
         return sent
 
     def send(self, uow: UnitOfWork, witness: Witness, issued: Issued) -> bool:
