@@ -8,7 +8,7 @@ signed root); otherwise with the range between the last checkpoint that agrees a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 from crypto.errors import NoteError
@@ -129,6 +129,7 @@ def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequenc
         return True
 
     held = []
+    before = len(result.findings)
     for row in stored:
         note = Note.parse(row.note)
         label = f"the stored checkpoint of {row.size}"
@@ -138,6 +139,11 @@ def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequenc
             result.findings.append(Finding(f"{label}: its row's root is not its note's"))
         elif hold(label, Checkpoint.of(note)):
             held.append(row.size)
+    later = result.findings[before + 1:]
+    if later:  # one line for the stored checkpoints: the first that fails, and how many more do
+        del result.findings[before + 1:]
+        first = result.findings[before]
+        result.findings[before] = replace(first, what=f"{first.what}; and {len(later)} later stored checkpoint(s)")
     if held:
         result.checked.append(f"{len(held)} stored checkpoint(s), of {held[0]} to {held[-1]} events: signed by the "
                               "hub's key, and the events give their roots")
@@ -162,12 +168,16 @@ def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequenc
         if keys is None:
             result.checked.append(f"{label}: not checked ({cosignature.witness} is no configured witness)")
             continue
+        note = Note.parse(cosignature.note)
+        cosigned = Checkpoint.of(note)
         row = by_size.get(cosignature.size)
-        note = Note.parse(row.note + cosignature.line) if row else None
-        if note is None or not any(k.timestamp(note) is not None for k in keys):
-            result.findings.append(Finding(f"{label} does not verify over the checkpoint stored for that size: "
-                                           "the witness saw another tree", fork=True, below=(0, cosignature.size)))
-        elif hold(label, Checkpoint.of(note)):
+        if cosigned.size != cosignature.size or not any(k.timestamp(note) is not None for k in keys) or not any(
+                v.verifies(note) for v in verifiers):
+            result.findings.append(Finding(f"{label} is not a good cosignature of a checkpoint the hub signed"))
+        elif row is not None and bytes.fromhex(row.root) != cosigned.root:
+            result.findings.append(Finding(f"{label}: the witness cosigned another root than the stored checkpoint "
+                                           "of that size", fork=True, below=(0, cosigned.size)))
+        elif hold(label, cosigned):
             result.checked.append(f"{label}: good, and the events give its root")
     result.findings.sort(key=lambda f: (f.index if f.index is not None else f.below[0] if f.below else -1))
     return result

@@ -158,9 +158,8 @@ def import_cosigned(uow: UnitOfWork, clock: Clock, settings: Settings, gpg: Gpg,
                 continue
             if any(c.witness == witness for c in uow.log.cosignatures(checkpoint.size)):
                 raise LogError(f"{witness}'s cosignature of checkpoint {checkpoint.size} is stored already")
-            line = next(s.line() for s in note.signatures if s.name == verifier.name and s.key_id == verifier.key_id)
             uow.log.add_cosignature(witness=witness, size=checkpoint.size, key_name=verifier.name,
-                                    timestamp=timestamp, line=line, received_at=clock.now())
+                                    timestamp=timestamp, note=note.render(), received_at=clock.now())
             audit.record(uow, clock, Action.WITNESS_COSIGNED, witness=witness, size=checkpoint.size,
                          timestamp=timestamp)
             done.append(Imported(witness, checkpoint.size, timestamp))

@@ -87,11 +87,15 @@ def audit_verify(home: Path, checkpoints: tuple[Path, ...]) -> None:
 def audit_checkpoint(home: Path, out: Path | None) -> None:
     """Issue a checkpoint now (stored, as every checkpoint the hub signs) and show it."""
     from hub.audit.checkpoints import Checkpointer
-    from hub.errors import LogError
+    from hub.errors import LogCorrupt, LogError
 
     with opened(home) as (settings, db, gpg, clock):
+        checkpointer = Checkpointer.of_hub(settings, db, gpg, clock)
         try:
-            issued = Checkpointer.of_hub(settings, db, gpg, clock).issue("operator")
+            issued = checkpointer.issue("operator")
+        except LogCorrupt as exc:
+            checkpointer.alert(str(exc), exc.index)
+            fail(f"no checkpoint signed: {exc}")
         except LogError as exc:
             fail(str(exc))
     text = issued.note.render()

@@ -188,7 +188,7 @@ def export_oversight(home: Path, committee: str, since: str | None, out: Path) -
     from hub.audit.checkpoints import Checkpointer
     from hub.clock import BRUSSELS
     from hub.embargo import oversight
-    from hub.errors import LogError
+    from hub.errors import LogCorrupt, LogError
 
     start = None
     if since:
@@ -197,11 +197,15 @@ def export_oversight(home: Path, committee: str, since: str | None, out: Path) -
         except ValueError:
             fail(f"--since {since!r}: give a date like 2026-01-31")
     with opened(home) as (settings, db, gpg, clock):
+        checkpointer = Checkpointer.of_hub(settings, db, gpg, clock)
         try:
-            issued = Checkpointer.of_hub(settings, db, gpg, clock).issue("oversight")
+            issued = checkpointer.issue("oversight")
             with db.unit_of_work() as uow:
                 written = oversight.write(uow, gpg, clock, settings, issued, committee=committee, since=start, out=out)
                 uow.commit()
+        except LogCorrupt as exc:  # the log no longer holds what was signed, or cosigned: nothing goes out
+            checkpointer.alert(str(exc), exc.index)
+            fail(f"no export: {exc}")
         except LogError as exc:
             fail(f"no export: {exc}")
     for path in written:

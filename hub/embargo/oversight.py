@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from crypto import Gpg
+from crypto.tlog import Checkpoint, Note
 from crypto.tlog.notes import b64
 from store import UnitOfWork
 
@@ -45,11 +46,10 @@ def _log(uow: UnitOfWork, gpg: Gpg, settings: Settings, issued: Issued, since: d
         before = {"index": first - 1, "entry": entry.decode("utf-8"), "proof": [b64(p) for p in path]}
     cosigned = []
     for size in sorted({c.size for c in uow.log.cosignatures() if c.size <= issued.size}):
-        row = uow.log.checkpoint(size)
-        if row is None:
-            continue
-        note = row.note + "".join(c.line for c in uow.log.cosignatures(size))
-        cosigned.append({"note": note, "consistency": [b64(p) for p in prover.consistency(Issued.of_row(row))]})
+        notes = [Note.parse(c.note) for c in uow.log.cosignatures(size)]
+        note = notes[0].adding(*[s for n in notes[1:] for s in n.signatures])
+        old = Issued(size, Checkpoint.of(note).root, note)
+        cosigned.append({"note": note.render(), "consistency": [b64(p) for p in prover.consistency(old)]})
     witnesses = [{"name": w.name, "key_name": w.email, "fingerprint": w.fingerprint,
                   "key": gpg.export_public(w.fingerprint).decode("ascii")}
                  for w in configured(uow, settings.audit.witnesses)]

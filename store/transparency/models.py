@@ -40,8 +40,9 @@ class LogCheckpoint(Base):
 
 
 class LogCosignature(Base):
-    """A witness's cosignature of the checkpoint of ``size`` (C2SP tlog-cosignature v1, Ed25519): ``line`` is
-    its signature line, ``timestamp`` the witness's time (POSIX seconds)."""
+    """A witness's cosignature of the checkpoint of ``size`` (C2SP tlog-cosignature v1, Ed25519): ``note`` is the
+    checkpoint as the witness returned it (the hub's signature and its own), ``timestamp`` the witness's time
+    (POSIX seconds). Whole, it stands even where the checkpoint's own row went."""
 
     __tablename__ = "log_cosignature"
     __table_args__ = (UniqueConstraint("witness", "size", name="uq_log_cosignature_once"),)
@@ -51,5 +52,5 @@ class LogCosignature(Base):
     size: Mapped[int] = mapped_column(BigInteger, index=True)
     key_name: Mapped[str] = mapped_column(String(254))
     timestamp: Mapped[int] = mapped_column(BigInteger)
-    line: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -97,10 +97,10 @@ class LogRepository(_Repository):
         self.session.flush()
         return checkpoint
 
-    def add_cosignature(self, *, witness: str, size: int, key_name: str, timestamp: int, line: str,
+    def add_cosignature(self, *, witness: str, size: int, key_name: str, timestamp: int, note: str,
                         received_at: datetime) -> None:
         self.session.add(LogCosignature(witness=witness, size=size, key_name=key_name, timestamp=timestamp,
-                                        line=line, received_at=received_at))
+                                        note=note, received_at=received_at))
         self.session.flush()
 
     def cosignatures(self, size: int | None = None) -> Sequence[LogCosignature]:

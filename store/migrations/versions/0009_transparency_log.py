@@ -58,7 +58,7 @@ def upgrade() -> None:
                     sa.Column('size', sa.BigInteger(), nullable=False),
                     sa.Column('key_name', sa.String(length=254), nullable=False),
                     sa.Column('timestamp', sa.BigInteger(), nullable=False),
-                    sa.Column('line', sa.Text(), nullable=False),
+                    sa.Column('note', sa.Text(), nullable=False),
                     sa.Column('received_at', store.base.UTCDateTime(), nullable=False),
                     sa.PrimaryKeyConstraint('id', name=op.f('pk_log_cosignature')),
                     sa.UniqueConstraint('witness', 'size', name='uq_log_cosignature_once'))
