@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _string  # a JSON string, non-ASCII as itself
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,22 +25,18 @@ from hub.errors import LogError
 FIELDS = ("action", "actor", "at", "detail", "index", "reference")
 
 
-def _time(at: datetime) -> str:
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def entry(seq: int, at: datetime, actor: str, action: str, reference: str | None, detail: dict) -> bytes:
-    return canonical({"action": action, "actor": actor, "at": _time(at), "detail": detail or {}, "index": seq,
-                      "reference": reference})
-
-
 def of_row(row) -> bytes:
-    """The entry of a stored event (a row with seq, at, actor, action, message_ref, detail)."""
-    return entry(row.seq, row.at, row.actor, row.action, row.message_ref, row.detail)
+    """The entry of a stored event: a row with seq, at, actor, action, message_ref and detail as its stored text
+    (canonical JSON, as the store writes it: store/database.py) — spliced as it is, without parsing it again."""
+    at = row.at.astimezone(timezone.utc)
+    return ('{"action":%s,"actor":%s,"at":"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ","detail":%s,"index":%d,"reference":%s}'
+            % (_string(row.action), _string(row.actor), at.year, at.month, at.day, at.hour, at.minute, at.second,
+               at.microsecond, row.detail or "{}", row.seq,
+               "null" if row.message_ref is None else _string(row.message_ref))).encode("utf-8")
 
 
 def leaf_of_row(row) -> bytes:

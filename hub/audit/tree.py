@@ -75,8 +75,9 @@ class Growth:
                     continue
                 key = (height // TILE_HEIGHT, index // TILE_WIDTH)
                 tile = self.tiles.get(key)
-                if tile is None:
-                    tile = self.tiles[key] = bytearray(self.stored.tile(*key))
+                if tile is None:  # a tile the stored tree has begun, or a new one
+                    stored = self.stored.size >> height > key[1] * TILE_WIDTH
+                    tile = self.tiles[key] = bytearray(self.stored.tile(*key) if stored else b"")
                 if len(tile) != (index % TILE_WIDTH) * HASH:
                     raise LogCorrupt(f"tile {key[0]}/{key[1]} holds {len(tile) // HASH} hashes, not "
                                      f"{index % TILE_WIDTH}", index=index << height)

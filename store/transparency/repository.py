@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Iterator, Sequence
 
-from sqlalchemy import Row, bindparam, func, select, text, tuple_
+from sqlalchemy import Row, Text, bindparam, cast, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import AuditEvent
@@ -17,7 +17,8 @@ TILE_WIDTH = 1 << TILE_HEIGHT  # 256 hashes
 
 _a = AuditEvent.__table__.c
 _t = LogTile.__table__.c
-ENTRY_COLUMNS = (_a.seq, _a.at, _a.actor, _a.action, _a.message_ref, _a.detail)
+# The detail as its stored text (canonical JSON, store/database.py): the leaf entry takes it as it is.
+ENTRY_COLUMNS = (_a.seq, _a.at, _a.actor, _a.action, _a.message_ref, cast(_a.detail, Text).label("detail"))
 ENTRIES = (select(*ENTRY_COLUMNS).where(_a.seq >= bindparam("b_start"), _a.seq < bindparam("b_end"))
            .order_by(_a.seq))
 LAST_SEQ = select(func.max(_a.seq))
@@ -47,7 +48,7 @@ class LogRepository(_Repository):
         return 0 if last is None else last + 1
 
     def entries(self, start: int, end: int) -> list[Row]:
-        """Events start <= seq < end in order: (seq, at, actor, action, message_ref, detail)."""
+        """Events start <= seq < end in order: (seq, at, actor, action, message_ref, detail as stored text)."""
         return list(self._core(ENTRIES, {"b_start": start, "b_end": end}))
 
     def stream(self, start: int = 0, end: int | None = None, *, batch: int = 5000) -> Iterator[Row]:

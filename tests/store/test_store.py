@@ -166,7 +166,8 @@ def test_the_chain_becomes_leaf_indexes_and_comes_back_on_the_way_down(tmp_path)
         c.execute(insert(events), rows)
     upgrade(database.engine)
     with database.reader() as uow:
-        assert [(e.seq, e.actor) for e in uow.log.entries(0, 100)] == [(i, f"a{i}") for i in range(7)]
+        assert [(e.seq, e.actor, e.detail) for e in uow.log.entries(0, 100)] == [
+            (i, f"a{i}", f'{{"i":{i},"s":"é"}}') for i in range(7)]  # the detail written again canonically
     downgrade(database.engine, "0008")
     with database.engine.connect() as c:
         back = c.execute(text("SELECT prev_digest, digest FROM audit_event ORDER BY id")).all()

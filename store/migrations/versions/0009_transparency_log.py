@@ -1,7 +1,7 @@
 """the audit log becomes a Merkle tree: a leaf index per event, tiles, checkpoints, cosignatures
 
 The hash chain (prev_digest, digest) goes: each event gets ``seq``, its leaf index, 0, 1, 2, ... in the
-order of its id (the order the chain had). The tree's hashes are written by the first checkpoint issued
+order of its id (the order the chain had), and its detail is written again as canonical JSON. The tree's hashes are written by the first checkpoint issued
 after the upgrade. Down again, the chain is computed anew over the events in that order (as the chain's
 own code computed it), and the tree's tables go.
 
@@ -27,7 +27,31 @@ depends_on = None
 GENESIS = "0" * 64
 
 
+def _canonical_details() -> None:
+    """Each event's detail written again as canonical JSON (keys sorted, no space, non-ASCII as itself), as the
+    store now writes every JSON column: a leaf entry takes the detail's text as stored."""
+    connection = op.get_bind()
+    last, batch = -1, 5000
+    while True:
+        rows = connection.execute(sa.text("SELECT id, CAST(detail AS TEXT) FROM audit_event WHERE id > :last "
+                                          "ORDER BY id LIMIT :n"), {"last": last, "n": batch}).all()
+        changed = []
+        for row_id, stored in rows:
+            canonical = json.dumps(json.loads(stored), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            if canonical != stored:
+                changed.append({"b_id": row_id, "b_detail": canonical})
+            last = row_id
+        if changed:
+            statement = ("UPDATE audit_event SET detail = CAST(:b_detail AS JSON) WHERE id = :b_id"
+                         if connection.dialect.name == "postgresql" else
+                         "UPDATE audit_event SET detail = :b_detail WHERE id = :b_id")
+            connection.execute(sa.text(statement), changed)
+        if len(rows) < batch:
+            return
+
+
 def upgrade() -> None:
+    _canonical_details()
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.add_column(sa.Column('seq', sa.BigInteger(), nullable=True))
     op.execute("UPDATE audit_event SET seq = r.n FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS n"
