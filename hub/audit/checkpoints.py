@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Callable
@@ -25,12 +26,13 @@ from hub.errors import LogCorrupt, NoLogKey
 from hub.settings import Settings
 
 from .entries import leaf_of_row
-from .tree import Growth
+from .tree import Growth, RightEdge
 
 log = logging.getLogger(__name__)
 
 ORIGIN_PATH = "passerelle/audit"
 BATCH = 10_000  # events hashed per read when a checkpoint has many to take in (the first after an upgrade)
+RECEIPT_SPACING = 0.1  # seconds: receipts ask for a fresh checkpoint at most this often
 
 
 def origin_of(settings: Settings) -> str:
@@ -67,6 +69,8 @@ class Checkpointer:
         self.latest: Issued | None = None
         self._lock = threading.Lock()
         self._alerted: str | None = None
+        self._kept: RightEdge | None = None  # the right edge of the tree this process last signed
+        self._issued_at = 0.0  # when (monotonic) this process last signed one
 
     @classmethod
     def of_hub(cls, settings: Settings, db: Database, gpg: Gpg, clock: Clock) -> "Checkpointer":
@@ -77,38 +81,49 @@ class Checkpointer:
         return cls(db, clock, origin_of(settings), signer)
 
     def covering(self, index: int, *, reason: str = "receipt") -> Issued:
-        """A checkpoint whose tree holds the event at *index*: the latest one, or a new one."""
+        """A checkpoint whose tree holds the event at *index*: the latest one, or a new one — at most one every
+        RECEIPT_SPACING seconds for receipts (those waiting meanwhile share it)."""
         latest = self.latest
         if latest is not None and latest.size > index:
             return latest
         with self.db.reader() as uow:
-            row = uow.log.latest_checkpoint()
-            if row is not None and row.size > index:
-                self.latest = Issued.of_row(row)
+            head = uow.log.latest_head()
+            if head is not None and head.size > index:
+                self.latest = Issued.of_row(uow.log.checkpoint(head.size))
                 return self.latest
-        return self.issue(reason)
+        wait = self._issued_at + RECEIPT_SPACING - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        return self.issue(reason, covering=index)
 
-    def issue(self, reason: str) -> Issued:
-        """Sign the tree of every event committed now (the latest checkpoint when none came since)."""
+    def issue(self, reason: str, *, covering: int | None = None) -> Issued:
+        """Sign the tree of every event committed now (the latest checkpoint when none came since); with
+        *covering*, the one another issuer of this process signed while this one waited will do if it holds
+        that index."""
         if self.signer is None:
             raise NoLogKey("the hub's key cannot sign the log's checkpoints (an unprotected Ed25519 key is needed)")
         with self._lock:
+            if covering is not None and self.latest is not None and self.latest.size > covering:
+                return self.latest
             for _ in range(5):  # another process may issue meanwhile: start again from its checkpoint
                 issued = self._issue_once(reason)
                 if issued is not None:
                     self.latest = issued
+                    self._issued_at = time.monotonic()
                     return issued
         raise LogCorrupt("checkpoints issued elsewhere kept overtaking this one")
 
     def _issue_once(self, reason: str) -> Issued | None:
         with self.db.reader() as uow:
-            row = uow.log.latest_checkpoint()
-            start, size = (row.size if row else 0), uow.log.size()
-            if row is not None and size == start:
-                return Issued.of_row(row)
+            head = uow.log.latest_head()
+            start, size = (head.size if head else 0), uow.log.size()
+            if head is not None and size == start:
+                latest = self.latest
+                return latest if latest is not None and latest.size == start else Issued.of_row(
+                    uow.log.checkpoint(start))
             if size < start:
                 raise LogCorrupt(f"the log holds {size} events, its checkpoint of {start} more", index=size)
-            root = bytes.fromhex(row.root) if row else EMPTY_ROOT
+            root = bytes.fromhex(head.root) if head else EMPTY_ROOT
             leaves = []
             for event in uow.log.stream(start, size, batch=BATCH):
                 if event.seq != start + len(leaves):
@@ -118,16 +133,17 @@ class Checkpointer:
                 raise LogCorrupt(f"event {start + len(leaves)} is missing from the log", index=start + len(leaves))
         with self.db.unit_of_work() as uow:
             uow.log.lock_for_checkpoint()
-            again = uow.log.latest_checkpoint()
+            again = uow.log.latest_head()
             if (again.size if again else 0) != start:
                 return None
-            growth = Growth(uow.log, start, root)
+            growth = Growth(uow.log, start, root, known=self._kept)
             growth.add(leaves)
             note = self.signer.sign(Checkpoint(self.origin, growth.size, growth.root()).text())
             uow.log.put_tiles(growth.written())
             uow.log.add_checkpoint(size=growth.size, root=growth.root(), note=note.render(),
                                    issued_at=self.clock.now(), reason=reason)
             uow.commit()
+        self._kept = growth.kept()
         log.debug("audit log: checkpoint %d (%s)", growth.size, reason)
         return Issued(growth.size, growth.root(), note)
 

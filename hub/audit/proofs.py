@@ -25,17 +25,19 @@ class Prover:
         self.issued = issued
         self.tiles = Tiles(log, issued.size)
 
-    def entry(self, index: int) -> EntryProof:
-        """The proof that the event at *index*, as stored now, is in the checkpoint's tree."""
-        rows = self.log.entries(index, index + 1)
-        if not rows:
-            raise LogCorrupt(f"event {index} is missing from the log", index=index)
-        entry = of_row(rows[0])
-        path = self.tiles.inclusion(index)
-        proof = EntryProof(index, tuple(path), self.issued.note, extra=entry)
-        if not verify_inclusion(index, self.issued.size, proof.leaf(), path, self.issued.root):
-            raise LogCorrupt(f"event {index} as stored is not the event the signed tree holds", index=index)
-        return proof
+    def events(self, indexes: list[int]) -> dict[int, EntryProof]:
+        """The proofs that the events at *indexes*, as stored now, are in the checkpoint's tree (one read)."""
+        rows = {row.seq: row for row in self.log.entries_at(sorted(set(indexes)))}
+        proofs = {}
+        for index in indexes:
+            if index not in rows:
+                raise LogCorrupt(f"event {index} is missing from the log", index=index)
+            path = self.tiles.inclusion(index)
+            proof = EntryProof(index, tuple(path), self.issued.note, extra=of_row(rows[index]))
+            if not verify_inclusion(index, self.issued.size, proof.leaf(), path, self.issued.root):
+                raise LogCorrupt(f"event {index} as stored is not the event the signed tree holds", index=index)
+            proofs[index] = proof
+        return proofs
 
     def entries(self, start: int, end: int) -> Iterator[tuple[bytes, list[bytes]]]:
         """Each event start <= index < end as stored, with its inclusion path (checked), in order."""

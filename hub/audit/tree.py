@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from crypto.tlog import merkle
 from store.transparency import TILE_HEIGHT, TILE_WIDTH, LogRepository
 
@@ -58,14 +60,28 @@ class Tiles:
         return merkle.CompactRange(self.size, [self.node(h, i) for h, i in merkle.peak_ranges(self.size)])
 
 
-class Growth:
-    """New leaves on top of the stored tree of *size* leaves: the tiles they fill, and the new root."""
+@dataclass(frozen=True)
+class RightEdge:
+    """What an issuer keeps of the tree it last signed: its compact range and the partial tile of each level,
+    so that the next checkpoint reads no tile (valid only while the stored latest checkpoint is that one)."""
 
-    def __init__(self, log: LogRepository, size: int, root: bytes) -> None:
+    edge: merkle.CompactRange
+    partials: dict[tuple[int, int], bytes]
+
+
+class Growth:
+    """New leaves on top of the stored tree of *size* leaves: the tiles they fill, and the new root. *known*: the
+    right edge this process kept of that very tree (else it is read from the tiles, and checked against *root*)."""
+
+    def __init__(self, log: LogRepository, size: int, root: bytes, *, known: RightEdge | None = None) -> None:
         self.stored = Tiles(log, size)
-        self.edge = self.stored.right_edge()
-        if self.edge.root() != root:
-            raise LogCorrupt(f"the stored tree of {size} events no longer gives the root its checkpoint signed")
+        if known is not None and known.edge.size == size and known.edge.root() == root:
+            self.edge = merkle.CompactRange(size, list(known.edge.peaks))
+            self.stored._tiles.update(known.partials)
+        else:
+            self.edge = self.stored.right_edge()
+            if self.edge.root() != root:
+                raise LogCorrupt(f"the stored tree of {size} events no longer gives the root its checkpoint signed")
         self.tiles: dict[tuple[int, int], bytearray] = {}
 
     def add(self, leaves: list[bytes]) -> None:
@@ -92,3 +108,14 @@ class Growth:
 
     def written(self) -> dict[tuple[int, int], bytes]:
         return {key: bytes(tile) for key, tile in self.tiles.items()}
+
+    def kept(self) -> RightEdge:
+        """The right edge of the grown tree, with the partial tiles known here."""
+        partials, level, nodes = {}, 0, self.size
+        while nodes:
+            key, filled = (level, nodes // TILE_WIDTH), nodes % TILE_WIDTH
+            data = bytes(self.tiles[key]) if key in self.tiles else self.stored._tiles.get(key)
+            if filled and data is not None and len(data) == filled * HASH:
+                partials[key] = data
+            level, nodes = level + 1, nodes >> TILE_HEIGHT
+        return RightEdge(merkle.CompactRange(self.size, list(self.edge.peaks)), partials)

@@ -217,9 +217,9 @@ class IntakeHandler:
         try:
             issued = self.checkpointer.covering(max(c.accepted_seq for c in wanted))
             with self.db.reader() as uow:
-                prover = Prover(uow.log, issued)
-                for ctx in wanted:
-                    ctx.log_proof = prover.entry(ctx.accepted_seq).render()
+                proofs = Prover(uow.log, issued).events([c.accepted_seq for c in wanted])
+            for ctx in wanted:
+                ctx.log_proof = proofs[ctx.accepted_seq].render()
         except NoLogKey:
             return
         except LogCorrupt as exc:  # no receipt proves a log that no longer holds: they wait in quarantine

@@ -86,7 +86,7 @@ def _proofs(db: Database, checkpointer: Checkpointer, samples: int) -> dict:
     with db.reader() as uow:
         for index in random.Random(7).sample(range(issued.size), min(samples, issued.size)):
             started = time.perf_counter()
-            text = Prover(uow.log, issued).entry(index).render()
+            text = Prover(uow.log, issued).events([index])[index].render()
             times.append(time.perf_counter() - started)
             sizes.append(len(text.encode()))
             fields.append(len(base64.b64encode(text.encode())))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Iterator, Sequence
 
-from sqlalchemy import Row, Text, bindparam, cast, func, select, text, tuple_
+from sqlalchemy import Row, Text, bindparam, cast, func, insert, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import AuditEvent
@@ -22,6 +22,10 @@ ENTRY_COLUMNS = (_a.seq, _a.at, _a.actor, _a.action, _a.message_ref, cast(_a.det
 ENTRIES = (select(*ENTRY_COLUMNS).where(_a.seq >= bindparam("b_start"), _a.seq < bindparam("b_end"))
            .order_by(_a.seq))
 LAST_SEQ = select(func.max(_a.seq))
+_c = LogCheckpoint.__table__.c
+LATEST_HEAD = select(_c.size, _c.root).order_by(_c.size.desc()).limit(1)
+CHECKPOINT_INSERT = insert(LogCheckpoint.__table__)
+ENTRIES_AT = select(*ENTRY_COLUMNS).where(_a.seq.in_(bindparam("b_seqs", expanding=True))).order_by(_a.seq)
 
 
 def _tile_upsert(dialect):
@@ -50,6 +54,10 @@ class LogRepository(_Repository):
     def entries(self, start: int, end: int) -> list[Row]:
         """Events start <= seq < end in order: (seq, at, actor, action, message_ref, detail as stored text)."""
         return list(self._core(ENTRIES, {"b_start": start, "b_end": end}))
+
+    def entries_at(self, seqs: list[int]) -> list[Row]:
+        """The events at these leaf indexes, in order (the same columns as ``entries``)."""
+        return list(self._core(ENTRIES_AT, {"b_seqs": seqs})) if seqs else []
 
     def stream(self, start: int = 0, end: int | None = None, *, batch: int = 5000) -> Iterator[Row]:
         """Every event from *start* (to *end*) in leaf order, read in batches (the whole log, bounded memory)."""
@@ -83,6 +91,10 @@ class LogRepository(_Repository):
                 TILE_UPSERT[self.session.get_bind().dialect.name],
                 [{"level": level, "idx": idx, "hashes": hashes} for (level, idx), hashes in sorted(tiles.items())])
 
+    def latest_head(self) -> Row | None:
+        """The latest checkpoint's (size, root) only (Core: the issuers' hot path)."""
+        return self._core(LATEST_HEAD, {}).first()
+
     def latest_checkpoint(self) -> LogCheckpoint | None:
         return self.session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1))
 
@@ -92,11 +104,8 @@ class LogRepository(_Repository):
     def checkpoints(self) -> Sequence[LogCheckpoint]:
         return self.session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.size)).all()
 
-    def add_checkpoint(self, *, size: int, root: bytes, note: str, issued_at: datetime, reason: str) -> LogCheckpoint:
-        checkpoint = LogCheckpoint(size=size, root=root.hex(), note=note, issued_at=issued_at, reason=reason)
-        self.session.add(checkpoint)
-        self.session.flush()
-        return checkpoint
+    def add_checkpoint(self, *, size: int, root: bytes, note: str, issued_at: datetime, reason: str) -> None:
+        self._core(CHECKPOINT_INSERT, dict(size=size, root=root.hex(), note=note, issued_at=issued_at, reason=reason))
 
     def add_cosignature(self, *, witness: str, size: int, key_name: str, timestamp: int, note: str,
                         received_at: datetime) -> None:

@@ -72,3 +72,36 @@ def test_several_processes_append_and_checkpoint_one_log(tmp_path):
     assert seqs == list(range(PROCESSES * ROUNDS * EVENTS))
     assert len(checkpoints) >= PROCESSES and checkpoints[-1].size == len(seqs)
     assert result.ok and result.size == len(seqs), [f.line() for f in result.findings]
+
+
+def test_checkpoints_issued_from_the_kept_right_edge_store_the_tiles_a_fresh_reading_gives(tmp_path):
+    """One process issuing after every few events keeps the tree's right edge instead of reading tiles: what it
+    stores is what the events give when hashed anew, tile for tile, across tile and level boundaries."""
+    from hub import audit
+    from hub.audit.checkpoints import Checkpointer
+    from hub.audit.entries import leaf_of_row
+    from hub.audit.tree import Growth
+    from hub.clock import SystemClock
+    from crypto.tlog import EMPTY_ROOT
+    from store import upgrade
+
+    database = Database(stores.fresh_url(tmp_path, "kept.db"))
+    upgrade(database.engine)
+    clock = SystemClock()
+    signer = Signer(ORIGIN, ed25519.Ed25519PrivateKey.generate())
+    checkpointer = Checkpointer(database, clock, ORIGIN, signer)
+    for n in range(700):  # past 2 full tiles of leaves
+        with database.unit_of_work() as uow:
+            for i in range(n % 3 + 1):
+                audit.record(uow, clock, "test.appended", n=n, i=i)
+            uow.commit()
+        if n % 5 == 0:
+            checkpointer.issue("periodic")
+    issued = checkpointer.issue("periodic")
+    with database.reader() as uow:
+        fresh = Growth(uow.log, 0, EMPTY_ROOT)
+        fresh.add([leaf_of_row(r) for r in uow.log.stream()])
+        stored = uow.log.tiles(fresh.written())
+        assert fresh.root() == issued.root and issued.size > 2 * 256
+        assert stored == fresh.written()
+    database.dispose()

@@ -64,6 +64,11 @@ def test_the_untouched_log_verifies_against_everything_it_was_given(logged):
     assert code == 0, output
     assert "audit log intact" in output and "comite-r's cosignature of checkpoint" in output
     assert "checkpoint file early.checkpoint: the latest checkpoint" in output
+    db = logged.home.db()
+    with db.reader() as uow:
+        reasons = {c.reason for c in uow.log.checkpoints()}
+    db.dispose()
+    assert {"periodic", "receipt", "operator"} <= reasons  # every second, for a receipt, on demand
 
 
 @pytest.mark.parametrize("how", ["truncation", "deletion", "edit", "rewrite"])
