@@ -26,13 +26,13 @@ from hub.errors import LogCorrupt, NoLogKey
 from hub.settings import Settings
 
 from .entries import leaf_of_row
-from .tree import Growth, RightEdge
+from .tree import Growth, NodeCache, RightEdge
 
 log = logging.getLogger(__name__)
 
 ORIGIN_PATH = "passerelle/audit"
 BATCH = 10_000  # events hashed per read when a checkpoint has many to take in (the first after an upgrade)
-RECEIPT_SPACING = 0.1  # seconds: receipts ask for a fresh checkpoint at most this often
+RECEIPT_SPACING = 0.2  # seconds: receipts ask for a fresh checkpoint at most this often
 
 
 def origin_of(settings: Settings) -> str:
@@ -70,6 +70,7 @@ class Checkpointer:
         self._lock = threading.Lock()
         self._alerted: str | None = None
         self._kept: RightEdge | None = None  # the right edge of the tree this process last signed
+        self.cache = NodeCache()  # for the receipts' proofs
         self._issued_at = 0.0  # when (monotonic) this process last signed one
 
     @classmethod
@@ -86,11 +87,6 @@ class Checkpointer:
         latest = self.latest
         if latest is not None and latest.size > index:
             return latest
-        with self.db.reader() as uow:
-            head = uow.log.latest_head()
-            if head is not None and head.size > index:
-                self.latest = Issued.of_row(uow.log.checkpoint(head.size))
-                return self.latest
         wait = self._issued_at + RECEIPT_SPACING - time.monotonic()
         if wait > 0:
             time.sleep(wait)
@@ -106,18 +102,18 @@ class Checkpointer:
             if covering is not None and self.latest is not None and self.latest.size > covering:
                 return self.latest
             for _ in range(5):  # another process may issue meanwhile: start again from its checkpoint
-                issued = self._issue_once(reason)
+                issued = self._issue_once(reason, covering)
                 if issued is not None:
                     self.latest = issued
                     self._issued_at = time.monotonic()
                     return issued
         raise LogCorrupt("checkpoints issued elsewhere kept overtaking this one")
 
-    def _issue_once(self, reason: str) -> Issued | None:
+    def _issue_once(self, reason: str, covering: int | None) -> Issued | None:
         with self.db.reader() as uow:
             head = uow.log.latest_head()
             start, size = (head.size if head else 0), uow.log.size()
-            if head is not None and size == start:
+            if head is not None and (size == start or (covering is not None and start > covering)):
                 latest = self.latest
                 return latest if latest is not None and latest.size == start else Issued.of_row(
                     uow.log.checkpoint(start))

@@ -12,18 +12,19 @@ from hub.errors import LogCorrupt
 
 from .checkpoints import Issued
 from .entries import of_row
-from .tree import Tiles
+from .tree import NodeCache, Tiles
 
 RECEIPT_FIELD = "X-Passerelle-Log-Proof"  # a receipt's field: base64 of the tlog-proof of its intake event
 
 
 class Prover:
-    """Proofs against one checkpoint, from the stored tiles (read once for all the proofs asked)."""
+    """Proofs against one checkpoint, from the stored tiles (read once for all the proofs asked; with the
+    checkpointer's *cache*, once for the process)."""
 
-    def __init__(self, log: LogRepository, issued: Issued) -> None:
+    def __init__(self, log: LogRepository, issued: Issued, cache: NodeCache | None = None) -> None:
         self.log = log
         self.issued = issued
-        self.tiles = Tiles(log, issued.size)
+        self.tiles = Tiles(log, issued.size, cache)
 
     def events(self, indexes: list[int]) -> dict[int, EntryProof]:
         """The proofs that the events at *indexes*, as stored now, are in the checkpoint's tree (one read)."""

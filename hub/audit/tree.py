@@ -12,26 +12,46 @@ from hub.errors import LogCorrupt
 HASH = merkle.HASH_SIZE
 
 
-class Tiles:
-    """The tree of the first *size* leaves, read from the stored tiles (each tile read once per instance)."""
+class NodeCache:
+    """Hashes of complete subtrees computed from tiles, and full tiles, kept across proofs: they never change,
+    and every proof made from them is checked against its signed root before it leaves. Bounded: emptied when
+    it holds *limit* of either."""
 
-    def __init__(self, log: LogRepository, size: int) -> None:
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self.nodes: dict[tuple[int, int], bytes] = {}
+        self.tiles: dict[tuple[int, int], bytes] = {}
+
+    def keep(self, store: dict, key: tuple[int, int], value: bytes) -> None:
+        if len(store) >= self.limit:
+            store.clear()
+        store[key] = value
+
+
+class Tiles:
+    """The tree of the first *size* leaves, read from the stored tiles (each tile read once per instance; with a
+    shared *cache*, full tiles and computed nodes once per process)."""
+
+    def __init__(self, log: LogRepository, size: int, cache: NodeCache | None = None) -> None:
         self.log = log
         self.size = size
+        self.cache = cache or NodeCache()
         self._tiles: dict[tuple[int, int], bytes] = {}
-        self._nodes: dict[tuple[int, int], bytes] = {}  # those costing 16 hashes or more, for many proofs
 
     def tile(self, level: int, idx: int) -> bytes:
         key = (level, idx)
         if key not in self._tiles:
-            self._tiles.update({key: b""} | self.log.tiles([key]))
+            known = self.cache.tiles.get(key)
+            self._tiles[key] = known if known is not None else self.log.tiles([key]).get(key, b"")
+            if known is None and len(self._tiles[key]) == TILE_WIDTH * HASH:
+                self.cache.keep(self.cache.tiles, key, self._tiles[key])
         return self._tiles[key]
 
     def node(self, height: int, index: int) -> bytes:
         """The root of the complete subtree of *height* numbered *index* (its leaves index·2^height onwards)."""
         level, rest = divmod(height, TILE_HEIGHT)
-        if rest >= 4 and (height, index) in self._nodes:
-            return self._nodes[height, index]
+        if rest and (height, index) in self.cache.nodes:
+            return self.cache.nodes[height, index]
         first = index << rest
         t, pos = divmod(first, TILE_WIDTH)
         data = self.tile(level, t)
@@ -40,8 +60,8 @@ class Tiles:
             raise LogCorrupt(f"the stored tree lacks the hashes of tile {level}/{t}", index=first << (level * TILE_HEIGHT))
         while len(hashes) > 1:
             hashes = [merkle.node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
-        if rest >= 4:
-            self._nodes[height, index] = hashes[0]
+        if rest:
+            self.cache.keep(self.cache.nodes, (height, index), hashes[0])
         return hashes[0]
 
     def subtree(self, start: int, end: int) -> bytes:

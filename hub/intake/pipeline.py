@@ -217,7 +217,7 @@ class IntakeHandler:
         try:
             issued = self.checkpointer.covering(max(c.accepted_seq for c in wanted))
             with self.db.reader() as uow:
-                proofs = Prover(uow.log, issued).events([c.accepted_seq for c in wanted])
+                proofs = Prover(uow.log, issued, self.checkpointer.cache).events([c.accepted_seq for c in wanted])
             for ctx in wanted:
                 ctx.log_proof = proofs[ctx.accepted_seq].render()
         except NoLogKey:
