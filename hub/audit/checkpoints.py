@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Callable
@@ -32,7 +31,6 @@ log = logging.getLogger(__name__)
 
 ORIGIN_PATH = "passerelle/audit"
 BATCH = 10_000  # events hashed per read when a checkpoint has many to take in (the first after an upgrade)
-RECEIPT_SPACING = 0.2  # seconds: receipts ask for a fresh checkpoint at most this often
 
 
 def origin_of(settings: Settings) -> str:
@@ -71,7 +69,6 @@ class Checkpointer:
         self._alerted: str | None = None
         self._kept: RightEdge | None = None  # the right edge of the tree this process last signed
         self.cache = NodeCache()  # for the receipts' proofs
-        self._issued_at = 0.0  # when (monotonic) this process last signed one
 
     @classmethod
     def of_hub(cls, settings: Settings, db: Database, gpg: Gpg, clock: Clock) -> "Checkpointer":
@@ -82,14 +79,11 @@ class Checkpointer:
         return cls(db, clock, origin_of(settings), signer)
 
     def covering(self, index: int, *, reason: str = "receipt") -> Issued:
-        """A checkpoint whose tree holds the event at *index*: the latest one, or a new one — at most one every
-        RECEIPT_SPACING seconds for receipts (those waiting meanwhile share it)."""
+        """A checkpoint whose tree holds the event at *index*: the latest one, or a new one at once rather than
+        the next second's (receipts asking meanwhile wait for it, and share it when it holds theirs)."""
         latest = self.latest
         if latest is not None and latest.size > index:
             return latest
-        wait = self._issued_at + RECEIPT_SPACING - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
         return self.issue(reason, covering=index)
 
     def issue(self, reason: str, *, covering: int | None = None) -> Issued:
@@ -105,7 +99,6 @@ class Checkpointer:
                 issued = self._issue_once(reason, covering)
                 if issued is not None:
                     self.latest = issued
-                    self._issued_at = time.monotonic()
                     return issued
         raise LogCorrupt("checkpoints issued elsewhere kept overtaking this one")
 
