@@ -16,7 +16,7 @@ from typing import Callable
 
 from crypto import Gpg
 from crypto.tlog import EMPTY_ROOT, Checkpoint, Note, Signer, Verifier, keys
-from store import Database, StoreUnavailable
+from store import Database, StoreUnavailable, UnitOfWork
 from store.vocabulary import Action
 
 from hub import audit
@@ -55,6 +55,21 @@ class Issued:
         return cls(row.size, bytes.fromhex(row.root), Note.parse(row.note))
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A checkpoint signed and not yet stored: the tiles its new events fill, the right edge it leaves."""
+
+    issued: Issued
+    base: int  # the size of the stored tree it grew from
+    tiles: dict[tuple[int, int], bytes]
+    kept: RightEdge
+    reason: str
+
+    @property
+    def size(self) -> int:
+        return self.issued.size
+
+
 class Checkpointer:
     """Issues this hub's checkpoints; one per process, its issuers (the periodic one, receipts, a command)
     one at a time, and across processes one at a time (the store's lock)."""
@@ -68,6 +83,7 @@ class Checkpointer:
         self._lock = threading.Lock()
         self._alerted: str | None = None
         self._kept: RightEdge | None = None  # the right edge of the tree this process last signed
+        self._pending: Pending | None = None  # signed for receipts, their transaction not yet committed
         self.cache = NodeCache()  # for the receipts' proofs
 
     @classmethod
@@ -78,31 +94,68 @@ class Checkpointer:
                         "checkpoint can be signed, receipts go without their proof", settings.hub.key_fingerprint)
         return cls(db, clock, origin_of(settings), signer)
 
-    def covering(self, index: int, *, reason: str = "receipt") -> Issued:
-        """A checkpoint whose tree holds the event at *index*: the latest one, or a new one at once rather than
-        the next second's (receipts asking meanwhile wait for it, and share it when it holds theirs)."""
-        latest = self.latest
-        if latest is not None and latest.size > index:
-            return latest
-        return self.issue(reason, covering=index)
-
-    def issue(self, reason: str, *, covering: int | None = None) -> Issued:
-        """Sign the tree of every event committed now (the latest checkpoint when none came since); with
-        *covering*, the one another issuer of this process signed while this one waited will do if it holds
-        that index."""
+    def covering(self, index: int, *, reason: str = "receipt") -> Issued | Pending:
+        """A checkpoint whose tree holds the event at *index*: the latest one, or one signed now rather than the
+        next second's, to be stored by the caller's transaction with what it proves (``persist``, then
+        ``committed``): a receipt's checkpoint costs no commit of its own. Receipts asking meanwhile share it."""
         if self.signer is None:
             raise NoLogKey("the hub's key cannot sign the log's checkpoints (an unprotected Ed25519 key is needed)")
         with self._lock:
-            if covering is not None and self.latest is not None and self.latest.size > covering:
-                return self.latest
-            for _ in range(5):  # another process may issue meanwhile: start again from its checkpoint
-                issued = self._issue_once(reason, covering)
-                if issued is not None:
-                    self.latest = issued
-                    return issued
-        raise LogCorrupt("checkpoints issued elsewhere kept overtaking this one")
+            for known in (self.latest, self._pending):
+                if known is not None and known.size > index:
+                    return known
+            prepared = self._prepare(reason, index)
+            if isinstance(prepared, Pending):
+                self._pending = prepared
+            else:
+                self.latest = prepared
+            return prepared
 
-    def _issue_once(self, reason: str, covering: int | None) -> Issued | None:
+    def issue(self, reason: str) -> Issued:
+        """Sign the tree of every event committed now and store it (the latest checkpoint when none came since)."""
+        if self.signer is None:
+            raise NoLogKey("the hub's key cannot sign the log's checkpoints (an unprotected Ed25519 key is needed)")
+        with self._lock:
+            prepared = self._prepare(reason, None)
+            if isinstance(prepared, Issued):
+                self.latest = prepared
+                return prepared
+            with self.db.unit_of_work() as uow:
+                self.persist(uow, prepared)
+                uow.commit()
+            self._committed(prepared)
+            return prepared.issued
+
+    def persist(self, uow: UnitOfWork, pending: Pending) -> None:
+        """Store *pending* in *uow*'s transaction: its tiles unless a larger tree's are stored already (they hold
+        these), its row unless one of its size is (the same root, or it is a fork: LogCorrupt)."""
+        uow.log.lock_for_checkpoint()
+        head = uow.log.latest_head()
+        same = uow.log.checkpoint(pending.size) if head is not None and head.size >= pending.size else None
+        if same is not None:
+            if bytes.fromhex(same.root) != pending.issued.root:
+                raise LogCorrupt(f"two checkpoints of {pending.size} events with different roots", index=pending.base)
+            return
+        if head is None or head.size < pending.size:
+            uow.log.put_tiles(pending.tiles)
+        uow.log.add_checkpoint(size=pending.size, root=pending.issued.root, note=pending.issued.note.render(),
+                               issued_at=self.clock.now(), reason=pending.reason)
+
+    def committed(self, pending: Pending) -> None:
+        """*pending* is stored: it may now be the latest, and its right edge the one kept."""
+        with self._lock:
+            self._committed(pending)
+
+    def _committed(self, pending: Pending) -> None:
+        if self.latest is None or pending.size > self.latest.size:
+            self.latest, self._kept = pending.issued, pending.kept
+        if self._pending is pending:
+            self._pending = None
+        log.debug("audit log: checkpoint %d (%s)", pending.size, pending.reason)
+
+    def _prepare(self, reason: str, covering: int | None) -> Issued | Pending:
+        """The stored latest checkpoint when nothing came since (or it holds *covering*), else the tree of every
+        event committed now, signed, with the tiles its new events fill — nothing written."""
         with self.db.reader() as uow:
             head = uow.log.latest_head()
             start, size = (head.size if head else 0), uow.log.size()
@@ -112,7 +165,6 @@ class Checkpointer:
                     uow.log.checkpoint(start))
             if size < start:
                 raise LogCorrupt(f"the log holds {size} events, its checkpoint of {start} more", index=size)
-            root = bytes.fromhex(head.root) if head else EMPTY_ROOT
             leaves = []
             for event in uow.log.stream(start, size, batch=BATCH):
                 if event.seq != start + len(leaves):
@@ -120,21 +172,10 @@ class Checkpointer:
                 leaves.append(leaf_of_row(event))
             if len(leaves) != size - start:
                 raise LogCorrupt(f"event {start + len(leaves)} is missing from the log", index=start + len(leaves))
-        with self.db.unit_of_work() as uow:
-            uow.log.lock_for_checkpoint()
-            again = uow.log.latest_head()
-            if (again.size if again else 0) != start:
-                return None
-            growth = Growth(uow.log, start, root, known=self._kept)
+            growth = Growth(uow.log, start, bytes.fromhex(head.root) if head else EMPTY_ROOT, known=self._kept)
             growth.add(leaves)
-            note = self.signer.sign(Checkpoint(self.origin, growth.size, growth.root()).text())
-            uow.log.put_tiles(growth.written())
-            uow.log.add_checkpoint(size=growth.size, root=growth.root(), note=note.render(),
-                                   issued_at=self.clock.now(), reason=reason)
-            uow.commit()
-        self._kept = growth.kept()
-        log.debug("audit log: checkpoint %d (%s)", growth.size, reason)
-        return Issued(growth.size, growth.root(), note)
+        note = self.signer.sign(Checkpoint(self.origin, growth.size, growth.root()).text())
+        return Pending(Issued(growth.size, growth.root(), note), start, growth.written(), growth.kept(), reason)
 
     # -- the periodic issuer (run by the leader of `checkpointer`) ---------------------------------
 

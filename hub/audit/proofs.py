@@ -10,7 +10,7 @@ from store.transparency import LogRepository
 
 from hub.errors import LogCorrupt
 
-from .checkpoints import Issued
+from .checkpoints import Issued, Pending
 from .entries import of_row
 from .tree import NodeCache, Tiles
 
@@ -18,13 +18,13 @@ RECEIPT_FIELD = "X-Passerelle-Log-Proof"  # a receipt's field: base64 of the tlo
 
 
 class Prover:
-    """Proofs against one checkpoint, from the stored tiles (read once for all the proofs asked; with the
-    checkpointer's *cache*, once for the process)."""
+    """Proofs against one checkpoint, stored or pending, from its tiles (read once for all the proofs asked; with
+    the checkpointer's *cache*, once for the process)."""
 
-    def __init__(self, log: LogRepository, issued: Issued, cache: NodeCache | None = None) -> None:
+    def __init__(self, log: LogRepository, checkpoint: Issued | Pending, cache: NodeCache | None = None) -> None:
         self.log = log
-        self.issued = issued
-        self.tiles = Tiles(log, issued.size, cache)
+        self.issued = checkpoint.issued if isinstance(checkpoint, Pending) else checkpoint
+        self.tiles = Tiles(log, self.issued.size, cache, checkpoint.tiles if isinstance(checkpoint, Pending) else None)
 
     def events(self, indexes: list[int]) -> dict[int, EntryProof]:
         """The proofs that the events at *indexes*, as stored now, are in the checkpoint's tree (one read)."""

@@ -30,13 +30,14 @@ class NodeCache:
 
 class Tiles:
     """The tree of the first *size* leaves, read from the stored tiles (each tile read once per instance; with a
-    shared *cache*, full tiles and computed nodes once per process)."""
+    shared *cache*, full tiles and computed nodes once per process), or from an *overlay* of tiles not yet stored."""
 
-    def __init__(self, log: LogRepository, size: int, cache: NodeCache | None = None) -> None:
+    def __init__(self, log: LogRepository, size: int, cache: NodeCache | None = None,
+                 overlay: dict[tuple[int, int], bytes] | None = None) -> None:
         self.log = log
         self.size = size
         self.cache = cache or NodeCache()
-        self._tiles: dict[tuple[int, int], bytes] = {}
+        self._tiles: dict[tuple[int, int], bytes] = dict(overlay or {})  # a checkpoint's tiles not yet stored
 
     def tile(self, level: int, idx: int) -> bytes:
         key = (level, idx)

@@ -12,7 +12,7 @@ from store.vocabulary import Action
 
 from hub import audit
 from . import receipts
-from hub.audit.checkpoints import Checkpointer
+from hub.audit.checkpoints import Checkpointer, Pending
 from hub.audit.proofs import Prover
 from hub.clock import Clock
 from hub.deadlines.windows import due_at, reply_by
@@ -160,7 +160,7 @@ class IntakeHandler:
     def handle(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception]]:
         """Process a batch; returns the items whose stages raised (the runner quarantines them)."""
         contexts = self._load(deliveries)
-        self._prove(contexts)
+        checkpoint = self._prove(contexts)
         ready: list[tuple[Delivery, IntakeContext]] = []
         failures: list[tuple[Delivery, Exception]] = []
         for delivery in deliveries:
@@ -176,7 +176,11 @@ class IntakeHandler:
                 ready.append((delivery, ctx))
         failed = {id(d) for d, _ in failures}
         done = [d for d in deliveries if id(d) not in failed]
-        self._apply(ready, done)
+        try:
+            self._apply(ready, done, checkpoint)
+        except LogCorrupt as exc:  # its checkpoint would contradict one stored: nothing of the batch is recorded
+            self.checkpointer.alert(str(exc), exc.index)
+            raise
         if ready:
             self.transport.notify(OUTBOUND_QUEUE)
         return failures
@@ -208,26 +212,30 @@ class IntakeHandler:
                 by_reference[reference].accepted, by_reference[reference].accepted_seq = dict(event.detail), event.seq
             return contexts
 
-    def _prove(self, contexts: dict[int, IntakeContext]) -> None:
-        """Each receipt's proof: its intake event in a checkpoint that covers it — the latest, or a fresh one
-        rather than waiting for the next second's. None when the hub's key cannot sign checkpoints."""
+    def _prove(self, contexts: dict[int, IntakeContext]) -> Pending | None:
+        """Each receipt's proof: its intake event in a checkpoint that covers it — the latest, or one signed now
+        rather than the next second's, then stored with the receipts (returned, for ``_apply``). Without a key
+        that can sign checkpoints, no proof."""
         wanted = [c for c in contexts.values() if c.kind != "disposition" and c.accepted_seq is not None]
         if not wanted:
-            return
+            return None
         try:
-            issued = self.checkpointer.covering(max(c.accepted_seq for c in wanted))
+            checkpoint = self.checkpointer.covering(max(c.accepted_seq for c in wanted))
             with self.db.reader() as uow:
-                proofs = Prover(uow.log, issued, self.checkpointer.cache).events([c.accepted_seq for c in wanted])
-            for ctx in wanted:
-                ctx.log_proof = proofs[ctx.accepted_seq].render()
+                proofs = Prover(uow.log, checkpoint, self.checkpointer.cache).events([c.accepted_seq for c in wanted])
         except NoLogKey:
-            return
+            return None
         except LogCorrupt as exc:  # no receipt proves a log that no longer holds: they wait in quarantine
             self.checkpointer.alert(str(exc), exc.index)
             raise
+        for ctx in wanted:
+            ctx.log_proof = proofs[ctx.accepted_seq].render()
+        return checkpoint if isinstance(checkpoint, Pending) else None
 
-    def _apply(self, ready: list[tuple[Delivery, IntakeContext]], done: list[Delivery]) -> None:
-        """One transaction: each processed message's state, receipt, events; every finished item acked."""
+    def _apply(self, ready: list[tuple[Delivery, IntakeContext]], done: list[Delivery],
+               checkpoint: Pending | None = None) -> None:
+        """One transaction: each processed message's state, receipt, events, the checkpoint their receipts
+        carry; every finished item acked."""
         with self.db.unit_of_work() as uow:
             for delivery, ctx in list(ready):
                 if uow.messages.state_of(ctx.message_id) != "accepted":
@@ -254,7 +262,11 @@ class IntakeHandler:
                            priority=priority_of(ctx.urgency))
             for delivery in done:
                 self.transport.ack(uow, delivery)
+            if checkpoint is not None:
+                self.checkpointer.persist(uow, checkpoint)
             uow.commit()
+        if checkpoint is not None:
+            self.checkpointer.committed(checkpoint)
         for _delivery, ctx in ready:
             log.info("intake: %s processed (due %s), receipt queued", ctx.reference, ctx.due_at)
 

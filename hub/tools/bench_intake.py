@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import format_datetime, make_msgid
@@ -59,6 +60,7 @@ class IntakeReport:
     workers: int = 0  # worker processes beside one gateway process (0: one embedded `serve --role all`)
     in_process: bool = True  # the hub's [crypto] in_process
     ceiling_in_process: float = 0.0  # the same pairs/s with the adapter's in-process path
+    checkpoints: dict[str, int] | None = None  # the audit log's checkpoints issued during the run, by reason
 
     @property
     def accept_rate(self) -> float:
@@ -95,6 +97,8 @@ class IntakeReport:
             "alone, in-process path)",
             f"efficiency   {_share(self.receipt_rate, self.ceiling)} of the gpg ceiling, "
             f"{_share(self.receipt_rate, self.ceiling_in_process)} of the in-process one",
+            "checkpoints  " + (", ".join(f"{n} {reason}" for reason, n in sorted(self.checkpoints.items()))
+                               if self.checkpoints else "none") + " (the audit log's, signed during the run)",
         ])
 
 
@@ -252,9 +256,14 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
             ref = c.message.get("X-Passerelle-Reference")
             if ref in sent_at:
                 lat_receipt.append(c.at - sent_at[ref])
+    db = Database(settings.database_url)
+    with db.reader() as uow:
+        checkpoints = dict(Counter(c.reason for c in uow.log.checkpoints()))
+    db.dispose()
     return IntakeReport(count, clients, size, len(lat_250), refused[0], len(captured), elapsed_250,
                         elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu,
-                        workers=workers, in_process=in_process, ceiling_in_process=ceiling_in_process)
+                        workers=workers, in_process=in_process, ceiling_in_process=ceiling_in_process,
+                        checkpoints=checkpoints)
 
 
 def use_broker(home: Path, url: str) -> None:
