@@ -248,17 +248,6 @@ class AuditRepository(_Repository):
         if rows:
             self._insert_rows(S.AUDIT_INSERT, rows, _AUDIT_ROWS_PER_INSERT)
 
-    def of_messages(self, action: str, references: list[str]) -> dict[str, Row]:
-        """The event *action* of each reference (its first), by reference: (seq, message_ref, detail)."""
-        self.write_pending()
-        rows = self.session.execute(
-            select(AuditEvent.seq, AuditEvent.message_ref, AuditEvent.detail)
-            .where(AuditEvent.message_ref.in_(references), AuditEvent.action == action).order_by(AuditEvent.seq))
-        found: dict[str, Row] = {}
-        for row in rows:
-            found.setdefault(row.message_ref, row)
-        return found
-
     def for_message(self, reference: str) -> Sequence[AuditEvent]:
         self.write_pending()
         return self.session.scalars(

@@ -28,16 +28,21 @@ class Prover:
 
     def events(self, indexes: list[int]) -> dict[int, EntryProof]:
         """The proofs that the events at *indexes*, as stored now, are in the checkpoint's tree (one read)."""
-        rows = {row.seq: row for row in self.log.entries_at(sorted(set(indexes)))}
+        rows = self.log.entries_at(sorted(set(indexes)))
+        missing = set(indexes) - {row.seq for row in rows}
+        if missing:
+            raise LogCorrupt(f"event {min(missing)} is missing from the log", index=min(missing))
+        return self.of_rows(rows)
+
+    def of_rows(self, rows) -> dict[int, EntryProof]:
+        """The proofs of the events read as *rows* (the columns of LogRepository.entries), by index."""
         proofs = {}
-        for index in indexes:
-            if index not in rows:
-                raise LogCorrupt(f"event {index} is missing from the log", index=index)
-            path = self.tiles.inclusion(index)
-            proof = EntryProof(index, tuple(path), self.issued.note, extra=of_row(rows[index]))
-            if not verify_inclusion(index, self.issued.size, proof.leaf(), path, self.issued.root):
-                raise LogCorrupt(f"event {index} as stored is not the event the signed tree holds", index=index)
-            proofs[index] = proof
+        for row in rows:
+            path = self.tiles.inclusion(row.seq)
+            proof = EntryProof(row.seq, tuple(path), self.issued.note, extra=of_row(row))
+            if not verify_inclusion(row.seq, self.issued.size, proof.leaf(), path, self.issued.root):
+                raise LogCorrupt(f"event {row.seq} as stored is not the event the signed tree holds", index=row.seq)
+            proofs[row.seq] = proof
         return proofs
 
     def entries(self, start: int, end: int) -> Iterator[tuple[bytes, list[bytes]]]:

@@ -90,10 +90,14 @@ class WitnessSender:
         """Send *issued* to the witnesses it is due for; the names sent to."""
         if issued is None or not self.settings.audit.witnesses:
             return []
+        with self.db.reader() as uow:
+            due = [w for w in configured(uow, self.settings.audit.witnesses) if self.due(uow, w)]
+        if not due:
+            return []
         sent = []
         with self.db.unit_of_work() as uow:
-            for witness in configured(uow, self.settings.audit.witnesses):
-                if self.due(uow, witness) and self.send(uow, witness, issued):
+            for witness in due:
+                if self.send(uow, witness, issued):
                     sent.append(witness.name)
             uow.commit()
         if sent:

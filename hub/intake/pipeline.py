@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from typing import TYPE_CHECKING
 
 from crypto import Gpg, StorageKey, compose
 from store import Database
@@ -26,6 +29,9 @@ from hub.deadlines.schedule import steps
 from hub.settings import Settings
 from .admission import INTAKE_QUEUE
 from hub.transport.protocol import Delivery, Transport
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +66,7 @@ class IntakeContext:
     receipt: bytes | None = None
     sealed_to: int | None = None  # embargo: holders the content is sealed to
     accepted: dict | None = None  # the detail of its intake.accepted event (the 250)
-    accepted_seq: int | None = None  # that event's leaf index in the log
+    accepted_event: Row | None = None  # that event as stored (its leaf index: .seq)
     log_proof: str | None = None  # that event's inclusion in a signed checkpoint (C2SP tlog-proof)
     events: list[tuple[str, dict]] = field(default_factory=list)
 
@@ -208,28 +214,28 @@ class IntakeHandler:
                 elif ctx.kind == "disposition":
                     ctx.request = find_request(uow, request_ref=None, links={"in_reply_to": [ctx.links["mdn_for"]]})
             by_reference = {c.reference: c for c in contexts.values()}
-            for reference, event in uow.audit.of_messages(Action.INTAKE_ACCEPTED, list(by_reference)).items():
-                by_reference[reference].accepted, by_reference[reference].accepted_seq = dict(event.detail), event.seq
+            for reference, event in uow.log.entries_of(Action.INTAKE_ACCEPTED, list(by_reference)).items():
+                by_reference[reference].accepted, by_reference[reference].accepted_event = json.loads(event.detail), event
             return contexts
 
     def _prove(self, contexts: dict[int, IntakeContext]) -> Pending | None:
         """Each receipt's proof: its intake event in a checkpoint that covers it — the latest, or one signed now
         rather than the next second's, then stored with the receipts (returned, for ``_apply``). Without a key
         that can sign checkpoints, no proof."""
-        wanted = [c for c in contexts.values() if c.kind != "disposition" and c.accepted_seq is not None]
+        wanted = [c for c in contexts.values() if c.kind != "disposition" and c.accepted_event is not None]
         if not wanted:
             return None
         try:
-            checkpoint = self.checkpointer.covering(max(c.accepted_seq for c in wanted))
+            checkpoint = self.checkpointer.covering(max(c.accepted_event.seq for c in wanted))
             with self.db.reader() as uow:
-                proofs = Prover(uow.log, checkpoint, self.checkpointer.cache).events([c.accepted_seq for c in wanted])
+                proofs = Prover(uow.log, checkpoint, self.checkpointer.cache).of_rows([c.accepted_event for c in wanted])
         except NoLogKey:
             return None
         except LogCorrupt as exc:  # no receipt proves a log that no longer holds: they wait in quarantine
             self.checkpointer.alert(str(exc), exc.index)
             raise
         for ctx in wanted:
-            ctx.log_proof = proofs[ctx.accepted_seq].render()
+            ctx.log_proof = proofs[ctx.accepted_event.seq].render()
         return checkpoint if isinstance(checkpoint, Pending) else None
 
     def _apply(self, ready: list[tuple[Delivery, IntakeContext]], done: list[Delivery],

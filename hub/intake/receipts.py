@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-import textwrap
 from email import quoprimime
 from dataclasses import dataclass
 from datetime import datetime
@@ -131,7 +130,7 @@ def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
                       + (f"; delay={delay}s" if delay else ""))
     if f.log_proof is not None:  # base64 of the proof's text, folded (RFC 5322 §2.2.3)
         encoded = base64.b64encode(f.log_proof.encode("utf-8")).decode("ascii")
-        fields.append(f"{RECEIPT_FIELD}: " + "\r\n ".join(textwrap.wrap(encoded, 76)))
+        fields.append(f"{RECEIPT_FIELD}: " + "\r\n ".join(encoded[i:i + 76] for i in range(0, len(encoded), 76)))
     return "\r\n".join(fields) + "\r\n"
 
 

@@ -26,6 +26,8 @@ _c = LogCheckpoint.__table__.c
 LATEST_HEAD = select(_c.size, _c.root).order_by(_c.size.desc()).limit(1)
 CHECKPOINT_INSERT = insert(LogCheckpoint.__table__)
 ENTRIES_AT = select(*ENTRY_COLUMNS).where(_a.seq.in_(bindparam("b_seqs", expanding=True))).order_by(_a.seq)
+ENTRIES_OF = (select(*ENTRY_COLUMNS).where(_a.message_ref.in_(bindparam("b_refs", expanding=True)),
+                                           _a.action == bindparam("b_action")).order_by(_a.seq))
 
 
 def _tile_upsert(dialect):
@@ -58,6 +60,13 @@ class LogRepository(_Repository):
     def entries_at(self, seqs: list[int]) -> list[Row]:
         """The events at these leaf indexes, in order (the same columns as ``entries``)."""
         return list(self._core(ENTRIES_AT, {"b_seqs": seqs})) if seqs else []
+
+    def entries_of(self, action: str, references: list[str]) -> dict[str, Row]:
+        """The first event *action* of each reference, by reference (the columns of ``entries``)."""
+        found: dict[str, Row] = {}
+        for row in self._core(ENTRIES_OF, {"b_refs": references, "b_action": action}) if references else ():
+            found.setdefault(row.message_ref, row)
+        return found
 
     def stream(self, start: int = 0, end: int | None = None, *, batch: int = 5000) -> Iterator[Row]:
         """Every event from *start* (to *end*) in leaf order, read in batches (the whole log, bounded memory)."""

@@ -26,12 +26,19 @@ def _verify(tmp_path, raw: bytes, hub_key) -> tuple[int, str]:
 
 
 def test_every_receipt_verifies_with_the_hub_key_alone(logged, tmp_path):
+    """And the checkpoint each carries is one the hub stored (with the receipt, in the same transaction)."""
+    db = logged.home.db()
+    with db.reader() as uow:
+        stored = {c.size: c.root for c in uow.log.checkpoints()}
+    db.dispose()
     for reference, raw in logged.receipts.items():
         code, output = _verify(tmp_path, raw, logged.hub_key)
         assert code == 0, output
         assert f"ok   reference: {reference}" in output and "ok   event: intake.accepted" in output
         assert re.search(r"ok   event \d+ is in that tree \(inclusion proof of \d+ hashes\)", output)
         assert "receipt verified" in output
+        carried = Checkpoint.of(_proof_of(pgpmime.analyse(raw).signed.signed_bytes).note)
+        assert stored.get(carried.size) == carried.root.hex()
 
 
 def test_a_receipt_checked_against_another_key_fails(logged, tmp_path):
