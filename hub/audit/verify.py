@@ -8,6 +8,7 @@ signed root); otherwise with the range between the last checkpoint that agrees a
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
@@ -93,17 +94,18 @@ def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequenc
                witnesses: dict[str, Sequence[CosignatureVerifier]] | None = None) -> Verification:
     """Recompute the tree and hold it against the stored checkpoints, the *given* ones and the cosignatures."""
     result = Verification()
-    stored = list(uow.log.checkpoints())
     outside: list[tuple[str, Note, Checkpoint]] = []
     for g in given:
         try:
             outside.append((g.label, g.note, Checkpoint.of(g.note)))
         except NoteError as exc:
             result.findings.append(Finding(f"{g.label}: not a checkpoint ({exc})"))
-    sizes = {c.size for c in stored} | {c.size for _, _, c in outside}
-    tree = _Recomputed(uow, sizes)
+    signed = _signed(uow, verifiers, result)  # the stored checkpoints the hub's key signed: size -> root
+    tree = _Recomputed(uow, set(signed) | {c.size for _, _, c in outside})
     result.size, result.root = tree.size, tree.root
-    tiles_ok = _tiles_authentic(uow, stored, verifiers)
+    latest = max(signed, default=None)
+    tiles_ok = latest is not None and _tiles_give(uow, latest, signed[latest])
+    agreeing = sorted(size for size, root in signed.items() if tree.roots.get(size) == root)
 
     def locate(size: int) -> tuple[int | None, tuple[int, int] | None]:
         """Where the first difference below *size* lies, from what the store still proves."""
@@ -113,8 +115,8 @@ def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequenc
             return tree.size, None
         if tiles_ok and tree.unlike_tiles is not None and tree.unlike_tiles < size:
             return tree.unlike_tiles, None
-        agreeing = [c.size for c in stored if c.size < size and tree.roots.get(c.size) == bytes.fromhex(c.root)]
-        return None, (max(agreeing, default=0), size)
+        below = bisect.bisect_left(agreeing, size)
+        return None, (agreeing[below - 1] if below else 0, size)
 
     def hold(label: str, checkpoint: Checkpoint) -> bool:
         if checkpoint.size > tree.size:
@@ -130,15 +132,9 @@ def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequenc
 
     held = []
     before = len(result.findings)
-    for row in stored:
-        note = Note.parse(row.note)
-        label = f"the stored checkpoint of {row.size}"
-        if not any(v.verifies(note) for v in verifiers):
-            result.findings.append(Finding(f"{label} is not signed by the hub's key"))
-        elif Checkpoint.of(note).root.hex() != row.root:
-            result.findings.append(Finding(f"{label}: its row's root is not its note's"))
-        elif hold(label, Checkpoint.of(note)):
-            held.append(row.size)
+    for size, root in sorted(signed.items()):
+        if hold(f"the stored checkpoint of {size}", Checkpoint("", size, root)):
+            held.append(size)
     later = result.findings[before + 1:]
     if later:  # one line for the stored checkpoints: the first that fails, and how many more do
         del result.findings[before + 1:]
@@ -147,21 +143,18 @@ def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequenc
     if held:
         result.checked.append(f"{len(held)} stored checkpoint(s), of {held[0]} to {held[-1]} events: signed by the "
                               "hub's key, and the events give their roots")
-    by_size = {row.size: row for row in stored}
-    latest = stored[-1] if stored else None
     for label, note, checkpoint in outside:
         if not any(v.verifies(note) for v in verifiers):
             result.findings.append(Finding(f"{label} is not signed by the hub's key"))
             continue
-        same = by_size.get(checkpoint.size)
-        if same is not None and bytes.fromhex(same.root) != checkpoint.root:
+        if signed.get(checkpoint.size, checkpoint.root) != checkpoint.root:
             result.findings.append(Finding(f"{label} and the stored checkpoint of {checkpoint.size} events, both "
                                            "signed by the hub, have different roots", fork=True,
                                            below=(0, checkpoint.size)))
         if hold(label, checkpoint):
             result.checked.append(f"{label}: the events give its root")
-        if latest is not None and latest.size >= checkpoint.size:
-            _consistent(result, uow, label, checkpoint, latest)
+        if latest is not None and latest >= checkpoint.size:
+            _consistent(result, uow, label, checkpoint, latest, signed[latest])
     for cosignature in uow.log.cosignatures():
         label = f"{cosignature.witness}'s cosignature of checkpoint {cosignature.size}"
         keys = (witnesses or {}).get(cosignature.witness)
@@ -170,11 +163,10 @@ def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequenc
             continue
         note = Note.parse(cosignature.note)
         cosigned = Checkpoint.of(note)
-        row = by_size.get(cosignature.size)
         if cosigned.size != cosignature.size or not any(k.timestamp(note) is not None for k in keys) or not any(
                 v.verifies(note) for v in verifiers):
             result.findings.append(Finding(f"{label} is not a good cosignature of a checkpoint the hub signed"))
-        elif row is not None and bytes.fromhex(row.root) != cosigned.root:
+        elif signed.get(cosigned.size, cosigned.root) != cosigned.root:
             result.findings.append(Finding(f"{label}: the witness cosigned another root than the stored checkpoint "
                                            "of that size", fork=True, below=(0, cosigned.size)))
         elif hold(label, cosigned):
@@ -183,27 +175,38 @@ def verify_log(uow: UnitOfWork, *, verifiers: Sequence[Verifier], given: Sequenc
     return result
 
 
-def _tiles_authentic(uow: UnitOfWork, stored, verifiers: Sequence[Verifier]) -> bool:
+def _signed(uow: UnitOfWork, verifiers: Sequence[Verifier], result: Verification) -> dict[int, bytes]:
+    """The stored checkpoints whose note the hub's key signed, and whose row says what its note says."""
+    signed: dict[int, bytes] = {}
+    for row in uow.log.checkpoint_notes():
+        note = Note.parse(row.note)
+        if not any(v.verifies(note) for v in verifiers):
+            result.findings.append(Finding(f"the stored checkpoint of {row.size} is not signed by the hub's key"))
+            continue
+        checkpoint = Checkpoint.of(note)
+        if (checkpoint.size, checkpoint.root.hex()) != (row.size, row.root):
+            result.findings.append(Finding(f"the stored checkpoint of {row.size}: its row is not its note"))
+            continue
+        signed[row.size] = checkpoint.root
+    return signed
+
+
+def _tiles_give(uow: UnitOfWork, size: int, root: bytes) -> bool:
     """The stored tiles give the root the latest signed checkpoint signed: their leaves are evidence."""
-    if not stored:
-        return False
-    latest = stored[-1]
-    if not any(v.verifies(Note.parse(latest.note)) for v in verifiers):
-        return False
     try:
-        return Tiles(uow.log, latest.size).root().hex() == latest.root
+        return Tiles(uow.log, size).root() == root
     except (LogCorrupt, ValueError):  # tiles too broken to give any root are no evidence
         return False
 
 
-def _consistent(result: Verification, uow: UnitOfWork, label: str, old: Checkpoint, latest) -> None:
-    """The latest stored checkpoint extends *old*: a consistency proof from the stored tiles, checked."""
+def _consistent(result: Verification, uow: UnitOfWork, label: str, old: Checkpoint, size: int, root: bytes) -> None:
+    """The latest stored checkpoint (*size*, *root*) extends *old*: a consistency proof from the stored tiles."""
     try:
-        proof = Tiles(uow.log, latest.size).consistency(old.size)
+        proof = Tiles(uow.log, size).consistency(old.size)
     except (LogCorrupt, ValueError):  # no proof can be read from tiles that broken
         proof = []
-    if verify_consistency(old.size, latest.size, old.root, bytes.fromhex(latest.root), proof):
-        result.checked.append(f"{label}: the latest checkpoint ({latest.size}) extends it (consistency proof)")
+    if verify_consistency(old.size, size, old.root, root, proof):
+        result.checked.append(f"{label}: the latest checkpoint ({size}) extends it (consistency proof)")
     else:
         result.findings.append(Finding(f"no consistency proof leads from {label} to the latest checkpoint "
-                                       f"({latest.size}): the log was rewritten", fork=True, below=(0, old.size)))
+                                       f"({size}): the log was rewritten", fork=True, below=(0, old.size)))

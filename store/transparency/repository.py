@@ -25,6 +25,8 @@ LAST_SEQ = select(func.max(_a.seq))
 _c = LogCheckpoint.__table__.c
 LATEST_HEAD = select(_c.size, _c.root).order_by(_c.size.desc()).limit(1)
 CHECKPOINT_INSERT = insert(LogCheckpoint.__table__)
+CHECKPOINT_NOTES = (select(_c.size, _c.root, _c.note).where(_c.size > bindparam("b_last")).order_by(_c.size)
+                    .limit(bindparam("b_limit")))
 ENTRIES_AT = select(*ENTRY_COLUMNS).where(_a.seq.in_(bindparam("b_seqs", expanding=True))).order_by(_a.seq)
 ENTRIES_OF = (select(*ENTRY_COLUMNS).where(_a.message_ref.in_(bindparam("b_refs", expanding=True)),
                                            _a.action == bindparam("b_action")).order_by(_a.seq))
@@ -109,6 +111,16 @@ class LogRepository(_Repository):
 
     def checkpoint(self, size: int) -> LogCheckpoint | None:
         return self.session.scalar(select(LogCheckpoint).where(LogCheckpoint.size == size))
+
+    def checkpoint_notes(self, *, batch: int = 2000) -> Iterator[Row]:
+        """Every stored checkpoint's (size, root, note), smallest first, read in batches."""
+        last = -1
+        while True:
+            rows = list(self._core(CHECKPOINT_NOTES, {"b_last": last, "b_limit": batch}))
+            yield from rows
+            if len(rows) < batch:
+                return
+            last = rows[-1].size
 
     def checkpoints(self) -> Sequence[LogCheckpoint]:
         return self.session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.size)).all()
