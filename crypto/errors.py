@@ -10,6 +10,7 @@
     ├── KeyUnusable               .fingerprint, .reason: a signer/recipient key is missing, expired, revoked
     ├── SealError                 sealed item tampered with, or the wrong storage key
     ├── PacketError               OpenPGP data this package does not read in process (gpg decides)
+    ├── NoteError                 a signed note, checkpoint or log proof that does not parse (crypto/tlog)
     └── MimeError                 .reason: a short sentence for the sender
         ├── Unsigned
         ├── InlinePgp
@@ -109,6 +110,10 @@ class SealError(CryptoError):
 
 class PacketError(CryptoError, ValueError):
     """OpenPGP data malformed, or of a kind the in-process reader leaves to gpg."""
+
+
+class NoteError(CryptoError, ValueError):
+    """A signed note, checkpoint, cosignature or log proof is malformed (C2SP formats, crypto/tlog)."""
 
 
 class MimeError(CryptoError):

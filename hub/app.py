@@ -17,6 +17,8 @@ from gateway import IngressHandler, Limits, Relay, server_tls_context, start_ser
 from store import Database, LeaderLock, ensure_head
 
 from . import home as home_mod
+from hub.audit.checkpoints import Checkpointer
+from hub.audit.witnesses import WitnessSender
 from hub.intake.admission import INTAKE_QUEUE, Admission
 from .clock import Clock, SystemClock
 from hub.outbound.delivery import DeliveryHandler
@@ -49,7 +51,7 @@ class _Pools:
 
     def __init__(self, s: Settings) -> None:
         self.gateway = ThreadPoolExecutor(max_workers=s.gateway.verify_threads, thread_name_prefix="gateway")
-        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + s.delivery.workers + 1,
+        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + s.delivery.workers + 2,
                                            thread_name_prefix="pipeline")
         self.health = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
 
@@ -89,6 +91,7 @@ class Hub:
         # So are the routing rules of inbound messages to OCAM's people.
         self.inbound_rules = Rules.load(Path(settings.hub.inbound_rules_file) if settings.hub.inbound_rules_file
                                         else None)
+        self.checkpointer = Checkpointer.of_hub(settings, self.db, self.gpg, self.clock)
         self.runners: list[Runner] = []
         self.scheduler_sleep = 5.0  # longest the scheduler sleeps between index lookups
         self.metrics = Metrics()
@@ -102,7 +105,8 @@ class Hub:
         return Admission(db=self.db, gpg=self.gpg, storage_key=self.storage_key, clock=self.clock,
                          limits=limits, transport=self.transport,
                          signature_skew=timedelta(seconds=g.signature_clock_skew_seconds),
-                         max_signature_age=g.max_signature_age, max_notification_bytes=g.max_notification_bytes)
+                         max_signature_age=g.max_signature_age, max_notification_bytes=g.max_notification_bytes,
+                         windows=self.settings.deadlines)
 
     def relay(self, override: str | None = None) -> Relay:
         d = self.settings.delivery
@@ -163,7 +167,7 @@ class Hub:
         leader = None
         if self.role in ("all", "scheduler"):
             leader, scheduler = self._scheduler(stop, pools)
-            tasks.append(scheduler)
+            tasks += [scheduler, self._checkpoints(stop, pools)]
         if embedded is not None:  # taken back after a database restart, before a second hub could start
             tasks.append(asyncio.create_task(keep_holding(
                 embedded, stop, pools.health, why="a second embedded hub may have started on this store and taken "
@@ -194,7 +198,8 @@ class Hub:
         """The intake and delivery runners of a worker (or the embedded hub); dead letters go to quarantine."""
         s = self.settings
         intake = IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
-                               clock=self.clock, transport=self.transport, rules=self.inbound_rules)
+                               clock=self.clock, transport=self.transport, rules=self.inbound_rules,
+                               checkpointer=self.checkpointer)
         delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport, policy=s.delivery,
                                    windows=s.deadlines, observe=self.metrics.delivered)
@@ -218,6 +223,17 @@ class Hub:
             leader, lambda lost: self.scheduler.run(lost, pools.pipeline, longest_sleep=self.scheduler_sleep), stop,
             pools.pipeline), name="scheduler")
         return leader, task
+
+    def _checkpoints(self, stop: asyncio.Event, pools: _Pools) -> asyncio.Task:
+        """The log's checkpoints every `audit.checkpoint_seconds` while it grows, by one process among those sharing
+        the store (the leader of `checkpointer`)."""
+        every = self.settings.audit.checkpoint_seconds
+        witnesses = WitnessSender(settings=self.settings, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
+                                  clock=self.clock, transport=self.transport)
+        return asyncio.create_task(while_leading(
+            LeaderLock(self.db, "checkpointer"),
+            lambda lost: self.checkpointer.run(lost, pools.pipeline, every_seconds=every, then=witnesses), stop,
+            pools.pipeline), name="checkpointer")
 
     def _heartbeats(self, stop: asyncio.Event, pools: _Pools, server, delivery: DeliveryHandler | None,
                     leader: LeaderLock | None, *, sole: bool) -> asyncio.Task:

@@ -201,6 +201,18 @@ class LogSection(BaseModel):
                                                                      "message reference in its own field.")
 
 
+class AuditSection(BaseModel):
+    """The audit log's checkpoints and their witnesses (law Art. 9 §3, 7°)."""
+
+    checkpoint_seconds: float = Field(1.0, gt=0, description="While events are appended, a signed checkpoint at "
+                                                             "least this often (seconds; the leader of "
+                                                             "`checkpointer` issues them).")
+    witnesses: list[str] = Field(default_factory=list, description="Registered partners or recipients, by name, "
+                                                                   "who are sent checkpoints to cosign.")
+    witness_every_seconds: float = Field(3600.0, gt=0, description="How often each witness is sent the latest "
+                                                                   "checkpoint (seconds).")
+
+
 class Settings(BaseSettings):
     """All of Passerelle's settings. Precedence: init args, environment (PASSERELLE_*), HOME/passerelle.toml, defaults."""
 
@@ -216,6 +228,7 @@ class Settings(BaseSettings):
     transport: TransportSection = TransportSection()
     metrics: MetricsSection = MetricsSection()
     log: LogSection = LogSection()
+    audit: AuditSection = AuditSection()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

@@ -1,4 +1,5 @@
-"""Typed ORM models: partners, retention periods and sealed blobs, messages, queue, outbound mail, audit, heartbeats."""
+"""Typed ORM models: partners, retention periods and sealed blobs, messages, queue, outbound mail, audit events,
+heartbeats."""
 
 from __future__ import annotations
 
@@ -159,8 +160,9 @@ class OutboundMail(Base):
 class AuditEvent(Base):
     """One step that happened: who, what, when, which message — never content.
 
-    ``digest`` chains each event to the one before it, so that an altered or
-    removed row is detectable afterwards (law Art. 9 §3, 7°; AR Art. 6 §4).
+    ``seq`` is the event's leaf index in the log's Merkle tree (0, 1, 2, ... without a gap, in the order
+    of the appends); the tree's hashes and signed checkpoints (store/transparency.py) make an altered,
+    removed or rewritten row detectable afterwards (law Art. 9 §3, 7°; AR Art. 6 §4).
     """
 
     __tablename__ = "audit_event"
@@ -173,8 +175,7 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     message_ref: Mapped[Optional[str]] = mapped_column(String(32), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    prev_digest: Mapped[str] = mapped_column(String(64))
-    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
 class Counter(Base):

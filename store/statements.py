@@ -45,12 +45,13 @@ QUEUE_NEXT_AVAILABLE = (select(func.min(_q.available_at))
 QUEUE_RELEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)), _q.state == "leased")
                  .values(state="ready", lease_until=None))
 
-AUDIT_LAST = select(_a.digest).order_by(_a.id.desc()).limit(1)
+AUDIT_LAST_SEQ = select(_a.seq).order_by(_a.seq.desc()).limit(1)
 AUDIT_INSERT = insert(AuditEvent.__table__)
-# PostgreSQL: appenders of the hash chain queue on this transaction-scoped lock, across processes, so
-# two transactions never chain to the same last event. (SQLite has one writer at a time anyway.)
-AUDIT_CHAIN_LOCK_KEY = 0x50415353_41554449  # "PASSAUDI"
-AUDIT_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=AUDIT_CHAIN_LOCK_KEY)
+# PostgreSQL: appenders to the log queue on this transaction-scoped lock, across processes, so two
+# transactions never take the same leaf index, and the indexes committed are always 0..n-1 without a gap.
+# (SQLite has one writer at a time anyway.)
+AUDIT_APPEND_LOCK_KEY = 0x50415353_41554449  # "PASSAUDI"
+AUDIT_APPEND_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=AUDIT_APPEND_LOCK_KEY)
 
 COUNTER_NEXT = (update(Counter.__table__).where(_c.name == bindparam("b_name"))
                 .values(value=_c.value + 1).returning(_c.value))

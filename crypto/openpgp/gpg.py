@@ -304,6 +304,17 @@ class Gpg:
         return self._keyring.get(("signer", signer), lambda: native.Signer.load(
             self._engine.run, signer, datetime.now(timezone.utc)))
 
+    def signing_keys_of(self, primary: str) -> list[SigningKey]:
+        """The keys under *primary* that gpg lists as usable for signing now, with their public material
+        (read again now, whatever ``in_process`` says)."""
+        keys = read_signing_keys(self._engine.run).values()
+        return sorted({k.fingerprint: k for k in keys if k.primary == primary.upper()}.values(),
+                      key=lambda k: k.fingerprint)
+
+    def secret_signer(self, primary: str) -> native.Signer | None:
+        """This home's unprotected signing key under *primary*, held in process (whatever ``in_process`` says)."""
+        return native.Signer.load(self._engine.run, primary, datetime.now(timezone.utc))
+
     def encrypt(self, data: bytes, recipients: list[str], *, sign_with: str | None = None) -> bytes:
         """Armoured ciphertext to the recipients' keys; signed inside when sign_with is given."""
         if not recipients:

@@ -121,6 +121,10 @@ class Signer:
         body = head + len(unhashed).to_bytes(2, "big") + unhashed + value[:2] + values
         return armor(packet(TAG_SIGNATURE, body)), "pgp-sha512"
 
+    def ed25519(self) -> ed25519.Ed25519PrivateKey | None:
+        """The key itself when it is Ed25519: the same key signs the log's notes (crypto/tlog/keys.py)."""
+        return self._private if isinstance(self._private, ed25519.Ed25519PrivateKey) else None
+
 
 def _private(key: KeyPacket, secret: bytes):
     """The private key of an unprotected (S2K usage 0) v4 secret key packet, checked against its public part."""

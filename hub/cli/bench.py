@@ -39,6 +39,22 @@ def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, st
     click.echo(report.render())
 
 
+@bench.command("log")
+@click.option("--seconds", default=10.0, show_default=True, help="How long the writers append.")
+@click.option("--per-commit", default=3, show_default=True, help="Events per transaction (an intake writes about 3).")
+@click.option("--threads", default=2, show_default=True, help="Writer threads.")
+@click.option("--events", default=1_000_000, show_default=True, help="Events in the log for `audit verify` (the "
+              "rest written directly into the store).")
+@click.option("--samples", default=200, show_default=True, help="Receipt proofs timed.")
+@click.option("--store-url", help="An empty database (postgresql+psycopg://...); default a temporary SQLite file.")
+def bench_log(seconds: float, per_commit: int, threads: int, events: int, samples: int, store_url: str | None) -> None:
+    """Appends per second with a checkpoint every second, a receipt's proof (size, time), `audit verify` time."""
+    from hub.tools.bench_log import run_log_bench
+
+    click.echo(run_log_bench(seconds=seconds, per_commit=per_commit, threads=threads, events=events,
+                             samples=samples, store_url=store_url))
+
+
 @bench.command("flash")
 @click.option("--backlog", default=10_000, show_default=True, help="ROUTINE messages queued before the probes.")
 @click.option("--probes", default=5, show_default=True, help="FLASH messages sent one after another.")

@@ -128,7 +128,7 @@ def tui(home: Path, refresh: float) -> None:
 
 
 def _register() -> None:
-    from .audit import audit
+    from .audit import audit, witness
     from .bench import bench
     from .deployment import backup, restore, transport
     from .duty import duty
@@ -157,6 +157,7 @@ def _register() -> None:
     main.add_command(transport)
     main.add_command(backup)
     main.add_command(restore)
+    main.add_command(witness)
 
 
 _register()

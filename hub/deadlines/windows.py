@@ -31,3 +31,15 @@ def add_month(moment: datetime) -> datetime:
     year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
     day = min(local.day, calendar.monthrange(year, month)[1])
     return local.replace(year=year, month=month, day=day).astimezone(timezone.utc)
+
+
+def reply_by(value: str | None) -> datetime | None:
+    """A Reply-By value as a UTC time; a bare date means the end of that day in Brussels."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
+    if "T" not in value and " " not in value:
+        moment = moment.replace(hour=23, minute=59, second=59)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BRUSSELS)
+    return moment.astimezone(timezone.utc)

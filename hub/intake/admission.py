@@ -19,7 +19,7 @@ from crypto.mime.original import outer_headers
 from gateway import Reply, Submission
 from gateway import replies as R
 from store import Conflict, Database, StoreUnavailable
-from store.vocabulary import Queue
+from store.vocabulary import Action, Queue
 
 from hub import audit, vault
 from . import dsn, links, msgid
@@ -27,7 +27,10 @@ from hub.embargo import sealing as embargo_seal
 from hub.embargo import decisions as embargo_decisions
 from hub.errors import EmbargoError
 from hub.clock import Clock
+from hub.deadlines.windows import due_at, reply_by
 from hub.errors import FieldError
+from hub.registry.partners import GOVERNMENT
+from hub.settings import DeadlinesSection
 from .fields import RoutingFields, extract
 from hub.transport.priorities import priority_of
 from hub.references import next_reference
@@ -90,8 +93,10 @@ class Admission:
 
     def __init__(self, *, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
                  limits: pgpmime.Limits, transport: Transport, signature_skew: timedelta,
-                 max_signature_age: timedelta, max_notification_bytes: int = 1024 * 1024) -> None:
+                 max_signature_age: timedelta, windows: DeadlinesSection,
+                 max_notification_bytes: int = 1024 * 1024) -> None:
         self.db = db
+        self.windows = windows
         self.gpg = gpg
         self.storage_key = storage_key
         self.clock = clock
@@ -160,7 +165,8 @@ class Admission:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
         signature_digest = check.identity(verified.entity)  # the same signature, whatever bytes carried it
         sealed = self._seal_to_holders(embargo, submission.raw, verified, partner.name) if embargo else None
-        return self._store(submission, partner_id=partner.id, partner_name=partner.name, message_id=message_id,
+        return self._store(submission, partner_id=partner.id, partner_name=partner.name,
+                           government=partner.kind == GOVERNMENT, message_id=message_id,
                            signature_digest=signature_digest, verified=verified, fields=fields, refers_to=refers_to,
                            sealed=sealed, decision=decision)
 
@@ -269,7 +275,7 @@ class Admission:
 
     # -- durable acceptance ----------------------------------------------------------------------
 
-    def _store(self, submission: Submission, *, partner_id: int, partner_name: str, message_id: str,
+    def _store(self, submission: Submission, *, partner_id: int, partner_name: str, government: bool, message_id: str,
                signature_digest: str, verified: Verified, fields: RoutingFields,
                refers_to: dict[str, object], sealed: embargo_seal.Seal | None = None,
                decision: str | None = None) -> Reply:
@@ -278,6 +284,11 @@ class Admission:
         raw = submission.raw
         body_digest = hashlib.sha256(raw).hexdigest()
         urgency = fields.value("urgency") or "ROUTINE"
+        try:
+            asked_by = reply_by(fields.value("reply-by"))
+        except ValueError as exc:  # the shape of a date, not a date (a 13th month)
+            reply = R.BAD_FIELD.format(field="Reply-By", value=str(fields.value("reply-by"))[:40], accepted="a date")
+            raise Refused(reply, partner=partner_name, field="reply-by") from exc
 
         def check(uow) -> None:
             replayed = uow.messages.replayed(message_id, signature_digest)
@@ -291,13 +302,15 @@ class Admission:
             reference = next_reference(uow, now)
             # An embargoed message is kept only as sealed to its holders: no copy under the storage key.
             blob_id = None if sealed else vault.seal(uow, self.storage_key, raw, now=now, context=f"message:{reference}")
+            kind = "disposition" if "mdn_for" in refers_to else fields.value("message-kind") or "spontaneous"
+            # The due time is fixed with the acceptance (AR Art. 11 §2): the receipt proves the event stating it.
+            due = due_at(kind=kind, urgency=urgency, embargo=fields.value("embargo"), acknowledged_at=now,
+                         windows=self.windows, government=government, reply_by=asked_by)
             message_row = uow.messages.insert(
                 reference=reference, direction="inbound", partner_id=partner_id, rfc_message_id=message_id,
                 signature_digest=signature_digest, body_digest=body_digest, size=len(raw),
                 encrypted=verified.encrypted, signer_fingerprint=verified.check.signing_fingerprint,
-                mail_from=submission.mail_from,
-                kind="disposition" if "mdn_for" in refers_to else fields.value("message-kind") or "spontaneous",
-                urgency=urgency, urgency_source=fields.fields["urgency"].source,
+                mail_from=submission.mail_from, kind=kind, urgency=urgency, urgency_source=fields.fields["urgency"].source,
                 embargo=fields.value("embargo"), classification=fields.value("classification"),
                 fields=fields.as_record(), links=refers_to, received_at=now, due_at=None, state="accepted",
                 receipt_status="pending", raw_blob_id=blob_id,
@@ -312,9 +325,10 @@ class Admission:
                         evidence=f"signed message {reference} {message_id} (signature {signature_digest[:16]})")
                 except EmbargoError as exc:
                     raise Refused(R.DECISION_REFUSED.format(reason=str(exc)[:160]), partner=partner_name) from exc
-            audit.record(uow, self.clock, "intake.accepted", actor=partner_name, ref=reference,
+            audit.record(uow, self.clock, Action.INTAKE_ACCEPTED, actor=partner_name, ref=reference, when=now,
                          peer=submission.peer, tls=submission.tls, size=len(raw), encrypted=verified.encrypted,
-                         signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm)
+                         signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm,
+                         digest=body_digest, urgency=urgency, due_at=due.isoformat() if due else None)
             for name in fields.conflicts:
                 f = fields.fields[name]
                 audit.record(uow, self.clock, "intake.field_conflict", actor=partner_name, ref=reference,

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from typing import TYPE_CHECKING
+
 from crypto import Gpg, StorageKey
 from crypto.mime import compose
 from store import Database
+from store.vocabulary import Action
 
 from hub import audit
 from . import receipts
+from hub.audit.checkpoints import Checkpointer, Pending
+from hub.audit.proofs import Prover
 from hub.clock import Clock
-from hub.deadlines.windows import due_at
-from .fields import reply_by
+from hub.deadlines.windows import due_at, reply_by
+from hub.errors import LogCorrupt, NoLogKey
 from hub.outbound.outbox import OUTBOUND_QUEUE, queue_mail
 from hub.registry.partners import GOVERNMENT
 from hub.transport.priorities import priority_of
@@ -26,6 +32,9 @@ from hub.inbound.stage import CopyStage
 from hub.settings import Settings
 from .admission import INTAKE_QUEUE
 from hub.transport.protocol import Delivery, Transport
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +70,9 @@ class IntakeContext:
     sealed_to: int | None = None  # embargo: holders the content is sealed to
     copies: list = field(default_factory=list)  # hub.inbound.stage.Prepared: OCAM's people and their copies
     unrouted: list = field(default_factory=list)  # hub.inbound.rules.Unresolved: names the rules give in vain
+    accepted: dict | None = None  # the detail of its intake.accepted event (the 250)
+    accepted_event: Row | None = None  # that event as stored (its leaf index: .seq)
+    log_proof: str | None = None  # that event's inclusion in a signed checkpoint (C2SP tlog-proof)
     events: list[tuple[str, dict]] = field(default_factory=list)
 
     def source(self, name: str) -> str:
@@ -78,10 +90,14 @@ class DeadlineStage:
         self.windows = settings.deadlines
 
     def process(self, ctx: IntakeContext) -> None:
-        # The receipt is composed in this same run; its time is the acknowledgement's.
-        ctx.due_at = due_at(kind=ctx.kind, urgency=ctx.urgency, embargo=ctx.embargo,
-                            acknowledged_at=ctx.received_at, windows=self.windows,
-                            government=ctx.partner_kind == GOVERNMENT, reply_by=reply_by(ctx.value("reply-by")))
+        # The acknowledgement's time is the acceptance's: the due time was fixed with it, in its event (admission).
+        if ctx.accepted is not None and "due_at" in ctx.accepted:
+            due = ctx.accepted["due_at"]
+            ctx.due_at = datetime.fromisoformat(due) if due else None
+        else:  # accepted before the due time went into the event
+            ctx.due_at = due_at(kind=ctx.kind, urgency=ctx.urgency, embargo=ctx.embargo,
+                                acknowledged_at=ctx.received_at, windows=self.windows,
+                                government=ctx.partner_kind == GOVERNMENT, reply_by=reply_by(ctx.value("reply-by")))
         ctx.events.append(("deadline.started" if ctx.due_at else "deadline.none",
                            {"due_at": ctx.due_at.isoformat() if ctx.due_at else None, "urgency": ctx.urgency}))
 
@@ -127,7 +143,7 @@ class ReceiptStage:
             classification=ctx.classification, conflicts=conflicts, partner_email=ctx.partner_email,
             hub_address=self.settings.hub.address,
             answers=(ctx.answer.request, ctx.answer.status, ctx.answer.delay_seconds) if ctx.answer else None,
-            sealed_to=ctx.sealed_to,
+            sealed_to=ctx.sealed_to, log_proof=ctx.log_proof,
         )
         entity = receipts.report_entity(facts, self.settings.hub.domain)
         ctx.receipt_id, headers = receipts.headers(facts, self.clock.now(), self.settings.hub.domain)
@@ -141,8 +157,9 @@ class IntakeHandler:
     queue = INTAKE_QUEUE
 
     def __init__(self, *, settings: Settings, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
-                 transport: Transport, rules: Rules) -> None:
+                 transport: Transport, rules: Rules, checkpointer: Checkpointer) -> None:
         self.db = db
+        self.checkpointer = checkpointer
         self.clock = clock
         self.transport = transport
         self.storage_key = storage_key
@@ -155,6 +172,7 @@ class IntakeHandler:
     def handle(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception]]:
         """Process a batch; returns the items whose stages raised (the runner quarantines them)."""
         contexts = self._load(deliveries)
+        checkpoint = self._prove(contexts)
         ready: list[tuple[Delivery, IntakeContext]] = []
         failures: list[tuple[Delivery, Exception]] = []
         for delivery in deliveries:
@@ -170,7 +188,11 @@ class IntakeHandler:
                 ready.append((delivery, ctx))
         failed = {id(d) for d, _ in failures}
         done = [d for d in deliveries if id(d) not in failed]
-        self._apply(ready, done)
+        try:
+            self._apply(ready, done, checkpoint)
+        except LogCorrupt as exc:  # its checkpoint would contradict one stored: nothing of the batch is recorded
+            self.checkpointer.alert(str(exc), exc.index)
+            raise
         if ready:
             self.transport.notify(OUTBOUND_QUEUE)
         return failures
@@ -197,10 +219,35 @@ class IntakeHandler:
                     ctx.request = find_request(uow, request_ref=ctx.value("request-ref"), links=ctx.links)
                 elif ctx.kind == "disposition":
                     ctx.request = find_request(uow, request_ref=None, links={"in_reply_to": [ctx.links["mdn_for"]]})
+            by_reference = {c.reference: c for c in contexts.values()}
+            for reference, event in uow.log.entries_of(Action.INTAKE_ACCEPTED, list(by_reference)).items():
+                by_reference[reference].accepted, by_reference[reference].accepted_event = json.loads(event.detail), event
             return contexts
 
-    def _apply(self, ready: list[tuple[Delivery, IntakeContext]], done: list[Delivery]) -> None:
-        """One transaction: each processed message's state, receipt, events; every finished item acked."""
+    def _prove(self, contexts: dict[int, IntakeContext]) -> Pending | None:
+        """Each receipt's proof: its intake event in a checkpoint that covers it — the latest, or one signed now
+        rather than the next second's, then stored with the receipts (returned, for ``_apply``). Without a key
+        that can sign checkpoints, no proof."""
+        wanted = [c for c in contexts.values() if c.kind != "disposition" and c.accepted_event is not None]
+        if not wanted:
+            return None
+        try:
+            checkpoint = self.checkpointer.covering(max(c.accepted_event.seq for c in wanted))
+            with self.db.reader() as uow:
+                proofs = Prover(uow.log, checkpoint, self.checkpointer.cache).of_rows([c.accepted_event for c in wanted])
+        except NoLogKey:
+            return None
+        except LogCorrupt as exc:  # no receipt proves a log that no longer holds: they wait in quarantine
+            self.checkpointer.alert(str(exc), exc.index)
+            raise
+        for ctx in wanted:
+            ctx.log_proof = proofs[ctx.accepted_event.seq].render()
+        return checkpoint if isinstance(checkpoint, Pending) else None
+
+    def _apply(self, ready: list[tuple[Delivery, IntakeContext]], done: list[Delivery],
+               checkpoint: Pending | None = None) -> None:
+        """One transaction: each processed message's state, receipt, events, the checkpoint their receipts
+        carry; every finished item acked."""
         with self.db.unit_of_work() as uow:
             for delivery, ctx in list(ready):
                 if uow.messages.state_of(ctx.message_id) != "accepted":
@@ -227,7 +274,11 @@ class IntakeHandler:
                 self.copies.record(uow, ctx)
             for delivery in done:
                 self.transport.ack(uow, delivery)
+            if checkpoint is not None:
+                self.checkpointer.persist(uow, checkpoint)
             uow.commit()
+        if checkpoint is not None:
+            self.checkpointer.committed(checkpoint)
         for _delivery, ctx in ready:
             log.info("intake: %s processed (due %s), receipt queued", ctx.reference, ctx.due_at)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from email import quoprimime
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, make_msgid
 
+from hub.audit.proofs import RECEIPT_FIELD
 from hub.clock import brussels
 
 from . import msgid
@@ -63,6 +65,7 @@ class ReceiptFacts:
     hub_address: str
     answers: tuple[str | None, str, int | None] | None = None  # (request reference, status, delay in seconds)
     sealed_to: int | None = None  # embargo: how many holders the content is sealed to
+    log_proof: str | None = None  # its intake event in a signed checkpoint of the audit log (C2SP tlog-proof)
 
 
 def _utc(moment: datetime) -> str:
@@ -113,8 +116,11 @@ def human_text(f: ReceiptFacts) -> str:
         request, status, delay = f.answers
         lines += ["", f"Réponse à / Antwoord op / Answers: {request or '?'} — {ANSWER_WORDS.get(status, status)}"
                   + (f" ({delay} s)" if delay else "")]
-    lines += ["", *DIGEST_WORDS, f"SHA-256: {f.digest_sha256}", ""]
-    return "\n".join(lines)
+    lines += ["", *DIGEST_WORDS, f"SHA-256: {f.digest_sha256}"]
+    if f.log_proof is not None:
+        lines += ["", "Preuve d'inscription au journal / Bewijs van opname in het logboek / Proof of logging: "
+                      "X-Passerelle-Log-Proof (c2sp.org/tlog-proof@v1; passerelle audit verify-receipt)"]
+    return "\n".join(lines + [""])
 
 
 def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
@@ -142,6 +148,9 @@ def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
         request, status, delay = f.answers
         fields.append(f"X-Passerelle-Answers: {request or 'none'}; status={status}"
                       + (f"; delay={delay}s" if delay else ""))
+    if f.log_proof is not None:  # base64 of the proof's text, folded (RFC 5322 §2.2.3)
+        encoded = base64.b64encode(f.log_proof.encode("utf-8")).decode("ascii")
+        fields.append(f"{RECEIPT_FIELD}: " + "\r\n ".join(encoded[i:i + 76] for i in range(0, len(encoded), 76)))
     return "\r\n".join(fields) + "\r\n"
 
 

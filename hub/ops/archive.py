@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 
+from crypto.openpgp.gpg_process import stop_agent, system_binary
 from hub.errors import BackupError
 
 _BATCH = ["--batch", "--no-tty", "--quiet", "--no-random-seed-file"]
@@ -36,14 +37,14 @@ def _scratch_home() -> Iterator[Path]:
     try:
         yield home
     finally:
-        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, timeout=30)
+        stop_agent(home)
         shutil.rmtree(home, ignore_errors=True)
 
 
-def read_key(key_file: Path, *, gpg: str = "gpg") -> BackupKey:
+def read_key(key_file: Path, *, gpg: str | None = None) -> BackupKey:
     """The one primary key in *key_file* (armoured or binary); refused when it holds none, or several."""
     with _scratch_home() as home:
-        out = subprocess.run([gpg, "--homedir", str(home), *_BATCH, "--with-colons", "--show-keys", str(key_file)],
+        out = subprocess.run([gpg or system_binary("gpg"), "--homedir", str(home), *_BATCH, "--with-colons", "--show-keys", str(key_file)],
                              capture_output=True, timeout=60)
     lines = out.stdout.decode(errors="replace").splitlines()
     primaries = [line for line in lines if line.startswith("pub:")]
@@ -55,14 +56,14 @@ def read_key(key_file: Path, *, gpg: str = "gpg") -> BackupKey:
 
 
 @contextmanager
-def encrypted_to(key_file: Path, out: Path, *, gpg: str = "gpg") -> Iterator[IO[bytes]]:
+def encrypted_to(key_file: Path, out: Path, *, gpg: str | None = None) -> Iterator[IO[bytes]]:
     """A writable stream; what is written goes, encrypted to the key of *key_file*, into *out* (made 0600, never
     over an existing file). On any failure *out* is removed."""
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with _scratch_home() as home, tempfile.TemporaryFile() as errors:
             process = subprocess.Popen(
-                [gpg, "--homedir", str(home), *_BATCH, "--encrypt", "--recipient-file", str(key_file),
+                [gpg or system_binary("gpg"), "--homedir", str(home), *_BATCH, "--encrypt", "--recipient-file", str(key_file),
                  "--compress-algo", "none", "--output", "-"], stdin=subprocess.PIPE, stdout=fd, stderr=errors)
             assert process.stdin is not None
             try:
@@ -84,12 +85,12 @@ def encrypted_to(key_file: Path, out: Path, *, gpg: str = "gpg") -> Iterator[IO[
 
 
 @contextmanager
-def decrypted(file: Path, key_home: Path, *, gpg: str = "gpg") -> Iterator[IO[bytes]]:
+def decrypted(file: Path, key_home: Path, *, gpg: str | None = None) -> Iterator[IO[bytes]]:
     """A readable stream of *file* decrypted with the secret key in the GnuPG home *key_home*. gpg checks the
     message's integrity (its MDC) only at its end: leaving the block, a damaged or truncated file raises
     BackupError, so what was read from it must be thrown away then."""
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen([gpg, "--homedir", str(key_home), *_BATCH, "--pinentry-mode", "loopback",
+        process = subprocess.Popen([gpg or system_binary("gpg"), "--homedir", str(key_home), *_BATCH, "--pinentry-mode", "loopback",
                                     "--passphrase", "", "--decrypt", str(file)],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
         assert process.stdout is not None

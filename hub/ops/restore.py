@@ -162,7 +162,7 @@ def _tables(target: Database) -> list[str]:
 
 
 def restore(archive: Path, home: Path, key_home: Path, *, clock: Clock, actor: str,
-            store_url: str | None = None, gpg: str = "gpg") -> Restored:
+            store_url: str | None = None, gpg: str | None = None) -> Restored:
     """Restore *archive* into the new, empty directory *home*, with the backup key's secret in *key_home*."""
     home = home.expanduser().resolve()
     if home.exists() and any(home.iterdir()):

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import format_datetime, make_msgid
@@ -66,6 +67,7 @@ class IntakeReport:
     copies: int = 0  # inbound copies at the relay
     elapsed_copies: float = 0.0
     lat_copy: list[float] | None = None  # DATA sent -> the copy at the relay
+    checkpoints: dict[str, int] | None = None  # the audit log's checkpoints issued during the run, by reason
 
     @property
     def accept_rate(self) -> float:
@@ -106,6 +108,8 @@ class IntakeReport:
             "alone, in-process path)",
             f"efficiency   {_share(self.receipt_rate, self.ceiling)} of the gpg ceiling, "
             f"{_share(self.receipt_rate, self.ceiling_in_process)} of the in-process one",
+            "checkpoints  " + (", ".join(f"{n} {reason}" for reason, n in sorted(self.checkpoints.items()))
+                               if self.checkpoints else "none") + " (the audit log's, signed during the run)",
         ])
 
 
@@ -272,11 +276,16 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
                        if (ref := c.message.get("X-Passerelle-Reference")) in sent_at]
         # A copy names its reference in its (visible) Subject only: "Passerelle PSR-...".
         lat_copy = [c.at - sent_at[ref] for c in copies if (ref := _subject_reference(c)) in sent_at]
+    db = Database(settings.database_url)
+    with db.reader() as uow:
+        checkpoints = dict(Counter(c.reason for c in uow.log.checkpoints()))
+    db.dispose()
     return IntakeReport(count, clients, size, len(lat_250), refused[0], len(receipts), elapsed_250,
                         elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu,
                         workers=workers, in_process=in_process, ceiling_in_process=ceiling_in_process,
                         duty_desk=duty_desk, copies=len(copies),
-                        elapsed_copies=(max(c.at for c in copies) - start) if copies else 0.0, lat_copy=lat_copy)
+                        elapsed_copies=(max(c.at for c in copies) - start) if copies else 0.0, lat_copy=lat_copy,
+                        checkpoints=checkpoints)
 
 
 def _subject_reference(captured) -> str | None:

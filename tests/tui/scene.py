@@ -38,8 +38,7 @@ def _events() -> list[dict]:
 
     def add(at: datetime, action: str, ref: str | None = None, **detail) -> None:
         n = len(events)
-        events.append(dict(at=at, actor="hub", action=action, message_ref=ref, detail=detail,
-                           prev_digest=f"{n:064x}", digest=f"{n + 1:064x}"))
+        events.append(dict(at=at, actor="hub", action=action, message_ref=ref, detail=detail, seq=n))
 
     start = NOW.replace(second=0) - timedelta(minutes=len(INTAKE) - 1)
     for minute, count in enumerate(INTAKE):
