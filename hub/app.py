@@ -93,7 +93,8 @@ class Hub:
         return Admission(db=self.db, gpg=self.gpg, storage_key=self.storage_key, clock=self.clock,
                          limits=limits, transport=self.transport,
                          signature_skew=timedelta(seconds=g.signature_clock_skew_seconds),
-                         max_signature_age=g.max_signature_age, max_notification_bytes=g.max_notification_bytes)
+                         max_signature_age=g.max_signature_age, max_notification_bytes=g.max_notification_bytes,
+                         deadlines=self.settings.deadlines)
 
     def relay(self, override: str | None = None) -> Relay:
         d = self.settings.delivery
@@ -183,7 +184,7 @@ class Hub:
                                clock=self.clock, transport=self.transport)
         delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport, policy=s.delivery,
-                                   windows=s.deadlines)
+                                   deadlines=s.deadlines)
         self.runners = [Runner(intake, self.transport, pools.pipeline, self.clock, concurrency=INTAKE_WORKERS),
                         Runner(delivery, self.transport, pools.pipeline, self.clock, concurrency=s.delivery.workers)]
         for handler in (intake, delivery):

@@ -8,6 +8,7 @@
     ├── UnknownPartner        a report or command names a partner that is not registered
     ├── ReversedPeriod        a report's period ends before it starts
     ├── EmbargoError          an embargo command is refused (signature, holder, decision)
+    ├── DueRefused            a due time the law does not allow (past, beyond its urgency's window)
     └── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
 """
 
@@ -64,3 +65,8 @@ class EmbargoError(HubError):
 
 class NotActionable(HubError):
     """A duty officer's act names an alert, item or delivery it cannot act on; the message says which."""
+
+
+class DueRefused(HubError):
+    """A request's due time, or a demand for immediate communication, that the law does not allow (AR Art. 11
+    §3, law Art. 6 §1 al. 2): in the past, beyond its urgency's window, without motivation."""

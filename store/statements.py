@@ -81,7 +81,8 @@ OUTBOUND_STATE = select(_o.state).where(_o.id == bindparam("b_id"))
 INTAKE_SNAPSHOTS = (
     select(_m.id, _m.state, _m.reference, _m.rfc_message_id, _m.body_digest, _m.received_at, _m.kind, _m.urgency,
            _m.embargo, _m.classification, _m.fields, _m.links, _p.id.label("partner_id"),
-           _p.name.label("partner_name"), _p.kind.label("partner_kind"), _p.email.label("partner_email"))
+           _p.name.label("partner_name"), _p.kind.label("partner_kind"), _p.email.label("partner_email"),
+           _p.fingerprint.label("partner_fingerprint"), _p.receipts.label("partner_receipts"))
     .join(Partner.__table__, _p.id == _m.partner_id)
     .where(_m.id.in_(bindparam("b_ids", expanding=True)))
     .order_by(_m.id)
@@ -90,7 +91,7 @@ INTAKE_SNAPSHOTS = (
 # Delivery: a batch of pending mails with their sealed bytes and their message's reference, in one query.
 OUTBOUND_JOBS = (
     select(_o.id, _o.message_id, _o.purpose, _o.rfc_message_id, _o.mail_from, _o.rcpt_to, _o.attempts,
-           _o.created_at, _o.due_at, _o.state, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
+           _o.created_at, _o.due_at, _o.state, _o.envelope_id, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
            _m.reference)
     .join(SealedBlob.__table__, _b.id == _o.blob_id)
     .outerjoin(Message.__table__, _m.id == _o.message_id)

@@ -39,8 +39,11 @@ from hub.embargo import sealing as embargo_seal
 from hub.embargo import decisions as embargo_decisions
 from hub.errors import EmbargoError
 from hub.clock import Clock
+from hub.deadlines import clocks
 from hub.errors import FieldError
+from hub.settings import DeadlinesSection
 from .fields import RoutingFields, extract
+from .fields import reply_by as parse_reply_by
 from hub.transport.priorities import priority_of
 from hub.references import next_reference
 from hub.transport.protocol import Transport
@@ -100,7 +103,8 @@ class Admission:
 
     def __init__(self, *, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
                  limits: pgpmime.Limits, transport: Transport, signature_skew: timedelta,
-                 max_signature_age: timedelta, max_notification_bytes: int = 1024 * 1024) -> None:
+                 max_signature_age: timedelta, max_notification_bytes: int = 1024 * 1024,
+                 deadlines: DeadlinesSection | None = None) -> None:
         self.db = db
         self.gpg = gpg
         self.storage_key = storage_key
@@ -110,6 +114,7 @@ class Admission:
         self.signature_skew = signature_skew
         self.max_signature_age = max_signature_age
         self.max_notification_bytes = max_notification_bytes
+        self.deadlines = deadlines or DeadlinesSection()
 
     def __call__(self, submission: Submission) -> Reply:
         try:
@@ -165,6 +170,10 @@ class Admission:
             refers_to = links.extract(outer, payload, verified.content)
             decision = (embargo_decisions.statement_in(verified.content.first_text())
                         if embargo_decisions.TITLE.encode() in verified.entity else None)
+        reply_by = fields.value("reply-by")
+        if reply_by is not None and parse_reply_by(reply_by) <= now:
+            # AR Art. 7: a delay the requester names runs from its request; one that ended before it arrived is none.
+            raise Refused(R.REPLY_BY_PASSED.format(reply_by=reply_by, now=_utc(now)), partner=partner.name)
         embargo = fields.value("embargo")
         if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
@@ -379,8 +388,23 @@ class Admission:
                     audit.record(uow, self.clock, "alert.delivery_bounced", ref=reference, **detail)
                 else:
                     audit.record(uow, self.clock, f"delivery.{status.action or 'reported'}", ref=reference, **detail)
+                if status.action == "delivered" and mail.purpose == "request" and mail.message_id is not None:
+                    self._delivered(uow, mail, report, reference)
             uow.commit()
         return R.DSN_RECORDED.format(reference=reference or mail.rfc_message_id)
+
+    def _delivered(self, uow, mail, report: dsn.DeliveryReport, reference: str | None) -> None:
+        """A success DSN for OCAM's request: the destination has it, which starts the partner's clock (AR Art. 11
+        §2) — only when it quotes the ENVID the copy was sent with. DSNs are not signed; the ENVID, 128 random
+        bits seen only by the mail path that carried the copy, is what a forged report cannot know."""
+        if not mail.envelope_id or report.envelope_id != mail.envelope_id:
+            audit.record(uow, self.clock, "request.dsn_unmatched", ref=reference, to=mail.rcpt_to,
+                         why="a success report without the ENVID of the request's copy starts no clock")
+            return
+        message = uow.messages.get(mail.message_id)
+        if message is not None:
+            clocks.acknowledged(uow, deadlines=self.deadlines, clock=self.clock, message=message,
+                                at=self.clock.now(), source="dsn")
 
     def record_refusal(self, peer: str, mail_from: str, reply: Reply, **detail: object) -> None:
         """Record a refusal (never the content) so the duty officer sees it; never raises."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 GPG = "gpg"
 _HOMES: list[Path] = []  # every home made here: their agents are killed at exit
+_BY_EMAIL: dict[str, list["TestKey"]] = {}  # every key made here, by address, newest last
 _MAX_HOME = 70  # gpg-agent socket paths must stay under ~100 characters
 
 
@@ -65,7 +66,14 @@ def make_key(tmp: Path, email: str, *, name: str = "Test", algo: str = "ed25519"
         gpg(home, "--quick-add-key", fpr, sign_algo, "sign", expire, **t)
     gpg(home, "--quick-add-key", fpr, encr_algo, "encr", expire, **t)
     public = gpg(home, "--armor", "--export", fpr)
-    return TestKey(home, fpr, email, public, faked_time)
+    key = TestKey(home, fpr, email, public, faked_time)
+    _BY_EMAIL.setdefault(email.lower(), []).append(key)
+    return key
+
+
+def made_for(email: str) -> list[TestKey]:
+    """The keys made here for *email*, newest first (a test's partner keys, to read what the hub sent them)."""
+    return list(reversed(_BY_EMAIL.get(email.lower(), [])))
 
 
 def expired_key(tmp: Path, email: str) -> TestKey:
