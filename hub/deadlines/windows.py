@@ -163,12 +163,13 @@ def outbound(*, urgency: str, named: datetime | None, started_at: datetime, dead
 
     A due time OCAM named (checked within the urgency's window when it was sent, see check_named) stands,
     unless it passed before the partner acknowledged the request: a clock never starts overdue, so the
-    urgency's window from the acknowledgement applies instead.
+    urgency's window from the acknowledgement applies instead. A demand for immediate communication (law Art. 6
+    §1 al. 2) is FLASH: within its 24 hours at the latest, or by the time the director named.
     """
+    article = "law Art. 6 §1 al. 2" if immediate else "AR Art. 11 §3"
     if named is not None and _whole(named) > started_at:
-        article = "law Art. 6 §1 al. 2: immediate communication" if immediate else "AR Art. 11 §3"
         return Due(_whole(named), f"{article}: {urgency}, due time named by OCAM", f"until {_utc(named)}")
-    return for_urgency(urgency, started_at, deadlines)
+    return for_urgency(urgency, started_at, deadlines, article=article)
 
 
 def check_named(named: datetime, *, urgency: str, now: datetime, deadlines: "DeadlinesSection") -> datetime:
