@@ -25,13 +25,10 @@ def wrap(gpg: Gpg, signed: bytes, *, mode: str, fingerprint: str, now: datetime)
     (a key that is missing, revoked, expired or cannot encrypt), when the partner's receipts are encrypted."""
     if mode == SIGNED:
         return signed, None
-    problem = key_problem(gpg, fingerprint, now)
-    if problem is not None:
-        return signed, problem
-    try:
+    try:  # one gpg process on the way every receipt takes; the key is inspected only to say why it failed
         return encrypt(gpg, signed, fingerprint), None
     except KeyUnusable as exc:
-        return signed, exc.reason
+        return signed, key_problem(gpg, fingerprint, now) or exc.reason
 
 
 def encrypt(gpg: Gpg, signed: bytes, fingerprint: str) -> bytes:

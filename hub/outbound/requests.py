@@ -10,7 +10,7 @@ from datetime import datetime
 from email.utils import format_datetime, make_msgid
 
 from crypto import Gpg, KeyUnusable, StorageKey, compose
-from store import Message, UnitOfWork
+from store import UnitOfWork
 
 from hub import audit, vault
 from hub.clock import Clock
