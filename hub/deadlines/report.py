@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, case, func, select
@@ -36,7 +36,8 @@ class UrgencyTimes:
 @dataclass(frozen=True)
 class Row:
     """One partner and direction; ``open`` are still within their deadline, ``overdue`` are past it;
-    ``not_acknowledged`` are OCAM's requests the relay took whose clock never started (no MDN, no success DSN)."""
+    ``not_acknowledged`` are OCAM's requests the relay took whose clock never started (no MDN, no success DSN);
+    ``started_by`` counts the clocks by what started them (receipt, mdn, dsn, relay: AR Art. 11 §2)."""
 
     partner: str
     direction: str
@@ -47,6 +48,7 @@ class Row:
     overdue: int
     urgencies: tuple[UrgencyTimes, ...]
     not_acknowledged: int = 0
+    started_by: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,12 @@ def deadlines(session: Session, *, now: datetime, since: date | None = None, unt
         .where(Message.direction == "outbound", Message.kind == "request", Message.state == "sent",
                Deadline.id.is_(None), *unstarted)
         .group_by(Partner.name, Message.urgency))}
+    started_by: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for name, owed_by, source, n in session.execute(
+            select(Partner.name, Deadline.owed_by, Deadline.started_by, func.count(Deadline.id))
+            .join(Partner, Partner.id == Deadline.partner_id).where(*where)
+            .group_by(Partner.name, Deadline.owed_by, Deadline.started_by)):
+        started_by[(name, owed_by)][source] = int(n)
     durations: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for name, owed_by, urgency, started_at, answered_at in session.execute(
         select(*key, Deadline.started_at, Deadline.answered_at)
@@ -137,10 +145,11 @@ def deadlines(session: Session, *, now: datetime, since: date | None = None, unt
     ):
         durations[(name, owed_by, urgency)].append((answered_at - started_at).total_seconds())
     return DeadlineReport(computed_at=now, since=since, until=until, partner=partner,
-                          rows=_rows(counts, durations, not_acknowledged))
+                          rows=_rows(counts, durations, not_acknowledged, started_by))
 
 
-def _rows(counts, durations, not_acknowledged: dict[tuple[str, str, str], int]) -> tuple[Row, ...]:
+def _rows(counts, durations, not_acknowledged: dict[tuple[str, str, str], int],
+          started_by: dict[tuple[str, str], dict[str, int]]) -> tuple[Row, ...]:
     """Fold the per-urgency counts into one row per partner and direction, every known urgency listed."""
     groups: dict[tuple[str, str], dict[str, tuple[int, ...]]] = defaultdict(dict)
     for name, owed_by, urgency, *figures in counts:
@@ -161,7 +170,7 @@ def _rows(counts, durations, not_acknowledged: dict[tuple[str, str, str], int]) 
             times.append(UrgencyTimes(urgency, requests, len(seconds), median, p90))
         unacknowledged = sum(n for (p, o, _u), n in not_acknowledged.items() if (p, o) == (name, owed_by))
         rows.append(Row(name, DIRECTIONS.get(owed_by, owed_by), *totals, urgencies=tuple(times),
-                        not_acknowledged=unacknowledged))
+                        not_acknowledged=unacknowledged, started_by=dict(sorted(started_by[(name, owed_by)].items()))))
     return tuple(rows)
 
 

@@ -114,6 +114,9 @@ def test_a_success_dsn_with_the_envid_starts_the_clock_and_a_forged_one_does_not
         >= timedelta(days=3) - timedelta(hours=1)
     assert [e["detail"]["source"] for e in shown["audit"] if e["action"] == "request.acknowledged"] == ["dsn", "mdn"]
     assert "by a success DSN from the destination" in _cli(home, "messages", "show", reference).output
+    (row,) = json.loads(_cli(home, "report", "deadlines", "--format", "json").output)
+    assert (row["direction"], row["started_by"], row["not_acknowledged"]) == ("from OCAM", {"dsn": 1}, 0)
+    assert "clocks started by dsn 1" in _cli(home, "report", "deadlines").output
 
 
 def test_the_partners_mdn_starts_the_clock_when_it_comes_first(short_tmp):
@@ -155,6 +158,8 @@ def test_a_relay_that_is_the_partners_own_server_acknowledges_with_its_250(short
     assert "by the relay, the partner's own server" in _cli(home, "messages", "show", reference).output
     listed = json.loads(_cli(home, "partner", "list", "--json").output)
     assert listed[0]["relay_is_own_server"] is True
+    (row,) = json.loads(_cli(home, "report", "deadlines", "--format", "json").output)
+    assert row["started_by"] == {"relay": 1}
 
 
 def test_a_relay_without_dsn_is_asked_for_none(short_tmp):
