@@ -106,7 +106,7 @@ class Hub:
                          limits=limits, transport=self.transport,
                          signature_skew=timedelta(seconds=g.signature_clock_skew_seconds),
                          max_signature_age=g.max_signature_age, max_notification_bytes=g.max_notification_bytes,
-                         windows=self.settings.deadlines)
+                         deadlines=self.settings.deadlines)
 
     def relay(self, override: str | None = None) -> Relay:
         d = self.settings.delivery
@@ -202,7 +202,7 @@ class Hub:
                                checkpointer=self.checkpointer)
         delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport, policy=s.delivery,
-                                   windows=s.deadlines, observe=self.metrics.delivered)
+                                   deadlines=s.deadlines, observe=self.metrics.delivered)
         self.metrics.live.relay_failures = lambda: delivery.gate.state()[0]
         self.runners = [Runner(intake, self.transport, pools.pipeline, self.clock, concurrency=INTAKE_WORKERS),
                         Runner(delivery, self.transport, pools.pipeline, self.clock, concurrency=s.delivery.workers)]

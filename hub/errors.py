@@ -12,6 +12,7 @@
     ├── RetentionError        a retention act is refused (not due, erased already, a replayed decision)
     ├── RoutingRulesError     the inbound routing rules file is invalid (checked at start-up)
     ├── AccessRefused         an act by no registered member, or outside the member's competence (law Art. 9 §3 5°)
+    ├── DueRefused            a due time the law does not allow (past, beyond its urgency's window)
     ├── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
     ├── BackupError           a backup cannot be made, or an archive cannot be restored (with the reason)
     └── LogError              the audit log's tree, a checkpoint, a proof or an entry does not hold (hub/audit)
@@ -115,3 +116,8 @@ class LogCorrupt(LogError):
     def __init__(self, message: str, index: int | None = None) -> None:
         super().__init__(message)
         self.index = index
+
+
+class DueRefused(HubError):
+    """A request's due time, or a demand for immediate communication, that the law does not allow (AR Art. 11
+    §3, law Art. 6 §1 al. 2): in the past, beyond its urgency's window, without motivation."""

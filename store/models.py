@@ -31,6 +31,10 @@ class Partner(Base):
     clearance: Mapped[str] = mapped_column(String(16), default="SECRET")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # How its receipts travel: "encrypted" to its key (signed inside), or "signed" only (AR Art. 11 §7).
+    receipts: Mapped[str] = mapped_column(String(16), default="encrypted")
+    # The relay is this partner's own mail server: the relay's 250 is its acknowledgement (AR Art. 11 §2).
+    relay_is_own_server: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class RetentionPeriod(Base):
@@ -134,7 +138,8 @@ class OutboundMail(Base):
 
     __tablename__ = "outbound_mail"
     __table_args__ = (UniqueConstraint("message_id", "purpose", "rcpt_to", name="uq_outbound_mail_once"),
-                      Index("ix_outbound_mail_due", "state", "due_at"))
+                      Index("ix_outbound_mail_due", "state", "due_at"),
+                      Index("ix_outbound_mail_acknowledge_by", "acknowledge_by"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("message.id"))
@@ -144,7 +149,7 @@ class OutboundMail(Base):
     rcpt_to: Mapped[str] = mapped_column(String(254))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     blob_id: Mapped[int] = mapped_column(ForeignKey("sealed_blob.id"))
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | held | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     last_error: Mapped[Optional[str]] = mapped_column(Text)
@@ -153,6 +158,10 @@ class OutboundMail(Base):
     due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # delivery delay of its urgency
     on_time: Mapped[Optional[bool]] = mapped_column(Boolean)  # set when sent, or False when found overdue
     acknowledged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # the recipient's MDN
+    envelope_id: Mapped[Optional[str]] = mapped_column(String(100))  # ENVID of a copy sent asking for DSNs (RFC 3461)
+    # A request's copy the partner's side has not acknowledged: when to alert the duty officer (cleared when
+    # its clock starts, or once the alert is raised).
+    acknowledge_by: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     blob: Mapped[SealedBlob] = relationship(lazy="select")
 
@@ -203,8 +212,9 @@ class Deadline(Base):
     owed_by: Mapped[str] = mapped_column(String(8))  # ocam | partner
     urgency: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    started_by: Mapped[str] = mapped_column(String(16))  # receipt | mdn | relay
+    started_by: Mapped[str] = mapped_column(String(16))  # receipt | mdn | dsn | relay
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    basis: Mapped[Optional[str]] = mapped_column(String(200))  # what set due_at: article, urgency, delay, deviation
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | answered
     answered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     answer_message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("message.id"))

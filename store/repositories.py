@@ -193,10 +193,10 @@ class OutboundRepository(_Repository):
         return self.session.scalars(select(OutboundMail).where(OutboundMail.state == "failed")
                                     .order_by(OutboundMail.id)).all()
 
-    def overdue(self, now: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
-        """Deliveries still pending past their delivery delay, not yet reported (index on state, due_at)."""
+    def overdue(self, due_by: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
+        """Deliveries still pending that were due at or before *due_by*, not yet reported (index on state, due_at)."""
         return self.session.scalars(
-            select(OutboundMail).where(OutboundMail.state == "pending", OutboundMail.due_at < now,
+            select(OutboundMail).where(OutboundMail.state == "pending", OutboundMail.due_at <= due_by,
                                        OutboundMail.on_time.is_(None)).order_by(OutboundMail.due_at).limit(limit)
         ).all()
 
@@ -207,6 +207,22 @@ class OutboundRepository(_Repository):
 
     def by_rfc_message_id(self, rfc_message_id: str) -> OutboundMail | None:
         return self.session.scalar(select(OutboundMail).where(OutboundMail.rfc_message_id == rfc_message_id))
+
+    def unacknowledged(self, now: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
+        """Copies whose acknowledgement was due by *now* and has not come (index on acknowledge_by)."""
+        return self.session.scalars(
+            select(OutboundMail).where(OutboundMail.acknowledge_by <= now).order_by(OutboundMail.acknowledge_by)
+            .limit(limit)).all()
+
+    def next_acknowledgement(self) -> datetime | None:
+        return self.session.scalar(select(OutboundMail.acknowledge_by).where(OutboundMail.acknowledge_by.is_not(None))
+                                   .order_by(OutboundMail.acknowledge_by).limit(1))
+
+    def held(self, rcpt_to: str, purpose: str) -> Sequence[OutboundMail]:
+        """Mail held for *rcpt_to* (a key that cannot be used), oldest first."""
+        return self.session.scalars(
+            select(OutboundMail).where(OutboundMail.state == "held", OutboundMail.rcpt_to == rcpt_to,
+                                       OutboundMail.purpose == purpose).order_by(OutboundMail.id)).all()
 
     def count(self, *, state: str) -> int:
         """How many mails are in *state* (the state side of the (state, due_at) index)."""

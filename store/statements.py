@@ -87,7 +87,8 @@ OUTBOUND_STATE = select(_o.state).where(_o.id == bindparam("b_id"))
 INTAKE_SNAPSHOTS = (
     select(_m.id, _m.state, _m.reference, _m.rfc_message_id, _m.body_digest, _m.received_at, _m.kind, _m.urgency,
            _m.embargo, _m.classification, _m.fields, _m.links, _p.id.label("partner_id"),
-           _p.name.label("partner_name"), _p.kind.label("partner_kind"), _p.email.label("partner_email"))
+           _p.name.label("partner_name"), _p.kind.label("partner_kind"), _p.email.label("partner_email"),
+           _p.fingerprint.label("partner_fingerprint"), _p.receipts.label("partner_receipts"))
     .join(Partner.__table__, _p.id == _m.partner_id)
     .where(_m.id.in_(bindparam("b_ids", expanding=True)))
     .order_by(_m.id)
@@ -103,7 +104,7 @@ MESSAGE_SEALED = (select(_m.signer_fingerprint, _m.encrypted, _b.key_id, _b.wrap
 # Delivery: a batch of pending mails with their sealed bytes and their message's reference, in one query.
 OUTBOUND_JOBS = (
     select(_o.id, _o.message_id, _o.purpose, _o.rfc_message_id, _o.mail_from, _o.rcpt_to, _o.attempts,
-           _o.created_at, _o.due_at, _o.state, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
+           _o.created_at, _o.due_at, _o.state, _o.envelope_id, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
            _b.period_id, _rp.wrapped_key.label("period_key"), _m.reference, _m.received_at)
     .join(SealedBlob.__table__, _b.id == _o.blob_id)
     .outerjoin(RetentionPeriod.__table__, _rp.id == _b.period_id)

@@ -9,8 +9,9 @@ import email
 import email.policy
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
-from crypto import MimeError
+from crypto import DecryptionFailed, Gpg, GpgUnavailable, MimeError
 from crypto.mime import pgpmime
 from crypto.errors import NoteError
 from crypto.tlog import Checkpoint, EntryProof, verify_inclusion
@@ -63,16 +64,27 @@ def _fields(entity: bytes) -> dict[str, str]:
     raise LogError("the report carries no disposition notification")
 
 
-def check_receipt(raw: bytes, ring: Keyring, hub: str) -> ReceiptCheck:
-    """Check *raw* against the hub key *hub* (primary fingerprint) held in *ring*."""
+def check_receipt(raw: bytes, ring: Keyring, hub: str, *, key_home: Path | None = None) -> ReceiptCheck:
+    """Check *raw* against the hub key *hub* (primary fingerprint) held in *ring*. A receipt encrypted to the
+    partner (signed, then encrypted: RFC 3156 §6.1) is opened first with the partner's own GnuPG home
+    *key_home*: what it holds is the whole signed receipt, checked the same way."""
     result = ReceiptCheck()
     try:
         envelope = pgpmime.analyse(raw)
     except MimeError as exc:
         result.fail(f"not a PGP/MIME message: {exc.reason}")
         return result
+    if envelope.kind == "encrypted" and key_home is not None:
+        try:
+            inner = Gpg(key_home).decrypt(envelope.ciphertext or b"").plaintext
+        except (DecryptionFailed, GpgUnavailable) as exc:
+            result.fail(f"the receipt cannot be decrypted with the keys of {key_home}: {exc}")
+            return result
+        opened = check_receipt(inner, ring, hub)
+        opened.lines.insert(0, f"ok   decrypted with a key of {key_home}")
+        return opened
     if envelope.kind != "signed" or envelope.signed is None:
-        result.fail("the receipt is encrypted: decrypt it first (gpg --decrypt), then check what it holds")
+        result.fail("the receipt is encrypted to you: give your own GnuPG home (--key-home DIR) to open it")
         return result
     why = ring.verify(envelope.signed.signed_bytes, envelope.signed.signature, hub)
     if why:

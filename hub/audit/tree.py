@@ -114,7 +114,11 @@ class Growth:
                 tile = self.tiles.get(key)
                 if tile is None:  # a tile the stored tree has begun, or a new one
                     stored = self.stored.size >> height > key[1] * TILE_WIDTH
-                    tile = self.tiles[key] = bytearray(self.stored.tile(*key) if stored else b"")
+                    # Only the hashes of the stored tree: another issuer may have stored a larger tree's tiles
+                    # since its checkpoint was read (PostgreSQL's reader sees each statement's commits). Tiles
+                    # only grow, so this tree's hashes are their beginning; what follows is ours to add.
+                    begun = self.stored.tile(*key)[:(index % TILE_WIDTH) * HASH] if stored else b""
+                    tile = self.tiles[key] = bytearray(begun)
                 if len(tile) != (index % TILE_WIDTH) * HASH:
                     raise LogCorrupt(f"tile {key[0]}/{key[1]} holds {len(tile) // HASH} hashes, not "
                                      f"{index % TILE_WIDTH}", index=index << height)

@@ -128,7 +128,9 @@ def audit_key(home: Path, out: Path | None) -> None:
 @audit.command("verify-receipt")
 @click.argument("receipt", type=_file)
 @click.option("--hub-key", required=True, type=_file, help="The hub's public key (HUB.asc); no hub home is used.")
-def audit_verify_receipt(receipt: Path, hub_key: Path) -> None:
+@click.option("--key-home", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Your own GnuPG home, to open a receipt encrypted to you (the default way receipts travel).")
+def audit_verify_receipt(receipt: Path, hub_key: Path, key_home: Path | None) -> None:
     """Check a receipt with the hub's public key alone: its signature, its proof (its intake event in a checkpoint
     the hub signed) and that the event says what the receipt says (reference, digest, received-at, due time)."""
     from hub.audit.keyring import Keyring
@@ -140,7 +142,7 @@ def audit_verify_receipt(receipt: Path, hub_key: Path) -> None:
             hub = ring.add(hub_key.read_bytes())
         except LogError as exc:
             fail(f"{hub_key}: {exc}")
-        result = check_receipt(receipt.read_bytes(), ring, hub)
+        result = check_receipt(receipt.read_bytes(), ring, hub, key_home=key_home)
     for line in result.lines:
         click.echo(line)
     click.echo("receipt verified" if result.ok else "receipt NOT verified")

@@ -41,9 +41,15 @@ scratch_option = click.option(
 
 
 def load_settings(home: Path, **overrides):
+    from pydantic import ValidationError
+
     from hub.settings import load
 
-    settings = load(home, **overrides)
+    try:
+        settings = load(home, **overrides)
+    except ValidationError as exc:  # a sentence per problem, not a traceback
+        fail("settings: " + "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}"
+                                      for e in exc.errors()))
     try:
         home_mod.require(settings)
     except HubError as exc:

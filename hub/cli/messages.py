@@ -19,6 +19,7 @@ from hub.retention.items import review_due
 # A message comes in from a partner, or goes out to one (an OCAM request, an evaluation).
 DIRECTION = {"inbound": "in", "outbound": "out"}
 TOWARDS = {"inbound": "from", "outbound": "to"}
+from hub.deadlines.clocks import STARTED_BY
 
 
 def _iso(moment) -> str | None:
@@ -38,8 +39,19 @@ def _deadline(d) -> dict | None:
     if d is None:
         return None
     return {"owed_by": d.owed_by, "started_at": _iso(d.started_at), "started_by": d.started_by,
-            "due_at": _iso(d.due_at), "state": d.state, "answered_at": _iso(d.answered_at), "on_time": d.on_time,
-            "reminders_sent": d.reminders_sent, "escalated_at": _iso(d.escalated_at)}
+            "due_at": _iso(d.due_at), "basis": d.basis, "state": d.state, "answered_at": _iso(d.answered_at),
+            "on_time": d.on_time, "reminders_sent": d.reminders_sent, "escalated_at": _iso(d.escalated_at)}
+
+
+def _acknowledgement(m: Message, deadline, mails) -> dict | None:
+    """For OCAM's request: whether the partner's side acknowledged it, which starts its clock (AR Art. 11 §2)."""
+    if m.direction != "outbound" or m.kind != "request":
+        return None
+    copy = next((o for o in mails if o.purpose == "request"), None)
+    return {"state": "acknowledged" if deadline is not None else "not acknowledged",
+            "by": deadline.started_by if deadline is not None else None,
+            "dsn": None if copy is None or copy.state != "sent" else "requested" if copy.envelope_id else "not offered",
+            "alert_at": _iso(copy.acknowledge_by) if copy is not None else None}
 
 
 def _message(uow, reference: str) -> Message:
@@ -215,15 +227,17 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     try:
         with db.reader() as uow:
             m = _message(uow, reference)
+            mails, deadline = uow.outbound.for_message(m.id), uow.deadlines.for_message(m.id)
             data = summary(m) | {
                 "message_id": m.rfc_message_id, "size": m.size, "sha256": m.body_digest, "encrypted": m.encrypted,
                 "signer": m.signer_fingerprint, "fields": m.fields,
                 "deliveries": [{"purpose": o.purpose, "to": o.rcpt_to, "state": o.state, "attempts": o.attempts,
                                 "sent_at": _iso(o.sent_at), "last_error": o.last_error}
-                               for o in uow.outbound.for_message(m.id)],
+                               for o in mails],
                 "audit": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
                           for e in uow.audit.for_message(reference)],
-                "deadline": _deadline(uow.deadlines.for_message(m.id)),
+                "deadline": _deadline(deadline),
+                "acknowledgement": _acknowledgement(m, deadline, mails),
                 "retention": _retention(uow.retention.for_message(m.id)),
                 "routing": [{"name": d.name, "as": d.checks.get("as"), "basis": d.basis, "included": d.included,
                              "reason": d.reason} for d in uow.distributions.for_message(m.id)]
@@ -248,11 +262,18 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     for name, f in data["fields"].items():
         if f.get("outer") is not None and f.get("protected") is not None and f["outer"] != f["protected"]:
             click.echo(f"  CONFLICT       {name}: outer {f['outer']!r} vs protected {f['protected']!r} (protected applied)")
-    dl = data["deadline"]
+    dl, ack = data["deadline"], data["acknowledgement"]
+    if ack is not None and dl is None:
+        dsn = {"requested": "a DSN was requested", "not offered": "the relay offered no DSN"}.get(ack["dsn"] or "")
+        click.echo(f"  clock          not started: not acknowledged by {data['partner']}'s side (no MDN, no success "
+                   f"DSN{'; ' + dsn if dsn else ''}; AR Art. 11 §2)")
     if dl:
         owed = "OCAM" if dl["owed_by"] == "ocam" else data["partner"]
-        click.echo(f"  clock          owed by {owed}, started {brussels(dl['started_at'])} by {dl['started_by']}, "
+        started_by = STARTED_BY.get(dl["started_by"], dl["started_by"])
+        click.echo(f"  clock          owed by {owed}, started {brussels(dl['started_at'])} by {started_by}, "
                    f"due {brussels(dl['due_at'])}")
+        if dl["basis"]:
+            click.echo(f"  delay          {dl['basis']}")
         if dl["state"] == "answered":
             click.echo(f"  answered       {brussels(dl['answered_at'])} "
                        f"({'on time' if dl['on_time'] else 'LATE'})")

@@ -27,7 +27,8 @@ from hub.embargo import sealing as embargo_seal
 from hub.embargo import decisions as embargo_decisions
 from hub.errors import EmbargoError
 from hub.clock import Clock
-from hub.deadlines.windows import due_at, reply_by
+from hub.deadlines import clocks, windows
+from hub.deadlines.windows import reply_by
 from hub.errors import FieldError
 from hub.registry.partners import GOVERNMENT
 from hub.settings import DeadlinesSection
@@ -93,10 +94,9 @@ class Admission:
 
     def __init__(self, *, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
                  limits: pgpmime.Limits, transport: Transport, signature_skew: timedelta,
-                 max_signature_age: timedelta, windows: DeadlinesSection,
+                 max_signature_age: timedelta, deadlines: DeadlinesSection,
                  max_notification_bytes: int = 1024 * 1024) -> None:
         self.db = db
-        self.windows = windows
         self.gpg = gpg
         self.storage_key = storage_key
         self.clock = clock
@@ -105,6 +105,7 @@ class Admission:
         self.signature_skew = signature_skew
         self.max_signature_age = max_signature_age
         self.max_notification_bytes = max_notification_bytes
+        self.deadlines = deadlines
 
     def __call__(self, submission: Submission) -> Reply:
         try:
@@ -160,6 +161,10 @@ class Admission:
             refers_to = links.extract(outer, payload, verified.content)
             decision = (embargo_decisions.statement_in(verified.content.first_text())
                         if embargo_decisions.TITLE.encode() in verified.entity else None)
+        named = fields.value("reply-by")
+        if named is not None and reply_by(named) <= now:
+            # AR Art. 7: a delay the requester names runs from its request; one that ended before it arrived is none.
+            raise Refused(R.REPLY_BY_PASSED.format(reply_by=named, now=_utc(now)), partner=partner.name)
         embargo = fields.value("embargo")
         if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
@@ -304,8 +309,9 @@ class Admission:
             blob_id = None if sealed else vault.seal(uow, self.storage_key, raw, now=now, context=f"message:{reference}")
             kind = "disposition" if "mdn_for" in refers_to else fields.value("message-kind") or "spontaneous"
             # The due time is fixed with the acceptance (AR Art. 11 §2): the receipt proves the event stating it.
-            due = due_at(kind=kind, urgency=urgency, embargo=fields.value("embargo"), acknowledged_at=now,
-                         windows=self.windows, government=government, reply_by=asked_by)
+            due = windows.inbound(kind=kind, urgency=urgency, urgency_stated=fields.fields["urgency"].source != "default",
+                                  embargo=fields.value("embargo"), received_at=now, government=government,
+                                  reply_by=asked_by, deadlines=self.deadlines)
             message_row = uow.messages.insert(
                 reference=reference, direction="inbound", partner_id=partner_id, rfc_message_id=message_id,
                 signature_digest=signature_digest, body_digest=body_digest, size=len(raw),
@@ -328,7 +334,7 @@ class Admission:
             audit.record(uow, self.clock, Action.INTAKE_ACCEPTED, actor=partner_name, ref=reference, when=now,
                          peer=submission.peer, tls=submission.tls, size=len(raw), encrypted=verified.encrypted,
                          signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm,
-                         digest=body_digest, urgency=urgency, due_at=due.isoformat() if due else None)
+                         digest=body_digest, urgency=urgency, **windows.Due.record(due))
             for name in fields.conflicts:
                 f = fields.fields[name]
                 audit.record(uow, self.clock, "intake.field_conflict", actor=partner_name, ref=reference,
@@ -395,8 +401,23 @@ class Admission:
                     audit.record(uow, self.clock, "alert.delivery_bounced", ref=reference, **detail)
                 else:
                     audit.record(uow, self.clock, f"delivery.{status.action or 'reported'}", ref=reference, **detail)
+                if status.action == "delivered" and mail.purpose == "request" and mail.message_id is not None:
+                    self._delivered(uow, mail, report, reference)
             uow.commit()
         return R.DSN_RECORDED.format(reference=reference or mail.rfc_message_id)
+
+    def _delivered(self, uow, mail, report: dsn.DeliveryReport, reference: str | None) -> None:
+        """A success DSN for OCAM's request: the destination has it, which starts the partner's clock (AR Art. 11
+        §2) — only when it quotes the ENVID the copy was sent with. DSNs are not signed; the ENVID, 128 random
+        bits seen only by the mail path that carried the copy, is what a forged report cannot know."""
+        if not mail.envelope_id or report.envelope_id != mail.envelope_id:
+            audit.record(uow, self.clock, "request.dsn_unmatched", ref=reference, to=mail.rcpt_to,
+                         why="a success report without the ENVID of the request's copy starts no clock")
+            return
+        message = uow.messages.get(mail.message_id)
+        if message is not None:
+            clocks.acknowledged(uow, deadlines=self.deadlines, clock=self.clock, message=message,
+                                at=self.clock.now(), source="dsn")
 
     def record_refusal(self, peer: str, mail_from: str, reply: Reply, **detail: object) -> None:
         """Record a refusal (never the content) so the duty officer sees it; never raises."""

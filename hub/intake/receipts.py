@@ -66,6 +66,9 @@ class ReceiptFacts:
     answers: tuple[str | None, str, int | None] | None = None  # (request reference, status, delay in seconds)
     sealed_to: int | None = None  # embargo: how many holders the content is sealed to
     log_proof: str | None = None  # its intake event in a signed checkpoint of the audit log (C2SP tlog-proof)
+    due_basis: str | None = None  # what set the due time: article, urgency and delay (hub/deadlines/windows.py)
+    delay: str | None = None      # the delay applied, ASCII: "P3D; rule=AR-11-3" (hub/deadlines/windows.py)
+    deviation: str | None = None  # the documented basis of a deviation from the law's delay
 
 
 def _utc(moment: datetime) -> str:
@@ -102,6 +105,12 @@ def human_text(f: ReceiptFacts) -> str:
         f"Urgency applied: {en_u} ({en_s}).",
         f"Response due: {due_local}." if due_local else "No response deadline runs for this message.",
     ]
+    if f.due_basis:
+        lines += ["", f"Délai appliqué / Toegepaste termijn / Delay applied: {f.due_basis}"]
+    if f.deviation:
+        lines += [f"[FR] Dérogation au délai légal, base : {f.deviation}",
+                  f"[NL] Afwijking van de wettelijke termijn, grondslag: {f.deviation}",
+                  f"[EN] Deviation from the legal delay, basis: {f.deviation}"]
     if f.embargo:
         n = f.sealed_to or 0
         lines += ["", f"Embargo: {f.embargo} (loi/wet/law Art. {11 if f.embargo == 'judicial' else 12}) — "
@@ -137,6 +146,7 @@ def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
         f"X-Passerelle-Kind: {f.kind}; source={f.kind_source}",
         f"X-Passerelle-Urgency: {f.urgency}; source={f.urgency_source}",
         f"X-Passerelle-Due-At: {_utc(f.due_at) if f.due_at else 'none'}",
+        *([f"X-Passerelle-Delay: {f.delay}"] if f.delay else []),
     ]
     if f.embargo:
         fields.append(f"X-Passerelle-Embargo: {f.embargo}; sealed-to={f.sealed_to or 0}; deadline=none")

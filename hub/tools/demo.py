@@ -96,6 +96,8 @@ class Demo:
         self.hub = BackgroundHub(self.settings, relay=self.relay.address, clock=self.clock)
         self.hub.hub.scheduler_sleep = 1.0
         self.hub.start()
+        # The partners' mail servers report OCAM's requests delivered (RFC 3464): that starts their clocks.
+        self.relay.return_dsns(self._return_dsn)
         self.traffic = threading.Thread(target=self._traffic, name="demo-partners", daemon=True)
         self.traffic.start()
         return self.db
@@ -187,16 +189,28 @@ class Demo:
         raw = compose.sign_entity(sender.gpg, entity, sender.fingerprint, headers)
         if tamper:
             raw = raw.replace(b"Demo message", b"Forged message")
+        self._send(sender.email, raw)
+        self.sent += 1
+
+    def _send(self, mail_from: str, raw: bytes) -> None:
+        """One submission to the hub's gateway over STARTTLS (its own certificate, on loopback)."""
         tls = ssl.create_default_context()
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
         with smtplib.SMTP("127.0.0.1", self.hub.port, timeout=30) as client:
             client.starttls(context=tls)
             client.ehlo()
             try:
-                client.sendmail(sender.email, [self.settings.hub.address], raw)
+                client.sendmail(mail_from, [self.settings.hub.address], raw)
             except smtplib.SMTPDataError:
                 pass  # a refusal is part of the demo; the dashboard shows it
-        self.sent += 1
+
+    def _return_dsn(self, raw: bytes) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            self._send("", raw)
+        except (OSError, smtplib.SMTPException):
+            pass  # the hub is stopping
 
     def _ocam_request(self, partner: str, urgency: str) -> None:
         from hub.transport.embedded import EmbeddedTransport

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
+from email.utils import parseaddr
 from pathlib import Path
 
 from crypto import Gpg
@@ -19,7 +20,8 @@ from hub.clock import SystemClock
 from hub.settings import Settings, load
 from store import Database
 from tests.support import mail, stores
-from tests.support.keys import TestKey, make_key
+from tests.support.keys import TestKey, made_for, make_key
+from tests.support.keys import gpg as run_gpg
 
 DOMAIN = "ocam.test"
 HUB = f"hub@{DOMAIN}"
@@ -119,9 +121,22 @@ def reference_in(reply: str) -> str:
     return match.group(0)
 
 
+def decrypt_for(raw: bytes, to: str) -> bytes:
+    """What the contact point at *to* reads in a mail the hub encrypted to it: decrypted in its own GnuPG home (the
+    key the test made for that address)."""
+    errors = []
+    for key in made_for(parseaddr(to)[1]):
+        try:
+            return run_gpg(key.home, "--decrypt", data=raw)
+        except RuntimeError as exc:
+            errors.append(str(exc)[:200])
+    raise AssertionError(f"no key made for {to} decrypts this mail: {errors}")
+
+
 @dataclass
 class Receipt:
-    """A captured receipt, checked for its signature and read for its fields."""
+    """A captured receipt, decrypted (as its contact point would: receipts travel encrypted unless the partner
+    takes them signed only), checked for its signature and read for its fields."""
 
     raw: bytes
     message: Message
@@ -130,10 +145,16 @@ class Receipt:
     text: str
     signature_status: str
     signer: str | None
+    encrypted: bool = False
 
     @classmethod
     def read(cls, raw: bytes, hub_gpg: Gpg) -> "Receipt":
         envelope = pgpmime.analyse(raw)
+        encrypted = envelope.kind == "encrypted"
+        if encrypted:
+            inner = decrypt_for(raw, email.message_from_bytes(raw)["To"])
+            envelope = pgpmime.analyse_inner(inner)
+            assert envelope is not None, "an encrypted receipt holds a signed one (sign, then encrypt)"
         assert envelope.kind == "signed" and envelope.signed is not None
         check = hub_gpg.verify_detached(envelope.signed.signed_bytes, envelope.signed.signature)
         report = email.message_from_bytes(envelope.signed.signed_bytes)
@@ -149,7 +170,8 @@ class Receipt:
             for block in notification.get_payload():
                 fields.update({k: v for k, v in block.items()})
         text = human.get_payload(decode=True).decode("utf-8")
-        return cls(raw, email.message_from_bytes(raw), report, fields, text, check.status, check.primary_fingerprint)
+        return cls(raw, email.message_from_bytes(raw), report, fields, text, check.status, check.primary_fingerprint,
+                   encrypted)
 
     def due_at(self) -> datetime | None:
         value = self.fields["X-Passerelle-Due-At"]

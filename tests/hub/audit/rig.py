@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from gateway.capture import CaptureRelay
 from hub.cli.main import main
 from hub.settings import load
-from tests.hub.rig import HubHome, make_home, new_message_id, partner, reference_in, signed
+from tests.hub.rig import HubHome, decrypt_for, make_home, new_message_id, partner, reference_in, signed
 from tests.support import stores
 from tests.support.hubrig import RunningHub
 from tests.support.keys import TestKey, make_key
@@ -37,7 +37,9 @@ class Logged:
     home: HubHome
     root: Path
     hub_key: Path  # HUB.asc
-    receipts: dict[str, bytes]  # by reference
+    receipts: dict[str, bytes]  # by reference, as the contact point reads them (decrypted: signed receipts)
+    travelled: dict[str, bytes]  # by reference, as they left the hub (encrypted to the contact point)
+    police: TestKey  # the contact point, whose own GnuPG home opens them
     early: Path  # a checkpoint file taken after the first messages
     early_size: int
     witness: TestKey
@@ -90,6 +92,8 @@ def run_hub(root: Path, messages: int = 6) -> Logged:
                     receipts[reference] = c.data
             time.sleep(0.1)
         assert all(receipts.values()), "a receipt is missing"
+        travelled = dict(receipts)
+        receipts = {reference: decrypt_for(raw, police.email) for reference, raw in travelled.items()}
         early_size = int(early.read_text().split("\n")[1])
         request = root / "request.eml"
         request.write_bytes(_witness_mail(relay, witness.email, early_size))
@@ -102,7 +106,8 @@ def run_hub(root: Path, messages: int = 6) -> Logged:
     with db.reader() as uow:
         size = uow.log.size()
     db.dispose()
-    return Logged(home, root, root / "HUB.asc", receipts, early, early_size, witness, state, cosigned, size)
+    return Logged(home, root, root / "HUB.asc", receipts, travelled, police, early, early_size, witness, state,
+                  cosigned, size)
 
 
 def copy_home(logged: Logged, directory: Path) -> Path:

@@ -9,7 +9,7 @@ import sys
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from crypto.tlog import Signer
+from crypto.tlog import EMPTY_ROOT, Signer
 from hub.audit.verify import verify_log
 from store import Database
 from tests.support import stores
@@ -20,7 +20,7 @@ ORIGIN = "ocam.test/passerelle/audit"
 SCRIPT = """
 import os, sys
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from crypto.tlog import Signer
+from crypto.tlog import EMPTY_ROOT, Signer
 from hub import audit
 from hub.audit.checkpoints import Checkpointer
 from hub.clock import SystemClock
@@ -105,3 +105,42 @@ def test_checkpoints_issued_from_the_kept_right_edge_store_the_tiles_a_fresh_rea
         assert fresh.root() == issued.root and issued.size > 2 * 256
         assert stored == fresh.written()
     database.dispose()
+
+
+def test_an_issuer_overtaken_by_another_grows_the_tree_it_read(tmp_path):
+    """Between an issuer's reading of the latest checkpoint and of its tiles, another process stores a larger
+    tree's (PostgreSQL's readers see each statement's commits): the first still signs the right root."""
+    from hub import audit
+    from hub.audit.checkpoints import Checkpointer
+    from hub.audit.entries import leaf_of_row
+    from hub.audit.tree import Growth
+    from hub.clock import SystemClock
+    from store import upgrade
+
+    database = Database(stores.fresh_url(tmp_path, "overtaken.db"))
+    if not stores.on_postgres():
+        upgrade(database.engine)
+    clock, signer = SystemClock(), Signer(ORIGIN, ed25519.Ed25519PrivateKey.generate())
+
+    def append(count: int) -> None:
+        with database.unit_of_work() as uow:
+            for i in range(count):
+                audit.record(uow, clock, "test.appended", actor="p", i=i)
+            uow.commit()
+
+    append(6)
+    first = Checkpointer(database, clock, ORIGIN, signer).issue("periodic")
+    append(10)
+    later = Checkpointer(database, clock, ORIGIN, signer).issue("periodic")  # tile 0/0 now holds 16 hashes
+    append(4)
+    with database.reader() as uow:
+        leaves = [leaf_of_row(row) for row in uow.log.stream()]
+        growth = Growth(uow.log, first.size, first.root)  # what the overtaken issuer read
+        growth.add(leaves[first.size:])
+        fresh = Growth(uow.log, 0, EMPTY_ROOT)
+        fresh.stored._tiles.clear()
+        fresh.add(leaves)
+    database.dispose()
+    assert (first.size, later.size, growth.size) == (6, 16, 20)
+    assert growth.root() == fresh.root()
+    assert growth.written()[0, 0] == fresh.written()[0, 0]

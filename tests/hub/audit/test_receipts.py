@@ -18,11 +18,22 @@ from tests.hub.audit.rig import cli
 FIELD = "X-Passerelle-Log-Proof"
 
 
-def _verify(tmp_path, raw: bytes, hub_key) -> tuple[int, str]:
+def _verify(tmp_path, raw: bytes, hub_key, *more: str) -> tuple[int, str]:
     path = tmp_path / "receipt.eml"
     path.write_bytes(raw)
-    result = cli("audit", "verify-receipt", str(path), "--hub-key", str(hub_key))
+    result = cli("audit", "verify-receipt", str(path), "--hub-key", str(hub_key), *more)
     return result.exit_code, result.output
+
+
+def test_a_receipt_as_it_travelled_verifies_with_the_partners_own_home(logged, tmp_path):
+    """Receipts travel encrypted to the contact point (AR Art. 11 §7): the tool opens one with the partner's own
+    GnuPG home, and without it says what to give."""
+    for raw in logged.travelled.values():
+        assert b"multipart/encrypted" in raw
+        code, output = _verify(tmp_path, raw, logged.hub_key, "--key-home", str(logged.police.home))
+        assert code == 0 and output.rstrip().endswith("receipt verified"), output
+        code, output = _verify(tmp_path, raw, logged.hub_key)
+        assert code == 1 and "--key-home" in output, output
 
 
 def test_every_receipt_verifies_with_the_hub_key_alone(logged, tmp_path):
