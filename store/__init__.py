@@ -1,5 +1,6 @@
 """The store: typed models, repositories, unit of work and migrations (SQLite or PostgreSQL)."""
 
+from .acts import ExecutedAct
 from .base import Base
 from .database import Database, make_engine, sqlite_url
 from .embargo_models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
@@ -25,6 +26,7 @@ __all__ = [
     "Distribution",
     "EmbargoDecision",
     "EmbargoItem",
+    "ExecutedAct",
     "GroupCommit",
     "HolderListVersion",
     "Member",

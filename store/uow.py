@@ -8,6 +8,7 @@ from types import TracebackType
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .acts import ActRepository
 from .embargo_repositories import EmbargoRepository, HolderRepository, MemberRepository
 from .errors import Conflict, StoreUnavailable
 from .queue_repository import QueueRepository
@@ -57,6 +58,7 @@ class UnitOfWork:
         self.embargo = EmbargoRepository(s)
         self.heartbeats = HeartbeatRepository(s)
         self.retention = RetentionRepository(s)
+        self.acts = ActRepository(s)
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:

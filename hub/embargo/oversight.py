@@ -9,12 +9,16 @@ import io
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crypto import Gpg
 from store import UnitOfWork
 
 from hub import audit
 from hub.clock import Clock
+
+if TYPE_CHECKING:
+    from hub.acts.signed import MemberHome
 
 COMMITTEES = {"P": "Comité permanent de contrôle des services de police",
               "R": "Comité permanent de contrôle des services de renseignement et de sécurité"}
@@ -53,9 +57,11 @@ def as_csv(report: dict) -> str:
     return out.getvalue()
 
 
-def write(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, committee: str, since: datetime | None, hub: str,
-          hub_key: str, out: Path) -> list[Path]:
-    """Write OUT (JSON) and OUT's .csv sibling, each with a detached hub signature (.asc); audited."""
+def write(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, committee: str, since: datetime | None,
+          hub: str, hub_key: str, out: Path) -> list[Path]:
+    """Write OUT (JSON) and OUT's .csv sibling, each with a detached hub signature (.asc), as the signed act of the
+    member whose home *by* is; audited."""
+    act = by.sign(uow, clock, "export.oversight", committee=committee, since=since.isoformat() if since else None)
     report = build(uow, clock, committee=committee, since=since, hub=hub)
     json_path = out
     csv_path = out.with_suffix(".csv") if out.suffix == ".json" else out.with_name(out.name + ".csv")
@@ -66,7 +72,7 @@ def write(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, committee: str, since: dat
         path.write_bytes(data)
         path.with_name(path.name + ".asc").write_bytes(signature)
         written += [path, path.with_name(path.name + ".asc")]
-    audit.record(uow, clock, "oversight.exported", actor="operator", committee=committee,
+    audit.record(uow, clock, "oversight.exported", actor=act.member.name, committee=committee, **act.evidence(),
                  since=since.isoformat() if since else None, accesses=len(report["accesses"]),
                  versions=len(report["holder_lists"]),
                  sha256={p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (json_path, csv_path)})

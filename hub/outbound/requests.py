@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, make_msgid
+from typing import TYPE_CHECKING
 
 from crypto import Gpg, KeyUnusable, StorageKey, compose
 from store import Message, UnitOfWork
@@ -21,6 +22,9 @@ from hub.retention import items as retention
 from hub.deadlines.schedule import steps
 from hub.settings import DeadlinesSection, Settings
 from hub.transport.protocol import Transport
+
+if TYPE_CHECKING:
+    from hub.acts.signed import MemberHome
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +56,26 @@ def key_problem(gpg: Gpg, fingerprint: str, now: datetime) -> str | None:
     return None
 
 
+def content_digests(subject: str, body: str, attachments: list[tuple[str, bytes]]) -> dict[str, str | list[str]]:
+    """What a signed act of sending binds of the content it sends: digests only (the audit log holds no content)."""
+    return {"subject_sha256": _sha256(subject.encode("utf-8")), "body_sha256": _sha256(body.encode("utf-8")),
+            "attachment_sha256": [_sha256(data) for _name, data in attachments]}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock,
-                 transport: Transport, partner_name: str, urgency: str, subject: str, body: str,
-                 attachments: list[tuple[str, bytes]], due_at: datetime | None, actor: str = "operator") -> Sent:
-    """Record and queue one request; when the contact point's key cannot be used, hold it and raise an alert."""
+                 transport: Transport, by: MemberHome, partner_name: str, urgency: str, subject: str, body: str,
+                 attachments: list[tuple[str, bytes]], due_at: datetime | None) -> Sent:
+    """Record and queue one request, the signed act of the member whose home *by* is; when the contact point's key
+    cannot be used, hold it and raise an alert."""
     partner = uow.partners.by_name(partner_name)
     if partner is None:
         raise PartnerError(f"no partner named {partner_name!r}")
+    act = by.sign(uow, clock, "request.send", partner=partner.name, urgency=urgency,
+                  due=due_at.isoformat() if due_at else None, **content_digests(subject, body, attachments))
     now = clock.now()
     reference = next_reference(uow, now)
     message_id = make_msgid(idstring=reference, domain=settings.hub.domain)
@@ -86,7 +103,8 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
         raw_blob_id=blob_id,
     )
     retention.register(uow, message_row, now)
-    audit.record(uow, clock, "request.created", actor=actor, ref=reference, partner=partner.name, urgency=urgency)
+    audit.record(uow, clock, "request.created", actor=act.member.name, ref=reference, partner=partner.name,
+                 urgency=urgency, **act.evidence())
     if held_reason:
         # Never in clear: the request waits for a usable key (partner update-key), and the duty officer is told.
         audit.record(uow, clock, "alert.request_held", ref=reference, partner=partner.name, key=partner.fingerprint,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from typing import TYPE_CHECKING
 
 from crypto import Gpg, KeyInfo
 from store import Partner, UnitOfWork
@@ -11,6 +13,9 @@ from hub import audit
 from hub.clock import Clock
 from hub.errors import PartnerError
 
+if TYPE_CHECKING:
+    from hub.acts.signed import MemberHome
+
 # Support services of law Art. 2, 2°, and the Federal Prosecutor (law Art. 11).
 PARTNER_KINDS = (
     "intelligence", "police", "customs", "mobility", "immigration", "foreign-affairs", "crisis-centre",
@@ -18,6 +23,11 @@ PARTNER_KINDS = (
 )
 # A member of the government asking OCAM for an evaluation (AR Art. 7): one month unless the request says.
 GOVERNMENT = "government"
+
+
+def key_digest(key_data: bytes) -> str:
+    """The SHA-256 of a key file as given: what a registration's signed statement binds, beside its fingerprint."""
+    return hashlib.sha256(key_data).hexdigest()
 
 
 def _normal_fingerprint(value: str) -> str:
@@ -56,9 +66,10 @@ def _holder(uow: UnitOfWork, gpg: Gpg, key: KeyInfo) -> str:
     return f"key {key.fingerprint} of the hub's keyring, registered to nobody"
 
 
-def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, kind: str, email: str, key_data: bytes,
-        fingerprint: str | None = None) -> Partner:
-    """Register *name* with its contact address and bind the one key in *key_data*."""
+def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, kind: str, email: str,
+        key_data: bytes, fingerprint: str | None = None) -> Partner:
+    """Register *name* with its contact address and bind the one key in *key_data*, as the signed act of the
+    member whose home *by* is."""
     email = email.strip().lower()
     if kind not in PARTNER_KINDS:
         raise PartnerError(f"unknown kind {kind!r}; one of: {', '.join(PARTNER_KINDS)}")
@@ -78,18 +89,21 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, kind: str, email:
                         (uow.partners.by_fingerprint(info.fingerprint), "key")):
         if clash is not None:
             raise PartnerError(f"partner {clash.name!r} already has this {what}")
+    act = by.sign(uow, clock, "partner.add", partner=name, kind=kind, email=email, fingerprint=info.fingerprint,
+                  key_sha256=key_digest(key_data))
     gpg.import_keys(key_data)
     partner = uow.partners.add(Partner(
         name=name, kind=kind, email=email, fingerprint=info.fingerprint, key_created_at=info.created,
         key_expires_at=info.expires, key_revoked=False, created_at=now, updated_at=now,
     ))
-    audit.record(uow, clock, "partner.added", actor="operator", partner=name, kind=kind, email=email,
-                 fingerprint=info.fingerprint)
+    audit.record(uow, clock, "partner.added", actor=act.member.name, partner=name, kind=kind, email=email,
+                 fingerprint=info.fingerprint, **act.evidence())
     return partner
 
 
-def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, key_data: bytes) -> Partner:
-    """Import a newer copy of the bound key (expiry, subkeys, revocation); refuse any other primary key."""
+def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, key_data: bytes) -> Partner:
+    """Import a newer copy of the bound key (expiry, subkeys, revocation), as the signed act of the member whose
+    home *by* is; refuse any other primary key."""
     partner = uow.partners.by_name(name)
     if partner is None:
         raise PartnerError(f"no partner named {name!r}")
@@ -97,11 +111,14 @@ def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, key_data: 
     if info.fingerprint != partner.fingerprint:
         raise PartnerError(f"this is key {info.fingerprint}, but {name} is bound to {partner.fingerprint}; "
                            "a different key needs a new registration")
+    act = by.sign(uow, clock, "partner.update-key", partner=name, fingerprint=partner.fingerprint,
+                  key_sha256=key_digest(key_data))
     gpg.import_keys(key_data)
     merged = gpg.key(partner.fingerprint) or info
     partner.key_expires_at = merged.expires
     partner.key_revoked = merged.revoked
     partner.updated_at = clock.now()
-    audit.record(uow, clock, "partner.key_updated", actor="operator", partner=name, fingerprint=partner.fingerprint,
-                 expires=merged.expires.isoformat() if merged.expires else None, revoked=merged.revoked)
+    audit.record(uow, clock, "partner.key_updated", actor=act.member.name, partner=name,
+                 fingerprint=partner.fingerprint, expires=merged.expires.isoformat() if merged.expires else None,
+                 revoked=merged.revoked, **act.evidence())
     return partner

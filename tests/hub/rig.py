@@ -13,11 +13,12 @@ from pathlib import Path
 
 from crypto import Gpg, pgpmime
 from hub import home as home_mod
-from hub.registry import partners
+from hub.acts.signed import MemberHome
+from hub.registry import members, partners
 from hub.clock import SystemClock
 from hub.settings import Settings, load
 from store import Database
-from tests.support import mail, stores
+from tests.support import mail, ocam, stores
 from tests.support.keys import TestKey, make_key
 
 DOMAIN = "ocam.test"
@@ -26,16 +27,40 @@ HUB = f"hub@{DOMAIN}"
 
 @dataclass
 class HubHome:
+    """A hub home made as `passerelle init --director` makes one: its director is the session's (tests.support.ocam),
+    under whose signature the tests register partners and members."""
+
     settings: Settings
     fingerprint: str
     gpg: Gpg
 
+    @property
+    def director(self) -> ocam.Person:
+        return ocam.director()
+
+    def signer(self, who: ocam.Person | TestKey | None = None) -> MemberHome:
+        """The member's own GnuPG home (the director's by default), as `--signer-home` names it."""
+        home = (who or self.director).home
+        return MemberHome.of(home, self.settings, self.gpg)
+
     def register(self, key: TestKey, name: str, kind: str) -> None:
+        """A partner registered under the director's signature (as `partner add --signer-home` does)."""
         db = Database(self.settings.database_url)
         with db.unit_of_work() as uow:
-            partners.add(uow, self.gpg, SystemClock(), name=name, kind=kind, email=key.email, key_data=key.public)
+            partners.add(uow, self.gpg, SystemClock(), self.signer(), name=name, kind=kind, email=key.email,
+                         key_data=key.public)
             uow.commit()
         db.dispose()
+
+    def member(self, who: ocam.Person, *, clearance: str = "SECRET") -> ocam.Person:
+        """One of the session's members registered under the director's signature (as `member add` does)."""
+        db = Database(self.settings.database_url)
+        with db.unit_of_work() as uow:
+            members.add(uow, self.gpg, SystemClock(), self.signer(), name=who.name, role=who.role, email=who.email,
+                        key_data=who.key.public, clearance=clearance)
+            uow.commit()
+        db.dispose()
+        return who
 
     def db(self) -> Database:
         return Database(self.settings.database_url)
@@ -64,7 +89,8 @@ def use_embedded(home: Path) -> None:
 
 
 def make_home(root: Path, *, store_url: str | None = None, **gateway) -> HubHome:
-    identity = home_mod.init(root / "hub", DOMAIN, store_url=store_url or stores.home_store_url())
+    identity = home_mod.init(root / "hub", DOMAIN, store_url=store_url or stores.home_store_url(),
+                             director=ocam.the_director())
     if os.environ.get("PASSERELLE_TEST_AMQP_URL"):  # PASSERELLE_TEST_TRANSPORT=amqp: see tests/conftest.py
         use_amqp(root / "hub", os.environ["PASSERELLE_TEST_AMQP_URL"])
     settings = load(root / "hub")

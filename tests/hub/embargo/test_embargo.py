@@ -19,10 +19,11 @@ from tests.hub.evaluations.test_evaluations import RECIPIENTS
 from tests.support.hubrig import RunningHub
 from tests.support.keys import gpg as run_gpg
 from tests.support.keys import make_key, sign_detached
+from tests.support import ocam
 
 
 def run(home, *args):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
+    return CliRunner().invoke(main, ocam.signed([*args, "--home", str(home.settings.home)]))
 
 
 def ok(home, *args):

@@ -18,6 +18,7 @@ from tests.hub.rig import make_home, partner, reference_in
 from tests.support.hubrig import RunningHub
 from tests.support.keys import gpg as run_gpg
 from tests.support.keys import make_key, revoke
+from tests.support import ocam
 
 # name, type, clearance, extra options
 RECIPIENTS = [
@@ -33,7 +34,7 @@ RECIPIENTS = [
 
 
 def run(home, *args):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
+    return CliRunner().invoke(main, ocam.signed([*args, "--home", str(home.settings.home)]))
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from hub.retention.dates import years_after
 from hub.vault import unseal
 from store import Database, RetentionPeriod, SealedBlob
 from tests.hub.rig import make_home, new_message_id, partner, reference_in, signed
-from tests.support import stores
+from tests.support import ocam, stores
 from tests.support.hubrig import RunningHub
 from tests.support.keys import make_key, sign_detached
 
@@ -35,7 +35,7 @@ def at(years: int, delta: timedelta = timedelta()) -> FrozenClock:
 
 def cli(home, clock: FrozenClock, *args: str):
     """The real command, its clock handed over as the command's object (the CLI's injected clock)."""
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)], obj=clock)
+    return CliRunner().invoke(main, ocam.signed([*args, "--home", str(home.settings.home)]), obj=clock)
 
 
 def ok(home, clock, *args: str) -> str:
