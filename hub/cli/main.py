@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from crypto import CryptoError
 from hub import home as home_mod
 from hub.errors import HubError
 
-from .common import fail, home_option, load_settings, signer_option
+from .common import command_clock, fail, home_option, load_settings, signer_option
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -121,6 +122,13 @@ def store_upgrade(home: Path) -> None:
                "retry); gpg runs there, the dashboard holds no key. Without it the dashboard only shows.")
 def tui(home: Path, refresh: float, signer_home: Path | None) -> None:
     """The duty officer's dashboard (reads the store; run it beside `passerelle serve`)."""
+    with dashboard(home, refresh, signer_home) as app:
+        app.run()
+
+
+@contextmanager
+def dashboard(home: Path, refresh: float, signer_home: Path | None):
+    """The dashboard `passerelle tui` runs over the home's store, its acts signed in *signer_home* (or none)."""
     from hub.acts.signed import MemberHome
     from hub.home import open_gpg
     from store import Database
@@ -136,7 +144,7 @@ def tui(home: Path, refresh: float, signer_home: Path | None) -> None:
             from hub.transport.depths import BrokerDepths
 
             broker = BrokerDepths(settings.transport, STAGES)
-        Dashboard(db, refresh_seconds=refresh, broker=broker, signer=signer).run()
+        yield Dashboard(db, refresh_seconds=refresh, broker=broker, signer=signer, clock=command_clock())
     finally:
         db.dispose()
 

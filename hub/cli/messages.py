@@ -265,6 +265,7 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     for d in data["deliveries"]:
         click.echo(f"  {d['purpose']:<14} to {d['to']}: {d['state']} after {d['attempts']} attempt(s)"
                    + (f" — {d['last_error']}" if d["last_error"] else ""))
-    click.echo("  audit trail:")
+    click.echo("  audit trail (a member's signed act: its statement and signature in --json, `audit list`):")
     for e in data["audit"]:
-        click.echo(f"    {e['at'][:19]}  {e['action']:<22} {e['actor']}")
+        signed = "  signed act" if "signature" in e["detail"] else ""
+        click.echo(f"    {brussels(_parse(e['at']))}  {e['action']:<22} {e['actor']}{signed}")
