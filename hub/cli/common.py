@@ -12,6 +12,7 @@ import click
 
 from hub import home as home_mod
 from hub.acts.competence import recorded
+from hub.acts.signed import OPTION
 from hub.clock import Clock, SystemClock
 from hub.errors import (
     AccessRefused, EmbargoError, HubError, MessageNotFound, PartnerError, RetentionError, StatementError,
@@ -22,7 +23,7 @@ home_option = click.option(
     default="var", show_default=True, help="Passerelle home directory (or PASSERELLE_HOME).",
 )
 
-SIGNER = "--signer-home"
+SIGNER = OPTION
 MISSING_SIGNER = (f"give {SIGNER} DIR, your own GnuPG home holding your member key: every act of OCAM is signed by "
                   "the member who does it (law Art. 9 §3 7°)")
 

@@ -165,7 +165,7 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
                   add_recipient=[f"{ln.name}: {ln.added}" for ln in the_plan.lines if ln.added],
                   exclude=[f"{ln.name}: {ln.excluded}" for ln in the_plan.lines if ln.excluded],
                   integrates=integration.reference if integration else None, integrated_for=sorted(with_info),
-                  without_sha256=content_digests("", body_without, [])["body_sha256"] if body_without else None,
+                  without_sha256=hashlib.sha256(body_without.encode("utf-8")).hexdigest() if body_without else None,
                   **content_digests(subject, body, attachments))
     if any(ln.added for ln in the_plan.lines):
         authorise(act.member, "evaluation.add-recipient")
