@@ -268,3 +268,16 @@ def test_audit_list_shows_the_whole_log_to_the_director_and_their_own_acts_to_ot
     assert ("analyst", "audit.list") in [(a, x) for a, x, _ in refusals(home)]
     listed = [(actor, d["role"], d["filters"]["actor"]) for actor, d in events(home, "audit.listed")]
     assert ("analyst", "analyst", "analyst") in listed and ("deputy", "deputy", None) in listed
+
+
+def test_an_act_the_profiles_do_not_name_is_refused_to_everyone():
+    """Fail closed: an act missing from the access profiles (hub/acts/competence.py ACTS) is refused even to the
+    director, with a sentence; and the profiles name only roles a member can have (a misspelt one would lock its
+    act away unseen)."""
+    from hub.acts.competence import ACTS, authorise
+    from hub.registry.members import ROLES
+    from store import Member
+
+    with pytest.raises(AccessRefused, match="no role may do it"):
+        authorise(Member(name="director", role="director"), "hub.something-new")
+    assert {role for roles, _why in ACTS.values() for role in roles} <= set(ROLES)
