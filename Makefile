@@ -30,9 +30,11 @@ system-deps:
 run: $(VENV)/.installed system-deps
 	$(VENV)/bin/passerelle demo
 
-# A real hub on ./var (or PHOME), initialised on first use.
+# A real hub on ./var (or PHOME), initialised on first use with its director (DIRECTOR, DIRECTOR_EMAIL and
+# DIRECTOR_KEY, the director's public key file: the first member, under whose signature the others are registered).
 serve: $(VENV)/.installed system-deps
-	@test -f $(PHOME)/passerelle.toml || $(VENV)/bin/passerelle init --home $(PHOME) --domain $(DOMAIN)
+	@test -f $(PHOME)/passerelle.toml || $(VENV)/bin/passerelle init --home $(PHOME) --domain $(DOMAIN) \
+	  --director "$(DIRECTOR)" --director-email "$(DIRECTOR_EMAIL)" --director-key "$(DIRECTOR_KEY)"
 	$(VENV)/bin/passerelle serve --home $(PHOME)
 
 # The whole suite on the embedded default (SQLite, in-process transport), then the store and hub suites

@@ -88,13 +88,17 @@ class RoutingRulesError(HubError):
 
 
 class AccessRefused(HubError):
-    """A member (or a key nobody registered) asked for something outside their competence; the message says why.
-    The refusal is recorded (access.refused) by whoever raised it."""
+    """A member (or a key nobody registered) asked for something outside their competence, or without a valid
+    signature; the message says why. The refusal is recorded (access.refused) where the act was entered
+    (hub.acts.competence.recorded), in a transaction of its own."""
 
-    def __init__(self, actor: str, why: str) -> None:
-        super().__init__(why)
+    def __init__(self, actor: str, why: str, *, act: str | None = None, ref: str | None = None) -> None:
+        super().__init__(f"{why}. The attempt was recorded.")
         self.actor = actor
         self.why = why
+        self.act = act
+        self.ref = ref
+        self.recorded = False
 
 
 class BackupError(HubError):

@@ -13,7 +13,8 @@ from store import Database, upgrade
 
 from . import audit
 from .clock import Clock, SystemClock
-from .errors import HomeError
+from .errors import HomeError, PartnerError
+from .registry import members
 from .settings import SETTINGS_FILE, Settings, load
 
 log = logging.getLogger(__name__)
@@ -21,12 +22,27 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Identity:
-    """What init created, to show the operator."""
+    """What init created, to show whoever ran it."""
 
     home: Path
     address: str
     fingerprint: str
     tls_fingerprint: str
+    director: str | None = None  # the fingerprint of the director's key
+
+
+@dataclass(frozen=True)
+class Director:
+    """The first member, registered by init (law Art. 7): name, address, public key."""
+
+    name: str
+    email: str
+    key: bytes
+
+
+def local_actor(what: str) -> str:
+    """Who an act nobody signs is recorded under: what was done and the login that did it (making the hub)."""
+    return f"{what}:{os.environ.get('USER', 'unknown')}"
 
 
 def open_gpg(settings: Settings) -> Gpg:
@@ -42,11 +58,12 @@ def exists(home: Path) -> bool:
 
 
 def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes | None = None,
-         clock: Clock | None = None, store_url: str | None = None) -> Identity:
+         clock: Clock | None = None, store_url: str | None = None, director: Director | None = None) -> Identity:
     """Create a new hub identity in *home*; refuses to overwrite an existing one.
 
     *store_url* (or PASSERELLE_STORE__URL) puts the store in that database (PostgreSQL) instead of
-    HOME/passerelle.db; it is migrated to the head and recorded in the home's settings.
+    HOME/passerelle.db; it is migrated to the head and recorded in the home's settings. *director* is registered
+    as the first member (every later member, partner and recipient is registered under a member's signature).
     """
     clock = clock or SystemClock()
     home = home.expanduser().resolve()
@@ -58,6 +75,11 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
     settings = load(home)
     store_url = store_url or settings.store.url
     gpg = Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary)
+    if director is not None:
+        try:
+            members.check_director(gpg, clock.now(), email=director.email, key_data=director.key)
+        except PartnerError as exc:
+            raise HomeError(f"the director cannot be registered: {exc}") from exc
     if hub_key is not None:
         fingerprint = gpg.import_secret_key(hub_key)
         info = gpg.key(fingerprint)
@@ -70,16 +92,22 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
     settings.tls_cert.parent.mkdir(mode=0o700, exist_ok=True)
     tls_fingerprint = make_self_signed(domain, settings.tls_cert, settings.tls_key)
     db = Database(store_url or settings.database_url)
+    actor = local_actor("init")
     try:
         upgrade(db.engine)
         with db.unit_of_work() as uow:
-            audit.record(uow, clock, "hub.initialised", actor="operator", address=address, key=fingerprint,
+            audit.record(uow, clock, "hub.initialised", actor=actor, address=address, key=fingerprint,
                          tls=tls_fingerprint)
+            boss = (members.register_director(uow, gpg, clock, name=director.name, email=director.email,
+                                              key_data=director.key, actor=actor) if director else None)
             uow.commit()
+            boss_key = boss.fingerprint if boss else None
+    except PartnerError as exc:
+        raise HomeError(f"the director cannot be registered: {exc}") from exc
     finally:
         db.dispose()
     _write_settings(home / SETTINGS_FILE, domain, address, fingerprint, store_url)
-    return Identity(home, address, fingerprint, tls_fingerprint)
+    return Identity(home, address, fingerprint, tls_fingerprint, boss_key)
 
 
 def _write_settings(path: Path, domain: str, address: str, fingerprint: str, store_url: str | None) -> None:

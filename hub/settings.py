@@ -37,6 +37,9 @@ class HubSection(BaseModel):
     policy_file: str = Field("", description="Distribution policy (law Art. 10) replacing the shipped one.")
     inbound_rules_file: str = Field("", description="Routing rules of inbound messages to OCAM's members and desks "
                                                  "replacing the shipped hub/inbound/rules.toml.")
+    act_max_age_seconds: float = Field(
+        300.0, gt=0, description="How old (or how far ahead of the hub's clock) a member's signed act may be when the "
+                                 "hub verifies it, in seconds; an older statement is refused (sign the act again).")
     heartbeat_seconds: float = Field(5.0, gt=0, description="How often each serving process writes the health of "
                                                             "the components it runs for the dashboard.")
     heartbeat_retention_seconds: float = Field(

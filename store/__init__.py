@@ -1,8 +1,9 @@
 """The store: typed models, repositories, unit of work and migrations (SQLite or PostgreSQL)."""
 
+from .acts import ExecutedAct
 from .base import Base
 from .database import Database, make_engine, sqlite_url
-from .embargo_models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
+from .embargo.models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
 from .errors import Conflict, NotFound, SchemaOutOfDate, StoreError, StoreUnavailable
 from .group import GroupCommit
 from .leader import LeaderLock
@@ -26,6 +27,7 @@ __all__ = [
     "Distribution",
     "EmbargoDecision",
     "EmbargoItem",
+    "ExecutedAct",
     "GroupCommit",
     "HolderListVersion",
     "Member",

@@ -8,7 +8,8 @@ from types import TracebackType
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .embargo_repositories import EmbargoRepository, HolderRepository, MemberRepository
+from .acts import ActRepository
+from .embargo.repository import EmbargoRepository, HolderRepository, MemberRepository
 from .errors import Conflict, StoreUnavailable
 from .queue_repository import QueueRepository
 from .retention import RetentionRepository
@@ -59,6 +60,7 @@ class UnitOfWork:
         self.heartbeats = HeartbeatRepository(s)
         self.retention = RetentionRepository(s)
         self.log = LogRepository(s)
+        self.acts = ActRepository(s)
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -14,8 +14,9 @@ from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedCont
 
 from hub.acts import duty
 from hub.acts.duty import Alert, Stuck
+from hub.acts.signed import MemberHome
 from hub.clock import Clock, SystemClock
-from hub.errors import NotActionable
+from hub.errors import AccessRefused, NotActionable
 from store import Database
 
 from . import columns
@@ -57,7 +58,8 @@ class _Screens(TabbedContent):
 
 
 class Dashboard(App):
-    """`passerelle tui`: reads the store (never secrets, never message content)."""
+    """`passerelle tui`: reads the store (never secrets, never message content); its acts are signed in the member's
+    own GnuPG home (*signer*: gpg runs there, no secret key enters this process)."""
 
     CSS_PATH = "dashboard.tcss"
     TITLE = "Passerelle"
@@ -72,13 +74,13 @@ class Dashboard(App):
                 Binding("slash", "filter", "Filter", show=False)]
 
     def __init__(self, db: Database, *, refresh_seconds: float = 1.0, clock: Clock | None = None,
-                 operator: str | None = None, rate_bucket: timedelta = timedelta(minutes=1), broker=None,
+                 signer: MemberHome | None = None, rate_bucket: timedelta = timedelta(minutes=1), broker=None,
                  clock_speed: float = 1.0) -> None:
         super().__init__()
         self.clock_speed = clock_speed  # how much faster than real time *clock* runs (the demo's): health ages
         self._width = 0  # the terminal width the tables' columns were laid out for
         self.broker = broker  # a callable giving the broker's queue depths (distributed deployment), or None
-        self.operator = operator or duty.local_actor()
+        self.signer = signer  # the member's own GnuPG home that signs the acts; None: the dashboard only shows
         self.db = db
         self.refresh_seconds = refresh_seconds
         self.clock = clock or SystemClock()  # the hub's injected clock: what is shown, and the acts' times
@@ -259,19 +261,24 @@ class Dashboard(App):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
         return key.value, tuple(str(cell) for cell in table.get_row(key))
 
+    UNSIGNED = "Started without --signer-home, the dashboard only shows: every act is signed by the member who does it"
+
     def action_acknowledge(self) -> None:
         selected = self._selected("#open-alerts")
         if selected is None:
             self.notify("No open alert to acknowledge.", severity="information")
             return
         key, (when, what, reference, *_about) = selected
+        if self.signer is None:
+            self.notify(self.UNSIGNED, severity="warning")
+            return
 
         def done(yes: bool | None) -> None:
             if yes:
                 self._act(duty.acknowledge_alert, int(key))
 
-        self.push_screen(Confirm(f"Acknowledge alert {key} ({what}, {reference}, {when})? It is recorded under "
-                                 "your name."), done)
+        self.push_screen(Confirm(f"Acknowledge alert {key} ({what}, {reference}, {when})? It is signed with your key "
+                                 "and recorded under your name."), done)
 
     def action_retry(self) -> None:
         selected = self._selected("#stuck-table")
@@ -280,6 +287,9 @@ class Dashboard(App):
             return
         key, (_what, _id, where, *_why) = selected
         what, _, item_id = key.partition(":")
+        if self.signer is None:
+            self.notify(self.UNSIGNED, severity="warning")
+            return
 
         def done(yes: bool | None) -> None:
             if not yes:
@@ -288,15 +298,18 @@ class Dashboard(App):
 
         question = (f"Put quarantined item {item_id} ({where}) back in its queue?" if what == "quarantined"
                     else f"Retry failed delivery {item_id} ({where})?")
-        self.push_screen(Confirm(f"{question} It is recorded under your name."), done)
+        self.push_screen(Confirm(f"{question} It is signed with your key and recorded under your name."), done)
 
     @work(thread=True, group="act")
     def _act(self, act, target: int) -> None:
-        """One of the duty officer's acts (hub/acts/duty.py, as the CLI's), off the app's thread; then a refresh."""
+        """One of the duty officer's acts (hub/acts/duty.py, as the CLI's), signed in the member's home, off the app's
+        thread; then a refresh."""
         try:
-            act(self.db, self.clock, target, self.operator)
+            act(self.db, self.clock, target, self.signer)
         except NotActionable as exc:
             self.call_from_thread(self.notify, str(exc), severity="warning")
+        except AccessRefused as exc:  # recorded by the act (access.refused)
+            self.call_from_thread(self.notify, str(exc), severity="error")
         self.call_from_thread(self.refresh_data)
 
     def _show(self, ov: Overview, deadlines: list[OpenDeadline], messages: list[Traffic],

@@ -107,11 +107,11 @@ def verify(gpg: Gpg, text: str, signature: bytes, allowed: Sequence[tuple[str, s
     check = gpg.verify_detached(text.encode("utf-8"), signature)
     if not check.valid:
         raise StatementError(f"the {role}'s signature over the statement is not valid ({check.status}); "
-                             "nothing was recorded")
+                             "nothing was done")
     for name, fingerprint in allowed:
         if check.primary_fingerprint == fingerprint:
             return Signer(name, fingerprint, check.signing_fingerprint or fingerprint)
     whom = (f"the {role} " + " or ".join(f"{n} ({f})" for n, f in allowed) if 0 < len(allowed) <= 3
             else f"any registered {role}")
     raise StatementError(f"the statement is signed by {check.primary_fingerprint}, not by {whom}; "
-                         "nothing was recorded")
+                         "nothing was done")

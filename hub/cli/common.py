@@ -1,5 +1,6 @@
-"""What every command group shares: the --home option (and the demo's and benchmarks', where their temporary hub
-is made), loading the settings, failing with a sentence, and opening a hub's store and keys for one command."""
+"""What every command group shares: the --home and --signer-home options (and the demo's and benchmarks' --home,
+where their temporary hub is made), loading the settings, failing with a sentence, and opening a hub's store and
+keys for one command (and for one member's signed act)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pathlib import Path
 import click
 
 from hub import home as home_mod
+from hub.acts.competence import recorded
+from hub.acts.signed import OPTION
 from hub.clock import Clock, SystemClock
 from hub.errors import (
-    AccessRefused, EmbargoError, HubError, MessageNotFound, PartnerError, RetentionError, StatementError,
+    AccessRefused, DueRefused, EmbargoError, HubError, MessageNotFound, PartnerError, RetentionError, StatementError,
 )
 from hub.ops import logs
 
@@ -23,6 +26,15 @@ home_option = click.option(
     default="var", show_default=True, help="Passerelle home directory (or PASSERELLE_HOME).",
 )
 
+SIGNER = OPTION
+MISSING_SIGNER = (f"give {SIGNER} DIR, your own GnuPG home holding your member key: every act of OCAM is signed by "
+                  "the member who does it (law Art. 9 §3 7°)")
+
+
+def signer_option(help: str = "Your own GnuPG home, holding your member key: it names you and signs the act (the "
+                              "key never leaves it; an agent with a smartcard behind it works the same)."):
+    return click.option(SIGNER, "signer_home", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                        help=help)
 
 
 def _made_within(_ctx, _param, value: Path | None) -> Path | None:
@@ -86,9 +98,24 @@ def opened(home: Path):
 
     settings = load_settings(home)
     db = Database(settings.database_url)
+    clock = command_clock()
     try:
-        yield settings, db, open_gpg(settings), command_clock()
-    except (PartnerError, EmbargoError, StatementError, RetentionError, AccessRefused, MessageNotFound) as exc:
+        with recorded(db, clock):  # a refused act is recorded, in a transaction of its own
+            yield settings, db, open_gpg(settings), clock
+    except (PartnerError, EmbargoError, StatementError, RetentionError, AccessRefused, MessageNotFound,
+            DueRefused) as exc:
         fail(str(exc))
     finally:
         db.dispose()
+
+
+@contextmanager
+def acting(home: Path, signer_home: Path | None):
+    """(settings, db, hub gpg, clock, the member's home) for one command by which a member acts: refused, naming
+    the option, without --signer-home."""
+    from hub.acts.signed import MemberHome
+
+    if signer_home is None:
+        fail(MISSING_SIGNER)
+    with opened(home) as (settings, db, gpg, clock):
+        yield settings, db, gpg, clock, MemberHome.of(signer_home, settings, gpg)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from hub.acts.duty import local_actor
+from hub.home import local_actor
 from hub.clock import SystemClock, brussels
 from hub.errors import BackupError, HomeError
 
@@ -71,7 +71,7 @@ def backup(home: Path, out: Path, key_file: Path) -> None:
 
     settings = load_settings(home)
     try:
-        made = make(settings, out.expanduser().resolve(), key_file, clock=SystemClock(), actor=local_actor())
+        made = make(settings, out.expanduser().resolve(), key_file, clock=SystemClock(), actor=local_actor("backup"))
     except BackupError as exc:
         fail(str(exc))
     click.echo(f"backup written to {made.path} ({made.size} bytes, mode 0600)")
@@ -95,7 +95,7 @@ def restore(archive: Path, home: Path, key_home: Path, store_url: str | None) ->
     from store import head_revision
 
     try:
-        done = bring_back(archive, home, key_home, clock=SystemClock(), actor=local_actor(), store_url=store_url)
+        done = bring_back(archive, home, key_home, clock=SystemClock(), actor=local_actor("restore"), store_url=store_url)
     except (BackupError, HomeError) as exc:
         fail(str(exc))
     m = done.manifest

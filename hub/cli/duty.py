@@ -1,5 +1,5 @@
-"""`passerelle duty`: the duty officer's acts from the command line — the same ones, recorded the same way, as
-the dashboard's `a` and `r` (hub/acts/duty.py)."""
+"""`passerelle duty`: the duty officer's acts from the command line — the same ones, signed and recorded the same
+way, as the dashboard's `a` and `r` (hub/acts/duty.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from hub.acts import duty as acts
-from hub.clock import SystemClock, brussels
+from hub.clock import brussels
 from hub.errors import NotActionable
 
-from .common import fail, home_option, load_settings
+from .common import acting, fail, home_option, load_settings, signer_option
 
 
 @click.group()
@@ -61,36 +61,38 @@ def duty_stuck(home: Path) -> None:
         click.echo(f"{i.what:<16} {i.id:>8}  {i.where:<32} {i.why}")
 
 
-def _act(home: Path, act, target: int, done: str) -> None:
-    db = _database(home)
-    try:
-        what = act(db, SystemClock(), target, acts.local_actor())
-    except NotActionable as exc:
-        fail(str(exc))
-    finally:
-        db.dispose()
+def _act(home: Path, signer_home: Path | None, act, target: int, done: str) -> None:
+    with acting(home, signer_home) as (_settings, db, _gpg, clock, by):
+        try:
+            what = act(db, clock, target, by)
+        except NotActionable as exc:
+            fail(str(exc))
     click.echo(done.format(target=target, what=what))
 
 
 @duty.command("ack")
 @home_option
 @click.argument("event_id", type=int)
-def duty_ack(home: Path, event_id: int) -> None:
-    """Acknowledge the alert EVENT_ID (recorded under your name)."""
-    _act(home, acts.acknowledge_alert, event_id, "alert {target} ({what}) acknowledged")
+@signer_option()
+def duty_ack(home: Path, event_id: int, signer_home: Path | None) -> None:
+    """Acknowledge the alert EVENT_ID (signed by you, recorded under your name)."""
+    _act(home, signer_home, acts.acknowledge_alert, event_id, "alert {target} ({what}) acknowledged")
 
 
 @duty.command("requeue")
 @home_option
 @click.argument("item_id", type=int)
-def duty_requeue(home: Path, item_id: int) -> None:
-    """Put the quarantined item ITEM_ID back in its queue (recorded under your name)."""
-    _act(home, acts.requeue, item_id, "item {target} back in the {what} queue")
+@signer_option()
+def duty_requeue(home: Path, item_id: int, signer_home: Path | None) -> None:
+    """Put the quarantined item ITEM_ID back in its queue (signed by you, recorded under your name)."""
+    _act(home, signer_home, acts.requeue, item_id, "item {target} back in the {what} queue")
 
 
 @duty.command("retry")
 @home_option
 @click.argument("delivery_id", type=int)
-def duty_retry(home: Path, delivery_id: int) -> None:
-    """Try the failed delivery DELIVERY_ID again from the start of its back-off (recorded under your name)."""
-    _act(home, acts.retry_delivery, delivery_id, "delivery {target} to {what} queued again")
+@signer_option()
+def duty_retry(home: Path, delivery_id: int, signer_home: Path | None) -> None:
+    """Try the failed delivery DELIVERY_ID again from the start of its back-off (signed by you, recorded under your
+    name)."""
+    _act(home, signer_home, acts.retry_delivery, delivery_id, "delivery {target} to {what} queued again")

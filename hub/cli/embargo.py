@@ -11,13 +11,12 @@ import click
 
 from hub.embargo import sealing as embargo_mod
 from hub.embargo import decisions, resealing
-from .common import fail, home_option, opened, write_private
+from .common import acting, fail, home_option, opened, signer_option, write_private
 from hub.clock import brussels
 from hub.acts.statements import sign_with_home, signing_key
-from hub.registry.members import director
 
-key_home_option = click.option("--key-home", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-                               help="Your own GnuPG home, holding your member key (it never leaves it).")
+holder_home_option = signer_option("Your own GnuPG home, holding your member key: it names you, signs the act and "
+                                   "decrypts the item (the key never leaves it).")
 
 
 @click.group()
@@ -57,16 +56,17 @@ def embargo_list(home: Path, as_json: bool) -> None:
 @embargo.command("open")
 @home_option
 @click.argument("reference")
-@key_home_option
+@holder_home_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the content here (mode 0600) "
               "instead of standard output.")
-def embargo_open(home: Path, reference: str, key_home: Path, out: Path | None) -> None:
+def embargo_open(home: Path, reference: str, signer_home: Path | None, out: Path | None) -> None:
     """Decrypt an item locally with your own key; the opening is recorded before the content is shown."""
-    with opened(home) as (settings, db, _gpg, clock):
+    with acting(home, signer_home) as (settings, db, _gpg, clock, by):
         with db.unit_of_work() as uow:
+            act = by.sign(uow, clock, "embargo.open", ref=reference)
             try:
-                plaintext, who = embargo_mod.open_item(uow, clock, reference=reference, key_home=key_home,
-                                                       binary=settings.crypto.gpg_binary)
+                plaintext, who = embargo_mod.open_item(uow, clock, reference=reference, key_home=signer_home,
+                                                       binary=settings.crypto.gpg_binary, evidence=act.evidence())
             finally:
                 uow.commit()  # the opening, or the refused attempt, is recorded either way
         if out is not None:
@@ -80,13 +80,14 @@ def embargo_open(home: Path, reference: str, key_home: Path, out: Path | None) -
 @embargo.command("reseal")
 @home_option
 @click.argument("reference")
-@key_home_option
-def embargo_reseal(home: Path, reference: str, key_home: Path) -> None:
+@holder_home_option
+def embargo_reseal(home: Path, reference: str, signer_home: Path | None) -> None:
     """As a current holder, re-seal an item to the current holder list (after it changed)."""
-    with opened(home) as (settings, db, gpg, clock):
+    with acting(home, signer_home) as (settings, db, gpg, clock, by):
         with db.unit_of_work() as uow:
-            previous, now_version = resealing.reseal(uow, gpg, clock, reference=reference, key_home=key_home,
-                                                     binary=settings.crypto.gpg_binary)
+            act = by.sign(uow, clock, "embargo.reseal", ref=reference)
+            previous, now_version = resealing.reseal(uow, gpg, clock, reference=reference, key_home=signer_home,
+                                                     binary=settings.crypto.gpg_binary, evidence=act.evidence())
             uow.commit()
         db.checkpoint()  # the old ciphertext leaves the write-ahead log too (SQLite)
     click.echo(f"{reference} resealed from holder list version {previous} to {now_version}")
@@ -129,8 +130,7 @@ def embargo_statement(home: Path, reference: str, integrate: str, consent: str, 
 @home_option
 @click.argument("reference")
 @_with_decision_options
-@click.option("--signer-home", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The director's own GnuPG home: signs the decision.")
+@signer_option("The director's (or the deputy's) own GnuPG home: signs the decision for OCAM.")
 @click.option("--second-signature", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The Federal Prosecutor's (judicial) or providing service head's (foreign) detached signature "
                    "over the statement (see 'embargo statement').")
@@ -138,25 +138,22 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
                    signer_home: Path | None, second_signature: Path | None) -> None:
     """Record a joint decision once both signatures verify (law Art. 11-12 al. 3-5, AR Art. 15).
 
-    With one signature it stays pending, and nothing it would allow is allowed."""
-    if signer_home is None and second_signature is None:
-        fail("give --signer-home (the director) and/or --second-signature FILE")
-    with opened(home) as (settings, db, gpg, clock):
+    With OCAM's signature only it stays pending, and nothing it would allow is allowed."""
+    with acting(home, signer_home) as (settings, db, gpg, clock, _by):
         with db.reader() as uow:
             text = decisions.statement(uow, reference=reference, integrate=integrate, consent=consent,
                                        recipients=_recipients(recipients), hub=settings.hub.address)
-            boss = director(uow)
+            keys = [m.fingerprint for m in uow.members.all()]
         binary = settings.crypto.gpg_binary
-        director_sig = (sign_with_home(signer_home, signing_key(signer_home, [boss.fingerprint], binary=binary), text,
-                                       binary=binary) if signer_home else None)
+        director_sig = sign_with_home(signer_home, signing_key(signer_home, keys, binary=binary), text, binary=binary)
         with db.unit_of_work() as uow:
             decision = decisions.submit(uow, gpg, clock, text=text, director_signature=director_sig,
                                         second_signature=second_signature.read_bytes() if second_signature else None)
             uow.commit()
             state = decision.state
     if state != "recorded":
-        click.echo(f"{reference}: decision NOT recorded — it has one signature of two; it waits for the "
-                   f"{'director' if director_sig is None else 'second party'}'s signature", err=True)
+        click.echo(f"{reference}: decision NOT recorded — it has one signature of two; it waits for the second "
+                   "party's signature", err=True)
         raise SystemExit(3)
     click.echo(f"{reference}: joint decision recorded (integrate={integrate}, consent={consent}, "
                f"recipients={', '.join(_recipients(recipients)) or '-'})")
@@ -174,9 +171,11 @@ def export() -> None:
                               "always whole.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The JSON file; the "
               "CSV goes beside it, each with a .asc signature by the hub.")
-def export_oversight(home: Path, committee: str, since: str | None, out: Path) -> None:
+@signer_option("The director's (or the deputy's) own GnuPG home: signs the export's act.")
+def export_oversight(home: Path, committee: str, since: str | None, out: Path, signer_home: Path | None) -> None:
     """Every event of the period with its proof in a checkpoint signed now, the cosigned checkpoints, the holder
-    lists with the director's signatures and every access to embargoed items; signed by the hub."""
+    lists with the director's signatures and every access to embargoed items; signed by the hub, the export the
+    signed act of the director or the deputy."""
     from hub.audit.checkpoints import Checkpointer
     from hub.clock import BRUSSELS
     from hub.embargo import oversight
@@ -188,12 +187,13 @@ def export_oversight(home: Path, committee: str, since: str | None, out: Path) -
             start = datetime.fromisoformat(since).replace(tzinfo=BRUSSELS).astimezone(timezone.utc)
         except ValueError:
             fail(f"--since {since!r}: give a date like 2026-01-31")
-    with opened(home) as (settings, db, gpg, clock):
+    with acting(home, signer_home) as (settings, db, gpg, clock, by):
         checkpointer = Checkpointer.of_hub(settings, db, gpg, clock)
         try:
             issued = checkpointer.issue("oversight")
             with db.unit_of_work() as uow:
-                written = oversight.write(uow, gpg, clock, settings, issued, committee=committee, since=start, out=out)
+                written = oversight.write(uow, gpg, clock, settings, issued, by, committee=committee, since=start,
+                                          out=out)
                 uow.commit()
         except LogCorrupt as exc:  # the log no longer holds what was signed, or cosigned: nothing goes out
             checkpointer.alert(str(exc), exc.index)

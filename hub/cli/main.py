@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from hub import home as home_mod
 from hub.errors import HubError
 from hub.ops import logs
 
-from .common import fail, home_option, load_settings, scratch_option
+from .common import command_clock, fail, home_option, load_settings, scratch_option, signer_option
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -40,17 +41,28 @@ def main(verbose: int, log_format: str | None) -> None:
               help="Import this secret key (armoured) instead of generating one.")
 @click.option("--store-url", envvar="PASSERELLE_STORE__URL",
               help="Database of the store (postgresql+psycopg://...); default HOME/passerelle.db (SQLite).")
-def init(home: Path, domain: str, address: str | None, hub_key: Path | None, store_url: str | None) -> None:
-    """Create the hub identity: OpenPGP key, TLS certificate, storage key, store and settings."""
+@click.option("--director", "director_name", required=True,
+              help="The director's name: the first member, cleared TOP-SECRET (law Art. 7); every later member, "
+                   "partner and recipient is registered under the director's (or the deputy's) signature.")
+@click.option("--director-email", required=True, help="The director's address; must be in a user id of the key.")
+@click.option("--director-key", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The director's public key (it must sign and encrypt; the secret key stays in the director's "
+                   "own GnuPG home).")
+def init(home: Path, domain: str, address: str | None, hub_key: Path | None, store_url: str | None,
+         director_name: str, director_email: str, director_key: Path) -> None:
+    """Create the hub identity (OpenPGP key, TLS certificate, storage key, store and settings) and register its
+    director."""
     try:
         identity = home_mod.init(home, domain, address=address, hub_key=hub_key.read_bytes() if hub_key else None,
-                                 store_url=store_url)
+                                 store_url=store_url,
+                                 director=home_mod.Director(director_name, director_email, director_key.read_bytes()))
     except HubError as exc:
         fail(str(exc))
     click.echo(f"Initialised {identity.home}")
     click.echo(f"  hub address      {identity.address}")
     click.echo(f"  OpenPGP key      {identity.fingerprint}")
     click.echo(f"  TLS certificate  sha256 {identity.tls_fingerprint}")
+    click.echo(f"  director         {director_name} <{director_email.strip().lower()}> key {identity.director}")
 
 
 @main.command()
@@ -108,12 +120,24 @@ def store_upgrade(home: Path) -> None:
 @main.command()
 @home_option
 @click.option("--refresh", default=1.0, show_default=True, help="Seconds between refreshes.")
-def tui(home: Path, refresh: float) -> None:
+@signer_option("Your own GnuPG home, holding your member key: signs the dashboard's acts (acknowledge, requeue, "
+               "retry); gpg runs there, the dashboard holds no key. Without it the dashboard only shows.")
+def tui(home: Path, refresh: float, signer_home: Path | None) -> None:
     """The duty officer's dashboard (reads the store; run it beside `passerelle serve`)."""
+    with dashboard(home, refresh, signer_home) as app:
+        app.run()
+
+
+@contextmanager
+def dashboard(home: Path, refresh: float, signer_home: Path | None):
+    """The dashboard `passerelle tui` runs over the home's store, its acts signed in *signer_home* (or none)."""
+    from hub.acts.signed import MemberHome
+    from hub.home import open_gpg
     from store import Database
     from tui import Dashboard
 
     settings = load_settings(home)
+    signer = MemberHome.of(signer_home, settings, open_gpg(settings)) if signer_home else None
     db = Database(settings.database_url)
     try:
         broker = None
@@ -122,7 +146,7 @@ def tui(home: Path, refresh: float) -> None:
             from hub.transport.depths import BrokerDepths
 
             broker = BrokerDepths(settings.transport, STAGES)
-        Dashboard(db, refresh_seconds=refresh, broker=broker).run()
+        yield Dashboard(db, refresh_seconds=refresh, broker=broker, signer=signer, clock=command_clock())
     finally:
         db.dispose()
 
@@ -177,6 +201,7 @@ def demo(speed: float, shots: Path | None, after: float, within: Path | None) ->
     letting others go overdue; a local relay captures what the hub sends; the dashboard is in front.
     Quit the dashboard (q) to stop everything and remove the temporary home; SIGTERM, SIGHUP (the terminal
     closing) and SIGINT do the same."""
+    from crypto import Gpg
     from tui import Dashboard
 
     from hub.tools import demo as demo_mod
@@ -192,8 +217,8 @@ def demo(speed: float, shots: Path | None, after: float, within: Path | None) ->
     def dashboard(db, session) -> Dashboard:
         # Under the accelerated clock a rate "minute" is about one real second.
         bucket = timedelta(minutes=max(1, round(speed / 60)))
-        return Dashboard(db, refresh_seconds=1.0, clock=session.clock, operator="demo-officer", rate_bucket=bucket,
-                         clock_speed=speed)
+        return Dashboard(db, refresh_seconds=1.0, clock=session.clock, rate_bucket=bucket, clock_speed=speed,
+                         signer=session.signer("duty-officer", Gpg(session.settings.gnupg_home)))
 
     try:
         status = demo_mod.run(speed, dashboard, within=within)

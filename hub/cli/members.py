@@ -11,7 +11,7 @@ from hub.acts.statements import sign_with_home, signing_key
 from hub.embargo import holders as holders_mod
 from hub.embargo import resealing
 from hub.registry import members as members_mod
-from .common import fail, home_option, opened
+from .common import MISSING_SIGNER, acting, fail, home_option, opened, signer_option
 from hub.clock import brussels
 from hub.registry.recipients import CLEARANCES
 
@@ -24,14 +24,18 @@ def member() -> None:
 @member.command("add")
 @home_option
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(members_mod.ROLES))
+@click.option("--role", required=True, type=click.Choice([r for r in members_mod.ROLES if r != members_mod.DIRECTOR]),
+              help="The director is registered by `passerelle init --director`.")
 @click.option("--email", required=True, help="The member's address; must be in a user id of the key.")
 @click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--clearance", required=True, type=click.Choice(CLEARANCES, case_sensitive=False))
-def member_add(home: Path, name: str, role: str, email: str, key_file: Path, clearance: str) -> None:
-    """Register NAME and bind exactly the key in --key (it must encrypt: embargoed items are sealed to it)."""
-    with opened(home) as (_settings, db, gpg, clock), db.unit_of_work() as uow:
-        m = members_mod.add(uow, gpg, clock, name=name, role=role, email=email, key_data=key_file.read_bytes(),
+@signer_option()
+def member_add(home: Path, name: str, role: str, email: str, key_file: Path, clearance: str,
+               signer_home: Path | None) -> None:
+    """Register NAME and bind exactly the key in --key (it must sign, for NAME's acts, and encrypt: embargoed items
+    are sealed to it), under the director's or the deputy's signature; a deputy only under the director's."""
+    with acting(home, signer_home) as (_settings, db, gpg, clock, by), db.unit_of_work() as uow:
+        m = members_mod.add(uow, gpg, clock, by, name=name, role=role, email=email, key_data=key_file.read_bytes(),
                             clearance=clearance.upper())
         uow.commit()
         click.echo(f"registered {m.name} ({m.role}, cleared {m.clearance}) <{m.email}> key {m.fingerprint}")
@@ -82,7 +86,8 @@ def member_show(home: Path, name: str, as_json: bool) -> None:
 
 @click.group()
 def holders() -> None:
-    """The embargo holder lists; every change needs the director's signature (law Art. 11-12 al. 2)."""
+    """The embargo holder lists; every change needs the director's (or the deputy's) signature (law Art. 11-12
+    al. 2)."""
 
 
 def _change(home: Path, action: str, kind: str, member_name: str, signer_home: Path | None,
@@ -91,20 +96,19 @@ def _change(home: Path, action: str, kind: str, member_name: str, signer_home: P
         with db.reader() as uow:
             change = holders_mod.propose(uow, kind=kind, action=action, member_name=member_name,
                                          hub=settings.hub.address, now=clock.now())
-            boss = members_mod.director(uow)
+            keys = [m.fingerprint for m in uow.members.all()]
         text = change.statement()
         if statement_out is not None:
             statement_out.write_text(text, encoding="utf-8")
             reseal = " --reseal-home DIR (a remaining holder's own GnuPG home)" if action == "remove" else ""
-            click.echo(f"statement written to {statement_out}; have the director sign it (gpg --armor "
+            click.echo(f"statement written to {statement_out}; have the director (or the deputy) sign it (gpg --armor "
                        f"--detach-sign) and run: passerelle holders apply --statement {statement_out} "
                        f"--signature {statement_out}.asc{reseal}")
             return
         if signer_home is None:
-            fail("give --signer-home DIR (the director's own GnuPG home) or --statement-out FILE")
+            fail(f"{MISSING_SIGNER}; or write the statement for signing elsewhere with --statement-out FILE")
         binary = settings.crypto.gpg_binary
-        signature = sign_with_home(signer_home, signing_key(signer_home, [boss.fingerprint], binary=binary), text,
-                                   binary=binary)
+        signature = sign_with_home(signer_home, signing_key(signer_home, keys, binary=binary), text, binary=binary)
         _apply(settings, db, gpg, clock, text, signature, [signer_home, *reseal_homes])
 
 
@@ -123,8 +127,7 @@ def _apply(settings, db, gpg, clock, statement: str, signature: bytes, homes: li
 
 
 kind_option = click.option("--kind", required=True, type=click.Choice(holders_mod.KINDS))
-signer_option = click.option("--signer-home", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                             help="The director's own GnuPG home, used to sign the change.")
+director_home_option = signer_option("The director's (or the deputy's) own GnuPG home, used to sign the change.")
 statement_option = click.option("--statement-out", type=click.Path(dir_okay=False, path_type=Path),
                                 help="Write the statement for signing elsewhere instead (then: holders apply).")
 reseal_option = click.option(
@@ -137,10 +140,10 @@ reseal_option = click.option(
 @home_option
 @kind_option
 @click.argument("member_name", metavar="MEMBER")
-@signer_option
+@director_home_option
 @statement_option
 def holders_add(home: Path, kind: str, member_name: str, signer_home: Path | None, statement_out: Path | None) -> None:
-    """Designate MEMBER as a holder of KIND's embargoed items (signed by the director)."""
+    """Designate MEMBER as a holder of KIND's embargoed items (signed by the director or the deputy)."""
     _change(home, "add", kind, member_name, signer_home, statement_out)
 
 
@@ -148,12 +151,12 @@ def holders_add(home: Path, kind: str, member_name: str, signer_home: Path | Non
 @home_option
 @kind_option
 @click.argument("member_name", metavar="MEMBER")
-@signer_option
+@director_home_option
 @statement_option
 @reseal_option
 def holders_remove(home: Path, kind: str, member_name: str, signer_home: Path | None,
                    statement_out: Path | None, reseal_homes: tuple[Path, ...]) -> None:
-    """Withdraw MEMBER from KIND's holders (signed by the director). In the same act every item of KIND the
+    """Withdraw MEMBER from KIND's holders (signed by the director or the deputy). In the same act every item of KIND the
     member's key opens is resealed to the remaining holders, decrypted through the director's home (or
     --reseal-home); if one cannot be, nothing changes (law Art. 11-12 al. 2)."""
     _change(home, "remove", kind, member_name, signer_home, statement_out, reseal_homes)
@@ -165,7 +168,7 @@ def holders_remove(home: Path, kind: str, member_name: str, signer_home: Path | 
 @click.option("--signature", "signature_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @reseal_option
 def holders_apply(home: Path, statement_file: Path, signature_file: Path, reseal_homes: tuple[Path, ...]) -> None:
-    """Apply a change statement signed elsewhere by the director (detached, armoured). A removal is applied
+    """Apply a change statement signed elsewhere by the director or the deputy (detached, armoured). A removal is applied
     only with --reseal-home of a remaining holder when an item is sealed to the member removed."""
     with opened(home) as (settings, db, gpg, clock):
         _apply(settings, db, gpg, clock, statement_file.read_text(encoding="utf-8"), signature_file.read_bytes(),

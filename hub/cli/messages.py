@@ -11,7 +11,7 @@ import click
 
 from store import Message
 
-from .common import fail, home_option, load_settings, opened
+from .common import MISSING_SIGNER, acting, fail, home_option, load_settings, signer_option
 from hub.clock import brussels
 from hub.retention.items import review_due
 
@@ -172,13 +172,11 @@ def _why_copy(reference: str, name: str, entry, delivery) -> str:
 @messages.command("open")
 @home_option
 @click.argument("reference")
-@click.option("--signer-home", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Your own GnuPG home, holding your member key: it names you and signs the act (the key never "
-                   "leaves it).")
+@signer_option()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the message here (created with mode 0600, never overwritten). Without it the message goes "
                    "to standard output, which must then be a pipe or a file, not a terminal.")
-def messages_open(home: Path, reference: str, signer_home: Path, out: Path | None) -> None:
+def messages_open(home: Path, reference: str, signer_home: Path | None, out: Path | None) -> None:
     """Read a stored message as a member: the partner's original, its signature checkable with the partner's key.
 
     The director and the deputy open every message that is not embargoed, other members those routed to them;
@@ -186,6 +184,8 @@ def messages_open(home: Path, reference: str, signer_home: Path, out: Path | Non
     from crypto import StorageKey
     from hub.inbound.reading import open_message
 
+    if signer_home is None:
+        fail(MISSING_SIGNER)
     if out is None and sys.stdout.isatty():
         fail("the message is not written to a terminal (it is the partner's content, control characters and all): "
              "give --out FILE, or pipe it (… | less, > FILE)")
@@ -196,12 +196,10 @@ def messages_open(home: Path, reference: str, signer_home: Path, out: Path | Non
         except FileExistsError:
             fail(f"{out} exists; the opened message is never written over a file")
     try:
-        with opened(home) as (settings, db, gpg, clock), db.unit_of_work() as uow:
-            try:
-                content, who = open_message(uow, settings, gpg, StorageKey.load(settings.storage_key_path), clock,
-                                            reference=reference, signer_home=signer_home)
-            finally:
-                uow.commit()  # the opening, or the refused attempt, is recorded either way, before any write
+        with acting(home, signer_home) as (settings, db, gpg, clock, by), db.unit_of_work() as uow:
+            content, who = open_message(uow, settings, gpg, StorageKey.load(settings.storage_key_path), clock,
+                                        reference=reference, by=by)
+            uow.commit()  # the opening is recorded before any write (a refusal is recorded by `acting`)
     except BaseException:
         if fd is not None:
             os.close(fd)
@@ -294,6 +292,7 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     for d in data["deliveries"]:
         click.echo(f"  {d['purpose']:<14} to {d['to']}: {d['state']} after {d['attempts']} attempt(s)"
                    + (f" — {d['last_error']}" if d["last_error"] else ""))
-    click.echo("  audit trail:")
+    click.echo("  audit trail (a member's signed act: its statement and signature in --json, `audit list`):")
     for e in data["audit"]:
-        click.echo(f"    {brussels(e['at'])}  {e['action']:<22} {e['actor']}")
+        signed = "  signed act" if "signature" in e["detail"] else ""
+        click.echo(f"    {brussels(e['at'])}  {e['action']:<22} {e['actor']}{signed}")

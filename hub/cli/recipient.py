@@ -8,9 +8,7 @@ from pathlib import Path
 import click
 
 from hub.registry import recipients as recipients_mod
-from .common import fail, home_option, load_settings
-from hub.clock import SystemClock
-from hub.errors import PartnerError
+from .common import acting, fail, home_option, load_settings, signer_option
 from hub.registry.partners import PARTNER_KINDS
 
 
@@ -34,25 +32,17 @@ def recipient() -> None:
 @click.option("--oversees", multiple=True, type=click.Choice(PARTNER_KINDS),
               help="For a minister: the support services under it (repeat).")
 @click.option("--basis", help="For a public authority: its need to know (law Art. 10 §1 f)).")
+@signer_option()
 def recipient_add(home: Path, name: str, type_: str, email: str, key_file: Path, clearance: str,
-                  oversees: tuple[str, ...], basis: str | None) -> None:
-    """Register NAME with its address, key and security clearance."""
-    from hub.home import open_gpg
-    from store import Database
-
-    settings = load_settings(home)
-    db = Database(settings.database_url)
-    try:
-        with db.unit_of_work() as uow:
-            r = recipients_mod.add(uow, open_gpg(settings), SystemClock(),
-                                   name=name, type=type_, email=email, key_data=key_file.read_bytes(),
-                                   clearance=clearance.upper(), oversees=list(oversees), basis=basis)
-            uow.commit()
-            click.echo(f"registered {r.name} ({r.type}, cleared {r.clearance}) <{r.email}> key {r.fingerprint}")
-    except PartnerError as exc:
-        fail(str(exc))
-    finally:
-        db.dispose()
+                  oversees: tuple[str, ...], basis: str | None, signer_home: Path | None) -> None:
+    """Register NAME with its address, key and security clearance (under the director's or the deputy's
+    signature)."""
+    with acting(home, signer_home) as (_settings, db, gpg, clock, by), db.unit_of_work() as uow:
+        r = recipients_mod.add(uow, gpg, clock, by, name=name, type=type_, email=email,
+                               key_data=key_file.read_bytes(), clearance=clearance.upper(), oversees=list(oversees),
+                               basis=basis)
+        uow.commit()
+        click.echo(f"registered {r.name} ({r.type}, cleared {r.clearance}) <{r.email}> key {r.fingerprint}")
 
 
 @recipient.command("list")

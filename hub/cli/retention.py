@@ -12,13 +12,12 @@ import click
 
 from hub.acts.statements import sign_with_home, signing_key
 from hub.clock import BRUSSELS, brussels
-from hub.registry.members import director
+from hub.registry.members import DIRECTOR
 from hub.retention import review
 from hub.retention.items import review_due
-from .common import fail, home_option, opened
+from .common import MISSING_SIGNER, fail, home_option, opened, signer_option
 
-signer_option = click.option("--signer-home", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                             help="Your own GnuPG home, holding your member key: signs the statement.")
+signed_by_option = signer_option("Your own GnuPG home, holding your member key: signs the statement.")
 statement_option = click.option("--statement-out", type=click.Path(dir_okay=False, path_type=Path),
                                 help="Write the statement for signing elsewhere instead (then: retention apply).")
 
@@ -80,7 +79,7 @@ def _act(home: Path, build: Callable, wanted: Callable, signer_home: Path | None
                        f"passerelle retention apply --statement {statement_out} --signature {statement_out}.asc")
             return
         if signer_home is None:
-            fail("give --signer-home DIR (your own GnuPG home) or --statement-out FILE")
+            fail(f"{MISSING_SIGNER}; or write the statement for signing elsewhere with --statement-out FILE")
         binary = settings.crypto.gpg_binary
         signature = sign_with_home(signer_home, signing_key(signer_home, keys, binary=binary), text, binary=binary)
         _apply(db, gpg, clock, settings, text, signature)
@@ -116,7 +115,7 @@ def _members(uow) -> list[str]:
 @click.option("--ground", required=True, type=click.Choice(list(review.GROUNDS)),
               help="Which of AR Art. 5 §3's grounds: " + "; ".join(f"{k}: {v}" for k, v in review.GROUNDS.items()))
 @click.option("--reason", required=True, help="What OCAM learned, in one line (kept with the signed statement).")
-@signer_option
+@signed_by_option
 @statement_option
 def retention_trigger(home: Path, reference: str, ground: str, reason: str, signer_home: Path | None,
                       statement_out: Path | None) -> None:
@@ -131,14 +130,14 @@ def retention_trigger(home: Path, reference: str, ground: str, reason: str, sign
 @click.argument("reference")
 @click.option("--decision", required=True, type=click.Choice(review.DECISIONS),
               help="keep (the next review follows on its calendar) or erase (crypto-shredded now).")
-@signer_option
+@signed_by_option
 @statement_option
 def retention_review(home: Path, reference: str, decision: str, signer_home: Path | None,
                      statement_out: Path | None) -> None:
     """The director's signed decision on REFERENCE's due (or triggered) review (AR Art. 5 §4)."""
     _act(home, lambda uow, hub, now: review.review_statement(uow, reference=reference, decision=decision, hub=hub,
                                                              now=now),
-         lambda uow: [director(uow).fingerprint], signer_home, statement_out)
+         lambda uow: [m.fingerprint for m in uow.members.with_role(DIRECTOR)], signer_home, statement_out)
 
 
 @retention.command("apply")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from .common import command_clock, fail, home_option, load_settings
+from .common import MISSING_SIGNER, acting, fail, home_option, opened, signer_option
 from hub.clock import brussels
-from hub.errors import PartnerError
 from hub.intake.fields import URGENCIES
 
 
@@ -40,19 +39,17 @@ def _due(value: str | None) -> datetime | None:
 @click.option("--due", help="Answer due at this time (ISO 8601 with offset), in the future and within the "
               "urgency's legal window, instead of the whole window.")
 @click.option("--immediate", is_flag=True, help="The director demands immediate communication (law Art. 6 §1 al. 2; "
-              "FLASH): needs --motivation.")
-@click.option("--motivation", help="With --immediate: the director's motivation, stated in the request and recorded.")
+              "FLASH): the director's own signed act, with --motivation.")
+@click.option("--motivation", help="With --immediate: the director's motivation, signed, stated in the request and "
+              "recorded.")
+@signer_option()
 def send_request(home: Path, partner: str, urgency: str, subject: str, body_file: Path, attach: tuple[Path, ...],
-                 due: str | None, immediate: bool, motivation: str | None) -> None:
-    """Sign a request, encrypt it to the contact point's key only, and queue it; the partner's clock starts at
-    its acknowledgement (AR Art. 11 §2): the partner's signed MDN or a success DSN from its server, whichever
-    comes first (the relay's 250 only for a partner whose own server the relay is)."""
+                 due: str | None, immediate: bool, motivation: str | None, signer_home: Path | None) -> None:
+    """Sign a request, encrypt it to the contact point's key only, and queue it, as your signed act; the partner's
+    clock starts at its acknowledgement (AR Art. 11 §2): the partner's signed MDN or a success DSN from its
+    server, whichever comes first (the relay's 250 only for a partner whose own server the relay is)."""
     from crypto import StorageKey
 
-    from hub.home import open_gpg
-    from store import Database
-
-    from hub.errors import DueRefused
     from hub.outbound.requests import Immediate
     from hub.outbound.requests import send_request as do_send
     from hub.transport.embedded import EmbeddedTransport
@@ -61,22 +58,14 @@ def send_request(home: Path, partner: str, urgency: str, subject: str, body_file
         fail("--motivation goes with --immediate (law Art. 6 §1 al. 2)")
     if immediate and not (motivation or "").strip():
         fail("--immediate needs the director's --motivation (law Art. 6 §1 al. 2: \"le directeur motive sa demande\")")
-    settings = load_settings(home)
-    db = Database(settings.database_url)
-    clock = command_clock()
-    try:
-        with db.unit_of_work() as uow:
-            sent = do_send(uow, settings=settings, gpg=open_gpg(settings),
-                           key=StorageKey.load(settings.storage_key_path), clock=clock,
-                           transport=EmbeddedTransport(db, clock), partner_name=partner, urgency=urgency.upper(),
-                           subject=subject, body=body_file.read_text(encoding="utf-8"),
-                           attachments=[(p.name, p.read_bytes()) for p in attach], due_at=_due(due),
-                           immediate=Immediate(motivation or "") if immediate else None)
-            uow.commit()
-    except (PartnerError, DueRefused) as exc:
-        fail(str(exc))
-    finally:
-        db.dispose()
+    due_at = _due(due)
+    with acting(home, signer_home) as (settings, db, gpg, clock, by), db.unit_of_work() as uow:
+        sent = do_send(uow, settings=settings, gpg=gpg, key=StorageKey.load(settings.storage_key_path), clock=clock,
+                       transport=EmbeddedTransport(db, clock), by=by, partner_name=partner, urgency=urgency.upper(),
+                       subject=subject, body=body_file.read_text(encoding="utf-8"),
+                       attachments=[(p.name, p.read_bytes()) for p in attach], due_at=due_at,
+                       immediate=Immediate(motivation or "") if immediate else None)
+        uow.commit()
     if sent.held:
         click.echo(f"{sent.reference} HELD: the key of {partner} is {sent.reason}; nothing was sent "
                    f"(update it with 'passerelle partner update-key'). An alert was raised.")
@@ -108,53 +97,50 @@ def send_request(home: Path, partner: str, urgency: str, subject: str, body_file
 @click.option("--integrated-for", "integrated_for", multiple=True,
               help="With --integrates: only these recipients get the version with it (each must be allowed).")
 @click.option("--preview", is_flag=True, help="Show recipients, bases, clearance and key checks; send nothing.")
+@signer_option("Your own GnuPG home, holding your member key: it names you and signs the act (not needed with "
+               "--preview).")
 def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgency: str, classification: str,
                     subject: str, body_file: Path, attach: tuple[Path, ...], added: tuple[str, ...],
                     bases: tuple[str, ...], excluded: tuple[str, ...], reasons: tuple[str, ...], request: str | None,
                     integrates: str | None, without_file: Path | None, integrated_for: tuple[str, ...],
-                    preview: bool) -> None:
+                    preview: bool, signer_home: Path | None) -> None:
     """Send an evaluation to exactly the recipients law Art. 10 lists for its kind and origin, each copy
-    encrypted to its recipient only. Any failed check stops the send and names the recipient."""
+    encrypted to its recipient only, as your signed act (--add-recipient and --exclude: the director's or the
+    deputy's). Any failed check stops the send and names the recipient."""
     from crypto import StorageKey
 
-    from hub.home import open_gpg
-    from store import Database
-
+    from hub.acts.signed import MemberHome
     from hub.evaluations import sending as evaluations
     from hub.embargo.decisions import integration as integration_of
-    from hub.errors import EmbargoError
     from hub.evaluations.policy import Policy, PolicyError
     from hub.transport.embedded import EmbeddedTransport
 
     if len(added) != len(bases) or len(excluded) != len(reasons):
         fail("give one --basis per --add-recipient and one --reason per --exclude")
-    settings = load_settings(home)
-    db = Database(settings.database_url)
-    clock = command_clock()
-    gpg = open_gpg(settings)
+    if signer_home is None and not preview:
+        fail(MISSING_SIGNER)
     try:
-        policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)
-        with db.unit_of_work() as uow:
-            the_plan = evaluations.plan(uow, gpg, policy, clock.now(), kind=kind, origin=origin,
-                                        classification=classification.upper(), additions=list(zip(added, bases)),
-                                        exclusions=dict(zip(excluded, reasons)))
-            integration = integration_of(uow, integrates) if integrates else None
-            _show_plan(the_plan, classification.upper(), threat_level)
-            if preview:
-                return
-            reference = evaluations.send(
-                uow, settings=settings, gpg=gpg, key=StorageKey.load(settings.storage_key_path), clock=clock,
-                transport=EmbeddedTransport(db, clock), the_plan=the_plan, kind=kind, origin=origin,
-                threat_level=threat_level, urgency=urgency.upper(), classification=classification.upper(),
-                subject=subject, body=body_file.read_text(encoding="utf-8"),
-                attachments=[(p.name, p.read_bytes()) for p in attach], request=request, integration=integration,
-                body_without=without_file.read_text(encoding="utf-8") if without_file else None,
-                integrated_for=list(integrated_for) or None)
-            uow.commit()
-    except (PolicyError, EmbargoError) as exc:
+        with opened(home) as (settings, db, gpg, clock):
+            policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)
+            with db.unit_of_work() as uow:
+                the_plan = evaluations.plan(uow, gpg, policy, clock.now(), kind=kind, origin=origin,
+                                            classification=classification.upper(), additions=list(zip(added, bases)),
+                                            exclusions=dict(zip(excluded, reasons)))
+                integration = integration_of(uow, integrates) if integrates else None
+                _show_plan(the_plan, classification.upper(), threat_level)
+                if preview:
+                    return
+                reference = evaluations.send(
+                    uow, settings=settings, gpg=gpg, key=StorageKey.load(settings.storage_key_path), clock=clock,
+                    transport=EmbeddedTransport(db, clock), by=MemberHome.of(signer_home, settings, gpg),
+                    the_plan=the_plan, kind=kind, origin=origin, threat_level=threat_level, urgency=urgency.upper(),
+                    classification=classification.upper(), subject=subject, body=body_file.read_text(encoding="utf-8"),
+                    attachments=[(p.name, p.read_bytes()) for p in attach], request=request, integration=integration,
+                    body_without=without_file.read_text(encoding="utf-8") if without_file else None,
+                    integrated_for=list(integrated_for) or None)
+                uow.commit()
+    except PolicyError as exc:
         fail(str(exc))
-    finally:
-        db.dispose()
     click.echo(f"{reference} queued for {len(the_plan.included)} recipient(s)")
 
 

@@ -16,16 +16,17 @@ from crypto import Gpg
 from store import EmbargoDecision, Message, UnitOfWork
 
 from hub import audit
+from hub.acts.competence import authorise
 from hub.acts.statements import Statement, verify
 from hub.clock import Clock
 from .sealing import item_of
 from hub.errors import EmbargoError, StatementError
-from hub.registry.members import director
 
 INTEGRATE = ("yes", "no", "protection")
 CONSENT = ("yes", "no")
 TITLE = "Passerelle joint embargo decision"
 FEDERAL_PROSECUTOR = "federal-prosecutor"
+ACT = "embargo.decide"
 
 
 def statement(uow: UnitOfWork, *, reference: str, integrate: str, consent: str, recipients: list[str],
@@ -95,17 +96,17 @@ def _record_if_complete(uow: UnitOfWork, clock: Clock, decision: EmbargoDecision
                  second=decision.second_party)
 
 
-def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signature: bytes | None = None,
-           second_signature: bytes | None = None, actor: str = "operator") -> EmbargoDecision:
-    """Add the detached signatures given to the decision stated by *text*; it is recorded once it has both."""
-    decision, message, item = _decision_for(uow, clock, text, actor)
-    if director_signature is not None:
-        boss = director(uow)
-        signer = verify(gpg, text, director_signature, [(boss.name, boss.fingerprint)], role="director")
-        decision.director_signature = director_signature.decode("ascii")
-        decision.director_fingerprint = signer.fingerprint
-        audit.record(uow, clock, "embargo.decision_signed", actor=signer.name, ref=message.reference,
-                     role="director")
+def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signature: bytes,
+           second_signature: bytes | None = None) -> EmbargoDecision:
+    """OCAM's signature over the decision stated by *text* — the director's, or the deputy's (hub/acts/competence.py),
+    verified against the registered members — and the second party's if given; it is recorded once it has both."""
+    ocam = verify(gpg, text, director_signature, [(m.name, m.fingerprint) for m in uow.members.all()], role="member")
+    member = uow.members.by_fingerprint(ocam.fingerprint)
+    authorise(member, ACT, ref=_parse(text).get("reference"))
+    decision, message, item = _decision_for(uow, clock, text, member.name)
+    decision.director_signature = director_signature.decode("ascii")
+    decision.director_fingerprint = ocam.fingerprint
+    audit.record(uow, clock, "embargo.decision_signed", actor=member.name, ref=message.reference, role=member.role)
     if second_signature is not None:
         role = _second_role(item.kind)
         signer = verify(gpg, text, second_signature, second_party(uow, message, item.kind), role=role)

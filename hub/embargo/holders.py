@@ -1,6 +1,7 @@
 """Holder lists: the members the director designates to read embargoed intelligence of each kind
-(law Art. 11 al. 2 judicial, Art. 12 al. 2 foreign). A change is applied only with the director's
-signature over a canonical statement of it; every version is kept with that statement and signature."""
+(law Art. 11 al. 2 judicial, Art. 12 al. 2 foreign). A change is applied only with the director's (or the
+deputy's: hub/acts/competence.py) signature over a canonical statement of it; every version is kept with that
+statement and signature."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from crypto import Gpg
 from store import HolderListVersion, Member, UnitOfWork
 
 from hub import audit
+from hub.acts.competence import authorise
 from hub.acts.statements import Signer, Statement, verify as verify_signed
 from hub.clock import Clock
 from hub.errors import EmbargoError, StatementError
@@ -18,6 +20,7 @@ from hub.registry.members import DIRECTOR, director
 
 KINDS = ("judicial", "foreign")
 STATEMENT_TITLE = "Passerelle holder-list change"
+ACT = "holders.change"
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,16 @@ def propose(uow: UnitOfWork, *, kind: str, action: str, member_name: str, hub: s
 
 
 def verify(uow: UnitOfWork, gpg: Gpg, *, statement: str, signature: bytes, hub: str) -> tuple[Change, Signer]:
-    """The change *statement* states, once the director's signature over it verifies.
+    """The change *statement* states, once the signature over it verifies as a member's whose role may change the
+    lists (the director's or the deputy's).
 
-    Refused when the signature is not a good one by the registered director's key, when the statement is
-    for another hub, or when it was made against a version that is no longer the current one."""
-    boss = director(uow)
-    signer = verify_signed(gpg, statement, signature, [(boss.name, boss.fingerprint)], role="director")
+    Refused when the signature is not a good one by a registered member's key (AccessRefused when that member may
+    not change the lists), when the statement is for another hub, or when it was made against a version that is
+    no longer the current one."""
+    signer = verify_signed(gpg, statement, signature, [(m.name, m.fingerprint) for m in uow.members.all()],
+                           role="member")
     change = _parse(statement)
+    authorise(uow.members.by_fingerprint(signer.fingerprint), ACT)
     if change.hub != hub:
         raise EmbargoError(f"the statement is for hub {change.hub}, not {hub}")
     version, _holders = current(uow, change.kind)
@@ -105,21 +111,20 @@ def record(uow: UnitOfWork, clock: Clock, change: Change, signer: Signer, *, sta
                            f"({', '.join(refs)}{', ...' if len(left) > 5 else ''}); a removal reseals them to "
                            "the remaining holders in the same act: give the GnuPG home of a remaining holder "
                            "(--reseal-home DIR); nothing changed")
-    boss = director(uow)
     version = change.base_version + 1
     row = uow.holders.add(HolderListVersion(
         kind=change.kind, version=version, holders=[{"name": n, "fingerprint": f} for n, f in change.holders],
         change=change.action, subject=change.member, statement=statement, signature=signature.decode("ascii"),
         signer_fingerprint=signer.fingerprint, signed_by=signer.name, changed_at=clock.now(),
     ))
-    audit.record(uow, clock, "holders.changed", actor=boss.name, kind=change.kind, version=version,
+    audit.record(uow, clock, "holders.changed", actor=signer.name, kind=change.kind, version=version,
                  change=change.action, member=change.member, holders=len(change.holders),
-                 signer=signer.signing_fingerprint)
+                 signer=signer.signing_fingerprint, statement=Statement.parse(statement, STATEMENT_TITLE).digest())
     return row
 
 
 def apply(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, statement: str, signature: bytes, hub: str) -> HolderListVersion:
-    """Verify the director's signature over *statement* and record the new version it states (an addition,
+    """Verify the signature over *statement* and record the new version it states (an addition,
     or a removal of a member no item is sealed to; hub.embargo.resealing.change does every change)."""
     uow.holders.lock()
     change, signer = verify(uow, gpg, statement=statement, signature=signature, hub=hub)

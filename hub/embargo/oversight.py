@@ -15,6 +15,7 @@ import io
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crypto import Gpg
 from crypto.tlog import Checkpoint, Note
@@ -27,6 +28,9 @@ from hub.audit.proofs import Prover
 from hub.audit.witnesses import configured
 from hub.clock import Clock
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.acts.signed import MemberHome
 
 COMMITTEES = {"P": "Comité permanent de contrôle des services de police",
               "R": "Comité permanent de contrôle des services de renseignement et de sécurité"}
@@ -91,9 +95,11 @@ def as_csv(report: dict) -> str:
     return out.getvalue()
 
 
-def write(uow: UnitOfWork, gpg: Gpg, clock: Clock, settings: Settings, issued: Issued, *, committee: str,
-          since: datetime | None, out: Path) -> list[Path]:
-    """Write OUT (JSON) and OUT's .csv sibling, each with a detached hub signature (.asc); audited."""
+def write(uow: UnitOfWork, gpg: Gpg, clock: Clock, settings: Settings, issued: Issued, by: MemberHome, *,
+          committee: str, since: datetime | None, out: Path) -> list[Path]:
+    """Write OUT (JSON) and OUT's .csv sibling, each with a detached hub signature (.asc), as the signed act of the
+    member whose home *by* is; audited."""
+    act = by.sign(uow, clock, "export.oversight", committee=committee, since=since.isoformat() if since else None)
     report = build(uow, gpg, clock, settings, issued, committee=committee, since=since)
     json_path = out
     csv_path = out.with_suffix(".csv") if out.suffix == ".json" else out.with_name(out.name + ".csv")
@@ -104,7 +110,7 @@ def write(uow: UnitOfWork, gpg: Gpg, clock: Clock, settings: Settings, issued: I
         path.write_bytes(data)
         path.with_name(path.name + ".asc").write_bytes(signature)
         written += [path, path.with_name(path.name + ".asc")]
-    audit.record(uow, clock, "oversight.exported", actor="operator", committee=committee,
+    audit.record(uow, clock, "oversight.exported", actor=act.member.name, committee=committee, **act.evidence(),
                  since=since.isoformat() if since else None, events=len(report["log"]["events"]),
                  checkpoint=issued.size, versions=len(report["holder_lists"]),
                  sha256={p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (json_path, csv_path)})

@@ -44,15 +44,16 @@ class Changed:
 
 
 def reseal(uow: UnitOfWork, hub_gpg: Gpg, clock: Clock, *, reference: str, key_home: Path,
-           binary: str | None = None) -> tuple[int, int]:
-    """A current holder re-seals an item to the current list (new holders cannot see old items otherwise)."""
+           binary: str | None = None, evidence: dict[str, str] | None = None) -> tuple[int, int]:
+    """A current holder re-seals an item to the current list (new holders cannot see old items otherwise); the
+    opening it needs is recorded with *evidence*, the holder's signed act."""
     uow.holders.lock()
     _message, item = item_of(uow, reference)
     version, holders = current(uow, item.kind)
     if version == item.holder_version:
         raise EmbargoError(f"{reference} is already sealed to the current {item.kind} list (version {version})")
     plaintext, who = open_item(uow, clock, reference=reference, key_home=key_home, binary=binary,
-                               purpose="embargo.opened_for_reseal")
+                               purpose="embargo.opened_for_reseal", evidence=evidence)
     previous = item.holder_version
     _replace(uow, clock, item, reference, seal_to(hub_gpg, item.kind, version, holders, plaintext, now=clock.now()),
              who, holders)

@@ -102,10 +102,11 @@ def _who(uow: UnitOfWork, gpg: Gpg) -> str:
 
 
 def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, binary: str | None = None,
-              purpose: str = "embargo.opened") -> tuple[bytes, str]:
+              purpose: str = "embargo.opened", evidence: dict[str, str] | None = None) -> tuple[bytes, str]:
     """Decrypt an item with a holder's own GnuPG home; the opening is recorded (and committed by the
-    caller) before the plaintext is handed out. Only a holder on the kind's current list may open it
-    (law Art. 11-12 al. 2), whatever key they hold: anyone else's attempt is recorded and refused."""
+    caller) before the plaintext is handed out, with *evidence* (the holder's signed act, hub/acts/signed.py).
+    Only a holder on the kind's current list may open it (law Art. 11-12 al. 2), whatever key they hold:
+    anyone else's attempt is recorded and refused."""
     message, item = item_of(uow, reference)
     if not item.ciphertext:  # deleted by its erasure: the holders' keys have nothing left to open
         raise EmbargoError(erased_sentence(uow.retention.for_message(message.id), reference))
@@ -134,7 +135,7 @@ def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, 
     if hashlib.sha256(plaintext).hexdigest() != item.content_digest:
         raise EmbargoError(f"{reference}: the opened content does not match its recorded digest")
     audit.record(uow, clock, purpose, actor=holder["name"], ref=reference, kind=item.kind,
-                 holder_version=item.holder_version)
+                 holder_version=item.holder_version, **(evidence or {}))
     return plaintext, holder["name"]
 
 

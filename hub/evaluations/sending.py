@@ -6,25 +6,30 @@ import hashlib
 from email.utils import make_msgid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from crypto import Gpg, KeyUnusable, StorageKey
 from crypto.mime import compose
 from store import Distribution, UnitOfWork
 
 from hub import audit, vault
+from hub.acts.competence import authorise
 from hub.clock import Clock
 from hub.deadlines import clocks, windows
 from hub.embargo.decisions import Integration
 from hub.outbound.outbox import mime_entity, queue_mail
-from .policy import Candidate, Policy, PolicyError
+from .policy import Policy, PolicyError
 from hub.transport.priorities import priority_of
 from hub.registry.partners import GOVERNMENT
 from hub.registry.recipients import cleared
 from hub.references import next_reference
 from hub.retention import items as retention
-from hub.outbound.requests import key_problem, outer_headers
+from hub.outbound.requests import content_digests, key_problem, outer_headers
 from hub.settings import Settings
 from hub.transport.protocol import Transport
+
+if TYPE_CHECKING:
+    from hub.acts.signed import MemberHome
 
 # AR Art. 11 §6: every evaluation states the threat level.
 THREAT_LEVELS = {1: "FAIBLE / LAAG", 2: "MOYEN / GEMIDDELD", 3: "GRAVE / ERNSTIG", 4: "TRÈS GRAVE / ZEER ERNSTIG"}
@@ -41,7 +46,8 @@ class Line:
     clearance: str
     clearance_ok: bool
     key_problem: str | None
-    excluded: str | None = None  # the operator's reason
+    excluded: str | None = None  # the reason of the member who left it out (--exclude)
+    added: str | None = None  # the legal basis of a recipient added beyond the policy (--add-recipient)
 
     @property
     def problem(self) -> str | None:
@@ -78,17 +84,19 @@ def plan(uow: UnitOfWork, gpg: Gpg, policy: Policy, now: datetime, *, kind: str,
     origin_type, origin_name = parse_origin(origin)
     if origin_type == "partner" and uow.partners.by_name(origin_name or "") is None:
         raise PolicyError(f"origin: no partner named {origin_name!r}")
-    candidates = policy.resolve(uow, kind=kind, origin=origin_type, origin_name=origin_name)
+    result = Plan([Line(c.name, c.email, c.fingerprint, c.basis, c.clearance, cleared(c.clearance, classification),
+                        key_problem(gpg, c.fingerprint, now))
+                   for c in policy.resolve(uow, kind=kind, origin=origin_type, origin_name=origin_name)])
     for name, basis in additions:
         recipient = uow.recipients.by_name(name)
         if recipient is None:
             raise PolicyError(f"--add-recipient {name}: no such registered recipient")
         if not basis.strip():
             raise PolicyError(f"--add-recipient {name}: its legal basis (--basis) is required")
-        candidates.append(Candidate(recipient.name, recipient.email, recipient.fingerprint, recipient.clearance,
-                                    f"added by the director: {basis}"))
-    result = Plan([Line(c.name, c.email, c.fingerprint, c.basis, c.clearance, cleared(c.clearance, classification),
-                        key_problem(gpg, c.fingerprint, now)) for c in candidates])
+        result.lines.append(Line(
+            recipient.name, recipient.email, recipient.fingerprint, f"added beyond the policy: {basis}",
+            recipient.clearance, cleared(recipient.clearance, classification),
+            key_problem(gpg, recipient.fingerprint, now), added=basis))
     names = {ln.name for ln in result.lines}
     for name, reason in exclusions.items():
         if name not in names:
@@ -146,11 +154,13 @@ def _integrated(the_plan: Plan, integration: Integration | None, integrated_for:
 
 
 def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock, transport: Transport,
-         the_plan: Plan, kind: str, origin: str, threat_level: int, urgency: str, classification: str | None,
-         subject: str, body: str, attachments: list[tuple[str, bytes]], request: str | None = None,
-         actor: str = "operator", integration: Integration | None = None, body_without: str | None = None,
+         by: MemberHome, the_plan: Plan, kind: str, origin: str, threat_level: int, urgency: str,
+         classification: str | None, subject: str, body: str, attachments: list[tuple[str, bytes]],
+         request: str | None = None, integration: Integration | None = None, body_without: str | None = None,
          integrated_for: list[str] | None = None) -> str:
-    """Record the evaluation and its distribution; queue one copy per included recipient, encrypted to it only.
+    """Record the evaluation and its distribution, the signed act of the member whose home *by* is (a recipient
+    added or left out by the director's or the deputy's only); queue one copy per included recipient, encrypted to
+    it only.
 
     With *integration* (an embargoed item's joint decision), the version with the information (*body*) goes
     only to the recipients the decision allows; the others get *body_without* (AR Art. 15 al. 4-6)."""
@@ -160,6 +170,19 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
     if not the_plan.included:
         raise PolicyError("not sent: every recipient is excluded")
     with_info = _integrated(the_plan, integration, integrated_for, body_without)
+    act = by.sign(uow, clock, "evaluation.send", kind=kind, origin=origin, threat_level=threat_level,
+                  urgency=urgency, classification=classification, request=request,
+                  recipient=[ln.name for ln in the_plan.included],
+                  add_recipient=[f"{ln.name}: {ln.added}" for ln in the_plan.lines if ln.added],
+                  exclude=[f"{ln.name}: {ln.excluded}" for ln in the_plan.lines if ln.excluded],
+                  integrates=integration.reference if integration else None, integrated_for=sorted(with_info),
+                  without_sha256=hashlib.sha256(body_without.encode("utf-8")).hexdigest() if body_without else None,
+                  **content_digests(subject, body, attachments))
+    if any(ln.added for ln in the_plan.lines):
+        authorise(act.member, "evaluation.add-recipient")
+    if any(ln.excluded for ln in the_plan.lines):
+        authorise(act.member, "evaluation.exclude")
+    actor = act.member.name
     now = clock.now()
     reference = next_reference(uow, now)
     fields = [("Message-Kind", "evaluation"), ("Evaluation-Kind", kind), ("Threat-Level",
@@ -186,7 +209,7 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
     )
     retention.register(uow, message_id, now)
     audit.record(uow, clock, "evaluation.created", actor=actor, ref=reference, kind=kind, origin=origin,
-                 threat_level=threat_level, recipients=len(the_plan.included))
+                 threat_level=threat_level, recipients=len(the_plan.included), **act.evidence())
     if integration is not None:
         audit.record(uow, clock, "evaluation.integrates_embargo", actor=actor, ref=reference,
                      item=integration.reference, basis=integration.basis, to=sorted(with_info))

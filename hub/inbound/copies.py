@@ -85,7 +85,7 @@ def notice_mail(gpg: Gpg, hub: HubSection, about: About, to: Target, *, embargo:
         f"({about.partner_kind}); received {brussels(about.received_at)}",
         f"Sealed to you and the other holders of the {embargo} list, version {version} ({holders} holder(s)); "
         "the hub cannot open it and sends no copy of it.",
-        f"Open it with your own key: passerelle embargo open {about.reference} --key-home YOUR-GNUPG-HOME "
+        f"Open it with your own key: passerelle embargo open {about.reference} --signer-home YOUR-GNUPG-HOME "
         "--out FILE (the opening is recorded).",
         "No deadline runs for embargoed information (AR Art. 11 §5).",
         "",

@@ -3,14 +3,12 @@ with the member's name (message.opened) before the content is handed out (law Ar
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from crypto import Gpg, StorageKey
 from store import UnitOfWork
 
 from hub import audit
 from hub.acts.competence import may_open, refuse
-from hub.acts.signed import sign_act
+from hub.acts.signed import MemberHome
 from hub.clock import Clock
 from hub.errors import MessageNotFound, RetentionError
 from hub.retention.items import erased_sentence
@@ -21,24 +19,23 @@ OPEN = "message.open"
 
 
 def open_message(uow: UnitOfWork, settings: Settings, hub_gpg: Gpg, storage_key: StorageKey, clock: Clock, *,
-                 reference: str, signer_home: Path) -> tuple[bytes, str]:
-    """The message's content for the member whose key is in *signer_home*, and that member's name.
+                 reference: str, by: MemberHome) -> tuple[bytes, str]:
+    """The message's content for the member whose home *by* is, and that member's name.
 
     An inbound message comes out as the partner's original (its signature checkable with the partner's key), one
-    of OCAM's own as composed. The opening, or the refused attempt, is recorded in *uow*: the caller commits it
-    before writing the content anywhere."""
+    of OCAM's own as composed. The opening is recorded in *uow*: the caller commits it before writing the content
+    anywhere (a refusal is AccessRefused, recorded where the act was entered: hub.acts.competence.recorded)."""
     message = uow.messages.by_reference(reference)
     if message is None:
         raise MessageNotFound(f"no message {reference}")
     kept = uow.retention.for_message(message.id)
     if kept is not None and kept.state == "erased":  # crypto-shredded: nobody can open it any more
         raise RetentionError(erased_sentence(kept, reference))
-    act = sign_act(uow, hub_gpg, clock, signer_home=signer_home, act=OPEN, hub=settings.hub.address,
-                   binary=settings.crypto.gpg_binary, ref=reference)
+    act = by.sign(uow, clock, OPEN, ref=reference)
     member = act.member
     verdict = may_open(uow, member, message)
     if not verdict.allowed:
-        raise refuse(uow, clock, actor=member.name, act=OPEN, ref=reference, why=verdict.why)
+        raise refuse(actor=member.name, act=OPEN, ref=reference, why=verdict.why)
     raw = stored_bytes(uow, storage_key, message)
     content = (original(hub_gpg, raw, encrypted=message.encrypted, limit=settings.gateway.max_message_bytes).data
                if message.direction == "inbound" else raw)

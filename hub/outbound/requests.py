@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, make_msgid
+from typing import TYPE_CHECKING
 
 from crypto import Gpg, KeyUnusable, StorageKey
 from crypto.mime import compose
@@ -24,6 +25,9 @@ from hub.deadlines import windows
 from hub.settings import Settings
 from hub.transport.protocol import Transport
 
+if TYPE_CHECKING:
+    from hub.acts.signed import MemberHome
+
 log = logging.getLogger(__name__)
 
 
@@ -36,11 +40,10 @@ class Sent:
 
 @dataclass(frozen=True)
 class Immediate:
-    """The director's demand for immediate communication (law Art. 6 §1 al. 2): its motivation, and the
-    director's signature over it when one is given (None: not signed)."""
+    """The director's demand for immediate communication (law Art. 6 §1 al. 2): its motivation, which the
+    director's signed act states (request.demand-immediate)."""
 
     motivation: str
-    signature: bytes | None = None
 
 
 def envelope_id(reference: str) -> str:
@@ -69,22 +72,38 @@ def key_problem(gpg: Gpg, fingerprint: str, now: datetime) -> str | None:
     return None
 
 
+def content_digests(subject: str, body: str, attachments: list[tuple[str, bytes]]) -> dict[str, str | list[str]]:
+    """What a signed act of sending binds of the content it sends: digests only (the audit log holds no content)."""
+    return {"subject_sha256": _sha256(subject.encode("utf-8")), "body_sha256": _sha256(body.encode("utf-8")),
+            "attachment_sha256": [_sha256(data) for _name, data in attachments]}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock,
-                 transport: Transport, partner_name: str, urgency: str, subject: str, body: str,
-                 attachments: list[tuple[str, bytes]], due_at: datetime | None, actor: str = "operator",
+                 transport: Transport, by: MemberHome, partner_name: str, urgency: str, subject: str, body: str,
+                 attachments: list[tuple[str, bytes]], due_at: datetime | None,
                  immediate: Immediate | None = None) -> Sent:
-    """Record and queue one request; when the contact point's key cannot be used, hold it and raise an alert.
+    """Record and queue one request, the signed act of the member whose home *by* is; when the contact point's key
+    cannot be used, hold it and raise an alert.
 
     A named *due_at* must lie in the future and within the urgency's legal window (windows.check_named,
-    DueRefused otherwise); a demand for immediate communication (law Art. 6 §1 al. 2) is FLASH and carries
-    the director's motivation, recorded in the audit log and stated in the request."""
+    DueRefused otherwise); a demand for immediate communication (law Art. 6 §1 al. 2) is FLASH, the director's
+    own signed act (request.demand-immediate) with the motivation it signs, recorded in the audit log and stated
+    in the request."""
     partner = uow.partners.by_name(partner_name)
     if partner is None:
         raise PartnerError(f"no partner named {partner_name!r}")
-    now = clock.now()
     if immediate is not None and (urgency != "FLASH" or not immediate.motivation.strip()):
         raise DueRefused("a demand for immediate communication (law Art. 6 §1 al. 2) is FLASH and states "
-                                 "the director's motivation (--motivation)")
+                         "the director's motivation (--motivation)")
+    motivation = {"motivation": immediate.motivation.strip()} if immediate is not None else {}
+    act = by.sign(uow, clock, "request.demand-immediate" if immediate is not None else "request.send",
+                  partner=partner.name, urgency=urgency, due=due_at.isoformat() if due_at else None,
+                  **motivation, **content_digests(subject, body, attachments))
+    now = clock.now()
     if due_at is not None:
         due_at = windows.check_named(due_at, urgency=urgency, now=now, deadlines=settings.deadlines)
     reference = next_reference(uow, now)
@@ -119,11 +138,11 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
         raw_blob_id=blob_id,
     )
     retention.register(uow, message_row, now)
-    audit.record(uow, clock, "request.created", actor=actor, ref=reference, partner=partner.name, urgency=urgency,
-                 due_at=due_at.isoformat() if due_at else None)
+    audit.record(uow, clock, "request.created", actor=act.member.name, ref=reference, partner=partner.name,
+                 urgency=urgency, due_at=due_at.isoformat() if due_at else None, **act.evidence())
     if immediate is not None:
-        audit.record(uow, clock, "request.immediate", actor=actor, ref=reference, basis="law Art. 6 §1 al. 2",
-                     motivation=immediate.motivation.strip(), signed=immediate.signature is not None)
+        audit.record(uow, clock, "request.immediate", actor=act.member.name, ref=reference,
+                     basis="law Art. 6 §1 al. 2", motivation=immediate.motivation.strip(), **act.evidence())
     if held_reason:
         # Never in clear: the request waits for a usable key (partner update-key), and the duty officer is told.
         audit.record(uow, clock, "alert.request_held", ref=reference, partner=partner.name, key=partner.fingerprint,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from typing import TYPE_CHECKING
 
 from crypto import Gpg, KeyInfo
 from store import Partner, UnitOfWork
@@ -10,6 +12,9 @@ from store import Partner, UnitOfWork
 from hub import audit
 from hub.clock import Clock
 from hub.errors import PartnerError
+
+if TYPE_CHECKING:
+    from hub.acts.signed import MemberHome
 
 # Support services of law Art. 2, 2°, and the Federal Prosecutor (law Art. 11).
 PARTNER_KINDS = (
@@ -22,6 +27,11 @@ GOVERNMENT = "government"
 # partner whose system must read them unencrypted.
 ENCRYPTED, SIGNED = "encrypted", "signed"
 RECEIPTS = (ENCRYPTED, SIGNED)
+
+
+def key_digest(key_data: bytes) -> str:
+    """The SHA-256 of a key file as given: what a registration's signed statement binds, beside its fingerprint."""
+    return hashlib.sha256(key_data).hexdigest()
 
 
 def _normal_fingerprint(value: str) -> str:
@@ -60,10 +70,12 @@ def _holder(uow: UnitOfWork, gpg: Gpg, key: KeyInfo) -> str:
     return f"key {key.fingerprint} of the hub's keyring, registered to nobody"
 
 
-def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, kind: str, email: str, key_data: bytes,
-        fingerprint: str | None = None, receipts: str = ENCRYPTED, relay_is_own_server: bool = False) -> Partner:
-    """Register *name* with its contact address and bind the one key in *key_data*; its receipts travel
-    encrypted to that key unless *receipts* is "signed" (AR Art. 11 §7)."""
+def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, kind: str, email: str,
+        key_data: bytes, fingerprint: str | None = None, receipts: str = ENCRYPTED,
+        relay_is_own_server: bool = False) -> Partner:
+    """Register *name* with its contact address and bind the one key in *key_data*, as the signed act of the
+    member whose home *by* is; its receipts travel encrypted to that key unless *receipts* is "signed" (AR Art. 11
+    §7)."""
     email = email.strip().lower()
     if kind not in PARTNER_KINDS:
         raise PartnerError(f"unknown kind {kind!r}; one of: {', '.join(PARTNER_KINDS)}")
@@ -85,21 +97,30 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, kind: str, email:
                         (uow.partners.by_fingerprint(info.fingerprint), "key")):
         if clash is not None:
             raise PartnerError(f"partner {clash.name!r} already has this {what}")
+    act = by.sign(uow, clock, "partner.add", partner=name, kind=kind, email=email, fingerprint=info.fingerprint,
+                  key_sha256=key_digest(key_data), receipts=receipts, relay=_own(relay_is_own_server))
     gpg.import_keys(key_data)
     partner = uow.partners.add(Partner(
         name=name, kind=kind, email=email, fingerprint=info.fingerprint, key_created_at=info.created,
         key_expires_at=info.expires, key_revoked=False, created_at=now, updated_at=now, receipts=receipts,
         relay_is_own_server=relay_is_own_server,
     ))
-    audit.record(uow, clock, "partner.added", actor="operator", partner=name, kind=kind, email=email,
-                 fingerprint=info.fingerprint, receipts=receipts, relay_is_own_server=relay_is_own_server)
+    audit.record(uow, clock, "partner.added", actor=act.member.name, partner=name, kind=kind, email=email,
+                 fingerprint=info.fingerprint, receipts=receipts, relay_is_own_server=relay_is_own_server,
+                 **act.evidence())
     return partner
 
 
-def set_properties(uow: UnitOfWork, clock: Clock, *, name: str, receipts: str | None = None,
+def _own(relay_is_own_server: bool | None) -> str | None:
+    """How a signed statement names whether the relay is the partner's own server."""
+    return None if relay_is_own_server is None else ("partner's own server" if relay_is_own_server else "not the partner's")
+
+
+def set_properties(uow: UnitOfWork, clock: Clock, by: MemberHome, *, name: str, receipts: str | None = None,
                    relay_is_own_server: bool | None = None) -> Partner:
     """Change how *name*'s receipts travel (AR Art. 11 §7) and whether the relay is its own mail server, whose
-    250 then acknowledges OCAM's requests (AR Art. 11 §2); recorded."""
+    250 then acknowledges OCAM's requests (AR Art. 11 §2), as the signed act of the member whose home *by* is;
+    recorded."""
     partner = uow.partners.by_name(name)
     if partner is None:
         raise PartnerError(f"no partner named {name!r}")
@@ -107,17 +128,22 @@ def set_properties(uow: UnitOfWork, clock: Clock, *, name: str, receipts: str | 
         raise PartnerError(f"receipts travel {' or '.join(RECEIPTS)}, not {receipts!r}")
     changed = {}
     if receipts is not None and receipts != partner.receipts:
-        changed["receipts"] = partner.receipts = receipts
+        changed["receipts"] = receipts
     if relay_is_own_server is not None and relay_is_own_server != partner.relay_is_own_server:
-        changed["relay_is_own_server"] = partner.relay_is_own_server = relay_is_own_server
+        changed["relay_is_own_server"] = relay_is_own_server
     if changed:
+        act = by.sign(uow, clock, "partner.set", partner=name, receipts=changed.get("receipts"),
+                      relay=_own(changed.get("relay_is_own_server")))
+        for field, value in changed.items():
+            setattr(partner, field, value)
         partner.updated_at = clock.now()
-        audit.record(uow, clock, "partner.changed", actor="operator", partner=name, **changed)
+        audit.record(uow, clock, "partner.changed", actor=act.member.name, partner=name, **changed, **act.evidence())
     return partner
 
 
-def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, key_data: bytes) -> Partner:
-    """Import a newer copy of the bound key (expiry, subkeys, revocation); refuse any other primary key."""
+def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, key_data: bytes) -> Partner:
+    """Import a newer copy of the bound key (expiry, subkeys, revocation), as the signed act of the member whose
+    home *by* is; refuse any other primary key."""
     partner = uow.partners.by_name(name)
     if partner is None:
         raise PartnerError(f"no partner named {name!r}")
@@ -125,11 +151,14 @@ def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, key_data: 
     if info.fingerprint != partner.fingerprint:
         raise PartnerError(f"this is key {info.fingerprint}, but {name} is bound to {partner.fingerprint}; "
                            "a different key needs a new registration")
+    act = by.sign(uow, clock, "partner.update-key", partner=name, fingerprint=partner.fingerprint,
+                  key_sha256=key_digest(key_data))
     gpg.import_keys(key_data)
     merged = gpg.key(partner.fingerprint) or info
     partner.key_expires_at = merged.expires
     partner.key_revoked = merged.revoked
     partner.updated_at = clock.now()
-    audit.record(uow, clock, "partner.key_updated", actor="operator", partner=name, fingerprint=partner.fingerprint,
-                 expires=merged.expires.isoformat() if merged.expires else None, revoked=merged.revoked)
+    audit.record(uow, clock, "partner.key_updated", actor=act.member.name, partner=name,
+                 fingerprint=partner.fingerprint, expires=merged.expires.isoformat() if merged.expires else None,
+                 revoked=merged.revoked, **act.evidence())
     return partner

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crypto import Gpg
 from store import Recipient, UnitOfWork
 
 from hub import audit
 from hub.clock import Clock
 from hub.errors import PartnerError
-from .partners import PARTNER_KINDS, only_key
+from .partners import PARTNER_KINDS, key_digest, only_key
+
+if TYPE_CHECKING:
+    from hub.acts.signed import MemberHome
 
 # Law Art. 10: National Security Council members (§1 a), the Crisis Centre (d), the Federal Prosecutor and
 # the College's member for terrorism (e), ministers (c, §2, §3), the security authority of Art. 15 of the
@@ -28,9 +33,10 @@ def cleared(holder: str, classification: str | None) -> bool:
     return CLEARANCES.index(holder) >= CLEARANCES.index(classification)
 
 
-def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, type: str, email: str, key_data: bytes,
-        clearance: str, oversees: list[str] | None = None, basis: str | None = None) -> Recipient:
-    """Register a recipient and bind exactly the key given; refusals say why."""
+def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, type: str, email: str,
+        key_data: bytes, clearance: str, oversees: list[str] | None = None, basis: str | None = None) -> Recipient:
+    """Register a recipient and bind exactly the key given, as the signed act of the member whose home *by* is;
+    refusals say why."""
     email = email.strip().lower()
     if type not in RECIPIENT_TYPES:
         raise PartnerError(f"unknown recipient type {type!r}; one of: {', '.join(RECIPIENT_TYPES)}")
@@ -51,10 +57,13 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, type: str, email:
         raise PartnerError(f"key {info.fingerprint} has no usable encryption key")
     if uow.recipients.by_name(name) or uow.recipients.by_email(email):
         raise PartnerError("a recipient with this name or address exists already")
+    act = by.sign(uow, clock, "recipient.add", recipient=name, type=type, email=email, clearance=clearance,
+                  fingerprint=info.fingerprint, key_sha256=key_digest(key_data), oversees=sorted(oversees or []),
+                  basis=basis or "")
     gpg.import_keys(key_data)
     recipient = uow.recipients.add(Recipient(name=name, type=type, email=email, fingerprint=info.fingerprint,
                                              clearance=clearance, oversees=list(oversees or []), basis=basis,
                                              created_at=now))
-    audit.record(uow, clock, "recipient.added", actor="operator", recipient=name, type=type, clearance=clearance,
-                 fingerprint=info.fingerprint)
+    audit.record(uow, clock, "recipient.added", actor=act.member.name, recipient=name, type=type,
+                 clearance=clearance, fingerprint=info.fingerprint, **act.evidence())
     return recipient

@@ -11,10 +11,10 @@ from crypto import Gpg
 from store import Message, RetentionAct, RetentionItem, UnitOfWork
 
 from hub import audit
+from hub.acts.competence import authorise
 from hub.acts.statements import Statement, one_line, verify
 from hub.clock import Clock, brussels
 from hub.errors import RetentionError, StatementError
-from hub.registry.members import director
 from . import dates, shred
 from .items import is_due, review_due
 
@@ -98,12 +98,10 @@ def apply(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, statement: str, signature:
         raise RetentionError(f"malformed retention statement: {exc}") from exc
     if stated_hub != hub:
         raise RetentionError(f"the statement is for hub {stated_hub}, not {hub}")
-    if title == TRIGGER:
-        allowed, role = [(m.name, m.fingerprint) for m in uow.members.all()], "member"
-    else:
-        boss = director(uow)
-        allowed, role = [(boss.name, boss.fingerprint)], "director"
-    signer = verify(gpg, statement, signature, allowed, role=role)
+    signer = verify(gpg, statement, signature, [(m.name, m.fingerprint) for m in uow.members.all()], role="member")
+    # a trigger by those who read the information, a decision by the director alone (hub/acts/competence.py)
+    authorise(uow.members.by_fingerprint(signer.fingerprint), "retention.trigger" if title == TRIGGER
+              else "retention.review", ref=reference)
     recorded = uow.retention.act_by_digest(parsed.digest())
     if recorded is not None:
         raise RetentionError(f"this statement was recorded already, on {brussels(recorded.at)}: a signed act "

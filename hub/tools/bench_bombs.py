@@ -23,11 +23,11 @@ from crypto.openpgp.gpg_process import stop_agent, system_binary
 from gateway.capture import CaptureRelay
 from store import Database
 
-from hub import home as home_mod
 from hub.clock import SystemClock
 from hub.registry import partners
 from hub.settings import load
 
+from .director import director_home, init_with_director
 from .bench_intake import _cpu_model, _served
 
 MARKER = bytes([0xA8, 3]) + b"PGP"  # an obsolete marker packet (tag 10): gpg reads and skips it
@@ -140,7 +140,7 @@ def run_bombs_bench(*, zeros_mb: int = 1000, lines_mb: int = 30, markers_mb: int
 
 def _run(tmp: Path, zeros_mb: int, lines_mb: int, markers_mb: int, signatures: int, gpg_timeout: float,
          max_message_bytes: int | None) -> str:
-    identity = home_mod.init(tmp / "hub", "ocam.test")
+    identity = init_with_director(tmp)
     path = tmp / "hub" / "passerelle.toml"
     text = path.read_text() + f"\n[crypto]\ngpg_timeout_seconds = {gpg_timeout}\n"
     if max_message_bytes:
@@ -153,7 +153,7 @@ def _run(tmp: Path, zeros_mb: int, lines_mb: int, markers_mb: int, signatures: i
     hub_gpg = Gpg(settings.gnupg_home)
     db = Database(settings.database_url)
     with db.unit_of_work() as uow:
-        partners.add(uow, hub_gpg, SystemClock(), name="bench-police", kind="police", email=sender,
+        partners.add(uow, hub_gpg, SystemClock(), director_home(tmp, settings, hub_gpg), name="bench-police", kind="police", email=sender,
                      key_data=partner.export_public(fpr))
         uow.commit()
     db.dispose()

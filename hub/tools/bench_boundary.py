@@ -24,11 +24,11 @@ from crypto.mime import compose
 from crypto.openpgp.gpg_process import stop_agent, system_binary
 from gateway.capture import CaptureRelay
 
-from hub import home as home_mod
 from hub.clock import SystemClock
 from hub.registry import partners
 from hub.settings import load
 
+from .director import DIRECTOR, director_home, init_with_director
 from .bench_intake import _cpu_model, _cpu_seconds, _served
 
 
@@ -108,7 +108,7 @@ def _one(port: int, pid: int, raw: bytes, sender: str, rcpt: str) -> tuple[str, 
 def run_boundary_bench(scale: float = 1.0) -> str:
     tmp = Path(tempfile.mkdtemp(prefix="pbb"))
     try:
-        identity = home_mod.init(tmp / "hub", "ocam.test")
+        identity = init_with_director(tmp)
         partner_gpg = Gpg(tmp / "partner")
         sender = "bench@police.test"
         fpr = partner_gpg.generate_key(f"Bench <{sender}>")
@@ -117,8 +117,9 @@ def run_boundary_bench(scale: float = 1.0) -> str:
 
         db = Database(settings.database_url)
         with db.unit_of_work() as uow:
-            partners.add(uow, Gpg(settings.gnupg_home), SystemClock(), name="bench-police", kind="police",
-                         email=sender, key_data=partner_gpg.export_public(fpr))
+            hub_gpg = Gpg(settings.gnupg_home)
+            partners.add(uow, hub_gpg, SystemClock(), director_home(tmp, settings, hub_gpg), name="bench-police",
+                         kind="police", email=sender, key_data=partner_gpg.export_public(fpr))
             uow.commit()
         db.dispose()
         entity = (b"Content-Type: text/plain; charset=us-ascii\r\n\r\nUrgency: ROUTINE\r\n\r\n"
@@ -132,7 +133,7 @@ def run_boundary_bench(scale: float = 1.0) -> str:
                 cases.append(Case(name, len(raw), reply, seconds, cpu, growth))
         return _render(cases, settings.gateway, scale)
     finally:
-        for home in (tmp / "partner", tmp / "hub" / "gnupg"):
+        for home in (tmp / "partner", tmp / "hub" / "gnupg", tmp / DIRECTOR):
             stop_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -14,9 +14,9 @@ from gateway.capture import CaptureRelay
 from store import Database
 
 from hub.evaluations import sending as evaluations
-from hub import home as home_mod
 from hub.registry import partners, recipients
 from .background import BackgroundHub
+from .director import DIRECTOR, director_home, init_with_director
 from hub.clock import SystemClock
 from hub.evaluations.policy import Policy
 from hub.settings import load
@@ -28,26 +28,27 @@ def run_evaluation_bench(count: int, evaluations_sent: int, *, within: Path | No
     try:
         return _run(tmp, count, evaluations_sent)
     finally:
-        for home in (tmp / "hub" / "gnupg", tmp / "keys"):
+        for home in (tmp / "hub" / "gnupg", tmp / "keys", tmp / DIRECTOR):
             stop_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run(tmp: Path, count: int, evaluations_sent: int) -> str:
-    home_mod.init(tmp / "hub", "ocam.test")
+    init_with_director(tmp)
     settings = load(tmp / "hub")
     clock = SystemClock()
     db = Database(settings.database_url)
     gpg = Gpg(settings.gnupg_home)
+    director = director_home(tmp, settings, gpg)  # registers, and sends the evaluations: one signed act each
     keys = Gpg(tmp / "keys")
     types = ["crisis-centre", "federal-prosecutor"] + ["nsc-member"] * (count - 3)
     with db.unit_of_work() as uow:
         fpr = keys.generate_key("Police <spoc@police.test>")
-        partners.add(uow, gpg, clock, name="police", kind="police", email="spoc@police.test",
+        partners.add(uow, gpg, clock, director, name="police", kind="police", email="spoc@police.test",
                      key_data=keys.export_public(fpr))
         for i, type_ in enumerate(types):
             fpr = keys.generate_key(f"R{i} <r{i}@gov.test>")
-            recipients.add(uow, gpg, clock, name=f"r{i}", type=type_, email=f"r{i}@gov.test",
+            recipients.add(uow, gpg, clock, director, name=f"r{i}", type=type_, email=f"r{i}@gov.test",
                            key_data=keys.export_public(fpr), clearance="SECRET")
         uow.commit()
     policy = Policy.load()
@@ -60,7 +61,7 @@ def _run(tmp: Path, count: int, evaluations_sent: int) -> str:
             the_plan = evaluations.plan(uow, gpg, policy, clock.now(), kind="strategic", origin="own",
                                         classification="SECRET", additions=[], exclusions={})
             evaluations.send(uow, settings=settings, gpg=gpg, key=storage, clock=clock, transport=transport,
-                             the_plan=the_plan, kind="strategic", origin="own", threat_level=3, urgency="URGENT",
+                             by=director, the_plan=the_plan, kind="strategic", origin="own", threat_level=3, urgency="URGENT",
                              classification="SECRET", subject="Bench", body="x" * 20_000, attachments=[])
             uow.commit()
         timings.append(time.perf_counter() - started)

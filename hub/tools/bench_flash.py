@@ -15,9 +15,9 @@ from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
-from hub import home as home_mod
 from hub.registry import partners
 from hub.intake.admission import INTAKE_QUEUE
+from .director import DIRECTOR, director_home, init_with_director
 from .bench_intake import _pct, _presign, _send, _served, use_broker
 from hub.clock import SystemClock
 from hub.transport.priorities import priority_of
@@ -32,7 +32,7 @@ def run_flash_bench(*, backlog: int, probes: int, amqp_url: str = "", workers: i
     try:
         return _run(tmp, backlog, probes, amqp_url, workers if amqp_url else 0)
     finally:
-        for home in (tmp / "hub" / "gnupg", tmp / "partner"):
+        for home in (tmp / "hub" / "gnupg", tmp / "partner", tmp / DIRECTOR):
             stop_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -56,7 +56,7 @@ def _fill(db: Database, partner_id: int, sender: str, count: int) -> None:
 
 
 def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> str:
-    identity = home_mod.init(tmp / "hub", "ocam.test")
+    identity = init_with_director(tmp)
     if amqp_url:
         use_broker(tmp / "hub", amqp_url)
     settings = load(tmp / "hub")
@@ -65,8 +65,9 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
     fpr = partner_gpg.generate_key(f"Bench <{sender}>")
     db = Database(settings.database_url)
     with db.unit_of_work() as uow:
-        partner = partners.add(uow, Gpg(settings.gnupg_home), SystemClock(), name="bench-police", kind="police",
-                               email=sender, key_data=partner_gpg.export_public(fpr))
+        hub_gpg = Gpg(settings.gnupg_home)
+        partner = partners.add(uow, hub_gpg, SystemClock(), director_home(tmp, settings, hub_gpg), name="bench-police",
+                               kind="police", email=sender, key_data=partner_gpg.export_public(fpr))
         uow.flush()
         partner_id = partner.id
         uow.commit()

@@ -29,11 +29,12 @@ from crypto.mime import compose, pgpmime
 from crypto.openpgp.gpg_process import stop_agent, system_binary
 from gateway.capture import CaptureRelay
 
-from hub import home as home_mod
 from hub.registry import partners, recipients
 from hub.registry.recipients import OCAM_DUTY
 from hub.clock import SystemClock
 from hub.settings import load
+
+from .director import director_home, init_with_director
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -199,7 +200,7 @@ def _server_version(url: str) -> str:
 def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
          store_url: str | None = None, amqp_url: str = "", workers: int = 0, in_process: bool = True,
          duty_desk: bool = False) -> IntakeReport:
-    identity = home_mod.init(tmp / "hub", "ocam.test", store_url=store_url)
+    identity = init_with_director(tmp, store_url=store_url)
     if amqp_url:
         use_broker(tmp / "hub", amqp_url)
     partner_gpg = Gpg(tmp / "partner")
@@ -211,12 +212,13 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
 
     db = Database(settings.database_url)
     with db.unit_of_work() as uow:
-        partners.add(uow, hub_gpg, SystemClock(), name="bench-police", kind="police", email=sender,
+        director = director_home(tmp, settings, hub_gpg)
+        partners.add(uow, hub_gpg, SystemClock(), director, name="bench-police", kind="police", email=sender,
                      key_data=partner_gpg.export_public(partner_fpr))
         if duty_desk:
             desk_gpg = Gpg(tmp / "desk")
             desk_fpr = desk_gpg.generate_key("Duty desk <duty@ocam.test>")
-            recipients.add(uow, hub_gpg, SystemClock(), name="duty-desk", type=OCAM_DUTY, email="duty@ocam.test",
+            recipients.add(uow, hub_gpg, SystemClock(), director, name="duty-desk", type=OCAM_DUTY, email="duty@ocam.test",
                            key_data=desk_gpg.export_public(desk_fpr), clearance="SECRET")
         uow.commit()
     db.dispose()

@@ -25,11 +25,12 @@ from gateway.capture import CaptureRelay
 from store import Database
 
 from hub.acts import statements
+from hub.acts.signed import MemberHome
 from hub.embargo import holders
-from hub import home as home_mod
 from hub.registry import members, partners, recipients
 from hub.registry.recipients import OCAM_DUTY
 from .background import BackgroundHub
+from .director import DIRECTOR, init_with_director
 from hub.clock import SystemClock
 from hub.outbound.requests import send_request
 from hub.settings import load
@@ -72,24 +73,27 @@ class Demo:
         self.sent = 0
 
     def start(self) -> Database:
-        home_mod.init(self.root / "hub", "ocam.test")
+        init_with_director(self.root)
         self.settings = load(self.root / "hub")
         self.settings.delivery.retry_schedule_seconds = [600, 1800, 3600]  # clock seconds: fast under acceleration
         self.settings.gateway.max_signature_age = timedelta(days=36500)  # partners sign in real time, the hub runs fast
+        # A member's act is signed and verified within a real second or so: many seconds of the accelerated clock.
+        self.settings.hub.act_max_age_seconds *= max(1.0, self.clock.factor)
         self.relay = CaptureRelay().start()
         self.db = Database(self.settings.database_url)
         hub_gpg = Gpg(self.settings.gnupg_home)
+        director = self.signer(DIRECTOR, hub_gpg)
         self.senders = []
         with self.db.unit_of_work() as uow:
             for name, kind in PARTNERS:
                 gpg = Gpg(self.root / name)
                 email = f"spoc@{name}.demo"
                 fpr = gpg.generate_key(f"{name} <{email}>")
-                partners.add(uow, hub_gpg, SystemClock(), name=name, kind=kind, email=email,
+                partners.add(uow, hub_gpg, SystemClock(), director, name=name, kind=kind, email=email,
                              key_data=gpg.export_public(fpr))
                 self.senders.append(_Sender(name, kind, email, gpg, fpr))
             uow.commit()
-        self._members(hub_gpg)
+        self._members(hub_gpg, director)
         stranger = Gpg(self.root / "stranger")
         self.stranger = _Sender("stranger", "police", "someone@stranger.demo", stranger,
                                 stranger.generate_key("Stranger <someone@stranger.demo>"))
@@ -102,24 +106,28 @@ class Demo:
         self.traffic.start()
         return self.db
 
-    MEMBERS = (("director", "director"), ("analyst-a", "analyst"), ("expert-b", "expert"))
+    MEMBERS = (("analyst-a", "analyst"), ("expert-b", "expert"), ("duty-officer", "staff"))
 
-    def _members(self, hub_gpg: Gpg) -> None:
-        """OCAM's director and two members, each with a key in their own home, and the duty desk, which gets a
-        copy of every accepted message; the director designates the analyst as holder of both embargo kinds
-        (signed statements, as `holders add` does)."""
-        homes = {}
+    def signer(self, name: str, hub_gpg: Gpg) -> MemberHome:
+        """The simulated member *name*'s own GnuPG home, through which they sign their acts."""
+        return MemberHome.of(self.root / name, self.settings, hub_gpg)
+
+    def _members(self, hub_gpg: Gpg, director: MemberHome) -> None:
+        """OCAM's members (the director registered when the hub was made), each with a key in their own home,
+        registered under the director's signature, and the duty desk, which gets a copy of every accepted message;
+        the director designates the analyst as holder of both embargo kinds (signed statements, as `holders add`
+        does). The dashboard acts as the duty officer (staff)."""
         with self.db.unit_of_work() as uow:
             for name, role in self.MEMBERS:
-                gpg = homes[name] = Gpg(self.root / name)
+                gpg = Gpg(self.root / name)
                 email = f"{name}@ocam.demo"
                 fpr = gpg.generate_key(f"{name} <{email}>")
-                members.add(uow, hub_gpg, SystemClock(), name=name, role=role, email=email,
+                members.add(uow, hub_gpg, SystemClock(), director, name=name, role=role, email=email,
                             key_data=gpg.export_public(fpr), clearance="TOP-SECRET")
             desk = Gpg(self.root / "duty-desk")
             fpr = desk.generate_key("OCAM duty desk <duty@ocam.demo>")
-            recipients.add(uow, hub_gpg, SystemClock(), name="duty-desk", type=OCAM_DUTY, email="duty@ocam.demo",
-                           key_data=desk.export_public(fpr), clearance="SECRET")
+            recipients.add(uow, hub_gpg, SystemClock(), director, name="duty-desk", type=OCAM_DUTY,
+                           email="duty@ocam.demo", key_data=desk.export_public(fpr), clearance="SECRET")
             uow.commit()
         for kind in holders.KINDS:
             with self.db.unit_of_work() as uow:
@@ -127,7 +135,7 @@ class Demo:
                                          hub=self.settings.hub.address, now=self.clock.now())
                 boss = members.director(uow)
                 text = change.statement()
-                signature = statements.sign_with_home(self.root / "director", boss.fingerprint, text)
+                signature = statements.sign_with_home(self.root / DIRECTOR, boss.fingerprint, text)
                 holders.apply(uow, hub_gpg, SystemClock(), statement=text, signature=signature,
                               hub=self.settings.hub.address)
                 uow.commit()
@@ -216,10 +224,11 @@ class Demo:
         from hub.transport.embedded import EmbeddedTransport
         from crypto import StorageKey
 
-        with self.db.unit_of_work() as uow:
+        with self.db.unit_of_work() as uow:  # the analyst asks, under their own key
             send_request(uow, settings=self.settings, gpg=self.hub.hub.gpg,
                          key=StorageKey.load(self.settings.storage_key_path), clock=self.clock,
-                         transport=EmbeddedTransport(self.db, self.clock), partner_name=partner, urgency=urgency,
+                         transport=EmbeddedTransport(self.db, self.clock),
+                         by=self.signer("analyst-a", self.hub.hub.gpg), partner_name=partner, urgency=urgency,
                          subject="Demande de vérification", body="Merci de vérifier.", attachments=[], due_at=None)
             uow.commit()
         self.hub.hub.transport.notify("outbound")

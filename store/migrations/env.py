@@ -5,10 +5,14 @@ from __future__ import annotations
 from alembic import context
 
 from store.base import Base
-import store.models  # noqa: F401  (registers the tables)
-import store.embargo_models  # noqa: F401
-import store.retention.models  # noqa: F401
-import store.transparency.models  # noqa: F401
+import store.acts
+import store.embargo.models
+import store.models
+import store.retention.models
+import store.transparency.models
+
+# The modules whose tables Base.metadata holds once imported.
+MODELS = (store.models, store.embargo.models, store.retention.models, store.transparency.models, store.acts)
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -10,7 +10,7 @@ from sqlalchemy import Row, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import statements as S
-from ..embargo_models import EmbargoItem
+from ..embargo.models import EmbargoItem
 from ..models import Deadline, Message, OutboundMail, RetentionPeriod, SealedBlob
 from ..repositories import _Repository
 from .models import RetentionAct, RetentionItem

@@ -12,14 +12,17 @@ from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from crypto import Gpg
 from crypto.mime import pgpmime
 from hub import home as home_mod
-from hub.registry import partners
+from hub.acts.signed import MemberHome
+from hub.registry import members, partners
 from hub.clock import SystemClock
 from hub.settings import Settings, load
 from store import Database
-from tests.support import mail, stores
+from tests.support import mail, ocam, stores
 from tests.support.keys import TestKey, made_for, make_key
 from tests.support.keys import gpg as run_gpg
 
@@ -29,16 +32,40 @@ HUB = f"hub@{DOMAIN}"
 
 @dataclass
 class HubHome:
+    """A hub home made as `passerelle init --director` makes one: its director is the session's (tests.support.ocam),
+    under whose signature the tests register partners and members."""
+
     settings: Settings
     fingerprint: str
     gpg: Gpg
 
+    @property
+    def director(self) -> ocam.Person:
+        return ocam.director()
+
+    def signer(self, who: ocam.Person | TestKey | None = None) -> MemberHome:
+        """The member's own GnuPG home (the director's by default), as `--signer-home` names it."""
+        home = (who or self.director).home
+        return MemberHome.of(home, self.settings, self.gpg)
+
     def register(self, key: TestKey, name: str, kind: str) -> None:
+        """A partner registered under the director's signature (as `partner add --signer-home` does)."""
         db = Database(self.settings.database_url)
         with db.unit_of_work() as uow:
-            partners.add(uow, self.gpg, SystemClock(), name=name, kind=kind, email=key.email, key_data=key.public)
+            partners.add(uow, self.gpg, SystemClock(), self.signer(), name=name, kind=kind, email=key.email,
+                         key_data=key.public)
             uow.commit()
         db.dispose()
+
+    def member(self, who: ocam.Person, *, clearance: str = "SECRET") -> ocam.Person:
+        """One of the session's members registered under the director's signature (as `member add` does)."""
+        db = Database(self.settings.database_url)
+        with db.unit_of_work() as uow:
+            members.add(uow, self.gpg, SystemClock(), self.signer(), name=who.name, role=who.role, email=who.email,
+                        key_data=who.key.public, clearance=clearance)
+            uow.commit()
+        db.dispose()
+        return who
 
     def db(self) -> Database:
         return Database(self.settings.database_url)
@@ -76,7 +103,8 @@ def no_metrics(home: Path) -> None:
 
 
 def make_home(root: Path, *, store_url: str | None = None, **gateway) -> HubHome:
-    identity = home_mod.init(root / "hub", DOMAIN, store_url=store_url or stores.home_store_url())
+    identity = home_mod.init(root / "hub", DOMAIN, store_url=store_url or stores.home_store_url(),
+                             director=ocam.the_director())
     no_metrics(root / "hub")
     if os.environ.get("PASSERELLE_TEST_AMQP_URL"):  # PASSERELLE_TEST_TRANSPORT=amqp: see tests/conftest.py
         use_amqp(root / "hub", os.environ["PASSERELLE_TEST_AMQP_URL"])
@@ -112,6 +140,14 @@ def signed(key: TestKey, **kwargs) -> bytes:
 def encrypted(key: TestKey, hub_public: bytes, **kwargs) -> bytes:
     kwargs.setdefault("body", f"Message {uuid.uuid4().hex}")
     return mail.encrypted_mail(key, hub_public, **kwargs)
+
+
+def cli(home: HubHome, *args: str, clock=None):
+    """The real `passerelle` command against *home*, as a member runs it (an act signed by the director unless
+    its --signer-home names another; tests/support/ocam.py), *clock* handed over as the command's clock."""
+    from hub.cli.main import main
+
+    return CliRunner().invoke(main, ocam.signed([*args, "--home", str(home.settings.home)]), obj=clock)
 
 
 def reference_in(reply: str) -> str:

@@ -13,14 +13,14 @@ from click.testing import CliRunner
 from gateway.capture import CaptureRelay
 from hub.cli.main import main
 from tests.hub.rig import home_with_police, reference_in, signed
-from tests.support import mail
+from tests.support import mail, ocam
 from tests.support.hubrig import RunningHub
 
 ZONE = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T"
 
 
 def run(*args: str) -> str:
-    result = CliRunner().invoke(main, list(args))
+    result = CliRunner().invoke(main, ocam.signed(args))
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -50,7 +50,7 @@ def test_messages_list_and_show_in_brussels_time_with_direction(short_tmp):
     assert shown_out.splitlines()[0] == f"{outbound}  outbound to police-fed"
     shown_in = run("messages", "show", inbound, *where).splitlines()
     assert shown_in[0] == f"{inbound}  inbound from police-fed"
-    trail = shown_in[shown_in.index("  audit trail:") + 1:]
+    trail = shown_in[next(i for i, line in enumerate(shown_in) if line.startswith("  audit trail")) + 1:]
     assert trail and all(re.match(rf"    {ZONE}  ", line) for line in trail), trail
     for label in ("received", "due"):
         assert any(re.fullmatch(rf"  {label}\s+{ZONE}", line) for line in shown_in), shown_in

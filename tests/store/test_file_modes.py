@@ -16,7 +16,7 @@ from hub.cli.main import main
 from hub.settings import load
 from store import Database
 from tests.hub.rig import HUB, HubHome, partner, use_embedded
-from tests.support import mail, stores
+from tests.support import mail, ocam, stores
 from tests.support.hubrig import free_port, send_accepted, serve_process
 
 pytestmark = stores.only_sqlite
@@ -31,7 +31,8 @@ def _store_files(home) -> list:
 
 
 def _init(root) -> HubHome:
-    result = CliRunner().invoke(main, ["init", "--home", str(root / "hub"), "--domain", "ocam.test"])
+    result = CliRunner().invoke(main, ["init", "--home", str(root / "hub"), "--domain", "ocam.test",
+                                       *ocam.init_options(root)])
     assert result.exit_code == 0, result.output
     use_embedded(root / "hub")
     settings = load(root / "hub")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from gateway.capture import CaptureRelay
 from store import Database
 from tests.hub.rig import home_with_police, reference_in, signed
+from tests.support import ocam
 from tests.support.hubrig import RunningHub
 from textual.widgets import DataTable, Static
 from hub.clock import FrozenClock
@@ -107,16 +108,18 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
     assert canary not in " ".join(map(str, queues + alerts + deadlines + traffic))
 
 
-def test_actions_ask_first_and_are_audited(short_tmp):
-    """A refused receipt: 'n' changes nothing; acknowledging its alert and retrying the delivery are recorded
-    under the operator's name; the retried receipt then reaches the relay."""
+def test_actions_ask_first_and_are_signed_and_audited(short_tmp):
+    """A refused receipt: 'n' changes nothing; on the dashboard of `passerelle tui --signer-home` (the staff member
+    on duty's own home), acknowledging its alert and retrying the delivery are signed there and recorded under
+    their name with the statement; the retried receipt then reaches the relay."""
     import json
 
     from click.testing import CliRunner
 
-    from hub.cli.main import main
+    from hub.cli.main import dashboard, main
 
     home, key = home_with_police(short_tmp)
+    staff = home.member(ocam.person("staff"))
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
         relay.refuse(1)
         reference = reference_in(hub.send(signed(key))[1])
@@ -124,34 +127,36 @@ def test_actions_ask_first_and_are_audited(short_tmp):
             if relay.attempts >= 1:
                 break
             relay.wait_for(5, timeout=0.05)
-        db = Database(home.settings.database_url)
 
         async def run() -> tuple[int, int]:
-            app = Dashboard(db, refresh_seconds=0.2, operator="officer-7")
-            async with app.run_test(size=(100, 30)) as pilot:
-                await pilot.pause(0.6)
-                await pilot.press("s")
-                await pilot.pause(0.2)
-                alerts = app.query_one("#open-alerts", DataTable).row_count
-                await pilot.press("a", "n")  # declined: nothing happens
-                await pilot.pause(0.3)
-                await pilot.press("a", "y")
-                await pilot.pause(0.5)
-                left_alerts = app.query_one("#open-alerts", DataTable).row_count
-                await pilot.press("r", "y")
-                await pilot.pause(0.5)
-                await pilot.press("q")
-            return alerts, left_alerts
+            with dashboard(home.settings.home, 0.2, staff.home) as app:
+                async with app.run_test(size=(100, 30)) as pilot:
+                    await pilot.pause(0.6)
+                    await pilot.press("s")
+                    await pilot.pause(0.2)
+                    alerts = app.query_one("#open-alerts", DataTable).row_count
+                    await pilot.press("a", "n")  # declined: nothing happens
+                    await pilot.pause(0.3)
+                    await pilot.press("a", "y")
+                    await pilot.pause(0.5)
+                    left_alerts = app.query_one("#open-alerts", DataTable).row_count
+                    await pilot.press("r", "y")
+                    await pilot.pause(0.5)
+                    await pilot.press("q")
+                return alerts, left_alerts
 
         alerts, left_alerts = asyncio.run(run())
         hub.hub.transport.notify("outbound")
         assert relay.wait_for(1, timeout=20)
-        db.dispose()
     assert (alerts, left_alerts) == (1, 0)
     shown = json.loads(CliRunner().invoke(main, ["messages", "show", reference, "--json",
                                                  "--home", str(home.settings.home)]).output)
-    by_officer = [e["action"] for e in shown["audit"] if e["actor"] == "officer-7"]
-    assert by_officer == ["operator.alert_acknowledged", "operator.delivery_retried"]
+    by_officer = [e for e in shown["audit"] if e["actor"] == staff.name]
+    assert [e["action"] for e in by_officer] == ["operator.alert_acknowledged", "operator.delivery_retried"]
+    for event, act in zip(by_officer, ("alert.acknowledge", "delivery.retry")):
+        assert f"act: {act}\n" in event["detail"]["statement"]
+        assert f"member: {staff.name} {staff.key.fingerprint}\n" in event["detail"]["statement"]
+        assert "BEGIN PGP SIGNATURE" in event["detail"]["signature"]
     assert shown["receipt_status"] == "sent"
 
 
@@ -179,3 +184,32 @@ def test_the_command_palette_switches_screens(short_tmp):
 
     assert asyncio.run(run()) == ["embargo", "deadlines"]
     db.dispose()
+
+
+def test_without_signer_home_the_dashboard_shows_but_does_not_act(tmp_path):
+    """`passerelle tui` without --signer-home: pressing a on an open alert asks nothing and records nothing; the
+    dashboard says why (every act is signed by the member who does it)."""
+    from tests.tui.scene import NOW, build
+
+    db = build(tmp_path)
+
+    async def run() -> tuple[int, int, str]:
+        app = Dashboard(db, refresh_seconds=0.2, clock=FrozenClock(NOW))
+        async with app.run_test(size=(100, 30), notifications=True) as pilot:
+            await pilot.pause(0.5)
+            await pilot.press("s")
+            await pilot.pause(0.2)
+            before = app.query_one("#open-alerts", DataTable).row_count
+            await pilot.press("a", "y")
+            await pilot.pause(0.4)
+            after = app.query_one("#open-alerts", DataTable).row_count
+            said = " ".join(str(toast.render()) for toast in app.screen.query("Toast"))  # what the officer reads
+            await pilot.press("q")
+        return before, after, said
+
+    before, after, said = asyncio.run(run())
+    with db.reader() as uow:
+        acknowledged = uow.audit.recent(action="operator.alert_acknowledged")
+    db.dispose()
+    assert before == after == 1 and acknowledged == []
+    assert "Started without --signer-home" in said

@@ -61,10 +61,18 @@ def test_columns_follow_the_terminal_width(tmp_path):
 
 
 def test_confirmations_name_the_selected_row(tmp_path):
+    """On the dashboard of a member (`tui --signer-home`), each act asks first, naming the row it acts on; every
+    answer here is no, so nothing is signed."""
+    from crypto import Gpg
+    from hub.acts.signed import MemberHome
+    from tests.support import ocam
+
     db = build(tmp_path)
+    staff = ocam.person("staff")
+    signer = MemberHome(staff.home, Gpg(staff.home), "passerelle@ocam.test")
 
     async def run() -> list[str | None]:
-        app = Dashboard(db, refresh_seconds=3600, clock=FrozenClock(NOW))
+        app = Dashboard(db, refresh_seconds=3600, clock=FrozenClock(NOW), signer=signer)
         asked = []
         async with app.run_test(size=(80, 24)) as pilot:
             await _until(pilot, lambda a: a.query_one("#stuck-table", DataTable).row_count == 2
@@ -85,10 +93,11 @@ def test_confirmations_name_the_selected_row(tmp_path):
 
     requeue, retry, acknowledge = asyncio.run(run())
     db.dispose()
-    assert requeue == "Put quarantined item 3 (intake) back in its queue? It is recorded under your name."
-    assert retry == "Retry failed delivery 1 (receipt to spoc@vsse.test)? It is recorded under your name."
+    signed = "It is signed with your key and recorded under your name."
+    assert requeue == f"Put quarantined item 3 (intake) back in its queue? {signed}"
+    assert retry == f"Retry failed delivery 1 (receipt to spoc@vsse.test)? {signed}"
     assert acknowledge.startswith("Acknowledge alert ") and acknowledge.endswith(
-        " (delivery_failed, PSR-2026-000003, 23/11 10:57:30)? It is recorded under your name.")
+        f" (delivery_failed, PSR-2026-000003, 23/11 10:57:30)? {signed}")
 
 
 def test_an_act_on_an_empty_list_says_so(tmp_path):

@@ -15,7 +15,7 @@ from gateway.capture import CaptureRelay
 from hub.cli.main import main
 from hub.settings import load
 from tests.hub.rig import HubHome, decrypt_for, make_home, new_message_id, partner, reference_in, signed
-from tests.support import stores
+from tests.support import ocam, stores
 from tests.support.hubrig import RunningHub
 from tests.support.keys import TestKey, make_key
 
@@ -23,7 +23,7 @@ WITNESS = "comite-r"
 
 
 def cli(*args: str):
-    return CliRunner().invoke(main, list(args))
+    return CliRunner().invoke(main, ocam.signed(args))
 
 
 def ok(*args: str) -> str:

@@ -7,27 +7,22 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from click.testing import CliRunner
 
 from gateway.capture import CaptureRelay
-from hub.cli.main import main
 from hub.clock import FrozenClock
-from tests.hub.rig import Receipt, home_with_police, reference_in, signed
+from tests.hub.rig import Receipt, cli, home_with_police, reference_in, signed
 from tests.support.hubrig import RunningHub
 
 # The hub's frozen clock runs a day ahead of the real time (see tests/hub/deadlines/test_scheduler.py).
 T0 = (datetime.now(timezone.utc) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 
 
-def _cli(home, *args):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
-
 
 def test_half_a_second_after_the_due_time_is_on_time_everywhere(short_tmp):
     home, key = home_with_police(short_tmp)
     body = short_tmp / "q.txt"
     body.write_text("Question")
-    requests = [reference_in(_cli(home, "send", "request", "--to", "police-fed", "--urgency", "URGENT", "--subject",
+    requests = [reference_in(cli(home, "send", "request", "--to", "police-fed", "--urgency", "URGENT", "--subject",
                                   "Q", "--body", str(body)).output) for _ in range(2)]
     clock = FrozenClock(T0)
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
@@ -35,7 +30,7 @@ def test_half_a_second_after_the_due_time_is_on_time_everywhere(short_tmp):
         hub.hub.transport.notify("outbound")
         relay.wait_for(2, timeout=20)
         for _ in range(200):
-            shown = [json.loads(_cli(home, "messages", "show", r, "--json").output) for r in requests]
+            shown = [json.loads(cli(home, "messages", "show", r, "--json").output) for r in requests]
             if all(s["deadline"] for s in shown):
                 break
             relay.wait_for(10_000, timeout=0.05)
@@ -52,7 +47,7 @@ def test_half_a_second_after_the_due_time_is_on_time_everywhere(short_tmp):
                 if c.message["X-Passerelle-Reference"] in answers}
     assert [receipts[a].fields["X-Passerelle-Answers"] for a in answers] == [
         f"{requests[0]}; status=on-time", f"{requests[1]}; status=late; delay=1s"]
-    rows = [json.loads(_cli(home, "messages", "show", r, "--json").output)["deadline"] for r in requests]
+    rows = [json.loads(cli(home, "messages", "show", r, "--json").output)["deadline"] for r in requests]
     assert [(r["state"], r["on_time"]) for r in rows] == [("answered", True), ("answered", False)]
-    (report,) = json.loads(_cli(home, "report", "deadlines", "--format", "json").output)
+    (report,) = json.loads(cli(home, "report", "deadlines", "--format", "json").output)
     assert (report["direction"], report["answered_on_time"], report["answered_late"]) == ("from OCAM", 1, 1)

@@ -18,6 +18,7 @@ from hub.retention.dates import end as retention_end
 from hub.transport.embedded import EmbeddedTransport
 from tests.hub.rig import home_with_police, reference_in, signed
 from tests.support.hubrig import RunningHub
+from tests.support import ocam
 
 # The hub's frozen clock runs a day ahead of the real time, on a whole hour: rows that the CLI and the
 # relay write with the real clock must never lie in the hub's future, however long the suite runs
@@ -78,8 +79,9 @@ def _send_delivered(home, short_tmp, hub, relay, urgency):
     relay.return_dsns(lambda raw: hub.send(raw, mail_from=""))
     body = short_tmp / f"{uuid.uuid4().hex}.txt"
     body.write_text("Question")
-    result = CliRunner().invoke(main, ["send", "request", "--to", "police-fed", "--urgency", urgency,
-                                       "--subject", "Q", "--body", str(body), "--home", str(home.settings.home)])
+    result = CliRunner().invoke(main, ocam.signed(["send", "request", "--to", "police-fed", "--urgency", urgency,
+                                                   "--subject", "Q", "--body", str(body),
+                                                   "--home", str(home.settings.home)]))
     reference = reference_in(result.output)
     hub.hub.transport.notify("outbound")
     relay.wait_for(1, timeout=20)
@@ -155,9 +157,9 @@ def test_ocam_owed_request_reminds_the_duty_desk_and_escalates(short_tmp):
     home, key = home_with_police(short_tmp)
     desk = make_key(short_tmp, "duty@ocam.test", name="Duty desk")
     (short_tmp / "desk.asc").write_bytes(desk.public)
-    added = CliRunner().invoke(main, ["recipient", "add", "duty-desk", "--type", "ocam-duty", "--email", desk.email,
-                                      "--key", str(short_tmp / "desk.asc"), "--clearance", "SECRET",
-                                      "--home", str(home.settings.home)])
+    added = CliRunner().invoke(main, ocam.signed(["recipient", "add", "duty-desk", "--type", "ocam-duty",
+                                                  "--email", desk.email, "--key", str(short_tmp / "desk.asc"),
+                                                  "--clearance", "SECRET", "--home", str(home.settings.home)]))
     assert added.exit_code == 0, added.output
     clock = FrozenClock(T0)
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:

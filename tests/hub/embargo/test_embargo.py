@@ -19,10 +19,11 @@ from tests.hub.evaluations.test_evaluations import RECIPIENTS
 from tests.support.hubrig import RunningHub
 from tests.support.keys import gpg as run_gpg
 from tests.support.keys import make_key, sign_detached
+from tests.support import ocam
 
 
 def run(home, *args):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
+    return CliRunner().invoke(main, ocam.signed([*args, "--home", str(home.settings.home)]))
 
 
 def ok(home, *args):
@@ -32,6 +33,9 @@ def ok(home, *args):
 
 
 def _member(home, tmp: Path, name: str, role: str):
+    """A member registered under the director's signature; the director is the one the hub was made with."""
+    if role == "director":
+        return ocam.director().key
     key = make_key(tmp, f"{name}@ocam.test", name=name.title())
     path = tmp / f"{name}.asc"
     path.write_bytes(key.public)
@@ -116,11 +120,11 @@ def test_sealed_to_holders_only_and_nothing_readable_under_the_home(rig, module_
     assert _files_containing(home.settings.home, canary.encode()) == []
 
     out = module_tmp / f"opened-{reference}.eml"
-    ok(home, "embargo", "open", reference, "--key-home", str(members["ana"].home), "--out", str(out))
+    ok(home, "embargo", "open", reference, "--signer-home", str(members["ana"].home), "--out", str(out))
     assert canary.encode() in out.read_bytes() and oct(out.stat().st_mode & 0o777) == "0o600"
     if not encrypt:  # what the holder gets is the message as received: its signature still verifies
         assert out.read_bytes().startswith(b"From:") or b"multipart/signed" in out.read_bytes()
-    refused = run(home, "embargo", "open", reference, "--key-home", str(members["bob"].home))
+    refused = run(home, "embargo", "open", reference, "--signer-home", str(members["bob"].home))
     assert refused.exit_code != 0 and "no key in" in refused.output and canary not in refused.output
     events = _item(home, reference)[4]
     assert ("embargo.opened", "ana") in events and ("embargo.open_refused", "bob") in events
@@ -144,9 +148,11 @@ def test_empty_holder_list_answers_4xx_and_raises_an_alert(short_tmp):
 def test_holder_change_needs_the_directors_valid_signature(rig, module_tmp):
     home, _keys, members, _relay, _hub = rig
     before = json.loads(ok(home, "holders", "list", "--history", "--json"))
-    # Signed, but by an analyst, not the director.
+    # Signed, but by an analyst, not the director: outside the analyst's role, refused and recorded.
     result = run(home, "holders", "add", "--kind", "judicial", "bob", "--signer-home", str(members["bob"].home))
-    assert result.exit_code != 0 and "not by the director" in result.output, result.output
+    assert result.exit_code == 2 and "holders.change is not an act of the analyst" in result.output, result.output
+    refused = json.loads(ok(home, "audit", "list", "--action", "access.refused", "--actor", "bob", "--json"))
+    assert refused[-1]["detail"]["act"] == "holders.change"
     # Signed by the director, then altered: another holder slipped into the statement.
     statement = module_tmp / "change.txt"
     ok(home, "holders", "add", "--kind", "judicial", "bob", "--statement-out", str(statement))
@@ -164,13 +170,13 @@ def test_new_holder_sees_old_items_only_after_a_reseal(rig, module_tmp):
     reference, canary = _embargoed(rig)
     ok(home, "holders", "add", "--kind", "judicial", "bob", "--signer-home", str(members["director"].home))
     try:
-        refused = run(home, "embargo", "open", reference, "--key-home", str(members["bob"].home))
+        refused = run(home, "embargo", "open", reference, "--signer-home", str(members["bob"].home))
         assert refused.exit_code != 0 and "not to bob's key" in refused.output and canary not in refused.output
-        result = run(home, "embargo", "reseal", reference, "--key-home", str(members["bob"].home))
+        result = run(home, "embargo", "reseal", reference, "--signer-home", str(members["bob"].home))
         assert result.exit_code != 0  # bob cannot open it, so he cannot reseal it
-        ok(home, "embargo", "reseal", reference, "--key-home", str(members["ana"].home))
+        ok(home, "embargo", "reseal", reference, "--signer-home", str(members["ana"].home))
         out = module_tmp / f"bob-{reference}.eml"
-        ok(home, "embargo", "open", reference, "--key-home", str(members["bob"].home), "--out", str(out))
+        ok(home, "embargo", "open", reference, "--signer-home", str(members["bob"].home), "--out", str(out))
         assert canary.encode() in out.read_bytes()
         events = _item(home, reference)[4]
         assert ("embargo.resealed", "ana") in events and ("embargo.opened", "bob") in events
@@ -252,7 +258,7 @@ def test_oversight_export_is_signed_and_verifiable_without_a_home(rig, module_tm
     with the hub's public key and no home; an altered file is refused."""
     home, _keys, members, _relay, _hub = rig
     reference, _ = _embargoed(rig)
-    ok(home, "embargo", "open", reference, "--key-home", str(members["director"].home),
+    ok(home, "embargo", "open", reference, "--signer-home", str(members["director"].home),
        "--out", str(module_tmp / f"dir-{reference}.eml"))
     out = module_tmp / "oversight.json"
     ok(home, "export", "oversight", "--committee", "R", "--out", str(out))

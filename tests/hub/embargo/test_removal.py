@@ -77,7 +77,7 @@ def _decrypts(key, ciphertext: bytes) -> bytes | None:
 
 def _opens(home, key, reference: str, tmp) -> bytes:
     out = tmp / f"{uuid.uuid4().hex}.eml"
-    ok(home, "embargo", "open", reference, "--key-home", str(key.home), "--out", str(out))
+    ok(home, "embargo", "open", reference, "--signer-home", str(key.home), "--out", str(out))
     return out.read_bytes()
 
 
@@ -138,7 +138,7 @@ def test_a_removed_holder_opens_nothing_sealed_before_or_after(rig, module_tmp):
     after = _embargoed(rig)
 
     for ref, canary in [*before, after]:
-        refused = run(home, "embargo", "open", ref, "--key-home", str(bob.home))
+        refused = run(home, "embargo", "open", ref, "--signer-home", str(bob.home))
         assert refused.exit_code != 0 and "no key in" in refused.output, refused.output
         assert "current judicial list" in refused.output
         assert canary not in refused.output
@@ -161,7 +161,7 @@ def test_a_removed_holder_opens_nothing_sealed_before_or_after(rig, module_tmp):
     resealed_row, resealed_holders = _row(home, reference)[0], _holders(home, reference)
     _set_row(home, reference, old[reference], old_holders)
     try:
-        refused = run(home, "embargo", "open", reference, "--key-home", str(bob.home))
+        refused = run(home, "embargo", "open", reference, "--signer-home", str(bob.home))
         assert refused.exit_code != 0 and "current judicial list" in refused.output and canary not in refused.output
         assert [(a, who, d["why"]) for a, who, d in _events(home, reference) if a == "embargo.open_refused"][-1] == \
             ("embargo.open_refused", "bob", "not on the current holder list")
@@ -230,7 +230,7 @@ def test_a_removal_signed_elsewhere_reseals_through_a_remaining_holders_home(rig
     assert [(a, who) for a, who, _ in _events(home, reference) if a == "embargo.resealed"][-1] == ("embargo.resealed",
                                                                                                    "ana")
     assert _decrypts(dan, _row(home, reference)[0]) is None
-    assert run(home, "embargo", "open", reference, "--key-home", str(dan.home)).exit_code != 0
+    assert run(home, "embargo", "open", reference, "--signer-home", str(dan.home)).exit_code != 0
     assert canary.encode() in _opens(home, members["director"], reference, module_tmp)
 
     # A member no item was sealed to is removed through a statement alone.
@@ -247,7 +247,8 @@ def test_a_holder_whose_key_was_revoked_is_left_out_of_the_reseal_and_told(rig, 
     """A remaining holder's revoked key does not stop a removal: the items are resealed to the others (as at
     intake), and the command says who was left out."""
     home, _keys, members, _relay, _hub = rig
-    fay, gus = _holder(rig, module_tmp, "fay"), _holder(rig, module_tmp, "gus")
+    fay = _holder(rig, module_tmp, "fay")
+    _holder(rig, module_tmp, "gus")
     reference, canary = _embargoed(rig)
     home.gpg.import_keys(revoke(fay))  # the hub learns of fay's revocation
     result = run(home, "holders", "remove", "--kind", "judicial", "gus", "--signer-home", str(members["director"].home))

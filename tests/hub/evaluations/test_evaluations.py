@@ -18,6 +18,7 @@ from tests.hub.rig import make_home, partner, reference_in
 from tests.support.hubrig import RunningHub
 from tests.support.keys import gpg as run_gpg
 from tests.support.keys import make_key, revoke
+from tests.support import ocam
 
 # name, type, clearance, extra options
 RECIPIENTS = [
@@ -33,7 +34,7 @@ RECIPIENTS = [
 
 
 def run(home, *args):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
+    return CliRunner().invoke(main, ocam.signed([*args, "--home", str(home.settings.home)]))
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +116,34 @@ def test_excluded_recipients_are_recorded_and_why_answers(rig):
     assert result.exit_code == 0, result.output
     reference = reference_in(result.output)
     why = run(home, "messages", "why", reference, "college-terror").output
-    assert "excluded" in why and "on leave, deputy informed by phone" in why and "Art. 10 §1 e)" in why
+    assert "excluded by director" in why and "on leave, deputy informed by phone" in why and "Art. 10 §1 e)" in why
     assert "under Art. 10 §1 a)" in run(home, "messages", "why", reference, "nsc-chair").output
     assert "does not name it" in run(home, "messages", "why", reference, "min-interior").output
+
+
+def test_an_analyst_sends_but_only_the_director_or_the_deputy_adds_or_excludes(rig):
+    """The analyst's evaluation goes out as the analyst's signed act; the same with --exclude or --add-recipient is
+    refused (outside the analyst's role, law Art. 9 §3 5°) and recorded, nothing sent."""
+    home, _keys, body = rig
+    analyst = home.member(ocam.person("analyst"))
+    send = ["send", "evaluation", "--kind", "strategic", "--origin", "own", "--threat-level", "2", "--urgency",
+            "ROUTINE", "--classification", "SECRET", "--subject", "S", "--body", str(body)]
+    sent = CliRunner().invoke(main, analyst.signs(*send, "--home", str(home.settings.home)))
+    assert sent.exit_code == 0, sent.output
+    shown = json.loads(run(home, "messages", "show", reference_in(sent.output), "--json").output)
+    created = next(e for e in shown["audit"] if e["action"] == "evaluation.created")
+    assert created["actor"] == "analyst" and "act: evaluation.send\n" in created["detail"]["statement"]
+    assert "recipient: nsc-chair\n" in created["detail"]["statement"]
+    for extra, act in ((["--exclude", "college-terror", "--reason", "on leave"], "evaluation.exclude"),
+                       (["--add-recipient", "min-interior", "--basis", "asked"], "evaluation.add-recipient")):
+        refused = CliRunner().invoke(main, analyst.signs(*send, *extra, "--home", str(home.settings.home)))
+        assert refused.exit_code == 2 and f"{act} is not an act of the analyst" in refused.output, refused.output
+        listed = json.loads(run(home, "audit", "list", "--action", "access.refused", "--actor", "analyst",
+                                "--json").output)
+        assert listed[-1]["detail"]["act"] == act
+    created = json.loads(run(home, "audit", "list", "--action", "evaluation.created", "--actor", "analyst",
+                             "--json").output)
+    assert len(created) == 1
 
 
 def test_revoked_key_stops_the_send_and_names_the_recipient(short_tmp):

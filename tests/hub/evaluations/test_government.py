@@ -7,25 +7,20 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from click.testing import CliRunner
 
 from crypto import StorageKey
 from gateway.capture import CaptureRelay
-from hub.cli.main import main
 from hub.clock import FrozenClock
 from hub.evaluations import sending
 from hub.evaluations.policy import Policy
 from hub.transport.embedded import EmbeddedTransport
-from tests.hub.rig import make_home, partner, reference_in, signed
+from tests.hub.rig import cli, make_home, partner, reference_in, signed
 from tests.support.hubrig import RunningHub
 from tests.support.keys import make_key
 
 # The hub's frozen clock runs a day ahead of the real time (see tests/hub/deadlines/test_scheduler.py).
 T0 = (datetime.now(timezone.utc) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 
-
-def run(home, *args):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +35,7 @@ def rig(module_tmp):
     for name, type_ in (("nsc", "nsc-member"), ("crisis", "crisis-centre"), ("fedpros", "federal-prosecutor")):
         key = make_key(module_tmp, f"{name}@gov.test", name=name)
         (module_tmp / f"{name}.asc").write_bytes(key.public)
-        assert run(home, "recipient", "add", name, "--type", type_, "--email", key.email, "--key",
+        assert cli(home, "recipient", "add", name, "--type", type_, "--email", key.email, "--key",
                    str(module_tmp / f"{name}.asc"), "--clearance", "SECRET").exit_code == 0
     body = module_tmp / "strategic.txt"
     body.write_text("Évaluation stratégique")
@@ -61,7 +56,7 @@ def _ask(home, key, clock=None, **fields) -> str:
 
 
 def _deadline(home, reference) -> dict:
-    return json.loads(run(home, "messages", "show", reference, "--json").output)["deadline"]
+    return json.loads(cli(home, "messages", "show", reference, "--json").output)["deadline"]
 
 
 def test_the_strategic_evaluation_answers_a_member_of_the_governments_request(rig):
@@ -72,21 +67,21 @@ def test_the_strategic_evaluation_answers_a_member_of_the_governments_request(ri
     assert _deadline(home, asked)["basis"] == "AR Art. 7: within the month of the request"
     args = ["send", "evaluation", "--threat-level", "2", "--urgency", "ROUTINE", "--classification", "SECRET",
             "--subject", "S", "--body", str(body), "--request", asked]
-    punctual = run(home, *args, "--kind", "punctual", "--origin", "government:cabinet-interior")
+    punctual = cli(home, *args, "--kind", "punctual", "--origin", "government:cabinet-interior")
     assert punctual.exit_code == 2 and "no rule" in punctual.output
-    other = run(home, *args, "--kind", "strategic", "--origin", "government:cabinet-justice")
+    other = cli(home, *args, "--kind", "strategic", "--origin", "government:cabinet-justice")
     assert other.exit_code == 2 and f"--request {asked}: not a request of cabinet-justice" in other.output
-    result = run(home, *args, "--kind", "strategic", "--origin", "government:cabinet-interior")
+    result = cli(home, *args, "--kind", "strategic", "--origin", "government:cabinet-interior")
     assert result.exit_code == 0, result.output
     evaluation = reference_in(result.output)
-    assert "Art. 10 §1 c)" in run(home, "messages", "why", evaluation, "cabinet-interior").output
+    assert "Art. 10 §1 c)" in cli(home, "messages", "why", evaluation, "cabinet-interior").output
     deadline = _deadline(home, asked)
     assert deadline["state"] == "answered" and deadline["on_time"] is True
-    again = run(home, *args, "--kind", "strategic", "--origin", "government:cabinet-interior")
+    again = cli(home, *args, "--kind", "strategic", "--origin", "government:cabinet-interior")
     assert again.exit_code == 2 and "not a request of cabinet-interior that OCAM owes" not in again.output
     assert "already answered" in again.output
     assert "request.answered" in [e["action"] for e in json.loads(
-        run(home, "messages", "show", asked, "--json").output)["audit"]]
+        cli(home, "messages", "show", asked, "--json").output)["audit"]]
 
 
 def test_an_evaluation_half_a_second_after_the_due_time_is_on_time_and_the_report_agrees(rig):
@@ -106,12 +101,12 @@ def test_an_evaluation_half_a_second_after_the_due_time_is_on_time_and_the_repor
                                 exclusions={})
             sending.send(uow, settings=home.settings, gpg=home.gpg,
                          key=StorageKey.load(home.settings.storage_key_path), clock=clock,
-                         transport=EmbeddedTransport(db, clock), the_plan=plan, kind="strategic",
+                         transport=EmbeddedTransport(db, clock), by=home.signer(), the_plan=plan, kind="strategic",
                          origin="government:cabinet-justice", threat_level=2, urgency="ROUTINE",
                          classification="SECRET", subject="S", body="x", attachments=[], request=reference)
             uow.commit()
     db.dispose()
     assert [_deadline(home, r)["on_time"] for r in requests] == [True, False]
     assert datetime.fromisoformat(_deadline(home, requests[0])["due_at"]) == due
-    (row,) = json.loads(run(home, "report", "deadlines", "--partner", "cabinet-justice", "--format", "json").output)
+    (row,) = json.loads(cli(home, "report", "deadlines", "--partner", "cabinet-justice", "--format", "json").output)
     assert (row["requests"], row["answered_on_time"], row["answered_late"]) == (2, 1, 1)

@@ -14,10 +14,11 @@ from click.testing import CliRunner
 
 from hub.cli.main import main
 from tests.support.keys import TestKey, gpg, make_key, short_home
+from tests.support import ocam
 
 
 def run(home, *args: str):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
+    return CliRunner().invoke(main, ocam.signed([*args, "--home", str(home.settings.home)]))
 
 
 def ok(home, *args: str) -> str:
@@ -36,7 +37,11 @@ def desk(home, tmp: Path, name: str = "duty-desk", *, clearance: str = "SECRET",
 
 
 def member(home, tmp: Path, name: str, role: str, *, clearance: str = "SECRET") -> TestKey:
-    """A member registered with `member add`, its key in its own home (what --signer-home names)."""
+    """A member registered with `member add` under the director's signature, its key in its own home (what
+    --signer-home names); the director is the one registered when the hub was made (tests.support.ocam)."""
+    if role == "director":
+        assert name == ocam.director().name
+        return ocam.director().key
     key = make_key(tmp, f"{name}@ocam.test", name=name)
     (tmp / f"{name}.asc").write_bytes(key.public)
     ok(home, "member", "add", name, "--role", role, "--email", key.email, "--key", str(tmp / f"{name}.asc"),

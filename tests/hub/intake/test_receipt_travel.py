@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 import uuid
 
-from click.testing import CliRunner
 
 from crypto.mime import pgpmime
 from gateway.capture import CaptureRelay
-from hub.cli.main import main
-from tests.hub.rig import Receipt, make_home, partner, reference_in, signed
+from tests.hub.rig import cli, Receipt, make_home, partner, reference_in, signed
 from tests.support.hubrig import RunningHub
 from tests.support.keys import gpg as run_gpg
 from tests.support.keys import make_key
@@ -20,14 +18,11 @@ from tests.support.keys import make_key
 FIELDS = {"Urgency": "FLASH", "Message-Kind": "request", "Classification": "SECRET"}
 
 
-def _cli(home, *args):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
-
 
 def _register(home, tmp, key, name):
     path = tmp / f"{name}.asc"
     path.write_bytes(key.public)
-    result = _cli(home, "partner", "add", name, "--kind", "police", "--email", key.email, "--key", str(path))
+    result = cli(home, "partner", "add", name, "--kind", "police", "--email", key.email, "--key", str(path))
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -49,7 +44,7 @@ def test_receipts_are_encrypted_by_default_and_signed_only_when_the_partner_take
         code, text = hub.send(signed(key, keyword_lines=FIELDS))
         assert code == 250, text
         first = _receipt_of(relay, reference_in(text), 1)
-        changed = _cli(home, "partner", "set", "police-fed", "--receipts", "signed")
+        changed = cli(home, "partner", "set", "police-fed", "--receipts", "signed")
         assert changed.exit_code == 0 and "receipts            signed" in changed.output, changed.output
         code, text = hub.send(signed(key, keyword_lines=FIELDS))
         second = _receipt_of(relay, reference_in(text), 2)
@@ -62,7 +57,7 @@ def test_receipts_are_encrypted_by_default_and_signed_only_when_the_partner_take
     assert first.message["In-Reply-To"] and first.message["Auto-Submitted"] == "auto-replied"
     assert pgpmime.analyse(second.data).kind == "signed" and b"X-Passerelle-Digest" in second.data
     assert not Receipt.read(second.data, home.gpg).encrypted
-    events = [e["action"] for e in json.loads(_cli(home, "messages", "show", reference_in(text), "--json").output)
+    events = [e["action"] for e in json.loads(cli(home, "messages", "show", reference_in(text), "--json").output)
               ["audit"]]
     assert "receipt.signed" in events
 
@@ -82,17 +77,17 @@ def test_a_key_that_cannot_encrypt_holds_the_receipt_until_it_can(short_tmp):
         hub.hub.transport.notify("outbound")
         assert relay.wait_for(1, timeout=2) == []
         for reference in held:
-            message = json.loads(_cli(home, "messages", "show", reference, "--json").output)
+            message = json.loads(cli(home, "messages", "show", reference, "--json").output)
             assert message["receipt_status"] == "held"
             alert = [e for e in message["audit"] if e["action"] == "alert.receipt_held"]
             assert alert and "without a usable encryption subkey" in alert[0]["detail"]["why"]
-        assert "receipt_held" in _cli(home, "duty", "alerts").output
+        assert "receipt_held" in cli(home, "duty", "alerts").output
         run_gpg(police.home, "--quick-add-key", police.fingerprint, "cv25519", "encr", "0")
         renewed = short_tmp / "police-renewed.asc"
         renewed.write_bytes(run_gpg(police.home, "--armor", "--export", police.fingerprint))
-        updated = _cli(home, "partner", "update-key", "police-fed", "--key", str(renewed))
+        updated = cli(home, "partner", "update-key", "police-fed", "--key", str(renewed))
         assert updated.exit_code == 0 and f"held receipt of {held[0]} released" in updated.output, updated.output
-        opted = _cli(home, "partner", "set", "customs", "--receipts", "signed")
+        opted = cli(home, "partner", "set", "customs", "--receipts", "signed")
         assert opted.exit_code == 0 and f"held receipt of {held[1]} released" in opted.output, opted.output
         hub.hub.transport.notify("outbound")
         out = {c.message["X-Passerelle-Reference"]: c for c in relay.wait_for(2, timeout=20)}
@@ -101,7 +96,7 @@ def test_a_key_that_cannot_encrypt_holds_the_receipt_until_it_can(short_tmp):
     assert pgpmime.analyse(out[held[1]].data).kind == "signed"
     assert Receipt.read(out[held[1]].data, home.gpg).signature_status == "good"
     for reference in held:
-        message = json.loads(_cli(home, "messages", "show", reference, "--json").output)
+        message = json.loads(cli(home, "messages", "show", reference, "--json").output)
         assert message["receipt_status"] == "sent"
         assert "receipt.released" in [e["action"] for e in message["audit"]]
 
@@ -112,10 +107,10 @@ def test_a_partner_registered_for_signed_receipts(short_tmp):
     key = partner(short_tmp, "system")
     path = short_tmp / "system.asc"
     path.write_bytes(key.public)
-    result = _cli(home, "partner", "add", "system-fed", "--kind", "police", "--email", key.email, "--key", str(path),
+    result = cli(home, "partner", "add", "system-fed", "--kind", "police", "--email", key.email, "--key", str(path),
                   "--receipts", "signed")
     assert result.exit_code == 0 and "receipts            signed" in result.output, result.output
-    listed = json.loads(_cli(home, "partner", "list", "--json").output)
+    listed = json.loads(cli(home, "partner", "list", "--json").output)
     assert listed[0]["receipts"] == "signed"
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
         code, text = hub.send(signed(key, keyword_lines=FIELDS, body=f"system {uuid.uuid4().hex}"))

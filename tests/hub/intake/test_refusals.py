@@ -14,6 +14,7 @@ from tests.hub.rig import make_home, partner, new_message_id, signed
 from tests.support import keys as testkeys
 from tests.support import mail
 from tests.support.hubrig import RunningHub
+from tests.support import ocam
 
 MAX_BYTES = 200_000
 
@@ -51,8 +52,8 @@ def rig(module_tmp):
 
     revocation = module_tmp / "revoked.asc"
     revocation.write_bytes(testkeys.revoke(k["revoked"]))
-    result = CliRunner().invoke(main, ["partner", "update-key", "revoked-svc", "--key", str(revocation),
-                                       "--home", str(home.settings.home)])
+    result = CliRunner().invoke(main, ocam.signed(["partner", "update-key", "revoked-svc", "--key", str(revocation),
+                                                   "--home", str(home.settings.home)]))
     assert result.exit_code == 0 and "REVOKED" in result.output, result.output
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
         yield home, k, hub, revoked_mail

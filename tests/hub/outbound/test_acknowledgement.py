@@ -8,35 +8,30 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from click.testing import CliRunner
 
 from gateway.capture import CaptureRelay
-from hub.cli.main import main
 from hub.clock import FrozenClock
 from tests.hub.deadlines.test_scheduler import _hub_parts
 from tests.hub.outbound.test_requests import _mdn
-from tests.hub.rig import home_with_police, reference_in
+from tests.hub.rig import cli, home_with_police, reference_in
 from tests.support.hubrig import RunningHub
 
 # The hub's frozen clock runs a day ahead of the real time (see tests/hub/deadlines/test_scheduler.py).
 T0 = (datetime.now(timezone.utc) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 
 
-def _cli(home, *args):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
-
 
 def _send(home, tmp, urgency="URGENT"):
     body = tmp / f"{uuid.uuid4().hex}.txt"
     body.write_text("Question")
-    result = _cli(home, "send", "request", "--to", "police-fed", "--urgency", urgency, "--subject", "Q",
+    result = cli(home, "send", "request", "--to", "police-fed", "--urgency", urgency, "--subject", "Q",
                   "--body", str(body))
     assert result.exit_code == 0, result.output
     return reference_in(result.output)
 
 
 def _shown(home, reference) -> dict:
-    return json.loads(_cli(home, "messages", "show", reference, "--json").output)
+    return json.loads(cli(home, "messages", "show", reference, "--json").output)
 
 
 def _until(predicate, relay, seconds=10.0):
@@ -63,9 +58,9 @@ def test_the_relay_alone_starts_no_clock_and_an_unacknowledged_request_alerts(sh
     shown = _shown(home, reference)
     assert shown["deadline"] is None and shown["due_at"] is None
     assert shown["acknowledgement"]["state"] == "not acknowledged" and shown["acknowledgement"]["dsn"] == "requested"
-    human = _cli(home, "messages", "show", reference).output
+    human = cli(home, "messages", "show", reference).output
     assert "not started: not acknowledged by police-fed's side" in human and "a DSN was requested" in human
-    report = json.loads(_cli(home, "report", "deadlines", "--format", "json").output)
+    report = json.loads(cli(home, "report", "deadlines", "--format", "json").output)
     assert [(r["partner"], r["direction"], r["requests"], r["not_acknowledged"]) for r in report] == [
         ("police-fed", "from OCAM", 0, 1)]
     db, scheduler = _hub_parts(home, clock)
@@ -80,7 +75,7 @@ def test_the_relay_alone_starts_no_clock_and_an_unacknowledged_request_alerts(sh
     alerts = [e for e in _shown(home, reference)["audit"] if e["action"] == "alert.request_unacknowledged"]
     assert len(alerts) == 1 and alerts[0]["detail"]["dsn"] == "requested"
     assert "AR Art. 11 §2" in alerts[0]["detail"]["why"]
-    listed = _cli(home, "duty", "alerts", "--json").output
+    listed = cli(home, "duty", "alerts", "--json").output
     assert "alert.request_unacknowledged" in listed
 
 
@@ -113,10 +108,10 @@ def test_a_success_dsn_with_the_envid_starts_the_clock_and_a_forged_one_does_not
     assert datetime.fromisoformat(deadline["due_at"]) - datetime.fromisoformat(deadline["started_at"]) \
         >= timedelta(days=3) - timedelta(hours=1)
     assert [e["detail"]["source"] for e in shown["audit"] if e["action"] == "request.acknowledged"] == ["dsn", "mdn"]
-    assert "by a success DSN from the destination" in _cli(home, "messages", "show", reference).output
-    (row,) = json.loads(_cli(home, "report", "deadlines", "--format", "json").output)
+    assert "by a success DSN from the destination" in cli(home, "messages", "show", reference).output
+    (row,) = json.loads(cli(home, "report", "deadlines", "--format", "json").output)
     assert (row["direction"], row["started_by"], row["not_acknowledged"]) == ("from OCAM", {"dsn": 1}, 0)
-    assert "clocks started by dsn 1" in _cli(home, "report", "deadlines").output
+    assert "clocks started by dsn 1" in cli(home, "report", "deadlines").output
 
 
 def test_the_partners_mdn_starts_the_clock_when_it_comes_first(short_tmp):
@@ -145,7 +140,7 @@ def test_a_relay_that_is_the_partners_own_server_acknowledges_with_its_250(short
     """`partner set --relay-is-own-server yes`: the configuration states the relay is police's server, so its
     250 starts the clock; `messages show` says so."""
     home, key = home_with_police(short_tmp)
-    result = _cli(home, "partner", "set", "police-fed", "--relay-is-own-server", "yes")
+    result = cli(home, "partner", "set", "police-fed", "--relay-is-own-server", "yes")
     assert result.exit_code == 0 and "at the relay's 250" in result.output, result.output
     clock = FrozenClock(T0)
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
@@ -155,10 +150,10 @@ def test_a_relay_that_is_the_partners_own_server_acknowledges_with_its_250(short
         assert _until(lambda: _shown(home, reference)["deadline"] is not None, relay)
     shown = _shown(home, reference)
     assert shown["deadline"]["started_by"] == "relay"
-    assert "by the relay, the partner's own server" in _cli(home, "messages", "show", reference).output
-    listed = json.loads(_cli(home, "partner", "list", "--json").output)
+    assert "by the relay, the partner's own server" in cli(home, "messages", "show", reference).output
+    listed = json.loads(cli(home, "partner", "list", "--json").output)
     assert listed[0]["relay_is_own_server"] is True
-    (row,) = json.loads(_cli(home, "report", "deadlines", "--format", "json").output)
+    (row,) = json.loads(cli(home, "report", "deadlines", "--format", "json").output)
     assert row["started_by"] == {"relay": 1}
 
 
@@ -177,4 +172,4 @@ def test_a_relay_without_dsn_is_asked_for_none(short_tmp):
     assert shown["acknowledgement"]["dsn"] == "not offered"
     sent = [e["detail"] for e in shown["audit"] if e["action"] == "request.sent"]
     assert sent and sent[0]["dsn"] == "not offered by the relay"
-    assert "the relay offered no DSN" in _cli(home, "messages", "show", reference).output
+    assert "the relay offered no DSN" in cli(home, "messages", "show", reference).output

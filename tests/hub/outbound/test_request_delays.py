@@ -9,13 +9,12 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from click.testing import CliRunner
 
 from gateway.capture import CaptureRelay
-from hub.cli.main import main
 from hub.clock import FrozenClock
 from tests.hub.deadlines.test_scheduler import _hub_parts
-from tests.hub.rig import home_with_police, reference_in
+from tests.support import ocam
+from tests.hub.rig import cli, home_with_police, reference_in
 from tests.support.hubrig import RunningHub
 from tests.support.keys import gpg as run_gpg
 
@@ -24,19 +23,16 @@ from tests.support.keys import gpg as run_gpg
 T0 = (datetime.now(timezone.utc) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 
 
-def _cli(home, *args):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
-
 
 def _request(home, tmp, urgency, *extra, body="Question"):
     path = tmp / f"{uuid.uuid4().hex}.txt"
     path.write_text(body)
-    return _cli(home, "send", "request", "--to", "police-fed", "--urgency", urgency, "--subject", "Q",
+    return cli(home, "send", "request", "--to", "police-fed", "--urgency", urgency, "--subject", "Q",
                 "--body", str(path), *extra)
 
 
 def _shown(home, reference) -> dict:
-    return json.loads(_cli(home, "messages", "show", reference, "--json").output)
+    return json.loads(cli(home, "messages", "show", reference, "--json").output)
 
 
 def _in(delta: timedelta) -> str:
@@ -65,7 +61,7 @@ def test_a_due_time_in_the_past_or_beyond_its_window_is_refused(short_tmp):
     far = _request(home, short_tmp, "FLASH", "--due", _in(timedelta(days=90)))
     assert far.exit_code == 2 and "lies beyond the FLASH window (AR Art. 11 §3: FLASH, 24 h" in far.output
     assert "choose the urgency whose window holds it" in far.output
-    assert json.loads(_cli(home, "messages", "list", "--json").output) == []
+    assert json.loads(cli(home, "messages", "list", "--json").output) == []
 
 
 def test_a_named_due_time_within_the_window_is_the_clocks_and_one_overtaken_gives_way(short_tmp):
@@ -84,8 +80,9 @@ def test_a_named_due_time_within_the_window_is_the_clocks_and_one_overtaken_give
 
 
 def test_immediate_communication_records_the_directors_motivation(short_tmp):
-    """Law Art. 6 §1 al. 2: FLASH, with the director's motivation — recorded in the audit log and stated in the
-    request the partner decrypts; without a motivation, or not FLASH, refused."""
+    """Law Art. 6 §1 al. 2: FLASH, with the director's motivation — the director's own signed act, recorded in the
+    audit log and stated in the request the partner decrypts; without a motivation, not FLASH, or by the deputy,
+    refused."""
     home, key = home_with_police(short_tmp)
     bare = _request(home, short_tmp, "FLASH", "--immediate")
     assert bare.exit_code == 2 and "--immediate needs the director's --motivation" in bare.output
@@ -94,6 +91,10 @@ def test_immediate_communication_records_the_directors_motivation(short_tmp):
     alone = _request(home, short_tmp, "FLASH", "--motivation", "Danger concret")
     assert alone.exit_code == 2 and "goes with --immediate" in alone.output
     motivation = "Menace concrète et imminente contre une personne protégée (réunion de ce soir)"
+    deputy = home.member(ocam.person("deputy"))
+    theirs = _request(home, short_tmp, "FLASH", "--immediate", "--motivation", motivation,
+                      "--signer-home", str(deputy.home))
+    assert theirs.exit_code == 2 and "request.demand-immediate is not an act of the deputy" in theirs.output
     result = _request(home, short_tmp, "FLASH", "--immediate", "--motivation", motivation)
     assert result.exit_code == 0, result.output
     reference = reference_in(result.output)
@@ -101,7 +102,8 @@ def test_immediate_communication_records_the_directors_motivation(short_tmp):
     shown = _shown(home, reference)
     immediate = [e for e in shown["audit"] if e["action"] == "request.immediate"]
     assert len(immediate) == 1 and immediate[0]["detail"]["motivation"] == motivation
-    assert immediate[0]["detail"]["basis"] == "law Art. 6 §1 al. 2" and immediate[0]["detail"]["signed"] is False
+    assert immediate[0]["detail"]["basis"] == "law Art. 6 §1 al. 2" and immediate[0]["actor"] == "director"
+    assert motivation in immediate[0]["detail"]["statement"] and immediate[0]["detail"]["signature"]
     assert shown["deadline"]["basis"] == "law Art. 6 §1 al. 2: FLASH, 24 h"
     assert motivation.encode() not in out.data
     entity = email.message_from_bytes(run_gpg(key.home, "--decrypt", "--skip-verify", data=out.data))

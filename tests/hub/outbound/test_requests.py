@@ -17,6 +17,7 @@ from tests.support import mail
 from tests.support.hubrig import RunningHub
 from tests.support.keys import gpg as run_gpg
 from tests.support.keys import revoke
+from tests.support import ocam
 
 # The hub's frozen clock runs a day ahead of the real time, on a whole hour: rows that the CLI and the
 # relay write with the real clock must never lie in the hub's future, however long the suite runs
@@ -27,9 +28,9 @@ T0 = (datetime.now(timezone.utc) + timedelta(days=1)).replace(minute=0, second=0
 def _send(home, tmp, *, urgency="URGENT", body="Question", extra=()):
     path = tmp / f"{uuid.uuid4().hex}.txt"
     path.write_text(body, encoding="utf-8")
-    return CliRunner().invoke(main, ["send", "request", "--to", "police-fed", "--urgency", urgency,
-                                     "--subject", "Vérification d'identité", "--body", str(path),
-                                     "--home", str(home.settings.home), *extra])
+    return CliRunner().invoke(main, ocam.signed(["send", "request", "--to", "police-fed", "--urgency", urgency,
+                                                 "--subject", "Vérification d'identité", "--body", str(path),
+                                                 "--home", str(home.settings.home), *extra]))
 
 
 def _deadline(home, reference) -> Deadline:
@@ -152,8 +153,8 @@ def test_request_to_a_revoked_key_is_held_never_sent_in_clear(short_tmp):
     home, key = home_with_police(short_tmp)
     revoked = short_tmp / "revoked.asc"
     revoked.write_bytes(revoke(key))
-    assert CliRunner().invoke(main, ["partner", "update-key", "police-fed", "--key", str(revoked),
-                                     "--home", str(home.settings.home)]).exit_code == 0
+    assert CliRunner().invoke(main, ocam.signed(["partner", "update-key", "police-fed", "--key", str(revoked),
+                                                 "--home", str(home.settings.home)])).exit_code == 0
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
         result = _send(home, short_tmp, body="must not leave")
         assert result.exit_code == 3 and "HELD" in result.output
@@ -230,8 +231,8 @@ def test_held_request_is_released_when_the_partner_key_is_renewed(short_tmp):
         run_gpg(key.home, "--quick-set-expire", key.fingerprint, "1y", subkey)  # and its expired encryption subkey
         renewed = short_tmp / "renewed.asc"
         renewed.write_bytes(run_gpg(key.home, "--armor", "--export", key.fingerprint))
-        updated = CliRunner().invoke(main, ["partner", "update-key", "police-fed", "--key", str(renewed),
-                                            "--home", str(home.settings.home)])
+        updated = CliRunner().invoke(main, ocam.signed(["partner", "update-key", "police-fed", "--key", str(renewed),
+                                                        "--home", str(home.settings.home)]))
         assert updated.exit_code == 0 and f"held request {reference} released" in updated.output
         hub.hub.transport.notify("outbound")
         (out,) = relay.wait_for(1, timeout=20)

@@ -1,10 +1,12 @@
-"""The CLI: init refuses to overwrite, hub keys import, partner keys are bound exactly and checked."""
+"""The CLI: init registers the director and refuses to overwrite, hub keys import, partner keys are bound exactly
+and checked, each registration the director's signed act."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -14,7 +16,7 @@ from hub.cli.main import main
 from hub.settings import load
 from tests.conftest import INTEROP
 from tests.support import keys as testkeys
-from tests.support import stores
+from tests.support import ocam, stores
 from tests.support.hubrig import RunningHub
 
 KEYS = INTEROP
@@ -23,8 +25,15 @@ SAMPLES_AGE = timedelta(days=36500)
 
 
 def run(*args: str):
-    if args[0] == "init" and stores.on_postgres():
-        args = (*args, "--store-url", stores.fresh_postgres())
+    """The command line; `init` with the session's director (tests.support.ocam), a registration signed by them."""
+    if args[0] == "init":
+        home = Path(args[args.index("--home") + 1])
+        home.parent.mkdir(parents=True, exist_ok=True)
+        args = (*args, *ocam.init_options(home.parent))
+        if stores.on_postgres():
+            args = (*args, "--store-url", stores.fresh_postgres())
+    elif args[0] == "partner" and args[1] in ("add", "update-key"):
+        args = tuple(ocam.as_director(*args))
     return CliRunner().invoke(main, list(args))
 
 
@@ -43,6 +52,9 @@ def test_init_creates_the_identity_and_refuses_to_overwrite(home):
     assert oct((home / "keys" / "storage.key").stat().st_mode & 0o777) == "0o600"
     settings = load(home)
     assert settings.hub.address == "hub@ocam.test" and len(settings.hub.key_fingerprint) == 40
+    members = json.loads(run("member", "list", "--json", "--home", str(home)).output)
+    assert [(m["name"], m["role"], m["clearance"], m["fingerprint"]) for m in members] == [
+        ("director", "director", "TOP-SECRET", ocam.director().key.fingerprint)]
     again = run("init", "--home", str(home), "--domain", "ocam.test")
     assert again.exit_code == 2 and "refusing to overwrite" in again.output
 

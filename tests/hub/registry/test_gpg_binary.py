@@ -16,7 +16,7 @@ from crypto import Gpg, GpgUnavailable
 from gateway.capture import CaptureRelay
 from hub.settings import Settings, load
 from tests.hub.rig import HUB, Receipt, partner, use_embedded
-from tests.support import mail
+from tests.support import mail, ocam
 from tests.support.hubrig import free_port, send_accepted, serve_process
 
 
@@ -30,19 +30,20 @@ def _trap(directory, marker):
 
 
 def test_a_gpg_earlier_in_path_is_never_run(short_tmp):
-    """init, partner add and serve (a signed message accepted, its receipt signed) with fake GnuPG tools
-    first in PATH: none of them runs, and the hub works with the system's gpg."""
+    """init, partner add (signed in the director's own home) and serve (a signed message accepted, its receipt
+    signed) with fake GnuPG tools first in PATH: none of them runs, and the hub works with the system's gpg."""
     key = partner(short_tmp, "police")  # made before PATH is touched (tests/support/keys runs "gpg")
+    director = ocam.init_options(short_tmp)  # the director's key too
     marker = short_tmp / "ran"
     _trap(short_tmp / "trap", marker)
     env = {**os.environ, "PATH": f"{short_tmp / 'trap'}{os.pathsep}{os.environ['PATH']}"}
     home = short_tmp / "hub"
-    subprocess.run([sys.executable, "-m", "hub", "init", "--home", str(home), "--domain", "ocam.test"],
+    subprocess.run([sys.executable, "-m", "hub", "init", "--home", str(home), "--domain", "ocam.test", *director],
                    env=env, check=True, capture_output=True, timeout=120)
     use_embedded(home)
     (short_tmp / "police.asc").write_bytes(key.public)
-    subprocess.run([sys.executable, "-m", "hub", "partner", "add", "police-fed", "--kind", "police", "--email",
-                    key.email, "--key", str(short_tmp / "police.asc"), "--home", str(home)],
+    subprocess.run([sys.executable, "-m", "hub", *ocam.as_director("partner", "add", "police-fed", "--kind", "police",
+                    "--email", key.email, "--key", str(short_tmp / "police.asc"), "--home", str(home))],
                    env=env, check=True, capture_output=True, timeout=120)
     port = free_port()
     with CaptureRelay() as relay:

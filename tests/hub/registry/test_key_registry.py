@@ -13,6 +13,7 @@ from gateway.capture import CaptureRelay
 from hub.cli.main import main
 from tests.hub.rig import make_home, new_message_id, partner, reference_in, signed
 from tests.support import keys as testkeys
+from tests.support import ocam
 from tests.support import openpgp as o
 from tests.support.hubrig import RunningHub
 
@@ -22,7 +23,7 @@ THIEF_UID = "Thief <thief@partner.test>"
 
 
 def run(home, *args: str):
-    return CliRunner().invoke(main, [*args, "--home", str(home.settings.home)])
+    return CliRunner().invoke(main, ocam.signed([*args, "--home", str(home.settings.home)]))
 
 
 def fingerprints(gnupg_home, fingerprint: str) -> list[str]:

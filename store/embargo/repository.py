@@ -8,9 +8,9 @@ import hashlib
 
 from sqlalchemy import func, select, text
 
-from .embargo_models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
-from .models import Message
-from .repositories import _Repository
+from .models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
+from ..models import Message
+from ..repositories import _Repository
 
 # PostgreSQL: a holder-list change and every write of what is sealed to the lists queue on this
 # transaction-scoped lock, across processes (SQLite's writers, BEGIN IMMEDIATE, are one at a time already).

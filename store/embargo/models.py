@@ -10,8 +10,8 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime
-from .models import BigId
+from ..base import Base, UTCDateTime
+from ..models import BigId
 
 
 class Member(Base):
