@@ -12,12 +12,13 @@ from crypto.errors import PacketError
 
 TAG_SIGNATURE, TAG_SECRET_KEY, TAG_PUBLIC_KEY, TAG_SECRET_SUBKEY, TAG_PUBLIC_SUBKEY = 2, 5, 6, 7, 14
 KEY_TAGS = (TAG_SECRET_KEY, TAG_PUBLIC_KEY, TAG_SECRET_SUBKEY, TAG_PUBLIC_SUBKEY)
+TAG_PKESK, TAG_ONE_PASS, TAG_LITERAL, TAG_USER_ID, TAG_SEIPD, TAG_MDC = 1, 4, 11, 13, 18, 19
 
 # Public-key algorithms (RFC 9580 §9.1) this module reads the material of.
-RSA, RSA_SIGN, ECDSA, EDDSA_LEGACY, ED25519 = 1, 3, 19, 22, 27
+RSA, RSA_SIGN, ECDH, ECDSA, EDDSA_LEGACY, ED25519 = 1, 3, 18, 19, 22, 27
 # Subpacket types (RFC 9580 §5.2.3.7).
-SUB_CREATED, SUB_SIG_EXPIRES, SUB_KEY_EXPIRES, SUB_ISSUER_KEY_ID, SUB_KEY_FLAGS, SUB_EMBEDDED, SUB_ISSUER_FPR = (
-    2, 3, 9, 16, 27, 32, 33)
+SUB_CREATED, SUB_SIG_EXPIRES, SUB_KEY_EXPIRES, SUB_PREFERRED_CIPHERS, SUB_ISSUER_KEY_ID, SUB_KEY_FLAGS = 2, 3, 9, 11, 16, 27
+SUB_EMBEDDED, SUB_ISSUER_FPR = 32, 33
 
 
 _BLANK_LINE = re.compile(rb"\r?\n[ \t]*\r?\n")
@@ -237,7 +238,9 @@ class KeyPacket:
     created: int
     algorithm: int
     oid: bytes  # curve of ECDSA / EdDSA keys, else b""
-    material: tuple[bytes, ...]  # RSA: (n, e); ECDSA / EdDSA legacy: (point,); Ed25519: (32 octets,)
+    # RSA: (n, e); ECDSA / EdDSA legacy: (point,); ECDH: (point, KDF parameters with their size octet);
+    # Ed25519: (32 octets,)
+    material: tuple[bytes, ...]
     body: bytes
     end: int
 
@@ -255,12 +258,17 @@ def key_packet(body: bytes) -> KeyPacket:
         n, pos = read_mpi(body, pos)
         e, pos = read_mpi(body, pos)
         material: tuple[bytes, ...] = (n, e)
-    elif algorithm in (ECDSA, EDDSA_LEGACY):
+    elif algorithm in (ECDSA, EDDSA_LEGACY, ECDH):
         if pos >= len(body) or body[pos] in (0, 0xFF):
             raise PacketError("bad curve OID")
         oid, pos = body[pos + 1:pos + 1 + body[pos]], pos + 1 + body[pos]
         point, pos = read_mpi(body, pos)
         material = (point,)
+        if algorithm == ECDH:  # the KDF parameters (RFC 9580 §5.5.5.6): their size, then as many octets
+            if pos >= len(body):
+                raise PacketError("truncated ECDH key")
+            kdf, pos = _octets(body, pos, 1 + body[pos], "ECDH KDF parameters")
+            material = (point, kdf)
     elif algorithm == ED25519:
         key, pos = _octets(body, pos, 32, "Ed25519 key")
         material = (key,)
