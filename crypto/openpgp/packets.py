@@ -25,27 +25,50 @@ _BLANK_LINE = re.compile(rb"\r?\n[ \t]*\r?\n")
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]+")
 
 
-def _crc24_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 16
-        for _ in range(8):
-            crc <<= 1
-            if crc & 0x1000000:
-                crc ^= 0x1864CFB
-        table.append(crc & 0xFFFFFF)
-    return tuple(table)
+_CRC24_POLY = 0x1864CFB  # x^24 + x^23 + x^18 + x^17 + x^14 + x^11 + x^10 + x^7 + x^6 + x^5 + x^4 + x^3 + x + 1
+_CRC24_INIT = 0xB704CE
 
 
-_CRC24 = _crc24_table()
+def _reduced(value: int) -> int:
+    """*value* as a polynomial over GF(2), modulo the CRC-24 polynomial, a bit at a time."""
+    for bit in range(value.bit_length() - 1, 23, -1):
+        if value >> bit & 1:
+            value ^= _CRC24_POLY << (bit - 24)
+    return value
+
+
+def _x_powers() -> list[int]:
+    """x^(2^j) modulo the CRC-24 polynomial, j = 0 .. 63 (each the square of the one before)."""
+    powers = [2]
+    while len(powers) < 64:
+        last, square = powers[-1], 0
+        for bit in range(24):
+            if last >> bit & 1:
+                square ^= last << bit
+        powers.append(_reduced(square))
+    return powers
+
+
+_X_POWERS = _x_powers()
 
 
 def crc24(data: bytes) -> int:
-    """The armor checksum (RFC 9580 §6.1), a byte at a time from a table."""
-    crc = 0xB704CE
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFFFF) ^ _CRC24[(crc >> 16) ^ byte]
-    return crc
+    """The armor checksum (RFC 9580 §6.1): (init·x^8n + data·x^24) mod P over GF(2), the data taken as one
+    integer and folded in halves (its upper part times x^k mod P, a few shifts and XORs of Python integers), so
+    that a long message costs milliseconds, not a Python step per byte."""
+    value = (int.from_bytes(data, "big") << 24) ^ (_CRC24_INIT << (8 * len(data)))
+    while value.bit_length() > 56:
+        power = (value.bit_length() - 25).bit_length() - 1  # 2^power <= bits - 25: the upper part keeps 25+
+        half = 1 << power
+        upper, folded = value >> half, value & ((1 << half) - 1)  # value = upper·x^half + folded
+        factor, shift = _X_POWERS[power], 0
+        while factor:  # folded += upper · (x^half mod P)
+            if factor & 1:
+                folded ^= upper << shift
+            factor >>= 1
+            shift += 1
+        value = folded
+    return _reduced(value)
 
 
 def dearmor(data: bytes) -> bytes:

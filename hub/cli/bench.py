@@ -80,6 +80,17 @@ def bench_scheduler(count: int) -> None:
     click.echo(run_scheduler_bench(count))
 
 
+@bench.command("crypto")
+@click.option("--size", default=20_000, show_default=True, help="Entity size in bytes.")
+@click.option("--threads", default=4, show_default=True, help="Threads encrypting at once.")
+@click.option("--seconds", default=3.0, show_default=True, help="How long each rate is measured.")
+def bench_crypto(size: int, threads: int, seconds: float) -> None:
+    """The adapter alone: signed encryptions to a cv25519 and an RSA-3072 key per second, in process and by gpg."""
+    from hub.tools.bench_crypto import run_crypto_bench
+
+    click.echo(run_crypto_bench(size=size, threads=threads, seconds=seconds))
+
+
 @bench.command("evaluation")
 @click.option("--recipients", "count", default=50, show_default=True, help="Recipients per evaluation.")
 @click.option("--evaluations", "sent", default=5, show_default=True, help="Evaluations to send.")
