@@ -22,6 +22,7 @@ except ImportError:
 
 from crypto.openpgp.packets import (
     ECDH, RSA, TAG_LITERAL, TAG_ONE_PASS, TAG_PKESK, TAG_SEIPD, KeyPacket, armor, mpi, packet,
+    packet_header,
 )
 from crypto.openpgp.native import Signer
 from crypto.openpgp.pubkeys import MIN_RSA_BITS
@@ -33,6 +34,8 @@ KDF_HASHES = {8: hashes.SHA256, 9: hashes.SHA384, 10: hashes.SHA512}
 KEK_BYTES = {7: 16, 8: 24, 9: 32}
 _ANONYMOUS_SENDER = b"Anonymous Sender    "
 _BLOCK = 16
+_MDC_HEADER = b"\xd3\x14"  # a new-format packet of tag 19, 20 octets long: the SHA-1 digest
+_MDC_BYTES = len(_MDC_HEADER) + 20
 
 
 @dataclass(frozen=True)
@@ -73,19 +76,21 @@ def encrypt(recipients: Sequence[EncryptionKey], data: bytes, signer: Signer | N
     """An armoured OpenPGP message of *data* to every recipient subkey (each once), signed inside by *signer* if
     given; None if a recipient's key cannot be encrypted to here after all (gpg is to decide)."""
     session = secrets.token_bytes(32)
-    keyed = b""
+    message = bytearray()
     for fpr in dict.fromkeys(r.fingerprint for r in recipients):
-        recipient = next(r for r in recipients if r.fingerprint == fpr)
-        body = _session_key_body(recipient, session)
+        body = _session_key_body(next(r for r in recipients if r.fingerprint == fpr), session)
         if body is None:
             return None
-        keyed += packet(TAG_PKESK, body)
-    literal = packet(TAG_LITERAL, b"b\x00" + bytes(4) + data)  # binary, no file name, no date
+        message += packet(TAG_PKESK, body)
+    literal = packet_header(TAG_LITERAL, 6 + len(data)) + b"b\x00" + bytes(4)  # binary, no file name, no date
+    inside = [literal, data]
     if signer is not None:
         signature, hash_id = signer.signature(data, now)
         one_pass = bytes([3, 0x00, hash_id, signer.key.algorithm]) + bytes.fromhex(signer.key.key_id) + b"\x01"
-        literal = packet(TAG_ONE_PASS, one_pass) + literal + signature
-    return armor(keyed + packet(TAG_SEIPD, b"\x01" + _protected(session, literal)), "PGP MESSAGE")
+        inside = [packet(TAG_ONE_PASS, one_pass), literal, data, signature]
+    message += packet_header(TAG_SEIPD, 1 + _BLOCK + 2 + sum(map(len, inside)) + _MDC_BYTES) + b"\x01"
+    _protect(session, inside, message)
+    return armor(message, "PGP MESSAGE")
 
 
 def _session_key_body(recipient: EncryptionKey, session: bytes) -> bytes | None:
@@ -113,10 +118,14 @@ def _session_key_body(recipient: EncryptionKey, session: bytes) -> bytes | None:
     return None
 
 
-def _protected(session: bytes, packets: bytes) -> bytes:
-    """SEIPD v1 ciphertext (RFC 9580 §5.13.1): AES-256 in CFB mode with a zero IV over a random block and its last
-    two octets again, the packets, and the MDC packet (SHA-1 over all that and the MDC's own header)."""
+def _protect(session: bytes, packets: Sequence[bytes], out: bytearray) -> None:
+    """Append to *out* the SEIPD v1 ciphertext (RFC 9580 §5.13.1): AES-256 in CFB mode with a zero IV over a random
+    block and its last two octets again, the packets, and the MDC packet (SHA-1 over all that and the MDC's own
+    header), a piece at a time."""
     prefix = secrets.token_bytes(_BLOCK)
-    plain = prefix + prefix[-2:] + packets + b"\xd3\x14"
+    digest = hashlib.sha1()
     encryptor = Cipher(algorithms.AES(session), CFB(bytes(_BLOCK))).encryptor()
-    return encryptor.update(plain + hashlib.sha1(plain).digest()) + encryptor.finalize()
+    for piece in (prefix + prefix[-2:], *packets, _MDC_HEADER):
+        digest.update(piece)
+        out += encryptor.update(piece)
+    out += encryptor.update(digest.digest()) + encryptor.finalize()

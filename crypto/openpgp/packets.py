@@ -105,13 +105,20 @@ def dearmor(data: bytes) -> bytes:
     return binary
 
 
-def armor(binary: bytes, label: str = "PGP SIGNATURE") -> bytes:
-    """ASCII armor with its CRC-24 line, LF line ends (as gpg writes it)."""
-    text = base64.b64encode(binary)
-    lines = [text[i:i + 64] for i in range(0, len(text), 64)]
+_ARMOR_BLOCK = 48 * 1024  # binary octets base64-encoded at a time: 1,024 lines of 64 characters
+
+
+def armor(binary: bytes | bytearray, label: str = "PGP SIGNATURE") -> bytes:
+    """ASCII armor with its CRC-24 line, LF line ends, lines of 64 characters (as gpg writes it); encoded a block
+    at a time, so that a long message is not held as text twice over."""
     crc = base64.b64encode(crc24(binary).to_bytes(3, "big"))
-    return b"\n".join([f"-----BEGIN {label}-----".encode(), b"", *lines, b"=" + crc,
-                       f"-----END {label}-----".encode(), b""])
+    out = bytearray(f"-----BEGIN {label}-----\n\n".encode())
+    view = memoryview(binary)
+    for start in range(0, len(view), _ARMOR_BLOCK):
+        text = binascii.b2a_base64(view[start:start + _ARMOR_BLOCK], newline=False)
+        out += b"\n".join(text[i:i + 64] for i in range(0, len(text), 64)) + b"\n"
+    out += b"=" + crc + f"\n-----END {label}-----\n".encode()
+    return bytes(out)
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,12 @@ def armored_prefix(data: bytes, size: int) -> bytes:
 
 def packet(tag: int, body: bytes) -> bytes:
     """One packet with a new-format header."""
-    return bytes([0xC0 | tag]) + _encode_length(len(body)) + body
+    return packet_header(tag, len(body)) + body
+
+
+def packet_header(tag: int, length: int) -> bytes:
+    """The new-format header of a packet whose body is *length* octets (RFC 9580 §4.2.1)."""
+    return bytes([0xC0 | tag]) + _encode_length(length)
 
 
 def _new_length(data: bytes, pos: int, *, subpacket: bool) -> tuple[int, int]:

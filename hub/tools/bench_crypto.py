@@ -44,13 +44,16 @@ def run_crypto_bench(*, size: int = 20_000, threads: int = 4, seconds: float = 3
                  f"load         {size}-byte entities signed by the hub (ed25519) and encrypted to one key, "
                  f"{threads} threads, {seconds:g} s each; CPU: this process and its gpg children"]
         for (kind, fpr), home in zip(keys.items(), homes[1:]):
+            sizes = []
             for adapter in (hub, gpg_alone):  # one message each way, opened by the recipient before any timing
-                opened = Gpg(home).decrypt(adapter.encrypt(entity, [fpr], sign_with=signer))
+                message = adapter.encrypt(entity, [fpr], sign_with=signer)
+                opened = Gpg(home).decrypt(message)
                 assert opened.plaintext == entity and opened.signature is not None and opened.signature.valid
+                sizes.append(len(message))
             here, alone = (_rate(adapter, entity, fpr, signer, threads, seconds) for adapter in (hub, gpg_alone))
-            lines.append(f"{kind:<12} in process {here.per_second:7.1f}/s, {here.cpu_ms:5.2f} ms CPU each;  "
-                         f"gpg {alone.per_second:6.1f}/s, {alone.cpu_ms:5.2f} ms CPU each;  "
-                         f"{here.per_second / alone.per_second:.0f}x the rate")
+            lines.append(f"{kind:<12} in process {here.per_second:7.1f}/s, {here.cpu_ms:5.2f} ms CPU each, "
+                         f"{sizes[0]} bytes;  gpg {alone.per_second:6.1f}/s, {alone.cpu_ms:5.2f} ms CPU each, "
+                         f"{sizes[1]} bytes (compressed);  {here.per_second / alone.per_second:.0f}x the rate")
         return "\n".join(lines)
     finally:
         for home in homes:
