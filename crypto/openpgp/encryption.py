@@ -21,8 +21,8 @@ except ImportError:
     from cryptography.hazmat.primitives.ciphers.modes import CFB
 
 from crypto.openpgp.packets import (
-    ECDH, RSA, TAG_LITERAL, TAG_ONE_PASS, TAG_PKESK, TAG_SEIPD, KeyPacket, armor, mpi, packet,
-    packet_header,
+    ECDH, RSA, TAG_LITERAL, TAG_MDC, TAG_ONE_PASS, TAG_PKESK, TAG_SEIPD, KeyPacket, armor, mpi,
+    packet, packet_header,
 )
 from crypto.openpgp.native import Signer
 from crypto.openpgp.pubkeys import MIN_RSA_BITS
@@ -34,7 +34,7 @@ KDF_HASHES = {8: hashes.SHA256, 9: hashes.SHA384, 10: hashes.SHA512}
 KEK_BYTES = {7: 16, 8: 24, 9: 32}
 _ANONYMOUS_SENDER = b"Anonymous Sender    "
 _BLOCK = 16
-_MDC_HEADER = b"\xd3\x14"  # a new-format packet of tag 19, 20 octets long: the SHA-1 digest
+_MDC_HEADER = packet_header(TAG_MDC, 20)  # the modification detection code packet: a SHA-1 digest
 _MDC_BYTES = len(_MDC_HEADER) + 20
 
 

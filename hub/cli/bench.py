@@ -20,7 +20,7 @@ def bench() -> None:
                                                     "over it instead of one embedded process.")
 @click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
 @click.option("--crypto", type=click.Choice(["in-process", "gpg"]), default="in-process", show_default=True,
-              help="The hub's crypto.in_process: signatures checked and made in process, or every one by gpg.")
+              help="The hub's crypto.in_process: signatures and encryption in process, or every one by gpg.")
 @click.option("--duty-desk", is_flag=True, help="Register one ocam-duty recipient: every message is also copied to "
                                                 "it, signed and encrypted to its key (what the copies cost).")
 def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, store_url: str | None, amqp_url: str,
