@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import resource
 import shutil
 import subprocess
@@ -37,7 +38,7 @@ def run_crypto_bench(*, size: int = 20_000, threads: int = 4, seconds: float = 3
         for home, fpr in zip(homes[1:], keys.values()):
             hub.import_keys(Gpg(home).export_public(fpr))
             Gpg(home).import_keys(hub.export_public(signer))
-        entity = b"Content-Type: text/plain\r\n\r\n" + (b"Bench line lorem ipsum dolor sit amet.\r\n" * (size // 40 + 1))[:size]
+        entity = _entity(size)
         gpg_alone = Gpg(homes[0], in_process=False)
         lines = [f"machine      {os.cpu_count()} cores, {_cpu_model()}; Python {platform.python_version()}; "
                  + subprocess.run([system_binary("gpg"), "--version"], capture_output=True, text=True).stdout.splitlines()[0],
@@ -59,6 +60,19 @@ def run_crypto_bench(*, size: int = 20_000, threads: int = 4, seconds: float = 3
         for home in homes:
             stop_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _entity(size: int) -> bytes:
+    """A text entity of *size* bytes that compresses about as prose does (words drawn from a vocabulary)."""
+    words = [f"{a}{b}{c}" for a in ("con", "ver", "tra", "pol", "dis", "ana", "re", "in") for b in
+             ("vo", "men", "si", "i", "por", "ly", "sea", "ci", "ti", "ge", "cie", "for") for c in
+             ("", "s", "nt", "ce", "r", "l")]
+    draw = random.Random(size)
+    lines, length = [], 0
+    while length < size:
+        lines.append(" ".join(draw.choices(words, k=10)).capitalize() + ".\r\n")
+        length += len(lines[-1])
+    return b"Content-Type: text/plain; charset=us-ascii\r\n\r\n" + "".join(lines).encode()[:size]
 
 
 def _rate(gpg: Gpg, entity: bytes, fpr: str, signer: str, threads: int, seconds: float) -> Rate:
