@@ -6,7 +6,9 @@ here."""
 from __future__ import annotations
 
 import random
+import re
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -118,8 +120,14 @@ def gpg_decrypt(home, message: bytes) -> Opened:
 
 
 def pkesk_key_ids(message: bytes) -> list[str]:
-    """The key ids the session key packets of an armoured message name, in order (read without crypto/)."""
-    return [body[1:9].hex().upper() for tag, body in o.packets_of(o.dearmor(message)) if tag == 1]
+    """The key ids the session key packets of an armoured message name, in order, as gpg --list-packets reads
+    them (--list-only: nothing decrypted), in a home of its own."""
+    with tempfile.TemporaryDirectory(prefix="lp", dir="/tmp") as home:
+        proc = subprocess.run(["gpg", "--homedir", home, "--batch", "--list-only", "--list-packets"], input=message,
+                              capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return re.findall(r"^:pubkey enc packet: version 3, algo \d+, keyid ([0-9A-F]{16})$", proc.stdout.decode(),
+                      re.MULTILINE)
 
 
 def _decrypted_exactly(home, message: bytes, plaintext: bytes) -> Opened:
@@ -222,6 +230,24 @@ def test_a_second_hub_key_signs_when_named(session_dir, recipients):
         keys.gpg(key.home, "--import", data=gpg.export_public(signer))
         check = Gpg(key.home).decrypt(gpg.encrypt(DATA, [key.fingerprint], sign_with=signer)).signature
         assert check is not None and check.valid and check.primary_fingerprint == signer
+
+
+def test_a_hub_key_signing_with_a_subkey_signs_inside(session_dir, recipients, monkeypatch):
+    """A hub key whose primary only certifies: its signing subkey makes the one-pass signature and the signature,
+    in process; the recipient's gpg checks it good, made by that subkey under the hub's primary."""
+    made = keys.make_key(session_dir, "hub-sub@ocam.test", signing_subkey=True)
+    gpg = Gpg(keys.short_home(session_dir, "hsub"))
+    gpg.import_secret_key(keys.gpg(made.home, "--armor", "--export-secret-keys", made.fingerprint))
+    key = recipients["ed25519 with a cv25519 subkey"]
+    gpg.import_keys(key.public)
+    keys.gpg(key.home, "--import", data=made.public)
+    gpg.encrypt(DATA, [key.fingerprint], sign_with=made.fingerprint)
+    runs = GpgRuns(gpg, monkeypatch)
+    ours = gpg.encrypt(DATA, [key.fingerprint], sign_with=made.fingerprint)
+    assert runs.count == 0
+    check = Gpg(key.home).decrypt(ours).signature
+    assert check is not None and check.valid and check.primary_fingerprint == made.fingerprint
+    assert check.signing_fingerprint == keys.subkeys(made)[0]  # the signing subkey, made first
 
 
 def test_an_unknown_signer_is_refused_as_gpg_refuses(hub, recipients):
