@@ -118,10 +118,13 @@ class CryptoSection(BaseModel):
                                                                   "must be exactly one OpenPGP signature packet.")
     max_session_keys: int = Field(MAX_SESSION_KEYS, gt=0, description="Most session key packets (one per recipient) an encrypted "
                                                         "message may carry before its data.")
-    in_process: bool = Field(True, description="Check signatures whose key gpg lists as valid, and make the hub's "
-                                               "own (unprotected key), in process with `cryptography` (v4; Ed25519, "
-                                               "ECDSA P-256/384/521, RSA >= 2048; SHA-2); gpg decides everything "
-                                               "else, and every signature not found good here. false: gpg for all.")
+    in_process: bool = Field(True, description="Check signatures whose key gpg lists as valid, make the hub's "
+                                               "own (unprotected key), and encrypt to the subkey gpg would choose "
+                                               "where that choice is plain, in process with `cryptography` (v4; "
+                                               "Ed25519, ECDSA P-256/384/521, RSA >= 2048, SHA-2; encryption to "
+                                               "cv25519 and RSA >= 2048); gpg decides everything else, every "
+                                               "signature not found good here and every key not encrypted to here. "
+                                               "false: gpg for all.")
 
     @field_validator("gpg_binary")
     @classmethod

@@ -1,1 +1,1 @@
-"""OpenPGP: the one adapter over gpg (gpg.py, gpg_process.py, colons.py), and signatures in process (packets.py, pubkeys.py, bindings.py, signing_keys.py, native.py), never accepting what gpg would refuse."""
+"""OpenPGP: the one adapter over gpg (gpg.py, gpg_process.py, colons.py), and signatures and encryption in process (packets.py, pubkeys.py, bindings.py, keyring.py, signing_keys.py, native.py, recipients.py, encryption.py), never accepting what gpg would refuse nor encrypting to a key gpg would not."""

@@ -1,6 +1,7 @@
-"""Which primary a signing subkey verifiably belongs to: its subkey binding signatures (0x18) by the primary,
-each carrying the subkey's own primary key binding signature (0x19) as an Embedded Signature (RFC 9580 §5.2.1,
-§5.2.3.26). Whatever is not plainly so is left out of the keys verified in process: gpg decides for it."""
+"""Which primary a subkey verifiably belongs to: its subkey binding signatures (0x18) by the primary, marking it
+for the use asked; a signing subkey's each carrying the subkey's own primary key binding signature (0x19) as an
+Embedded Signature (RFC 9580 §5.2.1, §5.2.3.26). Whatever is not plainly so is left out of the keys used in
+process: gpg decides for it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import Sequence
 from crypto.errors import PacketError
 from crypto.openpgp.packets import (
     SUB_CREATED, SUB_EMBEDDED, SUB_ISSUER_FPR, SUB_ISSUER_KEY_ID, SUB_KEY_EXPIRES, SUB_KEY_FLAGS, SUB_SIG_EXPIRES,
-    TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY, TAG_SIGNATURE, KeyPacket, Packet, SignaturePacket, signature_packet,
+    TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY, TAG_SIGNATURE, TAG_USER_ID, KeyPacket, Packet, SignaturePacket, signature_packet,
 )
 from crypto.openpgp.pubkeys import key_hash_input, public_key, signature_holds
 
 SUBKEY_BINDING, PRIMARY_BINDING, SUBKEY_REVOCATION = 0x18, 0x19, 0x28
-SIGN_FLAG = 0x02  # key flags (RFC 9580 §5.2.3.29): this key may sign data
+# Key flags (RFC 9580 §5.2.3.29): this key may sign data; encrypt communications, or storage.
+SIGN_FLAG, ENCRYPT_FLAGS = 0x02, 0x0C
 # Critical hashed subpackets understood in a binding and in its back-signature; any other leaves the key to gpg.
 BINDING_CRITICAL = frozenset({SUB_CREATED, SUB_ISSUER_KEY_ID, SUB_ISSUER_FPR, SUB_KEY_FLAGS, SUB_KEY_EXPIRES,
                               SUB_EMBEDDED})
@@ -25,33 +27,38 @@ BACK_CRITICAL = frozenset({SUB_CREATED, SUB_ISSUER_KEY_ID, SUB_ISSUER_FPR})
 
 @dataclass
 class Keyblock:
-    """One transferable public key of an export: its primary key packet, and each subkey packet with the
-    bodies of the signature packets that follow it."""
+    """One transferable public key of an export: its primary key packet, the bodies of the signature packets on
+    the primary itself and on its user ids, and each subkey packet with the bodies of the signature packets that
+    follow it."""
 
     primary: bytes
     subkeys: list[tuple[bytes, list[bytes]]] = field(default_factory=list)
+    certifications: list[bytes] = field(default_factory=list)
 
     def bodies(self) -> list[bytes]:
         return [self.primary, *(sub for sub, _ in self.subkeys)]
 
 
 def keyblocks(found: Sequence[Packet]) -> list[Keyblock]:
-    """The keys of a `gpg --export`, in order; signatures count for a subkey only right after it."""
+    """The keys of a `gpg --export`, in order; signatures count for a subkey only right after it, for the primary
+    only right after it or after one of its user ids (a user attribute's are neither)."""
     blocks: list[Keyblock] = []
-    after_subkey = False
+    after = None  # what the signatures read now are on: "subkey", "primary", or None
     for pkt in found:
         if pkt.tag == TAG_PUBLIC_KEY:
             blocks.append(Keyblock(pkt.body))
-            after_subkey = False
+            after = "primary"
         elif not blocks:
             continue
         elif pkt.tag == TAG_PUBLIC_SUBKEY:
             blocks[-1].subkeys.append((pkt.body, []))
-            after_subkey = True
-        elif pkt.tag == TAG_SIGNATURE and after_subkey:
+            after = "subkey"
+        elif pkt.tag == TAG_SIGNATURE and after == "subkey":
             blocks[-1].subkeys[-1][1].append(pkt.body)
+        elif pkt.tag == TAG_SIGNATURE and after == "primary":
+            blocks[-1].certifications.append(pkt.body)
         elif pkt.tag != TAG_SIGNATURE:
-            after_subkey = False
+            after = "primary" if pkt.tag == TAG_USER_ID else None
     return blocks
 
 
@@ -66,8 +73,21 @@ def cross_certified(primary: KeyPacket, sub: KeyPacket, signatures: Sequence[byt
     """Every binding of sub is a good one by primary, for signing, with a good back-signature by sub in it;
     and there is one. A revocation is left to gpg's listing (which the caller has read); any other signature
     after the subkey, or one not read here, and the answer is no."""
-    primary_public, sub_public = public_key(primary), public_key(sub)
-    if primary_public is None or sub_public is None:
+    sub_public = public_key(sub)
+    return sub_public is not None and _bound(primary, sub, signatures, now, SIGN_FLAG, sub_public)
+
+
+def bound_for_encryption(primary: KeyPacket, sub: KeyPacket, signatures: Sequence[bytes], now: int) -> bool:
+    """Every binding of sub is a good one by primary marking it for encryption, and there is one (an encryption
+    subkey signs nothing: no back-signature). A revocation is gpg's listing's to judge, as for signing keys."""
+    return _bound(primary, sub, signatures, now, ENCRYPT_FLAGS, None)
+
+
+def _bound(primary: KeyPacket, sub: KeyPacket, signatures: Sequence[bytes], now: int, usage: int, sub_public) -> bool:
+    """Every signature after sub but revocations is a plain binding by primary that holds, with a key flag of
+    *usage*, and (with *sub_public*, for signing) a good back-signature by sub; and there is one."""
+    primary_public = public_key(primary)
+    if primary_public is None:
         return False
     covered = key_hash_input(primary) + key_hash_input(sub)
     bindings = 0
@@ -80,9 +100,9 @@ def cross_certified(primary: KeyPacket, sub: KeyPacket, signatures: Sequence[byt
             continue
         flags = sig.first(SUB_KEY_FLAGS, hashed_only=True)
         if (sig.sig_type != SUBKEY_BINDING or not plain(sig, primary, BINDING_CRITICAL, now)
-                or not flags or not flags[0] & SIGN_FLAG
+                or not flags or not flags[0] & usage
                 or not signature_holds(primary_public, primary, sig, covered)
-                or not _back_signed(sig, sub, sub_public, covered, now)):
+                or (sub_public is not None and not _back_signed(sig, sub, sub_public, covered, now))):
             return False
         bindings += 1
     return bindings > 0

@@ -1,9 +1,12 @@
-"""gpg's colon key listings (--with-colons --fixed-list-mode, doc/DETAILS of GnuPG) as records per key."""
+"""gpg's colon key listings (--with-colons --fixed-list-mode, doc/DETAILS of GnuPG) as records per key, and as
+what a key says about itself (KeyInfo)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import parseaddr
 
 # Validity letters (field 2) of a key that cannot be used at all.
 UNUSABLE = frozenset("redi")
@@ -87,3 +90,63 @@ def expiry(key: ListedKey, rec: KeyRecord) -> int | None:
     """When rec stops being usable: the earlier of its own expiry and its primary's (POSIX seconds)."""
     ends = [e for e in (rec.expires, key.primary.expires) if e is not None]
     return int(min(ends).timestamp()) if ends else None
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What a key says about itself (primary key with its subkeys)."""
+
+    fingerprint: str
+    uids: tuple[str, ...]
+    emails: tuple[str, ...]
+    created: datetime
+    expires: datetime | None
+    revoked: bool
+    can_sign: bool
+    can_encrypt: bool
+    subkeys: tuple[str, ...]
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires is not None and self.expires <= now
+
+
+def unique(items) -> list[str]:
+    seen: dict[str, None] = {}
+    for i in items:
+        seen.setdefault(i, None)
+    return list(seen)
+
+
+def _unescape(field: str) -> str:
+    """Colon listings escape bytes as \\xHH in UTF-8 text."""
+    raw = field.encode("latin-1", "replace")
+    raw = re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), raw)
+    return raw.decode("utf-8", "replace")
+
+
+def parse_listing(data: bytes) -> list[KeyInfo]:
+    """Parse --with-colons --fixed-list-mode output into KeyInfo, one per primary key."""
+    now = datetime.now(timezone.utc)
+    return [_key_info(k, now) for k in listed_keys(data)]
+
+
+def _key_info(k: ListedKey, now: datetime) -> KeyInfo:
+    primary = k.primary
+    usable = [r for r in (primary, *k.subkeys) if primary.usable(now) and r.usable(now)]
+    uids = [_unescape(f[9]) for f in k.uids if f[1] not in ("r", "e") and len(f) > 9]
+    emails = []
+    for uid in uids:
+        addr = parseaddr(uid)[1]
+        if "@" in addr:
+            emails.append(addr.lower())
+    return KeyInfo(
+        fingerprint=primary.fingerprint,
+        uids=tuple(uids),
+        emails=tuple(unique(emails)),
+        created=primary.created or datetime.fromtimestamp(0, timezone.utc),
+        expires=primary.expires,
+        revoked=primary.validity == "r",
+        can_sign=any("s" in r.capabilities for r in usable),
+        can_encrypt=any("e" in r.capabilities for r in usable),
+        subkeys=tuple(s.fingerprint for s in k.subkeys if s.fingerprint),
+    )

@@ -9,16 +9,18 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import parseaddr
 from pathlib import Path
 
-from crypto.openpgp import native
-from crypto.openpgp.colons import ListedKey, listed_keys, timestamp
+from crypto.openpgp import encryption, native
+from crypto.openpgp.colons import KeyInfo, parse_listing, timestamp, unique
 from crypto.mime.crlf import text_signed
 from crypto.errors import CiphertextMalformed, DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
+from crypto.openpgp.encryption import EncryptionKey
 from crypto.openpgp.gpg_process import MAX_OUTPUT_BYTES, Engine, Outcome, input_file, system_binary
+from crypto.openpgp.keyring import Keyring, KeyringCache, read_keyring
 from crypto.openpgp.packets import TAG_SIGNATURE, armored_prefix, leading_tags
-from crypto.openpgp.signing_keys import KeyringCache, SigningKey, read_signing_keys
+from crypto.openpgp.recipients import encryption_keys
+from crypto.openpgp.signing_keys import SigningKey, signing_keys
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +55,6 @@ MAX_SIGNATURE_BYTES = 64 * 1024
 MAX_SESSION_KEYS = 64
 _PKESK, _SKESK, _MARKER = 1, 3, 10
 _SESSION_KEY_BYTES = 4096  # a session key packet for a 16,384-bit RSA key is some 2 KB
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    """What a key says about itself (primary key with its subkeys)."""
-
-    fingerprint: str
-    uids: tuple[str, ...]
-    emails: tuple[str, ...]
-    created: datetime
-    expires: datetime | None
-    revoked: bool
-    can_sign: bool
-    can_encrypt: bool
-    subkeys: tuple[str, ...]
-
-    def expired(self, now: datetime) -> bool:
-        return self.expires is not None and self.expires <= now
 
 
 @dataclass(frozen=True)
@@ -111,8 +95,10 @@ class Gpg:
     """OpenPGP verbs on one GnuPG home; safe to call from several threads.
 
     With ``in_process`` (the default) a signature gpg's own listing shows a valid key for is checked
-    in this process (crypto/native.py), and the home's own unprotected signing key signs here too;
-    whatever that code does not read, and every signature it cannot call good, goes to gpg.
+    in this process (crypto/openpgp/native.py), the home's own unprotected signing key signs here too, and a
+    message to keys whose encryption subkey gpg's listing makes plain is encrypted here
+    (crypto/openpgp/recipients.py, encryption.py); whatever that code does not read, every signature it
+    cannot call good and every key it does not encrypt to goes to gpg.
 
     *binary* is the gpg executable, by its absolute path (default: the system's, never looked up in
     PATH). What the input can make gpg do is bounded: a detached signature is one packet of at most
@@ -165,7 +151,7 @@ class Gpg:
     def import_keys(self, data: bytes) -> list[str]:
         """Import keys; return the primary fingerprints now present (new, updated or unchanged)."""
         out = self._engine.run(["--import"], data)
-        fprs = _unique(v.split()[1].upper() for v in out.values("IMPORT_OK") if len(v.split()) > 1)
+        fprs = unique(v.split()[1].upper() for v in out.values("IMPORT_OK") if len(v.split()) > 1)
         if not fprs:
             raise KeyImportError(f"no key could be imported ({_summary(out)})")
         return fprs
@@ -183,14 +169,14 @@ class Gpg:
     def inspect(self, data: bytes) -> list[KeyInfo]:
         """Describe the keys in armoured or binary data without importing them."""
         out = self._engine.run(["--show-keys"], data)
-        return _parse_listing(out.data)
+        return parse_listing(out.data)
 
     def key(self, fingerprint: str) -> KeyInfo | None:
         """The key with this primary or subkey fingerprint, from the keyring."""
         if not _FPR.fullmatch(fingerprint):
             raise ValueError("a key is named by its 40-hex-digit fingerprint")
         out = self._engine.run(["--list-keys", "--", fingerprint.upper()], b"")
-        keys = _parse_listing(out.data) if out.returncode == 0 else []
+        keys = parse_listing(out.data) if out.returncode == 0 else []
         return keys[0] if keys else None
 
     def holding(self, fingerprints: list[str]) -> list[KeyInfo]:
@@ -199,7 +185,7 @@ class Gpg:
         if not wanted:
             return []
         out = self._engine.run(["--list-keys", "--", *wanted], b"")  # rc 2 when one is not there
-        return list({k.fingerprint: k for k in _parse_listing(out.data)}.values())
+        return list({k.fingerprint: k for k in parse_listing(out.data)}.values())
 
     def export_public(self, fingerprint: str) -> bytes:
         out = self._engine.run(["--armor", "--export", "--", fingerprint], b"")
@@ -214,7 +200,7 @@ class Gpg:
     def secret_fingerprints(self) -> list[str]:
         """Primary fingerprints of the secret keys this home holds (the keys its owner can open with)."""
         out = self._engine.run(["--list-secret-keys"], b"")
-        return [k.fingerprint for k in _parse_listing(out.data)] if out.returncode == 0 else []
+        return [k.fingerprint for k in parse_listing(out.data)] if out.returncode == 0 else []
 
     # -- verbs ----------------------------------------------------------------
 
@@ -281,9 +267,9 @@ class Gpg:
 
     def sign_detached(self, data: bytes, signer: str) -> tuple[bytes, str]:
         """An armoured detached signature and its RFC 3156 micalg (e.g. "pgp-sha512")."""
-        signer_here = self._signer(signer)
         now = time.time()
-        if signer_here is not None and (signer_here.expires is None or signer_here.expires > now):
+        signer_here = self._signer_now(signer, now)
+        if signer_here is not None:
             return signer_here.sign(data, int(now))
         out = self._engine.run(["--armor", "--detach-sign", "--local-user", signer], data)
         created = out.values("SIG_CREATED")
@@ -292,22 +278,10 @@ class Gpg:
         hash_id = int(created[0].split()[2])
         return out.data, "pgp-" + HASH_NAMES.get(hash_id, str(hash_id)).lower()
 
-    def _signing_keys(self) -> dict[str, SigningKey]:
-        """The keys verified in process, read again when the keyring changed."""
-        assert self._keyring is not None
-        return self._keyring.get("signing keys", lambda: read_signing_keys(self._engine.run))
-
-    def _signer(self, signer: str) -> native.Signer | None:
-        """The in-process signer for this primary fingerprint, loaded again when the keyring changed."""
-        if self._keyring is None or not _FPR.fullmatch(signer):
-            return None
-        return self._keyring.get(("signer", signer), lambda: native.Signer.load(
-            self._engine.run, signer, datetime.now(timezone.utc)))
-
     def signing_keys_of(self, primary: str) -> list[SigningKey]:
         """The keys under *primary* that gpg lists as usable for signing now, with their public material
         (read again now, whatever ``in_process`` says)."""
-        keys = read_signing_keys(self._engine.run).values()
+        keys = signing_keys(read_keyring(self._engine.run)).values()
         return sorted({k.fingerprint: k for k in keys if k.primary == primary.upper()}.values(),
                       key=lambda k: k.fingerprint)
 
@@ -316,9 +290,15 @@ class Gpg:
         return native.Signer.load(self._engine.run, primary, datetime.now(timezone.utc))
 
     def encrypt(self, data: bytes, recipients: list[str], *, sign_with: str | None = None) -> bytes:
-        """Armoured ciphertext to the recipients' keys; signed inside when sign_with is given."""
+        """Armoured ciphertext to the recipients' keys; signed inside when sign_with is given. In process when
+        every recipient is a primary fingerprint whose subkey gpg would choose is read here
+        (crypto/openpgp/recipients.py) and the signer, if any, signs here; else gpg, which refuses a key it
+        finds unusable (KeyUnusable)."""
         if not recipients:
             raise ValueError("encrypt needs at least one recipient")
+        here = self._encrypt_here(data, recipients, sign_with)
+        if here is not None:
+            return here
         args = ["--armor", "--encrypt"]
         if sign_with:
             args += ["--sign", "--local-user", sign_with]
@@ -328,6 +308,45 @@ class Gpg:
         if out.returncode != 0 or not out.has("END_ENCRYPTION"):
             raise _unusable_or_unavailable(out, ",".join(recipients), "INV_RECP", "INV_SGNR")
         return out.data
+
+    def _encrypt_here(self, data: bytes, recipients: list[str], sign_with: str | None) -> bytes | None:
+        if self._keyring is None:
+            return None
+        now = time.time()
+        signer = self._signer_now(sign_with, now) if sign_with else None
+        if sign_with and signer is None:
+            return None
+        keys = self._encryption_keys(now)
+        chosen = [keys.get(r.upper()) if _FPR.fullmatch(r) else None for r in recipients]
+        if None in chosen:
+            return None
+        return encryption.encrypt(chosen, data, signer, int(now))
+
+    def _keyring_now(self, now: float) -> Keyring:
+        """The keyring as gpg lists and exports it, read again once it changed or a key in it started or stopped
+        being valid."""
+        assert self._keyring is not None
+        return self._keyring.get("keyring", lambda: read_keyring(self._engine.run), lambda k: k.holds(now))
+
+    def _signing_keys(self) -> dict[str, SigningKey]:
+        """The keys verified in process."""
+        return self._keyring_now(time.time()).derived("signing keys", signing_keys)
+
+    def _encryption_keys(self, now: float) -> dict[str, EncryptionKey]:
+        """The subkeys encrypted to in process, by primary fingerprint."""
+        return self._keyring_now(now).derived("encryption keys", encryption_keys)
+
+    def _signer(self, signer: str) -> native.Signer | None:
+        """The in-process signer for this primary fingerprint, loaded again when the keyring changed."""
+        if self._keyring is None or not _FPR.fullmatch(signer):
+            return None
+        return self._keyring.get(("signer", signer), lambda: native.Signer.load(
+            self._engine.run, signer, datetime.now(timezone.utc)))
+
+    def _signer_now(self, signer: str, now: float) -> native.Signer | None:
+        """The in-process signer for this primary fingerprint if it has not expired by *now*."""
+        here = self._signer(signer)
+        return here if here is not None and (here.expires is None or here.expires > now) else None
 
 
 # -- what gpg is given ----------------------------------------------------------
@@ -458,45 +477,3 @@ def _unusable_or_unavailable(out: Outcome, who: str, *keywords: str) -> Exceptio
     if any(k == "FAILURE" for k, _ in out.status) and not any(k == "ERROR" for k, _ in out.status):
         return KeyUnusable(who, f"refused by gpg: {_summary(out)}")
     return GpgUnavailable(f"gpg failed: {_summary(out)}")
-
-
-def _unique(items) -> list[str]:
-    seen: dict[str, None] = {}
-    for i in items:
-        seen.setdefault(i, None)
-    return list(seen)
-
-
-def _unescape(field: str) -> str:
-    """Colon listings escape bytes as \\xHH in UTF-8 text."""
-    raw = field.encode("latin-1", "replace")
-    raw = re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), raw)
-    return raw.decode("utf-8", "replace")
-
-
-def _parse_listing(data: bytes) -> list[KeyInfo]:
-    """Parse --with-colons --fixed-list-mode output into KeyInfo, one per primary key."""
-    now = datetime.now(timezone.utc)
-    return [_key_info(k, now) for k in listed_keys(data)]
-
-
-def _key_info(k: ListedKey, now: datetime) -> KeyInfo:
-    primary = k.primary
-    usable = [r for r in (primary, *k.subkeys) if primary.usable(now) and r.usable(now)]
-    uids = [_unescape(f[9]) for f in k.uids if f[1] not in ("r", "e") and len(f) > 9]
-    emails = []
-    for uid in uids:
-        addr = parseaddr(uid)[1]
-        if "@" in addr:
-            emails.append(addr.lower())
-    return KeyInfo(
-        fingerprint=primary.fingerprint,
-        uids=tuple(uids),
-        emails=tuple(_unique(emails)),
-        created=primary.created or datetime.fromtimestamp(0, timezone.utc),
-        expires=primary.expires,
-        revoked=primary.validity == "r",
-        can_sign=any("s" in r.capabilities for r in usable),
-        can_encrypt=any("e" in r.capabilities for r in usable),
-        subkeys=tuple(s.fingerprint for s in k.subkeys if s.fingerprint),
-    )

@@ -20,7 +20,8 @@ from crypto.openpgp.packets import (
     read_mpi, signature_packet, subpacket,
 )
 from crypto.openpgp.pubkeys import ED25519_OID, HASHES, signature_holds
-from crypto.openpgp.signing_keys import Run, SigningKey, find
+from crypto.openpgp.keyring import Run
+from crypto.openpgp.signing_keys import SigningKey, find
 
 BINARY, TEXT = 0x00, 0x01
 # Critical hashed subpackets read here; any other critical one leaves the signature to gpg.
@@ -103,6 +104,10 @@ class Signer:
 
     def sign(self, data: bytes, now: int) -> tuple[bytes, str]:
         """An armoured detached binary signature (v4, SHA-512) over data, and its micalg."""
+        return armor(self.signature(data, now)[0]), "pgp-sha512"
+
+    def signature(self, data: bytes, now: int) -> tuple[bytes, int]:
+        """A binary signature packet (v4, SHA-512) over data, and its hash id (for a one-pass signature)."""
         key = self.key
         hashed = (subpacket(SUB_ISSUER_FPR, b"\x04" + bytes.fromhex(key.fingerprint))
                   + subpacket(SUB_CREATED, now.to_bytes(4, "big")))
@@ -119,7 +124,7 @@ class Signer:
         else:
             values = mpi(self._private.sign(value, padding.PKCS1v15(), utils.Prehashed(hashes.SHA512())))
         body = head + len(unhashed).to_bytes(2, "big") + unhashed + value[:2] + values
-        return armor(packet(TAG_SIGNATURE, body)), "pgp-sha512"
+        return packet(TAG_SIGNATURE, body), SIGN_HASH
 
     def ed25519(self) -> ed25519.Ed25519PrivateKey | None:
         """The key itself when it is Ed25519: the same key signs the log's notes (crypto/tlog/keys.py)."""

@@ -12,39 +12,63 @@ from crypto.errors import PacketError
 
 TAG_SIGNATURE, TAG_SECRET_KEY, TAG_PUBLIC_KEY, TAG_SECRET_SUBKEY, TAG_PUBLIC_SUBKEY = 2, 5, 6, 7, 14
 KEY_TAGS = (TAG_SECRET_KEY, TAG_PUBLIC_KEY, TAG_SECRET_SUBKEY, TAG_PUBLIC_SUBKEY)
+TAG_PKESK, TAG_ONE_PASS, TAG_LITERAL, TAG_USER_ID, TAG_SEIPD, TAG_MDC = 1, 4, 11, 13, 18, 19
 
 # Public-key algorithms (RFC 9580 §9.1) this module reads the material of.
-RSA, RSA_SIGN, ECDSA, EDDSA_LEGACY, ED25519 = 1, 3, 19, 22, 27
+RSA, RSA_SIGN, ECDH, ECDSA, EDDSA_LEGACY, ED25519 = 1, 3, 18, 19, 22, 27
 # Subpacket types (RFC 9580 §5.2.3.7).
-SUB_CREATED, SUB_SIG_EXPIRES, SUB_KEY_EXPIRES, SUB_ISSUER_KEY_ID, SUB_KEY_FLAGS, SUB_EMBEDDED, SUB_ISSUER_FPR = (
-    2, 3, 9, 16, 27, 32, 33)
+SUB_CREATED, SUB_SIG_EXPIRES, SUB_KEY_EXPIRES, SUB_PREFERRED_CIPHERS, SUB_ISSUER_KEY_ID, SUB_KEY_FLAGS = 2, 3, 9, 11, 16, 27
+SUB_EMBEDDED, SUB_ISSUER_FPR = 32, 33
 
 
 _BLANK_LINE = re.compile(rb"\r?\n[ \t]*\r?\n")
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]+")
 
 
-def _crc24_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 16
-        for _ in range(8):
-            crc <<= 1
-            if crc & 0x1000000:
-                crc ^= 0x1864CFB
-        table.append(crc & 0xFFFFFF)
-    return tuple(table)
+_CRC24_POLY = 0x1864CFB  # x^24 + x^23 + x^18 + x^17 + x^14 + x^11 + x^10 + x^7 + x^6 + x^5 + x^4 + x^3 + x + 1
+_CRC24_INIT = 0xB704CE
 
 
-_CRC24 = _crc24_table()
+def _reduced(value: int) -> int:
+    """*value* as a polynomial over GF(2), modulo the CRC-24 polynomial, a bit at a time."""
+    for bit in range(value.bit_length() - 1, 23, -1):
+        if value >> bit & 1:
+            value ^= _CRC24_POLY << (bit - 24)
+    return value
+
+
+def _x_powers() -> list[int]:
+    """x^(2^j) modulo the CRC-24 polynomial, j = 0 .. 63 (each the square of the one before)."""
+    powers = [2]
+    while len(powers) < 64:
+        last, square = powers[-1], 0
+        for bit in range(24):
+            if last >> bit & 1:
+                square ^= last << bit
+        powers.append(_reduced(square))
+    return powers
+
+
+_X_POWERS = _x_powers()
 
 
 def crc24(data: bytes) -> int:
-    """The armor checksum (RFC 9580 §6.1), a byte at a time from a table."""
-    crc = 0xB704CE
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFFFF) ^ _CRC24[(crc >> 16) ^ byte]
-    return crc
+    """The armor checksum (RFC 9580 §6.1): (init·x^8n + data·x^24) mod P over GF(2), the data taken as one
+    integer and folded in halves (its upper part times x^k mod P, a few shifts and XORs of Python integers), so
+    that a long message costs milliseconds, not a Python step per byte."""
+    value = (int.from_bytes(data, "big") << 24) ^ (_CRC24_INIT << (8 * len(data)))
+    while value.bit_length() > 56:
+        power = (value.bit_length() - 25).bit_length() - 1  # 2^power <= bits - 25: the upper part keeps 25+
+        half = 1 << power
+        upper, folded = value >> half, value & ((1 << half) - 1)  # value = upper·x^half + folded
+        factor, shift = _X_POWERS[power], 0
+        while factor:  # folded += upper · (x^half mod P)
+            if factor & 1:
+                folded ^= upper << shift
+            factor >>= 1
+            shift += 1
+        value = folded
+    return _reduced(value)
 
 
 def dearmor(data: bytes) -> bytes:
@@ -81,13 +105,20 @@ def dearmor(data: bytes) -> bytes:
     return binary
 
 
-def armor(binary: bytes, label: str = "PGP SIGNATURE") -> bytes:
-    """ASCII armor with its CRC-24 line, LF line ends (as gpg writes it)."""
-    text = base64.b64encode(binary)
-    lines = [text[i:i + 64] for i in range(0, len(text), 64)]
+_ARMOR_BLOCK = 48 * 1024  # binary octets base64-encoded at a time: 1,024 lines of 64 characters
+
+
+def armor(binary: bytes | bytearray, label: str = "PGP SIGNATURE") -> bytes:
+    """ASCII armor with its CRC-24 line, LF line ends, lines of 64 characters (as gpg writes it); encoded a block
+    at a time, so that a long message is not held as text twice over."""
     crc = base64.b64encode(crc24(binary).to_bytes(3, "big"))
-    return b"\n".join([f"-----BEGIN {label}-----".encode(), b"", *lines, b"=" + crc,
-                       f"-----END {label}-----".encode(), b""])
+    out = bytearray(f"-----BEGIN {label}-----\n\n".encode())
+    view = memoryview(binary)
+    for start in range(0, len(view), _ARMOR_BLOCK):
+        text = binascii.b2a_base64(view[start:start + _ARMOR_BLOCK], newline=False)
+        out += b"\n".join(text[i:i + 64] for i in range(0, len(text), 64)) + b"\n"
+    out += b"=" + crc + f"\n-----END {label}-----\n".encode()
+    return bytes(out)
 
 
 @dataclass(frozen=True)
@@ -168,7 +199,12 @@ def armored_prefix(data: bytes, size: int) -> bytes:
 
 def packet(tag: int, body: bytes) -> bytes:
     """One packet with a new-format header."""
-    return bytes([0xC0 | tag]) + _encode_length(len(body)) + body
+    return packet_header(tag, len(body)) + body
+
+
+def packet_header(tag: int, length: int) -> bytes:
+    """The new-format header of a packet whose body is *length* octets (RFC 9580 §4.2.1)."""
+    return bytes([0xC0 | tag]) + _encode_length(length)
 
 
 def _new_length(data: bytes, pos: int, *, subpacket: bool) -> tuple[int, int]:
@@ -237,7 +273,9 @@ class KeyPacket:
     created: int
     algorithm: int
     oid: bytes  # curve of ECDSA / EdDSA keys, else b""
-    material: tuple[bytes, ...]  # RSA: (n, e); ECDSA / EdDSA legacy: (point,); Ed25519: (32 octets,)
+    # RSA: (n, e); ECDSA / EdDSA legacy: (point,); ECDH: (point, KDF parameters with their size octet);
+    # Ed25519: (32 octets,)
+    material: tuple[bytes, ...]
     body: bytes
     end: int
 
@@ -255,12 +293,17 @@ def key_packet(body: bytes) -> KeyPacket:
         n, pos = read_mpi(body, pos)
         e, pos = read_mpi(body, pos)
         material: tuple[bytes, ...] = (n, e)
-    elif algorithm in (ECDSA, EDDSA_LEGACY):
+    elif algorithm in (ECDSA, EDDSA_LEGACY, ECDH):
         if pos >= len(body) or body[pos] in (0, 0xFF):
             raise PacketError("bad curve OID")
         oid, pos = body[pos + 1:pos + 1 + body[pos]], pos + 1 + body[pos]
         point, pos = read_mpi(body, pos)
         material = (point,)
+        if algorithm == ECDH:  # the KDF parameters (RFC 9580 §5.5.5.6): their size, then as many octets
+            if pos >= len(body):
+                raise PacketError("truncated ECDH key")
+            kdf, pos = _octets(body, pos, 1 + body[pos], "ECDH KDF parameters")
+            material = (point, kdf)
     elif algorithm == ED25519:
         key, pos = _octets(body, pos, 32, "Ed25519 key")
         material = (key,)

@@ -24,7 +24,7 @@ def bench() -> None:
                                                     "over it instead of one embedded process.")
 @click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
 @click.option("--crypto", type=click.Choice(["in-process", "gpg"]), default="in-process", show_default=True,
-              help="The hub's crypto.in_process: signatures checked and made in process, or every one by gpg.")
+              help="The hub's crypto.in_process: signatures and encryption in process, or every one by gpg.")
 @click.option("--duty-desk", is_flag=True, help="Register one ocam-duty recipient: every message is also copied to "
                                                 "it, signed and encrypted to its key (what the copies cost).")
 @scratch_option
@@ -101,6 +101,17 @@ def bench_scheduler(count: int, within: Path | None) -> None:
     from hub.tools.bench_scheduler import run_scheduler_bench
 
     click.echo(run_scheduler_bench(count, within=within))
+
+
+@bench.command("crypto")
+@click.option("--size", default=20_000, show_default=True, help="Entity size in bytes.")
+@click.option("--threads", default=4, show_default=True, help="Threads encrypting at once.")
+@click.option("--seconds", default=3.0, show_default=True, help="How long each rate is measured.")
+def bench_crypto(size: int, threads: int, seconds: float) -> None:
+    """The adapter alone: signed encryptions to a cv25519 and an RSA-3072 key per second, in process and by gpg."""
+    from hub.tools.bench_crypto import run_crypto_bench
+
+    click.echo(run_crypto_bench(size=size, threads=threads, seconds=seconds))
 
 
 @bench.command("evaluation")

@@ -90,8 +90,8 @@ class IntakeReport:
                if self.workers else " hub in its own process (passerelle serve, embedded transport),")
             + " clients and relay in the bench process",
             f"store        {self.store}",
-            "crypto       " + ("signatures checked and made in process (crypto.in_process = true)" if self.in_process
-                                else "every verify and sign through a gpg process (crypto.in_process = false)"),
+            "crypto       " + ("signatures and encryption in process (crypto.in_process = true)" if self.in_process
+                                else "every verify, sign and encrypt through a gpg process (crypto.in_process = false)"),
             f"accepted     {self.accepted} (refused {self.refused}) in {self.elapsed_250:.2f} s = {self.accept_rate:.1f} msg/s",
             f"with receipt {self.receipts} receipts at the relay after {self.elapsed_receipts:.2f} s = {self.receipt_rate:.1f} msg/s",
             f"250 latency  p50 {ms(_pct(self.lat_250, 50))}  p99 {ms(_pct(self.lat_250, 99))}",

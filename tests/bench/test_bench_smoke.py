@@ -40,6 +40,15 @@ def test_bench_evaluation_runs_and_reports_every_figure():
     assert "route+encrypt" in result.output
 
 
+def test_bench_crypto_runs_and_reports_both_paths_for_both_keys():
+    """Each message is opened by its recipient before any timing (the benchmark asserts it); both rates reported."""
+    result = CliRunner().invoke(main, ["bench", "crypto", "--size", "2000", "--threads", "2", "--seconds", "0.3"])
+    assert result.exit_code == 0, result.output
+    for kind in ("cv25519", "rsa-3072"):
+        assert re.search(rf"^{kind}\s+in process\s+[\d.]+/s,\s+[\d.]+ ms CPU each, \d+ bytes;\s+gpg\s+[\d.]+/s",
+                         result.output, re.M), result.output
+
+
 def test_bench_tui_runs_and_reports_every_figure():
     result = CliRunner().invoke(main, ["bench", "tui", "--messages", "2000", "--deadlines", "200"])
     assert result.exit_code == 0, result.output

@@ -54,14 +54,15 @@ def _fingerprint(home: Path, email: str) -> str:
 
 
 def make_key(tmp: Path, email: str, *, name: str = "Test", algo: str = "ed25519", expire: str = "0",
-             signing_subkey: bool = False, faked_time: str | None = None, encryption: bool = True) -> TestKey:
+             signing_subkey: bool = False, faked_time: str | None = None, encryption: bool = True,
+             usage: str | None = None) -> TestKey:
     """A new key pair in its own home. algo "ed25519" or "rsa3072"; signing_subkey: certify-only primary;
-    encryption: with an encryption subkey (without, nothing can be encrypted to it)."""
+    encryption: an encryption subkey (cv25519 for ed25519); usage: the primary's, instead of cert or sign."""
     home = short_home(tmp)
     uid = f"{name} <{email}>"
     sign_algo, encr_algo = ("ed25519", "cv25519") if algo == "ed25519" else (algo, algo)
     t = {"faked_time": faked_time}
-    gpg(home, "--quick-gen-key", uid, sign_algo, "cert" if signing_subkey else "sign", expire, **t)
+    gpg(home, "--quick-gen-key", uid, sign_algo, usage or ("cert" if signing_subkey else "sign"), expire, **t)
     fpr = _fingerprint(home, email)
     if signing_subkey:
         gpg(home, "--quick-add-key", fpr, sign_algo, "sign", expire, **t)
@@ -76,6 +77,36 @@ def make_key(tmp: Path, email: str, *, name: str = "Test", algo: str = "ed25519"
 def made_for(email: str) -> list[TestKey]:
     """The keys made here for *email*, newest first (a test's partner keys, to read what the hub sent them)."""
     return list(reversed(_BY_EMAIL.get(email.lower(), [])))
+
+
+def subkeys(key: TestKey) -> list[str]:
+    """The fingerprints of key's subkeys, in its keyblock's order."""
+    out = gpg(key.home, "--with-colons", "--list-keys", key.fingerprint).decode().splitlines()
+    return [out[i + 1].split(":")[9] for i, line in enumerate(out[:-1]) if line.startswith("sub:")]
+
+
+def add_subkey(key: TestKey, algo: str = "cv25519", usage: str = "encr", expire: str = "0", *,
+               faked_time: str | None = None) -> str:
+    """A new subkey of key (made at *faked_time*, e.g. "20250601T000000!", if given); its fingerprint."""
+    gpg(key.home, "--quick-add-key", key.fingerprint, algo, usage, expire, faked_time=faked_time)
+    key.public = gpg(key.home, "--armor", "--export", key.fingerprint)
+    return subkeys(key)[-1]
+
+
+def revoke_subkey(key: TestKey, subkey: str) -> bytes:
+    """Revoke one subkey of key in its home (gpg --edit-key, "key N", "revkey"); return the public key."""
+    number = subkeys(key).index(subkey) + 1
+    script = f"key {number}\nrevkey\ny\n0\n\ny\nsave\n".encode()
+    gpg(key.home, "--command-fd", "0", "--edit-key", key.fingerprint, data=script)
+    key.public = gpg(key.home, "--armor", "--export", key.fingerprint)
+    return key.public
+
+
+def set_preferences(key: TestKey, preferences: str) -> bytes:
+    """Set the key's preferred algorithms (gpg --edit-key setpref, e.g. "AES128 SHA256 ZLIB"); the public key."""
+    gpg(key.home, "--command-fd", "0", "--edit-key", key.fingerprint, data=f"setpref {preferences}\ny\nsave\n".encode())
+    key.public = gpg(key.home, "--armor", "--export", key.fingerprint)
+    return key.public
 
 
 def expired_key(tmp: Path, email: str) -> TestKey:

@@ -18,7 +18,9 @@ HASHLIB = {SHA1: "sha1", SHA256: "sha256", SHA512: "sha512"}
 BINARY, TEXT, POSITIVE_CERT, SUBKEY_BINDING, PRIMARY_BINDING, SUBKEY_REVOCATION = 0x00, 0x01, 0x13, 0x18, 0x19, 0x28
 # Subpacket types (RFC 9580 §5.2.3.7)
 CREATED, SIG_EXPIRES, KEY_EXPIRES, ISSUER, KEY_FLAGS, EMBEDDED, ISSUER_FPR = 2, 3, 9, 16, 27, 32, 33
-CERTIFY, SIGN, ENCRYPT = 0x01, 0x02, 0x0C
+PREFERRED_CIPHERS = 11  # preferred symmetric algorithms (RFC 9580 §5.2.3.14)
+CERTIFY, SIGN, ENCRYPT_COMMS, ENCRYPT_STORAGE = 0x01, 0x02, 0x04, 0x08
+ENCRYPT = ENCRYPT_COMMS | ENCRYPT_STORAGE
 TAG_SIGNATURE, TAG_PUBLIC_KEY, TAG_UID, TAG_PUBLIC_SUBKEY = 2, 6, 13, 14
 
 
@@ -104,11 +106,12 @@ def signature(signer: Key, sig_type: int, covered: bytes, *, created: int, hash_
 
 
 def self_certification(primary: Key, uid: str, *, created: int | None = None, flags: int = CERTIFY | SIGN,
-                       hash_id: int = SHA256) -> bytes:
+                       hash_id: int = SHA256, hashed: bytes = b"", signer: Key | None = None) -> bytes:
+    """A positive certification of uid by primary (or *signer*), with key flags, then *hashed*."""
     uid_bytes = uid.encode()
     covered = key_hash_input(primary) + b"\xb4" + u32(len(uid_bytes)) + uid_bytes
-    return signature(primary, POSITIVE_CERT, covered, created=created or primary.created, hash_id=hash_id,
-                     hashed=subpacket(KEY_FLAGS, bytes([flags])))
+    return signature(signer or primary, POSITIVE_CERT, covered, created=created or primary.created, hash_id=hash_id,
+                     hashed=subpacket(KEY_FLAGS, bytes([flags])) + hashed)
 
 
 def back_signature(primary: Key, sub: Key, *, created: int | None = None, hash_id: int = SHA256,
@@ -118,12 +121,12 @@ def back_signature(primary: Key, sub: Key, *, created: int | None = None, hash_i
                      created=created or sub.created, hash_id=hash_id, corrupt=corrupt, hashed=hashed)
 
 
-def binding(primary: Key, sub: Key, *, created: int | None = None, flags: int = SIGN, hash_id: int = SHA256,
+def binding(primary: Key, sub: Key, *, created: int | None = None, flags: int | None = SIGN, hash_id: int = SHA256,
             back: bytes | None = None, back_unhashed: bool = False, expires_after: int | None = None,
             hashed: bytes = b"", signer: Key | None = None) -> bytes:
     """A subkey binding signature (0x18) by primary (or *signer*) over primary and sub, with key flags,
-    and the embedded back-signature *back* (hashed, or unhashed) when given."""
-    area = subpacket(KEY_FLAGS, bytes([flags])) + hashed
+    (none if *flags* is None), and the embedded back-signature *back* (hashed, or unhashed) when given."""
+    area = (subpacket(KEY_FLAGS, bytes([flags])) if flags is not None else b"") + hashed
     if expires_after is not None:
         area += subpacket(KEY_EXPIRES, u32(expires_after))
     unhashed = (signer or primary).unhashed_issuer()
@@ -141,10 +144,12 @@ def subkey_revocation(primary: Key, sub: Key, *, created: int) -> bytes:
 
 
 def transferable(primary: Key, uid: str, subkeys: list[tuple[Key, list[bytes]]], *,
-                 certification: bytes | None = None) -> bytes:
-    """A transferable public key: primary, one user id with its certification, each subkey with its signatures."""
+                 certification: bytes | None = None, certifications: list[bytes] = ()) -> bytes:
+    """A transferable public key: primary, one user id with its certification (and *certifications* after it),
+    each subkey with its signatures."""
     out = [packet(TAG_PUBLIC_KEY, primary.body), packet(TAG_UID, uid.encode()),
-           packet(TAG_SIGNATURE, certification or self_certification(primary, uid))]
+           packet(TAG_SIGNATURE, certification or self_certification(primary, uid)),
+           *(packet(TAG_SIGNATURE, c) for c in certifications)]
     for sub, signatures in subkeys:
         out.append(packet(TAG_PUBLIC_SUBKEY, sub.body))
         out.extend(packet(TAG_SIGNATURE, s) for s in signatures)

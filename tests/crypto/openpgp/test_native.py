@@ -9,8 +9,9 @@ import pytest
 from crypto.openpgp import native
 from crypto.errors import PacketError
 from crypto.openpgp.gpg import Gpg
-from crypto.openpgp.packets import armor, dearmor, packets, signature_packet
+from crypto.openpgp.packets import armor, crc24 as packets_crc24, dearmor, packets, signature_packet
 from tests.support import keys
+from tests.support import openpgp as o
 
 DATA = b"Content-Type: text/plain\r\n\r\nURGENT: convoy leaves at 06:00\r\n"
 
@@ -171,3 +172,10 @@ def test_armor_round_trip_and_checksum():
         dearmor(b"\n".join(lines))
     with pytest.raises(PacketError):
         packets(bytes([0xC2, 50]) + b"short")
+
+
+def test_armor_checksum_is_crc24_at_every_length():
+    """The checksum (computed by folding) equals a bit-at-a-time CRC-24 written apart, for short and long data."""
+    data = random.Random(24).randbytes(70_000)
+    for size in [*range(0, 300), 1_000, 8_191, 8_192, 65_537, 70_000]:
+        assert packets_crc24(data[:size]) == o.crc24(data[:size]), size
