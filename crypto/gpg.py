@@ -104,6 +104,8 @@ class SignatureCheck:
 class Decrypted:
     plaintext: bytes
     signature: SignatureCheck | None
+    key: str | None = None  # the primary fingerprint of the key that decrypted it (DECRYPTION_KEY)
+    to: tuple[str, ...] = ()  # the key ids it was encrypted to (ENC_TO), as the message says
 
 
 class Gpg:
@@ -208,6 +210,22 @@ class Gpg:
         out = self._engine.run(["--list-secret-keys", "--", fingerprint], b"")
         return out.returncode == 0 and b"\nsec:" in b"\n" + out.data
 
+    def signs(self, fingerprint: str) -> bool:
+        """Whether this home holds the secret of *fingerprint*'s primary key (not a stub without it, "sec#")."""
+        out = self._engine.run(["--list-secret-keys", "--", fingerprint], b"")
+        records = listed_keys(out.data) if out.returncode == 0 else []
+        return any(k.primary.fingerprint == fingerprint.upper() and len(k.primary.fields) > 14
+                   and k.primary.fields[14] != "#" for k in records)
+
+    def forget_signing_secret(self, fingerprint: str) -> None:
+        """Delete the secret of *fingerprint*'s primary key only (``FPR!``): it signs nothing again, its
+        subkeys' secrets (decryption) stay, and so does the public key."""
+        if not _FPR.fullmatch(fingerprint):
+            raise ValueError("a key is named by its 40-hex-digit fingerprint")
+        out = self._engine.run(["--yes", "--delete-secret-keys", "--", fingerprint.upper() + "!"], b"")
+        if out.returncode != 0:
+            raise GpgUnavailable(f"the secret of {fingerprint} could not be deleted: {_summary(out)}")
+
     def secret_fingerprints(self) -> list[str]:
         """Primary fingerprints of the secret keys this home holds (the keys its owner can open with)."""
         out = self._engine.run(["--list-secret-keys"], b"")
@@ -249,7 +267,10 @@ class Gpg:
             raise DecryptionFailed(_decrypt_failure_reason(out), _summary(out))
         if out.has("BADMDC") or not _integrity_checked(out):
             raise DecryptionFailed("no_integrity", _summary(out))
-        return Decrypted(out.data, _signature_from_status(out))
+        used = [v.split() for v in out.values("DECRYPTION_KEY")]
+        key = used[0][1].upper() if used and len(used[0]) > 1 else None
+        to = tuple(v.split()[0].upper() for v in out.values("ENC_TO") if v.split())
+        return Decrypted(out.data, _signature_from_status(out), key, to)
 
     def unwrap(self, data: bytes) -> bytes:
         """The OpenPGP message inside an encrypted one, its encryption layer removed and nothing else

@@ -12,7 +12,9 @@
     ├── RetentionError        a retention act is refused (not due, erased already, a replayed decision)
     ├── RoutingRulesError     the inbound routing rules file is invalid (checked at start-up)
     ├── AccessRefused         an act by no registered member, or outside the member's competence (law Art. 9 §3 5°)
-    └── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
+    ├── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
+    ├── TlsError              a certificate cannot be installed or read (with the reason)
+    └── KeyRotationError      the hub's key cannot be rotated now (with the reason)
 """
 
 from __future__ import annotations
@@ -90,3 +92,11 @@ class AccessRefused(HubError):
         super().__init__(why)
         self.actor = actor
         self.why = why
+
+
+class TlsError(HubError):
+    """The gateway's certificate cannot be installed (the checks' reason) or read."""
+
+
+class KeyRotationError(HubError):
+    """The hub's OpenPGP key cannot be rotated now."""

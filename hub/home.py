@@ -27,6 +27,7 @@ class Identity:
     address: str
     fingerprint: str
     tls_fingerprint: str
+    tls_names: tuple[str, ...] = ()
 
 
 def open_gpg(settings: Settings) -> Gpg:
@@ -42,13 +43,19 @@ def exists(home: Path) -> bool:
 
 
 def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes | None = None,
-         clock: Clock | None = None, store_url: str | None = None) -> Identity:
+         clock: Clock | None = None, store_url: str | None = None, tls_names: tuple[str, ...] = ()) -> Identity:
     """Create a new hub identity in *home*; refuses to overwrite an existing one.
+
+    The self-signed TLS certificate names *tls_names* (the names partners connect by; the first is its common
+    name), the domain, localhost and 127.0.0.1.
 
     *store_url* (or PASSERELLE_STORE__URL) puts the store in that database (PostgreSQL) instead of
     HOME/passerelle.db; it is migrated to the head and recorded in the home's settings.
     """
+    from hub.deploy.tls import host_names
+
     clock = clock or SystemClock()
+    tls_names = host_names(tls_names)
     home = home.expanduser().resolve()
     if exists(home):
         raise HomeError(f"{home} already holds a Passerelle identity; refusing to overwrite it")
@@ -68,18 +75,21 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
     (home / "keys").mkdir(mode=0o700, exist_ok=True)
     StorageKey.generate().save(settings.storage_key_path)
     settings.tls_cert.parent.mkdir(mode=0o700, exist_ok=True)
-    tls_fingerprint = make_self_signed(domain, settings.tls_cert, settings.tls_key)
+    tls_fingerprint = make_self_signed(tls_names[0] if tls_names else domain, settings.tls_cert, settings.tls_key,
+                                       names=(domain, *tls_names))
     db = Database(store_url or settings.database_url)
     try:
         upgrade(db.engine)
         with db.unit_of_work() as uow:
             audit.record(uow, clock, "hub.initialised", actor="operator", address=address, key=fingerprint,
-                         tls=tls_fingerprint)
+                         tls=tls_fingerprint, tls_names=[*tls_names, domain])
             uow.commit()
     finally:
         db.dispose()
     _write_settings(home / SETTINGS_FILE, domain, address, fingerprint, store_url)
-    return Identity(home, address, fingerprint, tls_fingerprint)
+    from hub.deploy.tls import current
+
+    return Identity(home, address, fingerprint, tls_fingerprint, current(settings).names)
 
 
 def _write_settings(path: Path, domain: str, address: str, fingerprint: str, store_url: str | None) -> None:

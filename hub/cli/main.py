@@ -38,17 +38,22 @@ def main(verbose: int) -> None:
               help="Import this secret key (armoured) instead of generating one.")
 @click.option("--store-url", envvar="PASSERELLE_STORE__URL",
               help="Database of the store (postgresql+psycopg://...); default HOME/passerelle.db (SQLite).")
-def init(home: Path, domain: str, address: str | None, hub_key: Path | None, store_url: str | None) -> None:
+@click.option("--tls-name", "tls_names", multiple=True, metavar="HOST",
+              help="A name partners connect to the hub by (repeatable): the self-signed certificate names it, "
+                   "with the domain, localhost and 127.0.0.1. A certificate of your CA: `passerelle tls install`.")
+def init(home: Path, domain: str, address: str | None, hub_key: Path | None, store_url: str | None,
+         tls_names: tuple[str, ...]) -> None:
     """Create the hub identity: OpenPGP key, TLS certificate, storage key, store and settings."""
     try:
         identity = home_mod.init(home, domain, address=address, hub_key=hub_key.read_bytes() if hub_key else None,
-                                 store_url=store_url)
+                                 store_url=store_url, tls_names=tls_names)
     except HubError as exc:
         fail(str(exc))
     click.echo(f"Initialised {identity.home}")
     click.echo(f"  hub address      {identity.address}")
     click.echo(f"  OpenPGP key      {identity.fingerprint}")
     click.echo(f"  TLS certificate  sha256 {identity.tls_fingerprint}")
+    click.echo(f"  TLS names        {', '.join(identity.tls_names)}")
 
 
 @main.command()
@@ -128,6 +133,7 @@ def tui(home: Path, refresh: float) -> None:
 def _register() -> None:
     from .audit import audit
     from .bench import bench
+    from .deploy import hub_key, kit, tls
     from .duty import duty
     from .embargo import embargo, export
     from .members import holders, member
@@ -142,6 +148,9 @@ def _register() -> None:
     main.add_command(audit)
     main.add_command(duty)
     main.add_command(partner)
+    partner.add_command(kit)
+    main.add_command(tls)
+    main.add_command(hub_key)
     main.add_command(report)
     main.add_command(send)
     main.add_command(recipient)

@@ -90,7 +90,8 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
     assert contacts == [["police-fed", "police", key.fingerprint[-16:], "never", contacts[0][4], "-"]]
     assert detail.startswith(reference) and "intake.accepted" in detail and "receipt" in detail
     # The hub's last beats (it stopped), two days old by the dashboard's clock; no rates in the last half hour.
-    assert [line.split()[0] for line in health.splitlines()] == ["gateway", "store", "gpg", "relay", "scheduler"]
+    assert [line.split()[0] for line in health.splitlines()] == ["gateway", "store", "gpg", "relay", "keys",
+                                                                  "scheduler"]
     assert all("NO HEARTBEAT" in line and "last said: down, hub stopped" in line for line in health.splitlines())
     assert intake.split() == ["0/min", "now", "0", "in", "30", "min"]
     assert canary not in screen and canary not in detail and canary not in health
