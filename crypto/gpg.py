@@ -149,9 +149,11 @@ class Gpg:
     # -- keys -----------------------------------------------------------------
 
     def generate_key(self, uid: str, *, expire: str = "0") -> str:
-        """Make an ed25519 signing key with a cv25519 encryption subkey, no passphrase."""
+        """Make an ed25519 signing key with a cv25519 encryption subkey, no passphrase (beside any other key of
+        the same user id)."""
         nopass = ["--passphrase", ""]
-        out = self._engine.run([*nopass, "--quick-gen-key", uid, "ed25519", "sign", expire], b"")
+        # --yes: also when the home holds a key of this user id already (the hub's next key, hub-key rotate).
+        out = self._engine.run([*nopass, "--yes", "--quick-gen-key", uid, "ed25519", "sign", expire], b"")
         created = [v.split()[1] for v in out.values("KEY_CREATED") if len(v.split()) > 1]
         if out.returncode != 0 or not created:
             raise GpgUnavailable(f"key generation failed: {_summary(out)}")

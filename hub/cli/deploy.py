@@ -140,7 +140,7 @@ def hub_key_list(home: Path, as_json: bool) -> None:
 def hub_key_rotate(home: Path, overlap: str) -> None:
     """A new hub key (Ed25519), announced to every partner, member and recipient in a message signed by the old
     key and carrying the new one (signed by itself); the old key is retired after the overlap."""
-    from crypto import StorageKey
+    from crypto import CryptoError, StorageKey
 
     from hub.deploy.rotation import rotate
     from hub.transport.embedded import EmbeddedTransport
@@ -153,8 +153,8 @@ def hub_key_rotate(home: Path, overlap: str) -> None:
         try:
             done = rotate(settings, db, gpg, StorageKey.load(settings.storage_key_path), clock,
                           EmbeddedTransport(db, clock), overlap=span)
-        except KeyRotationError as exc:
-            fail(str(exc))
+        except (KeyRotationError, CryptoError) as exc:
+            fail(f"the hub's key was not rotated: {exc}")
     click.echo(f"new hub key      {done.new}")
     click.echo(f"previous key     {done.old}: mail encrypted to it accepted until {brussels(done.accepted_until)}, "
                f"then refused and the key retired")

@@ -12,6 +12,7 @@ from store import Database
 
 from hub import audit
 from hub.clock import Clock
+from hub.errors import TlsError
 from hub.outbound.outbox import queue_mail
 from hub.settings import Settings
 from hub.transport.priorities import priority_of
@@ -20,7 +21,6 @@ from hub.transport.protocol import Transport
 from . import notices, rotation
 from .expiry import KEY_EXPIRING, TLS_EXPIRING, Key, given, keys, threshold_due
 from .tls import current as current_certificate
-from hub.errors import TlsError
 
 log = logging.getLogger(__name__)
 
