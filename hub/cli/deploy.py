@@ -123,8 +123,9 @@ def hub_key_list(home: Path, as_json: bool) -> None:
         retired = hub.retired_keys(clock.now())
         rows = [{"fingerprint": hub.key_fingerprint, "state": "current", "signs": gpg.signs(hub.key_fingerprint)}]
         for old in reversed(hub.previous_keys):
-            state = "retired" if old in retired else "accepted until " + (
-                hub.previous_key_accepted_until.isoformat() if as_json else brussels(hub.previous_key_accepted_until))
+            until = hub.previous_key_accepted_until
+            state = "retired" if old in retired or until is None else "accepted until " + (
+                until.isoformat() if as_json else brussels(until))
             rows.append({"fingerprint": old, "state": state, "signs": gpg.signs(old)})
     if as_json:
         click.echo(json.dumps(rows, indent=2))

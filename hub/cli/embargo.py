@@ -203,7 +203,7 @@ def export_verify(home: Path, files: tuple[Path, ...]) -> None:
     bad = 0
     with opened(home) as (settings, _db, gpg, _c):
         for path in files:
-            problem = oversight.verify(gpg, path, settings.hub.key_fingerprint)
+            problem = oversight.verify(gpg, path, settings.hub.key_fingerprints)
             click.echo(f"{path}: {'BAD — ' + problem if problem else 'good signature by the hub'}")
             bad += bool(problem)
     if bad:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from crypto import Gpg
 from crypto.tls import Certificate
@@ -31,40 +31,36 @@ class Key:
 
     @property
     def label(self) -> str:
-        return self.name if self.owner == "partner" else f"{self.owner} {self.name}"
+        return self.name if self.owner in ("partner", "hub") else f"{self.owner} {self.name}"
 
 
 def keys(db: Database, gpg: Gpg, hub_fingerprint: str, hub_address: str) -> list[Key]:
     """Every registered key and the hub's, with the expiry gpg's keyring gives its primary key (revoked keys
     left out: they are refused already). Registry rows whose stored expiry differs are brought in line."""
     with db.reader() as uow:
-        rows = [("partner", p.name, p.email, p.fingerprint) for p in uow.partners.all()]
-        rows += [("member", m.name, m.email, m.fingerprint) for m in uow.members.all()]
-        rows += [("recipient", r.name, r.email, r.fingerprint) for r in uow.recipients.all()]
-    listed = {k.fingerprint: k for k in gpg.holding([f for *_, f in rows] + [hub_fingerprint])}
-    found = [Key(owner, name, email, fpr, listed[fpr].expires) for owner, name, email, fpr in rows
+        rows = [("partner", p.name, p.email, p.fingerprint, p.key_expires_at) for p in uow.partners.all()]
+        rows += [("member", m.name, m.email, m.fingerprint, m.key_expires_at) for m in uow.members.all()]
+        rows += [("recipient", r.name, r.email, r.fingerprint, r.key_expires_at) for r in uow.recipients.all()]
+    listed = {k.fingerprint: k for k in gpg.holding([row[3] for row in rows] + [hub_fingerprint])}
+    found = [Key(owner, name, email, fpr, listed[fpr].expires) for owner, name, email, fpr, _ in rows
              if fpr in listed and not listed[fpr].revoked]
+    stale = [(owner, fpr, listed[fpr].expires) for owner, _n, _e, fpr, stored in rows
+             if fpr in listed and stored != listed[fpr].expires]
+    if stale:
+        _store_expiries(db, stale)
     if hub_fingerprint in listed:
         found.append(Key("hub", "hub", hub_address, hub_fingerprint, listed[hub_fingerprint].expires))
-    _store_expiries(db, found)
     return found
 
 
-def _store_expiries(db: Database, found: list[Key]) -> None:
+def _store_expiries(db: Database, stale: list[tuple[str, str, datetime | None]]) -> None:
     """The dashboard reads expiries from the registry's rows: a key extended in the keyring shows so there."""
     models = {"partner": Partner, "member": Member, "recipient": Recipient}
     with db.unit_of_work() as uow:
-        changed = 0
-        for key in found:
-            model = models.get(key.owner)
-            if model is None:
-                continue
-            row = uow.session.scalar(select(model).where(model.fingerprint == key.fingerprint))
-            if row is not None and row.key_expires_at != key.expires_at:
-                row.key_expires_at = key.expires_at
-                changed += 1
-        if changed:
-            uow.commit()
+        for owner, fingerprint, expires in stale:
+            model = models[owner]
+            uow.session.execute(update(model).where(model.fingerprint == fingerprint).values(key_expires_at=expires))
+        uow.commit()
 
 
 def threshold_due(left: timedelta, days: list[int], given: Iterable[int]) -> int | None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from crypto import Gpg, KeyUnusable, StorageKey
-from store import Database
+from crypto import CryptoError, Gpg, KeyUnusable, StorageKey
+from store import Database, StoreUnavailable
 
 from hub import audit
 from hub.clock import Clock
@@ -45,8 +45,12 @@ class Lifecycle:
         if self._last is not None and now - self._last < CHECK_EVERY:
             return 0
         self._last = now
-        return self.keys(now) + self.certificate(now) + rotation.retire_due(self.settings, self.db, self.gpg,
-                                                                              self.clock)
+        try:
+            return self.keys(now) + self.certificate(now) + rotation.retire_due(self.settings, self.db, self.gpg,
+                                                                                  self.clock)
+        except (CryptoError, StoreUnavailable) as exc:  # gpg or the store in trouble: the reminders still run
+            log.error("keys: the check of expiries failed (%s); next try in %s", exc, CHECK_EVERY)
+            return 0
 
     def keys(self, now: datetime) -> int:
         """Warn about every key past a threshold not yet warned of; returns how many warnings."""

@@ -9,13 +9,13 @@ import ssl
 import threading
 from datetime import datetime
 
-from crypto import Gpg
+from crypto import CryptoError, Gpg
 from crypto.tls import Certificate
-from store import Database
+from store import Database, StoreUnavailable
 
 from hub.clock import Clock
 from hub.errors import TlsError
-from hub.health import Beat
+from hub.health import DEGRADED, Beat
 from hub.settings import Settings, load
 
 from .expiry import beat, certificate_line, keys, keys_line
@@ -94,7 +94,11 @@ class Serving:
                 cached = self._keys
             if cached is None or now - cached[0] >= CHECK_EVERY or now < cached[0]:
                 hub = self.settings.hub
-                cached = (now, keys_line(keys(self.db, self.gpg, hub.key_fingerprint, hub.address), now, days))
+                try:
+                    line = keys_line(keys(self.db, self.gpg, hub.key_fingerprint, hub.address), now, days)
+                except (CryptoError, StoreUnavailable) as exc:  # the other components' beats still go out
+                    line = (DEGRADED, f"keys not read: {exc}"[:80])
+                cached = (now, line)
                 with self._lock:
                     self._keys = cached
             lines.append(cached[1])

@@ -73,14 +73,15 @@ def write(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, committee: str, since: dat
     return written
 
 
-def verify(gpg: Gpg, path: Path, hub_key: str) -> str:
-    """Check PATH against PATH.asc: a good signature by the hub's key, or a reason."""
+def verify(gpg: Gpg, path: Path, hub_keys: list[str]) -> str:
+    """Check PATH against PATH.asc: a good signature by one of the hub's keys (the current one, or an earlier one
+    for an export made before a rotation: hub.key_fingerprints), or a reason."""
     signature = path.with_name(path.name + ".asc")
     if not signature.exists():
         return f"no signature file {signature.name}"
     check = gpg.verify_detached(path.read_bytes(), signature.read_bytes())
     if not check.valid:
         return f"signature {check.status}"
-    if check.primary_fingerprint != hub_key:
-        return f"signed by {check.primary_fingerprint}, not by this hub's key {hub_key}"
+    if check.primary_fingerprint not in hub_keys:
+        return f"signed by {check.primary_fingerprint}, not by this hub's key {hub_keys[0]}"
     return ""
