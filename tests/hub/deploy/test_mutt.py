@@ -26,10 +26,11 @@ STEP_SECONDS = 30  # longest wait for one screen of mutt (gpg signing, SMTP, a l
 
 
 class Terminal:
-    """One tmux server of the test's own (its socket in the test's folder), one window running *command*."""
+    """A tmux server of the test's own (its socket in the test's folder, one per terminal: a server being killed
+    still holds its socket for a moment), one window running *command*."""
 
-    def __init__(self, folder: Path, command: str) -> None:
-        self.base = [TMUX, "-S", str(folder / "tmux.sock"), "-f", "/dev/null"]
+    def __init__(self, folder: Path, name: str, command: str) -> None:
+        self.base = [TMUX, "-S", str(folder / f"tmux-{name}.sock"), "-f", "/dev/null"]
         subprocess.run([*self.base, "new-session", "-d", "-s", "spoc", "-x", "100", "-y", "30", command],
                        check=True, timeout=30)
         self.seen: list[str] = []
@@ -95,7 +96,7 @@ def test_a_real_mutt_with_the_kits_settings_sends_signed_and_encrypted_mail_to_s
                 # -n: not the system's Muttrc (the machine's own settings play no part); -F the kit's settings.
                 mutt = (f"{env} {MUTT} -n -F {spoc}/.passerelle/muttrc -s 'Passerelle test {n}' "
                         f"-i {spoc}/.passerelle/first-message.txt {HUB}")
-                terminal = Terminal(short_tmp, f"{mutt}; echo mutt exited $?; sleep 600")
+                terminal = Terminal(short_tmp, str(n), f"{mutt}; echo mutt exited $?; sleep 600")
                 terminals.append(terminal)
                 terminal.wait_for("To: " + HUB)
                 terminal.keys("Enter")

@@ -131,6 +131,9 @@ def test_after_the_overlap_mail_to_the_old_key_is_refused_and_the_old_key_retire
     settings = load(home.settings.home)
     settings.delivery.retry_schedule_seconds = [0.3]
     new = settings.hub.key_fingerprint
+    _cli(home, "partner", "kit", "police-fed", "--out", str(short_tmp / "kit-overlap"), clock=clock)
+    assert (short_tmp / "kit-overlap" / "hub-key-previous.asc").exists()  # during the overlap: both keys
+    assert new in (short_tmp / "kit-overlap" / "muttrc").read_text()
     with CaptureRelay() as relay, RunningHub(settings, relay=relay.address, clock=clock) as hub:
         hub.hub.scheduler_sleep = 0.2
         code, text = hub.send(_encrypted_to(key, home, old), mail_from=key.email)
@@ -151,6 +154,8 @@ def test_after_the_overlap_mail_to_the_old_key_is_refused_and_the_old_key_retire
     assert not hub_gpg.signs(old) and hub_gpg.signs(new)
     listed = json.loads(_cli(home, "hub-key", "list", "--json", clock=clock))
     assert listed[1] == {"fingerprint": old, "state": "retired", "signs": False}
+    _cli(home, "partner", "kit", "police-fed", "--out", str(short_tmp / "kit-after"), clock=clock)
+    assert not (short_tmp / "kit-after" / "hub-key-previous.asc").exists()
     # Retired, not destroyed: the message stored encrypted to the old key still opens for the director.
     out = short_tmp / "opened.eml"
     _cli(home, "messages", "open", stored, "--signer-home", str(director.home), "--out", str(out), clock=clock)
