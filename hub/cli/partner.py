@@ -1,4 +1,4 @@
-"""`passerelle partner`: register contact points, update their keys, list them."""
+"""`passerelle partner`: register contact points, update their keys, list them, write a contact point's kit."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from hub.registry import partners as partners_mod
-from .common import fail, home_option, load_settings
+from .common import fail, home_option, load_settings, opened
 from hub.clock import SystemClock, brussels
-from hub.errors import PartnerError
+from hub.errors import PartnerError, TlsError
 
 key_option = click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
                           help="The contact point's public key (armoured or binary).")
@@ -109,3 +109,33 @@ def partner_list(home: Path, as_json: bool) -> None:
     for r in rows:
         status = "revoked" if r["key_revoked"] else (f"expires {r['key_expires_at'][:10]}" if r["key_expires_at"] else "no expiry")
         click.echo(f"{r['name']:<20} {r['kind']:<18} {r['email']:<32} {r['fingerprint']}  {status}")
+
+
+@partner.command("kit")
+@home_option
+@click.argument("name")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A new (or empty) folder for the kit.")
+@click.option("--host", help="The name the contact point connects by (default: the certificate's first name that "
+                             "is not localhost).")
+@click.option("--port", type=int, help="The port it connects to (default: that of [gateway] listen).")
+@click.option("--kit-dir", default="~/.passerelle", show_default=True,
+              help="Where the contact point will keep the kit: its settings name the certificate there.")
+def kit(home: Path, name: str, out: Path, host: str | None, port: int | None, kit_dir: str) -> None:
+    """Write what contact point NAME needs, nothing secret: the hub's public key and fingerprint, the certificate
+    STARTTLS presents, mutt, neomutt, aerc and Thunderbird settings, a first test message."""
+    from hub.deploy import kit as kit_mod
+
+    with opened(home) as (settings, db, gpg, clock):
+        try:
+            made = kit_mod.write(settings, db, gpg, clock, partner=name, out=out, host=host, port=port,
+                                 kit_dir=kit_dir)
+        except TlsError as exc:
+            fail(str(exc))
+    click.echo(f"kit for {name} in {made.folder}: {', '.join(made.files)}")
+    click.echo(f"  hub key          {made.hub_fingerprint}")
+    if made.previous_fingerprint:
+        click.echo(f"  previous key     {made.previous_fingerprint} (in the rotation's overlap)")
+    click.echo(f"  certificate      sha256 {made.certificate.fingerprint}")
+    click.echo(f"  connects to      {made.host}:{made.port} (STARTTLS)")
+    click.echo("Give both fingerprints to the contact point by telephone; the files may travel by any channel.")

@@ -81,7 +81,8 @@ def test_down_is_refused_once_a_blob_is_sealed_under_a_period_key(tmp_path):
         uow.commit()
     with pytest.raises(RuntimeError, match="downgrade refused"):
         downgrade(database.engine, "0008")
-    assert current_revision(database.engine) == "0010"
+    # Never below 0010: SQLite stops there (the later revisions went down), PostgreSQL rolls the whole downgrade back.
+    assert current_revision(database.engine) >= "0010"
     with database.reader() as uow:
         assert vault.unseal(key, uow.blobs.get(blob_id), context="test") == b"after 0010"
     database.dispose()
