@@ -11,6 +11,7 @@
     ├── SealError                 sealed item tampered with, or the wrong storage key
     ├── PacketError               OpenPGP data this package does not read in process (gpg decides)
     ├── CertificateRefused        .reason: a TLS certificate or key the gateway could not present
+    ├── NoteError                 a signed note, checkpoint or log proof that does not parse (crypto/tlog)
     └── MimeError                 .reason: a short sentence for the sender
         ├── Unsigned
         ├── InlinePgp
@@ -118,6 +119,10 @@ class CertificateRefused(CryptoError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class NoteError(CryptoError, ValueError):
+    """A signed note, checkpoint, cosignature or log proof is malformed (C2SP formats, crypto/tlog)."""
 
 
 class MimeError(CryptoError):

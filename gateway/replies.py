@@ -94,6 +94,9 @@ FOREIGN_EMBARGO_SOURCE = Reply(
     "Foreign embargo (law Art. 12) may only be declared by intelligence, customs or foreign affairs", "embargo_source",
 )
 BAD_FIELD = Reply(550, "5.6.0", "Invalid {field}: {value!r} (accepted: {accepted})", "bad_field")
+REPLY_BY_PASSED = Reply(
+    550, "5.6.0", "Reply-By {reply_by} is not after the hub's receipt time {now} (AR Art. 7): name a time to come",
+    "reply_by_passed")
 NO_SUCH_RECIPIENT = Reply(550, "5.1.1", "No such recipient here: this gateway accepts mail for {address} only", "no_such_recipient")
 
 # Not now: the client should retry (4xx).

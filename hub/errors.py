@@ -12,9 +12,14 @@
     ├── RetentionError        a retention act is refused (not due, erased already, a replayed decision)
     ├── RoutingRulesError     the inbound routing rules file is invalid (checked at start-up)
     ├── AccessRefused         an act by no registered member, or outside the member's competence (law Art. 9 §3 5°)
+    ├── DueRefused            a due time the law does not allow (past, beyond its urgency's window)
     ├── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
+    ├── BackupError           a backup cannot be made, or an archive cannot be restored (with the reason)
     ├── TlsError              a certificate cannot be installed or read (with the reason)
-    └── KeyRotationError      the hub's key cannot be rotated now (with the reason)
+    ├── KeyRotationError      the hub's key cannot be rotated now (with the reason)
+    └── LogError              the audit log's tree, a checkpoint, a proof or an entry does not hold (hub/audit)
+        ├── NoLogKey          the hub's key cannot sign the log's checkpoints in process (not unprotected Ed25519)
+        └── LogCorrupt        the stored tree no longer gives a checkpoint it signed: no new one is signed
 """
 
 from __future__ import annotations
@@ -92,6 +97,32 @@ class AccessRefused(HubError):
         super().__init__(why)
         self.actor = actor
         self.why = why
+
+
+class BackupError(HubError):
+    """A backup cannot be made (no usable backup key, the store unreadable), or an archive cannot be restored
+    (another key, damaged, a member outside the home, a home already there); the message says why."""
+
+
+class LogError(HubError):
+    """The audit log's tree, a checkpoint, a proof or an entry does not hold; the message says what."""
+
+
+class NoLogKey(LogError):
+    """The hub's OpenPGP key is not an unprotected Ed25519 key in its GnuPG home: checkpoints cannot be signed."""
+
+
+class LogCorrupt(LogError):
+    """The stored tree does not reproduce the latest checkpoint: the store was altered; nothing more is signed."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class DueRefused(HubError):
+    """A request's due time, or a demand for immediate communication, that the law does not allow (AR Art. 11
+    §3, law Art. 6 §1 al. 2): in the past, beyond its urgency's window, without motivation."""
 
 
 class TlsError(HubError):

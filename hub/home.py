@@ -110,10 +110,17 @@ max_message_bytes = 26214400
 relay = "127.0.0.1:25"
 
 [deadlines]
-flash = "PT24H"
-urgent = "P3D"
-routine = "P10D"
-non_urgent = "P30D"
+# The delays are the law's (AR Art. 11 §3, Art. 7, 8): not settings. A shorter agreed window, stated as a
+# deviation in every receipt: deviation_windows = {{ URGENT = "P2D" }} with deviation_basis = "...".
+
+[metrics]
+# This process's Prometheus endpoint (/metrics). Several processes on one machine: one port each
+# (passerelle serve --metrics-listen HOST:PORT). Empty: no endpoint.
+listen = "127.0.0.1:9464"
+
+[log]
+# text, or json: one JSON object per line (journald, ELK); `passerelle --log-format` overrides it.
+format = "text"
 
 [transport]
 # Empty: embedded (one process). RabbitMQ: "amqp://USER:PASS@HOST:5672/" (comma-separated for a cluster).

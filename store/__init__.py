@@ -13,6 +13,7 @@ from .models import (
 )
 from .repositories import is_alert
 from .retention import RetentionAct, RetentionItem
+from .transparency import LogCheckpoint, LogCosignature, LogTile
 from .uow import UnitOfWork
 
 __all__ = [
@@ -30,6 +31,9 @@ __all__ = [
     "Member",
     "Heartbeat",
     "LeaderLock",
+    "LogCheckpoint",
+    "LogCosignature",
+    "LogTile",
     "Message",
     "NotFound",
     "OutboundMail",

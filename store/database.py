@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -28,6 +29,12 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def canonical_json(value: object) -> str:
+    """How JSON columns are written: keys sorted, no space, non-ASCII as itself — the audit log's leaf entries
+    take an event's detail as stored, byte for byte (hub/audit/entries.py)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def make_engine(url: str, *, busy_timeout_seconds: float = 30.0, echo: bool = False,
                 readonly: bool = False) -> Engine:
     """Build the engine for *url*; SQLite gets WAL, FULL sync and serialised writers.
@@ -40,11 +47,12 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 30.0, echo: bool = Fa
         engine = create_engine(
             url,
             echo=echo,
+            json_serializer=canonical_json,
             connect_args={"timeout": busy_timeout_seconds, "check_same_thread": False},
         )
         _configure_sqlite(engine, busy_timeout_seconds, "BEGIN" if readonly else "BEGIN IMMEDIATE")
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, json_serializer=canonical_json,
                          connect_args=_postgres_connect_args(url, busy_timeout_seconds))
 
 

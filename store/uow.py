@@ -12,6 +12,7 @@ from .embargo_repositories import EmbargoRepository, HolderRepository, MemberRep
 from .errors import Conflict, StoreUnavailable
 from .queue_repository import QueueRepository
 from .retention import RetentionRepository
+from .transparency.repository import LogRepository
 from .repositories import (
     AuditRepository,
     BlobRepository,
@@ -57,6 +58,7 @@ class UnitOfWork:
         self.embargo = EmbargoRepository(s)
         self.heartbeats = HeartbeatRepository(s)
         self.retention = RetentionRepository(s)
+        self.log = LogRepository(s)
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:

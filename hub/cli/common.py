@@ -1,8 +1,9 @@
-"""What every command group shares: the --home option, loading the settings, failing with a sentence, and
-opening a hub's store and keys for one command."""
+"""What every command group shares: the --home option (and the demo's and benchmarks', where their temporary hub
+is made), loading the settings, failing with a sentence, and opening a hub's store and keys for one command."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from hub.clock import Clock, SystemClock
 from hub.errors import (
     AccessRefused, EmbargoError, HubError, MessageNotFound, PartnerError, RetentionError, StatementError,
 )
+from hub.ops import logs
 
 home_option = click.option(
     "--home", "home", type=click.Path(file_okay=False, path_type=Path), envvar="PASSERELLE_HOME",
@@ -22,19 +24,42 @@ home_option = click.option(
 )
 
 
+
+def _made_within(_ctx, _param, value: Path | None) -> Path | None:
+    if value is not None:
+        value.mkdir(parents=True, exist_ok=True)
+    return value
+
+
+# `demo` and `bench` build a hub of their own and remove it when done; they never open a hub's home. Their --home
+# names where that temporary hub is made (a new directory inside DIR); PASSERELLE_HOME is not read.
+scratch_option = click.option(
+    "--home", "within", type=click.Path(file_okay=False, path_type=Path), default=None, callback=_made_within,
+    help="Where the temporary hub is made: a new directory inside DIR, removed at the end (default: the system's "
+         "temporary directory). A hub's own home is never opened.",
+)
+
+
 def load_settings(home: Path, **overrides):
+    from pydantic import ValidationError
+
     from hub.settings import load
 
-    settings = load(home, **overrides)
+    try:
+        settings = load(home, **overrides)
+    except ValidationError as exc:  # a sentence per problem, not a traceback
+        fail("settings: " + "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}"
+                                      for e in exc.errors()))
     try:
         home_mod.require(settings)
     except HubError as exc:
         fail(str(exc))
+    logs.from_settings(settings.log.format)
     return settings
 
 
 def fail(message: str) -> None:
-    click.echo(f"passerelle: {message}", err=True)
+    logs.announce(message, level=logging.ERROR)
     sys.exit(2)
 
 

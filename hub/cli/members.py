@@ -75,6 +75,8 @@ def member_show(home: Path, name: str, as_json: bool) -> None:
         click.echo(json.dumps(row, indent=2))
         return
     for key, value in row.items():
+        if key == "key_expires_at":
+            key, value = "key expires", brussels(value) if value else "never"
         click.echo(f"  {key:<15} {', '.join(value) if isinstance(value, list) else value}")
 
 
@@ -188,10 +190,5 @@ def holders_list(home: Path, history: bool, as_json: bool) -> None:
         click.echo("no holder list yet: the director designates holders with 'passerelle holders add'")
     for r in data:
         click.echo(f"{r['kind']:<9} v{r['version']:<3} {r['change']:<6} {r['member']:<14} by {r['signed_by']:<12} "
-                   f"{brussels_iso(r['changed_at'])}  holders: {', '.join(r['holders'])}")
+                   f"{brussels(r['changed_at'])}  holders: {', '.join(r['holders'])}")
 
-
-def brussels_iso(value: str) -> str:
-    from datetime import datetime
-
-    return brussels(datetime.fromisoformat(value))

@@ -16,6 +16,12 @@ from hub.clock import brussels
 from hub.retention.items import review_due
 
 
+# A message comes in from a partner, or goes out to one (an OCAM request, an evaluation).
+DIRECTION = {"inbound": "in", "outbound": "out"}
+TOWARDS = {"inbound": "from", "outbound": "to"}
+from hub.deadlines.clocks import STARTED_BY
+
+
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -29,18 +35,23 @@ def summary(m: Message) -> dict:
     }
 
 
-def _parse(value: str | None):
-    from datetime import datetime
-
-    return datetime.fromisoformat(value) if value else None
-
-
 def _deadline(d) -> dict | None:
     if d is None:
         return None
     return {"owed_by": d.owed_by, "started_at": _iso(d.started_at), "started_by": d.started_by,
-            "due_at": _iso(d.due_at), "state": d.state, "answered_at": _iso(d.answered_at), "on_time": d.on_time,
-            "reminders_sent": d.reminders_sent, "escalated_at": _iso(d.escalated_at)}
+            "due_at": _iso(d.due_at), "basis": d.basis, "state": d.state, "answered_at": _iso(d.answered_at),
+            "on_time": d.on_time, "reminders_sent": d.reminders_sent, "escalated_at": _iso(d.escalated_at)}
+
+
+def _acknowledgement(m: Message, deadline, mails) -> dict | None:
+    """For OCAM's request: whether the partner's side acknowledged it, which starts its clock (AR Art. 11 §2)."""
+    if m.direction != "outbound" or m.kind != "request":
+        return None
+    copy = next((o for o in mails if o.purpose == "request"), None)
+    return {"state": "acknowledged" if deadline is not None else "not acknowledged",
+            "by": deadline.started_by if deadline is not None else None,
+            "dsn": None if copy is None or copy.state != "sent" else "requested" if copy.envelope_id else "not offered",
+            "alert_at": _iso(copy.acknowledge_by) if copy is not None else None}
 
 
 def _message(uow, reference: str) -> Message:
@@ -69,7 +80,7 @@ def messages() -> None:
 @click.option("--refused", is_flag=True, help="Refusals given at SMTP time (from the audit log).")
 @click.option("--limit", default=100, show_default=True)
 def messages_list(home: Path, as_json: bool, quarantined: bool, refused: bool, limit: int) -> None:
-    """List recent messages, newest first (times in Europe/Brussels)."""
+    """List recent messages, newest first (times in Europe/Brussels; with --json in UTC)."""
     db = _db(home)
     try:
         with db.reader() as uow:
@@ -88,15 +99,22 @@ def messages_list(home: Path, as_json: bool, quarantined: bool, refused: bool, l
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    if refused:
-        for r in rows:
-            click.echo(f"{r['at'][:19]}  {r.get('code')} {r.get('reason'):<24} {r['from']:<32} {r.get('peer', '')}")
+    if not rows:
+        click.echo("no refusal recorded" if refused else "nothing quarantined" if quarantined else "no message yet")
         return
+    if refused:
+        click.echo(f"{'refused at (Brussels)':<23}  {'code':<4} {'reason':<24} {'from':<32} peer")
+        for r in rows:
+            click.echo(f"{brussels(r['at']):<23}  {r.get('code')} {r.get('reason'):<24} {r['from']:<32} "
+                       f"{r.get('peer', '')}")
+        return
+    click.echo(f"{'reference':<16} dir {'partner':<16} {'kind':<12} {'urgency':<10} {'source':<11} {'embargo':<9} "
+               f"{'state':<11} {'receipt':<7} due (Brussels)")
     for r in rows:
-        due = r["due_at"][:16].replace("T", " ") if r["due_at"] else "-"
-        click.echo(f"{r['reference']:<16} {r['partner'] or '-':<16} {r['kind']:<12} {r['urgency']:<10} "
-                   f"{r['urgency_source']:<11} {r['embargo'] or '-':<9} {r['state']:<11} receipt:{r['receipt_status']:<7} "
-                   f"due:{due}" + (f"  error: {r.get('error')}" if quarantined else ""))
+        due = brussels(r["due_at"])
+        click.echo(f"{r['reference']:<16} {DIRECTION[r['direction']]:<3} {r['partner'] or '-':<16} {r['kind']:<12} "
+                   f"{r['urgency']:<10} {r['urgency_source']:<11} {r['embargo'] or '-':<9} {r['state']:<11} "
+                   f"{r['receipt_status']:<7} {due}" + (f"  error: {r.get('error')}" if quarantined else ""))
 
 
 @messages.command("why")
@@ -209,15 +227,17 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     try:
         with db.reader() as uow:
             m = _message(uow, reference)
+            mails, deadline = uow.outbound.for_message(m.id), uow.deadlines.for_message(m.id)
             data = summary(m) | {
                 "message_id": m.rfc_message_id, "size": m.size, "sha256": m.body_digest, "encrypted": m.encrypted,
                 "signer": m.signer_fingerprint, "fields": m.fields,
                 "deliveries": [{"purpose": o.purpose, "to": o.rcpt_to, "state": o.state, "attempts": o.attempts,
                                 "sent_at": _iso(o.sent_at), "last_error": o.last_error}
-                               for o in uow.outbound.for_message(m.id)],
+                               for o in mails],
                 "audit": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "detail": e.detail}
                           for e in uow.audit.for_message(reference)],
-                "deadline": _deadline(uow.deadlines.for_message(m.id)),
+                "deadline": _deadline(deadline),
+                "acknowledgement": _acknowledgement(m, deadline, mails),
                 "retention": _retention(uow.retention.for_message(m.id)),
                 "routing": [{"name": d.name, "as": d.checks.get("as"), "basis": d.basis, "included": d.included,
                              "reason": d.reason} for d in uow.distributions.for_message(m.id)]
@@ -229,37 +249,44 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{data['reference']}  {data['direction']} from {data['partner']}")
+    click.echo(f"{data['reference']}  {data['direction']} {TOWARDS[data['direction']]} {data['partner'] or '-'}")
     click.echo(f"  Message-ID     {data['message_id']}")
     click.echo(f"  kind           {data['kind']} ({data['fields'].get('message-kind', {}).get('source', '-')})")
     click.echo(f"  urgency        {data['urgency']} ({data['urgency_source']})")
     click.echo(f"  embargo        {data['embargo'] or '-'}")
     click.echo(f"  classification {data['classification'] or '-'}")
-    click.echo(f"  received       {times['received_at']}")
+    click.echo(f"  {'received' if data['direction'] == 'inbound' else 'queued':<14} {times['received_at']}")
     click.echo(f"  due            {times['due_at']}")
     click.echo(f"  state          {data['state']}, receipt {data['receipt_status']}")
     click.echo(f"  sha256         {data['sha256']} ({data['size']} bytes, {'encrypted' if data['encrypted'] else 'signed'})")
     for name, f in data["fields"].items():
         if f.get("outer") is not None and f.get("protected") is not None and f["outer"] != f["protected"]:
             click.echo(f"  CONFLICT       {name}: outer {f['outer']!r} vs protected {f['protected']!r} (protected applied)")
-    dl = data["deadline"]
+    dl, ack = data["deadline"], data["acknowledgement"]
+    if ack is not None and dl is None:
+        dsn = {"requested": "a DSN was requested", "not offered": "the relay offered no DSN"}.get(ack["dsn"] or "")
+        click.echo(f"  clock          not started: not acknowledged by {data['partner']}'s side (no MDN, no success "
+                   f"DSN{'; ' + dsn if dsn else ''}; AR Art. 11 §2)")
     if dl:
         owed = "OCAM" if dl["owed_by"] == "ocam" else data["partner"]
-        click.echo(f"  clock          owed by {owed}, started {brussels(_parse(dl['started_at']))} by {dl['started_by']}, "
-                   f"due {brussels(_parse(dl['due_at']))}")
+        started_by = STARTED_BY.get(dl["started_by"], dl["started_by"])
+        click.echo(f"  clock          owed by {owed}, started {brussels(dl['started_at'])} by {started_by}, "
+                   f"due {brussels(dl['due_at'])}")
+        if dl["basis"]:
+            click.echo(f"  delay          {dl['basis']}")
         if dl["state"] == "answered":
-            click.echo(f"  answered       {brussels(_parse(dl['answered_at']))} "
+            click.echo(f"  answered       {brussels(dl['answered_at'])} "
                        f"({'on time' if dl['on_time'] else 'LATE'})")
         else:
             click.echo(f"  open           {dl['reminders_sent']} reminder step(s) done"
-                       + (f", escalated {brussels(_parse(dl['escalated_at']))}" if dl["escalated_at"] else ""))
+                       + (f", escalated {brussels(dl['escalated_at'])}" if dl["escalated_at"] else ""))
     kept = data["retention"]
     if kept and kept["state"] == "erased":
-        click.echo(f"  retention      content ERASED {brussels(_parse(kept['erased_at']))} ({kept['erased_by']})")
+        click.echo(f"  retention      content ERASED {brussels(kept['erased_at'])} ({kept['erased_by']})")
     elif kept:
-        review = brussels(_parse(kept["review_due"])) if kept["review_due"] else "none before the end"
+        review = brussels(kept["review_due"]) if kept["review_due"] else "none before the end"
         click.echo(f"  retention      review {review}{' (triggered)' if kept['triggered_at'] else ''}, "
-                   f"end {brussels(_parse(kept['end_at']))}")
+                   f"end {brussels(kept['end_at'])}")
     for r in data["routing"]:
         state = "routed" if r["included"] and not r["reason"] else "HELD" if r["included"] else "not sent"
         click.echo(f"  {state:<14} {r['name']} ({r['as']}) under {r['basis']}"
@@ -269,4 +296,4 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
                    + (f" — {d['last_error']}" if d["last_error"] else ""))
     click.echo("  audit trail:")
     for e in data["audit"]:
-        click.echo(f"    {e['at'][:19]}  {e['action']:<22} {e['actor']}")
+        click.echo(f"    {brussels(e['at'])}  {e['action']:<22} {e['actor']}")

@@ -21,8 +21,9 @@ from hub.transport.priorities import priority_of
 from hub.registry.recipients import OCAM_DUTY
 from hub.retention.sweep import RetentionSweep
 from hub.deploy.lifecycle import Lifecycle
+from . import clocks, windows
 from .reminders import reminder
-from .schedule import Step, catch_up, steps
+from .schedule import Skipped, Step, catch_up, steps
 from hub.settings import Settings
 from hub.transport.protocol import Transport
 
@@ -42,7 +43,7 @@ class _Due:
     due_at: datetime
     done: int
     perform: list[Step]
-    skipped: list[Step]
+    skipped: Skipped | None
     next_index: int
     next_at: datetime
     targets: list[tuple[str, str]]  # (address, key) of whoever owes the answer
@@ -67,13 +68,16 @@ class Scheduler:
 
     def next_wake(self) -> datetime | None:
         with self.db.reader() as uow:
-            times = [t for t in (uow.deadlines.next_action_at(), uow.outbound.next_due(), uow.retention.next_end())
-                     if t is not None]
+            delivery = uow.outbound.next_due()
+            times = [t for t in (uow.deadlines.next_action_at(), delivery + windows.LATE if delivery else None,
+                                 uow.outbound.next_acknowledgement(), uow.retention.next_end()) if t is not None]
         return min(times) if times else None
 
     def tick(self) -> int:
         """Perform every action due now (in batches); returns how many clocks and items were handled."""
-        handled = self._late_deliveries(self.clock.now()) + self.retention.tick() + self.lifecycle.tick()
+        now = self.clock.now()
+        handled = (self._late_deliveries(now) + self._unacknowledged(now) + self.retention.tick()
+                   + self.lifecycle.tick())
         while True:
             due = self._due(self.clock.now())
             if not due:
@@ -87,7 +91,7 @@ class Scheduler:
     def _late_deliveries(self, now: datetime) -> int:
         """Deliveries not made within their delay: one alert each for the duty officer."""
         with self.db.unit_of_work() as uow:
-            late = uow.outbound.overdue(now)
+            late = uow.outbound.overdue(windows.overdue_from(now))
             for mail in late:
                 uow.outbound.update(mail.id, on_time=False)
                 reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
@@ -96,6 +100,14 @@ class Scheduler:
             if late:
                 uow.commit()
         return len(late)
+
+    def _unacknowledged(self, now: datetime) -> int:
+        """OCAM's requests nobody on the partner's side acknowledged in time: an alert each (AR Art. 11 §2)."""
+        with self.db.unit_of_work() as uow:
+            count = clocks.unacknowledged(uow, self.clock, now)
+            if count:
+                uow.commit()
+        return count
 
     def _due(self, now: datetime) -> list[_Due]:
         d = self.settings.deadlines
@@ -150,9 +162,10 @@ class Scheduler:
         self.transport.notify("outbound")
 
     def _events(self, uow, d: _Due, mails: list) -> None:
-        for step in d.skipped:
-            audit.record(uow, self.clock, "reminder.skipped", ref=d.reference, step=step.index, kind=step.kind,
-                         was_due=step.at.isoformat())
+        if d.skipped is not None:  # one record, however many steps passed (a due time years ago)
+            s = d.skipped
+            audit.record(uow, self.clock, "reminder.skipped", ref=d.reference, steps=s.count, first=s.first.index,
+                         last=s.last.index, first_due=s.first.at.isoformat(), last_due=s.last.at.isoformat())
         for step in d.perform:
             if step.kind == "escalation":
                 audit.record(uow, self.clock, "alert.overdue", ref=d.reference, owed_by=d.owed_by, partner=d.partner,

@@ -15,10 +15,6 @@ from store import AuditEvent, Database, Member, Partner, Recipient
 
 from hub.health import DEGRADED, DOWN, OK, Beat
 
-KEY_EXPIRING = "alert.key_expiring"
-TLS_EXPIRING = "alert.tls_expiring"
-
-
 @dataclass(frozen=True)
 class Key:
     """A key the hub relies on, and until when."""

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from crypto import CryptoError, Gpg, KeyUnusable, StorageKey
 from store import Database, StoreUnavailable
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -19,7 +20,7 @@ from hub.transport.priorities import priority_of
 from hub.transport.protocol import Transport
 
 from . import notices, rotation
-from .expiry import KEY_EXPIRING, TLS_EXPIRING, Key, given, keys, threshold_due
+from .expiry import Key, given, keys, threshold_due
 from .tls import current as current_certificate
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class Lifecycle:
             return 0
         hub = self.settings.hub
         found = keys(self.db, self.gpg, hub.key_fingerprint, hub.address)
-        before = given(self.db, KEY_EXPIRING, now - timedelta(days=max(days) + 1))
+        before = given(self.db, Action.KEY_EXPIRING, now - timedelta(days=max(days) + 1))
         due = []
         for key in found:
             if key.expires_at is None:
@@ -96,7 +97,7 @@ class Lifecycle:
                        purpose=f"key-expiry-{threshold}", rfc_message_id=message_id,
                        mail_from=self.settings.hub.address, rcpt_to=key.email, data=data,
                        priority=priority_of("URGENT" if threshold <= 7 else "ROUTINE"))
-        audit.record(uow, self.clock, KEY_EXPIRING, owner=key.owner, name=key.name, fingerprint=key.fingerprint,
+        audit.record(uow, self.clock, Action.KEY_EXPIRING, owner=key.owner, name=key.name, fingerprint=key.fingerprint,
                      expires_at=key.expires_at.isoformat(), days=threshold,
                      days_left=int((key.expires_at - now).total_seconds() // 86400), to=key.email, notice=notice)
         log.warning("keys: %s %s (%s) expires %s; %d-day warning, notice %s", key.owner, key.name,
@@ -112,13 +113,13 @@ class Lifecycle:
             return 0
         if not days:
             return 0
-        before = given(self.db, TLS_EXPIRING, now - timedelta(days=max(days) + 1))
+        before = given(self.db, Action.TLS_EXPIRING, now - timedelta(days=max(days) + 1))
         threshold = threshold_due(cert.not_after - now, days,
                                   before.get((cert.fingerprint, cert.not_after.isoformat()), ()))
         if threshold is None:
             return 0
         with self.db.unit_of_work() as uow:
-            audit.record(uow, self.clock, TLS_EXPIRING, fingerprint=cert.fingerprint,
+            audit.record(uow, self.clock, Action.TLS_EXPIRING, fingerprint=cert.fingerprint,
                          expires_at=cert.not_after.isoformat(), days=threshold,
                          days_left=int(cert.days_left(now)), names=list(cert.names))
             uow.commit()

@@ -10,7 +10,8 @@ from email import quoprimime
 from email.header import decode_header, make_header
 from email.utils import format_datetime, make_msgid
 
-from crypto import Gpg, MimeError, compose, mime
+from crypto import Gpg, MimeError
+from crypto.mime import compose, reader as mime
 
 from hub.clock import brussels
 from hub.settings import HubSection

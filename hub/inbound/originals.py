@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from crypto import Gpg, StorageKey, analyse, analyse_inner
 from crypto.errors import PacketError
-from crypto.original import outer_headers, split
+from crypto.mime.original import outer_headers, split
 from store import Message, UnitOfWork
 
 from hub.errors import MessageNotFound

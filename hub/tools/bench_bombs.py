@@ -17,8 +17,9 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from crypto import Gpg, compose
-from crypto.gpg_process import stop_agent, system_binary
+from crypto import Gpg
+from crypto.mime import compose
+from crypto.openpgp.gpg_process import stop_agent, system_binary
 from gateway.capture import CaptureRelay
 from store import Database
 

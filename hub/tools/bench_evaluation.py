@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from crypto import Gpg, StorageKey
-from crypto.gpg_process import stop_agent
+from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
@@ -23,8 +23,8 @@ from hub.settings import load
 from hub.transport.embedded import EmbeddedTransport
 
 
-def run_evaluation_bench(count: int, evaluations_sent: int) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="pbe"))
+def run_evaluation_bench(count: int, evaluations_sent: int, *, within: Path | None = None) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="pbe", dir=within))
     try:
         return _run(tmp, count, evaluations_sent)
     finally:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from crypto import Gpg
-from crypto.gpg_process import stop_agent
+from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
@@ -26,8 +26,9 @@ from hub.settings import load
 from hub.transport.embedded import EmbeddedTransport
 
 
-def run_flash_bench(*, backlog: int, probes: int, amqp_url: str = "", workers: int = 1) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="pbflash"))
+def run_flash_bench(*, backlog: int, probes: int, amqp_url: str = "", workers: int = 1,
+                    within: Path | None = None) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="pbflash", dir=within))
     try:
         return _run(tmp, backlog, probes, amqp_url, workers if amqp_url else 0)
     finally:

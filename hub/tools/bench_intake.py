@@ -18,13 +18,15 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from crypto import Gpg, compose, pgpmime
-from crypto.gpg_process import stop_agent, system_binary
+from crypto import Gpg
+from crypto.mime import compose, pgpmime
+from crypto.openpgp.gpg_process import stop_agent, system_binary
 from gateway.capture import CaptureRelay
 
 from hub import home as home_mod
@@ -65,6 +67,7 @@ class IntakeReport:
     copies: int = 0  # inbound copies at the relay
     elapsed_copies: float = 0.0
     lat_copy: list[float] | None = None  # DATA sent -> the copy at the relay
+    checkpoints: dict[str, int] | None = None  # the audit log's checkpoints issued during the run, by reason
 
     @property
     def accept_rate(self) -> float:
@@ -105,6 +108,8 @@ class IntakeReport:
             "alone, in-process path)",
             f"efficiency   {_share(self.receipt_rate, self.ceiling)} of the gpg ceiling, "
             f"{_share(self.receipt_rate, self.ceiling_in_process)} of the in-process one",
+            "checkpoints  " + (", ".join(f"{n} {reason}" for reason, n in sorted(self.checkpoints.items()))
+                               if self.checkpoints else "none") + " (the audit log's, signed during the run)",
         ])
 
 
@@ -162,11 +167,12 @@ def _ceiling(gpg_hub: Gpg, hub_fpr: str, sample: bytes, threads: int, seconds: f
 
 def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: float,
                      store_url: str | None = None, amqp_url: str = "", workers: int = 1,
-                     in_process: bool = True, duty_desk: bool = False) -> IntakeReport:
+                     in_process: bool = True, duty_desk: bool = False, within: Path | None = None) -> IntakeReport:
     """*amqp_url* empty: one embedded hub process; else one gateway and *workers* worker processes on RabbitMQ.
     *in_process*: the hub's [crypto] in_process (false: every verify and sign through gpg). *duty_desk*: register
-    one ocam-duty recipient, so that every message is also copied to it (issue 15)."""
-    tmp = Path(tempfile.mkdtemp(prefix="pbench"))
+    one ocam-duty recipient, so that every message is also copied to it (issue 15). *within*: where its
+    temporary home is made."""
+    tmp = Path(tempfile.mkdtemp(prefix="pbench", dir=within))
     try:
         report = _run(tmp, count, clients, size, timeout_seconds, store_url, amqp_url, workers if amqp_url else 0,
                       in_process, duty_desk)
@@ -270,11 +276,16 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
                        if (ref := c.message.get("X-Passerelle-Reference")) in sent_at]
         # A copy names its reference in its (visible) Subject only: "Passerelle PSR-...".
         lat_copy = [c.at - sent_at[ref] for c in copies if (ref := _subject_reference(c)) in sent_at]
+    db = Database(settings.database_url)
+    with db.reader() as uow:
+        checkpoints = dict(Counter(c.reason for c in uow.log.checkpoints()))
+    db.dispose()
     return IntakeReport(count, clients, size, len(lat_250), refused[0], len(receipts), elapsed_250,
                         elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu,
                         workers=workers, in_process=in_process, ceiling_in_process=ceiling_in_process,
                         duty_desk=duty_desk, copies=len(copies),
-                        elapsed_copies=(max(c.at for c in copies) - start) if copies else 0.0, lat_copy=lat_copy)
+                        elapsed_copies=(max(c.at for c in copies) - start) if copies else 0.0, lat_copy=lat_copy,
+                        checkpoints=checkpoints)
 
 
 def _subject_reference(captured) -> str | None:
@@ -321,7 +332,8 @@ def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True):
                                   stdout=subprocess.DEVNULL, stderr=log_file,
                                   env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower(),
                                        # the load generator is one client address: it may take every slot
-                                       "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000"})
+                                       "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000",
+                                       "PASSERELLE_METRICS__LISTEN": ""})
                  for role in roles]
     try:
         for _ in range(600):

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from crypto import Gpg, StorageKey
-from crypto.gpg_process import stop_agent
+from crypto.openpgp.gpg_process import stop_agent
 from store import Database, Deadline, Message, Partner
 
 from hub import home as home_mod
@@ -45,8 +45,8 @@ def _fill(db: Database, count: int) -> None:
                 next_action_at=T0 + timedelta(seconds=n * 864_000 // count)) for n in ids])
 
 
-def run_scheduler_bench(count: int) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="pbs"))
+def run_scheduler_bench(count: int, *, within: Path | None = None) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="pbs", dir=within))
     try:
         home_mod.init(tmp / "hub", "ocam.test")
         settings = load(tmp / "hub")

@@ -18,8 +18,9 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Callable
 
-from crypto import Gpg, compose
-from crypto.gpg_process import stop_agent
+from crypto import Gpg
+from crypto.mime import compose
+from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
@@ -64,8 +65,8 @@ class _Sender:
 class Demo:
     """Everything the demo runs, started and stopped together."""
 
-    def __init__(self, *, speed: float, root: Path | None = None) -> None:
-        self.root = root or Path(tempfile.mkdtemp(prefix="pdemo"))
+    def __init__(self, *, speed: float, root: Path | None = None, within: Path | None = None) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="pdemo", dir=within))  # *within*: where it is made
         self.clock = AcceleratedClock(speed)
         self.stop = threading.Event()
         self.sent = 0
@@ -95,6 +96,8 @@ class Demo:
         self.hub = BackgroundHub(self.settings, relay=self.relay.address, clock=self.clock)
         self.hub.hub.scheduler_sleep = 1.0
         self.hub.start()
+        # The partners' mail servers report OCAM's requests delivered (RFC 3464): that starts their clocks.
+        self.relay.return_dsns(self._return_dsn)
         self.traffic = threading.Thread(target=self._traffic, name="demo-partners", daemon=True)
         self.traffic.start()
         return self.db
@@ -186,16 +189,28 @@ class Demo:
         raw = compose.sign_entity(sender.gpg, entity, sender.fingerprint, headers)
         if tamper:
             raw = raw.replace(b"Demo message", b"Forged message")
+        self._send(sender.email, raw)
+        self.sent += 1
+
+    def _send(self, mail_from: str, raw: bytes) -> None:
+        """One submission to the hub's gateway over STARTTLS (its own certificate, on loopback)."""
         tls = ssl.create_default_context()
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
         with smtplib.SMTP("127.0.0.1", self.hub.port, timeout=30) as client:
             client.starttls(context=tls)
             client.ehlo()
             try:
-                client.sendmail(sender.email, [self.settings.hub.address], raw)
+                client.sendmail(mail_from, [self.settings.hub.address], raw)
             except smtplib.SMTPDataError:
                 pass  # a refusal is part of the demo; the dashboard shows it
-        self.sent += 1
+
+    def _return_dsn(self, raw: bytes) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            self._send("", raw)
+        except (OSError, smtplib.SMTPException):
+            pass  # the hub is stopping
 
     def _ocam_request(self, partner: str, urgency: str) -> None:
         from hub.transport.embedded import EmbeddedTransport
@@ -231,12 +246,12 @@ def _gnupg_homes(root: Path) -> list[Path]:
     return [p for p in found if (p / "pubring.kbx").exists() or (p / "private-keys-v1.d").exists()]
 
 
-def run(speed: float, dashboard: Callable[[Database, Demo], object]) -> int:
+def run(speed: float, dashboard: Callable[[Database, Demo], object], *, within: Path | None = None) -> int:
     """The demo with the app *dashboard* makes in front, until it is quit or a stop signal arrives; cleaned
     up (threads stopped, gpg-agents stopped, temporary home removed, terminal settings put back) in every
     case. Returns the exit status (StopSignals.status)."""
     terminal = Terminal()
-    session = Demo(speed=speed)
+    session = Demo(speed=speed, within=within)
 
     def cleanup() -> None:
         session.close()

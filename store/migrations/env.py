@@ -8,6 +8,7 @@ from store.base import Base
 import store.models  # noqa: F401  (registers the tables)
 import store.embargo_models  # noqa: F401
 import store.retention.models  # noqa: F401
+import store.transparency.models  # noqa: F401
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -17,4 +17,6 @@ def test_bench_bombs_runs_and_reports_every_case():
     replies = re.findall(r"  (\d{3}) \d\.\d+\.\d+ ", result.output)
     assert len(replies) == 10, result.output
     assert replies[0] == replies[-1] == "250", result.output  # an ordinary message before and after
-    assert all(code.startswith("5") for code in replies[1:-1]), result.output  # every bomb: permanent
+    # Every bomb refused (which reply each gets is tests/hub/intake/test_bombs_smtp.py's: here the time limit is
+    # 0.5 s, and on a loaded machine gpg may not get its CPU within it, which is answered 451, the safe side).
+    assert all(code[0] in "45" for code in replies[1:-1]), result.output

@@ -11,6 +11,7 @@ from pathlib import Path
 
 GPG = "gpg"
 _HOMES: list[Path] = []  # every home made here: their agents are killed at exit
+_BY_EMAIL: dict[str, list["TestKey"]] = {}  # every key made here, by address, newest last
 _MAX_HOME = 70  # gpg-agent socket paths must stay under ~100 characters
 
 
@@ -53,8 +54,9 @@ def _fingerprint(home: Path, email: str) -> str:
 
 
 def make_key(tmp: Path, email: str, *, name: str = "Test", algo: str = "ed25519", expire: str = "0",
-             signing_subkey: bool = False, faked_time: str | None = None) -> TestKey:
-    """A new key pair in its own home. algo "ed25519" or "rsa3072"; signing_subkey: certify-only primary."""
+             signing_subkey: bool = False, faked_time: str | None = None, encryption: bool = True) -> TestKey:
+    """A new key pair in its own home. algo "ed25519" or "rsa3072"; signing_subkey: certify-only primary;
+    encryption: with an encryption subkey (without, nothing can be encrypted to it)."""
     home = short_home(tmp)
     uid = f"{name} <{email}>"
     sign_algo, encr_algo = ("ed25519", "cv25519") if algo == "ed25519" else (algo, algo)
@@ -63,9 +65,17 @@ def make_key(tmp: Path, email: str, *, name: str = "Test", algo: str = "ed25519"
     fpr = _fingerprint(home, email)
     if signing_subkey:
         gpg(home, "--quick-add-key", fpr, sign_algo, "sign", expire, **t)
-    gpg(home, "--quick-add-key", fpr, encr_algo, "encr", expire, **t)
+    if encryption:
+        gpg(home, "--quick-add-key", fpr, encr_algo, "encr", expire, **t)
     public = gpg(home, "--armor", "--export", fpr)
-    return TestKey(home, fpr, email, public, faked_time)
+    key = TestKey(home, fpr, email, public, faked_time)
+    _BY_EMAIL.setdefault(email.lower(), []).append(key)
+    return key
+
+
+def made_for(email: str) -> list[TestKey]:
+    """The keys made here for *email*, newest first (a test's partner keys, to read what the hub sent them)."""
+    return list(reversed(_BY_EMAIL.get(email.lower(), [])))
 
 
 def expired_key(tmp: Path, email: str) -> TestKey:

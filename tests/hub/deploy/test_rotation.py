@@ -110,6 +110,17 @@ def test_rotation_announces_the_new_key_and_the_serving_hub_signs_with_it_after_
     assert _receipt_signer(receipts[before], home) == ("good", old)
     for reference in (after, to_old, to_new):
         assert _receipt_signer(receipts[reference], home) == ("good", new)
+    # Their proofs too: the checkpoint each carries is signed by the key that signed the receipt (the serving
+    # process's checkpoints follow the key at SIGHUP), checked without the hub's home; the log verifies whole.
+    hub_gpg = Gpg(home.settings.gnupg_home)
+    for reference, fingerprint in ((before, old), (after, new)):
+        (short_tmp / f"{fingerprint}.asc").write_bytes(hub_gpg.export_public(fingerprint))
+        (short_tmp / f"{reference}.eml").write_bytes(receipts[reference])
+        checked = CliRunner().invoke(main, ["audit", "verify-receipt", str(short_tmp / f"{reference}.eml"),
+                                            "--hub-key", str(short_tmp / f"{fingerprint}.asc"),
+                                            "--key-home", str(key.home)])
+        assert checked.exit_code == 0 and checked.output.rstrip().endswith("receipt verified"), checked.output
+    assert _cli(home, "audit", "verify").rstrip().endswith("audit log intact")
     settings = tomllib.loads((home.settings.home / "passerelle.toml").read_text())["hub"]
     assert settings["key_fingerprint"] == new and settings["previous_keys"] == [old]
     listed = json.loads(_cli(home, "hub-key", "list", "--json"))
