@@ -3,7 +3,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 PHOME   ?= var
 DOMAIN  ?= ocam.test
-APT_PKGS := gnupg swaks
+APT_PKGS := gnupg swaks mutt tmux
 
 .PHONY: run serve test system-deps clean
 
@@ -12,13 +12,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-# Debian packages the hub and its tests call (gpg, swaks, the PostgreSQL server, RabbitMQ); installed only
-# when missing. Debian's packages do not start the servers: the tests start their own on loopback ports.
+# Debian packages the hub and its tests call (gpg, swaks, the PostgreSQL server, RabbitMQ, and mutt driven in
+# tmux for the partner kit's test); installed only when missing. Debian's packages do not start the servers: the tests start their own on loopback ports.
 system-deps:
 	@missing=""; \
 	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
 	command -v gpg-agent >/dev/null 2>&1 || missing="$$missing gpg-agent"; \
 	command -v swaks >/dev/null 2>&1 || missing="$$missing swaks"; \
+	command -v mutt >/dev/null 2>&1 || missing="$$missing mutt"; \
+	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/lib/rabbitmq/bin/rabbitmq-server || missing="$$missing rabbitmq-server"; \
 	if [ -n "$$missing" ]; then \

@@ -2,7 +2,7 @@
 
 from crypto.mime.compose import encrypt_entity, header_block, sign_entity
 from crypto.errors import (
-    CiphertextMalformed, ContentOutsideSignedPart, CryptoError, DecryptionFailed, GpgOutputTooLarge, GpgTimedOut,
+    CertificateRefused, CiphertextMalformed, ContentOutsideSignedPart, CryptoError, DecryptionFailed, GpgOutputTooLarge, GpgTimedOut,
     GpgUnavailable, HeaderBlockTooLarge, HeaderTooLong, InlinePgp, KeyImportError, KeyUnusable, MalformedMime,
     MimeError, NestingTooDeep, SealError, TooManyHeaderFields, TooManyParts, Unsigned,
 )
@@ -13,7 +13,7 @@ from crypto.seal import Sealed, StorageKey, WrappingKey
 from crypto.tls import make_self_signed
 
 __all__ = [
-    "CiphertextMalformed", "ContentOutsideSignedPart", "CryptoError", "Decrypted", "DecryptionFailed",
+    "CertificateRefused", "CiphertextMalformed", "ContentOutsideSignedPart", "CryptoError", "Decrypted", "DecryptionFailed",
     "Envelope", "Gpg", "GpgOutputTooLarge", "GpgTimedOut", "GpgUnavailable", "HeaderBlockTooLarge",
     "HeaderTooLong", "InlinePgp", "KeyImportError", "KeyInfo", "KeyUnusable", "Limits", "MalformedMime",
     "MimeError", "NestingTooDeep", "Part", "SealError", "Sealed", "SignatureCheck", "SignedEntity", "StorageKey",

@@ -10,6 +10,7 @@
     ├── KeyUnusable               .fingerprint, .reason: a signer/recipient key is missing, expired, revoked
     ├── SealError                 sealed item tampered with, or the wrong storage key
     ├── PacketError               OpenPGP data this package does not read in process (gpg decides)
+    ├── CertificateRefused        .reason: a TLS certificate or key the gateway could not present
     ├── NoteError                 a signed note, checkpoint or log proof that does not parse (crypto/tlog)
     └── MimeError                 .reason: a short sentence for the sender
         ├── Unsigned
@@ -110,6 +111,14 @@ class SealError(CryptoError):
 
 class PacketError(CryptoError, ValueError):
     """OpenPGP data malformed, or of a kind the in-process reader leaves to gpg."""
+
+
+class CertificateRefused(CryptoError):
+    """A TLS certificate, key or chain that the gateway could not present; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class NoteError(CryptoError, ValueError):

@@ -61,6 +61,8 @@ REVOKED_KEY = Reply(550, "5.7.1", "Signing key is revoked: have OCAM register yo
 SIGNER_MISMATCH = Reply(550, "5.7.1", "Signer does not match the From address", "signer_mismatch")
 CONTENT_OUTSIDE_SIGNED = Reply(550, "5.7.1", "Content outside the signed part is not accepted: sign the whole message", "content_outside_signed")
 UNDECRYPTABLE = Reply(550, "5.7.5", "Cannot decrypt: encrypt to the hub's current key", "undecryptable")
+RETIRED_KEY = Reply(550, "5.7.5", "Encrypted to a retired key of the hub: encrypt to its current key, which the "
+                    "hub announced", "retired_key")
 MALFORMED = Reply(550, "5.6.0", "Malformed message: {reason}", "malformed")
 TOO_DEEP = Reply(550, "5.6.0", "MIME nesting is deeper than {limit} levels", "too_deep")
 TOO_MANY_PARTS = Reply(550, "5.6.0", "Message has more than {limit} MIME parts", "too_many_parts")

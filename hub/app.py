@@ -33,6 +33,7 @@ from hub.evaluations.policy import Policy
 from hub.inbound.rules import Rules
 from .runner import Runner
 from hub.deadlines.scheduler import Scheduler
+from hub.deploy.serving import Serving
 from .settings import Settings, host_port
 from hub.transport.embedded import EmbeddedTransport
 from hub.transport.protocol import Transport
@@ -93,9 +94,17 @@ class Hub:
                                         else None)
         self.checkpointer = Checkpointer.of_hub(settings, self.db, self.gpg, self.clock)
         self.runners: list[Runner] = []
+        # Its keys and certificate: read again on SIGHUP (hub-key rotate, tls install), shown in the heartbeats.
+        self.serving = Serving(settings, self.db, self.gpg, self.clock, schedules=role in ("all", "scheduler"))
         self.scheduler_sleep = 5.0  # longest the scheduler sleeps between index lookups
         self.metrics = Metrics()
         self.metrics.live.verifications = self.gpg.verifications
+
+    def reload(self) -> None:
+        """SIGHUP: the hub's keys and certificate again (deploy/serving.py); the audit log's checkpoints are signed
+        by the hub's key from then on, as its receipts are."""
+        if "hub.key_fingerprint" in self.serving.reload():
+            self.checkpointer.follow_key(self.settings, self.gpg)
 
     def admission(self) -> Admission:
         g = self.settings.gateway
@@ -106,7 +115,7 @@ class Hub:
                          limits=limits, transport=self.transport,
                          signature_skew=timedelta(seconds=g.signature_clock_skew_seconds),
                          max_signature_age=g.max_signature_age, max_notification_bytes=g.max_notification_bytes,
-                         deadlines=self.settings.deadlines)
+                         deadlines=self.settings.deadlines, hub=self.settings.hub)
 
     def relay(self, override: str | None = None) -> Relay:
         d = self.settings.delivery
@@ -152,6 +161,7 @@ class Hub:
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
         pools = _Pools(self.settings)
         transport_stop = asyncio.Event()  # set after the runners: their last acks reach the broker
         self.transport.bind(loop)
@@ -190,7 +200,7 @@ class Hub:
             await asyncio.gather(transport, return_exceptions=True)
             pools.shutdown()
             if install_signals:
-                for sig in (signal.SIGTERM, signal.SIGINT):
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     loop.remove_signal_handler(sig)
             log.info("serve: stopped")
 
@@ -245,7 +255,7 @@ class Hub:
             every_seconds=s.hub.heartbeat_seconds, process=process_name(self.role),
             gate=delivery.gate if delivery is not None else None,
             leading=(lambda: leader.held) if leader is not None else None,
-            retention=timedelta(seconds=s.hub.heartbeat_retention_seconds), sole=sole)
+            retention=timedelta(seconds=s.hub.heartbeat_retention_seconds), sole=sole, extra=self.serving.beats)
         ingress = self._ingress if server is not None else None
 
         def gateway_now() -> Beat | None:
@@ -268,6 +278,7 @@ class Hub:
         )
         host, port = host_port(listen or s.gateway.listen, 2525)
         tls = server_tls_context(str(s.tls_cert), str(s.tls_key))
+        self.serving.presenting(tls)
         self._ingress = handler
         self.metrics.live.sessions = lambda: handler.active
         server = await start_server(handler, host, port, tls_context=tls, require_starttls=s.gateway.require_starttls,

@@ -15,6 +15,8 @@
     ├── DueRefused            a due time the law does not allow (past, beyond its urgency's window)
     ├── NotActionable         a duty officer's act names something it cannot act on (no such alert, item ...)
     ├── BackupError           a backup cannot be made, or an archive cannot be restored (with the reason)
+    ├── TlsError              a certificate cannot be installed or read (with the reason)
+    ├── KeyRotationError      the hub's key cannot be rotated now (with the reason)
     └── LogError              the audit log's tree, a checkpoint, a proof or an entry does not hold (hub/audit)
         ├── NoLogKey          the hub's key cannot sign the log's checkpoints in process (not unprotected Ed25519)
         └── LogCorrupt        the stored tree no longer gives a checkpoint it signed: no new one is signed
@@ -125,3 +127,11 @@ class LogCorrupt(LogError):
 class DueRefused(HubError):
     """A request's due time, or a demand for immediate communication, that the law does not allow (AR Art. 11
     §3, law Art. 6 §1 al. 2): in the past, beyond its urgency's window, without motivation."""
+
+
+class TlsError(HubError):
+    """The gateway's certificate cannot be installed (the checks' reason) or read."""
+
+
+class KeyRotationError(HubError):
+    """The hub's OpenPGP key cannot be rotated now."""

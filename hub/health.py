@@ -108,7 +108,8 @@ class Heartbeats:
 
     def __init__(self, *, db: Database, clock: Clock, gpg: Gpg, hub_fingerprint: str, every_seconds: float,
                  process: str = "", gate: RelayGate | None = None, leading: Callable[[], bool] | None = None,
-                 retention: timedelta = timedelta(days=1), sole: bool = True) -> None:
+                 retention: timedelta = timedelta(days=1), sole: bool = True,
+                 extra: Callable[[], list[Beat]] | None = None) -> None:
         self.db = db
         self.clock = clock
         self.gpg = gpg
@@ -119,6 +120,7 @@ class Heartbeats:
         self.process = process
         self.retention = retention
         self.sole = sole
+        self.extra = extra  # more lines of this process (hub/deploy/serving.py: its certificate, the keys)
         self.components: tuple[str, ...] = ()  # what the last beat written covered (none yet: ())
         self._last = (clock.now(), time.monotonic())  # (clock time, real time) of the last beat, or of start
         self._round_trip: float | None = None
@@ -132,6 +134,7 @@ class Heartbeats:
     def beat(self, gateway: Beat | None) -> None:
         """Probe gpg, read the relay's state, write every beat in one transaction (in a worker thread)."""
         gpg = gpg_beat(self.gpg, self.hub_fingerprint)
+        extra = self.extra() if self.extra is not None else []  # before the write: they may read or write the store
         now, real = self.clock.now(), time.monotonic()
         # The interval in the hub's clock time: an accelerated (demo) clock makes it longer, so that a
         # reader comparing beat_at with that clock does not find every beat stale.
@@ -146,6 +149,7 @@ class Heartbeats:
                 beats.append(relay_beat(self.gate, now, uow.outbound.count(state="failed")))
             if self.leading is not None:
                 beats.append(scheduler_beat(self.leading()))
+            beats += extra
             for b in beats:
                 uow.heartbeats.beat(b.component, process=self.process, state=b.state, detail=b.detail, at=now,
                                     every_seconds=every)

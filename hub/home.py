@@ -29,6 +29,7 @@ class Identity:
     fingerprint: str
     tls_fingerprint: str
     director: str | None = None  # the fingerprint of the director's key
+    tls_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,21 @@ def exists(home: Path) -> bool:
 
 
 def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes | None = None,
-         clock: Clock | None = None, store_url: str | None = None, director: Director | None = None) -> Identity:
+         clock: Clock | None = None, store_url: str | None = None, director: Director | None = None,
+         tls_names: tuple[str, ...] = ()) -> Identity:
     """Create a new hub identity in *home*; refuses to overwrite an existing one.
+
+    The self-signed TLS certificate names *tls_names* (the names partners connect by; the first is its common
+    name), the domain, localhost and 127.0.0.1.
 
     *store_url* (or PASSERELLE_STORE__URL) puts the store in that database (PostgreSQL) instead of
     HOME/passerelle.db; it is migrated to the head and recorded in the home's settings. *director* is registered
     as the first member (every later member, partner and recipient is registered under a member's signature).
     """
+    from hub.deploy.tls import host_names
+
     clock = clock or SystemClock()
+    tls_names = host_names(tls_names)
     home = home.expanduser().resolve()
     if exists(home):
         raise HomeError(f"{home} already holds a Passerelle identity; refusing to overwrite it")
@@ -90,14 +98,15 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
     (home / "keys").mkdir(mode=0o700, exist_ok=True)
     StorageKey.generate().save(settings.storage_key_path)
     settings.tls_cert.parent.mkdir(mode=0o700, exist_ok=True)
-    tls_fingerprint = make_self_signed(domain, settings.tls_cert, settings.tls_key)
+    tls_fingerprint = make_self_signed(tls_names[0] if tls_names else domain, settings.tls_cert, settings.tls_key,
+                                       names=(domain, *tls_names))
     db = Database(store_url or settings.database_url)
     actor = local_actor("init")
     try:
         upgrade(db.engine)
         with db.unit_of_work() as uow:
             audit.record(uow, clock, "hub.initialised", actor=actor, address=address, key=fingerprint,
-                         tls=tls_fingerprint)
+                         tls=tls_fingerprint, tls_names=[*tls_names, domain])
             boss = (members.register_director(uow, gpg, clock, name=director.name, email=director.email,
                                               key_data=director.key, actor=actor) if director else None)
             uow.commit()
@@ -107,7 +116,9 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
     finally:
         db.dispose()
     _write_settings(home / SETTINGS_FILE, domain, address, fingerprint, store_url)
-    return Identity(home, address, fingerprint, tls_fingerprint, boss_key)
+    from hub.deploy.tls import current
+
+    return Identity(home, address, fingerprint, tls_fingerprint, boss_key, current(settings).names)
 
 
 def _write_settings(path: Path, domain: str, address: str, fingerprint: str, store_url: str | None) -> None:

@@ -33,7 +33,17 @@ class HubSection(BaseModel):
     domain: str = Field("ocam.test", description="Mail domain of the hub.")
     address: str = Field("", description="The hub's own address (default hub@DOMAIN); its key carries it.")
     addresses: list[str] = Field(default_factory=list, description="Extra addresses the gateway accepts RCPT for.")
-    key_fingerprint: str = Field("", description="Primary fingerprint of the hub's OpenPGP key (set by init).")
+    key_fingerprint: str = Field("", description="Primary fingerprint of the hub's OpenPGP key (set by init, and "
+                                                 "by hub-key rotate): it signs everything the hub sends.")
+    previous_keys: list[str] = Field(default_factory=list, description="Primary fingerprints of the hub's earlier "
+                                     "keys, oldest first (hub-key rotate): their public keys stay, so that what "
+                                     "they signed still verifies.")
+    previous_key_accepted_until: datetime | None = Field(
+        None, description="Until when (UTC) mail encrypted to the last of previous_keys is accepted: the "
+                          "rotation's overlap. After it such mail is refused and that key is retired.")
+    expiry_warning_days: list[int] = Field(default_factory=lambda: [30, 7], description="Days before a registered "
+                                           "key, the hub's key or the TLS certificate expires at which the hub "
+                                           "warns (an alert; a key's owner also gets a notice), once each.")
     policy_file: str = Field("", description="Distribution policy (law Art. 10) replacing the shipped one.")
     inbound_rules_file: str = Field("", description="Routing rules of inbound messages to OCAM's members and desks "
                                                  "replacing the shipped hub/inbound/rules.toml.")
@@ -51,6 +61,25 @@ class HubSection(BaseModel):
         if not self.address:
             self.address = f"hub@{self.domain}"
         return self
+
+    @field_validator("expiry_warning_days")
+    @classmethod
+    def _positive_days(cls, value: list[int]) -> list[int]:
+        if any(d <= 0 for d in value):
+            raise ValueError("hub.expiry_warning_days are whole days before an expiry, each more than 0")
+        return sorted(set(value), reverse=True)
+
+    @property
+    def key_fingerprints(self) -> list[str]:
+        """Every key the hub has signed with: the current one first, then the earlier ones, newest first."""
+        return [self.key_fingerprint, *reversed(self.previous_keys)]
+
+    def retired_keys(self, now: datetime) -> frozenset[str]:
+        """The earlier keys mail may no longer be encrypted to: all but the last, and the last once its overlap
+        has ended."""
+        open_ = self.previous_keys[-1:] if self.previous_key_accepted_until and now < self.previous_key_accepted_until \
+            else []
+        return frozenset(k for k in self.previous_keys if k not in open_)
 
     def accepts(self, address: str) -> bool:
         address = address.lower()

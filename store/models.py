@@ -234,6 +234,7 @@ class Recipient(Base):
     type: Mapped[str] = mapped_column(String(32), index=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     fingerprint: Mapped[str] = mapped_column(String(40))
+    key_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     clearance: Mapped[str] = mapped_column(String(16))
     oversees: Mapped[list[str]] = mapped_column(JSON, default=list)  # a minister: the partner kinds under it
     basis: Mapped[Optional[str]] = mapped_column(Text)  # a public authority: its stated need to know

@@ -24,6 +24,8 @@ class Action(StrEnum):
     LOG_FORK = "alert.log_fork"  # two checkpoints of one size, or one inconsistent with a cosigned one
     WITNESS_REQUESTED = "witness.requested"  # a checkpoint sent to a witness to cosign
     WITNESS_COSIGNED = "witness.cosigned"  # a witness's cosignature stored
+    KEY_EXPIRING = "alert.key_expiring"  # a registered key or the hub's reaches a warning threshold before expiry
+    TLS_EXPIRING = "alert.tls_expiring"  # the gateway's certificate does
 
 
 ALERT_PREFIX = "alert."  # every alert's action starts so: the dashboard's and `duty alerts`' list

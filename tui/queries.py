@@ -94,7 +94,8 @@ def traffic(db: Database, *, limit: int = 200) -> list[Traffic]:
 
 
 def partners(db: Database) -> list[PartnerHealth]:
-    """Contact points, their keys, their last message (either way) and their on-time rate."""
+    """Contact points, their keys, their last message (either way) and their on-time rate; then OCAM's members and
+    the recipients with their keys."""
     with db.reader() as uow:
         s = uow.session
         # One index seek per partner on (partner_id, received_at), not a scan of every message.
@@ -103,9 +104,15 @@ def partners(db: Database) -> list[PartnerHealth]:
         answered = {pid: (n, ok or 0) for pid, n, ok in s.execute(
             select(Deadline.partner_id, func.count(), func.sum(func.cast(Deadline.on_time, Integer)))
             .where(Deadline.state == "answered", Deadline.owed_by == "partner").group_by(Deadline.partner_id))}
-        return [PartnerHealth(p.name, p.kind, p.email, p.fingerprint, p.key_expires_at, p.key_revoked,
+        rows = [PartnerHealth(p.name, p.kind, p.email, p.fingerprint, p.key_expires_at, p.key_revoked,
                               last.get(p.id), *answered.get(p.id, (0, 0)))
                 for p in uow.partners.all()]
+        # Every other key the hub relies on, with its expiry (issue 18): OCAM's members, the recipients.
+        rows += [PartnerHealth(m.name, f"member {m.role}", m.email, m.fingerprint, m.key_expires_at, False, None, 0, 0)
+                 for m in uow.members.all()]
+        rows += [PartnerHealth(r.name, f"recipient {r.type}", r.email, r.fingerprint, r.key_expires_at, False, None,
+                               0, 0) for r in uow.recipients.all()]
+        return rows
 
 
 def detail(db: Database, reference: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from crypto.openpgp import encryption, native
-from crypto.openpgp.colons import KeyInfo, parse_listing, timestamp, unique
+from crypto.openpgp.colons import KeyInfo, listed_keys, parse_listing, timestamp, unique
 from crypto.mime.crlf import text_signed
 from crypto.errors import CiphertextMalformed, DecryptionFailed, GpgUnavailable, KeyImportError, KeyUnusable
 from crypto.openpgp.encryption import EncryptionKey
@@ -89,6 +89,8 @@ class SignatureCheck:
 class Decrypted:
     plaintext: bytes
     signature: SignatureCheck | None
+    key: str | None = None  # the primary fingerprint of the key that decrypted it (DECRYPTION_KEY)
+    to: tuple[str, ...] = ()  # the key ids it was encrypted to (ENC_TO), as the message says
 
 
 class Gpg:
@@ -136,9 +138,11 @@ class Gpg:
     # -- keys -----------------------------------------------------------------
 
     def generate_key(self, uid: str, *, expire: str = "0") -> str:
-        """Make an ed25519 signing key with a cv25519 encryption subkey, no passphrase."""
+        """Make an ed25519 signing key with a cv25519 encryption subkey, no passphrase (beside any other key of
+        the same user id)."""
         nopass = ["--passphrase", ""]
-        out = self._engine.run([*nopass, "--quick-gen-key", uid, "ed25519", "sign", expire], b"")
+        # --yes: also when the home holds a key of this user id already (the hub's next key, hub-key rotate).
+        out = self._engine.run([*nopass, "--yes", "--quick-gen-key", uid, "ed25519", "sign", expire], b"")
         created = [v.split()[1] for v in out.values("KEY_CREATED") if len(v.split()) > 1]
         if out.returncode != 0 or not created:
             raise GpgUnavailable(f"key generation failed: {_summary(out)}")
@@ -197,6 +201,22 @@ class Gpg:
         out = self._engine.run(["--list-secret-keys", "--", fingerprint], b"")
         return out.returncode == 0 and b"\nsec:" in b"\n" + out.data
 
+    def signs(self, fingerprint: str) -> bool:
+        """Whether this home holds the secret of *fingerprint*'s primary key (not a stub without it, "sec#")."""
+        out = self._engine.run(["--list-secret-keys", "--", fingerprint], b"")
+        records = listed_keys(out.data) if out.returncode == 0 else []
+        return any(k.primary.fingerprint == fingerprint.upper() and len(k.primary.fields) > 14
+                   and k.primary.fields[14] != "#" for k in records)
+
+    def forget_signing_secret(self, fingerprint: str) -> None:
+        """Delete the secret of *fingerprint*'s primary key only (``FPR!``): it signs nothing again, its
+        subkeys' secrets (decryption) stay, and so does the public key."""
+        if not _FPR.fullmatch(fingerprint):
+            raise ValueError("a key is named by its 40-hex-digit fingerprint")
+        out = self._engine.run(["--yes", "--delete-secret-keys", "--", fingerprint.upper() + "!"], b"")
+        if out.returncode != 0:
+            raise GpgUnavailable(f"the secret of {fingerprint} could not be deleted: {_summary(out)}")
+
     def secret_fingerprints(self) -> list[str]:
         """Primary fingerprints of the secret keys this home holds (the keys its owner can open with)."""
         out = self._engine.run(["--list-secret-keys"], b"")
@@ -240,10 +260,13 @@ class Gpg:
             raise DecryptionFailed(_decrypt_failure_reason(out), _summary(out))
         if out.has("BADMDC") or not _integrity_checked(out):
             raise DecryptionFailed("no_integrity", _summary(out))
+        used = [v.split() for v in out.values("DECRYPTION_KEY")]
+        key = used[0][1].upper() if used and len(used[0]) > 1 else None
+        to = tuple(v.split()[0].upper() for v in out.values("ENC_TO") if v.split())
         signature = _signature_from_status(out)
         if signature is not None:
             self._count("gpg")
-        return Decrypted(out.data, signature)
+        return Decrypted(out.data, signature, key, to)
 
     def _count(self, path: str) -> None:
         with self._verified_lock:

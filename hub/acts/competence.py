@@ -40,6 +40,10 @@ ACTS: dict[str, tuple[tuple[str, ...], str]] = {
                                             "distribution"),
     "evaluation.exclude": (DIRECTION, "only the director and the deputy leave out a recipient law Art. 10 names"),
     "export.oversight": (DIRECTION, "the director answers to the oversight committees (law Art. 9 §3; AR Art. 6 §4)"),
+    "tls.install": (DIRECTION, "the director and the deputy answer for the hub's identity: its certificate"),
+    "hub-key.rotate": (DIRECTION, "the director and the deputy answer for the hub's identity: its OpenPGP key"),
+    "partner.kit": (OPERATIONS, "the director, the deputy and the staff help a contact point set up (nothing secret "
+                                "is written)"),
     "retention.review": ((DIRECTOR,), "the director decides the erasure (AR Art. 5 §4)"),
     "request.demand-immediate": ((DIRECTOR,), "the director demands immediate communication, and motivates it "
                                               "(law Art. 6 §1 al. 2)"),

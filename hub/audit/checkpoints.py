@@ -37,9 +37,19 @@ def origin_of(settings: Settings) -> str:
     return f"{settings.hub.domain}/{ORIGIN_PATH}"
 
 
-def verifiers_of(settings: Settings, gpg: Gpg) -> list[Verifier]:
-    """The note keys that check this hub's checkpoints (its Ed25519 signing keys, crypto/tlog/keys.py)."""
-    return keys.note_verifiers(gpg, settings.hub.key_fingerprint, origin_of(settings))
+def verifiers_of(settings: Settings, gpg: Gpg, *, earlier: bool = True) -> list[Verifier]:
+    """The note keys that check this hub's checkpoints (its Ed25519 signing keys, crypto/tlog/keys.py): the
+    current key's and, *earlier*, its earlier keys' (`hub-key rotate`: what they signed stays verifiable)."""
+    fingerprints = settings.hub.key_fingerprints if earlier else [settings.hub.key_fingerprint]
+    return [v for fingerprint in fingerprints for v in keys.note_verifiers(gpg, fingerprint, origin_of(settings))]
+
+
+def _signer_of(settings: Settings, gpg: Gpg) -> Signer | None:
+    signer = keys.note_signer(gpg, settings.hub.key_fingerprint, origin_of(settings))
+    if signer is None:
+        log.warning("audit log: the hub's key %s is not an unprotected Ed25519 key in its GnuPG home: no "
+                    "checkpoint can be signed, receipts go without their proof", settings.hub.key_fingerprint)
+    return signer
 
 
 @dataclass(frozen=True)
@@ -88,11 +98,14 @@ class Checkpointer:
 
     @classmethod
     def of_hub(cls, settings: Settings, db: Database, gpg: Gpg, clock: Clock) -> "Checkpointer":
-        signer = keys.note_signer(gpg, settings.hub.key_fingerprint, origin_of(settings))
-        if signer is None:
-            log.warning("audit log: the hub's key %s is not an unprotected Ed25519 key in its GnuPG home: no "
-                        "checkpoint can be signed, receipts go without their proof", settings.hub.key_fingerprint)
-        return cls(db, clock, origin_of(settings), signer)
+        return cls(db, clock, origin_of(settings), _signer_of(settings, gpg))
+
+    def follow_key(self, settings: Settings, gpg: Gpg) -> None:
+        """Sign from now on with the hub's key *settings* name (SIGHUP after `hub-key rotate`): a receipt's
+        checkpoint is signed by the key that signs the receipt."""
+        signer = _signer_of(settings, gpg)
+        with self._lock:
+            self.signer = signer
 
     def covering(self, index: int, *, reason: str = "receipt") -> Issued | Pending:
         """A checkpoint whose tree holds the event at *index*: the latest one, or one signed now rather than the

@@ -120,7 +120,7 @@ def audit_key(home: Path, out: Path | None) -> None:
 
     with opened(home) as (settings, _db, gpg, _clock):
         public = gpg.export_public(settings.hub.key_fingerprint)
-        vkeys = [v.vkey() for v in verifiers_of(settings, gpg)]
+        vkeys = [v.vkey() for v in verifiers_of(settings, gpg, earlier=False)]  # the key that signs now
     if out is not None:
         out.write_bytes(public)
         click.echo(f"public key written to {out}")

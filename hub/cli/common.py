@@ -119,3 +119,13 @@ def acting(home: Path, signer_home: Path | None):
         fail(MISSING_SIGNER)
     with opened(home) as (settings, db, gpg, clock):
         yield settings, db, gpg, clock, MemberHome.of(signer_home, settings, gpg)
+
+
+def signed_act(db, clock: Clock, by, act: str, **subject) -> tuple[str, dict[str, str]]:
+    """*act* signed by the member whose home *by* is and accepted (authorised, executed once) in a transaction of
+    its own, for the domain functions that open their own (tls install, hub-key rotate, partner kit): the member's
+    name and the act's evidence, which they record with what they did."""
+    with db.unit_of_work() as uow:
+        done = by.sign(uow, clock, act, **subject)
+        uow.commit()
+    return done.member.name, done.evidence()

@@ -1,9 +1,12 @@
-"""The `passerelle` command: the root group, the hub's own life (init, serve, store upgrade, tui, demo), and every
-command group registered."""
+"""The `passerelle` command: the root group, the hub's own life (init, serve, store upgrade, tui, demo; its
+certificate and key: tls, hub-key), and every command group registered. Each act on the certificate or the key
+is the signed act of the director or the deputy (--signer-home), recorded under their name with its statement
+and signature."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from contextlib import contextmanager
@@ -11,14 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+from pydantic import TypeAdapter, ValidationError
 
 from crypto import CryptoError
 
 from hub import home as home_mod
-from hub.errors import HubError
+from hub.clock import brussels
+from hub.errors import HubError, KeyRotationError, TlsError
 from hub.ops import logs
 
-from .common import command_clock, fail, home_option, load_settings, scratch_option, signer_option
+from .common import acting, command_clock, fail, home_option, load_settings, opened, scratch_option, signed_act, signer_option
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -48,14 +53,18 @@ def main(verbose: int, log_format: str | None) -> None:
 @click.option("--director-key", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The director's public key (it must sign and encrypt; the secret key stays in the director's "
                    "own GnuPG home).")
+@click.option("--tls-name", "tls_names", multiple=True, metavar="HOST",
+              help="A name partners connect to the hub by (repeatable): the self-signed certificate names it, "
+                   "with the domain, localhost and 127.0.0.1. A certificate of your CA: `passerelle tls install`.")
 def init(home: Path, domain: str, address: str | None, hub_key: Path | None, store_url: str | None,
-         director_name: str, director_email: str, director_key: Path) -> None:
+         director_name: str, director_email: str, director_key: Path, tls_names: tuple[str, ...]) -> None:
     """Create the hub identity (OpenPGP key, TLS certificate, storage key, store and settings) and register its
     director."""
     try:
         identity = home_mod.init(home, domain, address=address, hub_key=hub_key.read_bytes() if hub_key else None,
                                  store_url=store_url,
-                                 director=home_mod.Director(director_name, director_email, director_key.read_bytes()))
+                                 director=home_mod.Director(director_name, director_email, director_key.read_bytes()),
+                                 tls_names=tls_names)
     except HubError as exc:
         fail(str(exc))
     click.echo(f"Initialised {identity.home}")
@@ -63,6 +72,7 @@ def init(home: Path, domain: str, address: str | None, hub_key: Path | None, sto
     click.echo(f"  OpenPGP key      {identity.fingerprint}")
     click.echo(f"  TLS certificate  sha256 {identity.tls_fingerprint}")
     click.echo(f"  director         {director_name} <{director_email.strip().lower()}> key {identity.director}")
+    click.echo(f"  TLS names        {', '.join(identity.tls_names)}")
 
 
 @main.command()
@@ -149,6 +159,132 @@ def dashboard(home: Path, refresh: float, signer_home: Path | None):
         yield Dashboard(db, refresh_seconds=refresh, broker=broker, signer=signer, clock=command_clock())
     finally:
         db.dispose()
+
+
+RELOAD = ("the serving processes take it at SIGHUP (kill -HUP PID; systemctl reload passerelle-...) or at "
+          "their restart")
+
+
+@main.group("tls")
+def tls() -> None:
+    """The certificate the gateway presents on STARTTLS."""
+
+
+def _show(cert) -> None:
+    click.echo(f"  sha256     {cert.fingerprint}")
+    click.echo(f"  names      {', '.join(cert.names)}")
+    click.echo(f"  issuer     {cert.issuer}{' (self-signed)' if cert.self_signed else ''}")
+    click.echo(f"  valid      {brussels(cert.not_before)} to {brussels(cert.not_after)}")
+
+
+@tls.command("show")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (times in UTC).")
+def tls_show(home: Path, as_json: bool) -> None:
+    """The home's certificate: its names, issuer, validity and SHA-256 fingerprint."""
+    from hub.deploy.tls import current
+
+    settings = load_settings(home)
+    try:
+        cert = current(settings)
+    except TlsError as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps({"sha256": cert.fingerprint, "names": list(cert.names), "issuer": cert.issuer,
+                               "not_before": cert.not_before.isoformat(), "not_after": cert.not_after.isoformat(),
+                               "days_left": int(cert.days_left(command_clock().now()))}, indent=2))
+        return
+    click.echo(f"{settings.tls_cert}")
+    _show(cert)
+
+
+@tls.command("install")
+@home_option
+@click.option("--cert", "cert_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The server certificate (PEM; intermediates may follow it).")
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Its private key (PEM, without a passphrase).")
+@click.option("--chain", "chain_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The intermediate certificates (PEM), the certificate's issuer first.")
+@signer_option()
+def tls_install(home: Path, cert_file: Path, key_file: Path, chain_file: Path | None, signer_home: Path | None) -> None:
+    """Install a certificate of the organisation's CA: checked (the key is the certificate's, valid now, names a
+    host, for TLS servers, the chain in order), written 0600 as HOME/tls/cert.pem and key.pem; your signed act,
+    recorded."""
+    import hashlib
+
+    from hub.deploy.tls import install
+
+    with acting(home, signer_home) as (settings, db, _gpg, clock, by):
+        actor, evidence = signed_act(db, clock, by, "tls.install",
+                                     cert_sha256=hashlib.sha256(cert_file.read_bytes()).hexdigest())
+        try:
+            cert = install(settings, db, clock, cert_pem=cert_file.read_bytes(), key_pem=key_file.read_bytes(),
+                           chain_pem=chain_file.read_bytes() if chain_file else None, actor=actor, signed=evidence)
+        except TlsError as exc:
+            fail(f"certificate refused: {exc}")
+    click.echo(f"installed {settings.tls_cert} and {settings.tls_key.name} (0600)")
+    _show(cert)
+    click.echo(f"The gateway presents it once reloaded: {RELOAD}. Give partners new kits (partner kit) if they "
+               f"trusted the previous certificate itself.")
+
+
+@main.group("hub-key")
+def hub_key() -> None:
+    """The hub's own OpenPGP key: the current one, the earlier ones, rotation."""
+
+
+@hub_key.command("list")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (times in UTC).")
+def hub_key_list(home: Path, as_json: bool) -> None:
+    """The hub's keys: the current one (it signs everything), the earlier ones (they verify what they signed)."""
+    with opened(home) as (settings, _db, gpg, clock):
+        hub = settings.hub
+        retired = hub.retired_keys(clock.now())
+        rows = [{"fingerprint": hub.key_fingerprint, "state": "current", "signs": gpg.signs(hub.key_fingerprint)}]
+        for old in reversed(hub.previous_keys):
+            until = hub.previous_key_accepted_until
+            state = "retired" if old in retired or until is None else "accepted until " + (
+                until.isoformat() if as_json else brussels(until))
+            rows.append({"fingerprint": old, "state": state, "signs": gpg.signs(old)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['fingerprint']}  {r['state']}{'' if r['signs'] else ' (signing secret deleted)'}")
+
+
+@hub_key.command("rotate")
+@home_option
+@click.option("--overlap", default="P30D", show_default=True,
+              help="How long mail encrypted to the old key is still accepted (ISO 8601 duration).")
+@signer_option()
+def hub_key_rotate(home: Path, overlap: str, signer_home: Path | None) -> None:
+    """A new hub key (Ed25519), announced to every partner, member and recipient in a message signed by the old
+    key and carrying the new one (signed by itself); the old key is retired after the overlap."""
+    from crypto import StorageKey
+
+    from hub.deploy.rotation import rotate
+    from hub.transport.embedded import EmbeddedTransport
+
+    try:
+        span = TypeAdapter(timedelta).validate_python(overlap)
+    except ValidationError:
+        fail(f"--overlap {overlap!r} is not an ISO 8601 duration (e.g. P30D)")
+    with acting(home, signer_home) as (settings, db, gpg, clock, by):
+        actor, evidence = signed_act(db, clock, by, "hub-key.rotate", overlap=overlap)
+        try:
+            done = rotate(settings, db, gpg, StorageKey.load(settings.storage_key_path), clock,
+                          EmbeddedTransport(db, clock), overlap=span, actor=actor, signed=evidence)
+        except (KeyRotationError, CryptoError) as exc:
+            fail(f"the hub's key was not rotated: {exc}")
+    click.echo(f"new hub key      {done.new}")
+    click.echo(f"previous key     {done.old}: mail encrypted to it accepted until {brussels(done.accepted_until)}, "
+               f"then refused and the key retired")
+    click.echo(f"announced to     {len(done.announced)} addressee(s)" + (f"; held for {len(done.held)}: " + ", ".join(
+        f"{a} ({why})" for a, why in done.held) if done.held else ""))
+    click.echo(f"[hub] key_fingerprint is now the new key; {RELOAD}.")
 
 
 def _register() -> None:

@@ -1,4 +1,5 @@
-"""`passerelle partner`: register contact points, update their keys, set how their receipts travel, list them."""
+"""`passerelle partner`: register contact points, update their keys, set how their receipts travel, list them,
+write a contact point's kit."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import click
 
 from hub.registry import partners as partners_mod
-from .common import acting, fail, home_option, opened, signer_option
+from .common import acting, fail, home_option, opened, signed_act, signer_option
 from hub.clock import brussels
+from hub.errors import TlsError
 
 key_option = click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
                           help="The contact point's public key (armoured or binary).")
@@ -137,3 +139,36 @@ def partner_list(home: Path, as_json: bool) -> None:
         status = "revoked" if r["key_revoked"] else (
             f"expires {brussels(r['key_expires_at'])}" if r["key_expires_at"] else "no expiry")
         click.echo(f"{r['name']:<20} {r['kind']:<18} {r['email']:<32} {r['fingerprint']}  {status}")
+
+
+@partner.command("kit")
+@home_option
+@click.argument("name")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A new (or empty) folder for the kit.")
+@click.option("--host", help="The name the contact point connects by (default: the certificate's first name that "
+                             "is not localhost).")
+@click.option("--port", type=int, help="The port it connects to (default: that of [gateway] listen).")
+@click.option("--kit-dir", default="~/.passerelle", show_default=True,
+              help="Where the contact point will keep the kit: its settings name the certificate there.")
+@signer_option()
+def kit(home: Path, name: str, out: Path, host: str | None, port: int | None, kit_dir: str,
+        signer_home: Path | None) -> None:
+    """Write what contact point NAME needs, nothing secret: the hub's public key and fingerprint, the certificate
+    STARTTLS presents, mutt, neomutt, aerc and Thunderbird settings, a first test message; your signed act."""
+    from hub.deploy import kit as kit_mod
+
+    with acting(home, signer_home) as (settings, db, gpg, clock, by):
+        actor, evidence = signed_act(db, clock, by, "partner.kit", partner=name)
+        try:
+            made = kit_mod.write(settings, db, gpg, clock, partner=name, out=out, host=host, port=port,
+                                 kit_dir=kit_dir, actor=actor, signed=evidence)
+        except TlsError as exc:
+            fail(str(exc))
+    click.echo(f"kit for {name} in {made.folder}: {', '.join(made.files)}")
+    click.echo(f"  hub key          {made.hub_fingerprint}")
+    if made.previous_fingerprint:
+        click.echo(f"  previous key     {made.previous_fingerprint} (in the rotation's overlap)")
+    click.echo(f"  certificate      sha256 {made.certificate.fingerprint}")
+    click.echo(f"  connects to      {made.host}:{made.port} (STARTTLS)")
+    click.echo("Give both fingerprints to the contact point by telephone; the files may travel by any channel.")

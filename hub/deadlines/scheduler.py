@@ -1,5 +1,6 @@
-"""The scheduler: wakes at the next clock action (an index lookup), sends reminders, escalates the overdue, and
-runs retention's automatic part (erasure at 50 years)."""
+"""The scheduler: wakes at the next clock action (an index lookup), sends reminders, escalates the overdue, runs
+retention's automatic part (erasure at 50 years), and the keys' and certificate's (expiry warnings, a rotated
+hub key retired)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from hub.outbound.outbox import queue_mail
 from hub.transport.priorities import priority_of
 from hub.registry.recipients import OCAM_DUTY
 from hub.retention.sweep import RetentionSweep
+from hub.deploy.lifecycle import Lifecycle
 from . import clocks, windows
 from .reminders import reminder
 from .schedule import Skipped, Step, catch_up, steps
@@ -60,6 +62,9 @@ class Scheduler:
         self.transport = transport
         self.batch = batch
         self.retention = RetentionSweep(db=db, clock=clock, storage_key=storage_key, batch=batch)
+        # Keys and the certificate: expiry warnings, the hub's previous key retired after its overlap.
+        self.lifecycle = Lifecycle(settings=settings, db=db, gpg=gpg, storage_key=storage_key, clock=clock,
+                                   transport=transport)
 
     def next_wake(self) -> datetime | None:
         with self.db.reader() as uow:
@@ -71,7 +76,8 @@ class Scheduler:
     def tick(self) -> int:
         """Perform every action due now (in batches); returns how many clocks and items were handled."""
         now = self.clock.now()
-        handled = self._late_deliveries(now) + self._unacknowledged(now) + self.retention.tick()
+        handled = (self._late_deliveries(now) + self._unacknowledged(now) + self.retention.tick()
+                   + self.lifecycle.tick())
         while True:
             due = self._due(self.clock.now())
             if not due:

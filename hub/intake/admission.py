@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from email.utils import getaddresses
 
 from crypto import (
-    CiphertextMalformed, ContentOutsideSignedPart, DecryptionFailed, Gpg, GpgOutputTooLarge, GpgTimedOut,
-    GpgUnavailable, HeaderBlockTooLarge, HeaderTooLong, InlinePgp, MimeError, NestingTooDeep, Part, SignatureCheck,
-    StorageKey, TooManyHeaderFields, TooManyParts, Unsigned,
+    CiphertextMalformed, ContentOutsideSignedPart, Decrypted, DecryptionFailed, Gpg, GpgOutputTooLarge,
+    GpgTimedOut, GpgUnavailable, HeaderBlockTooLarge, HeaderTooLong, InlinePgp, MimeError, NestingTooDeep, Part,
+    SignatureCheck, StorageKey, TooManyHeaderFields, TooManyParts, Unsigned,
 )
 from crypto.mime import pgpmime
 from crypto.mime.original import outer_headers
@@ -31,7 +31,7 @@ from hub.deadlines import clocks, windows
 from hub.deadlines.windows import reply_by
 from hub.errors import FieldError
 from hub.registry.partners import GOVERNMENT
-from hub.settings import DeadlinesSection
+from hub.settings import DeadlinesSection, HubSection
 from .fields import RoutingFields, extract
 from hub.transport.priorities import priority_of
 from hub.references import next_reference
@@ -95,7 +95,7 @@ class Admission:
     def __init__(self, *, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
                  limits: pgpmime.Limits, transport: Transport, signature_skew: timedelta,
                  max_signature_age: timedelta, deadlines: DeadlinesSection,
-                 max_notification_bytes: int = 1024 * 1024) -> None:
+                 max_notification_bytes: int = 1024 * 1024, hub: HubSection | None = None) -> None:
         self.db = db
         self.gpg = gpg
         self.storage_key = storage_key
@@ -106,6 +106,7 @@ class Admission:
         self.max_signature_age = max_signature_age
         self.max_notification_bytes = max_notification_bytes
         self.deadlines = deadlines
+        self.hub = hub  # the hub's keys (hub-key rotate): mail encrypted only to a retired one is refused
 
     def __call__(self, submission: Submission) -> Reply:
         try:
@@ -228,6 +229,8 @@ class Admission:
             raise Refused(R.UNDECRYPTABLE, decrypt=exc.reason) from exc
         except CiphertextMalformed as exc:
             raise Refused(R.MALFORMED.format(reason=exc.reason), decrypt="malformed") from exc
+        if self._to_retired_key(decrypted):
+            raise Refused(R.RETIRED_KEY, decrypt="retired_key", key=decrypted.key)
         inner = pgpmime.read(decrypted.plaintext, self.limits)
         if inner.content_type == "multipart/signed":  # encapsulated: sign, then encrypt
             signed = pgpmime.signed_part(inner)
@@ -238,6 +241,13 @@ class Admission:
             raise Refused(R.UNSIGNED, encrypted=True)
         return self._checked(Verified(decrypted.plaintext, inner, decrypted.signature, encrypted=True,
                                       cleartext=decrypted.plaintext))
+
+    def _to_retired_key(self, decrypted: Decrypted) -> bool:
+        """Opened by a key of the hub retired after its rotation's overlap, and not encrypted to the current one."""
+        if self.hub is None or decrypted.key is None or decrypted.key not in self.hub.retired_keys(self.clock.now()):
+            return False
+        current = self.gpg.key(self.hub.key_fingerprint)
+        return not {f[-16:] for f in (current.subkeys if current else ())} & set(decrypted.to)
 
     def _checked(self, verified: Verified) -> Verified:
         """A good signature made now, by the hub's clock: not ahead of it by more than the clock skew

@@ -62,7 +62,7 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, t
                   basis=basis or "")
     gpg.import_keys(key_data)
     recipient = uow.recipients.add(Recipient(name=name, type=type, email=email, fingerprint=info.fingerprint,
-                                             clearance=clearance, oversees=list(oversees or []), basis=basis,
+                                             key_expires_at=info.expires, clearance=clearance, oversees=list(oversees or []), basis=basis,
                                              created_at=now))
     audit.record(uow, clock, "recipient.added", actor=act.member.name, recipient=name, type=type,
                  clearance=clearance, fingerprint=info.fingerprint, **act.evidence())

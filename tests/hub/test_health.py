@@ -15,7 +15,7 @@ from store import LeaderLock
 from tests.hub.rig import home_with_police, signed
 from tests.support.hubrig import RunningHub
 
-ALL = ("gateway", "store", "gpg", "relay", "scheduler")
+ALL = ("gateway", "store", "gpg", "relay", "scheduler", "keys")
 
 
 def _rows(db) -> dict[tuple[str, str], tuple[str, str]]:

@@ -60,9 +60,9 @@ def test_each_process_beats_and_a_killed_one_goes_stale(short_tmp, rabbitmq, pro
         seen = _by_process(rows)
         name = {role: next(p for p in seen if p.startswith(f"{role}@") and p.endswith(f":{pid}"))
                 for role, pid in pids.items()}
-        assert seen[name["gateway"]] == {"gateway", "store", "gpg"}
+        assert seen[name["gateway"]] == {"gateway", "store", "gpg", "keys"}  # keys: the certificate it presents
         assert seen[name["worker"]] == {"store", "gpg", "relay"}
-        assert seen[name["scheduler"]] == {"store", "gpg", "scheduler"}
+        assert seen[name["scheduler"]] == {"store", "gpg", "scheduler", "keys"}  # keys: those expiring soon
         assert rows[(name["worker"], "relay")][:2] == ("ok", "accepting")
 
         # A second scheduler stands by while the first one leads.

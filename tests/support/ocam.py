@@ -68,7 +68,8 @@ def init_options(root: Path) -> list[str]:
 
 
 # The commands by which a member acts (README, "Roles and acts"): each takes --signer-home.
-ACTS = {("partner", "add"), ("partner", "update-key"), ("partner", "set"), ("member", "add"), ("recipient", "add"), ("send", "request"),
+ACTS = {("partner", "add"), ("partner", "update-key"), ("partner", "set"), ("partner", "kit"), ("tls", "install"),
+        ("hub-key", "rotate"), ("member", "add"), ("recipient", "add"), ("send", "request"),
         ("send", "evaluation"), ("holders", "add"), ("holders", "remove"), ("embargo", "decide"), ("embargo", "open"),
         ("embargo", "reseal"), ("export", "oversight"), ("messages", "open"), ("retention", "trigger"),
         ("retention", "review"), ("duty", "ack"), ("duty", "requeue"), ("duty", "retry"), ("audit", "list")}

@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from store import (
-    AuditEvent, Database, Deadline, EmbargoDecision, EmbargoItem, Heartbeat, HolderListVersion, Message, OutboundMail,
-    Partner, QueueItem, SealedBlob, upgrade,
+    AuditEvent, Database, Deadline, EmbargoDecision, EmbargoItem, Heartbeat, HolderListVersion, Member, Message,
+    OutboundMail, Partner, QueueItem, Recipient, SealedBlob, upgrade,
 )
 
 NOW = datetime(2026, 11, 23, 10, 0, 30, tzinfo=timezone.utc)  # 11:00:30 in Brussels
@@ -72,6 +72,15 @@ def build(directory: Path) -> Database:
             dict(name="foreign-affairs", kind="foreign-affairs", email="spoc@diplomatie.test", fingerprint="C3" * 20,
                  key_created_at=t0, key_expires_at=NOW + timedelta(days=400), key_revoked=False, created_at=t0,
                  updated_at=t0)])
+        # OCAM's members and a recipient of evaluations: the partners screen lists their keys too (one SOON).
+        c.execute(insert(Member), [
+            dict(name="director", role="director", email="director@ocam.test", fingerprint="D4" * 20,
+                 clearance="TOP SECRET", key_expires_at=None, created_at=t0),
+            dict(name="analyst-lambert", role="analyst", email="lambert@ocam.test", fingerprint="E5" * 20,
+                 clearance="SECRET", key_expires_at=NOW + timedelta(days=19, hours=2), created_at=t0)])
+        c.execute(insert(Recipient), [dict(name="interior", type="minister", email="cabinet@interieur.test",
+                                           fingerprint="F6" * 20, key_expires_at=NOW + timedelta(days=200),
+                                           clearance="SECRET", oversees=["police"], basis=None, created_at=t0)])
         # The sealed bytes hold the canary in clear here on purpose: whatever leaks them would show it.
         c.execute(insert(SealedBlob), [dict(key_id="k", wrapped_key=b"w", nonce=b"n",
                                             ciphertext=f"Subject: {CANARY}\r\n\r\n{CANARY}".encode(), created_at=t0)])
@@ -132,7 +141,10 @@ def build(directory: Path) -> Database:
             dict(component="gpg", state="degraded", detail="hub key listed in 2400 ms",
                  beat_at=NOW - timedelta(seconds=2), every_seconds=5.0),
             dict(component="relay", state="ok", detail="accepting", beat_at=NOW - timedelta(seconds=75),
-                 every_seconds=5.0)])
+                 every_seconds=5.0),
+            dict(component="keys", state="degraded",
+                 detail="TLS expires 2026-12-14 (21 d); expiring: vsse 12 d, member analyst-lambert 19 d",
+                 beat_at=NOW - timedelta(seconds=2), every_seconds=5.0)])
     return db
 
 

@@ -98,10 +98,13 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
     assert [row["reference"] for row in traffic][-1] == reference and traffic[-1]["urgency"] == "FLASH"
     assert sorted(row["receipt"] for row in traffic) == ["failed", "sent"]
     assert contacts == [{"partner": "police-fed", "kind": "police", "expires": "never",
-                         "last message": contacts[0]["last message"], "on time": "-"}]
+                         "last message": contacts[0]["last message"], "on time": "-"},
+                        {"partner": "director", "kind": "member director", "expires": "never", "last message": "-",
+                         "on time": "-"}]  # every registered key: the director's, made at init
     assert detail.startswith(reference) and "intake.accepted" in detail and "receipt" in detail
     # The hub's last beats (it stopped), two days old by the dashboard's clock; no rates in the last half hour.
-    assert [line.split()[0] for line in health.splitlines()] == ["gateway", "store", "gpg", "relay", "scheduler"]
+    assert [line.split()[0] for line in health.splitlines()] == ["gateway", "store", "gpg", "relay", "keys",
+                                                                  "scheduler"]
     assert all("NO HEARTBEAT" in line and "last said: down, hub stopped" in line for line in health.splitlines())
     assert intake.split() == ["0/min", "now", "0", "in", "30", "min"]
     assert canary not in screen and canary not in detail and canary not in health

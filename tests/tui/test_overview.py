@@ -110,7 +110,8 @@ def test_rates_and_health_on_the_overview_follow_the_store(tmp_path):
         "gateway   OK               2s  listening 127.0.0.1:2525, 2/64 sessions",
         "store     OK               2s  write round trip 3.1 ms",
         "gpg       DEGRADED         2s  hub key listed in 2400 ms",
-        "relay     NO HEARTBEAT    75s  last said: ok, accepting"]
+        "relay     NO HEARTBEAT    75s  last said: ok, accepting",
+        "keys      DEGRADED         2s  TLS expires 2026-12-14 (21 d); expiring: vsse 12 d, member analyst-lambert 19 d"]
     assert seen["spark"][-1] == 5 and seen["spark"][:-1] == list(INTAKE[:-1])
     assert seen["after"] == f"   5/min now {sum(INTAKE) + 3:>6} in 30 min"
     stale = seen["stale"].splitlines()
