@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 
 from crypto.errors import PacketError
@@ -42,32 +43,65 @@ def crc24(data: bytes) -> int:
     return crc
 
 
-def dearmor(data: bytes) -> bytes:
-    """The binary packets of armoured (checksum checked when present) or already binary data."""
-    stripped = data.lstrip()
-    if stripped[:1] and stripped[0] & 0x80:
-        return bytes(stripped)
-    lines = stripped.replace(b"\r\n", b"\n").split(b"\n")
-    if not lines or not lines[0].startswith(b"-----BEGIN PGP "):
-        raise PacketError("no OpenPGP armor")
-    i = 1
-    while i < len(lines) and lines[i].strip():  # armor headers, up to the blank line
-        if b":" not in lines[i]:
-            raise PacketError("malformed armor header")
+_BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+_ARMOR_HEADER = re.compile(rb"[!-9;-~]+: [ -~]*")  # "Key: value", printable ASCII, as gpg reads one
+
+
+def read_armor(data: bytes, label: str) -> tuple[bytes, bytes | None]:
+    """(base64 text, checksum or None) of the one ASCII armor block labelled *label* in *data* (RFC 9580 §6.2),
+    read as gpg 2.2 reads armor without complaint, or PacketError: blank lines only around the block; its
+    "-----BEGIN PGP <label>-----" and END lines; header lines "Key: value"; the blank line after them; lines of
+    base64 with padding only at the end of the data; an optional "=XXXX" checksum line, and without it the data
+    padded (gpg then reads the END line as more data). Spaces and tabs may end a line, as gpg allows."""
+    lines = [line.rstrip(b" \t") for line in data.replace(b"\r\n", b"\n").split(b"\n")]
+    begin, end = f"-----BEGIN PGP {label}-----".encode(), f"-----END PGP {label}-----".encode()
+    i = 0
+    while i < len(lines) and not lines[i]:
+        i += 1
+    if i == len(lines) or lines[i] != begin:
+        raise PacketError(f"no {begin.decode()} line where the armor starts")
+    i += 1
+    while i < len(lines) and lines[i]:
+        if not _ARMOR_HEADER.fullmatch(lines[i]):
+            raise PacketError("an armor header line is not \"Key: value\", or no blank line ends them")
         i += 1
     body, checksum = [], None
-    for line in lines[i + 1:]:
-        line = line.strip()
-        if line.startswith(b"-----END PGP "):
+    for i in range(i + 1, len(lines)):
+        line = lines[i]
+        if line.startswith(b"-----"):
             break
-        if line.startswith(b"=") and len(line) == 5:
+        if checksum is not None:
+            raise PacketError("armor data after its checksum")
+        if line.startswith(b"=") and line.strip(b"="):
             checksum = line[1:]
-        elif line:
+            if len(checksum) != 4 or not _BASE64_LINE.fullmatch(checksum):
+                raise PacketError("the armor checksum is not \"=\" and four base64 characters")
+        elif not _BASE64_LINE.fullmatch(line):
+            raise PacketError("an armor line is not base64")
+        else:
             body.append(line)
     else:
-        raise PacketError("armor without its END line")
+        raise PacketError(f"armor without its {end.decode()} line")
+    if lines[i] != end:
+        raise PacketError(f"armor without its {end.decode()} line")
+    if any(lines[i + 1:]):
+        raise PacketError("text after the armor's END line (one armor block only)")
+    text = b"".join(body)
+    if b"=" in text.rstrip(b"=") or len(text) % 4:
+        raise PacketError("armor padding before the end of its data, or data not in groups of four")
+    if checksum is None and not text.endswith(b"="):
+        raise PacketError("armor without a checksum whose data is not padded (gpg reads its END line as data)")
+    return text, checksum
+
+
+def dearmor(data: bytes, label: str = "SIGNATURE") -> bytes:
+    """The binary packets of already binary data, or of its one armor block (:func:`read_armor`, checksum
+    checked when present)."""
+    if data[:1] and data[0] & 0x80:
+        return bytes(data)
+    text, checksum = read_armor(data, label)
     try:
-        binary = base64.b64decode(b"".join(body), validate=True)
+        binary = base64.b64decode(text, validate=True)
         expected = base64.b64decode(checksum, validate=True) if checksum else None
     except (binascii.Error, ValueError) as exc:
         raise PacketError("armor is not base64") from exc
