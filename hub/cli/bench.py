@@ -115,8 +115,8 @@ def bench_tui(messages: int, deadlines: int, burst: bool) -> None:
 def bench_fuzz(seconds: float, seed: int, cases: tuple[int, ...], clients: int, samples: Path | None,
                keep: Path | None) -> None:
     """Mutated signed and encrypted messages to a fresh hub: replies, receipts, independent gpg checks, memory."""
-    from hub.tools.fuzz_corpus import DEFAULT_SAMPLES
-    from hub.tools.fuzz_run import run
+    from hub.tools.fuzz.corpus import DEFAULT_SAMPLES
+    from hub.tools.fuzz.run import run
 
     report = run(seconds, seed, clients=clients, samples=samples or DEFAULT_SAMPLES, cases=cases or None)
     click.echo(report.render())

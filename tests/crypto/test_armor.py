@@ -11,7 +11,8 @@ import re
 from crypto.errors import MalformedMime, PacketError
 from crypto.packets import dearmor, read_armor
 from crypto.pgpmime import analyse
-from hub.tools import fuzz, gpg_cli
+from hub.tools import gpg_cli
+from hub.tools.fuzz import mutations, places
 from tests.support import keys, mail
 
 DATA = b"Content-Type: text/plain; charset=us-ascii\r\n\r\nRoadblock at the north exit from 06:00.\r\n"
@@ -93,12 +94,12 @@ def test_mutated_signature_armor_accepted_by_the_reading_verifies_cleanly_in_gpg
     reading of the message accepts the signature part, gpg verifies exactly one good signature, exit code 0."""
     raw = mail.signed_mail(alice, body="Armor differential")
     signed = analyse(raw).signed
-    ctx = fuzz.Context(lambda: raw, (alice.email,))
+    ctx = mutations.Context(lambda: raw, (alice.email,))
     accepted = 0
     for n in range(300):
         rng = random.Random(f"armor:{n}")
-        operator = rng.choice((fuzz.armor, fuzz.armor, fuzz.flip, fuzz.insert, fuzz.delete))
-        changed, _what = operator(rng, signed.signature, ctx) if operator is fuzz.armor else _at_armor(rng, operator,
+        operator = rng.choice((mutations.armor, mutations.armor, mutations.flip, mutations.insert, mutations.delete))
+        changed, _what = operator(rng, signed.signature, ctx) if operator is mutations.armor else _at_armor(rng, operator,
                                                                                                        signed.signature)
         try:
             reread = analyse(raw.replace(signed.signature, changed)).signed
@@ -111,10 +112,10 @@ def test_mutated_signature_armor_accepted_by_the_reading_verifies_cleanly_in_gpg
 
 def _at_armor(rng, operator, signature: bytes) -> tuple[bytes, str]:
     """A byte change where the operator's place is the armor (its places are drawn from the message)."""
-    at = fuzz.place(rng, signature, "armor")
-    if operator is fuzz.flip:
+    at = places.place(rng, signature, "armor")
+    if operator is mutations.flip:
         return signature[:at] + bytes([rng.choice(range(256))]) + signature[at + 1:], "flip"
-    if operator is fuzz.insert:
+    if operator is mutations.insert:
         return signature[:at] + rng.choice((b";", b"=", b"\r\n", b" ", b"-", b"\f", b":")) + signature[at:], "insert"
     return signature[:at] + signature[at + rng.choice((1, 2, 5)):], "delete"
 

@@ -17,13 +17,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-_BLANK = re.compile(rb"\r?\n\r?\n")
-_BOUNDARY = re.compile(rb'boundary\s*=\s*"?([^";\r\n]+)"?', re.I)
-_ARMOR = re.compile(rb"-----BEGIN PGP [A-Z ]+-----.*?-----END PGP [A-Z ]+-----", re.S)
+from .places import KINDS, armors, boundaries, delimiters, fields, head_end, parts, place, sections
+
 _CTE = re.compile(rb"(?im)^content-transfer-encoding:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n")
 _FROM = re.compile(rb"(?im)^from:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*")
 _MSGID = re.compile(rb"(?im)^message-id:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*")
-_PLACES = ("header", "field", "line_end", "delimiter", "armor", "body", "any")
 _BYTES = (0x00, 0x0D, 0x0A, 0x20, 0x09, 0x2D, 0x3A, 0x3B, 0x22, 0x3D, 0x2E, 0x80, 0xE9, 0xFF)
 _TOKENS = (b"\r", b"\n", b"\r\n", b" ", b"\t", b"\x00", b"\r\n ", b"\r\n\r\n", b"--", b"=", b"=\r\n", b";", b'"',
            b"\xe9", b"\xc3\xa9", b".", b"\r\n.\r\n", b"X-Injected: 1\r\n", b"=?utf-8?q?=0D=0A?=", b"\\", b"<", b">")
@@ -42,99 +40,23 @@ class Context:
 Operator = Callable[[random.Random, bytes, Context], tuple[bytes, str]]
 
 
-# -- the structure, found again on whatever bytes a mutation gets ---------------------------------------------
-
-def head_end(raw: bytes, start: int = 0) -> int:
-    """Where the header section starting at *start* ends (its blank line included), or len(raw)."""
-    m = _BLANK.search(raw, start)
-    return m.end() if m else len(raw)
-
-
-def boundaries(raw: bytes) -> list[bytes]:
-    return list(dict.fromkeys(b for b in _BOUNDARY.findall(raw) if b.strip()))
-
-
-def delimiters(raw: bytes) -> list[tuple[int, int, bytes, bool]]:
-    """(start, end, boundary, is_close) of each delimiter line; start at its "--", end after its line end."""
-    found = []
-    for b in boundaries(raw):
-        for m in re.finditer(rb"(?m)^--" + re.escape(b) + rb"(--)?[ \t]*\r?\n?", raw):
-            found.append((m.start(), m.end(), b, m.group(1) is not None))
-    return sorted(found)
-
-
-def sections(raw: bytes) -> list[tuple[int, int]]:
-    """The header sections: the message's, then each part's (after each delimiter that opens a part)."""
-    found = [(0, head_end(raw))]
-    for start, end, _b, close in delimiters(raw):
-        if not close:
-            found.append((end, min(head_end(raw, end), end + 65536)))
-    return found
-
-
-def fields(raw: bytes, section: tuple[int, int]) -> list[tuple[int, int]]:
-    """(start, end) of each field of a header section, its folded lines and line end included."""
-    start, end = section
-    spans = []
-    for m in re.finditer(rb"(?m)^[^ \t\r\n][^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n", raw[start:end]):
-        if b":" in m.group(0):
-            spans.append((start + m.start(), start + m.end()))
-    return spans
-
-
-def armors(raw: bytes) -> list[tuple[int, int]]:
-    return [m.span() for m in _ARMOR.finditer(raw)]
-
-
-def place(rng: random.Random, raw: bytes, kind: str) -> int:
-    """An offset of *raw* of that kind (any offset when it has none)."""
-    if not raw:
-        return 0
-    candidates: list[int] = []
-    if kind == "header":
-        start, end = rng.choice(sections(raw))
-        candidates = list(range(start, max(start + 1, end)))
-    elif kind == "field":
-        for start, end in fields(raw, rng.choice(sections(raw))):
-            colon = raw.find(b":", start, end)
-            candidates += [start, colon, colon + 1, end - 2, end]
-    elif kind == "line_end":
-        candidates = [m.start() for m in re.finditer(rb"\r?\n", raw)]
-    elif kind == "delimiter":
-        for start, end, b, _close in delimiters(raw):
-            candidates += [start, start + 2, start + 2 + len(b), end - 2, end]
-    elif kind == "armor":
-        for start, end in armors(raw):
-            block = raw[start:end]
-            first = block.find(b"\n") + 1
-            crc = block.rfind(b"\n=")
-            candidates += [start, start + first, start + first + 1, end, start + rng.randrange(first, len(block))]
-            candidates += [start + crc + 1, start + crc + 2] if crc > 0 else []
-    elif kind == "body":
-        ends = [e for _s, e, _b, close in delimiters(raw) if not close] or [head_end(raw)]
-        at = rng.choice(ends)
-        candidates = list(range(at, min(len(raw), head_end(raw, at) + 200)))
-    candidates = [c for c in candidates if 0 <= c <= len(raw)]
-    return rng.choice(candidates) if candidates else rng.randrange(len(raw) + 1)
-
-
 # -- the operators ------------------------------------------------------------------------------------------
 
 def flip(rng, raw, ctx):
-    kind = rng.choice(_PLACES)
+    kind = rng.choice(KINDS)
     at = min(place(rng, raw, kind), len(raw) - 1)
     new = rng.choice(_BYTES) if rng.random() < 0.5 else raw[at] ^ (1 << rng.randrange(8))
     return raw[:at] + bytes([new]) + raw[at + 1:], f"flip {kind}@{at} {raw[at]:02x}>{new:02x}"
 
 
 def insert(rng, raw, ctx):
-    kind, token = rng.choice(_PLACES), rng.choice(_TOKENS)
+    kind, token = rng.choice(KINDS), rng.choice(_TOKENS)
     at = place(rng, raw, kind)
     return raw[:at] + token + raw[at:], f"insert {token!r} {kind}@{at}"
 
 
 def delete(rng, raw, ctx):
-    kind = rng.choice(_PLACES)
+    kind = rng.choice(KINDS)
     at = place(rng, raw, kind)
     if rng.random() < 0.3:  # the whole line
         start, end = raw.rfind(b"\n", 0, at) + 1, raw.find(b"\n", at)
@@ -262,22 +184,11 @@ def boundary_trick(rng, raw, ctx):
     return raw[:at] + b"--" + b + b"-lookalike\r\n" + raw[at:], f"lookalike delimiter@{at}"
 
 
-def _parts(raw: bytes) -> list[tuple[int, int, int]]:
-    """(header start, body start, body end) of each part between delimiters."""
-    delims = delimiters(raw)
-    out = []
-    for (s, e, b, close), nxt in zip(delims, delims[1:]):
-        if not close and nxt[2] == b:
-            body_end = nxt[0] - 2 if raw[nxt[0] - 2:nxt[0]] == b"\r\n" else nxt[0]
-            out.append((e, min(head_end(raw, e), body_end), body_end))
-    return out
-
-
 def transfer_encoding(rng, raw, ctx):
-    parts = _parts(raw)
+    found = parts(raw)
     way = rng.choice(("set", "set", "encode"))
-    if way == "encode" and parts:
-        h, b, e = rng.choice(parts)
+    if way == "encode" and found:
+        h, b, e = rng.choice(found)
         cte = rng.choice((b"base64", b"quoted-printable"))
         body = raw[b:e]
         encoded = (base64.encodebytes(body) if cte == b"base64" else quopri.encodestring(body)).replace(b"\n", b"\r\n")
@@ -316,7 +227,7 @@ def splice(rng, raw, ctx):
     if way == "signature-swapped" and mine and theirs:
         (s, e), (os_, oe) = mine[-1], theirs[-1]
         return raw[:s] + other[os_:oe] + raw[e:], way
-    a_parts, b_parts = _parts(raw), _parts(other)
+    a_parts, b_parts = parts(raw), parts(other)
     if way == "signed-part-swapped" and a_parts and b_parts:
         (h, _b, e), (oh, _ob, oe) = a_parts[0], b_parts[0]
         return raw[:h] + other[oh:oe] + raw[e:], way
@@ -330,11 +241,11 @@ def splice(rng, raw, ctx):
 def line_ends(rng, raw, ctx):
     region = rng.choice(("all", "header", "first-part", "last-part"))
     start, end = 0, len(raw)
-    parts = _parts(raw)
+    found = parts(raw)
     if region == "header":
         end = head_end(raw)
-    elif region in ("first-part", "last-part") and parts:
-        start, _b, end = parts[0] if region == "first-part" else parts[-1]
+    elif region in ("first-part", "last-part") and found:
+        start, _b, end = found[0] if region == "first-part" else found[-1]
     way = rng.choice(("lf", "cr-before-crlf", "trailing-space", "crcrlf-once"))
     chunk = raw[start:end]
     if way == "lf":
@@ -474,10 +385,10 @@ def oversize(rng, raw, ctx):
         return raw[:at] + b"y" * n + b"\r\n" + raw[at:], f"a {n}-byte line"
     if way == "many-parts":
         n = rng.choice((10, 64, 70, 500))
-        parts = b"".join(b"--P\r\nContent-Type: text/plain\r\n\r\np\r\n" for _ in range(n))
+        many = b"".join(b"--P\r\nContent-Type: text/plain\r\n\r\np\r\n" for _ in range(n))
         closes = [d for d in delimiters(raw) if d[3]]
         at = closes[-1][0] if closes else len(raw)
-        return raw[:at] + b'Content-Type: multipart/mixed; boundary="P"\r\n\r\n' + parts + b"--P--\r\n" + raw[at:], \
+        return raw[:at] + b'Content-Type: multipart/mixed; boundary="P"\r\n\r\n' + many + b"--P--\r\n" + raw[at:], \
             f"{n} parts"
     if way == "big-body":
         n = rng.choice((2**16, 2**20, 2**21))
@@ -491,6 +402,29 @@ def oversize(rng, raw, ctx):
     return raw[:at] + b"Comment: " + b"c" * rng.choice((80, 5000, 100_000)) + b"\r\n" + raw[at:], "a long armor header"
 
 
+def _swap_outer(rng: random.Random, raw: bytes) -> tuple[bytes, str]:
+    """Two of the message's own fields (not its MIME ones) swapped."""
+    end = head_end(raw)
+    spans = [s for s in fields(raw, (0, end)) if not raw[s[0]:s[1]].lower().startswith((b"content-", b"mime-"))]
+    if len(spans) < 2:
+        return raw, "too few outer fields"
+    (a0, a1), (b0, b1) = sorted(rng.sample(spans, 2))
+    return raw[:a0] + raw[b0:b1] + raw[a1:b0] + raw[a0:a1] + raw[b1:], "outer fields swapped"
+
+
+def _rewrap_armor(raw: bytes) -> tuple[bytes, str]:
+    """The last armor block's base64 at 64 characters a line (gpg writes 64, other clients 76)."""
+    found = armors(raw)
+    if not found:
+        return raw, "no armor"
+    s, e = found[-1]
+    block = raw[s:e].replace(b"\r\n", b"\n").split(b"\n")
+    blank = block.index(b"") if b"" in block else 1
+    data = b"".join(block[blank + 1:-2])
+    lines = block[:blank + 1] + [data[i:i + 64] for i in range(0, len(data), 64)] + block[-2:]
+    return raw[:s] + b"\r\n".join(lines) + raw[e:], "armor rewrapped at 64"
+
+
 def benign(rng, raw, ctx):
     """A change readers should agree leaves the message as it was signed: the hub must still accept it."""
     end = head_end(raw)
@@ -502,23 +436,9 @@ def benign(rng, raw, ctx):
         new, count = re.subn(rb"(?im)^subject:[^\r\n]*", b"Subject: changed outside", raw[:end], count=1)
         return (new + raw[end:], "outer Subject changed") if count else (raw, "no Subject")
     if way == "reorder-outer":
-        spans = [s for s in fields(raw, (0, end)) if not raw[s[0]:s[1]].lower().startswith((b"content-", b"mime-"))]
-        if len(spans) < 2:
-            return raw, "reorder outer: too few"
-        (a0, a1), (b0, b1) = rng.sample(spans, 2)
-        if a0 > b0:
-            (a0, a1), (b0, b1) = (b0, b1), (a0, a1)
-        return raw[:a0] + raw[b0:b1] + raw[a1:b0] + raw[a0:a1] + raw[b1:], "outer fields swapped"
+        return _swap_outer(rng, raw)
     if way == "armor-rewrap":
-        found = armors(raw)
-        if not found:
-            return raw, "rewrap: no armor"
-        s, e = found[-1]
-        block = raw[s:e].replace(b"\r\n", b"\n").split(b"\n")
-        blank = block.index(b"") if b"" in block else 1
-        data = b"".join(block[blank + 1:-2])
-        lines = block[:blank + 1] + [data[i:i + 64] for i in range(0, len(data), 64)] + block[-2:]
-        return raw[:s] + b"\r\n".join(lines) + raw[e:], "signature armor rewrapped at 64"
+        return _rewrap_armor(raw)
     delims = [d for d in delimiters(raw) if not d[3]]
     if not delims:
         return raw, "no delimiter"
@@ -554,19 +474,17 @@ def mutate(rng: random.Random, raw: bytes, ctx: Context, count: int) -> tuple[by
 
 def replayed(rng: random.Random, raw: bytes) -> tuple[bytes, str]:
     """A message already accepted, sent again with a small change: a new Message-ID, and perhaps a CR more
-    before one line end of its signed text, its armor re-made or its outer fields moved."""
-    n = rng.randrange(10**9)
-    new, count = _MSGID.subn(f"Message-ID: <replay{n}@partner.test>".encode(), raw, count=1)
+    before one line end of its signed text (a text-mode signature still verifies), its armor re-made or its
+    outer fields moved."""
+    new, count = _MSGID.subn(f"Message-ID: <replay{rng.randrange(10**9)}@partner.test>".encode(), raw, count=1)
     way = rng.choice(("message-id", "cr-before-crlf", "armor", "reordered"))
     if way == "cr-before-crlf":
-        parts = _parts(new)
-        if parts:
-            _h, b, e = parts[0]
-            at = new.find(b"\r\n", b, e)
-            if at > 0:
-                new = new[:at] + b"\r" + new[at:]
+        found = parts(new)
+        at = new.find(b"\r\n", found[0][1], found[0][2]) if found else -1
+        if at > 0:
+            new = new[:at] + b"\r" + new[at:]
     elif way == "armor":
-        new, _what = benign(random.Random(n), new, Context(lambda: b"", ()))
+        new, _what = _rewrap_armor(new)
     elif way == "reordered":
-        new, _what = reorder_fields(rng, new, Context(lambda: b"", ()))
+        new, _what = _swap_outer(rng, new)
     return new, f"replay: new Message-ID ({count}), {way}"

@@ -15,7 +15,7 @@ from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
 
-from . import gpg_cli
+from .. import gpg_cli
 
 _BLANK = re.compile(rb"\r?\n\r?\n")
 

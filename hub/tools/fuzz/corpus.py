@@ -1,6 +1,7 @@
 """The fuzz harness's corpus: partners with keys made by the gpg command line and the shapes of message they
 send (client_mail: keyword lines, protected headers, attachments, nested multiparts, quoted-printable, text-mode
-signatures, signed and encrypted, KMail's sign-then-encrypt), and real clients' messages (the interop samples of
+signatures, signed and encrypted, KMail's sign-then-encrypt; and one crafted: a protected From naming another
+partner), and real clients' messages (the interop samples of
 ../shared/interop/schleuder, with the keys they were made for)."""
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import client_mail, gpg_cli
+from .. import client_mail, gpg_cli
 
-DEFAULT_SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "schleuder"
+DEFAULT_SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "interop" / "schleuder"
 # The samples' own addresses the hub accepts RCPT for (hub.addresses): KMail's list and Schleuder's.
 SAMPLE_ADDRESSES = ("list@a", "schleuder@example.org")
 SCHLEUDER_FPR = "59C71FB38AEE22E091C78259D06350440F759BD3"
@@ -38,7 +39,7 @@ SAMPLES = (
     ("bounces/tt_bounce_01.txt.eml", "", "schleuder@example.org"),
 )
 SHAPES = ("signed", "keyword-lines", "protected-headers", "attachments", "quoted-printable", "text-mode", "nested",
-          "encrypted", "encrypted-protected", "encapsulated")
+          "encrypted", "encrypted-protected", "encapsulated", "protected-from-other")
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,9 @@ class Corpus:
             raw = client_mail.signed_mail(key, sign_options=("--textmode",), digest="SHA512", **words)
         elif shape == "nested":
             raw = client_mail.signed_entity_mail(key, _nested(body, rng), to=self.hub_address, subject=f"fuzz {case}")
+        elif shape == "protected-from-other":  # signed by one partner, its protected From naming another
+            other = rng.choice([p for p in self.partners if p is not partner])
+            raw = client_mail.signed_mail(key, protected=protected | {"From": other.email}, **words)
         elif shape == "encapsulated":
             raw = client_mail.encrypted_mail(key, self.hub_public, mode="encapsulated", **words)
         else:

@@ -1,5 +1,5 @@
 """The fuzz harness's run (the suite's bounded test and `passerelle bench fuzz`): a fresh hub served by its own
-`passerelle serve` process, the corpus's messages mutated (hub/tools/fuzz.py) and sent by smtplib over STARTTLS
+`passerelle serve` process, the corpus's messages mutated (mutations.py) and sent by smtplib over STARTTLS
 on loopback, and every claim checked: each reply 250 or 5xx, each 250 verified again by gpg in the From
 partner's home and followed by its receipt signed by the hub, no signature accepted twice, no traceback in the
 hub's log, its peak RSS within a bound."""
@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,11 +32,12 @@ from hub import home as home_mod
 from hub.clock import SystemClock
 from hub.registry import partners as partners_mod
 from hub.settings import load
-from . import fuzz, fuzz_check, gpg_cli
-from .bench_boundary import _peak_rss, _rss, _serve_pid
-from .bench_intake import _cpu_model, _served
-from .fuzz_check import Checker
-from .fuzz_corpus import DEFAULT_SAMPLES, SAMPLE_ADDRESSES, Corpus, Seed
+from .. import gpg_cli
+from ..bench_boundary import _peak_rss, _rss, _serve_pid
+from ..bench_intake import _cpu_model, _served
+from . import check, mutations
+from .check import Checker
+from .corpus import DEFAULT_SAMPLES, SAMPLE_ADDRESSES, Corpus, Seed
 
 SESSION_TRANSACTIONS = 8  # a new session after this many (the gateway closes one after 20 refusals)
 RECEIPT_SECONDS = 60.0  # every 250's receipt at the relay within this long after it
@@ -200,23 +202,23 @@ class _Run:
             sample = self.corpus.sample(side) if side.random() < 0.4 else None
             return (sample or self.corpus.fresh(side, number)).raw
 
-        context = fuzz.Context(other, self.corpus.addresses)
+        context = mutations.Context(other, self.corpus.addresses)
         sends = []
         steps: list[str] = []
         raw = base.raw
         if kind == "replay" and base.fresh:
             sends.append((base, base.raw, False))
-            raw, step = fuzz.replayed(rng, raw)
+            raw, step = mutations.replayed(rng, raw)
             steps.append(step)
             count = max(0, count - 1)
-        raw, more = fuzz.mutate(rng, raw, context, count)
+        raw, more = mutations.mutate(rng, raw, context, count)
         steps += more
         envelope = rng.random()
         mail_from = "" if envelope < 0.04 else rng.choice(self.corpus.addresses) if envelope < 0.08 else base.mail_from
         if mail_from != base.mail_from:
             steps.append(f"envelope: MAIL FROM:<{mail_from}>")
         sent = Seed(raw, mail_from, base.rcpt, base.source, base.fresh)
-        control = base.fresh and kind != "replay" and not steps
+        control = base.fresh and kind != "replay" and not steps and base.source != "protected-from-other"
         sends.append((sent, raw, control))
         return _Case(number, base.source, tuple(steps), time.time()), sends
 
@@ -253,7 +255,7 @@ class _Run:
             self.find(case, "a 250 naming no reference", text, raw)
             return
         verdict = self.checker.accepted(raw)
-        sender = fuzz_check.sender(raw) or ""
+        sender = check.sender(raw) or ""
         with self.lock:
             self.accepted[found.group(0)] = (case.number, sender, time.monotonic())
             if verdict.problem is None:
@@ -321,7 +323,11 @@ def _run(tmp: Path, seconds: float, seed: int, clients: int, samples: Path | Non
                             number = next(numbers, None)
                         if number is None:
                             return
-                        state.one(session, number)
+                        try:
+                            state.one(session, number)
+                        except Exception as exc:  # the harness's own fault: reported, and the run goes on
+                            state.find(None, f"the harness raised in case {number}",
+                                       "".join(traceback.format_exception(exc))[-600:])
                 finally:
                     session.close()
 
@@ -334,7 +340,10 @@ def _run(tmp: Path, seconds: float, seed: int, clients: int, samples: Path | Non
             report.cases = len(state.cases)
             report.accepted = len(state.accepted)
             _receipts(state, relay)
-            report.rss_peak = _peak_rss(pid)
+            try:
+                report.rss_peak = _peak_rss(pid)
+            except FileNotFoundError:
+                state.find(None, "the serve process is gone", f"pid {pid} exited during the run")
     finally:
         checker.close()
     if report.rss_peak > rss_bound:
