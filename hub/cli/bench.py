@@ -111,14 +111,17 @@ def bench_tui(messages: int, deadlines: int, burst: bool) -> None:
 @click.option("--samples", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The interop samples (default ../shared/interop/schleuder beside the checkout).")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write each finding's message here (case-N.eml).")
+              help="Write each finding's message here (case-N-I.eml).")
+@click.option("--crypto", type=click.Choice(["in-process", "gpg"]), default="in-process", show_default=True,
+              help="The hub's crypto.in_process: signatures checked in process where they can be, or all by gpg.")
 def bench_fuzz(seconds: float, seed: int, cases: tuple[int, ...], clients: int, samples: Path | None,
-               keep: Path | None) -> None:
+               keep: Path | None, crypto: str) -> None:
     """Mutated signed and encrypted messages to a fresh hub: replies, receipts, independent gpg checks, memory."""
     from hub.tools.fuzz.corpus import DEFAULT_SAMPLES
     from hub.tools.fuzz.run import run
 
-    report = run(seconds, seed, clients=clients, samples=samples or DEFAULT_SAMPLES, cases=cases or None)
+    report = run(seconds, seed, clients=clients, samples=samples or DEFAULT_SAMPLES, cases=cases or None,
+                 in_process=crypto == "in-process")
     click.echo(report.render())
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)

@@ -159,8 +159,8 @@ class Checker:
             return Verdict(f"no PGP/MIME message found independently: {exc}")
         if signer != self.partners[sender]:
             return Verdict(f"signed by {signer}, not by the key of {sender}", signer, identity)
-        protected = single_address(_head_body(data)[0].get_all("From", [])) if _head_body(data)[0].get_all("From") \
-            else sender
+        inner = _head_body(data)[0].get_all("From")
+        protected = single_address(inner) if inner else sender
         if protected != sender:
             return Verdict(f"the protected From {protected!r} is not {sender}", signer, identity)
         return Verdict(None, signer, identity)

@@ -60,10 +60,12 @@ class Report:
     seconds: float
     clients: int
     samples: int
+    in_process: bool = True
     cases: int = 0
     transactions: int = 0
     elapsed: float = 0.0
     replies: Counter = field(default_factory=Counter)
+    accepted_from: Counter = field(default_factory=Counter)  # the 250s by the shape or sample they came from
     accepted: int = 0
     verified: int = 0
     receipts: int = 0
@@ -81,10 +83,11 @@ class Report:
         mib = lambda n: f"{n / 2**20:.1f} MiB"  # noqa: E731
         lines = [
             f"machine      {os.cpu_count()} cores, {_cpu_model()}; Python {platform.python_version()}; {gpg}",
-            "hub          passerelle serve (embedded, SQLite), default limits, STARTTLS on loopback; "
-            f"{self.samples} interop samples (hub.addresses + {', '.join(SAMPLE_ADDRESSES)}, their lists' keys "
+            "hub          passerelle serve (embedded, SQLite), default limits, STARTTLS on loopback, "
+            f"crypto.in_process {str(self.in_process).lower()}; {self.samples} interop samples (hub.addresses + {', '.join(SAMPLE_ADDRESSES)}, their lists' keys "
             f"in the hub's home, gateway.max_signature_age {SAMPLES_AGE})" if self.samples else
-            "hub          passerelle serve (embedded, SQLite), default limits, STARTTLS on loopback; no interop samples",
+            "hub          passerelle serve (embedded, SQLite), default limits, STARTTLS on loopback, "
+            f"crypto.in_process {str(self.in_process).lower()}; no interop samples",
             f"run          seed {self.seed}, {self.cases} cases, {self.transactions} SMTP transactions in "
             f"{self.elapsed:.0f} s ({self.seconds:g} s asked) from {self.clients} client(s); slowest reply "
             f"{self.slowest:.2f} s",
@@ -94,6 +97,7 @@ class Report:
             lines.append(f"  {count:>7}  {code} {reason}")
         lines += [
             f"controls     {self.controls} fresh messages sent unchanged, each must be accepted",
+            "accepted     " + ", ".join(f"{source} {n}" for source, n in sorted(self.accepted_from.items())),
             f"verified     {self.verified} of {self.accepted} 250s: the signed part good by gpg in a home holding "
             "only the From partner's key, made by that partner's key; no signature accepted twice",
             f"receipts     {self.receipts} of {self.accepted} 250s followed by a receipt naming them, signed by the hub "
@@ -190,8 +194,8 @@ class _Run:
             self.report.findings.append(Finding(case.number if case else None, what, detail,
                                                 case.steps if case else (), raw))
 
-    def plan(self, number: int) -> tuple[_Case, list[tuple[Seed, bytes, bool]]]:
-        """Case *number*'s transactions: (seed, bytes to send, is the control) — drawn from (seed, number) only."""
+    def plan(self, number: int) -> tuple[_Case, list[tuple[Seed, bool]]]:
+        """Case *number*'s transactions: (message, is it a control) — drawn from (seed, number) only."""
         rng = random.Random(f"{self.seed}:{number}")
         kind = rng.choices(("fresh", "sample", "replay"), (65, 25, 10))[0]
         count = rng.choices((0, 1, 2, 3), (12, 50, 25, 13))[0]
@@ -207,7 +211,7 @@ class _Run:
         steps: list[str] = []
         raw = base.raw
         if kind == "replay" and base.fresh:
-            sends.append((base, base.raw, False))
+            sends.append((base, False))
             raw, step = mutations.replayed(rng, raw)
             steps.append(step)
             count = max(0, count - 1)
@@ -219,27 +223,29 @@ class _Run:
             steps.append(f"envelope: MAIL FROM:<{mail_from}>")
         sent = Seed(raw, mail_from, base.rcpt, base.source, base.fresh)
         control = base.fresh and kind != "replay" and not steps and base.source != "protected-from-other"
-        sends.append((sent, raw, control))
+        sends.append((sent, control))
         return _Case(number, base.source, tuple(steps), time.time()), sends
 
     def one(self, session: _Session, number: int) -> None:
         case, sends = self.plan(number)
         with self.lock:
             self.cases.append(case)
-        for seed, raw, control in sends:
+        for message, control in sends:
             started = time.monotonic()
-            code, text = session.send(seed.mail_from, seed.rcpt, raw)
-            took = time.monotonic() - started
+            code, text = session.send(message.mail_from, message.rcpt, message.raw)
+            replied = time.monotonic()
             with self.lock:
                 self.report.transactions += 1
                 self.report.replies[(code, reason(text))] += 1
-                self.report.slowest = max(self.report.slowest, took)
+                self.report.slowest = max(self.report.slowest, replied - started)
                 self.report.controls += control
-            case.raw = raw
-            self.judge(case, seed, raw, code, text, control)
+            case.raw = message.raw
+            self.judge(case, message, code, text, control, replied)
         case.ended = time.time()
 
-    def judge(self, case: _Case, seed: Seed, raw: bytes, code: int, text: str, control: bool) -> None:
+    def judge(self, case: _Case, message: Seed, code: int, text: str, control: bool, replied: float) -> None:
+        """One reply against what the hub promises; a 250 read again independently."""
+        raw = message.raw
         if code == 0:
             self.find(case, "the session broke", text, raw)
         elif 400 <= code < 500:
@@ -247,7 +253,7 @@ class _Run:
         elif code != 250 and not 500 <= code < 600:
             self.find(case, "a reply neither 250 nor 5xx", f"{code} {text}", raw)
         elif code != 250 and control:
-            self.find(case, f"a fresh {seed.source} message, unchanged, refused", f"{code} {text}", raw)
+            self.find(case, f"a fresh {message.source} message, unchanged, refused", f"{code} {text}", raw)
         if code != 250:
             return
         found = re.search(r"PSR-\d{4}-\d{6}", text)
@@ -257,7 +263,8 @@ class _Run:
         verdict = self.checker.accepted(raw)
         sender = check.sender(raw) or ""
         with self.lock:
-            self.accepted[found.group(0)] = (case.number, sender, time.monotonic())
+            self.accepted[found.group(0)] = (case.number, sender, replied)
+            self.report.accepted_from[message.source] += 1
             if verdict.problem is None:
                 self.report.verified += 1
             twice = verdict.identity is not None and verdict.identity in self.identities
@@ -269,20 +276,23 @@ class _Run:
 
 
 def run(seconds: float, seed: int, *, clients: int = 1, samples: Path | None = DEFAULT_SAMPLES,
-        cases: Iterable[int] | None = None, rss_bound: int = RSS_BOUND, max_cases: int | None = None) -> Report:
-    """Fuzz a fresh hub for *seconds* (or only the case numbers in *cases*), from *clients* concurrent sessions."""
+        cases: Iterable[int] | None = None, rss_bound: int = RSS_BOUND, max_cases: int | None = None,
+        in_process: bool = True) -> Report:
+    """Fuzz a fresh hub for *seconds* (at most *max_cases* cases; or only the case numbers in *cases*), from
+    *clients* concurrent sessions; *in_process* the hub's crypto.in_process (false: gpg checks every signature)."""
     tmp = Path(tempfile.mkdtemp(prefix="pfz"))
     try:
-        return _run(tmp, seconds, seed, clients, samples, None if cases is None else list(cases), rss_bound,
-                    max_cases)
+        return _run(tmp, seconds, seed, clients=clients, samples=samples,
+                    only=None if cases is None else list(cases), rss_bound=rss_bound, max_cases=max_cases,
+                    in_process=in_process)
     finally:
         for home in [p for p in tmp.rglob("*") if (p / "pubring.kbx").exists() or (p / "pubring.gpg").exists()]:
             gpg_cli.kill_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(tmp: Path, seconds: float, seed: int, clients: int, samples: Path | None, only: list[int] | None,
-         rss_bound: int, max_cases: int | None) -> Report:
+def _run(tmp: Path, seconds: float, seed: int, *, clients: int, samples: Path | None, only: list[int] | None,
+         rss_bound: int, max_cases: int | None, in_process: bool) -> Report:
     identity = home_mod.init(tmp / "hub", "ocam.test")
     settings = load(tmp / "hub")
     hub_public = gpg_cli.gpg(settings.gnupg_home, "--armor", "--export", identity.fingerprint)
@@ -301,14 +311,14 @@ def _run(tmp: Path, seconds: float, seed: int, clients: int, samples: Path | Non
     checker = Checker(tmp / "check", {p.email: (p.fingerprint, p.public) for p in corpus.partners},
                       (identity.fingerprint, hub_public),
                       gpg_cli.gpg(settings.gnupg_home, "--armor", "--export-secret-keys"))
-    report = Report(seed, seconds, clients, len(corpus.samples), rss_bound=rss_bound)
+    report = Report(seed, seconds, clients, len(corpus.samples), rss_bound=rss_bound, in_process=in_process)
     state = _Run(seed, corpus, checker, report)
     env = {"PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "8"}
     if corpus.samples:
         env |= {"PASSERELLE_HUB__ADDRESSES": '["' + '", "'.join(SAMPLE_ADDRESSES) + '"]',
                 "PASSERELLE_GATEWAY__MAX_SIGNATURE_AGE": SAMPLES_AGE}
     try:
-        with CaptureRelay() as relay, _served(settings.home, relay.address, env=env) as (port, _cpu):
+        with CaptureRelay() as relay, _served(settings.home, relay.address, in_process=in_process, env=env) as (port, _cpu):
             pid = _serve_pid(settings.home)
             report.rss_start = _rss(pid)
             started = time.monotonic()
