@@ -44,13 +44,14 @@ def crc24(data: bytes) -> int:
 
 
 _BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
-_ARMOR_HEADER = re.compile(rb"[!-9;-~]+: [ -~]*")  # "Key: value", printable ASCII, as gpg reads one
+_ARMOR_HEADER = re.compile(rb"[^:]*:(?: .*)?")  # "Key: value" or "Key:": gpg reads no other colon after a key
 
 
 def read_armor(data: bytes, label: str) -> tuple[bytes, bytes | None]:
     """(base64 text, checksum or None) of the one ASCII armor block labelled *label* in *data* (RFC 9580 §6.2),
     read as gpg 2.2 reads armor without complaint, or PacketError: blank lines only around the block; its
-    "-----BEGIN PGP <label>-----" and END lines; header lines "Key: value"; the blank line after them; lines of
+    "-----BEGIN PGP <label>-----" and END lines; header lines "Key: value" (a space, or nothing, after the first
+    colon; gpg takes any other line for an invalid header, then for data); the blank line after them; lines of
     base64 with padding only at the end of the data; an optional "=XXXX" checksum line, and without it the data
     padded (gpg then reads the END line as more data). Spaces and tabs may end a line, as gpg allows."""
     lines = [line.rstrip(b" \t") for line in data.replace(b"\r\n", b"\n").split(b"\n")]

@@ -53,6 +53,10 @@ def _variants(sig: bytes, unpadded: bytes, other: bytes) -> dict[str, bytes]:
         "as gpg wrote it": sig, "CRLF": sig.replace(b"\n", b"\r\n"), "trailing spaces": sig.replace(b"\n", b" \t\n"),
         "a Comment header": sig.replace(b"-----\n\n", b"-----\nComment: x\n\n", 1),
         "an unknown header": sig.replace(b"-----\n\n", b"-----\nFoo: bar\n\n", 1),
+        "a UTF-8 comment": sig.replace(b"-----\n\n", "-----\nComment: Müller\n\n".encode(), 1),
+        "an empty comment": sig.replace(b"-----\n\n", b"-----\nComment: \n\n", 1),
+        "a tab after the colon": sig.replace(b"-----\n\n", b"-----\nComment:\tx\n\n", 1),
+        "no key, no space": sig.replace(b"-----\n\n", b"-----\n:x\n\n", 1),
         "rewrapped at 76": b"\n".join(lines[:2] + [data[i:i + 76] for i in range(0, len(data), 76)] + lines[crc:]),
         "no checksum, padded": no_crc(sig), "blank lines before": b"\n\n" + sig,
         "no checksum, unpadded": no_crc(unpadded), "no blank line": sig.replace(b"-----\n\n", b"-----\n", 1),
@@ -81,7 +85,8 @@ def test_a_signature_armor_the_reading_accepts_is_one_good_signature_to_gpg(alic
     variants = _variants(_signature(alice), unpadded, _signature(alice, notation="second"))
     accepted = {name for name, v in variants.items() if _reading_accepts(v)}
     assert accepted == {"as gpg wrote it", "CRLF", "trailing spaces", "a Comment header", "an unknown header",
-                        "rewrapped at 76", "no checksum, padded", "blank lines before"}
+                        "a UTF-8 comment", "an empty comment", "rewrapped at 76", "no checksum, padded",
+                        "blank lines before"}
     for name in accepted:
         assert _gpg(alice.home, DATA, variants[name], gpg_dir) == (0, 1), name
     for name in ("no checksum, unpadded", "no blank line", "a ';' in the data", "a form feed for the blank line"):
