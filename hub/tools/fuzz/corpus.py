@@ -7,7 +7,7 @@ partner), and real clients' messages (the interop samples of
 from __future__ import annotations
 
 import random
-import subprocess
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -98,7 +98,7 @@ class Corpus:
                                      _fingerprint(root / "probe", sender), sender, None))
         self.hub_secrets.append((keys / "encapsulated-list.sec").read_bytes())
         home = root / "schleuder"
-        subprocess.run(["cp", "-r", str(samples / "gnupg"), str(home)], check=True)
+        shutil.copytree(samples / "gnupg", home)
         for path in [home, *home.rglob("*")]:
             path.chmod(0o700 if path.is_dir() else 0o600)
         self.hub_secrets.append(gpg_cli.gpg(home, "--armor", "--export-secret-keys", SCHLEUDER_FPR))
