@@ -1,4 +1,5 @@
-"""Sealing at rest: per-item AES-256-GCM data keys wrapped by one storage key."""
+"""Sealing at rest: per-item AES-256-GCM data keys wrapped by a wrapping key, itself wrapped by the storage key
+(or, for items sealed before wrapping keys, by the storage key directly)."""
 
 from __future__ import annotations
 
@@ -24,18 +25,56 @@ class Sealed:
     """One sealed item. Deleting ``wrapped_key`` crypto-shreds it."""
 
     key_id: str
-    wrapped_key: bytes  # the item's 256-bit data key, AES key wrap (RFC 3394) under the storage key
+    wrapped_key: bytes  # the item's 256-bit data key, AES key wrap (RFC 3394) under the key that sealed it
     nonce: bytes        # 96-bit AES-GCM nonce
     ciphertext: bytes   # AES-256-GCM ciphertext with its 16-byte tag
 
 
-class StorageKey:
+class _KeyEncryptionKey:
+    """A 256-bit key that wraps data keys (RFC 3394) and seals items under them."""
+
+    key_id: str
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) != 32:
+            raise ValueError("a key-encryption key is 32 bytes")
+        self._secret = secret
+
+    def seal(self, plaintext: bytes, *, aad: bytes = b"") -> Sealed:
+        data_key = AESGCM.generate_key(bit_length=256)
+        nonce = secrets.token_bytes(12)
+        ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, aad)
+        return Sealed(self.key_id, aes_key_wrap(self._secret, data_key), nonce, ciphertext)
+
+    def unseal(self, sealed: Sealed, *, aad: bytes = b"") -> bytes:
+        if sealed.key_id != self.key_id:
+            raise SealError(f"item sealed under key {sealed.key_id}, not {self.key_id}")
+        try:
+            data_key = aes_key_unwrap(self._secret, sealed.wrapped_key)
+            return AESGCM(data_key).decrypt(sealed.nonce, sealed.ciphertext, aad)
+        except (InvalidUnwrap, InvalidTag, ValueError) as exc:
+            raise SealError("sealed item failed its integrity check (tampered, or wrong key)") from exc
+
+
+class WrappingKey(_KeyEncryptionKey):
+    """A key between the storage key and the data keys (one per retention period): it exists only wrapped
+    under the storage key, so destroying that wrapped form shreds every item sealed under it at once."""
+
+    def __init__(self, secret: bytes, key_id: str) -> None:
+        super().__init__(secret)
+        self.key_id = key_id  # the storage key it rests under: items keep naming the key that opens them
+
+    def __repr__(self) -> str:
+        return f"WrappingKey(under={self.key_id!r})"
+
+
+class StorageKey(_KeyEncryptionKey):
     """A 256-bit key-encryption key, kept in a 0600 file; never logged, never in records."""
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) != 32:
             raise ValueError("a storage key is 32 bytes")
-        self._secret = secret
+        super().__init__(secret)
         self.key_id = hashlib.sha256(b"passerelle-storage-key-id\0" + secret).hexdigest()[:16]
 
     def __repr__(self) -> str:
@@ -76,17 +115,14 @@ class StorageKey:
         finally:
             os.unlink(tmp)
 
-    def seal(self, plaintext: bytes, *, aad: bytes = b"") -> Sealed:
-        data_key = AESGCM.generate_key(bit_length=256)
-        nonce = secrets.token_bytes(12)
-        ciphertext = AESGCM(data_key).encrypt(nonce, plaintext, aad)
-        return Sealed(self.key_id, aes_key_wrap(self._secret, data_key), nonce, ciphertext)
+    def new_wrapping_key(self) -> tuple[WrappingKey, bytes]:
+        """A fresh wrapping key and its form wrapped under this storage key (the only form to keep)."""
+        secret = secrets.token_bytes(32)
+        return WrappingKey(secret, self.key_id), aes_key_wrap(self._secret, secret)
 
-    def unseal(self, sealed: Sealed, *, aad: bytes = b"") -> bytes:
-        if sealed.key_id != self.key_id:
-            raise SealError(f"item sealed under key {sealed.key_id}, not {self.key_id}")
+    def wrapping_key(self, wrapped: bytes) -> WrappingKey:
+        """Unwrap a wrapping key kept under this storage key; raises SealError if it is not one."""
         try:
-            data_key = aes_key_unwrap(self._secret, sealed.wrapped_key)
-            return AESGCM(data_key).decrypt(sealed.nonce, sealed.ciphertext, aad)
-        except (InvalidUnwrap, InvalidTag, ValueError) as exc:
-            raise SealError("sealed item failed its integrity check (tampered, or wrong key)") from exc
+            return WrappingKey(aes_key_unwrap(self._secret, wrapped), self.key_id)
+        except (InvalidUnwrap, ValueError) as exc:
+            raise SealError("a wrapping key failed its integrity check (tampered, or another storage key)") from exc

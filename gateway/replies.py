@@ -69,6 +69,15 @@ HEADER_BLOCK_TOO_LARGE = Reply(
     550, "5.6.0", "The header section is larger than {limit} bytes, or no empty line ends it", "header_block_too_large")
 TOO_MANY_HEADER_FIELDS = Reply(550, "5.6.0", "A header section has more than {limit} fields", "too_many_header_fields")
 TOO_LARGE = Reply(552, "5.3.4", "Message is larger than the {limit} bytes accepted", "too_large")
+DECRYPTED_TOO_LARGE = Reply(552, "5.3.4", "Decrypted message is larger than {limit} bytes", "decrypted_too_large")
+MALFORMED_SIGNATURE = Reply(
+    550, "5.6.0", "Malformed signature: the signature part must be exactly one OpenPGP signature (RFC 3156)",
+    "malformed_signature",
+)
+TOO_COSTLY = Reply(
+    550, "5.6.0", "Message cannot be checked within {seconds:g} s: its OpenPGP data makes gpg work too long",
+    "too_costly",
+)
 NO_MESSAGE_ID = Reply(550, "5.6.0", "Message-ID header is missing", "no_message_id")
 BAD_MESSAGE_ID = Reply(
     550, "5.6.0", "Message-ID is not one msg-id <left@right> of at most {limit} characters (RFC 5322 3.6.4)",
@@ -83,6 +92,9 @@ FOREIGN_EMBARGO_SOURCE = Reply(
     "Foreign embargo (law Art. 12) may only be declared by intelligence, customs or foreign affairs", "embargo_source",
 )
 BAD_FIELD = Reply(550, "5.6.0", "Invalid {field}: {value!r} (accepted: {accepted})", "bad_field")
+REPLY_BY_PASSED = Reply(
+    550, "5.6.0", "Reply-By {reply_by} is not after the hub's receipt time {now} (AR Art. 7): name a time to come",
+    "reply_by_passed")
 NO_SUCH_RECIPIENT = Reply(550, "5.1.1", "No such recipient here: this gateway accepts mail for {address} only", "no_such_recipient")
 
 # Not now: the client should retry (4xx).

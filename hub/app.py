@@ -11,11 +11,14 @@ from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from crypto import StorageKey, pgpmime
+from crypto import StorageKey
+from crypto.mime import pgpmime
 from gateway import IngressHandler, Limits, Relay, server_tls_context, start_server
 from store import Database, LeaderLock, ensure_head
 
 from . import home as home_mod
+from hub.audit.checkpoints import Checkpointer
+from hub.audit.witnesses import WitnessSender
 from hub.intake.admission import INTAKE_QUEUE, Admission
 from .clock import Clock, SystemClock
 from hub.outbound.delivery import DeliveryHandler
@@ -23,8 +26,11 @@ from .errors import HubError
 from .health import Beat, Heartbeats, gateway_beat, process_name
 from hub.intake.pipeline import IntakeHandler
 from .leadership import keep_holding, while_leading
+from hub.ops.gauges import StoreGauges
+from hub.ops.metrics import Endpoint, Metrics
 from hub.outbound.outbox import OUTBOUND_QUEUE
 from hub.evaluations.policy import Policy
+from hub.inbound.rules import Rules
 from .runner import Runner
 from hub.deadlines.scheduler import Scheduler
 from .settings import Settings, host_port
@@ -45,7 +51,7 @@ class _Pools:
 
     def __init__(self, s: Settings) -> None:
         self.gateway = ThreadPoolExecutor(max_workers=s.gateway.verify_threads, thread_name_prefix="gateway")
-        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + s.delivery.workers + 1,
+        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + s.delivery.workers + 2,
                                            thread_name_prefix="pipeline")
         self.health = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
 
@@ -82,8 +88,14 @@ class Hub:
         self.transport = make_transport(settings, self.db, self.clock, role)
         # The Art. 10 distribution policy is validated at start-up: a broken file stops the hub, not a send.
         self.policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)
+        # So are the routing rules of inbound messages to OCAM's people.
+        self.inbound_rules = Rules.load(Path(settings.hub.inbound_rules_file) if settings.hub.inbound_rules_file
+                                        else None)
+        self.checkpointer = Checkpointer.of_hub(settings, self.db, self.gpg, self.clock)
         self.runners: list[Runner] = []
         self.scheduler_sleep = 5.0  # longest the scheduler sleeps between index lookups
+        self.metrics = Metrics()
+        self.metrics.live.verifications = self.gpg.verifications
 
     def admission(self) -> Admission:
         g = self.settings.gateway
@@ -93,7 +105,8 @@ class Hub:
         return Admission(db=self.db, gpg=self.gpg, storage_key=self.storage_key, clock=self.clock,
                          limits=limits, transport=self.transport,
                          signature_skew=timedelta(seconds=g.signature_clock_skew_seconds),
-                         max_signature_age=g.max_signature_age, max_notification_bytes=g.max_notification_bytes)
+                         max_signature_age=g.max_signature_age, max_notification_bytes=g.max_notification_bytes,
+                         deadlines=self.settings.deadlines)
 
     def relay(self, override: str | None = None) -> Relay:
         d = self.settings.delivery
@@ -103,15 +116,20 @@ class Hub:
 
     async def serve(self, *, listen: str | None = None, relay: str | None = None,
                     stop: asyncio.Event | None = None, ready: Callable[[str, int], None] | None = None,
-                    install_signals: bool = True) -> None:
-        """This process's role (gateway, intake and delivery, scheduler, or all) until SIGTERM/SIGINT (or *stop*)."""
+                    install_signals: bool = True, metrics: str | None = None) -> None:
+        """This process's role (gateway, intake and delivery, scheduler, or all) until SIGTERM/SIGINT (or *stop*);
+        its Prometheus endpoint on *metrics* (HOST:PORT) when given."""
         loop = asyncio.get_running_loop()
         stop = stop or asyncio.Event()
         embedded = self._embedded_guard()
+        endpoint = None
         try:
+            endpoint = Endpoint(self.metrics, metrics) if metrics else None
             await self._serve(loop, stop, listen=listen, relay=relay, ready=ready, install_signals=install_signals,
                               embedded=embedded)
         finally:
+            if endpoint is not None:
+                endpoint.close()
             if embedded is not None:
                 embedded.release()
 
@@ -149,7 +167,7 @@ class Hub:
         leader = None
         if self.role in ("all", "scheduler"):
             leader, scheduler = self._scheduler(stop, pools)
-            tasks.append(scheduler)
+            tasks += [scheduler, self._checkpoints(stop, pools)]
         if embedded is not None:  # taken back after a database restart, before a second hub could start
             tasks.append(asyncio.create_task(keep_holding(
                 embedded, stop, pools.health, why="a second embedded hub may have started on this store and taken "
@@ -180,10 +198,12 @@ class Hub:
         """The intake and delivery runners of a worker (or the embedded hub); dead letters go to quarantine."""
         s = self.settings
         intake = IntakeHandler(settings=s, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
-                               clock=self.clock, transport=self.transport)
+                               clock=self.clock, transport=self.transport, rules=self.inbound_rules,
+                               checkpointer=self.checkpointer)
         delivery = DeliveryHandler(db=self.db, relay=self.relay(relay), storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport, policy=s.delivery,
-                                   windows=s.deadlines)
+                                   deadlines=s.deadlines, observe=self.metrics.delivered)
+        self.metrics.live.relay_failures = lambda: delivery.gate.state()[0]
         self.runners = [Runner(intake, self.transport, pools.pipeline, self.clock, concurrency=INTAKE_WORKERS),
                         Runner(delivery, self.transport, pools.pipeline, self.clock, concurrency=s.delivery.workers)]
         for handler in (intake, delivery):
@@ -196,10 +216,24 @@ class Hub:
         self.scheduler = Scheduler(settings=self.settings, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
                                    clock=self.clock, transport=self.transport)
         leader = LeaderLock(self.db, "scheduler")
+        self.metrics.live.leading = lambda: leader.held
+        self.metrics.watch(StoreGauges(self.db, self.clock, leading=lambda: leader.held,
+                                       every_seconds=self.settings.metrics.store_every_seconds))
         task = asyncio.create_task(while_leading(
             leader, lambda lost: self.scheduler.run(lost, pools.pipeline, longest_sleep=self.scheduler_sleep), stop,
             pools.pipeline), name="scheduler")
         return leader, task
+
+    def _checkpoints(self, stop: asyncio.Event, pools: _Pools) -> asyncio.Task:
+        """The log's checkpoints every `audit.checkpoint_seconds` while it grows, by one process among those sharing
+        the store (the leader of `checkpointer`)."""
+        every = self.settings.audit.checkpoint_seconds
+        witnesses = WitnessSender(settings=self.settings, db=self.db, gpg=self.gpg, storage_key=self.storage_key,
+                                  clock=self.clock, transport=self.transport)
+        return asyncio.create_task(while_leading(
+            LeaderLock(self.db, "checkpointer"),
+            lambda lost: self.checkpointer.run(lost, pools.pipeline, every_seconds=every, then=witnesses), stop,
+            pools.pipeline), name="checkpointer")
 
     def _heartbeats(self, stop: asyncio.Event, pools: _Pools, server, delivery: DeliveryHandler | None,
                     leader: LeaderLock | None, *, sole: bool) -> asyncio.Task:
@@ -223,8 +257,8 @@ class Hub:
         s = self.settings
         admission = self.admission()
         handler = IngressHandler(
-            admit=admission, accepts_rcpt=s.hub.accepts, hub_address=s.hub.address, executor=pool,
-            record_refusal=admission.record_refusal,
+            admit=self.metrics.counting(admission), accepts_rcpt=s.hub.accepts, hub_address=s.hub.address,
+            executor=pool, record_refusal=self.metrics.counting_refusals(admission.record_refusal),
             limits=Limits(max_message_bytes=s.gateway.max_message_bytes, max_connections=s.gateway.max_connections,
                           timeout_seconds=s.gateway.data_timeout_seconds,
                           max_connections_per_client=s.gateway.max_connections_per_client,
@@ -235,6 +269,7 @@ class Hub:
         host, port = host_port(listen or s.gateway.listen, 2525)
         tls = server_tls_context(str(s.tls_cert), str(s.tls_key))
         self._ingress = handler
+        self.metrics.live.sessions = lambda: handler.active
         server = await start_server(handler, host, port, tls_context=tls, require_starttls=s.gateway.require_starttls,
                                     hostname=s.hub.domain)
         bound = server.sockets[0].getsockname()

@@ -44,8 +44,10 @@ class FrozenClock:
             self._now = moment.astimezone(timezone.utc)
 
 
-def brussels(moment: datetime | None) -> str:
-    """Show a stored UTC time in Europe/Brussels, with its offset."""
-    if moment is None:
+def brussels(moment: datetime | str | None) -> str:
+    """Show a stored UTC time (or its ISO 8601 text, as JSON rows carry it) in Europe/Brussels, with its zone."""
+    if not moment:
         return "-"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     return moment.astimezone(BRUSSELS).strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -32,7 +32,9 @@ class Identity:
 def open_gpg(settings: Settings) -> Gpg:
     """The hub's GnuPG home, run as its [crypto] settings say."""
     c = settings.crypto
-    return Gpg(settings.gnupg_home, binary=c.gpg_binary, timeout_seconds=c.gpg_timeout_seconds, in_process=c.in_process)
+    return Gpg(settings.gnupg_home, binary=c.gpg_binary, timeout_seconds=c.gpg_timeout_seconds, in_process=c.in_process,
+               max_plaintext_bytes=settings.gateway.max_message_bytes, max_signature_bytes=c.max_signature_bytes,
+               max_session_keys=c.max_session_keys)
 
 
 def exists(home: Path) -> bool:
@@ -40,7 +42,7 @@ def exists(home: Path) -> bool:
 
 
 def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes | None = None,
-         clock: Clock | None = None, gpg_binary: str = "gpg", store_url: str | None = None) -> Identity:
+         clock: Clock | None = None, store_url: str | None = None) -> Identity:
     """Create a new hub identity in *home*; refuses to overwrite an existing one.
 
     *store_url* (or PASSERELLE_STORE__URL) puts the store in that database (PostgreSQL) instead of
@@ -55,7 +57,7 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
     address = (address or f"hub@{domain}").lower()
     settings = load(home)
     store_url = store_url or settings.store.url
-    gpg = Gpg(settings.gnupg_home, binary=gpg_binary)
+    gpg = Gpg(settings.gnupg_home, binary=settings.crypto.gpg_binary)
     if hub_key is not None:
         fingerprint = gpg.import_secret_key(hub_key)
         info = gpg.key(fingerprint)
@@ -98,10 +100,17 @@ max_message_bytes = 26214400
 relay = "127.0.0.1:25"
 
 [deadlines]
-flash = "PT24H"
-urgent = "P3D"
-routine = "P10D"
-non_urgent = "P30D"
+# The delays are the law's (AR Art. 11 §3, Art. 7, 8): not settings. A shorter agreed window, stated as a
+# deviation in every receipt: deviation_windows = {{ URGENT = "P2D" }} with deviation_basis = "...".
+
+[metrics]
+# This process's Prometheus endpoint (/metrics). Several processes on one machine: one port each
+# (passerelle serve --metrics-listen HOST:PORT). Empty: no endpoint.
+listen = "127.0.0.1:9464"
+
+[log]
+# text, or json: one JSON object per line (journald, ELK); `passerelle --log-format` overrides it.
+format = "text"
 
 [transport]
 # Empty: embedded (one process). RabbitMQ: "amqp://USER:PASS@HOST:5672/" (comma-separated for a cluster).

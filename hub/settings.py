@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from crypto.openpgp.gpg import MAX_SESSION_KEYS, MAX_SIGNATURE_BYTES
+from crypto.openpgp.gpg_process import system_binary
 
 SETTINGS_FILE = "passerelle.toml"
 
@@ -32,6 +35,8 @@ class HubSection(BaseModel):
     addresses: list[str] = Field(default_factory=list, description="Extra addresses the gateway accepts RCPT for.")
     key_fingerprint: str = Field("", description="Primary fingerprint of the hub's OpenPGP key (set by init).")
     policy_file: str = Field("", description="Distribution policy (law Art. 10) replacing the shipped one.")
+    inbound_rules_file: str = Field("", description="Routing rules of inbound messages to OCAM's members and desks "
+                                                 "replacing the shipped hub/inbound/rules.toml.")
     heartbeat_seconds: float = Field(5.0, gt=0, description="How often each serving process writes the health of "
                                                             "the components it runs for the dashboard.")
     heartbeat_retention_seconds: float = Field(
@@ -98,28 +103,93 @@ class StoreSection(BaseModel):
 class CryptoSection(BaseModel):
     """OpenPGP engine and sealing."""
 
-    gpg_binary: str = Field("gpg", description="The gpg executable.")
-    gpg_timeout_seconds: float = Field(30.0, description="Longest a gpg call may take before the hub answers 4xx.")
+    gpg_binary: str = Field(default_factory=lambda: system_binary("gpg"),
+                            description="The gpg executable, by its absolute path (never looked up in PATH); "
+                                        "default: the system's, found once at start in /usr/bin, /bin or "
+                                        "/usr/local/bin.")
+    gpg_timeout_seconds: float = Field(30.0, description="Longest a gpg call may take. Past it gpg is killed and "
+                                                         "the hub answers 4xx, unless gpg had used 2 s of CPU (or a "
+                                                         "quarter of this, if less): then the input is the cause, "
+                                                         "5xx.")
+    max_signature_bytes: int = Field(MAX_SIGNATURE_BYTES, gt=0, description="Largest detached signature part (bytes); it "
+                                                                  "must be exactly one OpenPGP signature packet.")
+    max_session_keys: int = Field(MAX_SESSION_KEYS, gt=0, description="Most session key packets (one per recipient) an encrypted "
+                                                        "message may carry before its data.")
     in_process: bool = Field(True, description="Check signatures whose key gpg lists as valid, and make the hub's "
                                                "own (unprotected key), in process with `cryptography` (v4; Ed25519, "
                                                "ECDSA P-256/384/521, RSA >= 2048; SHA-2); gpg decides everything "
                                                "else, and every signature not found good here. false: gpg for all.")
 
+    @field_validator("gpg_binary")
+    @classmethod
+    def _absolute_binary(cls, value: str) -> str:
+        if not os.path.isabs(value):
+            raise ValueError(f"crypto.gpg_binary must be an absolute path, not {value!r} (no lookup in PATH)")
+        return value
+
 
 class DeadlinesSection(BaseModel):
-    """Response windows per urgency (AR Art. 11 §3), calendar time."""
+    """Reminders and the deviations the law allows. The delays themselves are the law's (AR Art. 7, 8, 11 §3;
+    hub/deadlines/windows.py), not settings."""
 
-    flash: timedelta = Field(timedelta(hours=24), description="FLASH window.")
-    urgent: timedelta = Field(timedelta(days=3), description="URGENT window.")
-    routine: timedelta = Field(timedelta(days=10), description="ROUTINE window.")
-    non_urgent: timedelta = Field(timedelta(days=30), description="NON URGENT window.")
+    deviation_windows: dict[str, timedelta] = Field(
+        default_factory=dict, description="Agreed windows shorter than the law's, by urgency (e.g. URGENT = "
+                                          "\"P2D\"): FLASH in elapsed time, the others in whole calendar days; "
+                                          "every receipt states them as a deviation, with deviation_basis.")
+    deviation_basis: str = Field("", description="The documented basis of deviation_windows (an agreement, an "
+                                                 "instruction of the director); required with them.")
+    acknowledgement_alert_after: timedelta = Field(
+        timedelta(hours=1), gt=timedelta(0), description="An OCAM request the partner's side has not acknowledged "
+                                                         "(MDN or success DSN) this long after the relay took it "
+                                                         "raises an alert: its clock has not started.")
     reminder_fractions: list[float] = Field(default_factory=lambda: [0.5, 0.9],
                                             description="Reminders at these fractions of the window (and at the due time).")
-    overdue_reminder_every: timedelta = Field(timedelta(days=1), description="After escalation, remind this often.")
+    overdue_reminder_every: timedelta = Field(timedelta(days=1), gt=timedelta(0),
+                                              description="After escalation, remind this often.")
 
-    def window(self, urgency: str) -> timedelta:
-        return {"FLASH": self.flash, "URGENT": self.urgent, "ROUTINE": self.routine,
-                "NON-URGENT": self.non_urgent}[urgency]
+    @model_validator(mode="before")
+    @classmethod
+    def _no_free_windows(cls, data: Any) -> Any:
+        """The windows were settings once (flash = "PT1H" made receipts announce a one-hour legal due time). A
+        home an earlier `init` wrote carries them with the law's values: those are dropped; any other is refused."""
+        if not isinstance(data, dict):
+            return data
+        from hub.deadlines.windows import LEGAL
+
+        data = dict(data)
+        for name in ("flash", "urgent", "routine", "non_urgent"):
+            if name not in data:
+                continue
+            value, legal = data.pop(name), LEGAL[name.upper().replace("_", "-")]
+            if _duration(value) != legal.after(_EPOCH) - _EPOCH:
+                raise ValueError(f"deadlines.{name} = {value!r} is not the law's {legal}: the delays are not settings "
+                                 "(AR Art. 11 §3); a shorter agreed window goes in deadlines.deviation_windows with "
+                                 "deadlines.deviation_basis, and every receipt states it as a deviation")
+        return data
+
+    @model_validator(mode="after")
+    def _deviations(self) -> "DeadlinesSection":
+        from hub.deadlines.windows import deviation_delay
+
+        self.deviation_windows = {k.upper().replace("_", "-"): v for k, v in self.deviation_windows.items()}
+        for urgency, agreed in self.deviation_windows.items():
+            deviation_delay(urgency, agreed)
+        if "\n" in self.deviation_basis or "\r" in self.deviation_basis or len(self.deviation_basis) > 160:
+            raise ValueError("deadlines.deviation_basis is one line of at most 160 characters (the receipt states it)")
+        if self.deviation_windows and not self.deviation_basis.strip():
+            raise ValueError("deadlines.deviation_windows needs deadlines.deviation_basis: the receipt states the "
+                             "deviation and its basis")
+        return self
+
+
+_EPOCH = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a day of no clock change: a law's window as a plain duration
+
+
+def _duration(value: Any) -> timedelta | None:
+    try:
+        return TypeAdapter(timedelta).validate_python(value)
+    except ValidationError:
+        return None
 
 
 class DeliverySection(BaseModel):
@@ -160,6 +230,37 @@ class TransportSection(BaseModel):
         return [u.strip() for u in self.url.get_secret_value().split(",") if u.strip()]
 
 
+class MetricsSection(BaseModel):
+    """The Prometheus endpoint of each `serve` process (README, "Operating")."""
+
+    listen: str = Field("127.0.0.1:9464", description="HOST:PORT of this process's Prometheus endpoint (/metrics), "
+                                                      "loopback by default; empty: no endpoint. Several processes on "
+                                                      "one machine need one port each (serve --metrics-listen).")
+    store_every_seconds: float = Field(10.0, gt=0, description="Longest the store's gauges (queue depths, deadlines, "
+                                                               "holds, audit age) are reused between scrapes before "
+                                                               "they are counted again.")
+
+
+class LogSection(BaseModel):
+    """What the processes write to their standard error."""
+
+    format: str = Field("text", pattern="^(text|json)$", description="text: one line per event for a person; json: "
+                                                                     "one JSON object per line (journald, ELK), the "
+                                                                     "message reference in its own field.")
+
+
+class AuditSection(BaseModel):
+    """The audit log's checkpoints and their witnesses (law Art. 9 §3, 7°)."""
+
+    checkpoint_seconds: float = Field(1.0, gt=0, description="While events are appended, a signed checkpoint at "
+                                                             "least this often (seconds; the leader of "
+                                                             "`checkpointer` issues them).")
+    witnesses: list[str] = Field(default_factory=list, description="Registered partners or recipients, by name, "
+                                                                   "who are sent checkpoints to cosign.")
+    witness_every_seconds: float = Field(3600.0, gt=0, description="How often each witness is sent the latest "
+                                                                   "checkpoint (seconds).")
+
+
 class Settings(BaseSettings):
     """All of Passerelle's settings. Precedence: init args, environment (PASSERELLE_*), HOME/passerelle.toml, defaults."""
 
@@ -173,6 +274,9 @@ class Settings(BaseSettings):
     deadlines: DeadlinesSection = DeadlinesSection()
     delivery: DeliverySection = DeliverySection()
     transport: TransportSection = TransportSection()
+    metrics: MetricsSection = MetricsSection()
+    log: LogSection = LogSection()
+    audit: AuditSection = AuditSection()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

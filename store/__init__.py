@@ -8,9 +8,12 @@ from .group import GroupCommit
 from .leader import LeaderLock
 from .migrate import current_revision, downgrade, ensure_head, head_revision, upgrade
 from .models import (
-    AuditEvent, Counter, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient, SealedBlob,
+    AuditEvent, Counter, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, QueueItem, Recipient,
+    RetentionPeriod, SealedBlob,
 )
 from .repositories import is_alert
+from .retention import RetentionAct, RetentionItem
+from .transparency import LogCheckpoint, LogCosignature, LogTile
 from .uow import UnitOfWork
 
 __all__ = [
@@ -28,12 +31,18 @@ __all__ = [
     "Member",
     "Heartbeat",
     "LeaderLock",
+    "LogCheckpoint",
+    "LogCosignature",
+    "LogTile",
     "Message",
     "NotFound",
     "OutboundMail",
     "Partner",
     "QueueItem",
     "Recipient",
+    "RetentionAct",
+    "RetentionItem",
+    "RetentionPeriod",
     "SchemaOutOfDate",
     "SealedBlob",
     "StoreError",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 from pathlib import Path
 
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from .group import GroupCommit
@@ -18,10 +21,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")  # files SQLite makes beside the database, with its mode
+
 
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of an SQLite file."""
     return f"sqlite:///{path}"
+
+
+def canonical_json(value: object) -> str:
+    """How JSON columns are written: keys sorted, no space, non-ASCII as itself — the audit log's leaf entries
+    take an event's detail as stored, byte for byte (hub/audit/entries.py)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def make_engine(url: str, *, busy_timeout_seconds: float = 30.0, echo: bool = False,
@@ -32,15 +43,42 @@ def make_engine(url: str, *, busy_timeout_seconds: float = 30.0, echo: bool = Fa
     wait for the writer (WAL).
     """
     if url.startswith("sqlite"):
+        _private_sqlite_files(url)
         engine = create_engine(
             url,
             echo=echo,
+            json_serializer=canonical_json,
             connect_args={"timeout": busy_timeout_seconds, "check_same_thread": False},
         )
         _configure_sqlite(engine, busy_timeout_seconds, "BEGIN" if readonly else "BEGIN IMMEDIATE")
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, json_serializer=canonical_json,
                          connect_args=_postgres_connect_args(url, busy_timeout_seconds))
+
+
+def _private_sqlite_files(url: str) -> None:
+    """Make the SQLite file of *url* readable by its owner alone (0600), before SQLite opens it.
+
+    SQLite creates the file from the umask (0644 by default), and later its -wal and -shm files with the
+    mode of the database file: creating the file 0600 first makes all three private. A file or companion
+    left 0644 by an earlier version is tightened (when this process owns it)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:  # no such directory, read-only: SQLite says so when it opens the file
+        return
+    for path in (database, *(database + suffix for suffix in SQLITE_COMPANIONS)):
+        try:
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("store: %s is readable by others and not this process's to tighten", path)
 
 
 def _postgres_connect_args(url: str, busy_timeout_seconds: float) -> dict[str, object]:
@@ -61,6 +99,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float, begin: str) -
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")  # what an update or delete frees is zeroed (an erasure's bytes)
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
         cursor.close()
 
@@ -107,16 +146,22 @@ class Database:
         return UnitOfWork(self.read_sessions, None, readonly=True)
 
     def checkpoint(self) -> bool:
-        """SQLite: copy the write-ahead log into the database file and empty it, so overwritten content lives
-        on in neither (True once done; False when readers kept it from completing). PostgreSQL: nothing to do
-        here (old row versions stay until vacuumed, see the README)."""
+        """SQLite: copy the write-ahead log into the database file and truncate it, so that bytes overwritten
+        since (an erasure's) are left in neither file; False when a reader kept it from completing. PostgreSQL
+        keeps old row versions and its WAL by its own rules (see the README): True."""
         if self.dialect != "sqlite":
             return True
-        connection = self.engine.raw_connection()  # outside any transaction (the engine's begin is IMMEDIATE)
+        if self.write_lock is not None:
+            self.write_lock.acquire()
         try:
-            busy, _log, _done = connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            raw = self.engine.raw_connection()
+            try:
+                busy, _frames, _copied = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.close()
         finally:
-            connection.close()
+            if self.write_lock is not None:
+                self.write_lock.release()
         return busy == 0
 
     def dispose(self) -> None:

@@ -85,8 +85,10 @@ class EmbargoRepository(_Repository):
             setattr(item, name, value)
 
     def sealed_holders(self, kind: str) -> Sequence[tuple[int, list[dict]]]:
-        """(item id, holders it is sealed to) of every item of a kind, oldest first, without the ciphertexts."""
-        query = select(EmbargoItem.id, EmbargoItem.holders).where(EmbargoItem.kind == kind).order_by(EmbargoItem.id)
+        """(item id, holders it is sealed to) of every item of a kind still held (an erased one has no ciphertext
+        left), oldest first, without the ciphertexts."""
+        query = (select(EmbargoItem.id, EmbargoItem.holders)
+                 .where(EmbargoItem.kind == kind, EmbargoItem.ciphertext != b"").order_by(EmbargoItem.id))
         return [(i, list(h)) for i, h in self.session.execute(query).all()]
 
     def items(self, limit: int = 500) -> Sequence[tuple[EmbargoItem, Message]]:
@@ -114,26 +116,8 @@ class EmbargoRepository(_Repository):
     def decision_by_digest(self, digest: str) -> EmbargoDecision | None:
         return self.session.scalar(select(EmbargoDecision).where(EmbargoDecision.statement_digest == digest))
 
-    def events(self, since=None):
-        return embargo_events(self.session, since)
-
     def recorded_decision(self, message_id: int) -> EmbargoDecision | None:
         """The decision in force for an item: the latest recorded one."""
         return self.session.scalar(select(EmbargoDecision).where(
             EmbargoDecision.message_id == message_id, EmbargoDecision.state == "recorded",
             EmbargoDecision.superseded.is_(False)).order_by(EmbargoDecision.id.desc()).limit(1))
-
-
-EMBARGO_ACTIONS = ("embargo.%", "holders.%", "member.%", "alert.embargo%", "evaluation.integrates_embargo")
-
-
-def embargo_events(session, since=None):
-    """Audit events about embargoed items, holder lists and members, oldest first (for the oversight export)."""
-    from sqlalchemy import or_
-
-    from .models import AuditEvent
-
-    query = select(AuditEvent).where(or_(*[AuditEvent.action.like(p) for p in EMBARGO_ACTIONS])).order_by(AuditEvent.id)
-    if since is not None:
-        query = query.where(AuditEvent.at >= since)
-    return session.scalars(query).all()

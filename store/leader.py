@@ -128,6 +128,9 @@ class _FileLock:
     def try_acquire(self) -> bool:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            mode = os.fstat(fd)
+            if mode.st_mode & 0o077 and mode.st_uid == os.geteuid():  # made by an earlier version (umask)
+                os.fchmod(fd, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)

@@ -1,4 +1,5 @@
-"""Typed ORM models: partners, messages, sealed blobs, queue, outbound mail, audit, heartbeats."""
+"""Typed ORM models: partners, retention periods and sealed blobs, messages, queue, outbound mail, audit events,
+heartbeats."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Inte
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
+
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -29,12 +31,31 @@ class Partner(Base):
     clearance: Mapped[str] = mapped_column(String(16), default="SECRET")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # How its receipts travel: "encrypted" to its key (signed inside), or "signed" only (AR Art. 11 §7).
+    receipts: Mapped[str] = mapped_column(String(16), default="encrypted")
+    # The relay is this partner's own mail server: the relay's 250 is its acknowledgement (AR Art. 11 §2).
+    relay_is_own_server: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RetentionPeriod(Base):
+    """The wrapping key of the blobs sealed in one calendar month (UTC), kept only wrapped under the storage
+    key. ``wrapped_key`` set to NULL destroys it: nothing sealed under it can be opened again."""
+
+    __tablename__ = "retention_period"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
+    key_id: Mapped[str] = mapped_column(String(32))  # the storage key that wraps it
+    wrapped_key: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    destroyed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
 
 class SealedBlob(Base):
-    """Bytes sealed at rest: a per-item data key wrapped by the storage key.
+    """Bytes sealed at rest: a per-item data key wrapped by the key of its retention period, itself wrapped by
+    the storage key (a blob sealed before revision 0010 has no period: the storage key wraps its data key).
 
-    Deleting ``wrapped_key`` destroys the item for good (crypto-shredding).
+    Deleting ``wrapped_key`` destroys the item for good (crypto-shredding); so does destroying its period's key.
     """
 
     __tablename__ = "sealed_blob"
@@ -45,6 +66,14 @@ class SealedBlob(Base):
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_id: Mapped[Optional[int]] = mapped_column(ForeignKey("retention_period.id"), index=True)
+
+    period: Mapped[Optional[RetentionPeriod]] = relationship(lazy="select")
+
+    @property
+    def period_key(self) -> bytes | None:
+        """Its period's wrapped key (None once destroyed, and for a blob sealed before periods)."""
+        return self.period.wrapped_key if self.period is not None else None
 
 
 class Message(Base):
@@ -109,7 +138,8 @@ class OutboundMail(Base):
 
     __tablename__ = "outbound_mail"
     __table_args__ = (UniqueConstraint("message_id", "purpose", "rcpt_to", name="uq_outbound_mail_once"),
-                      Index("ix_outbound_mail_due", "state", "due_at"))
+                      Index("ix_outbound_mail_due", "state", "due_at"),
+                      Index("ix_outbound_mail_acknowledge_by", "acknowledge_by"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("message.id"))
@@ -119,7 +149,7 @@ class OutboundMail(Base):
     rcpt_to: Mapped[str] = mapped_column(String(254))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     blob_id: Mapped[int] = mapped_column(ForeignKey("sealed_blob.id"))
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | held | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     last_error: Mapped[Optional[str]] = mapped_column(Text)
@@ -128,6 +158,10 @@ class OutboundMail(Base):
     due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # delivery delay of its urgency
     on_time: Mapped[Optional[bool]] = mapped_column(Boolean)  # set when sent, or False when found overdue
     acknowledged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # the recipient's MDN
+    envelope_id: Mapped[Optional[str]] = mapped_column(String(100))  # ENVID of a copy sent asking for DSNs (RFC 3461)
+    # A request's copy the partner's side has not acknowledged: when to alert the duty officer (cleared when
+    # its clock starts, or once the alert is raised).
+    acknowledge_by: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     blob: Mapped[SealedBlob] = relationship(lazy="select")
 
@@ -135,8 +169,9 @@ class OutboundMail(Base):
 class AuditEvent(Base):
     """One step that happened: who, what, when, which message — never content.
 
-    ``digest`` chains each event to the one before it, so that an altered or
-    removed row is detectable afterwards (law Art. 9 §3, 7°; AR Art. 6 §4).
+    ``seq`` is the event's leaf index in the log's Merkle tree (0, 1, 2, ... without a gap, in the order
+    of the appends); the tree's hashes and signed checkpoints (store/transparency.py) make an altered,
+    removed or rewritten row detectable afterwards (law Art. 9 §3, 7°; AR Art. 6 §4).
     """
 
     __tablename__ = "audit_event"
@@ -149,8 +184,7 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     message_ref: Mapped[Optional[str]] = mapped_column(String(32), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    prev_digest: Mapped[str] = mapped_column(String(64))
-    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
 class Counter(Base):
@@ -178,8 +212,9 @@ class Deadline(Base):
     owed_by: Mapped[str] = mapped_column(String(8))  # ocam | partner
     urgency: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    started_by: Mapped[str] = mapped_column(String(16))  # receipt | mdn | relay
+    started_by: Mapped[str] = mapped_column(String(16))  # receipt | mdn | dsn | relay
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    basis: Mapped[Optional[str]] = mapped_column(String(200))  # what set due_at: article, urgency, delay, deviation
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | answered
     answered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     answer_message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("message.id"))

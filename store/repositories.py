@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import statements as S
@@ -16,9 +14,8 @@ from .models import (
     AuditEvent, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, Recipient, SealedBlob,
 )
 
-GENESIS = "0" * 64
-_AUDIT_ROWS_PER_INSERT = 100
-_DEADLINE_ROWS_PER_INSERT = 50  # 13 columns  # rows of one multi-row INSERT (7 parameters each)
+_AUDIT_ROWS_PER_INSERT = 100  # rows of one executemany (7 parameters each)
+_DEADLINE_ROWS_PER_INSERT = 50  # 13 columns
 
 
 
@@ -81,10 +78,11 @@ class PartnerRepository(_Repository):
 class BlobRepository(_Repository):
     """Sealed bytes at rest."""
 
-    def add(self, *, key_id: str, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, now: datetime) -> int:
-        """Insert a sealed item; returns its id."""
+    def add(self, *, key_id: str, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, now: datetime,
+            period_id: int) -> int:
+        """Insert a sealed item, its data key wrapped by the key of period *period_id*; returns its id."""
         return self._core(S.BLOB_INSERT, dict(key_id=key_id, wrapped_key=wrapped_key, nonce=nonce,
-                                              ciphertext=ciphertext, created_at=now)).scalar_one()
+                                              ciphertext=ciphertext, created_at=now, period_id=period_id)).scalar_one()
 
     def get(self, blob_id: int) -> SealedBlob | None:
         return self.session.get(SealedBlob, blob_id)
@@ -125,6 +123,10 @@ class MessageRepository(_Repository):
     def intake_snapshots(self, ids: list[int]) -> list[Row]:
         """Accepted messages with their sender's id, name, kind and address (Core rows, one query)."""
         return list(self._core(S.INTAKE_SNAPSHOTS, {"b_ids": ids})) if ids else []
+
+    def sealed(self, message_id: int) -> Row | None:
+        """A message's signer and encrypted flag with its sealed blob's fields (None when it keeps no blob)."""
+        return self._core(S.MESSAGE_SEALED, {"b_id": message_id}).first()
 
     def reference_of(self, message_id: int) -> str | None:
         return self.session.scalar(select(Message.reference).where(Message.id == message_id))
@@ -191,10 +193,10 @@ class OutboundRepository(_Repository):
         return self.session.scalars(select(OutboundMail).where(OutboundMail.state == "failed")
                                     .order_by(OutboundMail.id)).all()
 
-    def overdue(self, now: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
-        """Deliveries still pending past their delivery delay, not yet reported (index on state, due_at)."""
+    def overdue(self, due_by: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
+        """Deliveries still pending that were due at or before *due_by*, not yet reported (index on state, due_at)."""
         return self.session.scalars(
-            select(OutboundMail).where(OutboundMail.state == "pending", OutboundMail.due_at < now,
+            select(OutboundMail).where(OutboundMail.state == "pending", OutboundMail.due_at <= due_by,
                                        OutboundMail.on_time.is_(None)).order_by(OutboundMail.due_at).limit(limit)
         ).all()
 
@@ -206,6 +208,22 @@ class OutboundRepository(_Repository):
     def by_rfc_message_id(self, rfc_message_id: str) -> OutboundMail | None:
         return self.session.scalar(select(OutboundMail).where(OutboundMail.rfc_message_id == rfc_message_id))
 
+    def unacknowledged(self, now: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
+        """Copies whose acknowledgement was due by *now* and has not come (index on acknowledge_by)."""
+        return self.session.scalars(
+            select(OutboundMail).where(OutboundMail.acknowledge_by <= now).order_by(OutboundMail.acknowledge_by)
+            .limit(limit)).all()
+
+    def next_acknowledgement(self) -> datetime | None:
+        return self.session.scalar(select(OutboundMail.acknowledge_by).where(OutboundMail.acknowledge_by.is_not(None))
+                                   .order_by(OutboundMail.acknowledge_by).limit(1))
+
+    def held(self, rcpt_to: str, purpose: str) -> Sequence[OutboundMail]:
+        """Mail held for *rcpt_to* (a key that cannot be used), oldest first."""
+        return self.session.scalars(
+            select(OutboundMail).where(OutboundMail.state == "held", OutboundMail.rcpt_to == rcpt_to,
+                                       OutboundMail.purpose == purpose).order_by(OutboundMail.id)).all()
+
     def count(self, *, state: str) -> int:
         """How many mails are in *state* (the state side of the (state, due_at) index)."""
         return self.session.scalar(select(func.count(OutboundMail.id)).where(OutboundMail.state == state)) or 0
@@ -216,43 +234,37 @@ class OutboundRepository(_Repository):
         ).all()
 
 
-def _event_digest(prev: str, at: datetime, actor: str, action: str, ref: str | None, detail: dict[str, Any]) -> str:
-    canonical = json.dumps(
-        [prev, at.isoformat(), actor, action, ref, detail], sort_keys=True, separators=(",", ":"), default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 class AuditRepository(_Repository):
-    """The append-only, hash-chained audit log."""
+    """The append-only audit log: each event takes the next leaf index of the log's Merkle tree."""
 
-    _last: str | None = None
+    _next: int | None = None
     _pending: list[dict[str, Any]] | None = None
 
     def append(self, *, at: datetime, actor: str, action: str, message_ref: str | None = None,
-               detail: dict[str, Any] | None = None) -> str:
-        """Append one event chained to the last one (writers are serialised); returns its digest.
+               detail: dict[str, Any] | None = None) -> int:
+        """Append one event at the next leaf index (writers are serialised); returns the index.
 
         The row is written with the others of this transaction, in one statement, when the unit of
         work commits or flushes (or before this repository reads): same transaction, fewer statements.
+        Nothing is hashed here: whoever issues the next checkpoint hashes the new events.
         """
         if at.tzinfo is None:
             raise ValueError("naive datetime given to the audit log")
-        detail = detail or {}
-        # Within one write transaction nobody else appends: the last digest is the one written here.
-        if self._last is None and self.session.get_bind().dialect.name == "postgresql":
-            self._core(S.AUDIT_CHAIN_LOCK, {})  # held until this transaction ends
-        prev = self._last or self._core(S.AUDIT_LAST, {}).scalar() or GENESIS
-        digest = _event_digest(prev, at, actor, action, message_ref, detail)
+        # Within one write transaction nobody else appends: the next index is the one after those taken here.
+        if self._next is None:
+            if self.session.get_bind().dialect.name == "postgresql":
+                self._core(S.AUDIT_APPEND_LOCK, {})  # held until this transaction ends
+            last = self._core(S.AUDIT_LAST_SEQ, {}).scalar()
+            self._next = 0 if last is None else last + 1
+        seq, self._next = self._next, self._next + 1
         if self._pending is None:
             self._pending = []
-        self._pending.append(dict(at=at, actor=actor, action=action, message_ref=message_ref, detail=detail,
-                                  prev_digest=prev, digest=digest))
-        self._last = digest
-        return digest
+        self._pending.append(dict(at=at, actor=actor, action=action, message_ref=message_ref, detail=detail or {},
+                                  seq=seq))
+        return seq
 
     def write_pending(self) -> None:
-        """Insert the events appended and not yet written, in order (ids follow the chain)."""
+        """Insert the events appended and not yet written, in order (ids follow the leaf indexes)."""
         rows, self._pending = self._pending, None
         if rows:
             self._insert_rows(S.AUDIT_INSERT, rows, _AUDIT_ROWS_PER_INSERT)
@@ -288,17 +300,6 @@ class AuditRepository(_Repository):
         self.write_pending()
         return any(e.detail.get("alert") == event_id for e in self.session.scalars(
             select(AuditEvent).where(AuditEvent.action == Action.ALERT_ACKNOWLEDGED)))
-
-    def verify_chain(self) -> int | None:
-        """Walk the chain; return the id of the first broken event, or None if intact."""
-        self.write_pending()
-        prev = GENESIS
-        for event in self.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(1000):
-            expected = _event_digest(prev, event.at, event.actor, event.action, event.message_ref, event.detail)
-            if event.prev_digest != prev or event.digest != expected:
-                return event.id
-            prev = event.digest
-        return None
 
 
 class CounterRepository(_Repository):
@@ -384,6 +385,11 @@ class RecipientRepository(_Repository):
     def of_type(self, *types: str) -> Sequence[Recipient]:
         return self.session.scalars(select(Recipient).where(Recipient.type.in_(types)).order_by(Recipient.name)).all()
 
+    def keys_of_type(self, type_: str) -> list[Row]:
+        """(name, email, fingerprint, clearance) of the recipients of one type, by name: Core rows, for the intake
+        path (every accepted message looks up OCAM's duty desks)."""
+        return list(self._core(S.RECIPIENT_KEYS, {"b_type": type_}))
+
     def all(self) -> Sequence[Recipient]:
         return self.session.scalars(select(Recipient).order_by(Recipient.type, Recipient.name)).all()
 
@@ -393,6 +399,11 @@ class DistributionRepository(_Repository):
 
     def add(self, entry: Distribution) -> None:
         self.session.add(entry)
+
+    def add_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Insert entries given as column values (Core, no ORM flush: the intake path)."""
+        if rows:
+            self.session.connection().execute(insert(Distribution), rows)
 
     def for_message(self, message_id: int) -> Sequence[Distribution]:
         return self.session.scalars(

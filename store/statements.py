@@ -6,7 +6,9 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import UTCDateTime
-from .models import AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, SealedBlob
+from .models import (
+    AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, Recipient, RetentionPeriod, SealedBlob,
+)
 
 _q = QueueItem.__table__.c
 _a = AuditEvent.__table__.c
@@ -15,6 +17,8 @@ _p = Partner.__table__.c
 _m = Message.__table__.c
 _o = OutboundMail.__table__.c
 _b = SealedBlob.__table__.c
+_rp = RetentionPeriod.__table__.c
+_r = Recipient.__table__.c
 
 QUEUE_PUT = insert(QueueItem.__table__)
 QUEUE_NEXT = (
@@ -41,12 +45,13 @@ QUEUE_NEXT_AVAILABLE = (select(func.min(_q.available_at))
 QUEUE_RELEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)), _q.state == "leased")
                  .values(state="ready", lease_until=None))
 
-AUDIT_LAST = select(_a.digest).order_by(_a.id.desc()).limit(1)
+AUDIT_LAST_SEQ = select(_a.seq).order_by(_a.seq.desc()).limit(1)
 AUDIT_INSERT = insert(AuditEvent.__table__)
-# PostgreSQL: appenders of the hash chain queue on this transaction-scoped lock, across processes, so
-# two transactions never chain to the same last event. (SQLite has one writer at a time anyway.)
-AUDIT_CHAIN_LOCK_KEY = 0x50415353_41554449  # "PASSAUDI"
-AUDIT_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=AUDIT_CHAIN_LOCK_KEY)
+# PostgreSQL: appenders to the log queue on this transaction-scoped lock, across processes, so two
+# transactions never take the same leaf index, and the indexes committed are always 0..n-1 without a gap.
+# (SQLite has one writer at a time anyway.)
+AUDIT_APPEND_LOCK_KEY = 0x50415353_41554449  # "PASSAUDI"
+AUDIT_APPEND_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=AUDIT_APPEND_LOCK_KEY)
 
 COUNTER_NEXT = (update(Counter.__table__).where(_c.name == bindparam("b_name"))
                 .values(value=_c.value + 1).returning(_c.value))
@@ -60,6 +65,7 @@ COUNTER_UPSERT = {
 }
 
 BLOB_INSERT = insert(SealedBlob.__table__).returning(SealedBlob.__table__.c.id)
+PERIOD_KEY = select(_rp.id, _rp.wrapped_key).where(_rp.name == bindparam("b_name"))
 MESSAGE_INSERT = insert(Message.__table__).returning(Message.__table__.c.id)
 MESSAGE_UPDATE = update(Message.__table__).where(Message.__table__.c.id == bindparam("b_id"))
 OUTBOUND_INSERT = insert(OutboundMail.__table__).returning(OutboundMail.__table__.c.id)
@@ -81,18 +87,27 @@ OUTBOUND_STATE = select(_o.state).where(_o.id == bindparam("b_id"))
 INTAKE_SNAPSHOTS = (
     select(_m.id, _m.state, _m.reference, _m.rfc_message_id, _m.body_digest, _m.received_at, _m.kind, _m.urgency,
            _m.embargo, _m.classification, _m.fields, _m.links, _p.id.label("partner_id"),
-           _p.name.label("partner_name"), _p.kind.label("partner_kind"), _p.email.label("partner_email"))
+           _p.name.label("partner_name"), _p.kind.label("partner_kind"), _p.email.label("partner_email"),
+           _p.fingerprint.label("partner_fingerprint"), _p.receipts.label("partner_receipts"))
     .join(Partner.__table__, _p.id == _m.partner_id)
     .where(_m.id.in_(bindparam("b_ids", expanding=True)))
     .order_by(_m.id)
 )
+# Inbound copies: the duty desks, and an accepted message's sealed bytes with what its copies state.
+RECIPIENT_KEYS = (select(_r.name, _r.email, _r.fingerprint, _r.clearance)
+                  .where(_r.type == bindparam("b_type")).order_by(_r.name))
+MESSAGE_SEALED = (select(_m.signer_fingerprint, _m.encrypted, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
+                         _b.period_id, _rp.wrapped_key.label("period_key"))
+                  .outerjoin(SealedBlob.__table__, _b.id == _m.raw_blob_id)
+                  .outerjoin(RetentionPeriod.__table__, _rp.id == _b.period_id).where(_m.id == bindparam("b_id")))
 
 # Delivery: a batch of pending mails with their sealed bytes and their message's reference, in one query.
 OUTBOUND_JOBS = (
     select(_o.id, _o.message_id, _o.purpose, _o.rfc_message_id, _o.mail_from, _o.rcpt_to, _o.attempts,
-           _o.created_at, _o.due_at, _o.state, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
-           _m.reference)
+           _o.created_at, _o.due_at, _o.state, _o.envelope_id, _b.key_id, _b.wrapped_key, _b.nonce, _b.ciphertext,
+           _b.period_id, _rp.wrapped_key.label("period_key"), _m.reference, _m.received_at)
     .join(SealedBlob.__table__, _b.id == _o.blob_id)
+    .outerjoin(RetentionPeriod.__table__, _rp.id == _b.period_id)
     .outerjoin(Message.__table__, _m.id == _o.message_id)
     .where(_o.id.in_(bindparam("b_ids", expanding=True)))
 )

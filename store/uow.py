@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from .embargo_repositories import EmbargoRepository, HolderRepository, MemberRepository
 from .errors import Conflict, StoreUnavailable
 from .queue_repository import QueueRepository
+from .retention import RetentionRepository
+from .transparency.repository import LogRepository
 from .repositories import (
     AuditRepository,
     BlobRepository,
@@ -55,6 +57,8 @@ class UnitOfWork:
         self.holders = HolderRepository(s)
         self.embargo = EmbargoRepository(s)
         self.heartbeats = HeartbeatRepository(s)
+        self.retention = RetentionRepository(s)
+        self.log = LogRepository(s)
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: TracebackType | None) -> None:

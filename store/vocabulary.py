@@ -19,6 +19,11 @@ class Action(StrEnum):
     ALERT_ACKNOWLEDGED = "operator.alert_acknowledged"
     REQUEUED = "operator.requeued"
     DELIVERY_RETRIED = "operator.delivery_retried"
+    INTAKE_ACCEPTED = "intake.accepted"  # the 250: the event a receipt proves (reference, digest, times)
+    LOG_INCONSISTENT = "alert.log_inconsistent"  # the stored log no longer gives a checkpoint it signed
+    LOG_FORK = "alert.log_fork"  # two checkpoints of one size, or one inconsistent with a cosigned one
+    WITNESS_REQUESTED = "witness.requested"  # a checkpoint sent to a witness to cosign
+    WITNESS_COSIGNED = "witness.cosigned"  # a witness's cosignature stored
 
 
 ALERT_PREFIX = "alert."  # every alert's action starts so: the dashboard's and `duty alerts`' list

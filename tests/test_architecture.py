@@ -10,7 +10,7 @@ PACKAGES = ("crypto", "store", "gateway", "hub", "tui")
 # What each package may import of the project (DESIGN.md, "Packages"); hub.cli and hub.tools may import tui.
 ALLOWED = {"crypto": set(), "store": set(), "gateway": {"crypto", "store"},
            "hub": {"crypto", "store", "gateway"}, "tui": {"store", "hub"}}
-MAX_MODULES = 15  # per folder, __init__ not counted: "about a dozen" (issue 14)
+MAX_MODULES = 14  # per folder, __init__ not counted: "about a dozen" (issue 14)
 
 
 def _modules() -> dict[str, Path]:

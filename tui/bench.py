@@ -27,6 +27,7 @@ def fill(db: Database, messages: int, deadlines: int, *, burst: bool = False) ->
     every 1000th), open deadlines and heartbeats. Returns the time just after the last message."""
     urgencies = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
     step = spacing(messages, burst)
+    seq = 0  # the events' leaf indexes
     with db.engine.begin() as c:
         c.execute(insert(Partner), [dict(name=f"p{i}", kind="police", email=f"p{i}@x.test", fingerprint=f"{i:040X}",
                                          key_created_at=T0, key_expires_at=None, key_revoked=False, created_at=T0,
@@ -45,8 +46,9 @@ def fill(db: Database, messages: int, deadlines: int, *, burst: bool = False) ->
                 actions += ["receipt.deferred"] if n % 50 == 0 else []
                 actions += ["delivery.quarantined"] if n % 1000 == 0 else []
                 events += [dict(at=at + timedelta(milliseconds=10 * i), actor="hub", action=action,
-                                message_ref=f"PSR-2026-{n:06d}", detail={}, prev_digest="",
-                                digest=f"{n:056x}{i:08x}") for i, action in enumerate(actions)]
+                                message_ref=f"PSR-2026-{n:06d}", detail={}, seq=seq + i)
+                           for i, action in enumerate(actions)]
+                seq += len(actions)
             c.execute(insert(AuditEvent), events)
         c.execute(insert(Deadline), [dict(
             message_id=n, partner_id=n % 20 + 1, owed_by="ocam", urgency=urgencies[n % 4], started_at=T0,

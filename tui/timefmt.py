@@ -6,10 +6,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
+FORMS = {"seconds": "%d/%m %H:%M:%S", "minutes": "%d/%m %H:%M", "time": "%H:%M", "date": "%d/%m/%Y"}
 
 
-def brussels(moment: datetime) -> str:
-    return moment.astimezone(BRUSSELS).strftime("%d/%m %H:%M:%S")
+def brussels(moment: datetime, form: str = "seconds") -> str:
+    """*moment* in Brussels: day, month and time to the second (or to the minute, the time alone, the date)."""
+    return moment.astimezone(BRUSSELS).strftime(FORMS[form])
 
 
 def left(due: datetime, now: datetime) -> str:

@@ -17,8 +17,6 @@ from hub.errors import NotActionable
 from hub.transport.protocol import StorePublisher
 
 
-
-
 @dataclass(frozen=True)
 class Alert:
     event_id: int
@@ -34,13 +32,13 @@ class Stuck:
 
     what: str  # "quarantined" | "failed delivery"
     id: int
-    where: str  # the queue, or the delivery's recipient
+    where: str  # the queue, or what the delivery was and to whom ("receipt to spoc@police.example")
     why: str
 
 
-def local_actor() -> str:
-    """The name an act is recorded under when no member signs it: the duty officer's login."""
-    return f"duty-officer:{os.environ.get('USER', 'unknown')}"
+def local_actor(role: str = "duty-officer") -> str:
+    """The name an act is recorded under when no member signs it: the role and the login (the duty officer's)."""
+    return f"{role}:{os.environ.get('USER', 'unknown')}"
 
 
 def open_alerts(db: Database, *, limit: int = 200) -> list[Alert]:
@@ -53,7 +51,8 @@ def stuck(db: Database) -> list[Stuck]:
     """Quarantined items, then failed deliveries."""
     with db.reader() as uow:
         items = [Stuck("quarantined", i.id, i.queue, (i.last_error or "")[:80]) for i in uow.queue.quarantined()]
-        failed = [Stuck("failed delivery", m.id, m.rcpt_to, (m.last_error or "")[:80]) for m in uow.outbound.failed()]
+        failed = [Stuck("failed delivery", m.id, f"{m.purpose} to {m.rcpt_to}", (m.last_error or "")[:80])
+                  for m in uow.outbound.failed()]
     return items + failed
 
 

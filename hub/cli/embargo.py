@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,10 +11,9 @@ import click
 
 from hub.embargo import sealing as embargo_mod
 from hub.embargo import decisions, resealing
-from .common import fail, home_option
-from .common import opened
+from .common import fail, home_option, opened, write_private
 from hub.clock import brussels
-from hub.embargo.holders import sign_with_home
+from hub.acts.statements import sign_with_home, signing_key
 from hub.registry.members import director
 
 key_home_option = click.option("--key-home", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -50,7 +48,7 @@ def embargo_list(home: Path, as_json: bool) -> None:
     for r in rows:
         d = r["decision"]
         click.echo(f"{r['reference']}  {r['kind']:<9} {r['partner'] or '-':<14} "
-                   f"{brussels(datetime.fromisoformat(r['received_at']))}  v{r['holder_version']} "
+                   f"{brussels(r['received_at'])}  v{r['holder_version']} "
                    f"({len(r['holders'])} holders)  decision: "
                    f"{'integrate=' + d['integrate'] + ' consent=' + d['consent'] if d else 'none'}"
                    f"{'  pending: ' + str(r['pending_decisions']) if r['pending_decisions'] else ''}")
@@ -72,9 +70,7 @@ def embargo_open(home: Path, reference: str, key_home: Path, out: Path | None) -
             finally:
                 uow.commit()  # the opening, or the refused attempt, is recorded either way
         if out is not None:
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(plaintext)
+            write_private(out, plaintext)
             click.echo(f"{reference} opened by {who}; written to {out}", err=True)
         else:
             sys.stdout.buffer.write(plaintext)
@@ -150,8 +146,9 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
             text = decisions.statement(uow, reference=reference, integrate=integrate, consent=consent,
                                        recipients=_recipients(recipients), hub=settings.hub.address)
             boss = director(uow)
-        director_sig = (sign_with_home(signer_home, _own_key(signer_home, boss.fingerprint), text,
-                                       binary=settings.crypto.gpg_binary) if signer_home else None)
+        binary = settings.crypto.gpg_binary
+        director_sig = (sign_with_home(signer_home, signing_key(signer_home, [boss.fingerprint], binary=binary), text,
+                                       binary=binary) if signer_home else None)
         with db.unit_of_work() as uow:
             decision = decisions.submit(uow, gpg, clock, text=text, director_signature=director_sig,
                                         second_signature=second_signature.read_bytes() if second_signature else None)
@@ -165,12 +162,6 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
                f"recipients={', '.join(_recipients(recipients)) or '-'})")
 
 
-def _own_key(home: Path, director_fpr: str) -> str:
-    from .members import _signing_key
-
-    return _signing_key(home, director_fpr)
-
-
 @click.group()
 def export() -> None:
     """Exports on explicit command only (the hub is not interconnected, law Art. 9 §3)."""
@@ -179,13 +170,17 @@ def export() -> None:
 @export.command("oversight")
 @home_option
 @click.option("--committee", required=True, type=click.Choice(["P", "R"]), help="Comité P or Comité R.")
-@click.option("--since", help="Accesses from this date (YYYY-MM-DD, Brussels) on; holder lists are always whole.")
+@click.option("--since", help="Events from this date (YYYY-MM-DD, Brussels) on (default: all); holder lists are "
+                              "always whole.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The JSON file; the "
               "CSV goes beside it, each with a .asc signature by the hub.")
 def export_oversight(home: Path, committee: str, since: str | None, out: Path) -> None:
-    """Holder lists with their full signed history and every access to embargoed items, signed by the hub."""
-    from hub.embargo import oversight
+    """Every event of the period with its proof in a checkpoint signed now, the cosigned checkpoints, the holder
+    lists with the director's signatures and every access to embargoed items; signed by the hub."""
+    from hub.audit.checkpoints import Checkpointer
     from hub.clock import BRUSSELS
+    from hub.embargo import oversight
+    from hub.errors import LogCorrupt, LogError
 
     start = None
     if since:
@@ -193,27 +188,64 @@ def export_oversight(home: Path, committee: str, since: str | None, out: Path) -
             start = datetime.fromisoformat(since).replace(tzinfo=BRUSSELS).astimezone(timezone.utc)
         except ValueError:
             fail(f"--since {since!r}: give a date like 2026-01-31")
-    with opened(home) as (settings, db, gpg, clock), db.unit_of_work() as uow:
-        written = oversight.write(uow, gpg, clock, committee=committee, since=start, hub=settings.hub.address,
-                                  hub_key=settings.hub.key_fingerprint, out=out)
-        uow.commit()
+    with opened(home) as (settings, db, gpg, clock):
+        checkpointer = Checkpointer.of_hub(settings, db, gpg, clock)
+        try:
+            issued = checkpointer.issue("oversight")
+            with db.unit_of_work() as uow:
+                written = oversight.write(uow, gpg, clock, settings, issued, committee=committee, since=start, out=out)
+                uow.commit()
+        except LogCorrupt as exc:  # the log no longer holds what was signed, or cosigned: nothing goes out
+            checkpointer.alert(str(exc), exc.index)
+            fail(f"no export: {exc}")
+        except LogError as exc:
+            fail(f"no export: {exc}")
     for path in written:
         click.echo(str(path))
-    click.echo(f"verify with: passerelle export verify {out}  (or gpg --verify {out}.asc {out} with the hub's key)")
+    click.echo(f"verify with: passerelle export verify {out} --hub-key HUB.asc")
 
 
 @export.command("verify")
-@home_option
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def export_verify(home: Path, files: tuple[Path, ...]) -> None:
-    """Check each exported file against its .asc signature by this hub's key."""
-    from hub.embargo import oversight
+@click.option("--hub-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The hub's public key (HUB.asc), obtained from OCAM; without it, the key the export embeds is "
+                   "used, and only the export's consistency with itself is proven.")
+def export_verify(files: tuple[Path, ...], hub_key: Path | None) -> None:
+    """Check an oversight export without any hub home: its signature, every event's proof in the hub's
+    checkpoint, that no event of the period is missing, the witnesses' cosignatures and the director's
+    signatures over the holder lists (a CSV: its signature)."""
+    from hub.audit.keyring import Keyring
+    from hub.embargo.oversight_check import ExportCheck, check_export, hub_key_of
+    from hub.errors import LogError
 
     bad = 0
-    with opened(home) as (settings, _db, gpg, _c):
-        for path in files:
-            problem = oversight.verify(gpg, path, settings.hub.key_fingerprint)
-            click.echo(f"{path}: {'BAD — ' + problem if problem else 'good signature by the hub'}")
-            bad += bool(problem)
+    with Keyring() as ring:
+        try:
+            given = ring.add(hub_key.read_bytes()) if hub_key is not None else None
+        except LogError as exc:
+            fail(f"{hub_key}: {exc}")
+        hub = given
+        for path in sorted(files, key=lambda p: p.suffix == ".csv"):  # a JSON first: a CSV may use its key
+            result = ExportCheck()
+            signature = path.with_name(path.name + ".asc")
+            data = path.read_bytes()
+            if path.suffix != ".csv":
+                hub = hub_key_of(ring, data, given, result)
+                if hub is not None:
+                    check_export(data, signature.read_bytes() if signature.exists() else None, ring, hub, result)
+            elif hub is None:
+                result.fail("a CSV alone: give --hub-key, or its JSON with it")
+            else:
+                why = ring.verify(data, signature.read_bytes(), hub) if signature.exists() else "no .asc file beside it"
+                if why:
+                    result.fail(f"the file's signature: {why}")
+                else:
+                    result.good(f"signed by the hub's key {hub}")
+            click.echo(f"{path}:")
+            for line in result.lines:
+                click.echo(f"  {line}")
+            click.echo(f"  {'verified' if result.ok else 'NOT verified'}"
+                       + (" (self-consistency only)" if given is None and result.ok else ""))
+            bad += not result.ok
     if bad:
         raise SystemExit(1)

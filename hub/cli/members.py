@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
+from hub.acts.statements import sign_with_home, signing_key
 from hub.embargo import holders as holders_mod
 from hub.embargo import resealing
 from hub.registry import members as members_mod
 from .common import fail, home_option, opened
 from hub.clock import brussels
-from hub.errors import EmbargoError
 from hub.registry.recipients import CLEARANCES
 
 
@@ -75,6 +75,8 @@ def member_show(home: Path, name: str, as_json: bool) -> None:
         click.echo(json.dumps(row, indent=2))
         return
     for key, value in row.items():
+        if key == "key_expires_at":
+            key, value = "key expires", brussels(value) if value else "never"
         click.echo(f"  {key:<15} {', '.join(value) if isinstance(value, list) else value}")
 
 
@@ -100,8 +102,9 @@ def _change(home: Path, action: str, kind: str, member_name: str, signer_home: P
             return
         if signer_home is None:
             fail("give --signer-home DIR (the director's own GnuPG home) or --statement-out FILE")
-        signature = holders_mod.sign_with_home(signer_home, _signing_key(signer_home, boss.fingerprint), text,
-                                               binary=settings.crypto.gpg_binary)
+        binary = settings.crypto.gpg_binary
+        signature = sign_with_home(signer_home, signing_key(signer_home, [boss.fingerprint], binary=binary), text,
+                                   binary=binary)
         _apply(settings, db, gpg, clock, text, signature, [signer_home, *reseal_homes])
 
 
@@ -117,16 +120,6 @@ def _apply(settings, db, gpg, clock, statement: str, signature: bytes, homes: li
                    f"{row.version} in the same act{': ' + ', '.join(done.resealed) if done.resealed else ''}")
     if done.left_out:
         click.echo(f"left out of the reseal (key expired or revoked): {', '.join(done.left_out)}", err=True)
-
-
-def _signing_key(signer_home: Path, director_fpr: str) -> str:
-    """The director's key if that home holds it, else its own first key (the hub then refuses the signature)."""
-    from crypto import Gpg
-
-    mine = Gpg(signer_home).secret_fingerprints()
-    if not mine:
-        raise EmbargoError(f"the GnuPG home {signer_home} holds no secret key")
-    return director_fpr if director_fpr in mine else mine[0]
 
 
 kind_option = click.option("--kind", required=True, type=click.Choice(holders_mod.KINDS))
@@ -197,10 +190,5 @@ def holders_list(home: Path, history: bool, as_json: bool) -> None:
         click.echo("no holder list yet: the director designates holders with 'passerelle holders add'")
     for r in data:
         click.echo(f"{r['kind']:<9} v{r['version']:<3} {r['change']:<6} {r['member']:<14} by {r['signed_by']:<12} "
-                   f"{brussels_iso(r['changed_at'])}  holders: {', '.join(r['holders'])}")
+                   f"{brussels(r['changed_at'])}  holders: {', '.join(r['holders'])}")
 
-
-def brussels_iso(value: str) -> str:
-    from datetime import datetime
-
-    return brussels(datetime.fromisoformat(value))

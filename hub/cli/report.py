@@ -15,7 +15,8 @@ from .common import fail, home_option, load_settings
 from hub.clock import SystemClock, brussels
 
 CSV_COLUMNS = ("partner", "direction", "requests", "answered_on_time", "answered_late", "open", "overdue",
-               "urgency", "urgency_requests", "urgency_answered", "median_seconds", "p90_seconds")
+               "not_acknowledged", "started_by", "urgency", "urgency_requests", "urgency_answered", "median_seconds",
+               "p90_seconds")
 
 date_type = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -43,11 +44,13 @@ def report_deadlines(home: Path, since: datetime | None, until: datetime | None,
 
     \b
     json: a list of objects with keys partner, direction, requests,
-      answered_on_time, answered_late, open, overdue, and urgencies: a list
+      answered_on_time, answered_late, open, overdue, not_acknowledged,
+      started_by (clocks by what started them: receipt, mdn, dsn, relay), and urgencies: a list
       of {urgency, requests, answered, median_seconds, p90_seconds}.
     csv: one line per partner, direction and urgency, columns
       partner, direction, requests, answered_on_time, answered_late, open,
-      overdue (the row's counts, repeated), urgency, urgency_requests,
+      overdue, not_acknowledged, started_by as "dsn=3 mdn=1" (the row's counts, repeated),
+      urgency, urgency_requests,
       urgency_answered, median_seconds, p90_seconds (empty when nothing
       was answered). Times in whole seconds; p90 is nearest-rank.
     """
@@ -78,12 +81,17 @@ def as_csv(result) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in result.rows:
         counts = (row.partner, row.direction, row.requests, row.answered_on_time, row.answered_late, row.open,
-                  row.overdue)
+                  row.overdue, row.not_acknowledged, _started(row, "=", " "))
         for u in row.urgencies:
             writer.writerow((*counts, u.urgency, u.requests, u.answered,
                              "" if u.median_seconds is None else u.median_seconds,
                              "" if u.p90_seconds is None else u.p90_seconds))
     return out.getvalue()
+
+
+def _started(row, between: str, joint: str) -> str:
+    """What started the row's clocks (AR Art. 11 §2): "dsn 3, mdn 1" (the table), "dsn=3 mdn=1" (csv)."""
+    return joint.join(f"{source}{between}{n}" for source, n in row.started_by.items())
 
 
 def as_table(result) -> str:
@@ -99,11 +107,13 @@ def as_table(result) -> str:
     ]
     if not result.rows:
         return "\n".join([*lines, "No deadline started in this period."])
-    lines.append(f"{'partner':<20} {'direction':<10} {'requests':>8} {'on time':>8} {'late':>6} {'open':>6} "
-                 f"{'overdue':>8}")
+    lines.append(f"{'partner':<18} {'direction':<10} {'requests':>8} {'on time':>7} {'late':>5} {'open':>5} "
+                 f"{'overdue':>7} {'not ack.':>8}")
     for row in result.rows:
-        lines.append(f"{row.partner:<20} {row.direction:<10} {row.requests:>8} {row.answered_on_time:>8} "
-                     f"{row.answered_late:>6} {row.open:>6} {row.overdue:>8}")
+        lines.append(f"{row.partner:<18} {row.direction:<10} {row.requests:>8} {row.answered_on_time:>7} "
+                     f"{row.answered_late:>5} {row.open:>5} {row.overdue:>7} {row.not_acknowledged:>8}")
+        if row.started_by:
+            lines.append(f"    clocks started by {_started(row, ' ', ', ')}")
         for u in row.urgencies:
             if u.requests:
                 lines.append(f"    {u.urgency:<11} {u.requests:>5} req. {u.answered:>5} answered   "

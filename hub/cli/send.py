@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .common import fail, home_option, load_settings
-from hub.clock import SystemClock, brussels
+from .common import command_clock, fail, home_option, load_settings
+from hub.clock import brussels
 from hub.errors import PartnerError
 from hub.intake.fields import URGENCIES
 
@@ -37,31 +37,43 @@ def _due(value: str | None) -> datetime | None:
 @click.option("--subject", required=True, help="Subject (sent only inside the encryption).")
 @click.option("--body", "body_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--attach", "attach", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--due", help="Answer due at this time (ISO 8601 with offset) instead of the urgency's window.")
+@click.option("--due", help="Answer due at this time (ISO 8601 with offset), in the future and within the "
+              "urgency's legal window, instead of the whole window.")
+@click.option("--immediate", is_flag=True, help="The director demands immediate communication (law Art. 6 §1 al. 2; "
+              "FLASH): needs --motivation.")
+@click.option("--motivation", help="With --immediate: the director's motivation, stated in the request and recorded.")
 def send_request(home: Path, partner: str, urgency: str, subject: str, body_file: Path, attach: tuple[Path, ...],
-                 due: str | None) -> None:
-    """Sign a request, encrypt it to the contact point's key only, and queue it; the clock starts at its
-    acknowledgement (the partner's mail server accepting it, or the partner's MDN, whichever comes first)."""
+                 due: str | None, immediate: bool, motivation: str | None) -> None:
+    """Sign a request, encrypt it to the contact point's key only, and queue it; the partner's clock starts at
+    its acknowledgement (AR Art. 11 §2): the partner's signed MDN or a success DSN from its server, whichever
+    comes first (the relay's 250 only for a partner whose own server the relay is)."""
     from crypto import StorageKey
 
     from hub.home import open_gpg
     from store import Database
 
+    from hub.errors import DueRefused
+    from hub.outbound.requests import Immediate
     from hub.outbound.requests import send_request as do_send
     from hub.transport.embedded import EmbeddedTransport
 
+    if motivation is not None and not immediate:
+        fail("--motivation goes with --immediate (law Art. 6 §1 al. 2)")
+    if immediate and not (motivation or "").strip():
+        fail("--immediate needs the director's --motivation (law Art. 6 §1 al. 2: \"le directeur motive sa demande\")")
     settings = load_settings(home)
     db = Database(settings.database_url)
-    clock = SystemClock()
+    clock = command_clock()
     try:
         with db.unit_of_work() as uow:
             sent = do_send(uow, settings=settings, gpg=open_gpg(settings),
                            key=StorageKey.load(settings.storage_key_path), clock=clock,
                            transport=EmbeddedTransport(db, clock), partner_name=partner, urgency=urgency.upper(),
                            subject=subject, body=body_file.read_text(encoding="utf-8"),
-                           attachments=[(p.name, p.read_bytes()) for p in attach], due_at=_due(due))
+                           attachments=[(p.name, p.read_bytes()) for p in attach], due_at=_due(due),
+                           immediate=Immediate(motivation or "") if immediate else None)
             uow.commit()
-    except PartnerError as exc:
+    except (PartnerError, DueRefused) as exc:
         fail(str(exc))
     finally:
         db.dispose()
@@ -118,7 +130,7 @@ def send_evaluation(home: Path, kind: str, origin: str, threat_level: int, urgen
         fail("give one --basis per --add-recipient and one --reason per --exclude")
     settings = load_settings(home)
     db = Database(settings.database_url)
-    clock = SystemClock()
+    clock = command_clock()
     gpg = open_gpg(settings)
     try:
         policy = Policy.load(Path(settings.hub.policy_file) if settings.hub.policy_file else None)

@@ -6,7 +6,8 @@ from datetime import datetime
 from email import quoprimime
 from email.utils import format_datetime, make_msgid
 
-from crypto import Gpg, compose
+from crypto import Gpg
+from crypto.mime import compose
 
 from hub.clock import brussels
 

@@ -5,22 +5,21 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from store import Deadline, Partner
+from store import Deadline, Message, Partner
 
 from hub.clock import BRUSSELS
 from hub.errors import ReversedPeriod, UnknownPartner
+from .windows import overdue_from
 
-LEGAL_BASIS = "duty to transmit: law Art. 6 and 14; deadlines: AR Art. 11 §3"
+LEGAL_BASIS = "duty to transmit: law Art. 6 and 14; deadlines: AR Art. 11 §2-3"
 DIRECTIONS = {"ocam": "to OCAM", "partner": "from OCAM"}  # owed_by -> who the request went to
 URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
-
-
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,9 @@ class UrgencyTimes:
 
 @dataclass(frozen=True)
 class Row:
-    """One partner and direction; ``open`` are still within their deadline, ``overdue`` are past it."""
+    """One partner and direction; ``open`` are still within their deadline, ``overdue`` are past it;
+    ``not_acknowledged`` are OCAM's requests the relay took whose clock never started (no MDN, no success DSN);
+    ``started_by`` counts the clocks by what started them (receipt, mdn, dsn, relay: AR Art. 11 §2)."""
 
     partner: str
     direction: str
@@ -46,6 +47,8 @@ class Row:
     open: int
     overdue: int
     urgencies: tuple[UrgencyTimes, ...]
+    not_acknowledged: int = 0
+    started_by: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,31 +92,51 @@ def deadlines(session: Session, *, now: datetime, since: date | None = None, unt
     if since and until and until < since:
         raise ReversedPeriod(since, until)
     start, end = utc_bounds(since, until)
-    where = []
+    where, unstarted = [], []
     if start is not None:
         where.append(Deadline.started_at >= start)
+        unstarted.append(Message.received_at >= start)
     if end is not None:
         where.append(Deadline.started_at < end)
+        unstarted.append(Message.received_at < end)
     if partner is not None:
         partner_id = session.scalar(select(Partner.id).where(Partner.name == partner))
         if partner_id is None:
             raise UnknownPartner(partner)
         where.append(Deadline.partner_id == partner_id)
+        unstarted.append(Message.partner_id == partner_id)
 
     is_open, answered = Deadline.state == "open", Deadline.state == "answered"
 
     def tally(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
+    # On time or late as recorded when the clock stopped (hub/deadlines/windows.py on_time, the one rule);
+    # an open clock is overdue by the same rule.
+    late_from = overdue_from(now)
     key = (Partner.name, Deadline.owed_by, Deadline.urgency)
     counts = session.execute(
         select(*key, func.count(Deadline.id),
-               tally(and_(answered, Deadline.answered_at <= Deadline.due_at)),
-               tally(and_(answered, Deadline.answered_at > Deadline.due_at)),
-               tally(and_(is_open, Deadline.due_at >= now)),
-               tally(and_(is_open, Deadline.due_at < now)))
+               tally(and_(answered, Deadline.on_time.is_(True))),
+               tally(and_(answered, Deadline.on_time.is_not(True))),
+               tally(and_(is_open, Deadline.due_at > late_from)),
+               tally(and_(is_open, Deadline.due_at <= late_from)))
         .join(Partner, Partner.id == Deadline.partner_id).where(*where).group_by(*key)
     ).all()
+    # OCAM's requests the relay took that nobody on the partner's side acknowledged (AR Art. 11 §2), by the
+    # time they were sent.
+    not_acknowledged = {(name, "partner", urgency): n for name, urgency, n in session.execute(
+        select(Partner.name, Message.urgency, func.count(Message.id))
+        .join(Partner, Partner.id == Message.partner_id).outerjoin(Deadline, Deadline.message_id == Message.id)
+        .where(Message.direction == "outbound", Message.kind == "request", Message.state == "sent",
+               Deadline.id.is_(None), *unstarted)
+        .group_by(Partner.name, Message.urgency))}
+    started_by: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for name, owed_by, source, n in session.execute(
+            select(Partner.name, Deadline.owed_by, Deadline.started_by, func.count(Deadline.id))
+            .join(Partner, Partner.id == Deadline.partner_id).where(*where)
+            .group_by(Partner.name, Deadline.owed_by, Deadline.started_by)):
+        started_by[(name, owed_by)][source] = int(n)
     durations: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for name, owed_by, urgency, started_at, answered_at in session.execute(
         select(*key, Deadline.started_at, Deadline.answered_at)
@@ -122,14 +145,17 @@ def deadlines(session: Session, *, now: datetime, since: date | None = None, unt
     ):
         durations[(name, owed_by, urgency)].append((answered_at - started_at).total_seconds())
     return DeadlineReport(computed_at=now, since=since, until=until, partner=partner,
-                          rows=_rows(counts, durations))
+                          rows=_rows(counts, durations, not_acknowledged, started_by))
 
 
-def _rows(counts, durations) -> tuple[Row, ...]:
+def _rows(counts, durations, not_acknowledged: dict[tuple[str, str, str], int],
+          started_by: dict[tuple[str, str], dict[str, int]]) -> tuple[Row, ...]:
     """Fold the per-urgency counts into one row per partner and direction, every known urgency listed."""
     groups: dict[tuple[str, str], dict[str, tuple[int, ...]]] = defaultdict(dict)
     for name, owed_by, urgency, *figures in counts:
         groups[(name, owed_by)][urgency] = tuple(int(f) for f in figures)
+    for name, owed_by, urgency in not_acknowledged:
+        groups[(name, owed_by)].setdefault(urgency, (0, 0, 0, 0, 0))
     rows = []
     direction_order = list(DIRECTIONS)
     for (name, owed_by), by_urgency in sorted(
@@ -142,7 +168,9 @@ def _rows(counts, durations) -> tuple[Row, ...]:
             seconds = durations.get((name, owed_by, urgency), [])
             median, p90 = percentiles(seconds)
             times.append(UrgencyTimes(urgency, requests, len(seconds), median, p90))
-        rows.append(Row(name, DIRECTIONS.get(owed_by, owed_by), *totals, urgencies=tuple(times)))
+        unacknowledged = sum(n for (p, o, _u), n in not_acknowledged.items() if (p, o) == (name, owed_by))
+        rows.append(Row(name, DIRECTIONS.get(owed_by, owed_by), *totals, urgencies=tuple(times),
+                        not_acknowledged=unacknowledged, started_by=dict(sorted(started_by[(name, owed_by)].items()))))
     return tuple(rows)
 
 

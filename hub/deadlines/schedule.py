@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-LATE = timedelta(seconds=1)  # exactly at due_at is on time; one second later is late (AR Art. 11 §3)
+from .windows import LATE
 
 
 @dataclass(frozen=True)
@@ -17,32 +17,61 @@ class Step:
     kind: str  # reminder | due | escalation | overdue-reminder
 
 
-def steps(started_at: datetime, due_at: datetime, fractions: list[float], every: timedelta, n: int) -> Step:
-    """The n-th step (0-based) of a clock's life."""
+@dataclass(frozen=True)
+class Skipped:
+    """Steps that passed while the hub could not act, as one record: how many, the first and the last."""
+
+    count: int
+    first: Step
+    last: Step
+
+
+def _points(started_at: datetime, due_at: datetime, fractions: list[float]) -> list[tuple[datetime, str]]:
+    """The fixed steps, in time order: the reminders, the due time, the escalation at the first late instant."""
     window = due_at - started_at
     points = [(started_at + window * f, "reminder") for f in sorted(f for f in fractions if 0 < f < 1)]
-    points += [(due_at, "due"), (due_at + LATE, "escalation")]
+    return points + [(due_at, "due"), (due_at + LATE, "escalation")]
+
+
+def steps(started_at: datetime, due_at: datetime, fractions: list[float], every: timedelta, n: int) -> Step:
+    """The n-th step (0-based) of a clock's life."""
+    points = _points(started_at, due_at, fractions)
     if n < len(points):
         at, kind = points[n]
         return Step(n, at, kind)
     return Step(n, due_at + LATE + every * (n - len(points) + 1), "overdue-reminder")
 
 
+def last_passed(started_at: datetime, due_at: datetime, fractions: list[float], every: timedelta,
+                now: datetime) -> int:
+    """The index of the last step at or before *now* (-1 for none), counted, never walked: a due time years
+    in the past costs as little as one a minute ago."""
+    points = _points(started_at, due_at, fractions)
+    fixed = sum(1 for at, _kind in points if at <= now)
+    if fixed < len(points):
+        return fixed - 1
+    return len(points) - 1 + (now - (due_at + LATE)) // every
+
+
 def catch_up(started_at: datetime, due_at: datetime, fractions: list[float], every: timedelta, done: int,
-             now: datetime) -> tuple[list[Step], list[Step], int]:
-    """Steps to perform now, steps passed while the hub could not act, and the next step's index.
+             now: datetime) -> tuple[list[Step], Skipped | None, int]:
+    """Steps to perform now, the steps passed while the hub could not act (one record), and the next index.
 
     After a restart only the latest passed step is performed — nothing is missed, nothing is sent
     twice, and a partner does not get three reminders in one minute — but an escalation that was
     passed is always performed.
     """
-    passed: list[Step] = []
-    n = done
-    while (step := steps(started_at, due_at, fractions, every, n)).at <= now:
-        passed.append(step)
-        n += 1
-    if not passed:
-        return [], [], done
-    perform = [s for s in passed[:-1] if s.kind == "escalation"] + [passed[-1]]
-    skipped = [s for s in passed if s not in perform]
-    return perform, skipped, n
+    last = last_passed(started_at, due_at, fractions, every, now)
+    if last < done:
+        return [], None, done
+    escalation = len(_points(started_at, due_at, fractions)) - 1
+    perform = [steps(started_at, due_at, fractions, every, escalation)] if done <= escalation < last else []
+    perform.append(steps(started_at, due_at, fractions, every, last))
+    passed = last - done + 1
+    if passed == len(perform):
+        return perform, None, last + 1
+    first = done if done != escalation else done + 1
+    final = last - 1 if last - 1 != escalation else last - 2
+    skipped = Skipped(passed - len(perform), steps(started_at, due_at, fractions, every, first),
+                      steps(started_at, due_at, fractions, every, final))
+    return perform, skipped, last + 1

@@ -1,4 +1,5 @@
-"""The scheduler: wakes at the next clock action (an index lookup), sends reminders, escalates the overdue."""
+"""The scheduler: wakes at the next clock action (an index lookup), sends reminders, escalates the overdue, and
+runs retention's automatic part (erasure at 50 years)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from hub.clock import Clock
 from hub.outbound.outbox import queue_mail
 from hub.transport.priorities import priority_of
 from hub.registry.recipients import OCAM_DUTY
+from hub.retention.sweep import RetentionSweep
+from . import clocks, windows
 from .reminders import reminder
-from .schedule import Step, catch_up, steps
+from .schedule import Skipped, Step, catch_up, steps
 from hub.settings import Settings
 from hub.transport.protocol import Transport
 
@@ -38,7 +41,7 @@ class _Due:
     due_at: datetime
     done: int
     perform: list[Step]
-    skipped: list[Step]
+    skipped: Skipped | None
     next_index: int
     next_at: datetime
     targets: list[tuple[str, str]]  # (address, key) of whoever owes the answer
@@ -56,15 +59,19 @@ class Scheduler:
         self.clock = clock
         self.transport = transport
         self.batch = batch
+        self.retention = RetentionSweep(db=db, clock=clock, storage_key=storage_key, batch=batch)
 
     def next_wake(self) -> datetime | None:
         with self.db.reader() as uow:
-            times = [t for t in (uow.deadlines.next_action_at(), uow.outbound.next_due()) if t is not None]
+            delivery = uow.outbound.next_due()
+            times = [t for t in (uow.deadlines.next_action_at(), delivery + windows.LATE if delivery else None,
+                                 uow.outbound.next_acknowledgement(), uow.retention.next_end()) if t is not None]
         return min(times) if times else None
 
     def tick(self) -> int:
-        """Perform every action due now (in batches); returns how many clocks were handled."""
-        handled = self._late_deliveries(self.clock.now())
+        """Perform every action due now (in batches); returns how many clocks and items were handled."""
+        now = self.clock.now()
+        handled = self._late_deliveries(now) + self._unacknowledged(now) + self.retention.tick()
         while True:
             due = self._due(self.clock.now())
             if not due:
@@ -78,7 +85,7 @@ class Scheduler:
     def _late_deliveries(self, now: datetime) -> int:
         """Deliveries not made within their delay: one alert each for the duty officer."""
         with self.db.unit_of_work() as uow:
-            late = uow.outbound.overdue(now)
+            late = uow.outbound.overdue(windows.overdue_from(now))
             for mail in late:
                 uow.outbound.update(mail.id, on_time=False)
                 reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
@@ -87,6 +94,14 @@ class Scheduler:
             if late:
                 uow.commit()
         return len(late)
+
+    def _unacknowledged(self, now: datetime) -> int:
+        """OCAM's requests nobody on the partner's side acknowledged in time: an alert each (AR Art. 11 §2)."""
+        with self.db.unit_of_work() as uow:
+            count = clocks.unacknowledged(uow, self.clock, now)
+            if count:
+                uow.commit()
+        return count
 
     def _due(self, now: datetime) -> list[_Due]:
         d = self.settings.deadlines
@@ -141,9 +156,10 @@ class Scheduler:
         self.transport.notify("outbound")
 
     def _events(self, uow, d: _Due, mails: list) -> None:
-        for step in d.skipped:
-            audit.record(uow, self.clock, "reminder.skipped", ref=d.reference, step=step.index, kind=step.kind,
-                         was_due=step.at.isoformat())
+        if d.skipped is not None:  # one record, however many steps passed (a due time years ago)
+            s = d.skipped
+            audit.record(uow, self.clock, "reminder.skipped", ref=d.reference, steps=s.count, first=s.first.index,
+                         last=s.last.index, first_due=s.first.at.isoformat(), last_due=s.last.at.isoformat())
         for step in d.perform:
             if step.kind == "escalation":
                 audit.record(uow, self.clock, "alert.overdue", ref=d.reference, owed_by=d.owed_by, partner=d.partner,

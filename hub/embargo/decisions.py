@@ -16,9 +16,10 @@ from crypto import Gpg
 from store import EmbargoDecision, Message, UnitOfWork
 
 from hub import audit
+from hub.acts.statements import Statement, verify
 from hub.clock import Clock
 from .sealing import item_of
-from hub.errors import EmbargoError
+from hub.errors import EmbargoError, StatementError
 from hub.registry.members import director
 
 INTEGRATE = ("yes", "no", "protection")
@@ -38,10 +39,9 @@ def statement(uow: UnitOfWork, *, reference: str, integrate: str, consent: str, 
     for name in recipients:
         if uow.partners.by_name(name) is None and uow.recipients.by_name(name) is None:
             raise EmbargoError(f"--recipients: {name!r} is neither a partner nor a registered recipient")
-    lines = [TITLE, f"hub: {hub}", f"reference: {reference}", f"embargo: {item.kind}",
-             f"item-digest: sha256:{item.content_digest}", f"integrate: {integrate}", f"consent: {consent}",
-             f"recipients: {', '.join(sorted(set(recipients))) or '-'}"]
-    return "\n".join(lines) + "\n"
+    return Statement.of(TITLE, ("hub", hub), ("reference", reference), ("embargo", item.kind),
+                        ("item-digest", f"sha256:{item.content_digest}"), ("integrate", integrate),
+                        ("consent", consent), ("recipients", ", ".join(sorted(set(recipients))) or "-")).text()
 
 
 def second_party(uow: UnitOfWork, message: Message, kind: str) -> list[tuple[str, str]]:
@@ -54,27 +54,10 @@ def second_party(uow: UnitOfWork, message: Message, kind: str) -> list[tuple[str
 
 
 def _parse(text: str) -> dict[str, str]:
-    lines = text.split("\n")
-    if not lines or lines[0] != TITLE or not text.endswith("\n"):
-        raise EmbargoError("not a joint embargo decision statement")
-    values = {}
-    for line in lines[1:-1]:
-        key, sep, value = line.partition(": ")
-        if not sep:
-            raise EmbargoError(f"malformed decision line {line[:40]!r}")
-        values[key] = value
-    return values
-
-
-def _check(gpg: Gpg, text: str, signature: bytes, allowed: list[tuple[str, str]], role: str) -> tuple[str, str]:
-    check = gpg.verify_detached(text.encode("utf-8"), signature)
-    if not check.valid:
-        raise EmbargoError(f"the {role}'s signature is not valid ({check.status}); nothing recorded")
-    for name, fpr in allowed:
-        if check.primary_fingerprint == fpr:
-            return name, fpr
-    raise EmbargoError(f"the {role}'s signature is by {check.primary_fingerprint}, which is not "
-                       f"{' or '.join(n for n, _ in allowed) or 'a registered key for it'}; nothing recorded")
+    try:
+        return dict(Statement.parse(text, TITLE).fields)
+    except StatementError as exc:
+        raise EmbargoError(f"not a joint embargo decision statement: {exc}") from exc
 
 
 def _decision_for(uow: UnitOfWork, clock: Clock, text: str, actor: str):
@@ -118,15 +101,17 @@ def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signa
     decision, message, item = _decision_for(uow, clock, text, actor)
     if director_signature is not None:
         boss = director(uow)
-        name, fpr = _check(gpg, text, director_signature, [(boss.name, boss.fingerprint)], "director")
-        decision.director_signature, decision.director_fingerprint = director_signature.decode("ascii"), fpr
-        audit.record(uow, clock, "embargo.decision_signed", actor=name, ref=message.reference, role="director")
+        signer = verify(gpg, text, director_signature, [(boss.name, boss.fingerprint)], role="director")
+        decision.director_signature = director_signature.decode("ascii")
+        decision.director_fingerprint = signer.fingerprint
+        audit.record(uow, clock, "embargo.decision_signed", actor=signer.name, ref=message.reference,
+                     role="director")
     if second_signature is not None:
         role = _second_role(item.kind)
-        name, fpr = _check(gpg, text, second_signature, second_party(uow, message, item.kind), role)
-        decision.second_signature, decision.second_fingerprint = second_signature.decode("ascii"), fpr
-        decision.second_party = name
-        audit.record(uow, clock, "embargo.decision_signed", actor=name, ref=message.reference, role=role)
+        signer = verify(gpg, text, second_signature, second_party(uow, message, item.kind), role=role)
+        decision.second_signature, decision.second_fingerprint = second_signature.decode("ascii"), signer.fingerprint
+        decision.second_party = signer.name
+        audit.record(uow, clock, "embargo.decision_signed", actor=signer.name, ref=message.reference, role=role)
     _record_if_complete(uow, clock, decision, message)
     return decision
 

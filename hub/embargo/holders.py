@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from crypto import Gpg, SignatureCheck
+from crypto import Gpg
 from store import HolderListVersion, Member, UnitOfWork
 
 from hub import audit
+from hub.acts.statements import Signer, Statement, verify as verify_signed
 from hub.clock import Clock
-from hub.errors import EmbargoError
+from hub.errors import EmbargoError, StatementError
 from hub.registry.members import DIRECTOR, director
 
 KINDS = ("judicial", "foreign")
@@ -31,11 +32,10 @@ class Change:
 
     def statement(self) -> str:
         """The canonical text the director signs: every line is part of what is decided."""
-        lines = [STATEMENT_TITLE, f"hub: {self.hub}", f"kind: {self.kind}", f"action: {self.action}",
-                 f"member: {self.member}", f"base-version: {self.base_version}",
-                 f"new-version: {self.base_version + 1}", f"date: {self.at.isoformat()}"]
-        lines += [f"holder: {name} {fpr}" for name, fpr in self.holders]
-        return "\n".join(lines) + "\n"
+        return Statement.of(STATEMENT_TITLE, ("hub", self.hub), ("kind", self.kind), ("action", self.action),
+                            ("member", self.member), ("base-version", str(self.base_version)),
+                            ("new-version", str(self.base_version + 1)), ("date", self.at.isoformat()),
+                            *(("holder", f"{name} {fpr}") for name, fpr in self.holders)).text()
 
 
 def current(uow: UnitOfWork, kind: str) -> tuple[int, list[dict]]:
@@ -72,18 +72,13 @@ def propose(uow: UnitOfWork, *, kind: str, action: str, member_name: str, hub: s
     return Change(kind, action, member.name, version, tuple(sorted(names.items())), hub, now)
 
 
-def verify(uow: UnitOfWork, gpg: Gpg, *, statement: str, signature: bytes, hub: str) -> tuple[Change, SignatureCheck]:
+def verify(uow: UnitOfWork, gpg: Gpg, *, statement: str, signature: bytes, hub: str) -> tuple[Change, Signer]:
     """The change *statement* states, once the director's signature over it verifies.
 
     Refused when the signature is not a good one by the registered director's key, when the statement is
     for another hub, or when it was made against a version that is no longer the current one."""
     boss = director(uow)
-    check = gpg.verify_detached(statement.encode("utf-8"), signature)
-    if not check.valid:
-        raise EmbargoError(f"the statement's signature is not valid ({check.status}); nothing changed")
-    if check.primary_fingerprint != boss.fingerprint:
-        raise EmbargoError(f"the statement is signed by {check.primary_fingerprint}, not by the director "
-                           f"{boss.name} ({boss.fingerprint}); nothing changed")
+    signer = verify_signed(gpg, statement, signature, [(boss.name, boss.fingerprint)], role="director")
     change = _parse(statement)
     if change.hub != hub:
         raise EmbargoError(f"the statement is for hub {change.hub}, not {hub}")
@@ -96,10 +91,10 @@ def verify(uow: UnitOfWork, gpg: Gpg, *, statement: str, signature: bytes, hub: 
     if expected.holders != change.holders:
         raise EmbargoError("the statement's holders do not follow from the current list and the change; "
                            "nothing changed")
-    return change, check
+    return change, signer
 
 
-def record(uow: UnitOfWork, clock: Clock, change: Change, check: SignatureCheck, *, statement: str,
+def record(uow: UnitOfWork, clock: Clock, change: Change, signer: Signer, *, statement: str,
            signature: bytes) -> HolderListVersion:
     """Record the new version a verified statement makes. A removal is refused while an item of the kind is
     still sealed to the member removed: it is recorded only in the act that reseals them (resealing.change)."""
@@ -115,11 +110,11 @@ def record(uow: UnitOfWork, clock: Clock, change: Change, check: SignatureCheck,
     row = uow.holders.add(HolderListVersion(
         kind=change.kind, version=version, holders=[{"name": n, "fingerprint": f} for n, f in change.holders],
         change=change.action, subject=change.member, statement=statement, signature=signature.decode("ascii"),
-        signer_fingerprint=check.primary_fingerprint or "", signed_by=boss.name, changed_at=clock.now(),
+        signer_fingerprint=signer.fingerprint, signed_by=signer.name, changed_at=clock.now(),
     ))
     audit.record(uow, clock, "holders.changed", actor=boss.name, kind=change.kind, version=version,
                  change=change.action, member=change.member, holders=len(change.holders),
-                 signer=check.signing_fingerprint)
+                 signer=signer.signing_fingerprint)
     return row
 
 
@@ -127,8 +122,8 @@ def apply(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, statement: str, signature:
     """Verify the director's signature over *statement* and record the new version it states (an addition,
     or a removal of a member no item is sealed to; hub.embargo.resealing.change does every change)."""
     uow.holders.lock()
-    change, check = verify(uow, gpg, statement=statement, signature=signature, hub=hub)
-    return record(uow, clock, change, check, statement=statement, signature=signature)
+    change, signer = verify(uow, gpg, statement=statement, signature=signature, hub=hub)
+    return record(uow, clock, change, signer, statement=statement, signature=signature)
 
 
 def sealed_to(uow: UnitOfWork, kind: str, member_name: str) -> list[int]:
@@ -139,41 +134,16 @@ def sealed_to(uow: UnitOfWork, kind: str, member_name: str) -> list[int]:
             if any(h["name"] == member_name or h["fingerprint"] == fingerprint for h in holders)]
 
 
-def sign_with_home(signer_home, fingerprint: str, text: str, *, binary: str = "gpg") -> bytes:
-    """Sign *text* (detached, armoured) with the key *fingerprint* held in a member's own GnuPG home."""
-    from crypto import GpgUnavailable, KeyUnusable
-
-    gpg = Gpg(signer_home, binary=binary)
-    if not gpg.has_secret(fingerprint):
-        raise EmbargoError(f"the GnuPG home {signer_home} holds no secret key {fingerprint}")
+def _parse(text: str) -> Change:
+    statement = Statement.parse(text, STATEMENT_TITLE)
     try:
-        signature, _micalg = gpg.sign_detached(text.encode("utf-8"), fingerprint)
-    except (KeyUnusable, GpgUnavailable) as exc:
-        raise EmbargoError(f"could not sign with {fingerprint}: {exc}") from exc
-    return signature
-
-
-def _parse(statement: str) -> Change:
-    lines = statement.split("\n")
-    if not lines or lines[0] != STATEMENT_TITLE or not statement.endswith("\n"):
-        raise EmbargoError("not a holder-list change statement")
-    values: dict[str, str] = {}
-    holders: list[tuple[str, str]] = []
-    for line in lines[1:-1]:
-        key, sep, value = line.partition(": ")
-        if not sep:
-            raise EmbargoError(f"malformed statement line {line[:40]!r}")
-        if key == "holder":
-            name, _, fpr = value.rpartition(" ")
-            holders.append((name, fpr))
-        else:
-            values[key] = value
-    try:
-        change = Change(values["kind"], values["action"], values["member"], int(values["base-version"]),
-                        tuple(holders), values["hub"], datetime.fromisoformat(values["date"]))
-        if int(values["new-version"]) != change.base_version + 1:
+        holders = tuple((name, fpr) for name, _, fpr in (v.rpartition(" ") for v in statement.values("holder")))
+        change = Change(statement.one("kind"), statement.one("action"), statement.one("member"),
+                        int(statement.one("base-version")), holders, statement.one("hub"),
+                        datetime.fromisoformat(statement.one("date")))
+        if int(statement.one("new-version")) != change.base_version + 1:
             raise ValueError
-    except (KeyError, ValueError) as exc:
+    except (StatementError, ValueError) as exc:
         raise EmbargoError("malformed holder-list change statement") from exc
     return change
 

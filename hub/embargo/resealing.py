@@ -44,7 +44,7 @@ class Changed:
 
 
 def reseal(uow: UnitOfWork, hub_gpg: Gpg, clock: Clock, *, reference: str, key_home: Path,
-           binary: str = "gpg") -> tuple[int, int]:
+           binary: str | None = None) -> tuple[int, int]:
     """A current holder re-seals an item to the current list (new holders cannot see old items otherwise)."""
     uow.holders.lock()
     _message, item = item_of(uow, reference)
@@ -60,7 +60,7 @@ def reseal(uow: UnitOfWork, hub_gpg: Gpg, clock: Clock, *, reference: str, key_h
 
 
 def change(db: Database, hub_gpg: Gpg, clock: Clock, *, statement: str, signature: bytes, hub: str,
-           homes: list[Path], binary: str = "gpg") -> Changed:
+           homes: list[Path], binary: str | None = None) -> Changed:
     """Apply a holder-list change the director signed. A removal reseals, in the same transaction, every item
     of the kind the removed member's key opens to the remaining holders, decrypting through *homes*: if one
     cannot be resealed, the list does not change either.
@@ -74,10 +74,10 @@ def change(db: Database, hub_gpg: Gpg, clock: Clock, *, statement: str, signatur
         early = _prepare(uow, hub_gpg, proposed, openers, clock.now())
     with db.unit_of_work() as uow:
         uow.holders.lock()
-        proposed, check = lists.verify(uow, hub_gpg, statement=statement, signature=signature, hub=hub)
+        proposed, signer = lists.verify(uow, hub_gpg, statement=statement, signature=signature, hub=hub)
         resealed, left_out = (_reseal_removed(uow, hub_gpg, clock, proposed, openers, early)
                               if proposed.action == "remove" else ([], []))
-        row = lists.record(uow, clock, proposed, check, statement=statement, signature=signature)
+        row = lists.record(uow, clock, proposed, signer, statement=statement, signature=signature)
         uow.commit()
     if resealed:
         log.info("embargo: %s removed from the %s list; resealed to version %d: %s",
@@ -115,7 +115,7 @@ def _holders(change: Change) -> list[dict]:
     return [{"name": n, "fingerprint": f} for n, f in change.holders]
 
 
-def _openers(uow: UnitOfWork, change: Change, homes: list[Path], binary: str) -> list[Opener]:
+def _openers(uow: UnitOfWork, change: Change, homes: list[Path], binary: str | None) -> list[Opener]:
     """The homes given, each holding the key of a holder on the list after the change (never the removed
     member's: they read nothing more)."""
     removed = uow.members.by_name(change.member)

@@ -20,6 +20,7 @@ from store import EmbargoItem, Member, Message, UnitOfWork
 from hub import audit
 from hub.clock import Clock
 from hub.errors import EmbargoError
+from hub.retention.items import erased_sentence
 from .holders import current
 
 log = logging.getLogger(__name__)
@@ -100,12 +101,14 @@ def _who(uow: UnitOfWork, gpg: Gpg) -> str:
     return ", ".join(names) or "unknown key holder"
 
 
-def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, binary: str = "gpg",
+def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, binary: str | None = None,
               purpose: str = "embargo.opened") -> tuple[bytes, str]:
     """Decrypt an item with a holder's own GnuPG home; the opening is recorded (and committed by the
     caller) before the plaintext is handed out. Only a holder on the kind's current list may open it
     (law Art. 11-12 al. 2), whatever key they hold: anyone else's attempt is recorded and refused."""
     message, item = item_of(uow, reference)
+    if not item.ciphertext:  # deleted by its erasure: the holders' keys have nothing left to open
+        raise EmbargoError(erased_sentence(uow.retention.for_message(message.id), reference))
     gpg = Gpg(key_home, binary=binary)
     mine = set(gpg.secret_fingerprints())
     version, holders = current(uow, item.kind)

@@ -93,8 +93,13 @@ class Policy:
             partner = uow.partners.by_name(origin_name or "")
             return rows(m for m in uow.recipients.of_type("minister") if partner and partner.kind in m.oversees)
         if group == "requesting-government-member":
+            # A minister registered as a recipient, or the member of the government that asked as a partner
+            # (its requests come through the gateway, AR Art. 7).
             member = uow.recipients.by_name(origin_name or "")
-            return rows([member]) if member and member.type == "minister" else []
+            if member is not None and member.type == "minister":
+                return rows([member])
+            asker = uow.partners.by_name(origin_name or "")
+            return rows([asker]) if asker is not None and asker.kind == "government" else []
         types = {"national-security-council": ("nsc-member",), "crisis-centre": ("crisis-centre",),
                  "federal-prosecution": ("federal-prosecutor", "college-pg-terrorism"),
                  "security-authority": ("security-authority",)}[group]

@@ -7,17 +7,21 @@ from email.utils import make_msgid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crypto import Gpg, KeyUnusable, StorageKey, compose
+from crypto import Gpg, KeyUnusable, StorageKey
+from crypto.mime import compose
 from store import Distribution, UnitOfWork
 
 from hub import audit, vault
 from hub.clock import Clock
+from hub.deadlines import clocks, windows
 from hub.embargo.decisions import Integration
 from hub.outbound.outbox import mime_entity, queue_mail
 from .policy import Candidate, Policy, PolicyError
 from hub.transport.priorities import priority_of
+from hub.registry.partners import GOVERNMENT
 from hub.registry.recipients import cleared
 from hub.references import next_reference
+from hub.retention import items as retention
 from hub.outbound.requests import key_problem, outer_headers
 from hub.settings import Settings
 from hub.transport.protocol import Transport
@@ -95,18 +99,26 @@ def plan(uow: UnitOfWork, gpg: Gpg, policy: Policy, now: datetime, *, kind: str,
     return result
 
 
-def _close_request(uow: UnitOfWork, clock: Clock, request: str, origin: str, message_id: int, reference: str,
-                   now: datetime) -> None:
-    """The evaluation a support service asked for answers its request: OCAM's clock stops (Art. 10 §3)."""
+def _close_request(uow: UnitOfWork, clock: Clock, request: str, kind: str, origin: str, message_id: int,
+                   reference: str, now: datetime) -> None:
+    """The evaluation asked for answers its request, and OCAM's clock stops by the one on-time rule: a punctual
+    evaluation a support service asked for (law Art. 10 §3), the strategic evaluation a member of the
+    government asked for (AR Art. 7; law Art. 8, 1°)."""
     origin_type, origin_name = parse_origin(origin)
     asked = uow.messages.by_reference(request)
     partner = uow.partners.by_name(origin_name or "")
     deadline = uow.deadlines.for_message(asked.id) if asked else None
-    if (origin_type != "partner" or asked is None or partner is None or asked.partner_id != partner.id
+    answers = {"partner": "punctual", "government": "strategic"}.get(origin_type)
+    if (answers is None or asked is None or partner is None or asked.partner_id != partner.id
+            or (partner.kind == GOVERNMENT) != (origin_type == "government")
             or deadline is None or deadline.owed_by != "ocam"):
         raise PolicyError(f"--request {request}: not a request of {origin_name or 'the origin'} that OCAM owes")
-    on_time = now <= deadline.due_at
-    if not uow.deadlines.answer(deadline.id, answered_at=now, answer_message_id=message_id, on_time=on_time):
+    if kind != answers:
+        raise PolicyError(f"--request {request}: a request of {origin_name} is answered by a {answers} evaluation "
+                          f"({'AR Art. 7' if answers == 'strategic' else 'law Art. 10 §3'})")
+    on_time = clocks.close(uow, deadline_id=deadline.id, due_at=deadline.due_at, answered_at=now,
+                           answer_message_id=message_id)
+    if on_time is None:
         raise PolicyError(f"--request {request}: already answered")
     audit.record(uow, clock, "request.answered", ref=request, by=reference, on_time=on_time)
 
@@ -172,13 +184,14 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
                 "origin": {"value": origin, "source": "operator"}},
         links={}, received_at=now, due_at=None, state="queued", receipt_status="none", raw_blob_id=blob_id,
     )
+    retention.register(uow, message_id, now)
     audit.record(uow, clock, "evaluation.created", actor=actor, ref=reference, kind=kind, origin=origin,
                  threat_level=threat_level, recipients=len(the_plan.included))
     if integration is not None:
         audit.record(uow, clock, "evaluation.integrates_embargo", actor=actor, ref=reference,
                      item=integration.reference, basis=integration.basis, to=sorted(with_info))
     if request is not None:
-        _close_request(uow, clock, request, origin, message_id, reference, now)
+        _close_request(uow, clock, request, kind, origin, message_id, reference, now)
     for i, line in enumerate(the_plan.lines):
         uow.distributions.add(Distribution(
             message_id=message_id, name=line.name, email=line.email, basis=line.basis, included=not line.excluded,
@@ -202,5 +215,5 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
                    rfc_message_id=copy_id, mail_from=settings.hub.address, rcpt_to=line.email, data=data,
                    priority=priority_of(urgency),
                    # Embargoed information runs no transmission deadline (AR Art. 11 §5, last paragraph).
-                   due_at=None if integration is not None else now + settings.deadlines.window(urgency))
+                   due_at=None if integration is not None else windows.delivery(urgency, now, settings.deadlines))
     return reference

@@ -10,28 +10,16 @@ from datetime import datetime, timedelta
 from email.utils import getaddresses
 
 from crypto import (
-    ContentOutsideSignedPart,
-    DecryptionFailed,
-    Gpg,
-    GpgUnavailable,
-    HeaderBlockTooLarge,
-    HeaderTooLong,
-    InlinePgp,
-    MimeError,
-    NestingTooDeep,
-    Part,
-    SignatureCheck,
-    StorageKey,
-    TooManyHeaderFields,
-    TooManyParts,
-    Unsigned,
-    mime,
-    pgpmime,
+    CiphertextMalformed, ContentOutsideSignedPart, DecryptionFailed, Gpg, GpgOutputTooLarge, GpgTimedOut,
+    GpgUnavailable, HeaderBlockTooLarge, HeaderTooLong, InlinePgp, MimeError, NestingTooDeep, Part, SignatureCheck,
+    StorageKey, TooManyHeaderFields, TooManyParts, Unsigned,
 )
+from crypto.mime import pgpmime
+from crypto.mime.original import outer_headers
 from gateway import Reply, Submission
 from gateway import replies as R
 from store import Conflict, Database, StoreUnavailable
-from store.vocabulary import Queue
+from store.vocabulary import Action, Queue
 
 from hub import audit, vault
 from . import dsn, links, msgid
@@ -39,10 +27,15 @@ from hub.embargo import sealing as embargo_seal
 from hub.embargo import decisions as embargo_decisions
 from hub.errors import EmbargoError
 from hub.clock import Clock
+from hub.deadlines import clocks, windows
+from hub.deadlines.windows import reply_by
 from hub.errors import FieldError
+from hub.registry.partners import GOVERNMENT
+from hub.settings import DeadlinesSection
 from .fields import RoutingFields, extract
 from hub.transport.priorities import priority_of
 from hub.references import next_reference
+from hub.retention import items as retention
 from hub.transport.protocol import Transport
 
 INTAKE_QUEUE = Queue.INTAKE
@@ -60,6 +53,7 @@ _SIGNATURE_REPLIES = {
     "revoked_key": R.REVOKED_KEY,
     "expired_signature": R.SIGNATURE_EXPIRED,
     "error": R.BAD_SIGNATURE,
+    "malformed": R.MALFORMED_SIGNATURE,
 }
 
 
@@ -100,7 +94,8 @@ class Admission:
 
     def __init__(self, *, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
                  limits: pgpmime.Limits, transport: Transport, signature_skew: timedelta,
-                 max_signature_age: timedelta, max_notification_bytes: int = 1024 * 1024) -> None:
+                 max_signature_age: timedelta, deadlines: DeadlinesSection,
+                 max_notification_bytes: int = 1024 * 1024) -> None:
         self.db = db
         self.gpg = gpg
         self.storage_key = storage_key
@@ -110,6 +105,7 @@ class Admission:
         self.signature_skew = signature_skew
         self.max_signature_age = max_signature_age
         self.max_notification_bytes = max_notification_bytes
+        self.deadlines = deadlines
 
     def __call__(self, submission: Submission) -> Reply:
         try:
@@ -165,12 +161,17 @@ class Admission:
             refers_to = links.extract(outer, payload, verified.content)
             decision = (embargo_decisions.statement_in(verified.content.first_text())
                         if embargo_decisions.TITLE.encode() in verified.entity else None)
+        named = fields.value("reply-by")
+        if named is not None and reply_by(named) <= now:
+            # AR Art. 7: a delay the requester names runs from its request; one that ended before it arrived is none.
+            raise Refused(R.REPLY_BY_PASSED.format(reply_by=named, now=_utc(now)), partner=partner.name)
         embargo = fields.value("embargo")
         if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
         signature_digest = check.identity(verified.entity)  # the same signature, whatever bytes carried it
         sealed = self._seal_to_holders(embargo, submission.raw, verified, partner.name) if embargo else None
-        return self._store(submission, partner_id=partner.id, partner_name=partner.name, message_id=message_id,
+        return self._store(submission, partner_id=partner.id, partner_name=partner.name,
+                           government=partner.kind == GOVERNMENT, message_id=message_id,
                            signature_digest=signature_digest, verified=verified, fields=fields, refers_to=refers_to,
                            sealed=sealed, decision=decision)
 
@@ -178,7 +179,7 @@ class Admission:
         """Embargoed content is encrypted to the holders of its kind before anything is stored (law Art. 11-12
         al. 2): the received bytes, or for an encrypted message its outer headers and decrypted entity (the
         hub-readable ciphertext is never kept). Nobody to seal to: 4xx, so the sender retries, and an alert."""
-        content = raw if verified.cleartext is None else _outer_headers(raw, self.limits) + verified.cleartext
+        content = raw if verified.cleartext is None else outer_headers(raw) + verified.cleartext
         try:
             with self.db.reader() as uow:
                 return embargo_seal.seal(self.gpg, uow, kind, content, now=self.clock.now())
@@ -209,6 +210,15 @@ class Admission:
                 check = self.gpg.verify_detached(signed.signed_bytes, signed.signature)
             except MimeError as exc:
                 raise Refused(_mime_reply(exc, self.limits), mime=exc.reason) from exc
+            except GpgOutputTooLarge as exc:  # expanded by the input (compression, repeated packets): permanent
+                reply = (R.DECRYPTED_TOO_LARGE.format(limit=exc.limit) if exc.stream == "output" else
+                         R.MALFORMED.format(reason="its OpenPGP data repeats packets past any real message"))
+                raise Refused(reply, gpg=str(exc)) from exc
+            except GpgTimedOut as exc:
+                if not exc.busy:  # gpg was waiting (agent, locks, a loaded machine): the hub's trouble, 4xx
+                    raise
+                # gpg worked the whole time limit on this input: a retry would cost as much again (never 4xx).
+                raise Refused(R.TOO_COSTLY.format(seconds=exc.seconds), gpg=str(exc)) from exc
         return self._checked(Verified(signed.signed_bytes, signed.entity, check, encrypted=False))
 
     def _decrypt_and_verify(self, ciphertext: bytes) -> Verified:
@@ -216,6 +226,8 @@ class Admission:
             decrypted = self.gpg.decrypt(ciphertext)
         except DecryptionFailed as exc:
             raise Refused(R.UNDECRYPTABLE, decrypt=exc.reason) from exc
+        except CiphertextMalformed as exc:
+            raise Refused(R.MALFORMED.format(reason=exc.reason), decrypt="malformed") from exc
         inner = pgpmime.read(decrypted.plaintext, self.limits)
         if inner.content_type == "multipart/signed":  # encapsulated: sign, then encrypt
             signed = pgpmime.signed_part(inner)
@@ -268,7 +280,7 @@ class Admission:
 
     # -- durable acceptance ----------------------------------------------------------------------
 
-    def _store(self, submission: Submission, *, partner_id: int, partner_name: str, message_id: str,
+    def _store(self, submission: Submission, *, partner_id: int, partner_name: str, government: bool, message_id: str,
                signature_digest: str, verified: Verified, fields: RoutingFields,
                refers_to: dict[str, object], sealed: embargo_seal.Seal | None = None,
                decision: str | None = None) -> Reply:
@@ -277,6 +289,11 @@ class Admission:
         raw = submission.raw
         body_digest = hashlib.sha256(raw).hexdigest()
         urgency = fields.value("urgency") or "ROUTINE"
+        try:
+            asked_by = reply_by(fields.value("reply-by"))
+        except ValueError as exc:  # the shape of a date, not a date (a 13th month)
+            reply = R.BAD_FIELD.format(field="Reply-By", value=str(fields.value("reply-by"))[:40], accepted="a date")
+            raise Refused(reply, partner=partner_name, field="reply-by") from exc
 
         def check(uow) -> None:
             replayed = uow.messages.replayed(message_id, signature_digest)
@@ -290,17 +307,21 @@ class Admission:
             reference = next_reference(uow, now)
             # An embargoed message is kept only as sealed to its holders: no copy under the storage key.
             blob_id = None if sealed else vault.seal(uow, self.storage_key, raw, now=now, context=f"message:{reference}")
+            kind = "disposition" if "mdn_for" in refers_to else fields.value("message-kind") or "spontaneous"
+            # The due time is fixed with the acceptance (AR Art. 11 §2): the receipt proves the event stating it.
+            due = windows.inbound(kind=kind, urgency=urgency, urgency_stated=fields.fields["urgency"].source != "default",
+                                  embargo=fields.value("embargo"), received_at=now, government=government,
+                                  reply_by=asked_by, deadlines=self.deadlines)
             message_row = uow.messages.insert(
                 reference=reference, direction="inbound", partner_id=partner_id, rfc_message_id=message_id,
                 signature_digest=signature_digest, body_digest=body_digest, size=len(raw),
                 encrypted=verified.encrypted, signer_fingerprint=verified.check.signing_fingerprint,
-                mail_from=submission.mail_from,
-                kind="disposition" if "mdn_for" in refers_to else fields.value("message-kind") or "spontaneous",
-                urgency=urgency, urgency_source=fields.fields["urgency"].source,
+                mail_from=submission.mail_from, kind=kind, urgency=urgency, urgency_source=fields.fields["urgency"].source,
                 embargo=fields.value("embargo"), classification=fields.value("classification"),
                 fields=fields.as_record(), links=refers_to, received_at=now, due_at=None, state="accepted",
                 receipt_status="pending", raw_blob_id=blob_id,
             )
+            retention.register(uow, message_row, now)
             if sealed is not None:
                 embargo_seal.record(uow, self.clock, message_id=message_row, reference=reference, sealed=sealed)
             if decision is not None:  # a joint decision's second signature, given by signing this message
@@ -310,9 +331,10 @@ class Admission:
                         evidence=f"signed message {reference} {message_id} (signature {signature_digest[:16]})")
                 except EmbargoError as exc:
                     raise Refused(R.DECISION_REFUSED.format(reason=str(exc)[:160]), partner=partner_name) from exc
-            audit.record(uow, self.clock, "intake.accepted", actor=partner_name, ref=reference,
+            audit.record(uow, self.clock, Action.INTAKE_ACCEPTED, actor=partner_name, ref=reference, when=now,
                          peer=submission.peer, tls=submission.tls, size=len(raw), encrypted=verified.encrypted,
-                         signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm)
+                         signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm,
+                         digest=body_digest, urgency=urgency, **windows.Due.record(due))
             for name in fields.conflicts:
                 f = fields.fields[name]
                 audit.record(uow, self.clock, "intake.field_conflict", actor=partner_name, ref=reference,
@@ -379,8 +401,23 @@ class Admission:
                     audit.record(uow, self.clock, "alert.delivery_bounced", ref=reference, **detail)
                 else:
                     audit.record(uow, self.clock, f"delivery.{status.action or 'reported'}", ref=reference, **detail)
+                if status.action == "delivered" and mail.purpose == "request" and mail.message_id is not None:
+                    self._delivered(uow, mail, report, reference)
             uow.commit()
         return R.DSN_RECORDED.format(reference=reference or mail.rfc_message_id)
+
+    def _delivered(self, uow, mail, report: dsn.DeliveryReport, reference: str | None) -> None:
+        """A success DSN for OCAM's request: the destination has it, which starts the partner's clock (AR Art. 11
+        §2) — only when it quotes the ENVID the copy was sent with. DSNs are not signed; the ENVID, 128 random
+        bits seen only by the mail path that carried the copy, is what a forged report cannot know."""
+        if not mail.envelope_id or report.envelope_id != mail.envelope_id:
+            audit.record(uow, self.clock, "request.dsn_unmatched", ref=reference, to=mail.rcpt_to,
+                         why="a success report without the ENVID of the request's copy starts no clock")
+            return
+        message = uow.messages.get(mail.message_id)
+        if message is not None:
+            clocks.acknowledged(uow, deadlines=self.deadlines, clock=self.clock, message=message,
+                                at=self.clock.now(), source="dsn")
 
     def record_refusal(self, peer: str, mail_from: str, reply: Reply, **detail: object) -> None:
         """Record a refusal (never the content) so the duty officer sees it; never raises."""
@@ -413,25 +450,6 @@ def _mime_reply(exc: MimeError, limits: pgpmime.Limits) -> Reply:
     if isinstance(exc, TooManyHeaderFields):
         return R.TOO_MANY_HEADER_FIELDS.format(limit=limits.max_header_fields)
     return R.MALFORMED.format(reason=exc.reason)
-
-
-_ENTITY_HEADERS = (b"content-type:", b"content-transfer-encoding:", b"content-disposition:", b"mime-version:")
-
-
-def _outer_headers(raw: bytes, limits: pgpmime.Limits) -> bytes:
-    """The header section of *raw* without the fields that describe its (encrypted) body, CRLF-ended."""
-    kept: list[bytes] = []
-    skipping = False
-    head, _body = mime.split_head(raw, limits)
-    for line in head.replace(b"\r\n", b"\n").split(b"\n"):
-        if line[:1] in (b" ", b"\t"):
-            if not skipping:
-                kept.append(line)
-            continue
-        skipping = line.lower().startswith(_ENTITY_HEADERS)
-        if not skipping:
-            kept.append(line)
-    return b"".join(line + b"\r\n" for line in kept) + b"MIME-Version: 1.0\r\n"
 
 
 def _single_address(value: str | None) -> str | None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from crypto import Limits, Part, mime
+from crypto import Limits, Part
+from crypto.mime import reader as mime
 
 from . import msgid
 
@@ -27,6 +28,7 @@ class DeliveryReport:
     original_message_id: str | None
     reporting_mta: str | None
     recipients: list[RecipientStatus] = field(default_factory=list)
+    envelope_id: str | None = None  # Original-Envelope-Id: the ENVID the hub gave the copy (RFC 3464 §2.2.1)
 
 
 _RETURNED = ("message/rfc822", "text/rfc822-headers")
@@ -48,7 +50,8 @@ def parse(top: Part, limits: Limits) -> DeliveryReport | None:
               for chunk in re.split(rb"\r?\n[ \t]*\r?\n", status_part.decoded()) if chunk.strip()]
     if not blocks:
         return None
-    report = DeliveryReport(_returned_id(original), _value(blocks[0].get("reporting-mta")))
+    report = DeliveryReport(_returned_id(original), _value(blocks[0].get("reporting-mta")),
+                            envelope_id=_xtext((blocks[0].get("original-envelope-id") or "").strip()) or None)
     for block in blocks[1:]:
         recipient = _value(block.get("final-recipient") or block.get("original-recipient"))
         if recipient:
@@ -58,6 +61,11 @@ def parse(top: Part, limits: Limits) -> DeliveryReport | None:
                 recipient.strip("<>").lower()[:320], action if action in ACTIONS else "",
                 status if _STATUS.fullmatch(status) else "", " ".join((block.get("diagnostic-code") or "").split())[:300]))
     return report
+
+
+def _xtext(value: str) -> str:
+    """An xtext value (RFC 3461 §4) decoded: "+2B" is "+"; at most 100 characters."""
+    return re.sub(r"\+([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), value[:300])[:100]
 
 
 def _value(field_value: str | None) -> str | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
-from hub.clock import BRUSSELS
+
+from hub.deadlines.windows import reply_by
 from hub.errors import FieldError
 
 URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
@@ -114,18 +114,6 @@ def _known(headers: list[tuple[str, str]]) -> dict[str, str]:
         if key in _SPECS:
             found.setdefault(key, value)
     return found
-
-
-def reply_by(value: str | None) -> datetime | None:
-    """A Reply-By value as a UTC time; a bare date means the end of that day in Brussels."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
-    if "T" not in value and " " not in value:
-        moment = moment.replace(hour=23, minute=59, second=59)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=BRUSSELS)
-    return moment.astimezone(timezone.utc)
 
 
 def _is_time(value: str) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from crypto import MimeError, Part, mime
+from crypto import MimeError, Part
+from crypto.mime import reader as mime
 
 from . import msgid
 

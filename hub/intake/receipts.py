@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from email import quoprimime
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, make_msgid
 
+from hub.audit.proofs import RECEIPT_FIELD
 from hub.clock import brussels
 
 from . import msgid
@@ -32,6 +34,16 @@ SOURCE_WORDS = {
     "default": ("par défaut", "standaard", "default"),
 }
 
+# What the digest is over: the bytes of DATA as the hub received them, after the dot-unstuffing of RFC 5321
+# §4.5.2 (the message as the client composed it, its last line's CRLF included), before anything else.
+DIGEST_WORDS = (
+    "[FR] Empreinte SHA-256 du message tel que reçu : les octets transmis en DATA, après retrait des points de "
+    "transparence (RFC 5321 §4.5.2).",
+    "[NL] SHA-256 van het bericht zoals ontvangen: de bytes verzonden in DATA, na verwijdering van de "
+    "transparantiepunten (RFC 5321 §4.5.2).",
+    "[EN] SHA-256 of the message as received: the bytes sent in DATA, after dot-unstuffing (RFC 5321 §4.5.2).",
+)
+
 
 @dataclass(frozen=True)
 class ReceiptFacts:
@@ -53,6 +65,10 @@ class ReceiptFacts:
     hub_address: str
     answers: tuple[str | None, str, int | None] | None = None  # (request reference, status, delay in seconds)
     sealed_to: int | None = None  # embargo: how many holders the content is sealed to
+    log_proof: str | None = None  # its intake event in a signed checkpoint of the audit log (C2SP tlog-proof)
+    due_basis: str | None = None  # what set the due time: article, urgency and delay (hub/deadlines/windows.py)
+    delay: str | None = None      # the delay applied, ASCII: "P3D; rule=AR-11-3" (hub/deadlines/windows.py)
+    deviation: str | None = None  # the documented basis of a deviation from the law's delay
 
 
 def _utc(moment: datetime) -> str:
@@ -89,6 +105,12 @@ def human_text(f: ReceiptFacts) -> str:
         f"Urgency applied: {en_u} ({en_s}).",
         f"Response due: {due_local}." if due_local else "No response deadline runs for this message.",
     ]
+    if f.due_basis:
+        lines += ["", f"Délai appliqué / Toegepaste termijn / Delay applied: {f.due_basis}"]
+    if f.deviation:
+        lines += [f"[FR] Dérogation au délai légal, base : {f.deviation}",
+                  f"[NL] Afwijking van de wettelijke termijn, grondslag: {f.deviation}",
+                  f"[EN] Deviation from the legal delay, basis: {f.deviation}"]
     if f.embargo:
         n = f.sealed_to or 0
         lines += ["", f"Embargo: {f.embargo} (loi/wet/law Art. {11 if f.embargo == 'judicial' else 12}) — "
@@ -103,8 +125,11 @@ def human_text(f: ReceiptFacts) -> str:
         request, status, delay = f.answers
         lines += ["", f"Réponse à / Antwoord op / Answers: {request or '?'} — {ANSWER_WORDS.get(status, status)}"
                   + (f" ({delay} s)" if delay else "")]
-    lines += ["", f"SHA-256: {f.digest_sha256}", ""]
-    return "\n".join(lines)
+    lines += ["", *DIGEST_WORDS, f"SHA-256: {f.digest_sha256}"]
+    if f.log_proof is not None:
+        lines += ["", "Preuve d'inscription au journal / Bewijs van opname in het logboek / Proof of logging: "
+                      "X-Passerelle-Log-Proof (c2sp.org/tlog-proof@v1; passerelle audit verify-receipt)"]
+    return "\n".join(lines + [""])
 
 
 def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
@@ -121,6 +146,7 @@ def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
         f"X-Passerelle-Kind: {f.kind}; source={f.kind_source}",
         f"X-Passerelle-Urgency: {f.urgency}; source={f.urgency_source}",
         f"X-Passerelle-Due-At: {_utc(f.due_at) if f.due_at else 'none'}",
+        *([f"X-Passerelle-Delay: {f.delay}"] if f.delay else []),
     ]
     if f.embargo:
         fields.append(f"X-Passerelle-Embargo: {f.embargo}; sealed-to={f.sealed_to or 0}; deadline=none")
@@ -132,6 +158,9 @@ def disposition_fields(f: ReceiptFacts, reporting_host: str) -> str:
         request, status, delay = f.answers
         fields.append(f"X-Passerelle-Answers: {request or 'none'}; status={status}"
                       + (f"; delay={delay}s" if delay else ""))
+    if f.log_proof is not None:  # base64 of the proof's text, folded (RFC 5322 §2.2.3)
+        encoded = base64.b64encode(f.log_proof.encode("utf-8")).decode("ascii")
+        fields.append(f"{RECEIPT_FIELD}: " + "\r\n ".join(encoded[i:i + 76] for i in range(0, len(encoded), 76)))
     return "\r\n".join(fields) + "\r\n"
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from store import UnitOfWork
 
-from hub.deadlines.schedule import LATE
+from hub.deadlines.windows import on_time
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ def find_request(uow: UnitOfWork, *, request_ref: str | None, links: dict) -> Re
 
 
 def judge(request: RequestOnFile | None, *, partner_id: int, received_at: datetime, status: str) -> Answer:
-    """A final response from the party that owes the answer stops the clock, on time or late with the delay."""
+    """A final response from the party that owes the answer stops the clock, on time or late with the delay (whole
+    seconds past the due time)."""
     if request is None:
         return Answer("unknown-request")
     if request.deadline_id is None:
@@ -65,6 +66,6 @@ def judge(request: RequestOnFile | None, *, partner_id: int, received_at: dateti
     if status == "partial":
         return Answer("partial", request.reference, request.deadline_id)
     assert request.due_at is not None
-    late = received_at >= request.due_at + LATE
-    delay = max(int((received_at - request.due_at).total_seconds()), 0)
-    return Answer("late" if late else "on-time", request.reference, request.deadline_id, delay if late else 0)
+    if on_time(received_at, request.due_at):  # the one rule (hub/deadlines/windows.py)
+        return Answer("on-time", request.reference, request.deadline_id, 0)
+    return Answer("late", request.reference, request.deadline_id, int((received_at - request.due_at).total_seconds()))

@@ -8,6 +8,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from crypto import SealError, StorageKey
 from gateway import Relay, RelayPermanent, RelayTemporary
@@ -16,7 +17,7 @@ from store import Database, StoreUnavailable
 from hub import audit
 from hub.clock import Clock
 from .outbox import OUTBOUND_QUEUE
-from .requests import acknowledged
+from hub.deadlines import clocks, windows
 from hub.settings import DeadlinesSection, DeliverySection
 from hub.transport.protocol import Delivery, Transport
 from hub.vault import unseal
@@ -36,6 +37,16 @@ class _Job:
     attempts: int
     created_at: datetime
     due_at: datetime | None = None
+    received_at: datetime | None = None  # its message's (a receipt: the 250 its latency counts from)
+    envelope_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """The relay took a mail: its reply, and for a copy that asked for DSNs whether the relay offered them."""
+
+    reply: str
+    dsn: bool | None = None
 
 
 def next_attempt(schedule: list[float], attempts: int, now: datetime) -> datetime:
@@ -86,8 +97,11 @@ class DeliveryHandler:
     queue = OUTBOUND_QUEUE
 
     def __init__(self, *, db: Database, relay: Relay, storage_key: StorageKey, clock: Clock, transport: Transport,
-                 policy: DeliverySection, windows: DeadlinesSection | None = None) -> None:
-        self.windows = windows or DeadlinesSection()
+                 policy: DeliverySection, deadlines: DeadlinesSection | None = None,
+                 observe: Callable[[str, str, timedelta | None], None] | None = None) -> None:
+        self.deadlines = deadlines or DeadlinesSection()
+        # Told of every attempt once recorded: (purpose, sent | deferred | failed, a receipt's time since its 250).
+        self.observe = observe
         self.db = db
         self.relay = relay
         self.storage_key = storage_key
@@ -136,7 +150,8 @@ class DeliveryHandler:
                 outcomes.append((delivery, None, "done", None))
                 continue
             try:
-                reply = self.relay.send(job.mail_from, job.rcpt_to, job.data)
+                text = self.relay.send(job.mail_from, job.rcpt_to, job.data, envelope_id=job.envelope_id)
+                reply = _Accepted(text, self.relay.offers_dsn() if job.envelope_id is not None else None)
             except RelayTemporary as exc:
                 outcome: tuple[Delivery, _Job | None, str, object] = (delivery, job, "deferred", exc)
             except RelayPermanent as exc:
@@ -151,11 +166,24 @@ class DeliveryHandler:
             try:
                 self._record_sent([outcome])
                 recorded = True
+                if self.observe is not None:
+                    self._observe(job, outcome[2])
             finally:
                 if not (recorded and outcome[2] == "sent"):  # its next attempt may be sent by any worker
                     self._give_back(job.mail_id)
         self._record_sent(outcomes)
         return failures
+
+    def _observe(self, job: _Job, outcome: str) -> None:
+        now = self.clock.now()
+        if outcome != "sent":
+            outcome = "failed" if self._gives_up(job, outcome == "refused", now) else "deferred"
+        latency = now - job.received_at if outcome == "sent" and job.received_at is not None else None
+        self.observe(job.purpose, outcome, latency)
+
+    def _gives_up(self, job: _Job, permanent: bool, now: datetime) -> bool:
+        """A refusal for good, or a mail older than delivery.max_age: no further attempt."""
+        return permanent or now - job.created_at >= self.policy.max_age
 
     def _record_sent(self, outcomes: list[tuple[Delivery, _Job | None, str, object]], *, tries: int = 60,
                      pause_seconds: float = 0.5) -> None:
@@ -185,7 +213,8 @@ class DeliveryHandler:
                 failures.append((delivery, error))
                 continue
             jobs[delivery.item_id] = _Job(mail.id, mail.message_id, mail.purpose, mail.reference, mail.mail_from,
-                                          mail.rcpt_to, data, mail.attempts, mail.created_at, mail.due_at)
+                                          mail.rcpt_to, data, mail.attempts, mail.created_at, mail.due_at,
+                                          mail.received_at, mail.envelope_id)
         return jobs, failures
 
     def _record(self, outcomes: list[tuple[Delivery, _Job | None, str, object]]) -> None:
@@ -207,23 +236,26 @@ class DeliveryHandler:
 
         self.db.group.run(lambda uow: None, write)
 
-    def _sent(self, uow, delivery: Delivery, job: _Job, reply: str) -> None:
+    def _sent(self, uow, delivery: Delivery, job: _Job, accepted: "_Accepted") -> None:
         now = self.clock.now()
+        reply, dsn = accepted.reply, accepted.dsn
         values = {"state": "sent", "sent_at": now, "attempts": job.attempts + 1, "last_error": None}
         on_time = None
         if job.due_at is not None:
-            on_time = now <= job.due_at
+            on_time = windows.on_time(now, job.due_at)
             values["on_time"] = on_time
+        if dsn is False:  # the relay offers no DSN: no report will quote the ENVID, only an MDN acknowledges
+            values["envelope_id"] = None
         uow.outbound.update(job.mail_id, **values)
         self._mark_message(uow, job, "sent")
         audit.record(uow, self.clock, f"{job.purpose}.sent", ref=job.reference, to=job.rcpt_to,
-                     attempts=job.attempts + 1, relay_reply=reply[:200], on_time=on_time)
+                     attempts=job.attempts + 1, relay_reply=reply[:200], on_time=on_time,
+                     **({} if dsn is None else {"dsn": "requested" if dsn else "not offered by the relay"}))
         if job.purpose == "request" and job.message_id is not None:
-            # Accepted by the contact point's side: one of the two acknowledgements that start the clock.
             uow.messages.update(job.message_id, state="sent")
             message = uow.messages.get(job.message_id)
-            acknowledged(uow, windows=self.windows, clock=self.clock, message=message, at=self.clock.now(),
-                         source="relay")
+            clocks.relay_accepted(uow, deadlines=self.deadlines, clock=self.clock, message=message,
+                                  mail_id=job.mail_id, at=now)
         self.transport.ack(uow, delivery)
         log.info("delivery: %s %s sent to %s", job.reference, job.purpose, job.rcpt_to)
 
@@ -231,7 +263,7 @@ class DeliveryHandler:
                 permanent: bool) -> None:
         now = self.clock.now()
         attempts = job.attempts + 1
-        give_up = permanent or now - job.created_at >= self.policy.max_age
+        give_up = self._gives_up(job, permanent, now)
         error = str(exc)[:500]
         if give_up:
             uow.outbound.update(job.mail_id, state="failed", attempts=attempts, last_error=error)

@@ -10,7 +10,8 @@ from email import quoprimime
 from store import UnitOfWork
 from store.vocabulary import Queue
 
-from crypto import StorageKey, compose
+from crypto import StorageKey
+from crypto.mime import compose
 
 from hub.clock import Clock
 from hub.transport.protocol import Transport
@@ -41,8 +42,10 @@ def mime_entity(reference: str, fields: list[tuple[str, str]], subject: str, bod
 
 def queue_mail(uow: UnitOfWork, *, transport: Transport, key: StorageKey, clock: Clock, message_id: int | None,
                purpose: str, rfc_message_id: str, mail_from: str, rcpt_to: str, data: bytes,
-               priority: int, due_at: datetime | None = None) -> int:
-    """Store one outgoing mail (sealed) and publish it to the outbound queue, in *uow*'s transaction.
+               priority: int, due_at: datetime | None = None, envelope_id: str | None = None,
+               held: bool = False) -> int:
+    """Store one outgoing mail (sealed) and publish it to the outbound queue, in *uow*'s transaction; a *held*
+    one (its recipient's key cannot be used) is stored and not published, until released.
 
     Idempotent per (message, purpose, recipient): a second call returns the row already there. Returns its id.
     """
@@ -54,8 +57,17 @@ def queue_mail(uow: UnitOfWork, *, transport: Transport, key: StorageKey, clock:
     blob_id = seal(uow, key, data, now=now, context=f"outbound:{rfc_message_id}")
     mail_id = uow.outbound.insert(
         message_id=message_id, purpose=purpose, rfc_message_id=rfc_message_id, mail_from=mail_from,
-        rcpt_to=rcpt_to, priority=priority, blob_id=blob_id, state="pending", attempts=0,
-        next_attempt_at=now, created_at=now, due_at=due_at,
+        rcpt_to=rcpt_to, priority=priority, blob_id=blob_id, state="held" if held else "pending", attempts=0,
+        next_attempt_at=now, created_at=now, due_at=due_at, envelope_id=envelope_id,
     )
-    transport.publish(uow, OUTBOUND_QUEUE, {"outbound_id": mail_id}, priority=priority)
+    if not held:
+        transport.publish(uow, OUTBOUND_QUEUE, {"outbound_id": mail_id}, priority=priority)
     return mail_id
+
+
+def release(uow: UnitOfWork, *, transport: Transport, key: StorageKey, clock: Clock, mail_id: int,
+            rfc_message_id: str, data: bytes, priority: int) -> None:
+    """A held mail goes out: its bytes (now usable) sealed in its row, the row pending and published."""
+    blob_id = seal(uow, key, data, now=clock.now(), context=f"outbound:{rfc_message_id}")
+    uow.outbound.update(mail_id, blob_id=blob_id, state="pending", next_attempt_at=clock.now())
+    transport.publish(uow, OUTBOUND_QUEUE, {"outbound_id": mail_id}, priority=priority)

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime, make_msgid
 
-from crypto import Gpg, KeyUnusable, StorageKey, compose
-from store import Message, UnitOfWork
+from crypto import Gpg, KeyUnusable, StorageKey
+from crypto.mime import compose
+from store import UnitOfWork
 
 from hub import audit, vault
 from hub.clock import Clock
-from hub.errors import PartnerError
+from hub.errors import DueRefused, PartnerError
 from .outbox import mime_entity, queue_mail
 from hub.transport.priorities import priority_of
 from hub.references import next_reference
-from hub.deadlines.schedule import steps
-from hub.settings import DeadlinesSection, Settings
+from hub.retention import items as retention
+from hub.deadlines import windows
+from hub.settings import Settings
 from hub.transport.protocol import Transport
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,21 @@ class Sent:
     reference: str
     held: bool
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Immediate:
+    """The director's demand for immediate communication (law Art. 6 §1 al. 2): its motivation, and the
+    director's signature over it when one is given (None: not signed)."""
+
+    motivation: str
+    signature: bytes | None = None
+
+
+def envelope_id(reference: str) -> str:
+    """The ENVID of a request's copy (RFC 3461): its reference and 128 random bits, so that only a DSN from
+    the mail path that carried it, which alone saw the envelope, can quote it."""
+    return f"{reference}.{secrets.token_hex(16).upper()}"
 
 
 def outer_headers(settings: Settings, to: str, message_id: str, reference: str, now: datetime) -> list[tuple[str, str]]:
@@ -53,18 +71,32 @@ def key_problem(gpg: Gpg, fingerprint: str, now: datetime) -> str | None:
 
 def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, clock: Clock,
                  transport: Transport, partner_name: str, urgency: str, subject: str, body: str,
-                 attachments: list[tuple[str, bytes]], due_at: datetime | None, actor: str = "operator") -> Sent:
-    """Record and queue one request; when the contact point's key cannot be used, hold it and raise an alert."""
+                 attachments: list[tuple[str, bytes]], due_at: datetime | None, actor: str = "operator",
+                 immediate: Immediate | None = None) -> Sent:
+    """Record and queue one request; when the contact point's key cannot be used, hold it and raise an alert.
+
+    A named *due_at* must lie in the future and within the urgency's legal window (windows.check_named,
+    DueRefused otherwise); a demand for immediate communication (law Art. 6 §1 al. 2) is FLASH and carries
+    the director's motivation, recorded in the audit log and stated in the request."""
     partner = uow.partners.by_name(partner_name)
     if partner is None:
         raise PartnerError(f"no partner named {partner_name!r}")
     now = clock.now()
+    if immediate is not None and (urgency != "FLASH" or not immediate.motivation.strip()):
+        raise DueRefused("a demand for immediate communication (law Art. 6 §1 al. 2) is FLASH and states "
+                                 "the director's motivation (--motivation)")
+    if due_at is not None:
+        due_at = windows.check_named(due_at, urgency=urgency, now=now, deadlines=settings.deadlines)
     reference = next_reference(uow, now)
     message_id = make_msgid(idstring=reference, domain=settings.hub.domain)
     headers = outer_headers(settings, partner.email, message_id, reference, now)[:4]
     fields = [("Urgency", urgency), ("Message-Kind", "request"), ("Request-Ref", reference)]
     if due_at is not None:
         fields.append(("Reply-By", due_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    if immediate is not None:
+        fields.append(("Immediate", "law Art. 6 §1 al. 2"))
+        body = f"Communication immédiate exigée (loi du 10.07.2006, art. 6 §1 al. 2). Motivation :\n" \
+               f"{immediate.motivation.strip()}\n\n{body}"
     entity = mime_entity(reference, fields, subject, body, attachments, headers)
     outer = outer_headers(settings, partner.email, message_id, reference, now)
     held_reason = key_problem(gpg, partner.fingerprint, now)
@@ -80,11 +112,18 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
         signature_digest=None, body_digest=hashlib.sha256(entity).hexdigest(), size=len(entity), encrypted=True,
         signer_fingerprint=settings.hub.key_fingerprint, mail_from=settings.hub.address, kind="request",
         urgency=urgency, urgency_source="protected", embargo=None, classification=None,
-        fields={"reply-by": {"value": due_at.isoformat() if due_at else None, "source": "operator"}}, links={},
+        fields={"reply-by": {"value": due_at.isoformat() if due_at else None, "source": "operator"},
+                **({"immediate": {"value": "law Art. 6 §1 al. 2", "source": "director"}} if immediate else {})},
+        links={},
         received_at=now, due_at=due_at, state="held" if held_reason else "queued", receipt_status="none",
         raw_blob_id=blob_id,
     )
-    audit.record(uow, clock, "request.created", actor=actor, ref=reference, partner=partner.name, urgency=urgency)
+    retention.register(uow, message_row, now)
+    audit.record(uow, clock, "request.created", actor=actor, ref=reference, partner=partner.name, urgency=urgency,
+                 due_at=due_at.isoformat() if due_at else None)
+    if immediate is not None:
+        audit.record(uow, clock, "request.immediate", actor=actor, ref=reference, basis="law Art. 6 §1 al. 2",
+                     motivation=immediate.motivation.strip(), signed=immediate.signature is not None)
     if held_reason:
         # Never in clear: the request waits for a usable key (partner update-key), and the duty officer is told.
         audit.record(uow, clock, "alert.request_held", ref=reference, partner=partner.name, key=partner.fingerprint,
@@ -93,7 +132,7 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
         return Sent(reference, True, held_reason)
     queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message_row, purpose="request",
                rfc_message_id=message_id, mail_from=settings.hub.address, rcpt_to=partner.email, data=data,
-               priority=priority_of(urgency))
+               priority=priority_of(urgency), envelope_id=envelope_id(reference))
     return Sent(reference, False)
 
 
@@ -103,7 +142,10 @@ def release_held(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
     partner = uow.partners.get(partner_id)
     released = []
     for message in uow.messages.held_for(partner_id):
-        entity = vault.unseal(key, uow.blobs.get(message.raw_blob_id), context=f"message:{message.reference}")
+        blob = uow.blobs.get(message.raw_blob_id)
+        if blob.wrapped_key is None:  # erased while it was held (retention): nothing is left to send
+            continue
+        entity = vault.unseal(key, blob, context=f"message:{message.reference}")
         outer = outer_headers(settings, partner.email, message.rfc_message_id, message.reference, clock.now())
         if key_problem(gpg, partner.fingerprint, clock.now()) is not None:
             continue
@@ -114,24 +156,7 @@ def release_held(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
         uow.messages.update(message.id, state="queued")
         queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message.id, purpose="request",
                    rfc_message_id=message.rfc_message_id, mail_from=settings.hub.address, rcpt_to=partner.email,
-                   data=data, priority=priority_of(message.urgency))
+                   data=data, priority=priority_of(message.urgency), envelope_id=envelope_id(message.reference))
         audit.record(uow, clock, "request.released", ref=message.reference, partner=partner.name)
         released.append(message.reference)
     return released
-
-
-def acknowledged(uow: UnitOfWork, *, windows: DeadlinesSection, clock: Clock, message: Message, at: datetime,
-                 source: str) -> None:
-    """The contact point's side acknowledged a request (relay 250 or its MDN): the first one starts the clock."""
-    audit.record(uow, clock, "request.acknowledged", ref=message.reference, source=source, at=at.isoformat())
-    if uow.deadlines.for_message(message.id) is not None:
-        return
-    d = windows
-    due_at = message.due_at or at + d.window(message.urgency)
-    uow.deadlines.add(**dict(
-        message_id=message.id, partner_id=message.partner_id, owed_by="partner", urgency=message.urgency,
-        started_at=at, started_by=source, due_at=due_at, state="open", reminders_sent=0,
-        next_action_at=steps(at, due_at, d.reminder_fractions, d.overdue_reminder_every, 0).at,
-    ))
-    uow.messages.update(message.id, due_at=due_at)
-    audit.record(uow, clock, "deadline.started", ref=message.reference, by=source, due_at=due_at.isoformat())

@@ -18,6 +18,10 @@ PARTNER_KINDS = (
 )
 # A member of the government asking OCAM for an evaluation (AR Art. 7): one month unless the request says.
 GOVERNMENT = "government"
+# How a partner's receipts travel (AR Art. 11 §7): encrypted to its key (the default), or signed only, for a
+# partner whose system must read them unencrypted.
+ENCRYPTED, SIGNED = "encrypted", "signed"
+RECEIPTS = (ENCRYPTED, SIGNED)
 
 
 def _normal_fingerprint(value: str) -> str:
@@ -57,11 +61,14 @@ def _holder(uow: UnitOfWork, gpg: Gpg, key: KeyInfo) -> str:
 
 
 def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, kind: str, email: str, key_data: bytes,
-        fingerprint: str | None = None) -> Partner:
-    """Register *name* with its contact address and bind the one key in *key_data*."""
+        fingerprint: str | None = None, receipts: str = ENCRYPTED, relay_is_own_server: bool = False) -> Partner:
+    """Register *name* with its contact address and bind the one key in *key_data*; its receipts travel
+    encrypted to that key unless *receipts* is "signed" (AR Art. 11 §7)."""
     email = email.strip().lower()
     if kind not in PARTNER_KINDS:
         raise PartnerError(f"unknown kind {kind!r}; one of: {', '.join(PARTNER_KINDS)}")
+    if receipts not in RECEIPTS:
+        raise PartnerError(f"receipts travel {' or '.join(RECEIPTS)}, not {receipts!r}")
     info = only_key(uow, gpg, key_data)
     if fingerprint and _normal_fingerprint(fingerprint) != info.fingerprint:
         raise PartnerError(f"fingerprint mismatch: the key is {info.fingerprint}, not {_normal_fingerprint(fingerprint)}")
@@ -81,10 +88,31 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, kind: str, email:
     gpg.import_keys(key_data)
     partner = uow.partners.add(Partner(
         name=name, kind=kind, email=email, fingerprint=info.fingerprint, key_created_at=info.created,
-        key_expires_at=info.expires, key_revoked=False, created_at=now, updated_at=now,
+        key_expires_at=info.expires, key_revoked=False, created_at=now, updated_at=now, receipts=receipts,
+        relay_is_own_server=relay_is_own_server,
     ))
     audit.record(uow, clock, "partner.added", actor="operator", partner=name, kind=kind, email=email,
-                 fingerprint=info.fingerprint)
+                 fingerprint=info.fingerprint, receipts=receipts, relay_is_own_server=relay_is_own_server)
+    return partner
+
+
+def set_properties(uow: UnitOfWork, clock: Clock, *, name: str, receipts: str | None = None,
+                   relay_is_own_server: bool | None = None) -> Partner:
+    """Change how *name*'s receipts travel (AR Art. 11 §7) and whether the relay is its own mail server, whose
+    250 then acknowledges OCAM's requests (AR Art. 11 §2); recorded."""
+    partner = uow.partners.by_name(name)
+    if partner is None:
+        raise PartnerError(f"no partner named {name!r}")
+    if receipts is not None and receipts not in RECEIPTS:
+        raise PartnerError(f"receipts travel {' or '.join(RECEIPTS)}, not {receipts!r}")
+    changed = {}
+    if receipts is not None and receipts != partner.receipts:
+        changed["receipts"] = partner.receipts = receipts
+    if relay_is_own_server is not None and relay_is_own_server != partner.relay_is_own_server:
+        changed["relay_is_own_server"] = partner.relay_is_own_server = relay_is_own_server
+    if changed:
+        partner.updated_at = clock.now()
+        audit.record(uow, clock, "partner.changed", actor="operator", partner=name, **changed)
     return partner
 
 

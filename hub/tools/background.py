@@ -51,9 +51,12 @@ class BackgroundHub:
         return self
 
     def stop(self) -> None:
+        if self._thread.ident is not None:  # started: a start cut short has its loop once ready (bounded wait)
+            self._ready.wait(30)
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(60)
+        if self._thread.ident is not None:
+            self._thread.join(60)
         self.hub.close()
         if self._error:
             raise self._error

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from crypto import Gpg, compose
+from crypto import Gpg
+from crypto.mime import compose
+from crypto.openpgp.gpg_process import stop_agent, system_binary
 from gateway.capture import CaptureRelay
 
 from hub import home as home_mod
@@ -131,7 +133,7 @@ def run_boundary_bench(scale: float = 1.0) -> str:
         return _render(cases, settings.gateway, scale)
     finally:
         for home in (tmp / "partner", tmp / "hub" / "gnupg"):
-            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+            stop_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -151,7 +153,7 @@ def _serve_pid(home: Path) -> int:
 
 
 def _render(cases: list[Case], gateway, scale: float) -> str:
-    gpg = subprocess.run(["gpg", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    gpg = subprocess.run([system_binary("gpg"), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     lines = [
         f"machine      {os.cpu_count()} cores, {_cpu_model()}; Python {platform.python_version()}; {gpg}",
         f"hub          passerelle serve (embedded, SQLite), default limits: header section {gateway.max_header_bytes} "

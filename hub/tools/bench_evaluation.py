@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from crypto import Gpg, StorageKey
+from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
@@ -23,13 +23,13 @@ from hub.settings import load
 from hub.transport.embedded import EmbeddedTransport
 
 
-def run_evaluation_bench(count: int, evaluations_sent: int) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="pbe"))
+def run_evaluation_bench(count: int, evaluations_sent: int, *, within: Path | None = None) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="pbe", dir=within))
     try:
         return _run(tmp, count, evaluations_sent)
     finally:
         for home in (tmp / "hub" / "gnupg", tmp / "keys"):
-            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+            stop_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

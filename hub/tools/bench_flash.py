@@ -6,12 +6,12 @@ import hashlib
 import shutil
 import smtplib
 import ssl
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from crypto import Gpg
+from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
@@ -26,13 +26,14 @@ from hub.settings import load
 from hub.transport.embedded import EmbeddedTransport
 
 
-def run_flash_bench(*, backlog: int, probes: int, amqp_url: str = "", workers: int = 1) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="pbflash"))
+def run_flash_bench(*, backlog: int, probes: int, amqp_url: str = "", workers: int = 1,
+                    within: Path | None = None) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="pbflash", dir=within))
     try:
         return _run(tmp, backlog, probes, amqp_url, workers if amqp_url else 0)
     finally:
         for home in (tmp / "hub" / "gnupg", tmp / "partner"):
-            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+            stop_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

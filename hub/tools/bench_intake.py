@@ -18,16 +18,20 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from crypto import Gpg, compose, pgpmime
+from crypto import Gpg
+from crypto.mime import compose, pgpmime
+from crypto.openpgp.gpg_process import stop_agent, system_binary
 from gateway.capture import CaptureRelay
 
 from hub import home as home_mod
-from hub.registry import partners
+from hub.registry import partners, recipients
+from hub.registry.recipients import OCAM_DUTY
 from hub.clock import SystemClock
 from hub.settings import load
 
@@ -59,6 +63,11 @@ class IntakeReport:
     workers: int = 0  # worker processes beside one gateway process (0: one embedded `serve --role all`)
     in_process: bool = True  # the hub's [crypto] in_process
     ceiling_in_process: float = 0.0  # the same pairs/s with the adapter's in-process path
+    duty_desk: bool = False  # one ocam-duty recipient registered: every message also gets an inbound copy
+    copies: int = 0  # inbound copies at the relay
+    elapsed_copies: float = 0.0
+    lat_copy: list[float] | None = None  # DATA sent -> the copy at the relay
+    checkpoints: dict[str, int] | None = None  # the audit log's checkpoints issued during the run, by reason
 
     @property
     def accept_rate(self) -> float:
@@ -70,7 +79,7 @@ class IntakeReport:
 
     def render(self) -> str:
         cpu = _cpu_model()
-        gpg = subprocess.run(["gpg", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        gpg = subprocess.run([system_binary("gpg"), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
         ms = lambda v: f"{v * 1000:.1f} ms"  # noqa: E731
         return "\n".join([
             f"machine      {os.cpu_count()} cores, {cpu}; Python {platform.python_version()}; {gpg}",
@@ -86,6 +95,10 @@ class IntakeReport:
             f"with receipt {self.receipts} receipts at the relay after {self.elapsed_receipts:.2f} s = {self.receipt_rate:.1f} msg/s",
             f"250 latency  p50 {ms(_pct(self.lat_250, 50))}  p99 {ms(_pct(self.lat_250, 99))}",
             f"receipt lat. p50 {ms(_pct(self.lat_receipt, 50))}  p99 {ms(_pct(self.lat_receipt, 99))}  (DATA sent -> receipt at relay)",
+            *([f"copies       {self.copies} inbound copies to the duty desk (signed, encrypted to its key) after "
+               f"{self.elapsed_copies:.2f} s; DATA sent -> copy at relay p50 {ms(_pct(self.lat_copy or [], 50))} "
+               f"p99 {ms(_pct(self.lat_copy or [], 99))}"] if self.duty_desk else
+              ["copies       none (no duty desk registered: --duty-desk adds one)"]),
             f"hub CPU      {1000 * self.hub_cpu[0] / max(self.accepted, 1):.1f} ms/msg in the hub process, "
             f"{1000 * self.hub_cpu[1] / max(self.accepted, 1):.1f} ms/msg in its gpg children, "
             f"{1000 * self.bench_cpu / max(self.accepted, 1):.1f} ms/msg in the load generator and relay",
@@ -95,6 +108,8 @@ class IntakeReport:
             "alone, in-process path)",
             f"efficiency   {_share(self.receipt_rate, self.ceiling)} of the gpg ceiling, "
             f"{_share(self.receipt_rate, self.ceiling_in_process)} of the in-process one",
+            "checkpoints  " + (", ".join(f"{n} {reason}" for reason, n in sorted(self.checkpoints.items()))
+                               if self.checkpoints else "none") + " (the audit log's, signed during the run)",
         ])
 
 
@@ -152,20 +167,21 @@ def _ceiling(gpg_hub: Gpg, hub_fpr: str, sample: bytes, threads: int, seconds: f
 
 def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: float,
                      store_url: str | None = None, amqp_url: str = "", workers: int = 1,
-                     in_process: bool = True) -> IntakeReport:
+                     in_process: bool = True, duty_desk: bool = False, within: Path | None = None) -> IntakeReport:
     """*amqp_url* empty: one embedded hub process; else one gateway and *workers* worker processes on RabbitMQ.
-    *in_process*: the hub's [crypto] in_process (false: every verify and sign through gpg)."""
-    tmp = Path(tempfile.mkdtemp(prefix="pbench"))
+    *in_process*: the hub's [crypto] in_process (false: every verify and sign through gpg). *duty_desk*: register
+    one ocam-duty recipient, so that every message is also copied to it (issue 15). *within*: where its
+    temporary home is made."""
+    tmp = Path(tempfile.mkdtemp(prefix="pbench", dir=within))
     try:
         report = _run(tmp, count, clients, size, timeout_seconds, store_url, amqp_url, workers if amqp_url else 0,
-                      in_process)
+                      in_process, duty_desk)
         report.store = "SQLite (WAL, synchronous=FULL) in the home" if not store_url else \
             f"PostgreSQL {_server_version(store_url)}"
         return report
     finally:
         for home in tmp.glob("*"):
-            subprocess.run(["gpgconf", "--homedir", str(home / "gnupg") if (home / "gnupg").exists() else str(home),
-                            "--kill", "gpg-agent"], capture_output=True)
+            stop_agent(home / "gnupg" if (home / "gnupg").exists() else home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -181,7 +197,8 @@ def _server_version(url: str) -> str:
 
 
 def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
-         store_url: str | None = None, amqp_url: str = "", workers: int = 0, in_process: bool = True) -> IntakeReport:
+         store_url: str | None = None, amqp_url: str = "", workers: int = 0, in_process: bool = True,
+         duty_desk: bool = False) -> IntakeReport:
     identity = home_mod.init(tmp / "hub", "ocam.test", store_url=store_url)
     if amqp_url:
         use_broker(tmp / "hub", amqp_url)
@@ -196,6 +213,11 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
     with db.unit_of_work() as uow:
         partners.add(uow, hub_gpg, SystemClock(), name="bench-police", kind="police", email=sender,
                      key_data=partner_gpg.export_public(partner_fpr))
+        if duty_desk:
+            desk_gpg = Gpg(tmp / "desk")
+            desk_fpr = desk_gpg.generate_key("Duty desk <duty@ocam.test>")
+            recipients.add(uow, hub_gpg, SystemClock(), name="duty-desk", type=OCAM_DUTY, email="duty@ocam.test",
+                           key_data=desk_gpg.export_public(desk_fpr), clearance="SECRET")
         uow.commit()
     db.dispose()
     messages = _presign(partner_gpg, partner_fpr, sender, identity.address, count, size)
@@ -242,19 +264,33 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
         for t in threads:
             t.join(timeout_seconds)
         elapsed_250 = time.monotonic() - start
-        captured = relay.wait_for(len(lat_250), timeout=max(1.0, timeout_seconds - elapsed_250))
+        expected = len(lat_250) * (2 if duty_desk else 1)
+        captured = relay.wait_for(expected, timeout=max(1.0, timeout_seconds - elapsed_250))
         cpu_after = cpu()
         hub_cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
         bench_cpu = _own_cpu() - bench_before
-        elapsed_receipts = (max(c.at for c in captured) - start) if captured else 0.0
-        lat_receipt = []
-        for c in captured:
-            ref = c.message.get("X-Passerelle-Reference")
-            if ref in sent_at:
-                lat_receipt.append(c.at - sent_at[ref])
-    return IntakeReport(count, clients, size, len(lat_250), refused[0], len(captured), elapsed_250,
+        receipts = [c for c in captured if sender in c.rcpt_tos]
+        copies = [c for c in captured if sender not in c.rcpt_tos]
+        elapsed_receipts = (max(c.at for c in receipts) - start) if receipts else 0.0
+        lat_receipt = [c.at - sent_at[ref] for c in receipts
+                       if (ref := c.message.get("X-Passerelle-Reference")) in sent_at]
+        # A copy names its reference in its (visible) Subject only: "Passerelle PSR-...".
+        lat_copy = [c.at - sent_at[ref] for c in copies if (ref := _subject_reference(c)) in sent_at]
+    db = Database(settings.database_url)
+    with db.reader() as uow:
+        checkpoints = dict(Counter(c.reason for c in uow.log.checkpoints()))
+    db.dispose()
+    return IntakeReport(count, clients, size, len(lat_250), refused[0], len(receipts), elapsed_250,
                         elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu,
-                        workers=workers, in_process=in_process, ceiling_in_process=ceiling_in_process)
+                        workers=workers, in_process=in_process, ceiling_in_process=ceiling_in_process,
+                        duty_desk=duty_desk, copies=len(copies),
+                        elapsed_copies=(max(c.at for c in copies) - start) if copies else 0.0, lat_copy=lat_copy,
+                        checkpoints=checkpoints)
+
+
+def _subject_reference(captured) -> str | None:
+    match = re.search(r"PSR-\d{4}-\d{6}", captured.message.get("Subject") or "")
+    return match.group(0) if match else None
 
 
 def use_broker(home: Path, url: str) -> None:
@@ -297,7 +333,8 @@ def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True, e
                                   stdout=subprocess.DEVNULL, stderr=log_file,
                                   env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower(),
                                        # the load generator is one client address: it may take every slot
-                                       "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000", **(env or {})})
+                                       "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000",
+                                       "PASSERELLE_METRICS__LISTEN": "", **(env or {})})
                  for role in roles]
     try:
         for _ in range(600):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import resource
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 import tracemalloc
@@ -15,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from crypto import Gpg, StorageKey
+from crypto.openpgp.gpg_process import stop_agent
 from store import Database, Deadline, Message, Partner
 
 from hub import home as home_mod
@@ -45,8 +45,8 @@ def _fill(db: Database, count: int) -> None:
                 next_action_at=T0 + timedelta(seconds=n * 864_000 // count)) for n in ids])
 
 
-def run_scheduler_bench(count: int) -> str:
-    tmp = Path(tempfile.mkdtemp(prefix="pbs"))
+def run_scheduler_bench(count: int, *, within: Path | None = None) -> str:
+    tmp = Path(tempfile.mkdtemp(prefix="pbs", dir=within))
     try:
         home_mod.init(tmp / "hub", "ocam.test")
         settings = load(tmp / "hub")
@@ -76,7 +76,7 @@ def run_scheduler_bench(count: int) -> str:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         db.dispose()
     finally:
-        subprocess.run(["gpgconf", "--homedir", str(tmp / "hub" / "gnupg"), "--kill", "gpg-agent"], capture_output=True)
+        stop_agent(tmp / "hub" / "gnupg")
         shutil.rmtree(tmp, ignore_errors=True)
     ms = lambda v: f"{v * 1000:.3f} ms"  # noqa: E731
     return "\n".join([

@@ -144,6 +144,14 @@ def encrypted_mail(key: Key, recipient_public: bytes, *, mode: str = "combined",
         if mode == "combined":
             args += ["--sign", "--digest-algo", digest, "--local-user", key.fingerprint]
         ciphertext = gpg(key.home, *args, data=entity, faked_time=key.faked_time)
+    return ciphertext_mail(ciphertext, sender=sender or key.email, to=to, subject=subject, headers=headers,
+                           message_id=message_id, crlf=crlf, mime_version=mime_version)
+
+
+def ciphertext_mail(ciphertext: bytes, *, sender: str, to: str = "hub@ocam.test", subject: str = "Test",
+                    headers: dict[str, str] | None = None, message_id: str | None = None, crlf: bool = True,
+                    mime_version: bool = True) -> bytes:
+    """PGP/MIME multipart/encrypted around armoured *ciphertext*, whatever it holds."""
     b = _boundary()
     ct = f'Content-Type: multipart/encrypted;\r\n protocol="application/pgp-encrypted";\r\n boundary="{b}"'
     mime = b"".join([
@@ -156,8 +164,7 @@ def encrypted_mail(key: Key, recipient_public: bytes, *, mode: str = "combined",
         b'Content-Description: OpenPGP encrypted message\r\nContent-Disposition: inline; filename="encrypted.asc"'
         b"\r\n\r\n", _crlf(ciphertext), f"\r\n--{b}--\r\n".encode(),
     ])
-    return _finish(_outer_headers(key.email, to, sender, subject, headers, message_id, mime_version),
-                   ct, mime, crlf)
+    return _finish(_outer_headers(None, to, sender, subject, headers, message_id, mime_version), ct, mime, crlf)
 
 
 def unsigned_mail(*, sender: str = "sender@example.org", to: str = "hub@ocam.test", subject: str = "Test",

@@ -1,5 +1,6 @@
 """`passerelle demo`: a fresh hub, four simulated support services sending real signed SMTP traffic, a
-capturing relay, an accelerated clock, and the dashboard in front. Quitting the dashboard stops it all."""
+capturing relay, an accelerated clock, and the dashboard in front. Quitting the dashboard, a stop signal
+or the terminal closing stops it all and removes the temporary home."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import random
 import shutil
 import smtplib
 import ssl
-import subprocess
 import tempfile
 import threading
 import time
@@ -16,18 +16,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import Callable
 
-from crypto import Gpg, compose
+from crypto import Gpg
+from crypto.mime import compose
+from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
 
+from hub.acts import statements
 from hub.embargo import holders
 from hub import home as home_mod
-from hub.registry import members, partners
+from hub.registry import members, partners, recipients
+from hub.registry.recipients import OCAM_DUTY
 from .background import BackgroundHub
 from hub.clock import SystemClock
 from hub.outbound.requests import send_request
 from hub.settings import load
+
+from .demo_stop import Interrupted, StopSignals, Terminal
 
 PARTNERS = (("police-fed", "police"), ("vsse", "intelligence"), ("customs", "customs"),
             ("foreign-affairs", "foreign-affairs"))
@@ -58,8 +65,8 @@ class _Sender:
 class Demo:
     """Everything the demo runs, started and stopped together."""
 
-    def __init__(self, *, speed: float, root: Path | None = None) -> None:
-        self.root = root or Path(tempfile.mkdtemp(prefix="pdemo"))
+    def __init__(self, *, speed: float, root: Path | None = None, within: Path | None = None) -> None:
+        self.root = root or Path(tempfile.mkdtemp(prefix="pdemo", dir=within))  # *within*: where it is made
         self.clock = AcceleratedClock(speed)
         self.stop = threading.Event()
         self.sent = 0
@@ -89,6 +96,8 @@ class Demo:
         self.hub = BackgroundHub(self.settings, relay=self.relay.address, clock=self.clock)
         self.hub.hub.scheduler_sleep = 1.0
         self.hub.start()
+        # The partners' mail servers report OCAM's requests delivered (RFC 3464): that starts their clocks.
+        self.relay.return_dsns(self._return_dsn)
         self.traffic = threading.Thread(target=self._traffic, name="demo-partners", daemon=True)
         self.traffic.start()
         return self.db
@@ -96,8 +105,9 @@ class Demo:
     MEMBERS = (("director", "director"), ("analyst-a", "analyst"), ("expert-b", "expert"))
 
     def _members(self, hub_gpg: Gpg) -> None:
-        """OCAM's director and two members, each with a key in their own home; the director designates
-        the analyst as holder of both embargo kinds (signed statements, as `holders add` does)."""
+        """OCAM's director and two members, each with a key in their own home, and the duty desk, which gets a
+        copy of every accepted message; the director designates the analyst as holder of both embargo kinds
+        (signed statements, as `holders add` does)."""
         homes = {}
         with self.db.unit_of_work() as uow:
             for name, role in self.MEMBERS:
@@ -106,6 +116,10 @@ class Demo:
                 fpr = gpg.generate_key(f"{name} <{email}>")
                 members.add(uow, hub_gpg, SystemClock(), name=name, role=role, email=email,
                             key_data=gpg.export_public(fpr), clearance="TOP-SECRET")
+            desk = Gpg(self.root / "duty-desk")
+            fpr = desk.generate_key("OCAM duty desk <duty@ocam.demo>")
+            recipients.add(uow, hub_gpg, SystemClock(), name="duty-desk", type=OCAM_DUTY, email="duty@ocam.demo",
+                           key_data=desk.export_public(fpr), clearance="SECRET")
             uow.commit()
         for kind in holders.KINDS:
             with self.db.unit_of_work() as uow:
@@ -113,7 +127,7 @@ class Demo:
                                          hub=self.settings.hub.address, now=self.clock.now())
                 boss = members.director(uow)
                 text = change.statement()
-                signature = holders.sign_with_home(self.root / "director", boss.fingerprint, text)
+                signature = statements.sign_with_home(self.root / "director", boss.fingerprint, text)
                 holders.apply(uow, hub_gpg, SystemClock(), statement=text, signature=signature,
                               hub=self.settings.hub.address)
                 uow.commit()
@@ -130,10 +144,8 @@ class Demo:
             relay.stop()
         if db is not None:
             db.dispose()
-        for path in [self.root / "hub" / "gnupg", *(self.root / s.name for s in getattr(self, "senders", [])),
-                     self.root / "stranger", *(self.root / name for name, _ in self.MEMBERS)]:
-            if path.exists():
-                subprocess.run(["gpgconf", "--homedir", str(path), "--kill", "gpg-agent"], capture_output=True)
+        for path in _gnupg_homes(self.root):  # every home made, also one a start cut short was making
+            stop_agent(path)
         shutil.rmtree(self.root, ignore_errors=True)
 
     # -- the simulated partners --------------------------------------------------------------
@@ -177,16 +189,28 @@ class Demo:
         raw = compose.sign_entity(sender.gpg, entity, sender.fingerprint, headers)
         if tamper:
             raw = raw.replace(b"Demo message", b"Forged message")
+        self._send(sender.email, raw)
+        self.sent += 1
+
+    def _send(self, mail_from: str, raw: bytes) -> None:
+        """One submission to the hub's gateway over STARTTLS (its own certificate, on loopback)."""
         tls = ssl.create_default_context()
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
         with smtplib.SMTP("127.0.0.1", self.hub.port, timeout=30) as client:
             client.starttls(context=tls)
             client.ehlo()
             try:
-                client.sendmail(sender.email, [self.settings.hub.address], raw)
+                client.sendmail(mail_from, [self.settings.hub.address], raw)
             except smtplib.SMTPDataError:
                 pass  # a refusal is part of the demo; the dashboard shows it
-        self.sent += 1
+
+    def _return_dsn(self, raw: bytes) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            self._send("", raw)
+        except (OSError, smtplib.SMTPException):
+            pass  # the hub is stopping
 
     def _ocam_request(self, partner: str, urgency: str) -> None:
         from hub.transport.embedded import EmbeddedTransport
@@ -214,3 +238,32 @@ class Demo:
                 .order_by(Deadline.due_at).limit(1))
         if ref:
             self._submit(sender, "response", "ROUTINE", request_ref=ref)
+
+
+def _gnupg_homes(root: Path) -> list[Path]:
+    """The GnuPG homes under *root*: the directories gpg has written a keyring or a secret key into."""
+    found = [root, *root.rglob("*")] if root.exists() else []
+    return [p for p in found if (p / "pubring.kbx").exists() or (p / "private-keys-v1.d").exists()]
+
+
+def run(speed: float, dashboard: Callable[[Database, Demo], object], *, within: Path | None = None) -> int:
+    """The demo with the app *dashboard* makes in front, until it is quit or a stop signal arrives; cleaned
+    up (threads stopped, gpg-agents stopped, temporary home removed, terminal settings put back) in every
+    case. Returns the exit status (StopSignals.status)."""
+    terminal = Terminal()
+    session = Demo(speed=speed, within=within)
+
+    def cleanup() -> None:
+        session.close()
+        terminal.restore()
+
+    with StopSignals(cleanup) as signals:
+        try:
+            db = session.start()
+            signals.app = dashboard(db, session)
+            signals.app.run()
+        except Interrupted:
+            pass
+        finally:
+            signals.finished()
+    return signals.status

@@ -6,7 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-GPG = "gpg"
+from crypto.openpgp.gpg_process import system_binary
+
 _BATCH = ("--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", "",
           "--no-random-seed-file", "--trust-model", "always")
 
@@ -33,7 +34,7 @@ def gpg(home: Path, *args: str, data: bytes = b"", faked_time: str | None = None
 def run(home: Path, *args: str, data: bytes = b"", faked_time: str | None = None,
         timeout: float = 60) -> subprocess.CompletedProcess:
     """gpg in batch mode on home, whatever its exit code (a check's refusal is an answer, not an error)."""
-    cmd = [GPG, "--homedir", str(home), *_BATCH]
+    cmd = [system_binary("gpg"), "--homedir", str(home), *_BATCH]
     if faked_time:
         cmd += ["--faked-system-time", faked_time, "--ignore-time-conflict"]
     return subprocess.run(cmd + list(args), input=data, capture_output=True, timeout=timeout)
@@ -55,9 +56,10 @@ def fingerprint_of(home: Path, email: str) -> str:
 
 
 def make_key(home: Path, email: str, *, name: str = "Test", algo: str = "ed25519", expire: str = "0",
-             signing_subkey: bool = False, faked_time: str | None = None) -> Key:
+             signing_subkey: bool = False, faked_time: str | None = None, encryption: bool = True) -> Key:
     """A new key pair in *home* (an empty 0700 directory). algo "ed25519" or "rsa3072"; signing_subkey: a
-    certify-only primary with a signing subkey."""
+    certify-only primary with a signing subkey; encryption: with an encryption subkey (without, nothing can be
+    encrypted to it)."""
     uid = f"{name} <{email}>"
     sign_algo, encr_algo = ("ed25519", "cv25519") if algo == "ed25519" else (algo, algo)
     t = {"faked_time": faked_time}
@@ -65,9 +67,6 @@ def make_key(home: Path, email: str, *, name: str = "Test", algo: str = "ed25519
     fpr = fingerprint_of(home, email)
     if signing_subkey:
         gpg(home, "--quick-add-key", fpr, sign_algo, "sign", expire, **t)
-    gpg(home, "--quick-add-key", fpr, encr_algo, "encr", expire, **t)
+    if encryption:
+        gpg(home, "--quick-add-key", fpr, encr_algo, "encr", expire, **t)
     return Key(home, fpr, email, gpg(home, "--armor", "--export", fpr), faked_time)
-
-
-def kill_agent(home: Path) -> None:
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, timeout=30)

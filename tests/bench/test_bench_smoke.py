@@ -18,6 +18,14 @@ def test_bench_intake_runs_and_reports_every_figure():
         assert label in result.output
 
 
+def test_bench_intake_with_a_duty_desk_reports_its_copies():
+    result = CliRunner().invoke(main, ["bench", "intake", "--messages", "20", "--clients", "2", "--size", "2000",
+                                       "--duty-desk"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"with receipt 20 receipts", result.output), result.output
+    assert re.search(r"copies\s+20 inbound copies to the duty desk .* p50 [\d.]+ ms", result.output), result.output
+
+
 def test_bench_scheduler_runs_and_reports_every_figure():
     result = CliRunner().invoke(main, ["bench", "scheduler", "--deadlines", "2000"])
     assert result.exit_code == 0, result.output

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crypto.gpg import Gpg
+from crypto.openpgp.gpg import Gpg
 from tests.support import keys
 
 INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "schleuder"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from crypto.errors import DecryptionFailed, InlinePgp, MalformedMime, Unsigned
-from crypto.gpg import Gpg
-from crypto.pgpmime import analyse, analyse_inner, first_text, payload_headers
+from crypto.openpgp.gpg import Gpg
+from crypto.mime.pgpmime import analyse, analyse_inner, first_text, payload_headers
 from tests.crypto.conftest import INTEROP
 
 MAILS = INTEROP / "mails"

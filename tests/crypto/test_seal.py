@@ -65,3 +65,22 @@ def test_key_file_readable_by_others_is_refused(tmp_path):
     with pytest.raises(SealError) as exc:
         StorageKey.load(path)
     assert "0600" in str(exc.value)
+
+
+def test_an_item_under_a_wrapping_key_opens_only_through_the_storage_key_that_wraps_it():
+    """Storage key -> wrapping key -> data key: the wrapped wrapping key alone opens nothing, another storage
+    key cannot unwrap it, and a tampered wrapped form is refused."""
+    key, other = StorageKey.generate(), StorageKey.generate()
+    period, wrapped = key.new_wrapping_key()
+    sealed = period.seal(b"renseignement", aad=b"message:PSR-2026-000001")
+    assert sealed.key_id == key.key_id and b"renseignement" not in sealed.ciphertext
+    assert key.wrapping_key(wrapped).unseal(sealed, aad=b"message:PSR-2026-000001") == b"renseignement"
+    with pytest.raises(SealError):
+        key.unseal(sealed, aad=b"message:PSR-2026-000001")  # the data key is not wrapped by the storage key
+    with pytest.raises(SealError):
+        other.wrapping_key(wrapped)
+    tampered = bytearray(wrapped)
+    tampered[3] ^= 1
+    with pytest.raises(SealError):
+        key.wrapping_key(bytes(tampered))
+    assert "secret" not in repr(period) and repr(period) == f"WrappingKey(under={key.key_id!r})"

@@ -16,7 +16,7 @@ def world(module_tmp):
     hub = keys.make_key(module_tmp, "hub@ocam.test")
     root = keys.short_home(module_tmp, "ck")
     checker = Checker(root, {k.email: (k.fingerprint, k.public) for k in (police, customs)}, (hub.fingerprint, hub.public),
-                      keys.gpg(hub.home, "--armor", "--export-secret-keys", hub.fingerprint))
+                      keys.gpg(hub.home, "--armor", "--export-secret-keys", hub.fingerprint), {police.email: police.home})
     yield checker, police, customs, hub
     checker.close()
 
@@ -49,9 +49,29 @@ def test_what_the_hub_must_not_accept_is_a_problem(world):
         assert checker.accepted(message).problem is not None, name
 
 
+def _encrypted_to(key, entity: bytes, hub) -> bytes:
+    """*entity* encrypted to *key* by the hub, as the hub sends a receipt (sign, then encrypt: RFC 3156 §6.1)."""
+    keys.gpg(hub.home, "--import", data=key.public)
+    ciphertext = keys.gpg(hub.home, "--armor", "--encrypt", "--recipient", key.fingerprint, data=entity)
+    return mail.ciphertext_mail(ciphertext, sender=hub.email, to=key.email)
+
+
 def test_a_receipt_must_be_signed_by_the_hub_and_name_its_reference(world):
     checker, police, customs, hub = world
     report = b"Content-Type: text/plain\r\n\r\nX-Passerelle-Reference: PSR-2026-000042\r\n"
-    assert checker.receipt(mail.signed_entity_mail(hub, report)) == ("PSR-2026-000042", None)
-    reference, problem = checker.receipt(mail.signed_entity_mail(police, report))
+    assert checker.receipt(mail.signed_entity_mail(hub, report), [customs.email]) == ("PSR-2026-000042", None)
+    reference, problem = checker.receipt(mail.signed_entity_mail(police, report), [customs.email])
+    assert problem is not None and "receipt signature" in problem
+
+
+def test_a_receipt_to_a_partner_whose_receipts_travel_encrypted_must_be_encrypted_to_it(world):
+    checker, police, customs, hub = world
+    report = b"Content-Type: text/plain\r\n\r\nX-Passerelle-Reference: PSR-2026-000043\r\n"
+    signed = mail.signed_entity_mail(hub, report, to=police.email)
+    assert checker.receipt(_encrypted_to(police, signed, hub), [police.email]) == ("PSR-2026-000043", None)
+    assert checker.receipt(signed, [police.email])[1] == "a receipt in clear to a partner whose receipts travel encrypted"
+    _reference, problem = checker.receipt(_encrypted_to(customs, signed, hub), [police.email])
+    assert problem is not None and "not decrypted by its partner" in problem
+    _reference, problem = checker.receipt(_encrypted_to(police, mail.signed_entity_mail(customs, report), hub),
+                                          [police.email])
     assert problem is not None and "receipt signature" in problem

@@ -98,3 +98,28 @@ def test_a_kept_session_answered_421_is_replaced_and_the_mail_sent_once():
         relay.close()
     finally:
         controller.stop()
+
+
+def test_dsn_is_asked_only_of_a_relay_that_offers_it():
+    """With an ENVID and a relay offering DSN (RFC 3461): RET=HDRS, the ENVID as xtext, NOTIFY=SUCCESS,FAILURE; a
+    relay that does not offer it gets no parameter (it would refuse them); without an ENVID, none either."""
+    from gateway.outbound import xtext
+
+    with CaptureRelay() as capture:
+        relay = _relay(capture)
+        relay.send("hub@ocam.test", "a@partner.test", MAIL, envelope_id="PSR-2026-000001.AB+=C")
+        assert relay.offers_dsn()
+        relay.send("hub@ocam.test", "a@partner.test", MAIL)
+        asked, plain = capture.messages
+        relay.close()
+    assert asked.option("ENVID") == "PSR-2026-000001.AB+=C" and asked.option("RET") == "HDRS"
+    assert asked.option("NOTIFY") == "SUCCESS,FAILURE" and (plain.mail_options, plain.rcpt_options) == ((), ())
+    assert xtext("a+b=c é") == "a+2Bb+3Dc+20+E9"
+    with CaptureRelay(offer_dsn=False) as capture:
+        relay = _relay(capture)
+        relay.send("hub@ocam.test", "a@partner.test", MAIL, envelope_id="PSR-2026-000001.AB")
+        assert not relay.offers_dsn()
+        (captured,) = capture.messages
+        relay.close()
+    assert (captured.mail_options, captured.rcpt_options) == ((), ())
+

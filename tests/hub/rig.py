@@ -9,16 +9,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
+from email.utils import parseaddr
 from pathlib import Path
 
-from crypto import Gpg, pgpmime
+from crypto import Gpg
+from crypto.mime import pgpmime
 from hub import home as home_mod
 from hub.registry import partners
 from hub.clock import SystemClock
 from hub.settings import Settings, load
 from store import Database
 from tests.support import mail, stores
-from tests.support.keys import TestKey, make_key
+from tests.support.keys import TestKey, made_for, make_key
+from tests.support.keys import gpg as run_gpg
 
 DOMAIN = "ocam.test"
 HUB = f"hub@{DOMAIN}"
@@ -63,8 +66,18 @@ def use_embedded(home: Path) -> None:
     path.write_text(f"{head}\n[transport]\n" + ("\n[" + rest[1] if len(rest) == 2 else ""))
 
 
+def no_metrics(home: Path) -> None:
+    """No Prometheus endpoint for a test home's `serve` processes (several run at once on one machine); the
+    metrics tests give theirs a free port."""
+    path = home / "passerelle.toml"
+    text = path.read_text()
+    assert 'listen = "127.0.0.1:9464"' in text, "init no longer writes the metrics endpoint"
+    path.write_text(text.replace('listen = "127.0.0.1:9464"', 'listen = ""'))
+
+
 def make_home(root: Path, *, store_url: str | None = None, **gateway) -> HubHome:
     identity = home_mod.init(root / "hub", DOMAIN, store_url=store_url or stores.home_store_url())
+    no_metrics(root / "hub")
     if os.environ.get("PASSERELLE_TEST_AMQP_URL"):  # PASSERELLE_TEST_TRANSPORT=amqp: see tests/conftest.py
         use_amqp(root / "hub", os.environ["PASSERELLE_TEST_AMQP_URL"])
     settings = load(root / "hub")
@@ -108,9 +121,22 @@ def reference_in(reply: str) -> str:
     return match.group(0)
 
 
+def decrypt_for(raw: bytes, to: str) -> bytes:
+    """What the contact point at *to* reads in a mail the hub encrypted to it: decrypted in its own GnuPG home (the
+    key the test made for that address)."""
+    errors = []
+    for key in made_for(parseaddr(to)[1]):
+        try:
+            return run_gpg(key.home, "--decrypt", data=raw)
+        except RuntimeError as exc:
+            errors.append(str(exc)[:200])
+    raise AssertionError(f"no key made for {to} decrypts this mail: {errors}")
+
+
 @dataclass
 class Receipt:
-    """A captured receipt, checked for its signature and read for its fields."""
+    """A captured receipt, decrypted (as its contact point would: receipts travel encrypted unless the partner
+    takes them signed only), checked for its signature and read for its fields."""
 
     raw: bytes
     message: Message
@@ -119,10 +145,16 @@ class Receipt:
     text: str
     signature_status: str
     signer: str | None
+    encrypted: bool = False
 
     @classmethod
     def read(cls, raw: bytes, hub_gpg: Gpg) -> "Receipt":
         envelope = pgpmime.analyse(raw)
+        encrypted = envelope.kind == "encrypted"
+        if encrypted:
+            inner = decrypt_for(raw, email.message_from_bytes(raw)["To"])
+            envelope = pgpmime.analyse_inner(inner)
+            assert envelope is not None, "an encrypted receipt holds a signed one (sign, then encrypt)"
         assert envelope.kind == "signed" and envelope.signed is not None
         check = hub_gpg.verify_detached(envelope.signed.signed_bytes, envelope.signed.signature)
         report = email.message_from_bytes(envelope.signed.signed_bytes)
@@ -138,7 +170,8 @@ class Receipt:
             for block in notification.get_payload():
                 fields.update({k: v for k, v in block.items()})
         text = human.get_payload(decode=True).decode("utf-8")
-        return cls(raw, email.message_from_bytes(raw), report, fields, text, check.status, check.primary_fingerprint)
+        return cls(raw, email.message_from_bytes(raw), report, fields, text, check.status, check.primary_fingerprint,
+                   encrypted)
 
     def due_at(self) -> datetime | None:
         value = self.fields["X-Passerelle-Due-At"]

@@ -21,12 +21,12 @@ def test_every_setting_is_documented_in_the_readme():
 def test_toml_then_environment(tmp_path, monkeypatch):
     """The home's TOML sets values; PASSERELLE_* variables override them; ISO durations parse."""
     (tmp_path / "passerelle.toml").write_text(
-        '[hub]\ndomain = "ocam.be"\n[deadlines]\nflash = "PT12H"\n[gateway]\nlisten = "127.0.0.1:2600"\n'
+        '[hub]\ndomain = "ocam.be"\n[deadlines]\noverdue_reminder_every = "PT12H"\n'
+        '[gateway]\nlisten = "127.0.0.1:2600"\n'
     )
     monkeypatch.setenv("PASSERELLE_GATEWAY__LISTEN", "127.0.0.1:2700")
     settings = load(tmp_path)
     assert settings.hub.address == "hub@ocam.be"
-    assert settings.deadlines.window("FLASH") == timedelta(hours=12)
-    assert settings.deadlines.window("NON-URGENT") == timedelta(days=30)
+    assert settings.deadlines.overdue_reminder_every == timedelta(hours=12)
     assert settings.gateway.listen == "127.0.0.1:2700"
     assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'passerelle.db'}"

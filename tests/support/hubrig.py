@@ -69,12 +69,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_process(home: Path, port: int, relay: str, **env: str) -> subprocess.Popen:
-    """A real `passerelle serve` process on *home*, listening on 127.0.0.1:*port* (waited for, bounded)."""
+def serve_process(home: Path, port: int, relay: str, *args: str, **env: str) -> subprocess.Popen:
+    """A real `passerelle serve` process on *home*, listening on 127.0.0.1:*port* (waited for, bounded); *args*
+    go to the command (e.g. --metrics-listen), *env* to its environment."""
     environment = {**os.environ, "PASSERELLE_DELIVERY__RETRY_SCHEDULE_SECONDS": "[0.5]", **env}
     process = subprocess.Popen(
         [sys.executable, "-m", "hub", "serve", "--home", str(home), "--listen", f"127.0.0.1:{port}",
-         "--relay", relay], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment,
+         "--relay", relay, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment,
     )
     for _ in range(300):
         try:

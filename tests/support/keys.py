@@ -9,13 +9,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from crypto.openpgp.gpg_process import stop_agent
 from hub.tools import gpg_cli
-from hub.tools.gpg_cli import gpg, kill_agent
+from hub.tools.gpg_cli import gpg
 
-__all__ = ["TestKey", "cleanup", "cleanup_all", "expired_key", "gpg", "kill_agent", "make_key", "revoke",
-           "short_home", "sign_detached"]
+__all__ = ["TestKey", "cleanup", "cleanup_all", "expired_key", "gpg", "made_for", "make_key", "revoke", "short_home",
+           "sign_detached"]
 
 _HOMES: list[Path] = []  # every home made here: their agents are killed at exit
+_BY_EMAIL: dict[str, list["TestKey"]] = {}  # every key made here, by address, newest last
 _MAX_HOME = 70  # gpg-agent socket paths must stay under ~100 characters
 
 
@@ -35,11 +37,19 @@ def short_home(tmp: Path, prefix: str = "pg") -> Path:
 
 
 def make_key(tmp: Path, email: str, *, name: str = "Test", algo: str = "ed25519", expire: str = "0",
-             signing_subkey: bool = False, faked_time: str | None = None) -> TestKey:
-    """A new key pair in its own home. algo "ed25519" or "rsa3072"; signing_subkey: certify-only primary."""
-    key = gpg_cli.make_key(short_home(tmp), email, name=name, algo=algo, expire=expire,
-                           signing_subkey=signing_subkey, faked_time=faked_time)
-    return TestKey(**dataclasses.asdict(key))
+             signing_subkey: bool = False, faked_time: str | None = None, encryption: bool = True) -> TestKey:
+    """A new key pair in its own home. algo "ed25519" or "rsa3072"; signing_subkey: certify-only primary;
+    encryption: with an encryption subkey (without, nothing can be encrypted to it)."""
+    made = gpg_cli.make_key(short_home(tmp), email, name=name, algo=algo, expire=expire,
+                            signing_subkey=signing_subkey, faked_time=faked_time, encryption=encryption)
+    key = TestKey(**dataclasses.asdict(made))
+    _BY_EMAIL.setdefault(email.lower(), []).append(key)
+    return key
+
+
+def made_for(email: str) -> list[TestKey]:
+    """The keys made here for *email*, newest first (a test's partner keys, to read what the hub sent them)."""
+    return list(reversed(_BY_EMAIL.get(email.lower(), [])))
 
 
 def expired_key(tmp: Path, email: str) -> TestKey:
@@ -64,7 +74,7 @@ def sign_detached(key: TestKey, data: bytes, *, digest: str = "SHA256") -> bytes
 
 def cleanup(key: TestKey) -> None:
     """Stop the key's gpg-agent and remove its home."""
-    kill_agent(key.home)
+    stop_agent(key.home)
     shutil.rmtree(key.home, ignore_errors=True)
 
 
@@ -74,6 +84,6 @@ def cleanup_all() -> None:
     while _HOMES:
         home = _HOMES.pop()
         if home.exists():
-            kill_agent(home)
+            stop_agent(home)
             if str(home).startswith("/tmp/pg"):
                 shutil.rmtree(home, ignore_errors=True)

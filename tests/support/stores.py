@@ -68,3 +68,23 @@ def drop_since(mark: int) -> None:
     """Drop the databases made since ``len(created)`` was *mark*."""
     while len(created) > mark:
         postgres.shared().drop_database(created.pop())
+
+
+def copy_store(url: str, directory: Path) -> str:
+    """A copy of the (idle) store at *url*: an SQLite file in *directory* (the backup API), or a PG database made
+    from it as a template (nobody may be connected to it)."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        target = directory / "passerelle.db"
+        source = sqlite3.connect(url.removeprefix("sqlite:///"))
+        copy = sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            source.close()
+            copy.close()
+        return f"sqlite:///{target}"
+    name = f"t{os.getpid()}_{next(_names)}"
+    created.append(name)
+    return postgres.shared().create_database(name, template=url.rsplit("/", 1)[1])

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from store import AuditEvent, Database, Deadline, Heartbeat, Message, OutboundMail, Partner, QueueItem, SealedBlob, upgrade
+from store import (
+    AuditEvent, Database, Deadline, EmbargoDecision, EmbargoItem, Heartbeat, HolderListVersion, Message, OutboundMail,
+    Partner, QueueItem, SealedBlob, upgrade,
+)
 
 NOW = datetime(2026, 11, 23, 10, 0, 30, tzinfo=timezone.utc)  # 11:00:30 in Brussels
 CANARY = "CANARY-BODY-7f3a"  # sealed bytes of every message: it must never reach the screen
@@ -23,6 +26,9 @@ MESSAGES = (
 )
 # (message, due in) for the open clocks, OCAM owing the answer
 DEADLINES = ((1, timedelta(hours=-3)), (2, timedelta(minutes=45)), (3, timedelta(days=9)), (6, timedelta(hours=23)))
+# Beyond the six: an embargoed message from foreign-affairs (the longest partner name of the demo), and OCAM's
+# request to it, its clock owed by the partner.
+EMBARGOED, REQUEST = "PSR-2026-000007", "PSR-2026-000008"
 # intake.accepted per minute, oldest first: the sparkline's shape
 INTAKE = (0, 1, 0, 0, 2, 3, 1, 0, 0, 0, 1, 4, 6, 2, 0, 0, 1, 0, 0, 0, 2, 2, 1, 0, 0, 0, 5, 3, 1, 2)
 
@@ -32,8 +38,7 @@ def _events() -> list[dict]:
 
     def add(at: datetime, action: str, ref: str | None = None, **detail) -> None:
         n = len(events)
-        events.append(dict(at=at, actor="hub", action=action, message_ref=ref, detail=detail,
-                           prev_digest=f"{n:064x}", digest=f"{n + 1:064x}"))
+        events.append(dict(at=at, actor="hub", action=action, message_ref=ref, detail=detail, seq=n))
 
     start = NOW.replace(second=0) - timedelta(minutes=len(INTAKE) - 1)
     for minute, count in enumerate(INTAKE):
@@ -63,6 +68,9 @@ def build(directory: Path) -> Database:
                  key_created_at=t0, key_expires_at=None, key_revoked=False, created_at=t0, updated_at=t0),
             dict(name="vsse", kind="intelligence", email="spoc@vsse.test", fingerprint="B2" * 20,
                  key_created_at=t0, key_expires_at=NOW + timedelta(days=12), key_revoked=False, created_at=t0,
+                 updated_at=t0),
+            dict(name="foreign-affairs", kind="foreign-affairs", email="spoc@diplomatie.test", fingerprint="C3" * 20,
+                 key_created_at=t0, key_expires_at=NOW + timedelta(days=400), key_revoked=False, created_at=t0,
                  updated_at=t0)])
         # The sealed bytes hold the canary in clear here on purpose: whatever leaks them would show it.
         c.execute(insert(SealedBlob), [dict(key_id="k", wrapped_key=b"w", nonce=b"n",
@@ -73,10 +81,37 @@ def build(directory: Path) -> Database:
             urgency_source="protected", fields={}, links={}, received_at=NOW - timedelta(minutes=ago, seconds=10),
             state="processed", receipt_status="sent" if i % 2 else "queued", raw_blob_id=1)
             for i, (ref, partner, urgency, kind, ago) in enumerate(MESSAGES, start=1)])
+        c.execute(insert(Message), [
+            dict(reference=EMBARGOED, direction="inbound", partner_id=3, rfc_message_id=f"<{EMBARGOED}@partner.test>",
+                 body_digest="7" * 64, size=3000, encrypted=True, mail_from="spoc@diplomatie.test", kind="spontaneous",
+                 urgency="NON-URGENT", urgency_source="protected", embargo="foreign", fields={}, links={},
+                 received_at=NOW - timedelta(minutes=15), state="processed", receipt_status="sent", raw_blob_id=None),
+            dict(reference=REQUEST, direction="outbound", partner_id=3, rfc_message_id=f"<{REQUEST}@ocam.test>",
+                 body_digest="8" * 64, size=1500, encrypted=True, mail_from="hub@ocam.test", kind="request",
+                 urgency="URGENT", urgency_source="protected", embargo=None, fields={}, links={},
+                 received_at=NOW - timedelta(hours=4), state="sent", receipt_status="none", raw_blob_id=1)])
+        c.execute(insert(HolderListVersion), [dict(
+            kind=kind, version=version, holders=[{"name": n, "fingerprint": f"{i:040X}"} for i, n in enumerate(names)],
+            change="add", subject=added, statement="statement", signature="signature",
+            signer_fingerprint="D4" * 20, signed_by="director", changed_at=NOW - timedelta(days=40 - version))
+            for kind, version, added, names in (("judicial", 1, "director", ["director"]),
+                                                ("foreign", 1, "director", ["director"]),
+                                                ("foreign", 2, "analyst-lambert", ["analyst-lambert", "director"]))])
+        c.execute(insert(EmbargoItem), [dict(
+            message_id=7, kind="foreign", holder_version=2, holders=[{"name": "analyst-lambert"}, {"name": "director"}],
+            ciphertext=CANARY.encode(), content_digest="9" * 64, sealed_at=NOW - timedelta(minutes=15),
+            resealed_at=NOW - timedelta(minutes=5), resealed_by="director")])
+        c.execute(insert(EmbargoDecision), [dict(
+            message_id=7, integrate="yes", consent="no", recipients=[], statement="statement",
+            statement_digest="a" * 64, director_signature="signature", director_fingerprint="D4" * 20,
+            state="pending", created_at=NOW - timedelta(minutes=3), superseded=False)])
         c.execute(insert(Deadline), [dict(
             message_id=m, partner_id=MESSAGES[m - 1][1], owed_by="ocam", urgency=MESSAGES[m - 1][2],
             started_at=NOW - timedelta(minutes=MESSAGES[m - 1][4]), started_by="receipt", due_at=NOW + due,
-            state="open", reminders_sent=0, next_action_at=NOW + due) for m, due in DEADLINES])
+            state="open", reminders_sent=0, next_action_at=NOW + due) for m, due in DEADLINES]
+            + [dict(message_id=8, partner_id=3, owed_by="partner", urgency="URGENT", started_at=NOW - timedelta(hours=4),
+                    started_by="relay", due_at=NOW + timedelta(days=2, hours=20), state="open", reminders_sent=0,
+                    next_action_at=NOW + timedelta(days=1))])
         c.execute(insert(OutboundMail), [dict(
             message_id=3, purpose="receipt", rfc_message_id="<r3@ocam.test>", mail_from="", rcpt_to="spoc@vsse.test",
             priority=1, blob_id=1, state="failed", attempts=3, last_error="550 5.1.1 mailbox unavailable",

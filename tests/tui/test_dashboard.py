@@ -21,6 +21,12 @@ def _rows(table: DataTable) -> list[list[str]]:
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+def _records(table: DataTable) -> list[dict[str, str]]:
+    """Each row as {column label: cell}: what the screen shows, whichever columns its width keeps."""
+    labels = [str(c.label) for c in table.ordered_columns]
+    return [dict(zip(labels, row)) for row in _rows(table)]
+
+
 def test_left_before_a_due_time():
     now = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
     assert left(now + timedelta(hours=2, minutes=5), now) == "02:05:00"
@@ -57,15 +63,15 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
             screen = app.export_screenshot()  # the overview: summary, rates, health, queues, alerts
             await pilot.press("d")
             await pilot.pause(0.3)
-            deadlines = _rows(app.query_one("#deadline-table", DataTable))
+            deadlines = _records(app.query_one("#deadline-table", DataTable))
             screen += app.export_screenshot()
             await pilot.press("slash", *"flash", "enter")
             await pilot.pause(0.4)
-            filtered = _rows(app.query_one("#deadline-table", DataTable))
+            filtered = _records(app.query_one("#deadline-table", DataTable))
             await pilot.press("slash", *["backspace"] * 5, "enter")
             await pilot.press("t")
             await pilot.pause(0.2)
-            traffic = _rows(app.query_one("#traffic-table", DataTable))
+            traffic = _records(app.query_one("#traffic-table", DataTable))
             table = app.query_one("#traffic-table", DataTable)
             table.move_cursor(row=table.row_count - 1)
             await pilot.pause(0.4)
@@ -73,7 +79,7 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
             screen += app.export_screenshot()
             await pilot.press("p")
             await pilot.pause(0.2)
-            contacts = _rows(app.query_one("#partner-table", DataTable))
+            contacts = _records(app.query_one("#partner-table", DataTable))
             screen += app.export_screenshot()
             await pilot.press("q")
         return queues, alerts, summary, deadlines, screen, traffic, contacts, detail, filtered, health, intake
@@ -82,12 +88,16 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
     db.dispose()
     assert "messages 2" in summary and "FLASH 1" in summary and "failed 1" in summary
     assert any(row[1] == "delivery_failed" for row in alerts)
-    assert deadlines[0][2] == reference and deadlines[0][0].startswith("OVERDUE")
-    assert [row[5] for row in deadlines] == ["FLASH", "ROUTINE"]
-    assert [row[5] for row in filtered] == ["FLASH"]  # the filter by urgency
-    assert [row[0] for row in traffic][-1] == reference and traffic[-1][4] == "FLASH"
-    assert traffic[-1][5] == "protected" and sorted(row[8] for row in traffic) == ["failed", "sent"]
-    assert contacts == [["police-fed", "police", key.fingerprint[-16:], "never", contacts[0][4], "-"]]
+    assert deadlines[0]["reference"] == reference and deadlines[0]["left"].startswith("OVERDUE")
+    assert [row["urgency"] for row in deadlines] == ["FLASH", "ROUTINE"]
+    assert [row["urgency"] for row in filtered] == ["FLASH"]  # the filter by urgency
+    # 80 columns: what the officer acts on stays (state, receipt, time), the absolute due time and the source go.
+    assert list(deadlines[0]) == ["left", "reference", "partner", "owed by", "urgency"]
+    assert list(traffic[0]) == ["reference", "dir", "partner", "urgency", "state", "receipt", "at"]
+    assert [row["reference"] for row in traffic][-1] == reference and traffic[-1]["urgency"] == "FLASH"
+    assert sorted(row["receipt"] for row in traffic) == ["failed", "sent"]
+    assert contacts == [{"partner": "police-fed", "kind": "police", "expires": "never",
+                         "last message": contacts[0]["last message"], "on time": "-"}]
     assert detail.startswith(reference) and "intake.accepted" in detail and "receipt" in detail
     # The hub's last beats (it stopped), two days old by the dashboard's clock; no rates in the last half hour.
     assert [line.split()[0] for line in health.splitlines()] == ["gateway", "store", "gpg", "relay", "scheduler"]

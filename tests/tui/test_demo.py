@@ -24,19 +24,21 @@ def _read(fd: int, seconds: float) -> bytes:
 
 
 def test_demo_runs_and_quits_cleanly(short_tmp):
-    # The demo's temporary home goes in a directory of this test's own (TMPDIR), so demos run by other
-    # processes on the machine cannot make the check below pass or fail. (Short: gpg-agent's socket
-    # lives in the home, and a socket path is limited to 107 bytes.)
-    private = short_tmp
+    # The demo's temporary home goes where --home says, a directory of this test's own, so demos run by other
+    # processes on the machine cannot make the check below pass or fail; not in TMPDIR. (Short: gpg-agent's
+    # socket lives in the home, and a socket path is limited to 107 bytes.)
+    private, elsewhere = short_tmp / "d", short_tmp / "t"
+    elsewhere.mkdir()
     master, slave = pty.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30", "TMPDIR": str(private)}
-    process = subprocess.Popen([sys.executable, "-m", "hub", "demo"], stdin=slave, stdout=slave, stderr=slave,
-                               env=env, close_fds=True)
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30", "TMPDIR": str(elsewhere)}
+    process = subprocess.Popen([sys.executable, "-m", "hub", "demo", "--home", str(private)], stdin=slave,
+                               stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)
     try:
         screen = _read(master, 15)
-        assert b"Passerelle" in screen and b"Deadlines" in screen
-        assert list(private.glob("pdemo*")), "the demo's home is not where the test looks"
+        assert b"Passerelle" in screen and b"eadlines" in screen  # the tab, its key (D) underlined
+        assert list(private.glob("pdemo*")), "the demo's home is not where --home says"
+        assert not list(elsewhere.glob("pdemo*"))
         os.write(master, b"q")
         _read(master, 2)
         assert process.wait(30) == 0

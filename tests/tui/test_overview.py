@@ -21,7 +21,7 @@ from tui.widgets.health import judge
 
 
 def _event(n: int, at, action: str) -> dict:
-    return dict(at=at, actor="hub", action=action, message_ref=None, detail={}, prev_digest="t", digest=f"t{n:063x}")
+    return dict(at=at, actor="hub", action=action, message_ref=None, detail={}, seq=1_000_000 + n)  # after the scene's
 
 
 def _figures(app, series: str) -> str:

@@ -51,14 +51,14 @@ def _stale(b: Beat, now: datetime) -> bool:
     return (now - b.beat_at).total_seconds() > STALE_AFTER * b.every_seconds
 
 
-def _one(name: str, b: Beat, now: datetime, who: str) -> Shown:
-    seconds = (now - b.beat_at).total_seconds()
+def _one(name: str, b: Beat, now: datetime, who: str, speed: float) -> Shown:
+    seconds = (now - b.beat_at).total_seconds() / speed
     if _stale(b, now):
         return Shown(name, "NO HEARTBEAT", age(seconds), f"{who}last said: {b.state}, {b.detail}")
     return Shown(name, b.state.upper(), age(seconds), f"{who}{b.detail}")
 
 
-def judge(beats: list[Beat], now: datetime) -> list[Shown]:
+def judge(beats: list[Beat], now: datetime, *, speed: float = 1.0) -> list[Shown]:
     """What the officer sees: each process's word for each component, unless its beat has gone stale.
 
     One process (the embedded hub): one line per component, in a fixed order, as it has always been.
@@ -70,6 +70,9 @@ def judge(beats: list[Beat], now: datetime) -> list[Shown]:
       are well share one line per state ("OK ×3" with their names and the age of the oldest beat; a lone
       one keeps its own detail), so the leading scheduler and the one standing by read apart.
     The scheduler (and any other component) comes after the four of the embedded hub.
+
+    Ages are real time: with a clock running *speed* times faster (the demo's), a beat 2 hours old by that
+    clock was written 5 seconds ago. Staleness is judged in the clock's own time, as the beats were written.
     """
     processes = {b.process for b in beats}
     several = len(processes) > 1
@@ -87,7 +90,8 @@ def judge(beats: list[Beat], now: datetime) -> list[Shown]:
         mine = [b for b in beats if b.process == process]
         newest = max(b.beat_at for b in mine)
         ran = ", ".join(name for name in order if any(b.component == name for b in mine))
-        shown.append(Shown("process", "NO HEARTBEAT", age((now - newest).total_seconds()), f"{process}: {ran}"))
+        shown.append(Shown("process", "NO HEARTBEAT", age((now - newest).total_seconds() / speed),
+                           f"{process}: {ran}"))
     for name in order:
         rows = sorted(by_name.get(name, []), key=lambda b: b.process)
         if not rows:
@@ -96,16 +100,16 @@ def judge(beats: list[Beat], now: datetime) -> list[Shown]:
         live = [b for b in rows if b.process not in silent]
         if not live:  # nobody runs it any more: the last word it had
             last = max(rows, key=lambda b: b.beat_at)
-            shown.append(_one(name, last, now, who(last)))
+            shown.append(_one(name, last, now, who(last), speed))
             continue
-        each = [(b, _one(name, b, now, who(b))) for b in live]
+        each = [(b, _one(name, b, now, who(b), speed)) for b in live]
         shown += [s for _, s in each if s.state not in WELL]
         for state in WELL:
             group = [(b, s) for b, s in each if s.state == state]
             if len(group) == 1:
                 shown.append(group[0][1])
             elif group:
-                oldest = max((now - b.beat_at).total_seconds() for b, _ in group)
+                oldest = max((now - b.beat_at).total_seconds() for b, _ in group) / speed
                 shown.append(Shown(name, f"{state} ×{len(group)}", age(oldest), ", ".join(b.process for b, _ in group)))
     return shown
 

@@ -15,6 +15,8 @@ from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
 
+from crypto.openpgp.gpg_process import stop_agent
+
 from .. import gpg_cli
 
 _BLANK = re.compile(rb"\r?\n\r?\n")
@@ -103,10 +105,13 @@ class Checker:
     (receipts), one holding the hub's secret keys (a session key, nothing verified there)."""
 
     def __init__(self, root: Path, partners: dict[str, tuple[str, bytes]], hub: tuple[str, bytes],
-                 hub_secret: bytes) -> None:
-        """*partners*: address -> (primary fingerprint, public key); *hub*: (fingerprint, public key)."""
+                 hub_secret: bytes, receivers: dict[str, Path] | None = None) -> None:
+        """*partners*: address -> (primary fingerprint, public key); *hub*: (fingerprint, public key);
+        *receivers*: address -> the partner's own home (its secret key), for the partners whose receipts travel
+        encrypted to them (AR Art. 11 §7); the others' travel signed only."""
         self.root = root
         self.partners = {address.lower(): fpr for address, (fpr, _key) in partners.items()}
+        self.receivers = {address.lower(): home for address, home in (receivers or {}).items()}
         self.hub_fingerprint = hub[0]
         self.homes = {address.lower(): self._home(f"p{i}", key) for i, (address, (_f, key)) in enumerate(partners.items())}
         self.hub_home = self._home("h", hub[1])
@@ -120,7 +125,7 @@ class Checker:
 
     def close(self) -> None:
         for home in [*self.homes.values(), self.hub_home, self.secret_home]:
-            gpg_cli.kill_agent(home)
+            stop_agent(home)
 
     def _verify(self, home: Path, data: bytes, signature: bytes) -> tuple[str | None, str | None, str]:
         """(primary fingerprint, identity, gpg's words) of a good signature in *home*, else (None, None, words)."""
@@ -181,15 +186,24 @@ class Checker:
         signer, identity, words = _good(out.returncode, status, out.stderr)
         return out.stdout, signer, identity, words
 
-    def receipt(self, raw: bytes) -> tuple[str | None, str | None]:
+    def receipt(self, raw: bytes, to: list[str]) -> tuple[str | None, str | None]:
         """(the reference a receipt's signed part names, problem): signed by the hub, checked in a home holding
-        only the hub's public key."""
+        only the hub's public key; to a receiver (*to*, the RCPT addresses), encrypted to it and opened in its own
+        home, never in clear."""
+        receiver = next((self.receivers[a.lower()] for a in to if a.lower() in self.receivers), None)
         try:
             kind, data, signature = pgp_parts(raw)
+            if receiver is not None:
+                if kind != "encrypted":
+                    return None, "a receipt in clear to a partner whose receipts travel encrypted"
+                out = gpg_cli.run(receiver, "--status-fd", "2", "--decrypt", data=data)
+                if out.returncode != 0:
+                    return None, f"receipt not decrypted by its partner: rc {out.returncode}"
+                kind, data, signature = pgp_parts(out.stdout)
         except Unreadable as exc:
             return None, f"receipt not readable: {exc}"
         if kind != "signed":
-            return None, "receipt is not multipart/signed"
+            return None, "receipt is not multipart/signed" + (" inside its encryption" if receiver else "")
         signer, _identity, words = self._verify(self.hub_home, data, signature)
         found = re.search(rb"X-Passerelle-Reference: (PSR-\d{4}-\d{6})", data)
         if signer != self.hub_fingerprint:

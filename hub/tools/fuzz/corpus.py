@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from crypto.openpgp.gpg_process import stop_agent
+
 from .. import client_mail, gpg_cli
 
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "interop" / "schleuder"
@@ -102,7 +104,7 @@ class Corpus:
         for path in [home, *home.rglob("*")]:
             path.chmod(0o700 if path.is_dir() else 0o600)
         self.hub_secrets.append(gpg_cli.gpg(home, "--armor", "--export-secret-keys", SCHLEUDER_FPR))
-        gpg_cli.kill_agent(home)
+        stop_agent(home)
         for name, mail_from, rcpt in SAMPLES:
             self.samples.append(Seed(_sample(samples, name), mail_from, rcpt, name, fresh=False))
 

@@ -229,7 +229,8 @@ def splice(rng, raw, ctx):
         return raw[:s] + other[os_:oe] + raw[e:], way
     a_parts, b_parts = parts(raw), parts(other)
     if way == "signed-part-swapped" and a_parts and b_parts:
-        (h, _b, e), (oh, _ob, oe) = a_parts[0], b_parts[0]
+        h, _body, e = a_parts[0]
+        oh, _other_body, oe = b_parts[0]
         return raw[:h] + other[oh:oe] + raw[e:], way
     closes = [d for d in delimiters(raw) if d[3]]
     if closes:

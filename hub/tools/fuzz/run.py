@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from crypto import Gpg
+from crypto.openpgp.gpg_process import stop_agent, system_binary
 from gateway.capture import CaptureRelay
 from store import Database
 
@@ -79,7 +80,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
 
     def render(self) -> str:
-        gpg = subprocess.run(["gpg", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        gpg = subprocess.run([system_binary("gpg"), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
         mib = lambda n: f"{n / 2**20:.1f} MiB"  # noqa: E731
         lines = [
             f"machine      {os.cpu_count()} cores, {_cpu_model()}; Python {platform.python_version()}; {gpg}",
@@ -277,17 +278,18 @@ class _Run:
 
 def run(seconds: float, seed: int, *, clients: int = 1, samples: Path | None = DEFAULT_SAMPLES,
         cases: Iterable[int] | None = None, rss_bound: int = RSS_BOUND, max_cases: int | None = None,
-        in_process: bool = True) -> Report:
-    """Fuzz a fresh hub for *seconds* (at most *max_cases* cases; or only the case numbers in *cases*), from
-    *clients* concurrent sessions; *in_process* the hub's crypto.in_process (false: gpg checks every signature)."""
-    tmp = Path(tempfile.mkdtemp(prefix="pfz"))
+        in_process: bool = True, within: Path | None = None) -> Report:
+    """Fuzz a fresh hub, made inside *within* (default the system's temporary directory), for *seconds* (at most
+    *max_cases* cases; or only the case numbers in *cases*), from *clients* concurrent sessions; *in_process* the
+    hub's crypto.in_process (false: gpg checks every signature)."""
+    tmp = Path(tempfile.mkdtemp(prefix="pfz", dir=within))
     try:
         return _run(tmp, seconds, seed, clients=clients, samples=samples,
                     only=None if cases is None else list(cases), rss_bound=rss_bound, max_cases=max_cases,
                     in_process=in_process)
     finally:
         for home in [p for p in tmp.rglob("*") if (p / "pubring.kbx").exists() or (p / "pubring.gpg").exists()]:
-            gpg_cli.kill_agent(home)
+            stop_agent(home)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -302,15 +304,16 @@ def _run(tmp: Path, seconds: float, seed: int, *, clients: int, samples: Path | 
         gpg_cli.gpg(settings.gnupg_home, "--import", data=secret)
     db = Database(settings.database_url)
     with db.unit_of_work() as uow:
-        for p in corpus.partners:
+        for p in corpus.partners:  # receipts encrypted to those whose secret key the harness holds, as by default
             partners_mod.add(uow, Gpg(settings.gnupg_home), SystemClock(), name=p.name, kind=p.kind, email=p.email,
-                             key_data=p.public)
+                             key_data=p.public, receipts=partners_mod.ENCRYPTED if p.key else partners_mod.SIGNED)
         uow.commit()
     db.dispose()
     (tmp / "check").mkdir(mode=0o700)
     checker = Checker(tmp / "check", {p.email: (p.fingerprint, p.public) for p in corpus.partners},
                       (identity.fingerprint, hub_public),
-                      gpg_cli.gpg(settings.gnupg_home, "--armor", "--export-secret-keys"))
+                      gpg_cli.gpg(settings.gnupg_home, "--armor", "--export-secret-keys"),
+                      {p.email: p.key.home for p in corpus.partners if p.key})
     report = Report(seed, seconds, clients, len(corpus.samples), rss_bound=rss_bound, in_process=in_process)
     state = _Run(seed, corpus, checker, report)
     env = {"PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "8"}
@@ -374,13 +377,14 @@ def _numbers(only: list[int] | None, deadline: float, max_cases: int | None) -> 
 
 
 def _receipts(state: _Run, relay: CaptureRelay) -> None:
-    """Every 250 is followed by its receipt within RECEIPT_SECONDS, to the partner, signed by the hub."""
+    """Every 250 is followed by its receipt within RECEIPT_SECONDS, to the partner, signed by the hub (and encrypted
+    to the partner, where its receipts travel so)."""
     deadline = time.monotonic() + RECEIPT_SECONDS
     while time.monotonic() < deadline and len(relay.messages) < len(state.accepted):
         time.sleep(0.2)
     seen: set[str] = set()
     for captured in relay.messages:
-        reference, problem = state.checker.receipt(captured.data)
+        reference, problem = state.checker.receipt(captured.data, captured.rcpt_tos)
         accepted = state.accepted.get(reference or "")
         if problem is not None or accepted is None:
             state.find(None, "a receipt that does not hold", problem or f"{reference} was named by no 250",

@@ -187,7 +187,8 @@ def test_json_output(home):
     out = json.loads(result.output)
     assert [(r["partner"], r["direction"]) for r in out] == [("police-fed", "to OCAM"), ("police-fed", "from OCAM")]
     assert set(out[0]) == {"partner", "direction", "requests", "answered_on_time", "answered_late", "open",
-                           "overdue", "urgencies"}
+                           "overdue", "not_acknowledged", "started_by", "urgencies"}
+    assert out[0]["started_by"] == {"receipt": 4}
     assert out[0]["requests"] == 4 and out[0]["open"] + out[0]["overdue"] == 2
     flash = out[0]["urgencies"][0]
     assert flash == {"urgency": "FLASH", "requests": 2, "answered": 2, "median_seconds": 14 * 3600,

@@ -14,6 +14,7 @@ from hub.cli.main import main
 from hub.clock import FrozenClock
 from hub.deadlines.schedule import catch_up, steps
 from hub.deadlines.scheduler import Scheduler
+from hub.retention.dates import end as retention_end
 from hub.transport.embedded import EmbeddedTransport
 from tests.hub.rig import home_with_police, reference_in, signed
 from tests.support.hubrig import RunningHub
@@ -39,10 +40,21 @@ def test_steps_of_a_clock():
 def test_catch_up_after_downtime_sends_the_latest_and_never_drops_an_escalation():
     due = T0 + timedelta(days=10)
     perform, skipped, n = catch_up(T0, due, [0.5, 0.9], DAY, 0, T0 + timedelta(days=9, hours=1))
-    assert [s.kind for s in perform] == ["reminder"] and perform[0].index == 1 and len(skipped) == 1 and n == 2
+    assert [s.kind for s in perform] == ["reminder"] and perform[0].index == 1 and skipped.count == 1 and n == 2
     perform, skipped, n = catch_up(T0, due, [0.5, 0.9], DAY, 2, T0 + timedelta(days=12, hours=1))
     assert [s.kind for s in perform] == ["escalation", "overdue-reminder"] and n == 6
-    assert catch_up(T0, due, [0.5, 0.9], DAY, 6, T0 + timedelta(days=12, hours=1)) == ([], [], 6)
+    assert (skipped.count, skipped.first.kind, skipped.last.index) == (2, "due", 4)
+    assert catch_up(T0, due, [0.5, 0.9], DAY, 6, T0 + timedelta(days=12, hours=1)) == ([], None, 6)
+
+
+def test_catch_up_counts_years_of_missed_steps_without_walking_them():
+    """A due time seven years ago: the steps passed are counted, not walked; one escalation, one reminder."""
+    due = T0 + timedelta(days=10)
+    now = T0 + timedelta(days=10 + 7 * 365, hours=3)
+    perform, skipped, n = catch_up(T0, due, [0.5, 0.9], DAY, 0, now)
+    assert [s.kind for s in perform] == ["escalation", "overdue-reminder"]
+    assert n == 4 + 7 * 365 and skipped.count == n - 2  # four fixed steps, then one a day
+    assert perform[-1].at <= now < perform[-1].at + DAY
 
 
 def _hub_parts(home, clock):
@@ -61,7 +73,9 @@ def _actions(home, reference):
 
 
 def _send_delivered(home, short_tmp, hub, relay, urgency):
-    """Send an OCAM request to police through a running hub; return once the relay's 250 started its clock."""
+    """Send an OCAM request to police through a running hub; return once its clock started: the relay plays
+    the partner's server, whose success DSN (RFC 3464) comes back to the hub over SMTP."""
+    relay.return_dsns(lambda raw: hub.send(raw, mail_from=""))
     body = short_tmp / f"{uuid.uuid4().hex}.txt"
     body.write_text("Question")
     result = CliRunner().invoke(main, ["send", "request", "--to", "police-fed", "--urgency", urgency,
@@ -77,7 +91,7 @@ def _send_delivered(home, short_tmp, hub, relay, urgency):
 
 
 def _request(home, short_tmp, clock, urgency="FLASH"):
-    """An OCAM request to police, delivered (relay 250) at T0: the partner's clock runs."""
+    """An OCAM request to police, delivered (a success DSN) at T0: the partner's clock runs."""
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
         return _send_delivered(home, short_tmp, hub, relay, urgency)
 
@@ -125,7 +139,8 @@ def test_answered_clock_gets_no_more_reminders(short_tmp):
         relay.wait_for(1, timeout=20)
     db, scheduler = _hub_parts(home, clock)
     clock.set(T0 + 3 * DAY)
-    assert scheduler.tick() == 0 and scheduler.next_wake() is None
+    # No clock action left: the next wake is the messages' retention end, 50 years on (law Art. 10/2).
+    assert scheduler.tick() == 0 and scheduler.next_wake() > retention_end(T0 - DAY)
     db.dispose()
     assert "reminder.queued" not in _actions(home, reference)
 

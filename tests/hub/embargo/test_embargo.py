@@ -247,7 +247,9 @@ def test_consent_no_restricts_the_integrated_version_to_the_providing_service(ri
     assert _files_containing(home.settings.home, secret.encode()) == []
 
 
-def test_oversight_export_is_signed_and_verifiable(rig, module_tmp):
+def test_oversight_export_is_signed_and_verifiable_without_a_home(rig, module_tmp):
+    """Every event with its proof, the accesses among them, the holder lists signed by the director; checked
+    with the hub's public key and no home; an altered file is refused."""
     home, _keys, members, _relay, _hub = rig
     reference, _ = _embargoed(rig)
     ok(home, "embargo", "open", reference, "--key-home", str(members["director"].home),
@@ -255,21 +257,31 @@ def test_oversight_export_is_signed_and_verifiable(rig, module_tmp):
     out = module_tmp / "oversight.json"
     ok(home, "export", "oversight", "--committee", "R", "--out", str(out))
     report = json.loads(out.read_text())
-    assert report["committee"] == "R" and report["audit_chain"]["intact"] is True
+    assert report["committee"] == "R" and report["log"]["first"] == 0
+    assert [e["index"] for e in report["log"]["events"]] == list(range(len(report["log"]["events"])))
     assert {(v["kind"], v["version"]) for v in report["holder_lists"]} >= {("judicial", 1), ("foreign", 1)}
     assert all("BEGIN PGP SIGNATURE" in v["signature"] for v in report["holder_lists"])
-    assert any(a["action"] == "embargo.opened" and a["actor"] == "director" and a["reference"] == reference
-               for a in report["accesses"])
+    events = {e["index"]: json.loads(e["entry"]) for e in report["log"]["events"]}
+    assert any(events[i]["action"] == "embargo.opened" and events[i]["actor"] == "director"
+               and events[i]["reference"] == reference for i in report["accesses"])
     csv_text = (module_tmp / "oversight.csv").read_text()
     assert "embargo.opened" in csv_text and reference in csv_text
-    assert "good signature" in ok(home, "export", "verify", str(out), str(module_tmp / "oversight.csv"))
+    hub_key = module_tmp / "HUB.asc"
+    ok(home, "audit", "key", "--out", str(hub_key))
+    result = CliRunner().invoke(main, ["export", "verify", str(out), str(module_tmp / "oversight.csv"),
+                                       "--hub-key", str(hub_key)])
+    assert result.exit_code == 0, result.output
+    assert "signed by the director director" in result.output and "NOT verified" not in result.output
+    alone = CliRunner().invoke(main, ["export", "verify", str(out)])
+    assert alone.exit_code == 0 and "self-consistency only" in alone.output and home.fingerprint in alone.output
     later = module_tmp / "later.json"
     ok(home, "export", "oversight", "--committee", "P", "--since", "2999-01-01", "--out", str(later))
     report = json.loads(later.read_text())
-    assert report["accesses"] == [] and len(report["holder_lists"]) >= 2  # the lists are always whole
+    assert report["accesses"] == [] and report["log"]["events"] == [] and len(report["holder_lists"]) >= 2
+    assert CliRunner().invoke(main, ["export", "verify", str(later), "--hub-key", str(hub_key)]).exit_code == 0
     out.write_text(out.read_text().replace('"R"', '"P"', 1))
-    result = run(home, "export", "verify", str(out))
-    assert result.exit_code == 1 and "BAD" in result.output
+    result = CliRunner().invoke(main, ["export", "verify", str(out), "--hub-key", str(hub_key)])
+    assert result.exit_code == 1 and "BAD  the file's signature" in result.output
 
 
 def test_the_prosecutors_signature_may_arrive_as_a_signed_message(rig, module_tmp):

@@ -3,7 +3,9 @@ encrypted copy per recipient, readable by it alone."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
@@ -11,6 +13,7 @@ from click.testing import CliRunner
 from gateway.capture import CaptureRelay
 from hub.cli.main import main
 from hub.evaluations.policy import Policy, PolicyError
+from hub.retention.dates import years_after
 from tests.hub.rig import make_home, partner, reference_in
 from tests.support.hubrig import RunningHub
 from tests.support.keys import gpg as run_gpg
@@ -176,6 +179,10 @@ def test_each_copy_is_encrypted_to_its_recipient_alone(rig, module_tmp):
     assert canary.encode() in run_gpg(keys["vsse"].home, "--decrypt", "--skip-verify", data=by_rcpt[keys["vsse"].email])
     with pytest.raises(RuntimeError):
         run_gpg(keys["vsse"].home, "--decrypt", data=by_rcpt[keys["police-fed"].email])
+    # The evaluation and its copies are one retention item, dated from its creation (law Art. 10/2).
+    held = {r["reference"]: r for r in json.loads(run(home, "retention", "list", "--json").output)}
+    created = datetime.fromisoformat(held[reference]["intake_at"])
+    assert held[reference]["end_at"] == years_after(created, 50).isoformat()
 
 
 def test_a_broken_policy_file_is_refused_at_start_up(tmp_path):

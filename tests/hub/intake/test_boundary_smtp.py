@@ -94,7 +94,7 @@ def _input_errors(key, government) -> list[tuple[bytes, str, str]]:
 
 def _signature_hash(raw: bytes, hash_id: int) -> bytes:
     """*raw* with its signature packet's hash algorithm byte set to *hash_id* (armor re-made)."""
-    from crypto.packets import armor, dearmor
+    from crypto.openpgp.packets import armor, dearmor
 
     found = re.search(rb"-----BEGIN PGP SIGNATURE-----.*?-----END PGP SIGNATURE-----\r\n", raw, re.S)
     binary = bytearray(dearmor(found.group(0)))

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from crypto import Limits, Part, pgpmime
+from crypto import Limits, Part
+from crypto.mime import pgpmime
+from gateway import Relay
 from gateway.capture import CaptureRelay
 from hub.intake import dsn
 from hub.cli.main import main
@@ -107,3 +109,20 @@ def test_a_free_text_bounce_quoting_a_hub_message_is_linked(short_tmp):
                                                  "--home", str(home.settings.home)]).output)
     assert shown["receipt_status"] == "failed"
     assert [e["detail"]["format"] for e in shown["audit"] if e["action"] == "alert.delivery_bounced"] == ["text"]
+
+
+def test_the_capture_relay_reports_success_as_the_destination_would():
+    """Asked NOTIFY=SUCCESS, the capture relay hands back an RFC 3464 report: delivered, the ENVID it was given,
+    the message's headers."""
+    reports = []
+    with CaptureRelay() as capture:
+        capture.return_dsns(reports.append)
+        host, port = capture.address.split(":")
+        relay = Relay(host, int(port), timeout_seconds=5)
+        relay.send("hub@ocam.test", "a@partner.test", b"Message-ID: <m1@ocam.test>\r\n\r\nx\r\n",
+                   envelope_id="PSR-2026-000001.CD")
+        relay.close()
+    (raw,) = reports
+    report = dsn.parse(pgpmime.read(raw), Limits())
+    assert report.envelope_id == "PSR-2026-000001.CD" and report.original_message_id == "<m1@ocam.test>"
+    assert [(r.recipient, r.action, r.status) for r in report.recipients] == [("a@partner.test", "delivered", "2.0.0")]

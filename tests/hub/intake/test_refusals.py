@@ -231,3 +231,12 @@ def test_real_client_samples_get_the_right_reason(rig, sample, reason):
     code, _text = _refused(hub, raw, mail_from="paz@nadir.org")
     assert code == 550
     assert _last_refusal(home)["reason"] == reason
+
+
+def test_a_reply_by_shaped_like_a_date_that_is_none_is_refused_at_smtp_time(rig):
+    """The due time is fixed with the acceptance (its event states it): a 13th month is refused, never a 250
+    followed by no receipt."""
+    home, k, hub, _ = rig
+    code, text = _refused(hub, signed(k["police"], message_id=_mid(),
+                                      keyword_lines={"Message-Kind": "request", "Reply-By": "2026-13-45"}))
+    assert code == 550 and text.startswith("5.6.0") and "Reply-By" in text

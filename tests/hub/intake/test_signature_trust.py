@@ -24,7 +24,8 @@ from tests.support.hubrig import RunningHub
 
 DAY = 86400
 REPLAY = (550, "5.7.1 Already accepted: a message with this signature was received before")
-BARE_CR = (550, "5.6.0 Malformed message: the message holds a CR that does not end a line (bare CR): send CRLF line ends")
+BARE_CR = (550, "5.6.0 Malformed message: the message holds a CR that does not end a line (bare CR): send CRLF "
+                "line ends")
 TEXT = "Convoy leaves at 06:00\nSecond line\n"
 
 
@@ -84,8 +85,9 @@ TEXT_VARIANTS = {
 
 def test_a_text_mode_signature_is_accepted_once_whatever_its_line_ends(rig):
     """A client's text-mode (0x01) signature: 250 once; the same signature with a new Message-ID and its
-    signed text's line ends changed as text mode allows (gpg still calls it good) is refused every time: as a
-    replay, or, where a CR does not end a line, by the reading itself (issue 13.11) before any signature check."""
+    signed text's line ends changed as text mode allows (gpg still calls it good:
+    tests/crypto/openpgp/test_signature_identity.py) is refused every time: as a replay, or, where a CR does not
+    end a line, by the reading itself (issue 13 item 11) before the signature is even checked."""
     home, k, hub, _relay = rig
     first_id = new_message_id()
     raw = signed(k["police"], body=TEXT, message_id=first_id, sign_options=("--textmode",))
@@ -172,7 +174,7 @@ def test_signature_age_up_to_the_limit(rig):
         relay.wait_for(len(relay.messages) + 1, timeout=0.1)
     received = datetime.fromisoformat(message["received_at"])
     assert abs(received - SystemClock().now()) < timedelta(minutes=5)
-    assert datetime.fromisoformat(message["due_at"]) == received + timedelta(hours=24)
+    assert datetime.fromisoformat(message["due_at"]) == received.replace(microsecond=0) + timedelta(hours=24)
     code, text = hub.send(signed(signing_at(k["week"], at(-8 * DAY)), message_id=new_message_id()))
     assert code == 550 and "more than 7 days before it reached the hub" in text, text
 

@@ -1,4 +1,4 @@
-"""OCAM's requests end to end: encrypted out, acknowledged (relay 250 / MDN), answered on time, late, or held."""
+"""OCAM's requests end to end: encrypted out, acknowledged (success DSN / MDN), answered on time, late, or held."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _send(home, tmp, *, urgency="URGENT", body="Question", extra=()):
 
 
 def _deadline(home, reference) -> Deadline:
-    """The request's clock; the relay's 250 is recorded just after the relay has the mail, so wait for it."""
+    """The request's clock; the partner's acknowledgement comes after the relay has the mail, so wait for it."""
     import time
 
     db = home.db()
@@ -60,13 +60,19 @@ def _mdn(key, original_id: str) -> bytes:
     return mail.signed_entity_mail(key, entity, subject="Read: Passerelle", message_id=new_message_id())
 
 
+def _partner_server(relay, hub) -> None:
+    """The relay plays the partner's mail server: a success DSN (RFC 3464) for what asks for one, back to the hub."""
+    relay.return_dsns(lambda raw: hub.send(raw, mail_from=""))
+
+
 def test_request_goes_out_encrypted_and_a_final_response_stops_the_clock(short_tmp):
-    """Out: only the partner can read it, signed by the hub. Relay 250 starts the clock; the MDN is recorded;
-    the response (In-Reply-To) is on time and the receipt says so."""
+    """Out: only the partner can read it, signed by the hub, asking the relay for DSNs. The destination's success
+    DSN starts the clock; the MDN is recorded; the response (In-Reply-To) is on time and the receipt says so."""
     home, key = home_with_police(short_tmp)
     clock = FrozenClock(T0)
     canary = f"CANARY{uuid.uuid4().hex}"
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        _partner_server(relay, hub)
         result = _send(home, short_tmp, body=f"Merci de vérifier {canary}.")
         assert result.exit_code == 0, result.output
         reference = reference_in(result.output)
@@ -78,8 +84,10 @@ def test_request_goes_out_encrypted_and_a_final_response_stops_the_clock(short_t
         status = run_gpg(key.home, "--status-fd", "1", "--decrypt", data=out.data)
         assert canary.encode() in status and f"Request-Ref: {reference}".encode() in status
         assert f"VALIDSIG {home.fingerprint}".encode() in status or b"GOODSIG" in status
+        assert out.option("ENVID").startswith(reference + ".") and out.option("NOTIFY") == "SUCCESS,FAILURE"
+        assert out.option("RET") == "HDRS"
         deadline = _deadline(home, reference)
-        assert deadline.started_by == "relay" and deadline.owed_by == "partner"
+        assert deadline.started_by == "dsn" and deadline.owed_by == "partner"
         assert deadline.due_at - deadline.started_at == timedelta(days=3)
 
         code, text = hub.send(_mdn(key, request_id))
@@ -96,11 +104,12 @@ def test_request_goes_out_encrypted_and_a_final_response_stops_the_clock(short_t
     shown = json.loads(CliRunner().invoke(main, ["messages", "show", reference, "--json",
                                                  "--home", str(home.settings.home)]).output)
     acks = [e["detail"]["source"] for e in shown["audit"] if e["action"] == "request.acknowledged"]
-    assert acks == ["relay", "mdn"]
-    assert shown["deadline"]["started_by"] == "relay" and shown["deadline"]["on_time"] is True
-    assert shown["state"] == "sent"
+    assert acks == ["dsn", "mdn"]
+    assert shown["deadline"]["started_by"] == "dsn" and shown["deadline"]["on_time"] is True
+    assert shown["state"] == "sent" and shown["acknowledgement"]["state"] == "acknowledged"
     human = CliRunner().invoke(main, ["messages", "show", reference, "--home", str(home.settings.home)]).output
-    assert "by relay" in human and "(on time)" in human
+    assert "by a success DSN from the destination" in human and "(on time)" in human
+    assert "AR Art. 11 §3: URGENT, 3 days" in human
 
 
 def test_late_and_partial_responses(short_tmp):
@@ -108,6 +117,7 @@ def test_late_and_partial_responses(short_tmp):
     home, key = home_with_police(short_tmp)
     clock = FrozenClock(T0)
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        _partner_server(relay, hub)
         reference = reference_in(_send(home, short_tmp, urgency="FLASH").output)
         hub.hub.transport.notify("outbound")
         relay.wait_for(1, timeout=20)
@@ -179,6 +189,7 @@ def test_response_while_the_hub_was_down_and_to_a_closed_request(short_tmp):
     attachment = short_tmp / "photo.jpg"
     attachment.write_bytes(b"\xff\xd8\xff binary")
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=clock) as hub:
+        _partner_server(relay, hub)
         result = _send(home, short_tmp, extra=("--attach", str(attachment)))
         reference = reference_in(result.output)
         hub.hub.transport.notify("outbound")

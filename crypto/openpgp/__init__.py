@@ -1,0 +1,1 @@
+"""OpenPGP: the one adapter over gpg (gpg.py, gpg_process.py, colons.py), and signatures in process (packets.py, pubkeys.py, bindings.py, signing_keys.py, native.py), never accepting what gpg would refuse."""

@@ -1,0 +1,1 @@
+"""OCAM's side of the channel: what arrives reaches OCAM's people (routing rules, copies, notices, reading)."""

@@ -1,0 +1,1 @@
+"""Tests of crypto/mime: the one reading, RFC 3156 analysis, originals, composing."""
