@@ -101,9 +101,9 @@ class Report:
             "accepted     " + ", ".join(f"{source} {n}" for source, n in sorted(self.accepted_from.items())),
             f"verified     {self.verified} of {self.accepted} 250s: the signed part good by gpg in a home holding "
             "only the From partner's key, made by that partner's key; no signature accepted twice",
-            f"receipts     {self.receipts} of {self.accepted} 250s followed by a receipt naming them, signed by the hub "
-            f"(gpg, the hub's public key only), the latest {self.receipt_latest:.1f} s after its 250 (bound "
-            f"{RECEIPT_SECONDS:.0f} s)",
+            f"receipts     {self.receipts} of {self.accepted} 250s followed by a receipt naming them, encrypted to the "
+            "partner (opened in its own home; KMail's sender's signed only), signed by the hub (gpg, the hub's public "
+            f"key only), the latest {self.receipt_latest:.1f} s after its 250 (bound {RECEIPT_SECONDS:.0f} s)",
             f"memory       serve peak RSS {mib(self.rss_peak)} (VmHWM; {mib(self.rss_start)} after start; bound "
             f"{mib(self.rss_bound)})",
             f"log          {self.tracebacks} tracebacks in the serve log",
