@@ -1,15 +1,15 @@
 """RFC 3156 structure analysis of raw message bytes: what is signed, what is encrypted, on the one reading
-of the message (crypto/mime.py) that admission also takes the headers from."""
+of the message (crypto/mime/reader.py) that admission also takes the headers from."""
 
 from __future__ import annotations
 
-import binascii
 import re
 from dataclasses import dataclass
 
+from crypto.errors import ContentOutsideSignedPart, InlinePgp, MalformedMime, PacketError, Unsigned
 from crypto.mime.crlf import to_crlf
-from crypto.errors import ContentOutsideSignedPart, InlinePgp, MalformedMime, Unsigned
 from crypto.mime.reader import Limits, Part, read
+from crypto.openpgp.packets import TAG_SIGNATURE, dearmor, first_packet, read_armor
 
 __all__ = ["Envelope", "Limits", "Part", "SignedEntity", "analyse", "analyse_inner", "classify", "first_text",
            "is_pgp_mime", "payload_headers", "read", "signed_part"]
@@ -38,33 +38,10 @@ class Envelope:
 
 
 _INLINE = re.compile(rb"^-----BEGIN PGP (SIGNED )?MESSAGE-----", re.M)
-_ARMOR_BODY = re.compile(rb"-----BEGIN PGP SIGNATURE-----[^\n]*\n(?:[^\n]*:[^\n]*\n)*[ \t\r]*\n((?:[A-Za-z0-9+/]+\r?\n){1,3})")
 
 
-def _hash_id(signature: bytes) -> int | None:
-    """The hash algorithm of the first signature packet, from the first bytes of the armor (whatever its
-    size); None when it does not read as one (gpg decides)."""
-    if signature[:1] and signature[0] & 0x80:
-        head = signature[:64]
-    else:
-        m = _ARMOR_BODY.search(signature, 0, 4096)
-        if m is None:
-            return None
-        text = m.group(1).replace(b"\r", b"").replace(b"\n", b"")[:128]  # its first lines; the checksum line is not
-        try:
-            head = binascii.a2b_base64(text[: len(text) // 4 * 4])
-        except binascii.Error:
-            return None
-    if len(head) < 2 or not head[0] & 0x80:
-        return None
-    if head[0] & 0x40:  # new format: tag, then a one-, two- or five-octet length
-        tag, first = head[0] & 0x3F, head[1]
-        size = 1 if first < 192 else 2 if first < 224 else 5 if first == 255 else None
-    else:
-        tag, size = (head[0] >> 2) & 0x0F, (1, 2, 4, 0)[head[0] & 0x03]
-    if tag != 2 or size is None:
-        return None
-    body = head[1 + size:]
+def _hash_id(body: bytes) -> int | None:
+    """The hash algorithm of a signature packet's body; None when it is too short to say (gpg decides)."""
     at = 15 if body[:1] == b"\x03" else 3  # v3: version, 5, type, time, key id, algorithm, hash; v4-6: version, type, algorithm, hash
     return body[at] if len(body) > at else None
 
@@ -83,7 +60,13 @@ def signed_part(part: Part) -> SignedEntity:
             raise MalformedMime("the signed part holds 8-bit data: encode it (quoted-printable or base64)")
     micalg = (part.param("micalg") or "").lower() or None
     signature = sig.decoded()
-    hash_id = _hash_id(signature)
+    try:  # the armor as gpg reads it, or refused: then no reader sees another signature
+        first = first_packet(dearmor(signature, "SIGNATURE"))
+    except PacketError as exc:
+        raise MalformedMime(f"the signature part: {exc} (RFC 9580 6.2)") from exc
+    # That the part holds one signature packet and nothing else, the adapter checks before any signature
+    # check (crypto/openpgp/gpg.py, verify_detached); here its first packet gives the hash micalg must name.
+    hash_id = _hash_id(first.body) if first is not None and first.tag == TAG_SIGNATURE else None
     if hash_id is not None:
         name = MICALG.get(hash_id)
         if name is None:
@@ -99,13 +82,24 @@ def _version_part(part: Part) -> bool:
         rb"^\s*Version:\s*1\s*$", part.decoded(), re.M) is not None
 
 
+def _ciphertext(part: Part, top: Part) -> Envelope:
+    """The encrypted message of an application/octet-stream part: binary, or one armor block as gpg reads it."""
+    data = part.decoded()
+    if not (data[:1] and data[0] & 0x80):
+        try:
+            read_armor(data, "MESSAGE")  # its checksum and packets are gpg's to read
+        except PacketError as exc:
+            raise MalformedMime(f"the encrypted part: {exc} (RFC 9580 6.2)") from exc
+    return Envelope("encrypted", None, data, top)
+
+
 def _encrypted(part: Part, top: Part) -> Envelope:
     kids = part.children
     if len(kids) < 2 or not _version_part(kids[0]):
         raise MalformedMime('multipart/encrypted lacks its application/pgp-encrypted "Version: 1" part')
     if len(kids) != 2 or kids[1].content_type != "application/octet-stream":
         raise MalformedMime("multipart/encrypted must hold the version part and one application/octet-stream")
-    return Envelope("encrypted", None, kids[1].decoded(), top)
+    return _ciphertext(kids[1], top)
 
 
 def _exchange(part: Part, top: Part) -> Envelope | None:
@@ -116,7 +110,7 @@ def _exchange(part: Part, top: Part) -> Envelope | None:
     if (len(kids) == 2 and _version_part(kids[0])
             and kids[1].content_type == "application/octet-stream"
             and b"-----BEGIN PGP MESSAGE-----" in kids[1].decoded()):
-        return Envelope("encrypted", None, kids[1].decoded(), top)
+        return _ciphertext(kids[1], top)
     return None
 
 

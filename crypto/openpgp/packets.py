@@ -71,32 +71,72 @@ def crc24(data: bytes) -> int:
     return _reduced(value)
 
 
-def dearmor(data: bytes) -> bytes:
-    """The binary packets of armoured (checksum checked when present) or already binary data."""
-    stripped = data.lstrip()
-    if stripped[:1] and stripped[0] & 0x80:
-        return bytes(stripped)
-    lines = stripped.replace(b"\r\n", b"\n").split(b"\n")
-    if not lines or not lines[0].startswith(b"-----BEGIN PGP "):
-        raise PacketError("no OpenPGP armor")
-    i = 1
-    while i < len(lines) and lines[i].strip():  # armor headers, up to the blank line
-        if b":" not in lines[i]:
-            raise PacketError("malformed armor header")
-        i += 1
-    body, checksum = [], None
-    for line in lines[i + 1:]:
-        line = line.strip()
-        if line.startswith(b"-----END PGP "):
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_ARMOR_HEADER = re.compile(rb"[^:]*:(?: .*)?")  # "Key: value" or "Key:": gpg reads no other colon after a key
+
+
+def _line(text: bytes, pos: int) -> tuple[bytes, int]:
+    """The line of *text* at *pos* without its line end and trailing spaces and tabs, and where its LF is (-1:
+    none)."""
+    nl = text.find(b"\n", pos)
+    return text[pos:len(text) if nl < 0 else nl].rstrip(b" \t\r"), nl
+
+
+def read_armor(data: bytes, label: str) -> tuple[bytes, bytes | None]:
+    """(base64 data as its lines hold it, checksum or None) of the one ASCII armor block labelled *label* in
+    *data* (RFC 9580 §6.2), read as gpg 2.2 reads armor without complaint, or PacketError: blank lines only around
+    the block; its "-----BEGIN PGP <label>-----" and END lines; header lines "Key: value" (a space, or nothing,
+    after the first colon; gpg takes any other line for an invalid header, then for data); the blank line after
+    them; base64, padded only at the end of the data; an optional "=XXXX" checksum line, and without it the data
+    padded (gpg then reads the END line as more data). Spaces and tabs may end or split a line, as gpg allows.
+    The data is checked in a few passes over the bytes, not line by line: an encrypted part may be megabytes."""
+    if data.count(b"\r") != data.count(b"\r\n"):
+        raise PacketError("the armor holds a CR that does not end a line")
+    begin, end = f"-----BEGIN PGP {label}-----".encode(), f"-----END PGP {label}-----".encode()
+    line, nl = _line(data, 0)
+    while not line and nl >= 0:
+        line, nl = _line(data, nl + 1)
+    if line != begin:
+        raise PacketError(f"no {begin.decode()} line where the armor starts")
+    while True:
+        if nl < 0:
+            raise PacketError(f"armor without its {end.decode()} line")
+        line, nl = _line(data, nl + 1)
+        if not line:
             break
-        if line.startswith(b"=") and len(line) == 5:
-            checksum = line[1:]
-        elif line:
-            body.append(line)
-    else:
-        raise PacketError("armor without its END line")
+        if not _ARMOR_HEADER.fullmatch(line):
+            raise PacketError("an armor header line is not \"Key: value\", or no blank line ends them")
+    dash = data.find(b"-----", nl)  # no dash is base64: the first one starts the END line, or is refused
+    if nl < 0 or dash < 0 or data[dash - 1:dash] != b"\n" or _line(data, dash)[0] != end:
+        raise PacketError(f"armor without its {end.decode()} line, or a line in it that is not base64")
+    after = _line(data, dash)[1]
+    if after >= 0 and data[after:].strip(b" \t\r\n"):
+        raise PacketError("text after the armor's END line (one armor block only)")
+    body, checksum = data[nl + 1:dash].rstrip(b" \t\r\n"), None
+    last = body[body.rfind(b"\n") + 1:].rstrip(b" \t\r")
+    if last.startswith(b"=") and last.strip(b"="):
+        checksum, body = last[1:], body[:body.rfind(b"\n") + 1]
+        if len(checksum) != 4 or checksum.translate(None, _BASE64):
+            raise PacketError("the armor checksum is not \"=\" and four base64 characters")
+    if body.translate(None, _BASE64 + b"= \t\r\n"):
+        raise PacketError("an armor line is not base64")
+    tail = body.rstrip(b"= \t\r\n")
+    size = len(body) - sum(body.count(c) for c in (b" ", b"\t", b"\r", b"\n"))
+    if b"=" in tail or size % 4:
+        raise PacketError("armor padding before the end of its data, or data not in groups of four")
+    if checksum is None and len(tail) == len(body.rstrip(b" \t\r\n")):
+        raise PacketError("armor without a checksum whose data is not padded (gpg reads its END line as data)")
+    return body, checksum
+
+
+def dearmor(data: bytes, label: str = "SIGNATURE") -> bytes:
+    """The binary packets of already binary data, or of its one armor block (:func:`read_armor`, checksum
+    checked when present)."""
+    if data[:1] and data[0] & 0x80:
+        return bytes(data)
+    body, checksum = read_armor(data, label)
     try:
-        binary = base64.b64decode(b"".join(body), validate=True)
+        binary = base64.b64decode(body.translate(None, b" \t\r\n"), validate=True)
         expected = base64.b64decode(checksum, validate=True) if checksum else None
     except (binascii.Error, ValueError) as exc:
         raise PacketError("armor is not base64") from exc
@@ -134,6 +174,18 @@ def packets(binary: bytes) -> list[Packet]:
         tag, start, pos = _frame(binary, pos)
         out.append(Packet(tag, binary[start:pos]))
     return out
+
+
+def first_packet(binary: bytes) -> Packet | None:
+    """The first packet of *binary*, read by its header alone (what follows it is not looked at); None when
+    there is none or it does not fit."""
+    if not binary:
+        return None
+    try:
+        tag, start, end = _frame(binary, 0)
+    except PacketError:
+        return None
+    return Packet(tag, binary[start:end])
 
 
 def _frame(binary: bytes, pos: int) -> tuple[int, int, int]:

@@ -168,3 +168,32 @@ def _store_gauges(db, now) -> float:
         read(db, now)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+@bench.command("fuzz")
+@click.option("--seconds", default=600.0, show_default=True, help="How long to send mutated messages.")
+@click.option("--seed", default=1, show_default=True, help="The seed the cases are drawn from.")
+@click.option("--case", "cases", multiple=True, type=int, help="Run only this case (repeatable): a finding's replay.")
+@click.option("--clients", default=1, show_default=True, help="Concurrent STARTTLS sessions.")
+@click.option("--samples", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The interop samples (default ../shared/interop/schleuder beside the checkout).")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write each finding's message here (case-N-I.eml).")
+@click.option("--crypto", type=click.Choice(["in-process", "gpg"]), default="in-process", show_default=True,
+              help="The hub's crypto.in_process: signatures checked in process where they can be, or all by gpg.")
+@scratch_option
+def bench_fuzz(seconds: float, seed: int, cases: tuple[int, ...], clients: int, samples: Path | None,
+               keep: Path | None, crypto: str, within: Path | None) -> None:
+    """Mutated signed and encrypted messages to a fresh hub: replies, receipts, independent gpg checks, memory."""
+    from hub.tools.fuzz.corpus import DEFAULT_SAMPLES
+    from hub.tools.fuzz.run import run
+
+    report = run(seconds, seed, clients=clients, samples=samples or DEFAULT_SAMPLES, cases=cases or None,
+                 in_process=crypto == "in-process", within=within)
+    click.echo(report.render())
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for n, finding in enumerate(f for f in report.findings if f.raw is not None):
+            (keep / f"case-{finding.case if finding.case is not None else 'run'}-{n}.eml").write_bytes(finding.raw)
+    if report.findings:
+        raise SystemExit(1)

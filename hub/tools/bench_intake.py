@@ -319,10 +319,11 @@ def _cpu_seconds(pid: int) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True):
+def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True, env: dict[str, str] | None = None):
     """The hub as its own process(es) (`passerelle serve`), as deployed: the load generator does not share its GIL.
 
-    workers == 0: one `--role all` process; else one gateway and *workers* worker processes.
+    workers == 0: one `--role all` process; else one gateway and *workers* worker processes. *env*: more
+    settings (PASSERELLE_...) for them. Their stderr (the log) goes to HOME/serve.log.
     """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -335,7 +336,7 @@ def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True):
                                   env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower(),
                                        # the load generator is one client address: it may take every slot
                                        "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000",
-                                       "PASSERELLE_METRICS__LISTEN": ""})
+                                       "PASSERELLE_METRICS__LISTEN": "", **(env or {})})
                  for role in roles]
     try:
         for _ in range(600):

@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-GPG = "gpg"
+from crypto.openpgp.gpg_process import stop_agent
+from hub.tools.client import gpg_cli
+from hub.tools.client.gpg_cli import gpg
+
+__all__ = ["TestKey", "cleanup", "cleanup_all", "expired_key", "gpg", "made_for", "make_key", "revoke", "short_home",
+           "sign_detached"]
+
 _HOMES: list[Path] = []  # every home made here: their agents are killed at exit
 _BY_EMAIL: dict[str, list["TestKey"]] = {}  # every key made here, by address, newest last
 _MAX_HOME = 70  # gpg-agent socket paths must stay under ~100 characters
 
 
 @dataclass
-class TestKey:
+class TestKey(gpg_cli.Key):
     __test__ = False  # not a pytest test class
-
-    home: Path
-    fingerprint: str
-    email: str
-    public: bytes  # armoured public key
-    faked_time: str | None = None  # gpg --faked-system-time for signing (keys made in the past)
 
 
 def short_home(tmp: Path, prefix: str = "pg") -> Path:
@@ -36,40 +36,14 @@ def short_home(tmp: Path, prefix: str = "pg") -> Path:
     return home
 
 
-def gpg(home: Path, *args: str, data: bytes = b"", faked_time: str | None = None) -> bytes:
-    """Run gpg in batch mode on home; raise with gpg's stderr if it fails."""
-    cmd = [GPG, "--homedir", str(home), "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback",
-           "--passphrase", "", "--no-random-seed-file", "--trust-model", "always"]
-    if faked_time:
-        cmd += ["--faked-system-time", faked_time, "--ignore-time-conflict"]
-    proc = subprocess.run(cmd + list(args), input=data, capture_output=True, timeout=60)
-    if proc.returncode != 0:
-        raise RuntimeError(f"gpg {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
-    return proc.stdout
-
-
-def _fingerprint(home: Path, email: str) -> str:
-    out = gpg(home, "--with-colons", "--list-keys", f"<{email}>").decode()
-    return next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
-
-
 def make_key(tmp: Path, email: str, *, name: str = "Test", algo: str = "ed25519", expire: str = "0",
              signing_subkey: bool = False, faked_time: str | None = None, encryption: bool = True,
              usage: str | None = None) -> TestKey:
     """A new key pair in its own home. algo "ed25519" or "rsa3072"; signing_subkey: certify-only primary;
     encryption: an encryption subkey (cv25519 for ed25519); usage: the primary's, instead of cert or sign."""
-    home = short_home(tmp)
-    uid = f"{name} <{email}>"
-    sign_algo, encr_algo = ("ed25519", "cv25519") if algo == "ed25519" else (algo, algo)
-    t = {"faked_time": faked_time}
-    gpg(home, "--quick-gen-key", uid, sign_algo, usage or ("cert" if signing_subkey else "sign"), expire, **t)
-    fpr = _fingerprint(home, email)
-    if signing_subkey:
-        gpg(home, "--quick-add-key", fpr, sign_algo, "sign", expire, **t)
-    if encryption:
-        gpg(home, "--quick-add-key", fpr, encr_algo, "encr", expire, **t)
-    public = gpg(home, "--armor", "--export", fpr)
-    key = TestKey(home, fpr, email, public, faked_time)
+    made = gpg_cli.make_key(short_home(tmp), email, name=name, algo=algo, expire=expire,
+                            signing_subkey=signing_subkey, faked_time=faked_time, encryption=encryption, usage=usage)
+    key = TestKey(**dataclasses.asdict(made))
     _BY_EMAIL.setdefault(email.lower(), []).append(key)
     return key
 
@@ -129,13 +103,9 @@ def sign_detached(key: TestKey, data: bytes, *, digest: str = "SHA256") -> bytes
                data=data, faked_time=key.faked_time)
 
 
-def kill_agent(home: Path) -> None:
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, timeout=30)
-
-
 def cleanup(key: TestKey) -> None:
     """Stop the key's gpg-agent and remove its home."""
-    kill_agent(key.home)
+    stop_agent(key.home)
     shutil.rmtree(key.home, ignore_errors=True)
 
 
@@ -145,6 +115,6 @@ def cleanup_all() -> None:
     while _HOMES:
         home = _HOMES.pop()
         if home.exists():
-            kill_agent(home)
+            stop_agent(home)
             if str(home).startswith("/tmp/pg"):
                 shutil.rmtree(home, ignore_errors=True)

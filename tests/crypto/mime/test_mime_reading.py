@@ -19,7 +19,8 @@ from crypto.mime import reader as mime, pgpmime
 from crypto.errors import HeaderBlockTooLarge, MalformedMime, MimeError, TooManyHeaderFields
 from tests.conftest import INTEROP
 
-SIG = b"-----BEGIN PGP SIGNATURE-----\r\n\r\niHUEARYIAB0WIQQ=\r\n-----END PGP SIGNATURE-----\r\n"
+# One signature packet (v4, EdDSA, SHA-256) that is framed, not valid: these tests read structure only.
+SIG = b"-----BEGIN PGP SIGNATURE-----\r\n\r\niAoEABYIAAAAAAAA\r\n=kb06\r\n-----END PGP SIGNATURE-----\r\n"
 TEXT = b"Content-Type: text/plain; charset=us-ascii\r\n\r\nUrgency: FLASH\r\n\r\nHello\r\n"
 
 
@@ -138,10 +139,10 @@ def test_structures_two_readers_could_read_differently_are_refused(raw, words):
 def _signature(hash_id: int, old_format: bool = False) -> bytes:
     import base64
 
-    body = bytes([4, 0, 22, hash_id]) + b"\x00" * 60
+    body = bytes([4, 0, 22, hash_id]) + b"\x00" * 61  # 67 bytes with the header: padded base64, no checksum
     header = bytes([0x88, len(body)]) if old_format else bytes([0xC2, len(body)])
     text = base64.b64encode(header + body)
-    return b"-----BEGIN PGP SIGNATURE-----\r\nComment: x\r\n\r\n" + text + b"\r\n=AAAA\r\n-----END PGP SIGNATURE-----\r\n"
+    return b"-----BEGIN PGP SIGNATURE-----\r\nComment: x\r\n\r\n" + text + b"\r\n-----END PGP SIGNATURE-----\r\n"
 
 
 @pytest.mark.parametrize("hash_id, micalg, words", [

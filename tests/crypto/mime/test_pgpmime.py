@@ -11,7 +11,8 @@ from crypto.errors import (
 from crypto.mime.pgpmime import Limits, analyse, analyse_inner, first_text, payload_headers
 from tests.support.mail import encrypted_mail, inline_signed_mail, signed_mail, unsigned_mail
 
-SIG = b"-----BEGIN PGP SIGNATURE-----\r\n\r\nAAAA\r\n-----END PGP SIGNATURE-----\r\n"
+# One signature packet (v4, EdDSA, SHA-256) that is framed, not valid: these tests read structure only.
+SIG = b"-----BEGIN PGP SIGNATURE-----\r\n\r\niAoEABYIAAAAAAAA\r\n=kb06\r\n-----END PGP SIGNATURE-----\r\n"
 
 
 def signed(inner: bytes, *, boundary: str = "outer", params: str = "", close: bool = True, sig: bytes = SIG) -> bytes:

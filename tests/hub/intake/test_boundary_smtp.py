@@ -12,7 +12,7 @@ import pytest
 
 from gateway.capture import CaptureRelay
 from hub.intake.msgid import MAX_LENGTH
-from tests.hub.rig import Receipt, make_home, new_message_id, partner, reference_in, signed
+from tests.hub.rig import Receipt, encrypted, make_home, new_message_id, partner, reference_in, signed
 from tests.support import mail
 from tests.support.hubrig import RunningHub
 
@@ -221,6 +221,54 @@ def test_structures_two_readers_could_read_differently_are_refused(rig):
     cases = _ambiguous(key)
     for (raw, words), (code, text) in zip(cases, _session(hub, [(raw, key.email) for raw, _ in cases])):
         assert (code, text[:5]) == (550, "5.6.0") and words in text, (words, code, text)
+
+
+def _armor(raw: bytes) -> bytes:
+    return re.search(rb"-----BEGIN PGP (SIGNATURE|MESSAGE)-----.*?-----END PGP \1-----\r\n", raw, re.S).group(0)
+
+
+def _armor_variants(armored: bytes) -> list[tuple[bytes, str]]:
+    """(armor, words of the refusal): shapes gpg reads with "Good signature" and exit code 2, or as more than
+    one signature, or not at all, while the in-process reading (or gpg's status alone) once said good."""
+    lines = armored.split(b"\r\n")
+    label = lines[0][len(b"-----BEGIN PGP "):-5]
+    crc = next(i for i, line in enumerate(lines) if line.startswith(b"=") and len(line) == 5)
+    return [
+        (armored.replace(b"-----\r\n\r\n", b"-----\r\n", 1), "no blank line ends them"),
+        (armored.replace(b"-----\r\n\r\n", b"-----\r\n\f\r\n", 1), "no blank line ends them"),
+        (armored.replace(b"-----\r\n\r\n", b"-----\r\nComment:x\r\n\r\n", 1), "not \"Key: value\""),
+        (armored.replace(lines[2], lines[2][:7] + b";" + lines[2][7:]), "not base64"),
+        (armored.replace(lines[3], lines[3][:7] + b".." + lines[3][9:]), "not base64"),
+        (armored + armored, "one armor block only"),
+        (armored.replace(b"-----BEGIN PGP " + label + b"-----", b"-----BEGIN PGP " + label + b"-----x"), "no -----BEGIN"),
+        (armored.replace(lines[crc] + b"\r\n", b""), "not padded") if not lines[crc - 1].endswith(b"=") else
+        (armored.replace(lines[crc], lines[crc][:4]), "checksum"),
+    ]
+
+
+def test_an_armor_gpg_reads_with_a_complaint_is_refused_and_one_it_reads_alike_accepted(rig):
+    """The fuzz harness (passerelle bench fuzz) found 250s for signatures whose armor gpg reads with "Good
+    signature" and exit code 2 (a character skipped, the first line of base64 taken for an armor header, the END
+    line read as data) or as two signatures: the signature and the encrypted part are read as gpg reads armor
+    without complaint, or refused 5xx; armor gpg reads alike (CRLF, an armor header, other line widths) is accepted."""
+    home, key, government, hub, relay = rig
+    items, words = [], []
+    for raw in (signed(key, message_id=new_message_id()),
+                encrypted(key, home.gpg.export_public(home.fingerprint), message_id=new_message_id())):
+        armored = _armor(raw)
+        for variant, why in _armor_variants(armored):
+            items.append((raw.replace(armored, variant), key.email))
+            words.append(why)
+    for why, (code, text) in zip(words, _session(hub, items)):
+        assert (code, text[:5]) == (550, "5.6.0") and why in text, (why, code, text)
+    raw = signed(key, message_id=new_message_id())
+    armored = _armor(raw)
+    data = b"".join(armored.split(b"\r\n")[2:-3])
+    rewrapped = (b"-----BEGIN PGP SIGNATURE-----\r\nComment: one armor header\r\n\r\n"
+                 + b"\r\n".join(data[i:i + 40] for i in range(0, len(data), 40)) + b"\r\n"
+                 + b"\r\n".join(armored.split(b"\r\n")[-3:]))
+    code, text = hub.send(raw.replace(armored, rewrapped), mail_from=key.email)
+    assert code == 250, text
 
 
 # -- items 6 and 10: costly input is refused by a limit, on every branch --------------------------------------
