@@ -1,5 +1,6 @@
 """The store's state as gauges — work waiting per stage and urgency, open and overdue deadlines, holds, failed
-deliveries, the audit log's newest event — each read through an index, never a scan of the audit log."""
+deliveries, the audit log's newest event and newest signed checkpoint — each read through an index, never a scan of the audit
+log."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from store import AuditEvent, Database, Deadline, Message, OutboundMail, QueueItem, StoreUnavailable
+from store import AuditEvent, Database, Deadline, LogCheckpoint, Message, OutboundMail, QueueItem, StoreUnavailable
 from store.vocabulary import Queue
 
 from hub.clock import Clock
@@ -38,6 +39,8 @@ class StoreState:
     held: int = 0  # requests held: their partner's key is missing, expired or revoked
     failed: int = 0  # deliveries given up on
     audit_age: float | None = None  # seconds since the audit log's newest event (None: no event yet)
+    checkpoint_age: float | None = None  # seconds since the newest signed checkpoint was issued (None: none yet)
+    unsigned_events: int = 0  # events appended after the newest checkpoint: not yet under a signed tree
 
 
 def read(db: Database, now: datetime) -> StoreState:
@@ -74,6 +77,10 @@ def read(db: Database, now: datetime) -> StoreState:
         state.failed = uow.outbound.count(state="failed")
         newest = s.scalar(select(AuditEvent.at).order_by(AuditEvent.id.desc()).limit(1))
         state.audit_age = None if newest is None else max((now - newest).total_seconds(), 0.0)
+        signed = s.execute(select(LogCheckpoint.size, LogCheckpoint.issued_at)
+                           .order_by(LogCheckpoint.size.desc()).limit(1)).first()  # by its unique index
+        state.checkpoint_age = None if signed is None else max((now - signed.issued_at).total_seconds(), 0.0)
+        state.unsigned_events = max(uow.log.size() - (signed.size if signed else 0), 0)
     return state
 
 
@@ -146,5 +153,11 @@ def families(state: StoreState) -> list[GaugeMetricFamily]:
     found = [depth, oldest, quarantined, opened, overdue, held, failed]
     if state.audit_age is not None:
         found.append(GaugeMetricFamily("passerelle_audit_newest_event_age_seconds", "Age of the audit log's newest "
-                                       "event (the log has no signed checkpoints yet).", value=state.audit_age))
+                                       "event.", value=state.audit_age))
+    if state.checkpoint_age is not None:
+        found.append(GaugeMetricFamily("passerelle_audit_checkpoint_age_seconds", "Age of the audit log's newest "
+                                       "signed checkpoint (issued at least once a second while events are appended).",
+                                       value=state.checkpoint_age))
+    found.append(GaugeMetricFamily("passerelle_audit_unsigned_events", "Audit events appended after the newest "
+                                   "signed checkpoint: not yet under a signed tree.", value=state.unsigned_events))
     return found

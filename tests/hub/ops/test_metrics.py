@@ -88,6 +88,8 @@ def test_scrape_after_smtp_traffic(short_tmp):
     assert value(samples, "passerelle_relay_failures") == 0
     assert value(samples, "passerelle_store_readable") == 1
     assert 0 <= value(samples, "passerelle_audit_newest_event_age_seconds") < 60
+    assert 0 <= value(samples, "passerelle_audit_checkpoint_age_seconds") < 60  # the receipts' checkpoints at least
+    assert value(samples, "passerelle_audit_unsigned_events") >= 0
     # The rules' metric names are in this scrape (a histogram or counter by its sample names).
     names = {name for name, _ in samples}
     rules = yaml.safe_load(RULES.read_text())
@@ -172,3 +174,41 @@ def test_rules_pass_promtool():
     for command in (["check", "rules", RULES.name], ["test", "rules", "passerelle-rules.test.yml"]):
         result = subprocess.run(["promtool", *command], capture_output=True, text=True, timeout=60, cwd=RULES.parent)
         assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_checkpoint_gauges_count_the_events_no_signed_tree_holds_yet(tmp_path):
+    """Six events under a checkpoint, four after it: four unsigned, and the checkpoint's age by the given clock."""
+    from datetime import timedelta
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from crypto.tlog import Signer
+    from hub import audit
+    from hub.audit.checkpoints import Checkpointer
+    from hub.clock import FrozenClock, SystemClock
+    from hub.ops.gauges import read
+    from store import Database, upgrade
+    from tests.support import stores
+
+    database = Database(stores.fresh_url(tmp_path, "gauges.db"))
+    if not stores.on_postgres():
+        upgrade(database.engine)
+    clock = SystemClock()
+    origin = "ocam.test/passerelle/audit"
+    before = read(database, clock.now())
+    assert before.checkpoint_age is None and before.unsigned_events == 0
+
+    def append(count: int) -> None:
+        with database.unit_of_work() as uow:
+            for i in range(count):
+                audit.record(uow, clock, "test.appended", i=i)
+            uow.commit()
+
+    append(6)
+    issued_at = clock.now()
+    Checkpointer(database, FrozenClock(issued_at), origin, Signer(origin, ed25519.Ed25519PrivateKey.generate())
+                 ).issue("periodic")
+    append(4)
+    state = read(database, issued_at + timedelta(seconds=90))
+    database.dispose()
+    assert state.unsigned_events == 4 and 89.9 <= state.checkpoint_age <= 90.1
