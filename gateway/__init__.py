@@ -2,8 +2,9 @@
 
 from .errors import GatewayError, RelayError, RelayPermanent, RelayTemporary
 from .outbound import Relay
+from .limits import Limits
 from .replies import Reply
-from .server import GatewaySMTP, IngressHandler, Limits, Submission, server_tls_context, start_server
+from .server import GatewaySMTP, IngressHandler, Submission, server_tls_context, start_server
 
 __all__ = [
     "GatewayError",

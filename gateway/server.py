@@ -14,6 +14,7 @@ from typing import Callable
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, syntax
 
 from .data import DataState, read_data
+from .limits import Limits
 
 from . import replies
 from .replies import Reply
@@ -41,19 +42,6 @@ class Submission:
 # Commands that move no transaction on: they do not push back the idle timeout (a NOOP every few minutes
 # must not keep a slot for ever).
 IDLE_COMMANDS = ("NOOP", "RSET", "HELP", "VRFY", "EXPN", "EHLO", "HELO")
-
-
-@dataclass
-class Limits:
-    """The gateway's own limits (the MIME limits are the admission's)."""
-
-    max_message_bytes: int = 25 * 1024 * 1024
-    max_connections: int = 64
-    timeout_seconds: float = 300.0
-    max_connections_per_client: int = 8
-    tls_reserved_connections: int = 16
-    starttls_within_seconds: float = 20.0
-    max_session_errors: int = 20
 
 
 @dataclass

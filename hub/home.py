@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from crypto import Gpg, StorageKey, make_self_signed
 from store import Database, upgrade
 
@@ -121,48 +123,57 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
     return Identity(home, address, fingerprint, tls_fingerprint, boss_key, current(settings).names)
 
 
-def _write_settings(path: Path, domain: str, address: str, fingerprint: str, store_url: str | None) -> None:
-    text = f"""# Passerelle settings. Every field and its default: README.md, "Configuration".
-# Environment variables override this file: PASSERELLE_<SECTION>__<FIELD>, e.g. PASSERELLE_GATEWAY__LISTEN.
+# What init writes of each section: the fields an operator sets first, each with its default and description from
+# the settings schema (hub/settings.py), so that a default is written once; every other field: README,
+# "Configuration".
+WRITTEN = {"gateway": ("listen", "require_starttls", "max_message_bytes"), "delivery": ("relay",),
+           "metrics": ("listen",), "log": ("format",), "transport": ("url",)}
+NOTES = {"deadlines": ("The delays are the law's (AR Art. 11 §3, Art. 7, 8): not settings. A shorter agreed window, "
+                       "stated as a deviation in every receipt: deviation_windows = { URGENT = \"P2D\" } with "
+                       "deviation_basis = \"...\".")}
 
-[hub]
-domain = "{domain}"
-address = "{address}"
-key_fingerprint = "{fingerprint}"
 
-[gateway]
-listen = "127.0.0.1:2525"
-require_starttls = true
-max_message_bytes = 26214400
+def _toml(value) -> str:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, (int, float)) else json.dumps(str(value))
 
-[delivery]
-relay = "127.0.0.1:25"
 
-[deadlines]
-# The delays are the law's (AR Art. 11 §3, Art. 7, 8): not settings. A shorter agreed window, stated as a
-# deviation in every receipt: deviation_windows = {{ URGENT = "P2D" }} with deviation_basis = "...".
+def _comment(text: str, width: int = 110) -> list[str]:
+    lines, line = [], "#"
+    for word in text.split():
+        if len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = "#"
+        line += " " + word
+    return [*lines, line]
 
-[metrics]
-# This process's Prometheus endpoint (/metrics). Several processes on one machine: one port each
-# (passerelle serve --metrics-listen HOST:PORT). Empty: no endpoint.
-listen = "127.0.0.1:9464"
 
-[log]
-# text, or json: one JSON object per line (journald, ELK); `passerelle --log-format` overrides it.
-format = "text"
-
-[transport]
-# Empty: embedded (one process). RabbitMQ: "amqp://USER:PASS@HOST:5672/" (comma-separated for a cluster).
-url = ""
-"""
+def settings_template(domain: str, address: str, fingerprint: str, store_url: str | None) -> str:
+    """The passerelle.toml that init writes: the hub's identity, then the first fields of each section from the
+    schema (WRITTEN), with their descriptions."""
+    out = ["# Passerelle settings. Every field and its default: README.md, \"Configuration\".",
+           "# Environment variables override this file: PASSERELLE_<SECTION>__<FIELD>, e.g. PASSERELLE_GATEWAY__LISTEN.",
+           "", "[hub]", f"domain = {_toml(domain)}", f"address = {_toml(address)}",
+           f"key_fingerprint = {_toml(fingerprint)}"]
+    for name, info in Settings.model_fields.items():
+        if name not in WRITTEN and name not in NOTES:
+            continue
+        out += ["", f"[{name}]"] + (_comment(NOTES[name]) if name in NOTES else [])
+        section = info.annotation.model_fields
+        for field in WRITTEN.get(name, ()):
+            out += _comment(section[field].description or "") + [f"{field} = {_toml(section[field].default)}"]
     if store_url:
-        text += f"""
-[store]
-url = {json.dumps(store_url)}
-"""
+        out += ["", "[store]", f"url = {_toml(store_url)}"]
+    return "\n".join(out) + "\n"
+
+
+def _write_settings(path: Path, domain: str, address: str, fingerprint: str, store_url: str | None) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+        handle.write(settings_template(domain, address, fingerprint, store_url))
 
 
 def require(settings: Settings) -> None:

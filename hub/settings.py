@@ -10,7 +10,9 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from crypto.mime.reader import Limits as MimeLimits
 from crypto.openpgp.gpg import MAX_SESSION_KEYS, MAX_SIGNATURE_BYTES
+from gateway.limits import Limits as SmtpLimits
 from crypto.openpgp.gpg_process import system_binary
 
 SETTINGS_FILE = "passerelle.toml"
@@ -87,41 +89,42 @@ class HubSection(BaseModel):
 
 
 class GatewaySection(BaseModel):
-    """The SMTP listener and its limits."""
+    """The SMTP listener and its limits (their defaults: the gateway's, gateway/limits.py, and the MIME reader's,
+    crypto/mime/reader.py — written once, there)."""
 
     listen: str = Field("127.0.0.1:2525", description="HOST:PORT the SMTP gateway listens on.")
     require_starttls: bool = Field(True, description="Refuse MAIL with 530 until STARTTLS (turn off only on loopback test rigs).")
-    max_message_bytes: int = Field(25 * 1024 * 1024, description="Largest message accepted, announced in EHLO SIZE.")
-    max_mime_depth: int = Field(8, description="Deepest MIME nesting accepted.")
-    max_mime_parts: int = Field(64, description="Most MIME parts accepted in one message.")
-    max_header_line: int = Field(4096, description="Longest single (unfolded) header field accepted.")
-    max_header_bytes: int = Field(256 * 1024, gt=0, description="Largest header section, in bytes, of the message "
+    max_message_bytes: int = Field(SmtpLimits.max_message_bytes, description="Largest message accepted, announced in EHLO SIZE.")
+    max_mime_depth: int = Field(MimeLimits.max_depth, description="Deepest MIME nesting accepted.")
+    max_mime_parts: int = Field(MimeLimits.max_parts, description="Most MIME parts accepted in one message.")
+    max_header_line: int = Field(MimeLimits.max_header_line, description="Longest single (unfolded) header field accepted.")
+    max_header_bytes: int = Field(MimeLimits.max_header_bytes, gt=0, description="Largest header section, in bytes, of the message "
                                                                 "or of one MIME part; its empty line is looked for "
                                                                 "only that far.")
-    max_header_fields: int = Field(1000, gt=0, description="Most fields in one header section (of the message or "
+    max_header_fields: int = Field(MimeLimits.max_header_fields, gt=0, description="Most fields in one header section (of the message or "
                                                            "of one MIME part).")
     max_notification_bytes: int = Field(1024 * 1024, gt=0, description="Largest unsigned delivery status "
                                                                        "notification (null sender) accepted, bytes.")
-    data_timeout_seconds: float = Field(300.0, description="Idle timeout of an SMTP session, in seconds; idle "
+    data_timeout_seconds: float = Field(SmtpLimits.timeout_seconds, description="Idle timeout of an SMTP session, in seconds; idle "
                                                            "commands (NOOP, RSET, EHLO, HELP...) do not restart it.")
     verify_threads: int = Field(4, description="Threads doing gpg and database work for the gateway.")
-    max_connections: int = Field(64, description="Concurrent SMTP sessions; beyond that 421.")
+    max_connections: int = Field(SmtpLimits.max_connections, description="Concurrent SMTP sessions; beyond that 421.")
     signature_clock_skew_seconds: float = Field(
         300.0, ge=0, description="How far ahead of the hub's clock a signature's time may be (the sender's clock "
                                  "running fast); further ahead, the message is refused.")
     max_signature_age: timedelta = Field(
         timedelta(days=7), gt=timedelta(0), description="Oldest signature accepted: from its signing time to the "
                                                         "hub's clock at receipt; older, the message is refused.")
-    max_connections_per_client: int = Field(8, gt=0, description="Concurrent SMTP sessions from one client (an "
+    max_connections_per_client: int = Field(SmtpLimits.max_connections_per_client, gt=0, description="Concurrent SMTP sessions from one client (an "
                                                                   "IPv4 address or an IPv6 /64); beyond that 421.")
-    tls_reserved_connections: int = Field(16, ge=0, description="Of max_connections, the sessions only those that "
+    tls_reserved_connections: int = Field(SmtpLimits.tls_reserved_connections, ge=0, description="Of max_connections, the sessions only those that "
                                                                 "completed STARTTLS may hold (when STARTTLS is "
                                                                 "required; at most half of max_connections): "
                                                                 "sessions before STARTTLS get the rest.")
-    starttls_within_seconds: float = Field(20.0, gt=0, description="A session that must do STARTTLS and has not "
+    starttls_within_seconds: float = Field(SmtpLimits.starttls_within_seconds, gt=0, description="A session that must do STARTTLS and has not "
                                                                    "done it this many seconds after connecting is "
                                                                    "closed with 421 (NOOP does not extend it).")
-    max_session_errors: int = Field(20, gt=0, description="5xx replies in one SMTP session before it is closed "
+    max_session_errors: int = Field(SmtpLimits.max_session_errors, gt=0, description="5xx replies in one SMTP session before it is closed "
                                                           "with 421 (recorded once).")
 
 
