@@ -1,9 +1,13 @@
-"""The words the store's rows hold, in one place for every side of the store (hub, tui): queue names and the
-audit actions more than one module writes or reads."""
+"""The words the store's rows hold, in one place for every side of the store (hub, tui): urgencies, message and
+embargo kinds, queue names and the audit actions more than one module writes or reads."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")  # most urgent first (AR Art. 11 §3)
+MESSAGE_KINDS = ("request", "response", "spontaneous")  # what a partner's message is (its Message-Kind)
+EMBARGO_KINDS = ("judicial", "foreign")  # law Art. 11 (the Federal Prosecutor's) and Art. 12 (a foreign service's)
 
 
 class Queue(StrEnum):

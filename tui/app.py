@@ -18,6 +18,7 @@ from hub.acts.signed import MemberHome
 from hub.clock import Clock, SystemClock
 from hub.errors import AccessRefused, NotActionable
 from store import Database
+from store.vocabulary import URGENCIES
 
 from . import columns
 from .confirm import Confirm
@@ -32,8 +33,7 @@ from .widgets.health import judge
 
 
 # Colour adds to the words, never replaces them (OVERDUE is written out): readable without colour.
-URGENCY_STYLE = {"FLASH": "bold red", "URGENT": "yellow", "ROUTINE": "", "NON-URGENT": "dim"}
-URGENCIES = tuple(URGENCY_STYLE)  # most urgent first
+URGENCY_STYLE = dict(zip(URGENCIES, ("bold red", "yellow", "", "dim")))  # most urgent first
 # The screens: their tab, with the key that shows it underlined (the footer keeps room for the acts).
 SCREENS = (("overview", "[u]O[/u]verview"), ("deadlines", "[u]D[/u]eadlines"), ("traffic", "[u]T[/u]raffic"),
            ("partners", "[u]P[/u]artners"), ("embargo", "[u]E[/u]mbargo"), ("stuck", "Alert[u]s[/u] & quarantine"))

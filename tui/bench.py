@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import insert
 
 from store import AuditEvent, Database, Deadline, Heartbeat, Message, Partner
+from store.vocabulary import URGENCIES
 
 from hub.acts.duty import open_alerts, stuck
 from .queries import heartbeats, open_deadlines, overview, partners, traffic
@@ -25,7 +26,7 @@ def spacing(messages: int, burst: bool) -> timedelta:
 def fill(db: Database, messages: int, deadlines: int, *, burst: bool = False) -> datetime:
     """Messages, their audit events (accepted, processed, receipt sent; a deferral every 50th, a quarantine
     every 1000th), open deadlines and heartbeats. Returns the time just after the last message."""
-    urgencies = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
+    urgencies = URGENCIES
     step = spacing(messages, burst)
     seq = 0  # the events' leaf indexes
     with db.engine.begin() as c:

@@ -9,7 +9,7 @@ import click
 
 from .common import MISSING_SIGNER, acting, fail, home_option, opened, signer_option
 from hub.clock import brussels
-from hub.intake.fields import URGENCIES
+from hub.intake.fields import CLASSIFICATIONS, URGENCIES
 
 
 @click.group()
@@ -81,7 +81,7 @@ def send_request(home: Path, partner: str, urgency: str, subject: str, body_file
               help="1 FAIBLE, 2 MOYEN, 3 GRAVE, 4 TRÈS GRAVE (AR Art. 11 §6).")
 @click.option("--urgency", required=True, type=click.Choice(URGENCIES, case_sensitive=False))
 @click.option("--classification", required=True,
-              type=click.Choice(["RESTRICTED", "CONFIDENTIAL", "SECRET", "TOP-SECRET"], case_sensitive=False))
+              type=click.Choice(CLASSIFICATIONS, case_sensitive=False))
 @click.option("--subject", required=True)
 @click.option("--body", "body_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--attach", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))

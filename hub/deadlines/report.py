@@ -12,6 +12,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from store import Deadline, Message, Partner
+from store.vocabulary import URGENCIES
 
 from hub.clock import BRUSSELS
 from hub.errors import ReversedPeriod, UnknownPartner
@@ -19,7 +20,6 @@ from .windows import overdue_from
 
 LEGAL_BASIS = "duty to transmit: law Art. 6 and 14; deadlines: AR Art. 11 §2-3"
 DIRECTIONS = {"ocam": "to OCAM", "partner": "from OCAM"}  # owed_by -> who the request went to
-URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
 
 
 @dataclass(frozen=True)

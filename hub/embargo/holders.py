@@ -10,6 +10,7 @@ from datetime import datetime
 
 from crypto import Gpg
 from store import HolderListVersion, Member, UnitOfWork
+from store.vocabulary import EMBARGO_KINDS
 
 from hub import audit
 from hub.acts.competence import authorise
@@ -18,7 +19,7 @@ from hub.clock import Clock
 from hub.errors import EmbargoError, StatementError
 from hub.registry.members import DIRECTOR, director
 
-KINDS = ("judicial", "foreign")
+KINDS = EMBARGO_KINDS
 STATEMENT_TITLE = "Passerelle holder-list change"
 ACT = "holders.change"
 

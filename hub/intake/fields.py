@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass, field
 
 
+from store import vocabulary
+
 from hub.deadlines.windows import reply_by
 from hub.errors import FieldError
 
-URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
-KINDS = ("request", "response", "spontaneous")
-EMBARGOES = ("judicial", "foreign")
+URGENCIES, KINDS, EMBARGOES = vocabulary.URGENCIES, vocabulary.MESSAGE_KINDS, vocabulary.EMBARGO_KINDS
 CLASSIFICATIONS = ("RESTRICTED", "CONFIDENTIAL", "SECRET", "TOP-SECRET")
 RESPONSE_STATUSES = ("final", "partial")
 REFERENCE = re.compile(r"PSR-\d{4}-\d{6}")

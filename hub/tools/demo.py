@@ -23,6 +23,7 @@ from crypto.mime import compose
 from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
+from store.vocabulary import URGENCIES
 
 from hub.acts import statements
 from hub.acts.signed import MemberHome
@@ -39,7 +40,6 @@ from .demo_stop import Interrupted, StopSignals, Terminal
 
 PARTNERS = (("police-fed", "police"), ("vsse", "intelligence"), ("customs", "customs"),
             ("foreign-affairs", "foreign-affairs"))
-URGENCIES = ("FLASH", "URGENT", "ROUTINE", "NON-URGENT")
 
 
 class AcceleratedClock:

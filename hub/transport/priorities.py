@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-PRIORITY = {"FLASH": 9, "URGENT": 6, "ROUTINE": 3, "NON-URGENT": 1}
+from store.vocabulary import URGENCIES
+
+PRIORITY = dict(zip(URGENCIES, (9, 6, 3, 1)))  # the broker's message priority of each urgency
 
 
 def priority_of(urgency: str | None) -> int:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from crypto.openpgp.gpg_process import stop_agent
+from store.vocabulary import URGENCIES
 
 from ..client import gpg_cli
 from ..client import mail as client_mail
@@ -121,7 +122,7 @@ class Corpus:
         assert key is not None
         body = f"Case {case} {rng.getrandbits(64):016x}: the weekly situation report.\n" * rng.choice((1, 3, 40))
         words = dict(to=self.hub_address, subject=f"fuzz {case}", body=body)
-        keywords = {"Urgency": rng.choice(("FLASH", "URGENT", "ROUTINE", "NON-URGENT"))}
+        keywords = {"Urgency": rng.choice(URGENCIES)}
         if partner.kind == "government":
             keywords |= {"Message-Kind": "request",
                          "Reply-By": (datetime.now(timezone.utc) + timedelta(days=12)).strftime("%Y-%m-%dT%H:%M%z")}
