@@ -50,8 +50,8 @@ def _text_part(body: str, keyword_lines: dict[str, str] | None, qp: bool,
     return _crlf("\n".join(lines).encode("ascii"))
 
 
-def _entity(subject: str, body: str, protected: dict[str, str] | None, keyword_lines: dict[str, str] | None,
-            attachments: list[tuple[str, bytes]] | None, qp: bool) -> bytes:
+def plain_entity(subject: str, body: str, protected: dict[str, str] | None, keyword_lines: dict[str, str] | None,
+                 attachments: list[tuple[str, bytes]] | None, qp: bool) -> bytes:
     """The MIME entity that gets signed: text/plain, or multipart/mixed with attachments."""
     hp = ['\r\n protected-headers="v1"'] if protected is not None else []
     hp_fields = "".join(f"{k}: {_hdr(v)}\r\n" for k, v in (protected or {}).items()).encode()
@@ -117,7 +117,7 @@ def signed_mail(key: Key, *, to: str = "hub@ocam.test", sender: str | None = Non
                 crlf: bool = True, digest: str = "SHA256", qp: bool = False, mime_version: bool = True,
                 sign_options: tuple[str, ...] = ()) -> bytes:
     """A PGP/MIME multipart/signed message from key.email (or sender); sign_options go to gpg (e.g. --textmode)."""
-    entity = _entity(subject, body, protected, keyword_lines, attachments, qp)
+    entity = plain_entity(subject, body, protected, keyword_lines, attachments, qp)
     ct, signed = _signed_body(key, entity, digest, sign_options)
     return _finish(_outer_headers(key.email, to, sender, subject, headers, message_id, mime_version),
                    ct, signed, crlf)
@@ -131,7 +131,7 @@ def encrypted_mail(key: Key, recipient_public: bytes, *, mode: str = "combined",
                    mime_version: bool = True) -> bytes:
     """PGP/MIME multipart/encrypted to recipient_public. mode "combined": sign+encrypt in one OpenPGP message;
     "encapsulated": a multipart/signed entity, then encrypted (KMail style)."""
-    entity = _entity(subject, body, protected, keyword_lines, attachments, qp)
+    entity = plain_entity(subject, body, protected, keyword_lines, attachments, qp)
     if mode == "encapsulated":
         ct, signed = _signed_body(key, entity, digest)
         entity = ct.encode() + b"\r\n\r\n" + signed

@@ -44,8 +44,8 @@ def _encrypted_to(key, home, *fingerprints: str) -> bytes:
     hub_gpg = Gpg(home.settings.gnupg_home)
     for fingerprint in fingerprints:
         gpg_run(key.home, "--import", data=hub_gpg.export_public(fingerprint))
-    entity = mail._entity("Rotation", f"Encrypted to {len(fingerprints)} key(s) {time.time_ns()}", None,
-                          {"Urgency": "ROUTINE"}, None, False)
+    entity = mail.plain_entity("Rotation", f"Encrypted to {len(fingerprints)} key(s) {time.time_ns()}", None,
+                               {"Urgency": "ROUTINE"}, None, False)
     args = ["--trust-model", "always", "--armor", "--encrypt", "--sign", "--local-user", key.fingerprint]
     for fingerprint in fingerprints:
         args += ["--recipient", fingerprint]
