@@ -31,7 +31,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
     "open-alerts": (Column("when (Brussels)"), Column("alert"), Column("reference"), Column("about")),
     "stuck-table": (Column("what"), Column("id"), Column("where"), Column("why")),
     "embargo-items": (Column("reference"), Column("kind"), Column("from"), Column("received (Brussels)", MEDIUM),
-                      Column("sealed to"), Column("decision")),
+                      Column("sealed to"), Column("decision"), Column("prosecutor")),
     "holder-lists": (Column("list"), Column("version"), Column("change"), Column("member"),
                      Column("signed by", MEDIUM), Column("when (Brussels)", MEDIUM), Column("holders")),
     "pending-decisions": (Column("pending decision"), Column("integrate"), Column("consent"), Column("director"),
