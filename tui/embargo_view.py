@@ -22,7 +22,7 @@ class SealedItem:
     holders: int
     resealed_at: datetime | None
     decision: str  # "integrate=... consent=...", "pending", or "-"
-    confirmation: str  # judicial (law Art. 11): "confirmed" or "UNCONFIRMED" (awaits the Federal Prosecutor); else "-"
+    confirmation: str  # judicial (law Art. 11): "confirmed", or "UNCONFIRMED" awaiting the Federal Prosecutor; else "-"
 
 
 @dataclass(frozen=True)
@@ -86,4 +86,4 @@ def embargo_state(db: Database, *, limit: int = 200) -> EmbargoState:
 def _confirmation(kind: str, confirmed_by: str | None) -> str:
     if kind != "judicial":
         return "-"
-    return f"by {confirmed_by}" if confirmed_by else "UNCONFIRMED"
+    return "confirmed" if confirmed_by else "UNCONFIRMED"

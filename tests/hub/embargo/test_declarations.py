@@ -169,4 +169,4 @@ def test_the_embargo_screen_shows_a_judicial_embargo_unconfirmed(rig):
     rows = {r["reference"]: r for r in asyncio.run(show())}
     db.dispose()
     assert rows[unconfirmed]["prosecutor"] == "UNCONFIRMED" and rows[unconfirmed]["from"] == "police-fed"
-    assert rows[confirmed]["prosecutor"] == "by fed-prosecutor-office"
+    assert rows[confirmed]["prosecutor"] == "confirmed"
