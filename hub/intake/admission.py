@@ -169,7 +169,7 @@ class Admission:
             # AR Art. 7: a delay the requester names runs from its request; one that ended before it arrived is none.
             raise Refused(R.REPLY_BY_PASSED.format(reply_by=named, now=_utc(now)), partner=partner.name)
         embargo = fields.value("embargo")
-        if embargo and fields.fields["embargo"].source != "protected":  # law Art. 11-12: the sender's, signed
+        if embargo and fields.fields["embargo"].source != "protected":  # AR Art. 15 al. 1: declared, and signed
             raise Refused(R.EMBARGO_UNPROTECTED, partner=partner.name, embargo=embargo)
         if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
