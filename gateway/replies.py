@@ -93,6 +93,13 @@ FOREIGN_EMBARGO_SOURCE = Reply(
     550, "5.7.1",
     "Foreign embargo (law Art. 12) may only be declared by intelligence, customs or foreign affairs", "embargo_source",
 )
+EMBARGO_UNPROTECTED = Reply(
+    550, "5.7.1",
+    "Embargo declared only in the unsigned outer header, which anyone on the path could add: declare it inside the "
+    "signed part (a protected header, or an 'Embargo:' first line of the body) (law Art. 11-12)", "embargo_unprotected",
+)
+EMBARGO_CONFIRMATION_REFUSED = Reply(
+    550, "5.7.1", "Judicial embargo confirmation refused (law Art. 11): {reason}", "embargo_confirmation_refused")
 BAD_FIELD = Reply(550, "5.6.0", "Invalid {field}: {value!r} (accepted: {accepted})", "bad_field")
 REPLY_BY_PASSED = Reply(
     550, "5.6.0", "Reply-By {reply_by} is not after the hub's receipt time {now} (AR Art. 7): name a time to come",

@@ -203,7 +203,7 @@ class Dashboard(App):
         self._refill(self.query_one("#embargo-items", DataTable),
                      [(i.reference, i.kind, columns.cut(i.partner, name), brussels(i.received_at),
                        f"v{i.holder_version}, {i.holders} holder(s)" + (", resealed" if i.resealed_at else ""),
-                       i.decision) for i in state.items], [i.reference for i in state.items])
+                       i.decision, i.confirmation) for i in state.items], [i.reference for i in state.items])
         self._refill(self.query_one("#holder-lists", DataTable),
                      [(v.kind, str(v.version), v.change, v.member, v.signed_by, brussels(v.changed_at),
                        ", ".join(v.holders)) for v in state.lists])

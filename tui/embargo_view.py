@@ -1,4 +1,5 @@
-"""What the Embargo screen shows: sealed items as metadata, holder lists with their versions, and joint
+"""What the Embargo screen shows: sealed items as metadata (a judicial one confirmed or not, law Art. 11), holder
+lists with their versions, and joint
 decisions waiting for a signature. Never content: the hub holds none it could show."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class SealedItem:
     holders: int
     resealed_at: datetime | None
     decision: str  # "integrate=... consent=...", "pending", or "-"
+    confirmation: str  # judicial (law Art. 11): "confirmed", or "UNCONFIRMED" awaiting the Federal Prosecutor; else "-"
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,10 @@ def embargo_state(db: Database, *, limit: int = 200) -> EmbargoState:
                                        bool(d.second_signature), d.created_at))
         # Columns only: the sealed ciphertext is never loaded here.
         items = [SealedItem(m_ref, kind, p_name or "-", received, version, len(holders), resealed,
-                            decisions.get(m_id, "-"))
-                 for kind, version, holders, resealed, m_id, m_ref, received, p_name in s.execute(
+                            decisions.get(m_id, "-"), _confirmation(kind, confirmed_by))
+                 for kind, version, holders, resealed, confirmed_by, m_id, m_ref, received, p_name in s.execute(
                      select(EmbargoItem.kind, EmbargoItem.holder_version, EmbargoItem.holders, EmbargoItem.resealed_at,
-                            Message.id, Message.reference, Message.received_at, Partner.name)
+                            EmbargoItem.confirmed_by, Message.id, Message.reference, Message.received_at, Partner.name)
                      .join(Message, Message.id == EmbargoItem.message_id)
                      .outerjoin(Partner, Partner.id == Message.partner_id)
                      .order_by(EmbargoItem.id.desc()).limit(limit))]
@@ -79,3 +81,9 @@ def embargo_state(db: Database, *, limit: int = 200) -> EmbargoState:
                              tuple(h["name"] for h in v.holders))
                  for v in s.scalars(select(HolderListVersion).order_by(HolderListVersion.id.desc()).limit(limit))]
         return EmbargoState(items, lists, pending)
+
+
+def _confirmation(kind: str, confirmed_by: str | None) -> str:
+    if kind != "judicial":
+        return "-"
+    return "confirmed" if confirmed_by else "UNCONFIRMED"

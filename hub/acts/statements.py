@@ -63,6 +63,19 @@ class Statement:
         return found[0]
 
 
+def quoted(text: str, title: str, last_key: str) -> str | None:
+    """A statement of *title* quoted in a signed message's text, from its title line to its *last_key* line."""
+    start = text.find(title + "\n")
+    if start < 0:
+        return None
+    lines = []
+    for line in text[start:].split("\n"):
+        lines.append(line.rstrip("\r"))
+        if line.startswith(last_key + ": "):
+            return "\n".join(lines) + "\n"
+    return None
+
+
 def one_line(name: str, value: str) -> str:
     """A field value as a statement holds it: one line of printable text, bounded."""
     if not value or len(value) > MAX_VALUE or any(ord(c) < 32 or ord(c) == 127 for c in value):

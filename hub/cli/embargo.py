@@ -1,4 +1,4 @@
-"""`passerelle embargo` (sealed items: list, open, reseal, joint decisions) and `passerelle export oversight`."""
+"""`passerelle embargo` (sealed items: list, open, reseal, joint decisions, judicial confirmations) and `passerelle export oversight`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from hub.embargo import sealing as embargo_mod
-from hub.embargo import decisions, resealing
+from hub.embargo import decisions, declarations, resealing
 from .common import acting, fail, home_option, opened, signer_option, write_private
 from hub.clock import brussels
 from hub.acts.statements import sign_with_home, signing_key
@@ -28,7 +28,8 @@ def embargo() -> None:
 @home_option
 @click.option("--json", "as_json", is_flag=True)
 def embargo_list(home: Path, as_json: bool) -> None:
-    """Sealed items, metadata only: sender, times, kind, digest, holder-list version, decision."""
+    """Sealed items, metadata only: sender, times, kind, digest, holder-list version, decision, and whether a
+    judicial embargo is confirmed by the Federal Prosecutor (law Art. 11)."""
     with opened(home) as (_s, db, _g, _c), db.reader() as uow:
         rows = []
         for item, message in uow.embargo.items():
@@ -40,7 +41,10 @@ def embargo_list(home: Path, as_json: bool) -> None:
                          "holder_version": item.holder_version, "holders": embargo_mod.holder_names(item),
                          "decision": ({"integrate": decision.integrate, "consent": decision.consent,
                                        "recipients": decision.recipients} if decision else None),
-                         "pending_decisions": len(pending)})
+                         "pending_decisions": len(pending), "declared_by": item.declared_by,
+                         "confirmation": declarations.confirmation(item.kind, item.confirmed_by),
+                         "confirmed_by": item.confirmed_by,
+                         "confirmed_at": item.confirmed_at.isoformat() if item.confirmed_at else None})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -50,7 +54,16 @@ def embargo_list(home: Path, as_json: bool) -> None:
                    f"{brussels(r['received_at'])}  v{r['holder_version']} "
                    f"({len(r['holders'])} holders)  decision: "
                    f"{'integrate=' + d['integrate'] + ' consent=' + d['consent'] if d else 'none'}"
-                   f"{'  pending: ' + str(r['pending_decisions']) if r['pending_decisions'] else ''}")
+                   f"{'  pending: ' + str(r['pending_decisions']) if r['pending_decisions'] else ''}"
+                   f"{_confirmation(r)}")
+
+
+def _confirmation(row: dict) -> str:
+    if row["confirmation"] == "unconfirmed":
+        return f"  UNCONFIRMED: declared by {row['declared_by'] or '-'}, awaits the Federal Prosecutor (law Art. 11)"
+    if row["confirmation"] == "confirmed":
+        return f"  confirmed by {row['confirmed_by']}"
+    return ""
 
 
 @embargo.command("open")
@@ -124,6 +137,19 @@ def embargo_statement(home: Path, reference: str, integrate: str, consent: str, 
                                    recipients=_recipients(recipients), hub=settings.hub.address)
     out.write_text(text, encoding="utf-8")
     click.echo(f"decision statement written to {out}")
+
+
+@embargo.command("confirmation")
+@home_option
+@click.argument("reference")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def embargo_confirmation(home: Path, reference: str, out: Path) -> None:
+    """Write the statement by which the Federal Prosecutor confirms a judicial embargo another service declared
+    (law Art. 11): it confirms it by sending the hub a message it signs, whose text quotes the statement."""
+    with opened(home) as (settings, db, _g, _c), db.reader() as uow:
+        text = declarations.statement(uow, reference=reference, hub=settings.hub.address)
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"confirmation statement written to {out}")
 
 
 @embargo.command("decide")

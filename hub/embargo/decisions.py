@@ -17,7 +17,7 @@ from store import EmbargoDecision, Message, UnitOfWork
 
 from hub import audit
 from hub.acts.competence import authorise
-from hub.acts.statements import Statement, verify
+from hub.acts.statements import Statement, quoted, verify
 from hub.clock import Clock
 from .sealing import item_of
 from hub.errors import EmbargoError, StatementError
@@ -119,15 +119,7 @@ def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signa
 
 def statement_in(text: str) -> str | None:
     """A decision statement quoted in a signed message's text, from its title line to its recipients line."""
-    start = text.find(TITLE + "\n")
-    if start < 0:
-        return None
-    lines = []
-    for line in text[start:].split("\n"):
-        lines.append(line.rstrip("\r"))
-        if line.startswith("recipients: "):
-            return "\n".join(lines) + "\n"
-    return None
+    return quoted(text, TITLE, "recipients")
 
 
 def countersign_by_message(uow: UnitOfWork, clock: Clock, *, text: str, signer: str, evidence: str) -> EmbargoDecision:

@@ -41,14 +41,20 @@ class Seal:
     holders: list[dict]
     ciphertext: bytes
     digest: str
+    declared_by: str = ""  # the partner that declared it (law Art. 11: a judicial one is the prosecutor's)
+    confirmed: bool = True  # False: a judicial embargo awaiting the Federal Prosecutor (declarations.py)
     again: Callable[[UnitOfWork], "Seal"] | None = field(default=None, repr=False, compare=False)  # to the list now
 
 
-def seal(gpg: Gpg, uow: UnitOfWork, kind: str, content: bytes, *, now: datetime) -> Seal:
-    """Encrypt *content* to the current holders of *kind* (the hub's key is not among them)."""
+def seal(gpg: Gpg, uow: UnitOfWork, kind: str, content: bytes, *, now: datetime, declared_by: str = "",
+         by_prosecutor: bool = False) -> Seal:
+    """Encrypt *content* to the current holders of *kind* (the hub's key is not among them), declared by the
+    partner *declared_by*: a judicial embargo stands confirmed only when that is the Federal Prosecutor."""
     version, holders = current(uow, kind)
     sealed = seal_to(gpg, kind, version, holders, content, now=now)
-    return replace(sealed, again=lambda later: seal(gpg, later, kind, content, now=now))
+    return replace(sealed, declared_by=declared_by, confirmed=kind != "judicial" or by_prosecutor,
+                   again=lambda later: seal(gpg, later, kind, content, now=now, declared_by=declared_by,
+                                            by_prosecutor=by_prosecutor))
 
 
 def seal_to(gpg: Gpg, kind: str, version: int, holders: list[dict], content: bytes, *, now: datetime) -> Seal:
@@ -81,11 +87,22 @@ def record(uow: UnitOfWork, clock: Clock, *, message_id: int, reference: str, se
         log.info("embargo: the %s holder list changed while %s was sealed; sealing it to the list in force",
                  sealed.kind, reference)
         sealed = sealed.again(uow)
+    now = clock.now()
+    judicial = sealed.kind == "judicial"
     uow.embargo.add(EmbargoItem(message_id=message_id, kind=sealed.kind, holder_version=sealed.version,
                                 holders=sealed.holders, ciphertext=sealed.ciphertext, content_digest=sealed.digest,
-                                sealed_at=clock.now()))
+                                sealed_at=now, declared_by=sealed.declared_by or None,
+                                confirmed_at=now if judicial and sealed.confirmed else None,
+                                confirmed_by=sealed.declared_by if judicial and sealed.confirmed else None))
     audit.record(uow, clock, "embargo.sealed", ref=reference, kind=sealed.kind, holder_version=sealed.version,
-                 holders=[h["name"] for h in sealed.holders])
+                 holders=[h["name"] for h in sealed.holders], declared_by=sealed.declared_by,
+                 **({"confirmed": sealed.confirmed} if judicial else {}))
+    if not sealed.confirmed:
+        # Law Art. 11: a judicial embargo is the Federal Prosecutor's; declared by another service it stays
+        # sealed (never less protection) and awaits the prosecutor's confirmation (hub/embargo/declarations.py).
+        audit.record(uow, clock, "alert.embargo_unconfirmed", actor=sealed.declared_by, ref=reference,
+                     kind=sealed.kind, declared_by=sealed.declared_by,
+                     why="a judicial embargo awaits the Federal Prosecutor's confirmation (law Art. 11)")
 
 
 def item_of(uow: UnitOfWork, reference: str) -> tuple[Message, EmbargoItem]:

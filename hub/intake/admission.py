@@ -24,7 +24,7 @@ from store.vocabulary import Action, Queue
 from hub import audit, vault
 from . import dsn, links, msgid
 from hub.embargo import sealing as embargo_seal
-from hub.embargo import decisions as embargo_decisions
+from hub.embargo import decisions as embargo_decisions, declarations
 from hub.errors import EmbargoError
 from hub.clock import Clock
 from hub.deadlines import clocks, windows
@@ -162,28 +162,35 @@ class Admission:
             refers_to = links.extract(outer, payload, verified.content)
             decision = (embargo_decisions.statement_in(verified.content.first_text())
                         if embargo_decisions.TITLE.encode() in verified.entity else None)
+            confirmation = (declarations.statement_in(verified.content.first_text())
+                            if declarations.TITLE.encode() in verified.entity else None)
         named = fields.value("reply-by")
         if named is not None and reply_by(named) <= now:
             # AR Art. 7: a delay the requester names runs from its request; one that ended before it arrived is none.
             raise Refused(R.REPLY_BY_PASSED.format(reply_by=named, now=_utc(now)), partner=partner.name)
         embargo = fields.value("embargo")
+        if embargo and fields.fields["embargo"].source != "protected":  # AR Art. 15 al. 1: declared, and signed
+            raise Refused(R.EMBARGO_UNPROTECTED, partner=partner.name, embargo=embargo)
         if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
         signature_digest = check.identity(verified.entity)  # the same signature, whatever bytes carried it
-        sealed = self._seal_to_holders(embargo, submission.raw, verified, partner.name) if embargo else None
+        sealed = (self._seal_to_holders(embargo, submission.raw, verified, partner.name,
+                                        partner.kind == embargo_decisions.FEDERAL_PROSECUTOR) if embargo else None)
         return self._store(submission, partner_id=partner.id, partner_name=partner.name,
                            government=partner.kind == GOVERNMENT, message_id=message_id,
                            signature_digest=signature_digest, verified=verified, fields=fields, refers_to=refers_to,
-                           sealed=sealed, decision=decision)
+                           sealed=sealed, decision=decision, confirmation=confirmation)
 
-    def _seal_to_holders(self, kind: str, raw: bytes, verified: Verified, partner: str) -> embargo_seal.Seal:
+    def _seal_to_holders(self, kind: str, raw: bytes, verified: Verified, partner: str,
+                         prosecutor: bool) -> embargo_seal.Seal:
         """Embargoed content is encrypted to the holders of its kind before anything is stored (law Art. 11-12
         al. 2): the received bytes, or for an encrypted message its outer headers and decrypted entity (the
         hub-readable ciphertext is never kept). Nobody to seal to: 4xx, so the sender retries, and an alert."""
         content = raw if verified.cleartext is None else outer_headers(raw) + verified.cleartext
         try:
             with self.db.reader() as uow:
-                return embargo_seal.seal(self.gpg, uow, kind, content, now=self.clock.now())
+                return embargo_seal.seal(self.gpg, uow, kind, content, now=self.clock.now(), declared_by=partner,
+                                         by_prosecutor=prosecutor)
         except embargo_seal.NoHolders:
             try:
                 with self.db.unit_of_work() as uow:
@@ -293,7 +300,7 @@ class Admission:
     def _store(self, submission: Submission, *, partner_id: int, partner_name: str, government: bool, message_id: str,
                signature_digest: str, verified: Verified, fields: RoutingFields,
                refers_to: dict[str, object], sealed: embargo_seal.Seal | None = None,
-               decision: str | None = None) -> Reply:
+               decision: str | None = None, confirmation: str | None = None) -> Reply:
         """Durable acceptance, in a transaction that concurrent sessions' acceptances may share (group
         commit): the 250 is given only once the commit holding this message is done."""
         raw = submission.raw
@@ -334,13 +341,15 @@ class Admission:
             retention.register(uow, message_row, now)
             if sealed is not None:
                 embargo_seal.record(uow, self.clock, message_id=message_row, reference=reference, sealed=sealed)
-            if decision is not None:  # a joint decision's second signature, given by signing this message
-                try:
-                    embargo_decisions.countersign_by_message(
-                        uow, self.clock, text=decision, signer=verified.check.primary_fingerprint or "",
-                        evidence=f"signed message {reference} {message_id} (signature {signature_digest[:16]})")
+            signer = verified.check.primary_fingerprint or ""
+            evidence = f"signed message {reference} {message_id} (signature {signature_digest[:16]})"
+            for text, act, refusal in ((decision, embargo_decisions.countersign_by_message, R.DECISION_REFUSED),
+                                       (confirmation, declarations.confirm_by_message, R.EMBARGO_CONFIRMATION_REFUSED)):
+                try:  # a joint decision's second signature, a judicial embargo's confirmation: given by signing it
+                    if text is not None:
+                        act(uow, self.clock, text=text, signer=signer, evidence=evidence)
                 except EmbargoError as exc:
-                    raise Refused(R.DECISION_REFUSED.format(reason=str(exc)[:160]), partner=partner_name) from exc
+                    raise Refused(refusal.format(reason=str(exc)[:160]), partner=partner_name) from exc
             audit.record(uow, self.clock, Action.INTAKE_ACCEPTED, actor=partner_name, ref=reference, when=now,
                          peer=submission.peer, tls=submission.tls, size=len(raw), encrypted=verified.encrypted,
                          signer=verified.check.signing_fingerprint, hash=verified.check.hash_algorithm,

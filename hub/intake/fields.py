@@ -89,7 +89,8 @@ def extract(outer: list[tuple[str, str]], payload: list[tuple[str, str]], first_
     """Combine outer headers, protected payload headers and keyword lines into the applied fields.
 
     A protected value (payload header, else keyword line) wins; an outer-only value is applied but
-    marked unprotected; a missing value takes its default. Unknown values raise FieldError.
+    marked unprotected (admission refuses an outer-only Embargo, AR Art. 15 al. 1); a missing value takes its
+    default. Unknown values raise FieldError.
     """
     outer_map = _known(outer)
     payload_map = _known(payload)

@@ -64,6 +64,11 @@ class EmbargoItem(Base):
     sealed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resealed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     resealed_by: Mapped[Optional[str]] = mapped_column(String(64))
+    # Who declared the embargo (the partner that sent it) and, for a judicial one (law Art. 11: the Federal
+    # Prosecutor's decision), when and by whom it was confirmed; unconfirmed while confirmed_at is None.
+    declared_by: Mapped[Optional[str]] = mapped_column(String(64))
+    confirmed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    confirmed_by: Mapped[Optional[str]] = mapped_column(String(64))
 
 
 class EmbargoDecision(Base):

@@ -337,14 +337,17 @@ def test_the_dashboard_shows_sealed_items_lists_and_pending_decisions_as_metadat
             for table_id in ("#embargo-items", "#holder-lists", "#pending-decisions"):
                 table = app.query_one(table_id, DataTable)
                 rows[table_id] = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+            labels = [str(c.label) for c in app.query_one("#embargo-items", DataTable).ordered_columns]
             screen = app.export_screenshot()
             await pilot.press("q")
-        return rows, screen
+        return rows, screen, labels
 
-    rows, screen = asyncio.run(show())
+    rows, screen, labels = asyncio.run(show())
     db.dispose()
-    item = next(r for r in rows["#embargo-items"] if r[0] == reference)
-    assert item[1:3] == ["judicial", "police-fed"] and item[4].endswith(", 2 holder(s)") and item[5] == "pending"
+    item = next(dict(zip(labels, r)) for r in rows["#embargo-items"] if r[0] == reference)
+    assert (item["kind"], item["from"], item["decision"], item["prosecutor"]) == (
+        "judicial", "police-fed", "pending", "UNCONFIRMED")
+    assert item["sealed to"].endswith(", 2 holder(s)")
     assert ["judicial", "1", "add", "ana", "director"] in [r[:5] for r in rows["#holder-lists"]]
     assert [reference, "no", "no", "signed", "WAITING"] in [r[:5] for r in rows["#pending-decisions"]]
     assert canary not in screen
