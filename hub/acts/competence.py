@@ -14,7 +14,7 @@ from hub import audit
 from hub.clock import Clock
 from hub.errors import AccessRefused
 from hub.registry.members import ANALYST, DEPUTY, DIRECTOR, EXPERT, STAFF
-from hub.registry.recipients import cleared
+from hub.registry.clearances import cleared
 
 REFUSED = "access.refused"
 DIRECTION = (DIRECTOR, DEPUTY)  # law Art. 7 §1: "qui assurent la direction et la gestion quotidienne"

@@ -21,7 +21,7 @@ from hub.outbound.outbox import mime_entity, queue_mail
 from .policy import Policy, PolicyError
 from hub.transport.priorities import priority_of
 from hub.registry.partners import GOVERNMENT
-from hub.registry.recipients import cleared
+from hub.registry.clearances import cleared
 from hub.references import next_reference
 from hub.retention import items as retention
 from hub.outbound.requests import content_digests, key_problem, outer_headers

@@ -12,6 +12,7 @@ from store import Partner, UnitOfWork
 from hub import audit
 from hub.clock import Clock
 from hub.errors import PartnerError
+from .clearances import SECRET, known
 
 if TYPE_CHECKING:
     from hub.acts.signed import MemberHome
@@ -72,15 +73,16 @@ def _holder(uow: UnitOfWork, gpg: Gpg, key: KeyInfo) -> str:
 
 def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, kind: str, email: str,
         key_data: bytes, fingerprint: str | None = None, receipts: str = ENCRYPTED,
-        relay_is_own_server: bool = False) -> Partner:
-    """Register *name* with its contact address and bind the one key in *key_data*, as the signed act of the
-    member whose home *by* is; its receipts travel encrypted to that key unless *receipts* is "signed" (AR Art. 11
-    §7)."""
+        relay_is_own_server: bool = False, clearance: str = SECRET) -> Partner:
+    """Register *name* with its contact address, its contact point's security clearance (what classified
+    evaluations it may receive, AR Art. 11 §8) and the one key in *key_data*, as the signed act of the member whose
+    home *by* is; its receipts travel encrypted to that key unless *receipts* is "signed" (AR Art. 11 §7)."""
     email = email.strip().lower()
     if kind not in PARTNER_KINDS:
         raise PartnerError(f"unknown kind {kind!r}; one of: {', '.join(PARTNER_KINDS)}")
     if receipts not in RECEIPTS:
         raise PartnerError(f"receipts travel {' or '.join(RECEIPTS)}, not {receipts!r}")
+    known(clearance)
     info = only_key(uow, gpg, key_data)
     if fingerprint and _normal_fingerprint(fingerprint) != info.fingerprint:
         raise PartnerError(f"fingerprint mismatch: the key is {info.fingerprint}, not {_normal_fingerprint(fingerprint)}")
@@ -98,16 +100,17 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, k
         if clash is not None:
             raise PartnerError(f"partner {clash.name!r} already has this {what}")
     act = by.sign(uow, clock, "partner.add", partner=name, kind=kind, email=email, fingerprint=info.fingerprint,
-                  key_sha256=key_digest(key_data), receipts=receipts, relay=_own(relay_is_own_server))
+                  key_sha256=key_digest(key_data), receipts=receipts, relay=_own(relay_is_own_server),
+                  clearance=clearance)
     gpg.import_keys(key_data)
     partner = uow.partners.add(Partner(
         name=name, kind=kind, email=email, fingerprint=info.fingerprint, key_created_at=info.created,
         key_expires_at=info.expires, key_revoked=False, created_at=now, updated_at=now, receipts=receipts,
-        relay_is_own_server=relay_is_own_server,
+        relay_is_own_server=relay_is_own_server, clearance=clearance,
     ))
     audit.record(uow, clock, "partner.added", actor=act.member.name, partner=name, kind=kind, email=email,
                  fingerprint=info.fingerprint, receipts=receipts, relay_is_own_server=relay_is_own_server,
-                 **act.evidence())
+                 clearance=clearance, **act.evidence())
     return partner
 
 
@@ -117,23 +120,27 @@ def _own(relay_is_own_server: bool | None) -> str | None:
 
 
 def set_properties(uow: UnitOfWork, clock: Clock, by: MemberHome, *, name: str, receipts: str | None = None,
-                   relay_is_own_server: bool | None = None) -> Partner:
-    """Change how *name*'s receipts travel (AR Art. 11 §7) and whether the relay is its own mail server, whose
-    250 then acknowledges OCAM's requests (AR Art. 11 §2), as the signed act of the member whose home *by* is;
-    recorded."""
+                   relay_is_own_server: bool | None = None, clearance: str | None = None) -> Partner:
+    """Change how *name*'s receipts travel (AR Art. 11 §7), whether the relay is its own mail server, whose 250
+    then acknowledges OCAM's requests (AR Art. 11 §2), and its contact point's clearance (AR Art. 11 §8), as the
+    signed act of the member whose home *by* is; recorded."""
     partner = uow.partners.by_name(name)
     if partner is None:
         raise PartnerError(f"no partner named {name!r}")
     if receipts is not None and receipts not in RECEIPTS:
         raise PartnerError(f"receipts travel {' or '.join(RECEIPTS)}, not {receipts!r}")
+    if clearance is not None:
+        known(clearance)
     changed = {}
+    if clearance is not None and clearance != partner.clearance:
+        changed["clearance"] = clearance
     if receipts is not None and receipts != partner.receipts:
         changed["receipts"] = receipts
     if relay_is_own_server is not None and relay_is_own_server != partner.relay_is_own_server:
         changed["relay_is_own_server"] = relay_is_own_server
     if changed:
         act = by.sign(uow, clock, "partner.set", partner=name, receipts=changed.get("receipts"),
-                      relay=_own(changed.get("relay_is_own_server")))
+                      relay=_own(changed.get("relay_is_own_server")), clearance=changed.get("clearance"))
         for field, value in changed.items():
             setattr(partner, field, value)
         partner.updated_at = clock.now()

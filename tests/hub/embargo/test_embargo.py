@@ -39,7 +39,7 @@ def _member(home, tmp: Path, name: str, role: str):
     key = make_key(tmp, f"{name}@ocam.test", name=name.title())
     path = tmp / f"{name}.asc"
     path.write_bytes(key.public)
-    ok(home, "member", "add", name, "--role", role, "--email", key.email, "--key", str(path), "--clearance", "SECRET")
+    ok(home, "member", "add", name, "--role", role, "--email", key.email, "--key", str(path), "--clearance", "TOP-SECRET")
     return key
 
 
