@@ -23,6 +23,8 @@ RECIPIENT_TYPES = ("nsc-member", "crisis-centre", "federal-prosecutor", "college
                    "security-authority", "public-authority", "ocam-duty")
 # OCAM's own duty desk: reminders of the answers OCAM owes (AR Art. 11 §3) go to it; no policy group names it.
 OCAM_DUTY = "ocam-duty"
+# Who may receive an evaluation, by the policy or added by the director (law Art. 10): every type but OCAM's own desk.
+RECEIVE_EVALUATIONS = tuple(t for t in RECIPIENT_TYPES if t != OCAM_DUTY)
 
 
 def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, type: str, email: str,
