@@ -1,6 +1,7 @@
-"""Clearances: a contact point's is registered and changed under a signed act, and the evaluation planner reads it
-(AR Art. 11 §8); every member of OCAM holds TOP-SECRET, and no one below it holds embargoed information (law Art. 7
-§3-§5, Art. 11-12 al. 2)."""
+"""What the law makes a property of a registration. Clearances: a contact point's is registered and changed under a
+signed act, and the evaluation planner reads it (AR Art. 11 §8); every member of OCAM holds TOP-SECRET, and no one
+below it holds embargoed information (law Art. 7 §3-§5, Art. 11-12 al. 2). The head of an Art. 12 service: its own
+signer, with a key registered to nobody else (law Art. 12 al. 3)."""
 
 from __future__ import annotations
 
@@ -131,3 +132,46 @@ def test_a_member_registered_below_top_secret_is_never_made_a_holder(rig, module
     expert = home.member(ocam.person("expert"))
     added = run(home, "holders", "add", "--kind", "judicial", expert.name)
     assert added.exit_code == 0, added.output
+
+
+def test_the_head_of_an_article_12_service_is_registered_with_a_key_of_their_own(rig, module_tmp):
+    """`partner set NAME --head-key FILE --head-email ADDR`: only for a service law Art. 12 names, only with a key
+    registered to nobody (not the contact point's, not a member's), then shown and recorded in the signed act; the
+    head's key is refused afterwards to any other registration."""
+    home, _body = rig
+    head = make_key(module_tmp, "head@vsse.test", name="Head Vsse")
+    (module_tmp / "head.asc").write_bytes(head.public)
+    (module_tmp / "director.asc").write_bytes(ocam.director().key.public)
+    for name, key, sentence in (
+            ("police-fed", "head.asc", "police-fed is a police service: the head of service who decides jointly is "
+                                       "that of the services law Art. 12 al. 1 names"),
+            ("vsse", "vsse.asc", "is registered to partner 'vsse'"),
+            ("vsse", "director.asc", "is registered to member 'director'")):
+        refused = run(home, "partner", "set", name, "--head-key", str(module_tmp / key), "--head-email",
+                      "head@vsse.test" if key == "head.asc" else "x@y.test")
+        assert refused.exit_code == 2 and sentence in " ".join(refused.output.split()), refused.output
+    assert "law Art. 12 al. 3" in run(home, "partner", "set", "vsse", "--head-key", str(module_tmp / "vsse.asc"),
+                                      "--head-email", "vsse@partner.test").output
+    alone = run(home, "partner", "set", "vsse", "--head-key", str(module_tmp / "head.asc"))
+    assert alone.exit_code == 2 and "both --head-key and --head-email" in alone.output
+    assert _listed(home)["vsse"]["head_fingerprint"] is None
+    assert "head of service     not registered" in run(home, "partner", "set", "vsse", "--clearance",
+                                                         "TOP-SECRET").output
+    done = run(home, "partner", "set", "vsse", "--head-key", str(module_tmp / "head.asc"), "--head-email",
+               "HEAD@vsse.test")
+    assert done.exit_code == 0, done.output
+    assert f"head of service     <head@vsse.test> key {head.fingerprint}" in done.output
+    listed = _listed(home)["vsse"]
+    assert (listed["head_email"], listed["head_fingerprint"]) == ("head@vsse.test", head.fingerprint)
+    db = Database(home.settings.database_url)
+    with db.reader() as uow:
+        event = uow.audit.recent(action="partner.changed", limit=1)[0]
+    db.dispose()
+    assert event.detail["head_fingerprint"] == head.fingerprint
+    assert f"head-fingerprint: {head.fingerprint}\n" in event.detail["statement"]
+    for register in (["partner", "add", "customs", "--kind", "customs"],
+                     ["recipient", "add", "head", "--type", "nsc-member", "--clearance", "SECRET"],
+                     ["member", "add", "head", "--role", "analyst", "--clearance", "TOP-SECRET"]):
+        taken = run(home, *register, "--email", head.email, "--key", str(module_tmp / "head.asc"))
+        assert taken.exit_code == 2 and "registered to the head of service of partner 'vsse'" in taken.output, \
+            taken.output
