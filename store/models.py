@@ -35,6 +35,10 @@ class Partner(Base):
     receipts: Mapped[str] = mapped_column(String(16), default="encrypted")
     # The relay is this partner's own mail server: the relay's 250 is its acknowledgement (AR Art. 11 §2).
     relay_is_own_server: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The head of the service (law Art. 12 al. 1, 3: intelligence, customs, foreign affairs), its own signer of the
+    # joint decisions on the foreign items the service provides: an address in a user id of its one key.
+    head_email: Mapped[Optional[str]] = mapped_column(String(254))
+    head_fingerprint: Mapped[Optional[str]] = mapped_column(String(40), unique=True)
 
 
 class RetentionPeriod(Base):

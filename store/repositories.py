@@ -67,6 +67,10 @@ class PartnerRepository(_Repository):
     def by_fingerprint(self, fingerprint: str) -> Partner | None:
         return self.session.scalar(select(Partner).where(Partner.fingerprint == fingerprint.upper()))
 
+    def by_head_fingerprint(self, fingerprint: str) -> Partner | None:
+        """The partner whose head of service (law Art. 12 al. 3) is registered with this key."""
+        return self.session.scalar(select(Partner).where(Partner.head_fingerprint == fingerprint.upper()))
+
     def standing(self, fingerprint: str) -> Row | None:
         """What admission decides on (id, name, kind, email, key_expires_at, key_revoked), read-only (Core)."""
         return self._core(S.PARTNER_STANDING, {"b_fpr": fingerprint.upper()}).first()

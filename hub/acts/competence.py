@@ -14,7 +14,7 @@ from hub import audit
 from hub.clock import Clock
 from hub.errors import AccessRefused
 from hub.registry.members import ANALYST, DEPUTY, DIRECTOR, EXPERT, STAFF
-from hub.registry.recipients import cleared
+from hub.registry.clearances import cleared
 
 REFUSED = "access.refused"
 DIRECTION = (DIRECTOR, DEPUTY)  # law Art. 7 §1: "qui assurent la direction et la gestion quotidienne"
@@ -29,8 +29,9 @@ ACTS: dict[str, tuple[tuple[str, ...], str]] = {
                               "AR Art. 6 §3)"),
     "member.designate-deputy": ((DIRECTOR,), "the director designates the deputy"),
     "partner.add": (DIRECTION, "the director and the deputy register the support services' contact points"),
-    "partner.set": (DIRECTION, "the director and the deputy decide how a contact point's receipts travel and whether "
-                               "the relay is its own server (AR Art. 11 §2, §7)"),
+    "partner.set": (DIRECTION, "the director and the deputy decide how a contact point's receipts travel, whether "
+                               "the relay is its own server (AR Art. 11 §2, §7), its clearance (§8), and register the "
+                               "head of an Art. 12 service (law Art. 12 al. 3)"),
     "partner.update-key": (DIRECTION, "the director and the deputy keep the contact points' keys"),
     "recipient.add": (DIRECTION, "the director and the deputy register the recipients of evaluations (law Art. 10)"),
     "holders.change": (DIRECTION, "the director (and the deputy) designate the holders of embargoed information "

@@ -13,7 +13,7 @@ from hub.embargo import resealing
 from hub.registry import members as members_mod
 from .common import MISSING_SIGNER, acting, fail, home_option, opened, signer_option
 from hub.clock import brussels
-from hub.registry.recipients import CLEARANCES
+from hub.registry.clearances import CLEARANCES
 
 
 @click.group()

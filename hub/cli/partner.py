@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from hub.registry import partners as partners_mod
+from hub.registry.clearances import CLEARANCES, SECRET
 from .common import acting, fail, home_option, opened, signed_act, signer_option
 from hub.clock import brussels
 from hub.errors import TlsError
@@ -22,13 +23,20 @@ receipts_option = click.option(
     help="How its receipts travel: encrypted to its key (the default, AR Art. 11 §7), or signed only, for a system "
          "that must read them unencrypted.")
 
+clearance_help = ("The contact point's security clearance: the classified evaluations it may receive (AR Art. 11 §8; "
+                  "law of 11 December 1998).")
+
 
 def _show_properties(p, gpg, clock) -> None:
     from hub.outbound.requests import key_problem
 
     problem = key_problem(gpg, p.fingerprint, clock.now()) if p.receipts == partners_mod.ENCRYPTED else None
+    click.echo(f"  cleared             {p.clearance}")
     click.echo(f"  receipts            {p.receipts}"
                + (f" (its key is {problem}: they are held, never sent in clear)" if problem else ""))
+    if p.kind in partners_mod.HEADED:
+        click.echo("  head of service     " + (f"<{p.head_email}> key {p.head_fingerprint}" if p.head_fingerprint
+                                              else "not registered: its foreign items' joint decisions wait for it"))
     click.echo("  clock starts        " + ("at the relay's 250 (the relay is its own server)" if p.relay_is_own_server
                                           else "at its MDN or a success DSN from its server"))
 
@@ -49,14 +57,16 @@ def partner() -> None:
 @receipts_option
 @click.option("--relay-is-own-server", "relay_own", is_flag=True,
               help="The relay is this partner's own mail server: its 250 acknowledges OCAM's requests (AR Art. 11 §2).")
+@click.option("--clearance", type=click.Choice(CLEARANCES, case_sensitive=False), default=SECRET, show_default=True,
+              help=clearance_help)
 @signer_option()
 def partner_add(home: Path, name: str, kind: str, email: str, key_file: Path, fingerprint: str | None,
-                receipts: str | None, relay_own: bool, signer_home: Path | None) -> None:
+                receipts: str | None, relay_own: bool, clearance: str, signer_home: Path | None) -> None:
     """Register NAME and bind exactly the key in --key, as your signed act."""
     with acting(home, signer_home) as (_settings, db, gpg, clock, by), db.unit_of_work() as uow:
         p = partners_mod.add(uow, gpg, clock, by, name=name, kind=kind, email=email, key_data=key_file.read_bytes(),
                              fingerprint=fingerprint, receipts=receipts or partners_mod.ENCRYPTED,
-                             relay_is_own_server=relay_own)
+                             relay_is_own_server=relay_own, clearance=clearance.upper())
         uow.commit()
         click.echo(f"registered {p.name} ({p.kind}) <{p.email}>")
         click.echo(f"  primary fingerprint {p.fingerprint}")
@@ -107,14 +117,25 @@ def _show_released(requests: list[str], receipts: list[str]) -> None:
 @receipts_option
 @click.option("--relay-is-own-server", "relay_own", type=click.Choice(["yes", "no"]),
               help="yes: the relay is NAME's own mail server, its 250 acknowledges OCAM's requests (AR Art. 11 §2).")
+@click.option("--clearance", type=click.Choice(CLEARANCES, case_sensitive=False), help=clearance_help)
+@click.option("--head-key", "head_key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The public key of the head of NAME's service (law Art. 12: intelligence, customs, foreign "
+                   "affairs), who signs the joint decisions on its foreign items; with --head-email.")
+@click.option("--head-email", "head_email", help="The head of service's address; must be in a user id of --head-key.")
 @signer_option()
-def partner_set(home: Path, name: str, receipts: str | None, relay_own: str | None, signer_home: Path | None) -> None:
-    """Change NAME's properties, as your signed act: how its receipts travel, whether the relay is its own server."""
-    if receipts is None and relay_own is None:
-        fail("nothing to set: give --receipts or --relay-is-own-server")
+def partner_set(home: Path, name: str, receipts: str | None, relay_own: str | None, clearance: str | None,
+                head_key: Path | None, head_email: str | None, signer_home: Path | None) -> None:
+    """Change NAME's properties, as your signed act: how its receipts travel, whether the relay is its own server,
+    its contact point's clearance, the head of its service."""
+    if (head_key is None) != (head_email is None):
+        fail("the head of service is registered with both --head-key and --head-email")
+    if receipts is None and relay_own is None and clearance is None and head_key is None:
+        fail("nothing to set: give --receipts, --relay-is-own-server, --clearance or --head-key with --head-email")
     with acting(home, signer_home) as (settings, db, gpg, clock, by), db.unit_of_work() as uow:
-        p = partners_mod.set_properties(uow, clock, by, name=name, receipts=receipts,
-                                        relay_is_own_server=None if relay_own is None else relay_own == "yes")
+        p = partners_mod.set_properties(uow, gpg, clock, by, name=name, receipts=receipts,
+                                        relay_is_own_server=None if relay_own is None else relay_own == "yes",
+                                        clearance=clearance.upper() if clearance else None,
+                                        head=(head_email, head_key.read_bytes()) if head_key and head_email else None)
         released = _release(uow, settings, db, gpg, clock, p) if receipts else ([], [])
         uow.commit()
         click.echo(f"{p.name}:")
@@ -130,7 +151,8 @@ def partner_list(home: Path, as_json: bool) -> None:
     with opened(home) as (_s, db, _g, _c), db.reader() as uow:
         rows = [{"name": p.name, "kind": p.kind, "email": p.email, "fingerprint": p.fingerprint,
                  "key_expires_at": p.key_expires_at.isoformat() if p.key_expires_at else None,
-                 "key_revoked": p.key_revoked, "receipts": p.receipts, "relay_is_own_server": p.relay_is_own_server}
+                 "key_revoked": p.key_revoked, "receipts": p.receipts, "relay_is_own_server": p.relay_is_own_server,
+                 "clearance": p.clearance, "head_email": p.head_email, "head_fingerprint": p.head_fingerprint}
                 for p in uow.partners.all()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -138,7 +160,8 @@ def partner_list(home: Path, as_json: bool) -> None:
     for r in rows:
         status = "revoked" if r["key_revoked"] else (
             f"expires {brussels(r['key_expires_at'])}" if r["key_expires_at"] else "no expiry")
-        click.echo(f"{r['name']:<20} {r['kind']:<18} {r['email']:<32} {r['fingerprint']}  {status}")
+        click.echo(f"{r['name']:<20} {r['kind']:<18} {r['clearance']:<12} {r['email']:<32} {r['fingerprint']}  "
+                   f"{status}")
 
 
 @partner.command("kit")

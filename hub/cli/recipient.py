@@ -9,6 +9,7 @@ import click
 
 from hub.registry import recipients as recipients_mod
 from .common import acting, fail, home_option, load_settings, signer_option
+from hub.registry.clearances import CLEARANCES
 from hub.registry.partners import PARTNER_KINDS
 
 
@@ -28,7 +29,7 @@ def recipient() -> None:
 @click.option("--type", "type_", required=True, type=click.Choice(recipients_mod.RECIPIENT_TYPES))
 @click.option("--email", required=True)
 @click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--clearance", required=True, type=click.Choice(recipients_mod.CLEARANCES, case_sensitive=False))
+@click.option("--clearance", required=True, type=click.Choice(CLEARANCES, case_sensitive=False))
 @click.option("--oversees", multiple=True, type=click.Choice(PARTNER_KINDS),
               help="For a minister: the support services under it (repeat).")
 @click.option("--basis", help="For a public authority: its need to know (law Art. 10 §1 f)).")

@@ -46,12 +46,19 @@ def statement(uow: UnitOfWork, *, reference: str, integrate: str, consent: str, 
 
 
 def second_party(uow: UnitOfWork, message: Message, kind: str) -> list[tuple[str, str]]:
-    """Who may give the second signature, as (name, fingerprint): the Federal Prosecutor (judicial) or the
-    providing service's registered key (foreign; its head communicates it, law Art. 12 al. 1)."""
+    """Who may give the second signature, as (name, fingerprint): the Federal Prosecutor (judicial, law Art. 11
+    al. 3), or the head of the providing service, registered as its own signer (foreign, law Art. 12 al. 3) — not
+    the service's contact point. Refused, saying so, while the head is not registered."""
     if kind == "judicial":
         return [(p.name, p.fingerprint) for p in uow.partners.all() if p.kind == FEDERAL_PROSECUTOR]
     provider = message.partner
-    return [(provider.name, provider.fingerprint)] if provider is not None else []
+    if provider is None or provider.head_fingerprint is None:
+        name = provider.name if provider is not None else "the providing service"
+        raise EmbargoError(f"the head of service of {name} is not registered: the joint decision on a foreign item "
+                           "is the director's and the head of the providing service's (law Art. 12 al. 3); register "
+                           f"the head: passerelle partner set {name} --head-key FILE --head-email ADDRESS")
+    # As the decision row names the second party (64 characters at most), "head of" the service.
+    return [(f"head of {provider.name}"[:64], provider.head_fingerprint)]
 
 
 def _parse(text: str) -> dict[str, str]:
@@ -85,6 +92,11 @@ def _second_role(kind: str) -> str:
     return "Federal Prosecutor" if kind == "judicial" else "head of the providing service"
 
 
+def _article(kind: str) -> str:
+    """The article that makes the decision joint."""
+    return "law Art. 11 al. 3" if kind == "judicial" else "law Art. 12 al. 3"
+
+
 def _record_if_complete(uow: UnitOfWork, clock: Clock, decision: EmbargoDecision, message: Message) -> None:
     if not (decision.director_signature and decision.second_signature):
         return
@@ -109,7 +121,11 @@ def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signa
     audit.record(uow, clock, "embargo.decision_signed", actor=member.name, ref=message.reference, role=member.role)
     if second_signature is not None:
         role = _second_role(item.kind)
-        signer = verify(gpg, text, second_signature, second_party(uow, message, item.kind), role=role)
+        try:
+            signer = verify(gpg, text, second_signature, second_party(uow, message, item.kind), role=role)
+        except StatementError as exc:
+            raise StatementError(f"{exc} (the decision is the director's and the {role}'s, {_article(item.kind)})") \
+                from exc
         decision.second_signature, decision.second_fingerprint = second_signature.decode("ascii"), signer.fingerprint
         decision.second_party = signer.name
         audit.record(uow, clock, "embargo.decision_signed", actor=signer.name, ref=message.reference, role=role)
@@ -130,7 +146,7 @@ def countersign_by_message(uow: UnitOfWork, clock: Clock, *, text: str, signer: 
     allowed = second_party(uow, message, item.kind)
     match = next(((n, f) for n, f in allowed if f == signer), None)
     if match is None:
-        raise EmbargoError(f"signed by {signer}, which is not the {role}'s registered key")
+        raise EmbargoError(f"signed by {signer}, which is not the {role}'s registered key ({_article(item.kind)})")
     decision.second_signature, decision.second_fingerprint, decision.second_party = evidence, match[1], match[0]
     audit.record(uow, clock, "embargo.decision_signed", actor=match[0], ref=message.reference, role=role,
                  by="signed message", evidence=evidence)
@@ -160,5 +176,4 @@ def integration(uow: UnitOfWork, reference: str) -> Integration:
     if decision.consent == "no":
         # AR Art. 15 al. 4: only the evaluation for the service that provided the information.
         return Integration(reference, frozenset({provider}), "AR Art. 15 al. 4 (no consent): providing service only")
-    article = "law Art. 11 al. 3" if item.kind == "judicial" else "law Art. 12 al. 3"
-    return Integration(reference, frozenset(decision.recipients), f"joint decision ({article})")
+    return Integration(reference, frozenset(decision.recipients), f"joint decision ({_article(item.kind)})")

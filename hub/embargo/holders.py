@@ -17,6 +17,7 @@ from hub.acts.competence import authorise
 from hub.acts.statements import Signer, Statement, verify as verify_signed
 from hub.clock import Clock
 from hub.errors import EmbargoError, StatementError
+from hub.registry.clearances import short_of_members
 from hub.registry.members import DIRECTOR, director
 
 KINDS = EMBARGO_KINDS
@@ -63,6 +64,8 @@ def propose(uow: UnitOfWork, *, kind: str, action: str, member_name: str, hub: s
     if action == "add":
         if member.name in names and version > 0:
             raise EmbargoError(f"{member.name} is already a holder of the {kind} list (version {version})")
+        if (short := short_of_members(member.role, member.clearance, name=member.name)) is not None:
+            raise EmbargoError(f"{short}; a holder of embargoed information is one of them (law Art. 11-12 al. 2)")
         names[member.name] = member.fingerprint
     elif action == "remove":
         if member.name not in names:

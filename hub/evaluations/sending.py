@@ -21,7 +21,8 @@ from hub.outbound.outbox import mime_entity, queue_mail
 from .policy import Policy, PolicyError
 from hub.transport.priorities import priority_of
 from hub.registry.partners import GOVERNMENT
-from hub.registry.recipients import cleared
+from hub.registry.recipients import RECEIVE_EVALUATIONS
+from hub.registry.clearances import cleared
 from hub.references import next_reference
 from hub.retention import items as retention
 from hub.outbound.requests import content_digests, key_problem, outer_headers
@@ -91,6 +92,12 @@ def plan(uow: UnitOfWork, gpg: Gpg, policy: Policy, now: datetime, *, kind: str,
         recipient = uow.recipients.by_name(name)
         if recipient is None:
             raise PolicyError(f"--add-recipient {name}: no such registered recipient")
+        if recipient.type not in RECEIVE_EVALUATIONS:
+            raise PolicyError(f"--add-recipient {name}: {name} is of type {recipient.type}, which receives no "
+                              "evaluation; an evaluation goes to those law Art. 10 names, and to nobody else")
+        if (there := next((ln for ln in result.lines if ln.name == name), None)) is not None:
+            raise PolicyError(f"--add-recipient {name}: {name} receives this evaluation already ({there.basis}); "
+                              "each recipient gets it once (law Art. 10)")
         if not basis.strip():
             raise PolicyError(f"--add-recipient {name}: its legal basis (--basis) is required")
         result.lines.append(Line(

@@ -16,7 +16,7 @@ from hub.clock import Clock
 from hub.embargo.sealing import members_of
 from hub.outbound.outbox import queue_mail
 from hub.outbound.requests import key_problem
-from hub.registry.recipients import cleared
+from hub.registry.clearances import cleared
 from hub.settings import Settings
 from hub.transport.priorities import priority_of
 from hub.transport.protocol import Transport

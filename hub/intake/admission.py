@@ -30,7 +30,7 @@ from hub.clock import Clock
 from hub.deadlines import clocks, windows
 from hub.deadlines.windows import reply_by
 from hub.errors import FieldError
-from hub.registry.partners import GOVERNMENT
+from hub.registry.partners import GOVERNMENT, HEADED
 from hub.settings import DeadlinesSection, HubSection
 from .fields import RoutingFields, extract
 from hub.transport.priorities import priority_of
@@ -41,10 +41,6 @@ from hub.transport.protocol import Transport
 INTAKE_QUEUE = Queue.INTAKE
 
 log = logging.getLogger(__name__)
-
-# Law Art. 12: a foreign embargo may come only from the intelligence services, Customs and Excise,
-# or Foreign Affairs.
-FOREIGN_EMBARGO_KINDS = frozenset({"intelligence", "customs", "foreign-affairs"})
 
 _SIGNATURE_REPLIES = {
     "bad": R.BAD_SIGNATURE,
@@ -171,7 +167,7 @@ class Admission:
         embargo = fields.value("embargo")
         if embargo and fields.fields["embargo"].source != "protected":  # AR Art. 15 al. 1: declared, and signed
             raise Refused(R.EMBARGO_UNPROTECTED, partner=partner.name, embargo=embargo)
-        if embargo == "foreign" and partner.kind not in FOREIGN_EMBARGO_KINDS:
+        if embargo == "foreign" and partner.kind not in HEADED:
             raise Refused(R.FOREIGN_EMBARGO_SOURCE, partner=partner.name, partner_kind=partner.kind)
         signature_digest = check.identity(verified.entity)  # the same signature, whatever bytes carried it
         sealed = (self._seal_to_holders(embargo, submission.raw, verified, partner.name,

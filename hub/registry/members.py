@@ -13,14 +13,13 @@ from hub import audit
 from hub.clock import Clock
 from hub.errors import PartnerError
 from .partners import key_digest, only_key
-from .recipients import CLEARANCES
+from .clearances import TOP_SECRET, short_of_members
 
 if TYPE_CHECKING:
     from hub.acts.signed import MemberHome
 
 DIRECTOR, DEPUTY, EXPERT, ANALYST, STAFF = "director", "deputy", "expert", "analyst", "staff"
 ROLES = (DIRECTOR, DEPUTY, EXPERT, ANALYST, STAFF)
-TOP_SECRET = "TOP-SECRET"  # the director's clearance (law Art. 7 §3 4°)
 ADD = "member.add"
 DESIGNATE_DEPUTY = "member.designate-deputy"  # only the director designates the deputy
 
@@ -33,8 +32,8 @@ def _checked(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, role: str, e
                            "every act they sign)")
     if role not in ROLES:
         raise PartnerError(f"unknown role {role!r}; one of: {', '.join(ROLES)}")
-    if clearance not in CLEARANCES:
-        raise PartnerError(f"unknown clearance {clearance!r}; one of: {', '.join(CLEARANCES)}")
+    if (short := short_of_members(role, clearance)) is not None:
+        raise PartnerError(short)
     if role in (DIRECTOR, DEPUTY) and (holder := uow.members.with_role(role)):
         raise PartnerError(f"a {role} is registered already ({holder[0].name}); OCAM has one (law Art. 7 §1)")
     info = only_key(uow, gpg, key_data)

@@ -12,6 +12,7 @@ from store import Partner, UnitOfWork
 from hub import audit
 from hub.clock import Clock
 from hub.errors import PartnerError
+from .clearances import SECRET, known
 
 if TYPE_CHECKING:
     from hub.acts.signed import MemberHome
@@ -21,6 +22,10 @@ PARTNER_KINDS = (
     "intelligence", "police", "customs", "mobility", "immigration", "foreign-affairs", "crisis-centre",
     "prisons", "worship", "treasury", "designated", "federal-prosecutor", "government",
 )
+# The services whose head communicates foreign embargoed information and decides jointly with the director (law
+# Art. 12 al. 1, 3): the intelligence and security services, Customs and Excise, Foreign Affairs; a foreign
+# embargo comes from them only.
+HEADED = ("intelligence", "customs", "foreign-affairs")
 # A member of the government asking OCAM for an evaluation (AR Art. 7): one month unless the request says.
 GOVERNMENT = "government"
 # How a partner's receipts travel (AR Art. 11 §7): encrypted to its key (the default), or signed only, for a
@@ -56,15 +61,27 @@ def only_key(uow: UnitOfWork, gpg: Gpg, key_data: bytes) -> KeyInfo:
             what = "primary key" if shared[0] == info.fingerprint else "subkey"
             raise PartnerError(f"{what} {shared[0]} of this key already belongs to {_holder(uow, gpg, other)}: "
                                "a (sub)key may belong to one registered key only")
+    if (headed := uow.partners.by_head_fingerprint(info.fingerprint)) is not None:
+        raise PartnerError(f"key {info.fingerprint} is registered to the head of service of partner {headed.name!r}: "
+                           "a key belongs to one registered holder, and the head signs as the head (law Art. 12 al. 3)")
     return info
+
+
+def registered_to(uow: UnitOfWork, fingerprint: str) -> str | None:
+    """Whom the hub registered a primary key to, in words: a partner, its head of service, a member, a recipient."""
+    if (headed := uow.partners.by_head_fingerprint(fingerprint)) is not None:
+        return f"the head of service of partner {headed.name!r} (key {fingerprint})"
+    for registry, what in ((uow.partners, "partner"), (uow.members, "member"), (uow.recipients, "recipient")):
+        found = registry.by_fingerprint(fingerprint)
+        if found is not None:
+            return f"{what} {found.name!r} (key {fingerprint})"
+    return None
 
 
 def _holder(uow: UnitOfWork, gpg: Gpg, key: KeyInfo) -> str:
     """Who the hub knows a key of its keyring as, in words."""
-    for registry, what in ((uow.partners, "partner"), (uow.members, "member"), (uow.recipients, "recipient")):
-        found = registry.by_fingerprint(key.fingerprint)
-        if found is not None:
-            return f"{what} {found.name!r} (key {key.fingerprint})"
+    if (holder := registered_to(uow, key.fingerprint)) is not None:
+        return holder
     if gpg.has_secret(key.fingerprint):
         return f"the hub's own key {key.fingerprint}"
     return f"key {key.fingerprint} of the hub's keyring, registered to nobody"
@@ -72,15 +89,16 @@ def _holder(uow: UnitOfWork, gpg: Gpg, key: KeyInfo) -> str:
 
 def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, kind: str, email: str,
         key_data: bytes, fingerprint: str | None = None, receipts: str = ENCRYPTED,
-        relay_is_own_server: bool = False) -> Partner:
-    """Register *name* with its contact address and bind the one key in *key_data*, as the signed act of the
-    member whose home *by* is; its receipts travel encrypted to that key unless *receipts* is "signed" (AR Art. 11
-    §7)."""
+        relay_is_own_server: bool = False, clearance: str = SECRET) -> Partner:
+    """Register *name* with its contact address, its contact point's security clearance (what classified
+    evaluations it may receive, AR Art. 11 §8) and the one key in *key_data*, as the signed act of the member whose
+    home *by* is; its receipts travel encrypted to that key unless *receipts* is "signed" (AR Art. 11 §7)."""
     email = email.strip().lower()
     if kind not in PARTNER_KINDS:
         raise PartnerError(f"unknown kind {kind!r}; one of: {', '.join(PARTNER_KINDS)}")
     if receipts not in RECEIPTS:
         raise PartnerError(f"receipts travel {' or '.join(RECEIPTS)}, not {receipts!r}")
+    known(clearance)
     info = only_key(uow, gpg, key_data)
     if fingerprint and _normal_fingerprint(fingerprint) != info.fingerprint:
         raise PartnerError(f"fingerprint mismatch: the key is {info.fingerprint}, not {_normal_fingerprint(fingerprint)}")
@@ -98,16 +116,17 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, k
         if clash is not None:
             raise PartnerError(f"partner {clash.name!r} already has this {what}")
     act = by.sign(uow, clock, "partner.add", partner=name, kind=kind, email=email, fingerprint=info.fingerprint,
-                  key_sha256=key_digest(key_data), receipts=receipts, relay=_own(relay_is_own_server))
+                  key_sha256=key_digest(key_data), receipts=receipts, relay=_own(relay_is_own_server),
+                  clearance=clearance)
     gpg.import_keys(key_data)
     partner = uow.partners.add(Partner(
         name=name, kind=kind, email=email, fingerprint=info.fingerprint, key_created_at=info.created,
         key_expires_at=info.expires, key_revoked=False, created_at=now, updated_at=now, receipts=receipts,
-        relay_is_own_server=relay_is_own_server,
+        relay_is_own_server=relay_is_own_server, clearance=clearance,
     ))
     audit.record(uow, clock, "partner.added", actor=act.member.name, partner=name, kind=kind, email=email,
                  fingerprint=info.fingerprint, receipts=receipts, relay_is_own_server=relay_is_own_server,
-                 **act.evidence())
+                 clearance=clearance, **act.evidence())
     return partner
 
 
@@ -116,29 +135,63 @@ def _own(relay_is_own_server: bool | None) -> str | None:
     return None if relay_is_own_server is None else ("partner's own server" if relay_is_own_server else "not the partner's")
 
 
-def set_properties(uow: UnitOfWork, clock: Clock, by: MemberHome, *, name: str, receipts: str | None = None,
-                   relay_is_own_server: bool | None = None) -> Partner:
-    """Change how *name*'s receipts travel (AR Art. 11 §7) and whether the relay is its own mail server, whose
-    250 then acknowledges OCAM's requests (AR Art. 11 §2), as the signed act of the member whose home *by* is;
-    recorded."""
+def set_properties(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str,
+                   receipts: str | None = None, relay_is_own_server: bool | None = None, clearance: str | None = None,
+                   head: tuple[str, bytes] | None = None) -> Partner:
+    """Change how *name*'s receipts travel (AR Art. 11 §7), whether the relay is its own mail server, whose 250
+    then acknowledges OCAM's requests (AR Art. 11 §2), its contact point's clearance (AR Art. 11 §8), and the head
+    of the service, *head* (address, key file), its own signer of joint decisions (law Art. 12 al. 3), as the
+    signed act of the member whose home *by* is; recorded."""
     partner = uow.partners.by_name(name)
     if partner is None:
         raise PartnerError(f"no partner named {name!r}")
+    head_info = _head_key(uow, gpg, clock, partner, *head) if head is not None else None
     if receipts is not None and receipts not in RECEIPTS:
         raise PartnerError(f"receipts travel {' or '.join(RECEIPTS)}, not {receipts!r}")
+    if clearance is not None:
+        known(clearance)
     changed = {}
+    if clearance is not None and clearance != partner.clearance:
+        changed["clearance"] = clearance
     if receipts is not None and receipts != partner.receipts:
         changed["receipts"] = receipts
     if relay_is_own_server is not None and relay_is_own_server != partner.relay_is_own_server:
         changed["relay_is_own_server"] = relay_is_own_server
+    if head_info is not None:
+        changed["head_email"], changed["head_fingerprint"] = head[0].strip().lower(), head_info.fingerprint
     if changed:
         act = by.sign(uow, clock, "partner.set", partner=name, receipts=changed.get("receipts"),
-                      relay=_own(changed.get("relay_is_own_server")))
+                      relay=_own(changed.get("relay_is_own_server")), clearance=changed.get("clearance"),
+                      head_email=changed.get("head_email"), head_fingerprint=changed.get("head_fingerprint"),
+                      head_key_sha256=key_digest(head[1]) if head is not None else None)
+        if head is not None:
+            gpg.import_keys(head[1])
         for field, value in changed.items():
             setattr(partner, field, value)
         partner.updated_at = clock.now()
         audit.record(uow, clock, "partner.changed", actor=act.member.name, partner=name, **changed, **act.evidence())
     return partner
+
+
+def _head_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, partner: Partner, email: str, key_data: bytes) -> KeyInfo:
+    """The one key of the head of *partner*'s service, once every rule holds: a service of law Art. 12, a key
+    that signs (the joint decisions), carries the address, and is registered to nobody else — not even to the
+    service's contact point: the head signs as the head (law Art. 12 al. 3)."""
+    if partner.kind not in HEADED:
+        raise PartnerError(f"{partner.name} is a {partner.kind} service: the head of service who decides jointly is "
+                           f"that of the services law Art. 12 al. 1 names ({', '.join(HEADED)})")
+    email = email.strip().lower()
+    info = only_key(uow, gpg, key_data)
+    if (holder := registered_to(uow, info.fingerprint)) is not None:
+        raise PartnerError(f"key {info.fingerprint} is registered to {holder}: a key belongs to one registered "
+                           "holder, and the head of service signs with a key of their own (law Art. 12 al. 3)")
+    if info.revoked or info.expired(clock.now()):
+        raise PartnerError(f"key {info.fingerprint} is {'revoked' if info.revoked else 'expired'}")
+    if email not in info.emails:
+        raise PartnerError(f"no user id of key {info.fingerprint} contains {email} (it has: {', '.join(info.uids)})")
+    if not info.can_sign:
+        raise PartnerError(f"key {info.fingerprint} has no usable signing key (the head signs joint decisions)")
+    return info
 
 
 def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, key_data: bytes) -> Partner:

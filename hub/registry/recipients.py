@@ -10,6 +10,7 @@ from store import Recipient, UnitOfWork
 from hub import audit
 from hub.clock import Clock
 from hub.errors import PartnerError
+from .clearances import known
 from .partners import PARTNER_KINDS, key_digest, only_key
 
 if TYPE_CHECKING:
@@ -22,15 +23,8 @@ RECIPIENT_TYPES = ("nsc-member", "crisis-centre", "federal-prosecutor", "college
                    "security-authority", "public-authority", "ocam-duty")
 # OCAM's own duty desk: reminders of the answers OCAM owes (AR Art. 11 §3) go to it; no policy group names it.
 OCAM_DUTY = "ocam-duty"
-# Belgian levels (law of 11 December 1998), lowest first; "RESTRICTED" below them.
-CLEARANCES = ("RESTRICTED", "CONFIDENTIAL", "SECRET", "TOP-SECRET")
-
-
-def cleared(holder: str, classification: str | None) -> bool:
-    """Whether a clearance covers a classification (no classification: anyone registered)."""
-    if not classification:
-        return True
-    return CLEARANCES.index(holder) >= CLEARANCES.index(classification)
+# Who may receive an evaluation, by the policy or added by the director (law Art. 10): every type but OCAM's own desk.
+RECEIVE_EVALUATIONS = tuple(t for t in RECIPIENT_TYPES if t != OCAM_DUTY)
 
 
 def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, type: str, email: str,
@@ -40,8 +34,7 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, t
     email = email.strip().lower()
     if type not in RECIPIENT_TYPES:
         raise PartnerError(f"unknown recipient type {type!r}; one of: {', '.join(RECIPIENT_TYPES)}")
-    if clearance not in CLEARANCES:
-        raise PartnerError(f"unknown clearance {clearance!r}; one of: {', '.join(CLEARANCES)}")
+    known(clearance)
     unknown = [kind for kind in oversees or [] if kind not in PARTNER_KINDS]
     if unknown:
         raise PartnerError(f"a minister oversees support services: unknown kind(s) {', '.join(unknown)}")

@@ -57,7 +57,7 @@ class HubHome:
             uow.commit()
         db.dispose()
 
-    def member(self, who: ocam.Person, *, clearance: str = "SECRET") -> ocam.Person:
+    def member(self, who: ocam.Person, *, clearance: str = "TOP-SECRET") -> ocam.Person:
         """One of the session's members registered under the director's signature (as `member add` does)."""
         db = Database(self.settings.database_url)
         with db.unit_of_work() as uow:

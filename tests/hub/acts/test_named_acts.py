@@ -71,7 +71,7 @@ def rig(module_tmp):
     for role in ("deputy", "analyst", "staff"):
         person = people[role]
         ok(home, "member", "add", person.name, "--role", role, "--email", person.email,
-           "--key", key_file(module_tmp, person.key), "--clearance", "SECRET")
+           "--key", key_file(module_tmp, person.key), "--clearance", "TOP-SECRET")
     police = partner(module_tmp, "police")
     ok(home, "partner", "add", "police-fed", "--kind", "police", "--email", police.email,
        "--key", key_file(module_tmp, police))
@@ -167,7 +167,7 @@ def test_acts_outside_the_role_are_refused_with_a_sentence_and_recorded(rig, mod
     body.write_text("Question")
     expert = make_key(module_tmp, "expert-x@ocam.test", name="Expert")
     ok(home, "member", "add", "expert-x", "--role", "expert", "--email", expert.email,
-       "--key", key_file(module_tmp, expert), "--clearance", "SECRET", by=people["deputy"])  # the deputy may
+       "--key", key_file(module_tmp, expert), "--clearance", "TOP-SECRET", by=people["deputy"])  # the deputy may
     second = make_key(module_tmp, "second@ocam.test", name="Second")
     attempts = [
         (people["analyst"], "partner.add", ["partner", "add", "mobility", "--kind", "mobility", "--email",
@@ -176,7 +176,7 @@ def test_acts_outside_the_role_are_refused_with_a_sentence_and_recorded(rig, mod
                                            "--subject", "Q", "--body", str(body)]),
         (people["analyst"], "member.add", ["member", "add", "second", "--role", "expert", "--email",
                                            second.email, "--key", key_file(module_tmp, second),
-                                           "--clearance", "SECRET"]),
+                                           "--clearance", "TOP-SECRET"]),
         (people["analyst"], "export.oversight", ["export", "oversight", "--committee", "R", "--out",
                                                  str(module_tmp / "no.json")]),
     ]

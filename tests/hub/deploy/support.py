@@ -26,7 +26,7 @@ def holders(home, tmp: Path, *, expire: str) -> dict[str, TestKey]:
     made = {}
     for name, register in (
             ("police", ["partner", "add", "police-fed", "--kind", "police"]),
-            ("analyst", ["member", "add", "a.peeters", "--role", "analyst", "--clearance", "SECRET"]),
+            ("analyst", ["member", "add", "a.peeters", "--role", "analyst", "--clearance", "TOP-SECRET"]),
             ("minister", ["recipient", "add", "interior", "--type", "minister", "--clearance", "SECRET"])):
         key = make_key(tmp, f"{name}@holders.test", name=name.title(), expire=expire)
         (tmp / f"{name}.asc").write_bytes(key.public)

@@ -39,7 +39,8 @@ def _member(home, tmp: Path, name: str, role: str):
     key = make_key(tmp, f"{name}@ocam.test", name=name.title())
     path = tmp / f"{name}.asc"
     path.write_bytes(key.public)
-    ok(home, "member", "add", name, "--role", role, "--email", key.email, "--key", str(path), "--clearance", "SECRET")
+    ok(home, "member", "add", name, "--role", role, "--email", key.email, "--key", str(path),
+       "--clearance", "TOP-SECRET")
     return key
 
 
@@ -51,6 +52,10 @@ def rig(module_tmp):
     home.register(keys["police"], "police-fed", "police")
     home.register(keys["vsse"], "vsse", "intelligence")
     home.register(keys["prosecutor"], "fed-prosecutor-office", "federal-prosecutor")
+    keys["vsse-head"] = make_key(module_tmp, "head@vsse.test", name="Head Vsse")
+    (module_tmp / "vsse-head.asc").write_bytes(keys["vsse-head"].public)
+    ok(home, "partner", "set", "vsse", "--head-key", str(module_tmp / "vsse-head.asc"),
+       "--head-email", "head@vsse.test")
     for name, type_, clearance, extra in RECIPIENTS:
         keys[name] = make_key(module_tmp, f"{name}@gov.test", name=name)
         (module_tmp / f"{name}.asc").write_bytes(keys[name].public)
@@ -215,6 +220,36 @@ def test_a_decision_with_one_signature_is_not_recorded_and_allows_nothing(rig, m
     assert result.exit_code != 0 and "head of the providing service" in result.output
 
 
+def test_the_head_of_service_signs_a_foreign_decision_and_not_its_contact_point(rig, module_tmp):
+    """Law Art. 12 al. 3: the director decides with the head of the providing service, registered as its own
+    signer (`partner set vsse --head-key`). The contact point's signature is refused, by detached signature and by
+    signed message alike; the head's records the decision."""
+    home, keys, members, _relay, hub = rig
+    reference, _ = _embargoed(rig, "foreign", "vsse")
+    args = ("--integrate", "yes", "--consent", "yes", "--recipients", "police-fed")
+    statement = module_tmp / f"head-{reference}.txt"
+    ok(home, "embargo", "statement", reference, *args, "--out", str(statement))
+    decide = ("embargo", "decide", reference, *args, "--signer-home", str(members["director"].home))
+    by_contact = module_tmp / f"contact-{reference}.asc"
+    by_contact.write_bytes(sign_detached(keys["vsse"], statement.read_bytes()))
+    refused = run(home, *decide, "--second-signature", str(by_contact))
+    assert refused.exit_code == 2 and "not by the head of the providing service head of vsse" in refused.output
+    text = f"Accord.\n\n{statement.read_text()}\n-- \nVSSE\n"
+    code, reply = hub.send(signed(keys["vsse"], message_id=new_message_id(), body=text))
+    assert code == 550 and "head of the providing service" in reply, reply
+    row = next(r for r in json.loads(ok(home, "embargo", "list", "--json")) if r["reference"] == reference)
+    assert row["decision"] is None
+    by_head = module_tmp / f"head-{reference}.asc"
+    by_head.write_bytes(sign_detached(keys["vsse-head"], statement.read_bytes()))
+    assert "joint decision recorded" in ok(home, *decide, "--second-signature", str(by_head))
+    row = next(r for r in json.loads(ok(home, "embargo", "list", "--json")) if r["reference"] == reference)
+    assert row["decision"] == {"integrate": "yes", "consent": "yes", "recipients": ["police-fed"]}
+    signed_by = [(e["actor"], e["detail"].get("role")) for e in
+                 json.loads(ok(home, "audit", "list", "--ref", reference, "--action", "embargo.decision_signed",
+                               "--json"))]
+    assert ("head of vsse", "head of the providing service") in signed_by
+
+
 def test_consent_no_restricts_the_integrated_version_to_the_providing_service(rig, module_tmp):
     """AR Art. 15: without consent, only the service that provided it gets the version with it; the others
     get the version without; a request to give it to anyone else is refused; copies never name the item."""
@@ -223,7 +258,7 @@ def test_consent_no_restricts_the_integrated_version_to_the_providing_service(ri
     statement = module_tmp / "decision-no.txt"
     ok(home, "embargo", "statement", reference, "--integrate", "yes", "--consent", "no", "--out", str(statement))
     second = module_tmp / "decision-no.txt.asc"
-    second.write_bytes(sign_detached(keys["vsse"], statement.read_bytes()))
+    second.write_bytes(sign_detached(keys["vsse-head"], statement.read_bytes()))
     ok(home, "embargo", "decide", reference, "--integrate", "yes", "--consent", "no",
        "--signer-home", str(members["director"].home), "--second-signature", str(second))
     refused, _, _ = _evaluation(home, module_tmp, reference, "--integrated-for", "police-fed")
@@ -351,3 +386,24 @@ def test_the_dashboard_shows_sealed_items_lists_and_pending_decisions_as_metadat
     assert ["judicial", "1", "add", "ana", "director"] in [r[:5] for r in rows["#holder-lists"]]
     assert [reference, "no", "no", "signed", "WAITING"] in [r[:5] for r in rows["#pending-decisions"]]
     assert canary not in screen
+
+
+def test_a_foreign_decision_waits_for_the_head_of_service_to_be_registered(rig, module_tmp):
+    """A service of law Art. 12 whose head is not registered: its contact point's signature records no decision;
+    the refusal names the article and the command that registers the head. (Last in the module: the partner it
+    registers would join the support services' distribution of the evaluations above.)"""
+    home, keys, members, _relay, _hub = rig
+    keys["customs"] = partner(module_tmp, "customs")
+    home.register(keys["customs"], "customs", "customs")
+    reference, _ = _embargoed(rig, "foreign", "customs")
+    statement = module_tmp / f"customs-{reference}.txt"
+    ok(home, "embargo", "statement", reference, "--integrate", "no", "--consent", "no", "--out", str(statement))
+    signature = module_tmp / f"customs-{reference}.asc"
+    signature.write_bytes(sign_detached(keys["customs"], statement.read_bytes()))
+    refused = run(home, "embargo", "decide", reference, "--integrate", "no", "--consent", "no", "--signer-home",
+                  str(members["director"].home), "--second-signature", str(signature))
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and "the head of service of customs is not registered" in said, refused.output
+    assert "law Art. 12 al. 3" in said and "partner set customs --head-key FILE --head-email ADDRESS" in said
+    row = next(r for r in json.loads(ok(home, "embargo", "list", "--json")) if r["reference"] == reference)
+    assert row["decision"] is None

@@ -338,3 +338,40 @@ def test_evaluation_delivery_retries_a_deferral_and_alerts_on_a_refusal(short_tm
     assert max(d["attempts"] for d in shown["deliveries"]) >= 2  # a deferred copy was retried
     actions = [e["action"] for e in shown["audit"]]
     assert actions.count("alert.delivery_failed") == 1 and actions.count("evaluation.deferred") >= 1
+
+
+def test_additions_go_only_to_who_may_receive_evaluations_each_once_on_the_directors_signed_basis(rig, module_tmp):
+    """--add-recipient: OCAM's duty desk (ocam-duty) receives no evaluation, a recipient already in the distribution
+    or added twice gets it once — each refused with a sentence naming it and law Art. 10, nothing sent; an addition
+    that holds goes out on the director's signed act, its basis in the signed statement."""
+    home, keys, body = rig
+    desk = make_key(module_tmp, "duty@ocam.test", name="Duty desk")
+    (module_tmp / "duty.asc").write_bytes(desk.public)
+    assert run(home, "recipient", "add", "duty-desk", "--type", "ocam-duty", "--email", desk.email, "--key",
+               str(module_tmp / "duty.asc"), "--clearance", "SECRET").exit_code == 0
+    send = ["send", "evaluation", "--kind", "strategic", "--origin", "own", "--threat-level", "2", "--urgency",
+            "ROUTINE", "--classification", "SECRET", "--subject", "S", "--body", str(body)]
+    before = len(json.loads(run(home, "audit", "list", "--action", "evaluation.created", "--json").output))
+    for extra, sentence in (
+            (["--add-recipient", "duty-desk", "--basis", "keep the desk informed"],
+             "--add-recipient duty-desk: duty-desk is of type ocam-duty, which receives no evaluation; an "
+             "evaluation goes to those law Art. 10 names, and to nobody else"),
+            (["--add-recipient", "nsc-chair", "--basis", "again"],
+             "--add-recipient nsc-chair: nsc-chair receives this evaluation already (Art. 10 §1 a)"),
+            (["--add-recipient", "min-interior", "--basis", "asked", "--add-recipient", "min-interior", "--basis",
+              "asked twice"],
+             "--add-recipient min-interior: min-interior receives this evaluation already (added beyond the "
+             "policy: asked); each recipient gets it once (law Art. 10)")):
+        for preview in ([], ["--preview"]):
+            refused = run(home, *send, *extra, *preview)
+            assert refused.exit_code == 2 and sentence in " ".join(refused.output.split()), refused.output
+    assert len(json.loads(run(home, "audit", "list", "--action", "evaluation.created", "--json").output)) == before
+    sent = run(home, *send, "--add-recipient", "min-interior", "--basis", "the minister asked (Art. 10 §2)")
+    assert sent.exit_code == 0, sent.output
+    reference = reference_in(sent.output)
+    shown = json.loads(run(home, "messages", "show", reference, "--json").output)
+    created = next(e for e in shown["audit"] if e["action"] == "evaluation.created")
+    assert created["actor"] == "director"
+    assert "add-recipient: min-interior: the minister asked (Art. 10 §2)\n" in created["detail"]["statement"]
+    assert "added beyond the policy: the minister asked" in run(home, "messages", "why", reference,
+                                                              "min-interior").output

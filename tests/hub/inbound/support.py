@@ -36,7 +36,7 @@ def desk(home, tmp: Path, name: str = "duty-desk", *, clearance: str = "SECRET",
     return key
 
 
-def member(home, tmp: Path, name: str, role: str, *, clearance: str = "SECRET") -> TestKey:
+def member(home, tmp: Path, name: str, role: str, *, clearance: str = "TOP-SECRET") -> TestKey:
     """A member registered with `member add` under the director's signature, its key in its own home (what
     --signer-home names); the director is the one registered when the hub was made (tests.support.ocam)."""
     if role == "director":

@@ -86,7 +86,8 @@ def test_partner_add_binds_the_key_and_shows_its_fingerprint(home, short_tmp):
     listed = json.loads(run("partner", "list", "--json", "--home", str(home)).output)
     assert listed == [{"name": "police-fed", "kind": "police", "email": "spoc@police.test",
                        "fingerprint": key.fingerprint, "key_expires_at": None, "key_revoked": False,
-                       "receipts": "encrypted", "relay_is_own_server": False}]
+                       "receipts": "encrypted", "relay_is_own_server": False, "clearance": "SECRET",
+                       "head_email": None, "head_fingerprint": None}]
     again = run("partner", "add", "police-2", "--kind", "police", "--email", "spoc@police.test", "--key", str(path),
                 "--home", str(home))
     assert again.exit_code == 2 and "already has this" in again.output

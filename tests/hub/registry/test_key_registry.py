@@ -60,7 +60,7 @@ def registry(short_tmp):
 
 ADD = {"partner": ["partner", "add", "thief", "--kind", "police", "--email", "thief@partner.test"],
        "member": ["member", "add", "thief", "--role", "analyst", "--email", "thief@partner.test",
-                  "--clearance", "SECRET"],
+                  "--clearance", "TOP-SECRET"],
        "recipient": ["recipient", "add", "thief", "--type", "nsc-member", "--email", "thief@partner.test",
                      "--clearance", "SECRET"]}
 
@@ -90,7 +90,7 @@ def test_update_key_refuses_a_subkey_of_another_registration(registry):
     the member; the partner's key in the keyring is unchanged. Its own newer copy is still taken."""
     home, police, tmp = registry
     ana = testkeys.make_key(tmp, "ana@ocam.test", name="Ana")
-    assert run(home, "member", "add", "ana", "--role", "analyst", "--email", ana.email, "--clearance", "SECRET",
+    assert run(home, "member", "add", "ana", "--role", "analyst", "--email", ana.email, "--clearance", "TOP-SECRET",
                "--key", key_file(tmp, "ana", ana.public)).exit_code == 0
     vsse = o.Key(NOW - 3 * DAY)
     own = o.public_key_block(o.transferable(vsse, "Vsse <vsse@partner.test>", []))

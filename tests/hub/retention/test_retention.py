@@ -57,7 +57,7 @@ def _member(home, tmp: Path, name: str, role: str):
     key = make_key(tmp, f"{name}@ocam.test", name=name.title())
     (tmp / f"{name}.asc").write_bytes(key.public)
     ok(home, FrozenClock(T0), "member", "add", name, "--role", role, "--email", key.email,
-       "--key", str(tmp / f"{name}.asc"), "--clearance", "SECRET")
+       "--key", str(tmp / f"{name}.asc"), "--clearance", "TOP-SECRET")
     return key
 
 
