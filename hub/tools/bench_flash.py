@@ -18,7 +18,8 @@ from store import Database
 from hub.registry import partners
 from hub.intake.admission import INTAKE_QUEUE
 from .director import DIRECTOR, director_home, init_with_director
-from .bench_intake import _pct, _presign, _send, _served, use_broker
+from .background import _served
+from .bench_intake import _pct, _presign, _reference, _send, use_broker
 from hub.clock import SystemClock
 from hub.transport.priorities import priority_of
 from hub.references import next_reference
@@ -84,7 +85,7 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
             with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
                 smtp.starttls(context=tls)
                 smtp.ehlo()
-                reference = _send(smtp, sender, identity.address, raw)
+                reference = _reference(_send(smtp, sender, identity.address, raw) or "")
             t0 = time.monotonic()
             deadline = t0 + 120
             seen = 0
