@@ -278,8 +278,7 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
 
 
 def _subject_reference(captured) -> str | None:
-    match = re.search(r"PSR-\d{4}-\d{6}", captured.message.get("Subject") or "")
-    return match.group(0) if match else None
+    return _reference(captured.message.get("Subject") or "")
 
 
 @dataclass
@@ -301,7 +300,7 @@ def _drive(port: int, messages: list[bytes], clients: int, sender: str, rcpt: st
     work: queue.Queue[bytes] = queue.Queue()
     for m in messages:
         work.put(m)
-    sent = _Load(start=time.monotonic())
+    sent = _Load(start=0.0)
     lock = threading.Lock()
     tls = ssl.create_default_context()
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
@@ -343,7 +342,7 @@ def _reference(text: str) -> str | None:
 
 
 SINK_TABLE = "bench_gateway_alone"
-STORED = Reply(250, "2.0.0", "Stored durably (gateway alone, bench)", "stored")
+STORED = Reply(250, "2.0.0", "Stored durably as row {row} (gateway alone, bench)", "stored")
 
 
 def _gateway_alone(tmp: Path, home: Path, store_url: str | None, messages: list[bytes], clients: int, sender: str,
@@ -352,7 +351,8 @@ def _gateway_alone(tmp: Path, home: Path, store_url: str | None, messages: list[
     url = store_url or sqlite_url(tmp / "gateway-alone.db")
     with _served(home, "", gateway_alone=url) as (port, cpu):
         before = sum(cpu())
-        sent = _drive(port, messages, clients, sender, rcpt, timeout_seconds, lambda text: text)
+        sent = _drive(port, messages, clients, sender, rcpt, timeout_seconds,
+                      lambda text: text.partition(" as row ")[2] or None)
         sent.cpu = sum(cpu()) - before
     if store_url:  # the hub's database: the bench's table goes
         from sqlalchemy import MetaData, Table, create_engine
@@ -384,10 +384,10 @@ def serve_gateway_alone(home: Path, listen: str, url: str) -> None:
 
     def admit(submission: Submission) -> Reply:
         with db.unit_of_work() as uow:
-            uow.session.execute(insert, {"received_at": clock.now(), "mail_from": submission.mail_from,
-                                         "raw": submission.raw})
+            row = uow.session.execute(insert, {"received_at": clock.now(), "mail_from": submission.mail_from,
+                                               "raw": submission.raw}).inserted_primary_key[0]
             uow.commit()
-        return STORED
+        return STORED.format(row=row)
 
     async def serve() -> None:
         stop = asyncio.Event()
