@@ -80,7 +80,7 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     waits: list[float] = []
     with CaptureRelay() as relay, _served(settings.home, relay.address, workers) as (port, _cpu):
-        relay.wait_for(100, timeout=300)  # the pipeline is busy with the backlog
+        relay.wait_for(min(100, backlog), timeout=300)  # the pipeline is busy with the backlog
         for raw in flashes:
             with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
                 smtp.starttls(context=tls)
