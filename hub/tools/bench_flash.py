@@ -79,13 +79,19 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
     tls = ssl.create_default_context()
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     waits: list[float] = []
+    refused: list[str] = []  # the replies of probes not accepted with a reference
     with CaptureRelay() as relay, _served(settings.home, relay.address, workers) as (port, _cpu):
         relay.wait_for(min(100, backlog), timeout=300)  # the pipeline is busy with the backlog
         for raw in flashes:
             with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
                 smtp.starttls(context=tls)
                 smtp.ehlo()
-                reference = _reference(_send(smtp, sender, identity.address, raw) or "")
+                reply = _send(smtp, sender, identity.address, raw, refused)
+            reference = _reference(reply or "")
+            if reference is None:
+                if reply is not None:  # a 250 without a reference
+                    refused.append(reply)
+                continue
             t0 = time.monotonic()
             deadline = t0 + 120
             seen = 0
@@ -109,5 +115,6 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
         f"FLASH        {probes} signed FLASH messages sent one after another while the backlog drains",
         f"250 -> receipt at the relay: p50 {1000 * _pct(waits, 50):.0f} ms, p99 {1000 * _pct(waits, 99):.0f} ms, "
         f"max {1000 * max(waits, default=float('nan')):.0f} ms over {len(waits)} probes"
-        + (f"; {probes - len(waits)} without a receipt within 120 s" if len(waits) < probes else ""),
+        + (f"; {lost} accepted without a receipt within 120 s" if (lost := probes - len(refused) - len(waits)) else "")
+        + (f"; {len(refused)} not accepted: " + "; ".join(sorted(set(refused)))[:300] if refused else ""),
     ])

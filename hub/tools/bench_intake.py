@@ -428,13 +428,16 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _send(smtp: smtplib.SMTP, sender: str, rcpt: str, raw: bytes) -> str | None:
-    """One transaction on an open session: the text of its final reply if accepted, else None."""
+def _send(smtp: smtplib.SMTP, sender: str, rcpt: str, raw: bytes, refusals: list[str] | None = None) -> str | None:
+    """One transaction on an open session: the text of its final reply if accepted, else None (and the refusal,
+    code and text, appended to *refusals*)."""
     try:
         smtp.mail(sender)
         smtp.rcpt(rcpt)
         code, text = smtp.data(raw)
-    except smtplib.SMTPResponseException:
+    except smtplib.SMTPResponseException as refusal:
+        if refusals is not None:
+            refusals.append(f"{refusal.smtp_code} {refusal.smtp_error.decode(errors='replace')}")
         smtp.rset()
         return None
     return text.decode(errors="replace")
