@@ -46,6 +46,16 @@ STAGES = (INTAKE_QUEUE, OUTBOUND_QUEUE)
 INTAKE_WORKERS = 2  # concurrent intake batches of a worker process
 
 
+def gateway_limits(s: Settings) -> Limits:
+    """The SMTP server's limits from the settings (the hub's gateway, and the intake bench's gateway alone)."""
+    return Limits(max_message_bytes=s.gateway.max_message_bytes, max_connections=s.gateway.max_connections,
+                  timeout_seconds=s.gateway.data_timeout_seconds,
+                  max_connections_per_client=s.gateway.max_connections_per_client,
+                  tls_reserved_connections=s.gateway.tls_reserved_connections,
+                  starttls_within_seconds=s.gateway.starttls_within_seconds,
+                  max_session_errors=s.gateway.max_session_errors)
+
+
 class _Pools:
     """A serving process's threads. The gateway's verdicts never wait behind the pipeline's work, nor the
     reverse; heartbeats have their own."""
@@ -269,12 +279,7 @@ class Hub:
         handler = IngressHandler(
             admit=self.metrics.counting(admission), accepts_rcpt=s.hub.accepts, hub_address=s.hub.address,
             executor=pool, record_refusal=self.metrics.counting_refusals(admission.record_refusal),
-            limits=Limits(max_message_bytes=s.gateway.max_message_bytes, max_connections=s.gateway.max_connections,
-                          timeout_seconds=s.gateway.data_timeout_seconds,
-                          max_connections_per_client=s.gateway.max_connections_per_client,
-                          tls_reserved_connections=s.gateway.tls_reserved_connections,
-                          starttls_within_seconds=s.gateway.starttls_within_seconds,
-                          max_session_errors=s.gateway.max_session_errors),
+            limits=gateway_limits(s),
         )
         host, port = host_port(listen or s.gateway.listen, 2525)
         tls = server_tls_context(str(s.tls_cert), str(s.tls_key))

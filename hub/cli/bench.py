@@ -57,7 +57,8 @@ def bench_log(seconds: float, per_commit: int, threads: int, events: int, sample
 
 @bench.command("flash")
 @click.option("--backlog", default=10_000, show_default=True, help="ROUTINE messages queued before the probes.")
-@click.option("--probes", default=5, show_default=True, help="FLASH messages sent one after another.")
+@click.option("--probes", default=20, show_default=True, help="FLASH messages sent one after another (p99 and "
+              "max over them).")
 @click.option("--amqp", "amqp_url", default="", help="RabbitMQ URL: one gateway and --workers worker processes.")
 @click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
 @scratch_option

@@ -1,9 +1,17 @@
-"""A hub served from a background thread: for the benchmark, the demo and end-to-end tests."""
+"""A hub served in the background, from a thread or as its own processes: for the benchmarks, the demo and tests."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 from hub.app import Hub
 from hub.clock import Clock
@@ -66,3 +74,91 @@ class BackgroundHub:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """(own, waited-for children) CPU seconds of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def _peak_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class _Meter:
+    """The served processes' CPU seconds (own, and their waited-for children's) and largest peak RSS, now."""
+
+    def __init__(self, processes: list[subprocess.Popen]) -> None:
+        self.processes = processes
+
+    def __call__(self) -> tuple[float, float]:
+        figures = [_cpu_seconds(p.pid) for p in self.processes]
+        return sum(f[0] for f in figures), sum(f[1] for f in figures)
+
+    def peak_rss(self) -> int:
+        return max(_peak_rss(p.pid) for p in self.processes)
+
+
+@contextlib.contextmanager
+def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True, env: dict[str, str] | None = None,
+            gateway_alone: str | None = None):
+    """The hub as its own process(es) (`passerelle serve`), as deployed: the load generator does not share its GIL.
+
+    workers == 0: one `--role all` process; else one gateway and *workers* worker processes. *env*: more
+    settings (PASSERELLE_...) for them. Their stderr (the log) goes to HOME/serve.log. *gateway_alone* (a store
+    URL): instead, the hub's SMTP server alone over that store (serve_gateway_alone), its log HOME/gateway-alone.log.
+    Yields the port and a _Meter; every process is stopped on the way out, whatever raised (Ctrl-C included).
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    listen = f"127.0.0.1:{port}"
+    if gateway_alone:
+        commands = [[sys.executable, "-m", "hub.tools.bench_intake", str(home), listen, gateway_alone]]
+    else:
+        commands = [[sys.executable, "-m", "hub", "serve", "--home", str(home), "--role", role, "--listen", listen,
+                     "--relay", relay] for role in (["all"] if workers == 0 else ["gateway"] + ["worker"] * workers)]
+    log_path = home / ("gateway-alone.log" if gateway_alone else "serve.log")
+    log_file = open(log_path, "wb")
+    processes = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_file,
+                                  env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower(),
+                                       # the load generator is one client address: it may take every slot
+                                       "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000",
+                                       "PASSERELLE_METRICS__LISTEN": "", **(env or {})})
+                 for command in commands]
+    try:
+        for _ in range(600):
+            if any(p.poll() is not None for p in processes):
+                raise RuntimeError(f"{' '.join(commands[0][2:5])} exited: {log_path.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        if workers:  # every worker connected to the broker before the clock starts
+            for _ in range(600):
+                if log_path.read_text().count("transport: connected") >= len(commands):
+                    break
+                time.sleep(0.05)
+        yield port, _Meter(processes)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log_file.close()

@@ -28,7 +28,8 @@ from hub.registry import partners
 from hub.settings import load
 
 from .director import director_home, init_with_director
-from .bench_intake import _cpu_model, _served
+from .background import _served
+from .bench_intake import _cpu_model
 
 MARKER = bytes([0xA8, 3]) + b"PGP"  # an obsolete marker packet (tag 10): gpg reads and skips it
 _CHUNK = 1 << 20

@@ -29,7 +29,8 @@ from hub.registry import partners
 from hub.settings import load
 
 from .director import DIRECTOR, director_home, init_with_director
-from .bench_intake import _cpu_model, _cpu_seconds, _served
+from .background import _cpu_seconds, _peak_rss, _rss, _served
+from .bench_intake import _cpu_model
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,6 @@ class Case:
     seconds: float
     cpu: float
     rss_growth: int  # bytes the hub's peak RSS rose by during the case
-
-
-def _peak_rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def _rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def _reset_peak(pid: int) -> None:

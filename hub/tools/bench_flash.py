@@ -18,7 +18,8 @@ from store import Database
 from hub.registry import partners
 from hub.intake.admission import INTAKE_QUEUE
 from .director import DIRECTOR, director_home, init_with_director
-from .bench_intake import _pct, _presign, _send, _served, use_broker
+from .background import _served
+from .bench_intake import _pct, _presign, _reference, _send, use_broker
 from hub.clock import SystemClock
 from hub.transport.priorities import priority_of
 from hub.references import next_reference
@@ -78,13 +79,19 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
     tls = ssl.create_default_context()
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     waits: list[float] = []
+    refused: list[str] = []  # the replies of probes not accepted with a reference
     with CaptureRelay() as relay, _served(settings.home, relay.address, workers) as (port, _cpu):
-        relay.wait_for(100, timeout=300)  # the pipeline is busy with the backlog
+        relay.wait_for(min(100, backlog), timeout=300)  # the pipeline is busy with the backlog
         for raw in flashes:
             with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
                 smtp.starttls(context=tls)
                 smtp.ehlo()
-                reference = _send(smtp, sender, identity.address, raw)
+                reply = _send(smtp, sender, identity.address, raw, refused)
+            reference = _reference(reply or "")
+            if reference is None:
+                if reply is not None:  # a 250 without a reference
+                    refused.append(reply)
+                continue
             t0 = time.monotonic()
             deadline = t0 + 120
             seen = 0
@@ -95,7 +102,8 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
                     if c.message.get("X-Passerelle-Reference") == reference:
                         found = c.at - t0
                 seen = len(captured)
-            waits.append(found if found is not None else float("nan"))
+            if found is not None:
+                waits.append(found)
         done = len(relay.messages)
     db.dispose()
     deployment = (f"1 gateway + {workers} worker process(es), RabbitMQ (prefetch {settings.transport.prefetch} "
@@ -105,5 +113,8 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
         f"backlog      {backlog} accepted ROUTINE messages queued for intake (filled in {fill_seconds:.1f} s); "
         f"{done} receipts out when the probes ended",
         f"FLASH        {probes} signed FLASH messages sent one after another while the backlog drains",
-        f"250 -> receipt at the relay: p50 {1000 * _pct(waits, 50):.0f} ms, max {1000 * max(waits):.0f} ms",
+        f"250 -> receipt at the relay: p50 {1000 * _pct(waits, 50):.0f} ms, p99 {1000 * _pct(waits, 99):.0f} ms, "
+        f"max {1000 * max(waits, default=float('nan')):.0f} ms over {len(waits)} probes"
+        + (f"; {lost} accepted without a receipt within 120 s" if (lost := probes - len(refused) - len(waits)) else "")
+        + (f"; {len(refused)} not accepted: " + "; ".join(sorted(set(refused)))[:300] if refused else ""),
     ])

@@ -1,8 +1,9 @@
-"""The intake benchmark: N signed messages from C SMTP clients into a fresh hub, receipts captured."""
+"""The intake benchmark: N signed messages from C SMTP clients into a fresh hub, receipts captured; then the same
+load against the hub's SMTP server alone over a durable commit (`python -m hub.tools.bench_intake` runs it)."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import os
 import platform
 import queue
@@ -11,7 +12,6 @@ import resource
 import shutil
 import signal
 import smtplib
-import socket
 import ssl
 import subprocess
 import sys
@@ -20,20 +20,23 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from crypto import Gpg
 from crypto.mime import compose, pgpmime
 from crypto.openpgp.gpg_process import stop_agent, system_binary
+from gateway import IngressHandler, Reply, Submission, server_tls_context, start_server
 from gateway.capture import CaptureRelay
 
 from hub.registry import partners, recipients
 from hub.registry.recipients import OCAM_DUTY
 from hub.clock import SystemClock
-from hub.settings import load
+from hub.settings import host_port, load
+from store import Database, sqlite_url
 
+from .background import _served
 from .director import director_home, init_with_director
 
 
@@ -69,6 +72,10 @@ class IntakeReport:
     elapsed_copies: float = 0.0
     lat_copy: list[float] | None = None  # DATA sent -> the copy at the relay
     checkpoints: dict[str, int] | None = None  # the audit log's checkpoints issued during the run, by reason
+    peak_rss: int = 0  # bytes: the serve process's peak resident set (the largest one's, with workers)
+    alone_accepted: int = 0  # the gateway alone: messages answered 250, in how long, its server CPU seconds
+    alone_elapsed: float = 0.0
+    alone_cpu: float = 0.0
 
     @property
     def accept_rate(self) -> float:
@@ -77,6 +84,13 @@ class IntakeReport:
     @property
     def receipt_rate(self) -> float:
         return self.receipts / self.elapsed_receipts if self.elapsed_receipts else 0.0
+
+    @property
+    def hub_cost(self) -> float:
+        """The hub's server CPU per accepted message (receipt included) over the gateway alone's."""
+        if not (self.accepted and self.alone_accepted and self.alone_cpu):
+            return float("nan")
+        return (sum(self.hub_cpu) / self.accepted) / (self.alone_cpu / self.alone_accepted)
 
     def render(self) -> str:
         cpu = _cpu_model()
@@ -111,6 +125,12 @@ class IntakeReport:
             f"{_share(self.receipt_rate, self.ceiling_in_process)} of the in-process one",
             "checkpoints  " + (", ".join(f"{n} {reason}" for reason, n in sorted(self.checkpoints.items()))
                                if self.checkpoints else "none") + " (the audit log's, signed during the run)",
+            f"peak RSS     {self.peak_rss / 2**20:.0f} MiB ("
+            + ("the largest serve process" if self.workers else "the serve process") + ", its high-water mark)",
+            f"gateway alone  {self.alone_accepted / self.alone_elapsed if self.alone_elapsed else 0.0:.1f} msg/s, "
+            f"{1000 * self.alone_cpu / max(self.alone_accepted, 1):.1f} ms/msg (the same SMTP server, TLS and "
+            f"limits, one durable commit of the raw bytes per message before the 250, same store, same load)",
+            f"hub cost  {self.hub_cost:.1f}x (hub CPU per message, receipt included, over the gateway alone's)",
         ])
 
 
@@ -208,8 +228,6 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
     partner_fpr = partner_gpg.generate_key(f"Bench <{sender}>")
     settings = load(tmp / "hub")
     hub_gpg = Gpg(settings.gnupg_home)
-    from store import Database
-
     db = Database(settings.database_url)
     with db.unit_of_work() as uow:
         director = director_home(tmp, settings, hub_gpg)
@@ -227,50 +245,17 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
     ceiling = _ceiling(Gpg(settings.gnupg_home, in_process=False), identity.fingerprint, messages[0], ceiling_threads)
     ceiling_in_process = _ceiling(hub_gpg, identity.fingerprint, messages[0], ceiling_threads)
 
-    work: queue.Queue[bytes] = queue.Queue()
-    for m in messages:
-        work.put(m)
-    sent_at: dict[str, float] = {}
-    lat_250: list[float] = []
-    refused = [0]
-    lock = threading.Lock()
-    tls = ssl.create_default_context()
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
-
     with CaptureRelay() as relay, _served(settings.home, relay.address, workers, in_process) as (port, cpu):
         cpu_before = cpu()
         bench_before = _own_cpu()
-        def client() -> None:
-            with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
-                smtp.starttls(context=tls)
-                smtp.ehlo()
-                while True:
-                    try:
-                        raw = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    t0 = time.monotonic()
-                    reference = _send(smtp, sender, identity.address, raw)
-                    t1 = time.monotonic()
-                    with lock:
-                        if reference is None:
-                            refused[0] += 1
-                            continue
-                        lat_250.append(t1 - t0)
-                        sent_at[reference] = t0
-
-        start = time.monotonic()
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout_seconds)
-        elapsed_250 = time.monotonic() - start
-        expected = len(lat_250) * (2 if duty_desk else 1)
-        captured = relay.wait_for(expected, timeout=max(1.0, timeout_seconds - elapsed_250))
+        sent = _drive(port, messages, clients, sender, identity.address, timeout_seconds, _reference)
+        expected = len(sent.lat_250) * (2 if duty_desk else 1)
+        captured = relay.wait_for(expected, timeout=max(1.0, timeout_seconds - sent.elapsed))
         cpu_after = cpu()
+        peak_rss = cpu.peak_rss()
         hub_cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
         bench_cpu = _own_cpu() - bench_before
+        start, sent_at = sent.start, sent.sent_at
         receipts = [c for c in captured if sender in c.rcpt_tos]
         copies = [c for c in captured if sender not in c.rcpt_tos]
         elapsed_receipts = (max(c.at for c in receipts) - start) if receipts else 0.0
@@ -278,21 +263,153 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
                        if (ref := c.message.get("X-Passerelle-Reference")) in sent_at]
         # A copy names its reference in its (visible) Subject only: "Passerelle PSR-...".
         lat_copy = [c.at - sent_at[ref] for c in copies if (ref := _subject_reference(c)) in sent_at]
+    alone = _gateway_alone(tmp, settings.home, store_url, messages, clients, sender, identity.address, timeout_seconds)
     db = Database(settings.database_url)
     with db.reader() as uow:
         checkpoints = dict(Counter(c.reason for c in uow.log.checkpoints()))
     db.dispose()
-    return IntakeReport(count, clients, size, len(lat_250), refused[0], len(receipts), elapsed_250,
-                        elapsed_receipts, lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu,
+    return IntakeReport(count, clients, size, len(sent.lat_250), sent.refused, len(receipts), sent.elapsed,
+                        elapsed_receipts, sent.lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu,
                         workers=workers, in_process=in_process, ceiling_in_process=ceiling_in_process,
                         duty_desk=duty_desk, copies=len(copies),
                         elapsed_copies=(max(c.at for c in copies) - start) if copies else 0.0, lat_copy=lat_copy,
-                        checkpoints=checkpoints)
+                        checkpoints=checkpoints, peak_rss=peak_rss, alone_accepted=len(alone.lat_250),
+                        alone_elapsed=alone.elapsed, alone_cpu=alone.cpu)
 
 
 def _subject_reference(captured) -> str | None:
-    match = re.search(r"PSR-\d{4}-\d{6}", captured.message.get("Subject") or "")
+    return _reference(captured.message.get("Subject") or "")
+
+
+@dataclass
+class _Load:
+    """What the load generator saw: 250 latencies, refusals, when each accepted message was sent (by its key)."""
+
+    start: float
+    elapsed: float = 0.0
+    lat_250: list[float] = field(default_factory=list)
+    refused: int = 0
+    sent_at: dict[str, float] = field(default_factory=dict)
+    cpu: float = 0.0  # the server's CPU seconds over the load, when measured here
+
+
+def _drive(port: int, messages: list[bytes], clients: int, sender: str, rcpt: str, timeout_seconds: float,
+           key) -> _Load:
+    """*messages* from *clients* STARTTLS sessions, one transaction after another; *key(text)* of a 250 names
+    the message accepted (None: counted refused)."""
+    work: queue.Queue[bytes] = queue.Queue()
+    for m in messages:
+        work.put(m)
+    sent = _Load(start=0.0)
+    lock = threading.Lock()
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+
+    def client() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            smtp.starttls(context=tls)
+            smtp.ehlo()
+            while True:
+                try:
+                    raw = work.get_nowait()
+                except queue.Empty:
+                    return
+                t0 = time.monotonic()
+                text = _send(smtp, sender, rcpt, raw)
+                t1 = time.monotonic()
+                name = key(text) if text is not None else None
+                with lock:
+                    if name is None:
+                        sent.refused += 1
+                        continue
+                    sent.lat_250.append(t1 - t0)
+                    sent.sent_at[name] = t0
+
+    sent.start = time.monotonic()
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout_seconds)
+    sent.elapsed = time.monotonic() - sent.start
+    return sent
+
+
+def _reference(text: str) -> str | None:
+    """The hub's reference in a 250 ("Accepted as PSR-..."), or None."""
+    match = re.search(r"PSR-\d{4}-\d{6}", text)
     return match.group(0) if match else None
+
+
+SINK_TABLE = "bench_gateway_alone"
+STORED = Reply(250, "2.0.0", "Stored durably as row {row} (gateway alone, bench)", "stored")
+
+
+def _gateway_alone(tmp: Path, home: Path, store_url: str | None, messages: list[bytes], clients: int, sender: str,
+                   rcpt: str, timeout_seconds: float) -> _Load:
+    """The same load against the gateway alone, as its own process; its CPU over the load."""
+    url = store_url or sqlite_url(tmp / "gateway-alone.db")
+    with _served(home, "", gateway_alone=url) as (port, cpu):
+        before = sum(cpu())
+        sent = _drive(port, messages, clients, sender, rcpt, timeout_seconds,
+                      lambda text: text.partition(" as row ")[2] or None)
+        sent.cpu = sum(cpu()) - before
+    if store_url:  # the hub's database: the bench's table goes
+        from sqlalchemy import MetaData, Table, create_engine
+
+        engine = create_engine(store_url)
+        try:
+            Table(SINK_TABLE, MetaData()).drop(engine, checkfirst=True)
+        finally:
+            engine.dispose()
+    return sent
+
+
+def serve_gateway_alone(home: Path, listen: str, url: str) -> None:
+    """The hub's SMTP server (the same code, TLS context, limits and gateway threads) whose only work is to commit
+    each message's raw bytes in a transaction of its own (store.Database: SQLite WAL, synchronous=FULL, or
+    PostgreSQL) before it answers 250; until SIGTERM or SIGINT."""
+    from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table
+
+    from hub.app import gateway_limits
+
+    settings = load(home)
+    db = Database(url)
+    table = Table(SINK_TABLE, MetaData(), Column("id", Integer, primary_key=True),
+                  Column("received_at", DateTime(timezone=True)), Column("mail_from", String(320)),
+                  Column("raw", LargeBinary))
+    table.metadata.create_all(db.engine)
+    insert = table.insert()
+    clock = SystemClock()
+
+    def admit(submission: Submission) -> Reply:
+        with db.unit_of_work() as uow:
+            row = uow.session.execute(insert, {"received_at": clock.now(), "mail_from": submission.mail_from,
+                                               "raw": submission.raw}).inserted_primary_key[0]
+            uow.commit()
+        return STORED.format(row=row)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        with ThreadPoolExecutor(settings.gateway.verify_threads, thread_name_prefix="gateway") as pool:
+            handler = IngressHandler(admit=admit, accepts_rcpt=settings.hub.accepts, hub_address=settings.hub.address,
+                                     executor=pool, limits=gateway_limits(settings))
+            host, port = host_port(listen, 2525)
+            server = await start_server(handler, host, port,
+                                        tls_context=server_tls_context(str(settings.tls_cert), str(settings.tls_key)),
+                                        require_starttls=settings.gateway.require_starttls,
+                                        hostname=settings.hub.domain)
+            await stop.wait()
+            server.close()
+            await server.wait_closed()
+
+    try:
+        asyncio.run(serve())
+    finally:
+        db.dispose()
 
 
 def use_broker(home: Path, url: str) -> None:
@@ -311,72 +428,20 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _cpu_seconds(pid: int) -> tuple[float, float]:
-    """(own, waited-for children) CPU seconds of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
-
-
-@contextlib.contextmanager
-def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True, env: dict[str, str] | None = None):
-    """The hub as its own process(es) (`passerelle serve`), as deployed: the load generator does not share its GIL.
-
-    workers == 0: one `--role all` process; else one gateway and *workers* worker processes. *env*: more
-    settings (PASSERELLE_...) for them. Their stderr (the log) goes to HOME/serve.log.
-    """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    roles = ["all"] if workers == 0 else ["gateway"] + ["worker"] * workers
-    log_file = open(home / "serve.log", "wb")
-    processes = [subprocess.Popen([sys.executable, "-m", "hub", "serve", "--home", str(home), "--role", role,
-                                   "--listen", f"127.0.0.1:{port}", "--relay", relay],
-                                  stdout=subprocess.DEVNULL, stderr=log_file,
-                                  env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower(),
-                                       # the load generator is one client address: it may take every slot
-                                       "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000",
-                                       "PASSERELLE_METRICS__LISTEN": "", **(env or {})})
-                 for role in roles]
-    try:
-        for _ in range(600):
-            if any(p.poll() is not None for p in processes):
-                raise RuntimeError(f"passerelle serve exited: {(home / 'serve.log').read_text()[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        if workers:  # every worker connected to the broker before the clock starts
-            for _ in range(600):
-                if (home / "serve.log").read_text().count("transport: connected") >= len(roles):
-                    break
-                time.sleep(0.05)
-
-        def cpu() -> tuple[float, float]:
-            figures = [_cpu_seconds(p.pid) for p in processes]
-            return sum(f[0] for f in figures), sum(f[1] for f in figures)
-
-        yield port, cpu
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log_file.close()
-
-
-def _send(smtp: smtplib.SMTP, sender: str, rcpt: str, raw: bytes) -> str | None:
-    """One transaction on an open session; the reference from the 250 ("Accepted as PSR-..."), or None."""
+def _send(smtp: smtplib.SMTP, sender: str, rcpt: str, raw: bytes, refusals: list[str] | None = None) -> str | None:
+    """One transaction on an open session: the text of its final reply if accepted, else None (and the refusal,
+    code and text, appended to *refusals*)."""
     try:
         smtp.mail(sender)
         smtp.rcpt(rcpt)
         code, text = smtp.data(raw)
-    except smtplib.SMTPResponseException:
+    except smtplib.SMTPResponseException as refusal:
+        if refusals is not None:
+            refusals.append(f"{refusal.smtp_code} {refusal.smtp_error.decode(errors='replace')}")
         smtp.rset()
         return None
-    match = re.search(r"PSR-\d{4}-\d{6}", text.decode(errors="replace"))
-    return match.group(0) if match else None
+    return text.decode(errors="replace")
+
+
+if __name__ == "__main__":  # the gateway alone, started and stopped by _served: HOME HOST:PORT STORE-URL
+    serve_gateway_alone(Path(sys.argv[1]), sys.argv[2], sys.argv[3])

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import os
 import re
+import smtplib
+import ssl
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
 
 from hub.cli.main import main
+from hub.tools.background import _served
+from hub.tools.bench_intake import SINK_TABLE, _send
+from hub.tools.director import init_with_director
+from store import sqlite_url
+
+
+def _served_children() -> list[str]:
+    """Command lines of this process's children that serve a hub or the gateway alone (none once a bench ends)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and ("hub serve" in command or "hub.tools.bench_intake" in command):
+            found.append(command)
+    return found
 
 
 def test_bench_intake_runs_and_reports_every_figure():
@@ -16,6 +40,38 @@ def test_bench_intake_runs_and_reports_every_figure():
     assert re.search(r"with receipt 20 receipts", result.output), result.output
     for label in ("250 latency", "receipt lat.", "hub CPU", "gpg ceiling", "efficiency"):
         assert label in result.output
+    assert re.search(r"^peak RSS\s+\d+ MiB \(the serve process", result.output, re.M), result.output
+    assert re.search(r"^gateway alone  [\d.]+ msg/s, [\d.]+ ms/msg", result.output, re.M), result.output
+    assert re.search(r"^hub cost  \d+\.\dx ", result.output, re.M), result.output
+    assert _served_children() == []
+
+
+def test_the_gateway_alone_commits_each_message_before_its_250_and_ends_with_the_bench(short_tmp):
+    """The same STARTTLS rule as the hub; the raw bytes in its table once answered; its process gone after Ctrl-C."""
+    identity = init_with_director(short_tmp)
+    url = sqlite_url(short_tmp / "alone.db")
+    raw = b"From: bench@police.test\r\nSubject: alone\r\n\r\n.a line that starts with a dot\r\n"
+    tls = ssl.create_default_context()
+    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    with pytest.raises(KeyboardInterrupt):
+        with _served(short_tmp / "hub", "", gateway_alone=url) as (port, meter):
+            pids = [p.pid for p in meter.processes]
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+                smtp.ehlo()
+                assert smtp.mail("bench@police.test")[0] == 530
+                smtp.starttls(context=tls)
+                smtp.ehlo()
+                assert _send(smtp, "bench@police.test", "nobody@ocam.test", raw) is None  # not the hub's address
+                assert _send(smtp, "bench@police.test", identity.address, raw) == "2.0.0 Stored durably as row 1 (gateway alone, bench)"
+            assert meter.peak_rss() > 0 and sum(meter()) > 0
+            raise KeyboardInterrupt
+    assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            assert c.execute(text(f"SELECT mail_from, raw FROM {SINK_TABLE}")).all() == [("bench@police.test", raw)]
+    finally:
+        engine.dispose()
 
 
 def test_bench_intake_with_a_duty_desk_reports_its_copies():
@@ -24,6 +80,14 @@ def test_bench_intake_with_a_duty_desk_reports_its_copies():
     assert result.exit_code == 0, result.output
     assert re.search(r"with receipt 20 receipts", result.output), result.output
     assert re.search(r"copies\s+20 inbound copies to the duty desk .* p50 [\d.]+ ms", result.output), result.output
+
+
+def test_bench_flash_reports_its_percentiles_over_every_probe():
+    result = CliRunner().invoke(main, ["bench", "flash", "--backlog", "200", "--probes", "3"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"receipt at the relay: p50 \d+ ms, p99 \d+ ms, max \d+ ms over 3 probes$", result.output,
+                     re.M), result.output
+    assert _served_children() == []
 
 
 def test_bench_scheduler_runs_and_reports_every_figure():

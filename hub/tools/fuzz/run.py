@@ -34,8 +34,9 @@ from hub.registry import partners as partners_mod
 from hub.settings import load
 from ..client import gpg_cli
 from ..director import director_home, init_with_director
-from ..bench_boundary import _peak_rss, _rss, _serve_pid
-from ..bench_intake import _cpu_model, _served
+from ..bench_boundary import _serve_pid
+from ..background import _peak_rss, _rss, _served
+from ..bench_intake import _cpu_model
 from . import check, mutations
 from .check import Checker
 from .corpus import DEFAULT_SAMPLES, SAMPLE_ADDRESSES, Corpus, Seed
