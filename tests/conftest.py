@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from crypto.openpgp.gpg_process import stop_agent
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 INTEROP = SHARED / "interop" / "schleuder"
 
 
 def kill_agents(root: Path) -> None:
-    """Stop every gpg-agent started for a GnuPG home under *root*."""
+    """Stop every gpg-agent started for a GnuPG home under *root* (the system's gpgconf, by its path)."""
     for home in [root, *root.rglob("*")]:
-        if (home / "pubring.kbx").exists() or (home / "private-keys-v1.d").exists():
-            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
+        if home.is_dir() and ((home / "pubring.kbx").exists() or (home / "private-keys-v1.d").exists()):
+            stop_agent(home)
+
+
+@pytest.fixture(autouse=True)
+def _agents_under_tmp_path(request):
+    """A test that made GnuPG homes under pytest's tmp_path (copies of a hub's home, say) leaves no agent."""
+    yield
+    made = request.node.funcargs.get("tmp_path") if hasattr(request.node, "funcargs") else None
+    if made is not None:  # pytest keeps the directory past the test: its homes are still there
+        kill_agents(made)
 
 
 @pytest.fixture

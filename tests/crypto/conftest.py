@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from crypto.openpgp.gpg import Gpg
+from tests.conftest import kill_agents
 from tests.support import keys
 
 INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "schleuder"
-
-
-def _kill_agents(root: Path) -> None:
-    for home in [root, *root.rglob("*")]:
-        if home.is_dir() and (home / "private-keys-v1.d").exists():
-            subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +21,7 @@ def session_dir():
     path = Path(tempfile.mkdtemp(prefix="pc", dir="/tmp"))
     yield path
     keys.cleanup_all()
-    _kill_agents(path)
+    kill_agents(path)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -36,7 +30,7 @@ def gpg_dir():
     """A short directory for GnuPG homes of one test; agents stopped afterwards."""
     path = Path(tempfile.mkdtemp(prefix="pt", dir="/tmp"))
     yield path
-    _kill_agents(path)
+    kill_agents(path)
     shutil.rmtree(path, ignore_errors=True)
 
 

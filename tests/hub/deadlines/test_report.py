@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import shutil
-import subprocess
 import tempfile
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -20,6 +19,7 @@ from hub.deadlines.report import LEGAL_BASIS, UnknownPartner, deadlines, human, 
 from hub.settings import load
 from store import Database, Deadline, Message, Partner
 from tests.support import stores
+from crypto.openpgp.gpg_process import stop_agent
 
 NOW = datetime(2026, 4, 15, 10, 0, tzinfo=timezone.utc)
 T0 = datetime(2026, 4, 1, 8, 0, tzinfo=timezone.utc)
@@ -93,8 +93,7 @@ def home():
         db.dispose()
         yield root / "hub"
     finally:
-        subprocess.run(["gpgconf", "--homedir", str(root / "hub" / "gnupg"), "--kill", "gpg-agent"],
-                       check=False, capture_output=True)
+        stop_agent(root / "hub" / "gnupg")
         shutil.rmtree(root, ignore_errors=True)
 
 

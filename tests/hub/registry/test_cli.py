@@ -18,6 +18,7 @@ from tests.conftest import INTEROP
 from tests.support import keys as testkeys
 from tests.support import ocam, stores
 from tests.support.hubrig import RunningHub
+from crypto.openpgp.gpg_process import stop_agent
 
 KEYS = INTEROP
 # The interop samples were signed years ago (2019-2021): what these tests judge is not their age.
@@ -178,7 +179,7 @@ def schleuder_hub(short_tmp):
         ["gpg", "--homedir", str(gnupg), "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
          "--armor", "--export-secret-keys", "59C71FB38AEE22E091C78259D06350440F759BD3"],
         capture_output=True, check=True).stdout
-    subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"], capture_output=True)
+    stop_agent(gnupg)
     (short_tmp / "hub.sec").write_bytes(secret)
     home = short_tmp / "hub"
     result = run("init", "--home", str(home), "--domain", "example.org", "--address", "schleuder@example.org",
