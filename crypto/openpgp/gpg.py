@@ -105,8 +105,7 @@ class Gpg:
     *binary* is the gpg executable, by its absolute path (default: the system's, never looked up in
     PATH). What the input can make gpg do is bounded: a detached signature is one packet of at most
     *max_signature_bytes*, an encrypted message carries at most *max_session_keys* session keys, and
-    decryption stops (GpgOutputTooLarge) once the plaintext passes *max_plaintext_bytes*.
-    """
+    decryption stops (GpgOutputTooLarge) once the plaintext passes *max_plaintext_bytes*."""
 
     def __init__(self, home: Path, *, binary: str | None = None, timeout_seconds: float = 30.0,
                  in_process: bool = True, max_plaintext_bytes: int = MAX_OUTPUT_BYTES,
@@ -304,9 +303,8 @@ class Gpg:
     def signing_keys_of(self, primary: str) -> list[SigningKey]:
         """The keys under *primary* that gpg lists as usable for signing now, with their public material
         (read again now, whatever ``in_process`` says)."""
-        keys = signing_keys(read_keyring(self._engine.run)).values()
-        return sorted({k.fingerprint: k for k in keys if k.primary == primary.upper()}.values(),
-                      key=lambda k: k.fingerprint)
+        keys = {k.fingerprint: k for k in signing_keys(read_keyring(self._engine.run)).values()}
+        return sorted((k for k in keys.values() if k.primary == primary.upper()), key=lambda k: k.fingerprint)
 
     def secret_signer(self, primary: str) -> native.Signer | None:
         """This home's unprotected signing key under *primary*, held in process (whatever ``in_process`` says)."""

@@ -87,9 +87,10 @@ def read_armor(data: bytes, label: str) -> tuple[bytes, bytes | None]:
     *data* (RFC 9580 §6.2), read as gpg 2.2 reads armor without complaint, or PacketError: blank lines only around
     the block; its "-----BEGIN PGP <label>-----" and END lines; header lines "Key: value" (a space, or nothing,
     after the first colon; gpg takes any other line for an invalid header, then for data); the blank line after
-    them; base64, padded only at the end of the data; an optional "=XXXX" checksum line, and without it the data
-    padded (gpg then reads the END line as more data). Spaces and tabs may end or split a line, as gpg allows.
-    The data is checked in a few passes over the bytes, not line by line: an encrypted part may be megabytes."""
+    them; base64, padded only at the end of the data; an optional checksum line ("=" and 4 base64 digits), and
+    without it the data padded (gpg then reads the END line as more data). Spaces and tabs may end or split a
+    line, as gpg allows. The data is checked in a few passes over the bytes, not line by line: an encrypted part
+    may be megabytes."""
     if data.count(b"\r") != data.count(b"\r\n"):
         raise PacketError("the armor holds a CR that does not end a line")
     begin, end = f"-----BEGIN PGP {label}-----".encode(), f"-----END PGP {label}-----".encode()
