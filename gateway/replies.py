@@ -53,6 +53,8 @@ SIGNATURE_EXPIRED = Reply(550, "5.7.1", "Signature has expired: sign the message
                           "signature_expired")
 SIGNATURE_FROM_FUTURE = Reply(550, "5.7.1", "Signature is dated {signed}, ahead of the hub's clock: check the "
                               "sending computer's clock and sign again", "signature_from_future")
+SIGNATURE_BEFORE_KEY = Reply(550, "5.7.1", "Signature is dated before its key was made (or the key ahead of the "
+                             "hub's clock): check the sending computer's clock and sign again", "signature_before_key")
 SIGNATURE_TOO_OLD = Reply(550, "5.7.1", "Signature was made {signed}, more than {limit} before it reached the hub: "
                           "sign the message again", "signature_too_old")
 UNKNOWN_SIGNER = Reply(550, "5.7.1", "Signing key is not registered for any contact point", "unknown_signer")

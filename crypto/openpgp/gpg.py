@@ -61,7 +61,7 @@ _SESSION_KEY_BYTES = 4096  # a session key packet for a 16,384-bit RSA key is so
 class SignatureCheck:
     """The outcome of one signature verification, for the caller and the audit log."""
 
-    status: str  # good, bad, no_public_key, expired_key, revoked_key, expired_signature, error
+    status: str  # good, bad, no_public_key, expired_key, revoked_key, expired_signature, time_conflict, error
     primary_fingerprint: str | None
     signing_fingerprint: str | None
     signed_at: datetime | None
@@ -451,8 +451,8 @@ def _check_block(block: list[tuple[str, str]]) -> SignatureCheck:
     if "BADSIG" in keys:
         status = "bad"
     elif "ERRSIG" in keys:
-        code = keys["ERRSIG"].split()[5] if len(keys["ERRSIG"].split()) > 5 else ""
-        status = "no_public_key" if "NO_PUBKEY" in keys or code == "9" else "error"
+        code = keys["ERRSIG"].split()[5] if len(keys["ERRSIG"].split()) > 5 else ""  # 9 no key, 39 time conflict
+        status = "no_public_key" if "NO_PUBKEY" in keys or code == "9" else "time_conflict" if code == "39" else "error"
     elif "REVKEYSIG" in keys:
         status = "revoked_key"
     elif "EXPKEYSIG" in keys:

@@ -48,6 +48,7 @@ _SIGNATURE_REPLIES = {
     "expired_key": R.EXPIRED_KEY,
     "revoked_key": R.REVOKED_KEY,
     "expired_signature": R.SIGNATURE_EXPIRED,
+    "time_conflict": R.SIGNATURE_BEFORE_KEY,
     "error": R.BAD_SIGNATURE,
     "malformed": R.MALFORMED_SIGNATURE,
 }

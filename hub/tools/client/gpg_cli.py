@@ -63,7 +63,8 @@ def make_key(home: Path, email: str, *, name: str = "Test", algo: str = "ed25519
     without, nothing can be encrypted to it); usage: the primary's, instead of cert or sign."""
     uid = f"{name} <{email}>"
     sign_algo, encr_algo = ("ed25519", "cv25519") if algo == "ed25519" else (algo, algo)
-    t = {"faked_time": faked_time}
+    # made at *faked_time* frozen (gpg's "!"): a key of a given time is never younger than its first signature
+    t = {"faked_time": faked_time if not faked_time or faked_time.endswith("!") else faked_time + "!"}
     gpg(home, "--quick-gen-key", uid, sign_algo, usage or ("cert" if signing_subkey else "sign"), expire, **t)
     fpr = fingerprint_of(home, email)
     if signing_subkey:

@@ -84,7 +84,7 @@ CASES = [
     Case("expired binding signature", "error", False,
          lambda p, s: [o.binding(p, s, back=o.back_signature(p, s),
                                  hashed=o.subpacket(o.SIG_EXPIRES, o.u32(DAY)))]),
-    Case("data signature older than the subkey", "error", False, sig={"created": NOW - 6 * DAY}, key_held=True),
+    Case("data signature older than the subkey", "time_conflict", False, sig={"created": NOW - 6 * DAY}, key_held=True),
     Case("unknown critical subpacket in the data signature", "bad", False,
          sig={"hashed": o.subpacket(99, b"x", critical=True)}, key_held=True),
     Case("expired data signature", "expired_signature", False,

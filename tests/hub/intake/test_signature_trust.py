@@ -160,6 +160,17 @@ def test_a_2019_signature_gets_no_deadline_in_2026(rig):
     assert count_messages(home) == before
 
 
+def test_a_signature_dated_before_its_key_names_the_clock(rig):
+    """A signature dated ten minutes before its key was made (a sending computer's clock set back): refused
+    for the clock, not as "altered after signing", and nothing stored."""
+    home, k, hub, _relay = rig
+    before = count_messages(home)
+    code, text = hub.send(signed(signing_at(k["old"], "20190301T115000"), message_id=new_message_id()))
+    assert (code, text) == (550, "5.7.1 Signature is dated before its key was made (or the key ahead of the hub's "
+                                 "clock): check the sending computer's clock and sign again")
+    assert count_messages(home) == before
+
+
 def test_signature_age_up_to_the_limit(rig):
     """Signed six days ago: accepted, its FLASH clock starting at receipt; eight days ago: refused."""
     home, k, hub, relay = rig
