@@ -80,6 +80,7 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     waits: list[float] = []
     refused: list[str] = []  # the replies of probes not accepted with a reference
+    owed: list[str] = []  # the references of probes accepted whose receipt did not reach the relay in time
     with CaptureRelay() as relay, _served(settings.home, relay.address, workers) as (port, _cpu):
         relay.wait_for(min(100, backlog), timeout=300)  # the pipeline is busy with the backlog
         for raw in flashes:
@@ -104,7 +105,10 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
                 seen = len(captured)
             if found is not None:
                 waits.append(found)
+            else:
+                owed.append(reference)
         done = len(relay.messages)
+        owed_lines = [_owed(db, reference) for reference in owed]
     db.dispose()
     deployment = (f"1 gateway + {workers} worker process(es), RabbitMQ (prefetch {settings.transport.prefetch} "
                   "per urgency queue)" if workers else "one embedded process (store queue, batch 8)")
@@ -117,4 +121,18 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
         f"max {1000 * max(waits, default=float('nan')):.0f} ms over {len(waits)} probes"
         + (f"; {lost} accepted without a receipt within 120 s" if (lost := probes - len(refused) - len(waits)) else "")
         + (f"; {len(refused)} not accepted: " + "; ".join(sorted(set(refused)))[:300] if refused else ""),
+        *owed_lines,
     ])
+
+
+def _owed(db: Database, reference: str) -> str:
+    """Where a probe's receipt stands in the store (read while the hub still serves): what to look at first."""
+    with db.reader() as uow:
+        message = uow.messages.by_reference(reference)
+        if message is None:
+            return f"owed {reference}: no message row"
+        mails = "; ".join(f"{m.purpose} {m.state} after {m.attempts} attempt(s) {m.last_error or ''}".strip()
+                          for m in uow.outbound.for_message(message.id)) or "no outbound mail"
+        actions = ", ".join(e.action for e in uow.audit.for_message(reference))
+    return (f"owed {reference}: message {message.state}, receipt {message.receipt_status}; {mails}; "
+            f"audit: {actions}")
