@@ -7,7 +7,7 @@ import base64
 import binascii
 import email
 import email.policy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from store.vocabulary import Action
 
 from hub.errors import LogError
 
+from .checklist import Checklist
 from .checkpoints import ORIGIN_PATH
 from .entries import Entry
 from .keyring import Keyring
@@ -26,21 +27,8 @@ from .proofs import RECEIPT_FIELD
 
 
 @dataclass
-class ReceiptCheck:
-    lines: list[str] = field(default_factory=list)
-    bad: list[str] = field(default_factory=list)
+class ReceiptCheck(Checklist):
     proof: EntryProof | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.bad
-
-    def good(self, line: str) -> None:
-        self.lines.append(f"ok   {line}")
-
-    def fail(self, line: str) -> None:
-        self.lines.append(f"BAD  {line}")
-        self.bad.append(line)
 
 
 def _utc(moment: datetime) -> str:

@@ -5,13 +5,13 @@ for the reader to compare with the hub's)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from crypto.errors import NoteError
 from crypto.tlog import Checkpoint, Note, verify_consistency, verify_inclusion
 from crypto.tlog.notes import unb64
 
+from hub.audit.checklist import Checklist
 from hub.audit.checkpoints import ORIGIN_PATH
 from hub.audit.entries import Entry
 from hub.audit.keyring import Keyring
@@ -20,21 +20,8 @@ from hub.errors import LogError
 from .oversight import FORMAT
 
 
-@dataclass
-class ExportCheck:
-    lines: list[str] = field(default_factory=list)
-    bad: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.bad
-
-    def good(self, line: str) -> None:
-        self.lines.append(f"ok   {line}")
-
-    def fail(self, line: str) -> None:
-        self.lines.append(f"BAD  {line}")
-        self.bad.append(line)
+class ExportCheck(Checklist):
+    """What `export verify` checked of an oversight export."""
 
 
 def hub_key_of(ring: Keyring, data: bytes, given: str | None, result: ExportCheck) -> str | None:
