@@ -1,6 +1,5 @@
 """The words the store's rows hold, in one place for every side of the store (hub, tui): urgencies, message and
-embargo kinds, queue names, the states of each row that has one and the audit actions more than one module writes
-or reads."""
+embargo kinds, queue names, each state column's values and the audit actions more than one module writes or reads."""
 
 from __future__ import annotations
 
