@@ -20,14 +20,13 @@ from typing import Callable
 
 from crypto import Gpg, GpgUnavailable
 from store import Database, StoreUnavailable
+from store.vocabulary import DeliveryState, HealthState
 
 from .clock import Clock
 from hub.outbound.delivery import RelayGate
 
 log = logging.getLogger(__name__)
 
-OK, DEGRADED, DOWN = "ok", "degraded", "down"
-STANDBY = "standby"  # a scheduler that is well but not leading (another process schedules)
 SLOW_GPG_SECONDS = 2.0  # a key listing slower than this: gpg (or its agent) is struggling
 SLOW_STORE_SECONDS = 1.0  # a heartbeat write slower than this: the store is struggling
 
@@ -42,9 +41,9 @@ class Beat:
 def gateway_beat(server: asyncio.AbstractServer, active: int, max_connections: int) -> Beat:
     """Is the SMTP listener serving, and how many sessions are open (read on the event loop)."""
     if not server.is_serving() or not server.sockets:
-        return Beat("gateway", DOWN, "not listening")
+        return Beat("gateway", HealthState.DOWN, "not listening")
     host, port = server.sockets[0].getsockname()[:2]
-    state = DEGRADED if active >= max_connections else OK
+    state = HealthState.DEGRADED if active >= max_connections else HealthState.OK
     return Beat("gateway", state, f"listening {host}:{port}, {active}/{max_connections} sessions")
 
 
@@ -54,13 +53,13 @@ def gpg_beat(gpg: Gpg, fingerprint: str) -> Beat:
     try:
         info = gpg.key(fingerprint) if fingerprint else None
     except GpgUnavailable as exc:
-        return Beat("gpg", DOWN, str(exc)[:120])
+        return Beat("gpg", HealthState.DOWN, str(exc)[:120])
     ms = (time.perf_counter() - started) * 1000
     if info is None:
-        return Beat("gpg", DOWN, f"hub key not found ({ms:.0f} ms)")
+        return Beat("gpg", HealthState.DOWN, f"hub key not found ({ms:.0f} ms)")
     if info.revoked:
-        return Beat("gpg", DOWN, "hub key revoked")
-    state = DEGRADED if ms > SLOW_GPG_SECONDS * 1000 else OK
+        return Beat("gpg", HealthState.DOWN, "hub key revoked")
+    state = HealthState.DEGRADED if ms > SLOW_GPG_SECONDS * 1000 else HealthState.OK
     return Beat("gpg", state, f"hub key listed in {ms:.0f} ms")
 
 
@@ -71,10 +70,11 @@ def relay_beat(gate: RelayGate, now: datetime, failed_deliveries: int) -> Beat:
     why = f"; last: {error[:60]}" if error else ""
     if retry_at is not None and now < retry_at:
         wait = int((retry_at - now).total_seconds())
-        return Beat("relay", DOWN, f"back-off after {failures} failure(s), next try in {wait} s{waiting}{why}")
+        return Beat("relay", HealthState.DOWN,
+                    f"back-off after {failures} failure(s), next try in {wait} s{waiting}{why}")
     if failures:
-        return Beat("relay", DEGRADED, f"{failures} failure(s) in a row, probing{waiting}{why}")
-    return Beat("relay", OK, f"accepting{waiting}")
+        return Beat("relay", HealthState.DEGRADED, f"{failures} failure(s) in a row, probing{waiting}{why}")
+    return Beat("relay", HealthState.OK, f"accepting{waiting}")
 
 
 PROCESS_NAME_LENGTH = 80  # the column's width
@@ -90,7 +90,9 @@ def process_name(role: str, host: str | None = None, pid: int | None = None) -> 
 
 def scheduler_beat(leading: bool) -> Beat:
     """Exactly one scheduler leads among the processes of a store; the others stand by to take over."""
-    return Beat("scheduler", OK, "leading") if leading else Beat("scheduler", STANDBY, "standing by, another leads")
+    if leading:
+        return Beat("scheduler", HealthState.OK, "leading")
+    return Beat("scheduler", HealthState.STANDBY, "standing by, another leads")
 
 
 class Heartbeats:
@@ -127,9 +129,10 @@ class Heartbeats:
 
     def _store_beat(self) -> Beat:
         if self._round_trip is None:
-            return Beat("store", OK, "first beat")
+            return Beat("store", HealthState.OK, "first beat")
         ms = self._round_trip * 1000
-        return Beat("store", DEGRADED if self._round_trip > SLOW_STORE_SECONDS else OK, f"write round trip {ms:.1f} ms")
+        state = HealthState.DEGRADED if self._round_trip > SLOW_STORE_SECONDS else HealthState.OK
+        return Beat("store", state, f"write round trip {ms:.1f} ms")
 
     def beat(self, gateway: Beat | None) -> None:
         """Probe gpg, read the relay's state, write every beat in one transaction (in a worker thread)."""
@@ -146,7 +149,7 @@ class Heartbeats:
         with self.db.unit_of_work() as uow:
             beats = [b for b in (gateway, self._store_beat(), gpg) if b is not None]
             if self.gate is not None:
-                beats.append(relay_beat(self.gate, now, uow.outbound.count(state="failed")))
+                beats.append(relay_beat(self.gate, now, uow.outbound.count(state=DeliveryState.FAILED)))
             if self.leading is not None:
                 beats.append(scheduler_beat(self.leading()))
             beats += extra
@@ -190,6 +193,6 @@ class Heartbeats:
                 uow.heartbeats.forget(self.process)
             else:
                 for component in self.components or ("gateway", "store", "gpg", "relay", "scheduler"):
-                    uow.heartbeats.beat(component, process=self.process, state=DOWN, detail="hub stopped", at=now,
-                                        every_seconds=self.every_seconds)
+                    uow.heartbeats.beat(component, process=self.process, state=HealthState.DOWN, detail="hub stopped",
+                                        at=now, every_seconds=self.every_seconds)
             uow.commit()

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Inte
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime
+from .vocabulary import DeadlineState, DeliveryState, ItemState
 
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -111,8 +112,8 @@ class Message(Base):
     links: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # Message-IDs it answers or acknowledges
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    state: Mapped[str] = mapped_column(String(16))  # accepted | processed | quarantined
-    receipt_status: Mapped[str] = mapped_column(String(16))  # pending | queued | sent | failed
+    state: Mapped[str] = mapped_column(String(16))  # a MessageState
+    receipt_status: Mapped[str] = mapped_column(String(16))  # a ReceiptStatus
     raw_blob_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sealed_blob.id"))
 
     partner: Mapped[Optional[Partner]] = relationship(lazy="joined")
@@ -129,7 +130,7 @@ class QueueItem(Base):
     queue: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    state: Mapped[str] = mapped_column(String(16), default="ready")  # ready | leased | quarantined
+    state: Mapped[str] = mapped_column(String(16), default=ItemState.READY)  # an ItemState
     available_at: Mapped[datetime] = mapped_column(UTCDateTime())
     lease_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -153,7 +154,7 @@ class OutboundMail(Base):
     rcpt_to: Mapped[str] = mapped_column(String(254))
     priority: Mapped[int] = mapped_column(Integer, default=0)
     blob_id: Mapped[int] = mapped_column(ForeignKey("sealed_blob.id"))
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | held | sent | failed
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)  # a DeliveryState
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     last_error: Mapped[Optional[str]] = mapped_column(Text)
@@ -219,7 +220,7 @@ class Deadline(Base):
     started_by: Mapped[str] = mapped_column(String(16))  # receipt | mdn | dsn | relay
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     basis: Mapped[Optional[str]] = mapped_column(String(200))  # what set due_at: article, urgency, delay, deviation
-    state: Mapped[str] = mapped_column(String(16), default="open")  # open | answered
+    state: Mapped[str] = mapped_column(String(16), default=DeadlineState.OPEN)  # a DeadlineState
     answered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     answer_message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("message.id"))
     on_time: Mapped[Optional[bool]] = mapped_column(Boolean)
@@ -277,7 +278,7 @@ class Heartbeat(Base):
 
     component: Mapped[str] = mapped_column(String(16), primary_key=True)
     process: Mapped[str] = mapped_column(String(80), primary_key=True, default="")
-    state: Mapped[str] = mapped_column(String(16))  # ok | degraded | down | standby
+    state: Mapped[str] = mapped_column(String(16))  # a HealthState
     detail: Mapped[str] = mapped_column(String(200))
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
     every_seconds: Mapped[float] = mapped_column(Float)

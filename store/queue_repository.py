@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from . import statements as S
 from .models import QueueItem
 from .repositories import _Repository
+from .vocabulary import ItemState
 
 _QUEUE_ROWS_PER_INSERT = 100  # rows of one executemany
 
@@ -25,7 +26,7 @@ class QueueRepository(_Repository):
     _acks: list[int] | None = None
 
     def put(self, queue: str, payload: dict[str, Any], *, priority: int, now: datetime,
-            available_at: datetime | None = None, state: str = "ready", attempts: int = 0,
+            available_at: datetime | None = None, state: str = ItemState.READY, attempts: int = 0,
             last_error: str | None = None, created_at: datetime | None = None) -> None:
         if self._puts is None:
             self._puts = []
@@ -77,14 +78,14 @@ class QueueRepository(_Repository):
 
     def retry(self, item_id: int, *, available_at: datetime, error: str | None = None) -> None:
         self.write_pending()
-        self._core(S.QUEUE_UPDATE, {"b_id": item_id, "state": "ready", "available_at": available_at,
+        self._core(S.QUEUE_UPDATE, {"b_id": item_id, "state": ItemState.READY, "available_at": available_at,
                                     "lease_until": None, "last_error": error})
 
     def quarantine(self, item_id: int, *, error: str) -> None:
         self.write_pending()
         self.session.execute(
             update(QueueItem).where(QueueItem.id == item_id)
-            .values(state="quarantined", lease_until=None, last_error=error)
+            .values(state=ItemState.QUARANTINED, lease_until=None, last_error=error)
         )
 
     def release_expired(self, *, now: datetime) -> int:
@@ -96,7 +97,7 @@ class QueueRepository(_Repository):
         """Embedded start-up: nothing else can hold a lease, so every lease is stale."""
         self.write_pending()
         result = self.session.execute(
-            update(QueueItem).where(QueueItem.state == "leased").values(state="ready", lease_until=None)
+            update(QueueItem).where(QueueItem.state == ItemState.LEASED).values(state=ItemState.READY, lease_until=None)
         )
         return result.rowcount or 0
 
@@ -114,5 +115,5 @@ class QueueRepository(_Repository):
     def quarantined(self) -> Sequence[QueueItem]:
         self.write_pending()
         return self.session.scalars(
-            select(QueueItem).where(QueueItem.state == "quarantined").order_by(QueueItem.id)
+            select(QueueItem).where(QueueItem.state == ItemState.QUARANTINED).order_by(QueueItem.id)
         ).all()

@@ -9,7 +9,7 @@ from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import statements as S
-from .vocabulary import ALERT_PREFIX, Action
+from .vocabulary import ALERT_PREFIX, Action, DeadlineState, DeliveryState, MessageState
 from .models import (
     AuditEvent, Deadline, Distribution, Heartbeat, Message, OutboundMail, Partner, Recipient, SealedBlob,
 )
@@ -118,7 +118,7 @@ class MessageRepository(_Repository):
 
     def held_for(self, partner_id: int) -> Sequence[Message]:
         return self.session.scalars(select(Message).where(
-            Message.partner_id == partner_id, Message.direction == "outbound", Message.state == "held")
+            Message.partner_id == partner_id, Message.direction == "outbound", Message.state == MessageState.HELD)
             .order_by(Message.id)).all()
 
     def state_of(self, message_id: int) -> str | None:
@@ -194,20 +194,21 @@ class OutboundRepository(_Repository):
 
     def failed(self) -> Sequence[OutboundMail]:
         """Deliveries given up on (refused for good, or too old), oldest first."""
-        return self.session.scalars(select(OutboundMail).where(OutboundMail.state == "failed")
+        return self.session.scalars(select(OutboundMail).where(OutboundMail.state == DeliveryState.FAILED)
                                     .order_by(OutboundMail.id)).all()
 
     def overdue(self, due_by: datetime, *, limit: int = 100) -> Sequence[OutboundMail]:
         """Deliveries still pending that were due at or before *due_by*, not yet reported (index on state, due_at)."""
         return self.session.scalars(
-            select(OutboundMail).where(OutboundMail.state == "pending", OutboundMail.due_at <= due_by,
+            select(OutboundMail).where(OutboundMail.state == DeliveryState.PENDING, OutboundMail.due_at <= due_by,
                                        OutboundMail.on_time.is_(None)).order_by(OutboundMail.due_at).limit(limit)
         ).all()
 
     def next_due(self) -> datetime | None:
         return self.session.scalar(
-            select(OutboundMail.due_at).where(OutboundMail.state == "pending", OutboundMail.due_at.is_not(None),
-                                              OutboundMail.on_time.is_(None)).order_by(OutboundMail.due_at).limit(1))
+            select(OutboundMail.due_at)
+            .where(OutboundMail.state == DeliveryState.PENDING, OutboundMail.due_at.is_not(None),
+                   OutboundMail.on_time.is_(None)).order_by(OutboundMail.due_at).limit(1))
 
     def by_rfc_message_id(self, rfc_message_id: str) -> OutboundMail | None:
         return self.session.scalar(select(OutboundMail).where(OutboundMail.rfc_message_id == rfc_message_id))
@@ -225,7 +226,7 @@ class OutboundRepository(_Repository):
     def held(self, rcpt_to: str, purpose: str) -> Sequence[OutboundMail]:
         """Mail held for *rcpt_to* (a key that cannot be used), oldest first."""
         return self.session.scalars(
-            select(OutboundMail).where(OutboundMail.state == "held", OutboundMail.rcpt_to == rcpt_to,
+            select(OutboundMail).where(OutboundMail.state == DeliveryState.HELD, OutboundMail.rcpt_to == rcpt_to,
                                        OutboundMail.purpose == purpose).order_by(OutboundMail.id)).all()
 
     def count(self, *, state: str) -> int:
@@ -344,8 +345,8 @@ class DeadlineRepository(_Repository):
         """Stop an open clock; False when it was no longer open (answered meanwhile)."""
         self.write_pending()
         result = self.session.execute(
-            update(Deadline).where(Deadline.id == deadline_id, Deadline.state == "open")
-            .values(state="answered", answered_at=answered_at, answer_message_id=answer_message_id,
+            update(Deadline).where(Deadline.id == deadline_id, Deadline.state == DeadlineState.OPEN)
+            .values(state=DeadlineState.ANSWERED, answered_at=answered_at, answer_message_id=answer_message_id,
                     on_time=on_time, next_action_at=None)
         )
         return bool(result.rowcount)
@@ -354,7 +355,8 @@ class DeadlineRepository(_Repository):
         """The earliest time any open clock needs attention (an index lookup, not a scan)."""
         self.write_pending()
         return self.session.scalar(
-            select(Deadline.next_action_at).where(Deadline.state == "open", Deadline.next_action_at.is_not(None))
+            select(Deadline.next_action_at)
+            .where(Deadline.state == DeadlineState.OPEN, Deadline.next_action_at.is_not(None))
             .order_by(Deadline.next_action_at).limit(1)
         )
 
@@ -364,7 +366,7 @@ class DeadlineRepository(_Repository):
         return self.session.execute(
             select(Deadline, Message.reference, Partner)
             .join(Message, Message.id == Deadline.message_id).join(Partner, Partner.id == Deadline.partner_id)
-            .where(Deadline.state == "open", Deadline.next_action_at <= now)
+            .where(Deadline.state == DeadlineState.OPEN, Deadline.next_action_at <= now)
             .order_by(Deadline.next_action_at).limit(limit).with_for_update(skip_locked=True, of=Deadline)
         ).all()
 

@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import UTCDateTime
+from .vocabulary import ItemState
 from .models import (
     AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, Recipient, RetentionPeriod, SealedBlob,
 )
@@ -23,27 +24,28 @@ _r = Recipient.__table__.c
 QUEUE_PUT = insert(QueueItem.__table__)
 QUEUE_NEXT = (
     select(_q.id, _q.queue, _q.payload, _q.priority, _q.attempts, _q.created_at)
-    .where(_q.queue == bindparam("b_queue"), _q.state == "ready",
+    .where(_q.queue == bindparam("b_queue"), _q.state == ItemState.READY,
            _q.available_at <= bindparam("b_now", type_=UTCDateTime()))
     .order_by(_q.priority.desc(), _q.available_at, _q.id)
     .limit(bindparam("b_limit"))
     .with_for_update(skip_locked=True)
 )
-QUEUE_ANY_READY = (select(_q.id).where(_q.queue == bindparam("b_queue"), _q.state == "ready",
+QUEUE_ANY_READY = (select(_q.id).where(_q.queue == bindparam("b_queue"), _q.state == ItemState.READY,
                                        _q.available_at <= bindparam("b_now", type_=UTCDateTime())).limit(1))
 QUEUE_LEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)))
-               .values(state="leased", lease_until=bindparam("b_lease_until", type_=UTCDateTime()),
+               .values(state=ItemState.LEASED, lease_until=bindparam("b_lease_until", type_=UTCDateTime()),
                        attempts=_q.attempts + 1))
 QUEUE_UPDATE = update(QueueItem.__table__).where(_q.id == bindparam("b_id"))
 QUEUE_ACK = delete(QueueItem.__table__).where(_q.id == bindparam("b_id"))
 QUEUE_ACK_MANY = delete(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)))
 QUEUE_RELEASE_EXPIRED = (update(QueueItem.__table__)
-                         .where(_q.state == "leased", _q.lease_until < bindparam("b_now", type_=UTCDateTime()))
-                         .values(state="ready", lease_until=None))
+                         .where(_q.state == ItemState.LEASED, _q.lease_until < bindparam("b_now", type_=UTCDateTime()))
+                         .values(state=ItemState.READY, lease_until=None))
 QUEUE_NEXT_AVAILABLE = (select(func.min(_q.available_at))
-                        .where(_q.queue == bindparam("b_queue"), _q.state == "ready"))
-QUEUE_RELEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)), _q.state == "leased")
-                 .values(state="ready", lease_until=None))
+                        .where(_q.queue == bindparam("b_queue"), _q.state == ItemState.READY))
+QUEUE_RELEASE = (update(QueueItem.__table__)
+                 .where(_q.id.in_(bindparam("b_ids", expanding=True)), _q.state == ItemState.LEASED)
+                 .values(state=ItemState.READY, lease_until=None))
 
 AUDIT_LAST_SEQ = select(_a.seq).order_by(_a.seq.desc()).limit(1)
 AUDIT_INSERT = insert(AuditEvent.__table__)

@@ -18,7 +18,7 @@ from hub.acts.signed import MemberHome
 from hub.clock import Clock, SystemClock
 from hub.errors import AccessRefused, NotActionable
 from store import Database
-from store.vocabulary import URGENCIES
+from store.vocabulary import ALERT_PREFIX, URGENCIES, ItemState
 
 from . import columns
 from .confirm import Confirm
@@ -225,7 +225,7 @@ class Dashboard(App):
     def _show_stuck(self, alerts: list[Alert], items: list[Stuck]) -> None:
         about, where = (22, 26) if self._narrow else (40, 40)
         self._refill(self.query_one("#open-alerts", DataTable),
-                     [(brussels(a.at), a.action.removeprefix("alert."), a.reference or "-",
+                     [(brussels(a.at), a.action.removeprefix(ALERT_PREFIX), a.reference or "-",
                        columns.cut(str(a.detail.get("to") or a.detail.get("partner") or a.detail.get("why") or ""),
                                    about)) for a in alerts],
                      [str(a.event_id) for a in alerts])
@@ -294,9 +294,9 @@ class Dashboard(App):
         def done(yes: bool | None) -> None:
             if not yes:
                 return
-            self._act(duty.requeue if what == "quarantined" else duty.retry_delivery, int(item_id))
+            self._act(duty.requeue if what == duty.QUARANTINED else duty.retry_delivery, int(item_id))
 
-        question = (f"Put quarantined item {item_id} ({where}) back in its queue?" if what == "quarantined"
+        question = (f"Put quarantined item {item_id} ({where}) back in its queue?" if what == duty.QUARANTINED
                     else f"Retry failed delivery {item_id} ({where})?")
         self.push_screen(Confirm(f"{question} It is signed with your key and recorded under your name."), done)
 
@@ -321,10 +321,10 @@ class Dashboard(App):
             f"{brussels(now)} Brussels   messages {ov.messages} (refused {ov.refused})   alerts {len(ov.alerts)}\n"
             f"deliveries pending {ov.pending_deliveries}, failed {ov.failed_deliveries}   {urgency}")
         self._refill(self.query_one("#queues", DataTable),
-                     [(name, *(str(states.get(s, 0)) for s in ("ready", "leased", "quarantined")))
+                     [(name, *(str(states.get(s, 0)) for s in ItemState))
                       for name, states in sorted(ov.queues.items())] + self._broker_rows())
         self._refill(self.query_one("#alerts", DataTable),
-                     [(brussels(at), action.removeprefix("alert."), ref or "-") for at, action, ref in ov.alerts])
+                     [(brussels(at), action.removeprefix(ALERT_PREFIX), ref or "-") for at, action, ref in ov.alerts])
         wanted = self.query_one("#deadline-filter", Input).value.strip().lower()
         deadlines = [d for d in deadlines if not wanted or wanted in
                      f"{d.partner} {'ocam' if d.owed_by == 'ocam' else 'partner'} {d.urgency} {d.reference}".lower()]

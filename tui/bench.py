@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import insert
 
 from store import AuditEvent, Database, Deadline, Heartbeat, Message, Partner
-from store.vocabulary import URGENCIES
+from store.vocabulary import URGENCIES, Action, DeadlineState, HealthState, MessageState, ReceiptStatus
 
 from hub.acts.duty import open_alerts, stuck
 from .queries import heartbeats, open_deadlines, overview, partners, traffic
@@ -39,13 +39,13 @@ def fill(db: Database, messages: int, deadlines: int, *, burst: bool = False) ->
                 reference=f"PSR-2026-{n:06d}", direction="inbound", partner_id=n % 20 + 1, rfc_message_id=f"<{n}@b>",
                 body_digest="", size=0, encrypted=False, mail_from="", kind="request", urgency=urgencies[n % 4],
                 urgency_source="protected", fields={}, links={}, received_at=T0 + step * n,
-                state="processed", receipt_status="sent") for n in batch])
+                state=MessageState.PROCESSED, receipt_status=ReceiptStatus.SENT) for n in batch])
             events = []
             for n in batch:
                 at = T0 + step * n
-                actions = ["intake.accepted", "deadline.started", "receipt.signed", "receipt.sent"]
+                actions = [Action.INTAKE_ACCEPTED, Action.DEADLINE_STARTED, Action.RECEIPT_SIGNED, "receipt.sent"]
                 actions += ["receipt.deferred"] if n % 50 == 0 else []
-                actions += ["delivery.quarantined"] if n % 1000 == 0 else []
+                actions += [Action.DELIVERY_QUARANTINED] if n % 1000 == 0 else []
                 events += [dict(at=at + timedelta(milliseconds=10 * i), actor="hub", action=action,
                                 message_ref=f"PSR-2026-{n:06d}", detail={}, seq=seq + i)
                            for i, action in enumerate(actions)]
@@ -53,11 +53,11 @@ def fill(db: Database, messages: int, deadlines: int, *, burst: bool = False) ->
             c.execute(insert(AuditEvent), events)
         c.execute(insert(Deadline), [dict(
             message_id=n, partner_id=n % 20 + 1, owed_by="ocam", urgency=urgencies[n % 4], started_at=T0,
-            started_by="receipt", due_at=T0 + timedelta(minutes=n), state="open", reminders_sent=0,
+            started_by="receipt", due_at=T0 + timedelta(minutes=n), state=DeadlineState.OPEN, reminders_sent=0,
             next_action_at=T0 + timedelta(minutes=n)) for n in range(1, deadlines + 1)])
         end = T0 + step * (messages + 1)
-        c.execute(insert(Heartbeat), [dict(component=name, state="ok", detail="bench", beat_at=end, every_seconds=5.0)
-                                      for name in ("gateway", "store", "gpg", "relay")])
+        c.execute(insert(Heartbeat), [dict(component=name, state=HealthState.OK, detail="bench", beat_at=end,
+                                           every_seconds=5.0) for name in ("gateway", "store", "gpg", "relay")])
     return end
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from store.vocabulary import ItemState
+
 MEDIUM, WIDE = 100, 125  # terminal widths from which the secondary columns show
 
 
@@ -19,7 +21,7 @@ class Column:
 
 
 TABLES: dict[str, tuple[Column, ...]] = {
-    "queues": (Column("queue"), Column("ready"), Column("leased"), Column("quarantined")),
+    "queues": (Column("queue"), *(Column(s.value) for s in ItemState)),  # one count per state, as tui.app fills it
     "alerts": (Column("when (Brussels)"), Column("alert"), Column("reference")),
     "deadline-table": (Column("left"), Column("due (Brussels)", MEDIUM), Column("reference"), Column("partner"),
                        Column("owed by"), Column("urgency")),

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from store import Database, EmbargoDecision, EmbargoItem, HolderListVersion, Message, Partner
+from store.vocabulary import DecisionState
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,10 @@ def embargo_state(db: Database, *, limit: int = 200) -> EmbargoState:
                                       .join(Message, Message.id == EmbargoDecision.message_id)
                                       .where(EmbargoDecision.superseded.is_(False))
                                       .order_by(EmbargoDecision.id)):
-            if d.state == "recorded":
+            if d.state == DecisionState.RECORDED:
                 decisions[d.message_id] = f"integrate={d.integrate} consent={d.consent}"
             else:
-                decisions.setdefault(d.message_id, "pending")
+                decisions.setdefault(d.message_id, DecisionState.PENDING.value)
                 pending.append(Pending(reference, d.integrate, d.consent, bool(d.director_signature),
                                        bool(d.second_signature), d.created_at))
         # Columns only: the sealed ciphertext is never loaded here.

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Integer, func, select
 
 from store import AuditEvent, Database, Deadline, Message, OutboundMail, Partner, is_alert
+from store.vocabulary import Action, DeadlineState, DeliveryState
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,9 @@ def overview(db: Database, *, alerts: int = 20) -> Overview:
         recent = s.execute(select(AuditEvent.at, AuditEvent.action, AuditEvent.message_ref)
                            .where(is_alert()).order_by(AuditEvent.id.desc()).limit(alerts))
         total = s.scalar(select(func.count(Message.id))) or 0
-        refused = s.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "intake.refused")) or 0
-        return Overview(queues, by_urgency, deliveries.get("pending", 0), deliveries.get("failed", 0),
-                        [tuple(r) for r in recent], total, refused)
+        refused = s.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == Action.INTAKE_REFUSED)) or 0
+        return Overview(queues, by_urgency, deliveries.get(DeliveryState.PENDING, 0),
+                        deliveries.get(DeliveryState.FAILED, 0), [tuple(r) for r in recent], total, refused)
 
 
 def open_deadlines(db: Database, *, limit: int = 200) -> list[OpenDeadline]:
@@ -52,7 +53,7 @@ def open_deadlines(db: Database, *, limit: int = 200) -> list[OpenDeadline]:
         rows = uow.session.execute(
             select(Message.reference, Partner.name, Deadline.owed_by, Deadline.urgency, Deadline.due_at)
             .join(Message, Message.id == Deadline.message_id).join(Partner, Partner.id == Deadline.partner_id)
-            .where(Deadline.state == "open").order_by(Deadline.due_at).limit(limit))
+            .where(Deadline.state == DeadlineState.OPEN).order_by(Deadline.due_at).limit(limit))
         return [OpenDeadline(*row) for row in rows]
 
 
@@ -103,7 +104,8 @@ def partners(db: Database) -> list[PartnerHealth]:
                 for p in uow.partners.all()}
         answered = {pid: (n, ok or 0) for pid, n, ok in s.execute(
             select(Deadline.partner_id, func.count(), func.sum(func.cast(Deadline.on_time, Integer)))
-            .where(Deadline.state == "answered", Deadline.owed_by == "partner").group_by(Deadline.partner_id))}
+            .where(Deadline.state == DeadlineState.ANSWERED, Deadline.owed_by == "partner")
+            .group_by(Deadline.partner_id))}
         rows = [PartnerHealth(p.name, p.kind, p.email, p.fingerprint, p.key_expires_at, p.key_revoked,
                               last.get(p.id), *answered.get(p.id, (0, 0)))
                 for p in uow.partners.all()]

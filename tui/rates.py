@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from store import AuditEvent, Database
+from store.vocabulary import Action
 
 # (series, what it counts) in the order shown; the actions are the hub's audit events.
 SERIES = (
@@ -42,7 +43,7 @@ class Rates:
 
 def _counts_of_minute(start: datetime, bucket: timedelta = MINUTE):
     a = AuditEvent.action
-    matches = (a == "intake.accepted", a.in_(("receipt.signed", "mdn.received")), a.like("%.sent"),
+    matches = (a == Action.INTAKE_ACCEPTED, a.in_((Action.RECEIPT_SIGNED, Action.MDN_RECEIVED)), a.like("%.sent"),
                a.like("%.deferred"), a.like("%.quarantined"))
     return select(*(func.count().filter(m) for m in matches)).where(AuditEvent.at >= start,
                                                                      AuditEvent.at < start + bucket)

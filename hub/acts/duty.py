@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from store import Database
-from store.vocabulary import ALERT_PREFIX, Action, Queue
+from store.vocabulary import ALERT_PREFIX, Action, DeliveryState, ItemState, MessageState, Queue
 
 from hub import audit
 from hub.clock import Clock
@@ -18,6 +18,8 @@ from hub.transport.protocol import StorePublisher
 
 from .competence import recorded
 from .signed import MemberHome
+
+QUARANTINED, FAILED_DELIVERY = "quarantined", "failed delivery"  # what is stuck (Stuck.what)
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class Alert:
 class Stuck:
     """A quarantined queue item or a delivery that failed for good: (what, id, where, why)."""
 
-    what: str  # "quarantined" | "failed delivery"
+    what: str  # QUARANTINED | FAILED_DELIVERY
     id: int
     where: str  # the queue, or what the delivery was and to whom ("receipt to spoc@police.example")
     why: str
@@ -48,8 +50,8 @@ def open_alerts(db: Database, *, limit: int = 200) -> list[Alert]:
 def stuck(db: Database) -> list[Stuck]:
     """Quarantined items, then failed deliveries."""
     with db.reader() as uow:
-        items = [Stuck("quarantined", i.id, i.queue, (i.last_error or "")[:80]) for i in uow.queue.quarantined()]
-        failed = [Stuck("failed delivery", m.id, f"{m.purpose} to {m.rcpt_to}", (m.last_error or "")[:80])
+        items = [Stuck(QUARANTINED, i.id, i.queue, (i.last_error or "")[:80]) for i in uow.queue.quarantined()]
+        failed = [Stuck(FAILED_DELIVERY, m.id, f"{m.purpose} to {m.rcpt_to}", (m.last_error or "")[:80])
                   for m in uow.outbound.failed()]
     return items + failed
 
@@ -73,12 +75,12 @@ def requeue(db: Database, clock: Clock, item_id: int, by: MemberHome) -> str:
     """A quarantined item goes back to its queue (its handler is idempotent); returns the queue's name."""
     with recorded(db, clock), db.unit_of_work() as uow:
         item = uow.queue.get(item_id)
-        if item is None or item.state != "quarantined":
+        if item is None or item.state != ItemState.QUARANTINED:
             raise NotActionable(f"item {item_id} is not quarantined")
         act = by.sign(uow, clock, "item.requeue", item=item_id, queue=item.queue)
         uow.queue.retry(item_id, available_at=clock.now(), error=None)
         if item.queue == Queue.INTAKE and item.payload.get("message_id"):
-            uow.messages.update(int(item.payload["message_id"]), state="accepted")
+            uow.messages.update(int(item.payload["message_id"]), state=MessageState.ACCEPTED)
         audit.record(uow, clock, Action.REQUEUED, actor=act.member.name, item=item_id, queue=item.queue,
                      **act.evidence())
         uow.commit()
@@ -91,13 +93,13 @@ def retry_delivery(db: Database, clock: Clock, outbound_id: int, by: MemberHome)
     publisher = StorePublisher(clock)
     with recorded(db, clock), db.unit_of_work() as uow:
         mail = uow.outbound.get(outbound_id)
-        if mail is None or mail.state != "failed":
+        if mail is None or mail.state != DeliveryState.FAILED:
             raise NotActionable(f"delivery {outbound_id} has not failed")
         reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
         act = by.sign(uow, clock, "delivery.retry", ref=reference, delivery=outbound_id, to=mail.rcpt_to,
                       purpose=mail.purpose)
         now = clock.now()
-        uow.outbound.update(outbound_id, state="pending", next_attempt_at=now, created_at=now)
+        uow.outbound.update(outbound_id, state=DeliveryState.PENDING, next_attempt_at=now, created_at=now)
         publisher.publish(uow, Queue.OUTBOUND, {"outbound_id": outbound_id}, priority=mail.priority)
         audit.record(uow, clock, Action.DELIVERY_RETRIED, actor=act.member.name, ref=reference,
                      outbound=outbound_id, to=mail.rcpt_to, purpose=mail.purpose, **act.evidence())

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from store.vocabulary import DecisionState
+
 from hub.embargo import sealing as embargo_mod
 from hub.embargo import decisions, declarations, resealing
 from .common import acting, fail, home_option, opened, signer_option, write_private
@@ -34,7 +36,7 @@ def embargo_list(home: Path, as_json: bool) -> None:
         rows = []
         for item, message in uow.embargo.items():
             decision = uow.embargo.recorded_decision(message.id)
-            pending = [d for d in uow.embargo.decisions(message.id, state="pending")]
+            pending = [d for d in uow.embargo.decisions(message.id, state=DecisionState.PENDING)]
             rows.append({"reference": message.reference, "kind": item.kind,
                          "partner": message.partner.name if message.partner else None,
                          "received_at": message.received_at.isoformat(), "digest": item.content_digest,
@@ -177,7 +179,7 @@ def embargo_decide(home: Path, reference: str, integrate: str, consent: str, rec
                                         second_signature=second_signature.read_bytes() if second_signature else None)
             uow.commit()
             state = decision.state
-    if state != "recorded":
+    if state != DecisionState.RECORDED:
         click.echo(f"{reference}: decision NOT recorded — it has one signature of two; it waits for the second "
                    "party's signature", err=True)
         raise SystemExit(3)

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from store import Message
+from store.vocabulary import Action, DeadlineState, DeliveryState, MessageState, RetentionState
 
 from .common import MISSING_SIGNER, acting, fail, home_option, load_settings, signer_option
 from hub.clock import brussels
@@ -50,7 +51,8 @@ def _acknowledgement(m: Message, deadline, mails) -> dict | None:
     copy = next((o for o in mails if o.purpose == "request"), None)
     return {"state": "acknowledged" if deadline is not None else "not acknowledged",
             "by": deadline.started_by if deadline is not None else None,
-            "dsn": None if copy is None or copy.state != "sent" else "requested" if copy.envelope_id else "not offered",
+            "dsn": (None if copy is None or copy.state != DeliveryState.SENT
+                    else "requested" if copy.envelope_id else "not offered"),
             "alert_at": _iso(copy.acknowledge_by) if copy is not None else None}
 
 
@@ -86,9 +88,9 @@ def messages_list(home: Path, as_json: bool, quarantined: bool, refused: bool, l
         with db.reader() as uow:
             if refused:
                 rows = [{"at": _iso(e.at), "from": e.actor, **e.detail}
-                        for e in uow.audit.recent(action="intake.refused", limit=limit)]
+                        for e in uow.audit.recent(action=Action.INTAKE_REFUSED, limit=limit)]
             else:
-                found = uow.messages.recent(limit=limit, state="quarantined" if quarantined else None)
+                found = uow.messages.recent(limit=limit, state=MessageState.QUARANTINED if quarantined else None)
                 rows = [summary(m) for m in found]
                 if quarantined:
                     errors = {i.payload.get("message_id"): i.last_error for i in uow.queue.quarantined()}
@@ -272,14 +274,14 @@ def messages_show(home: Path, reference: str, as_json: bool) -> None:
                    f"due {brussels(dl['due_at'])}")
         if dl["basis"]:
             click.echo(f"  delay          {dl['basis']}")
-        if dl["state"] == "answered":
+        if dl["state"] == DeadlineState.ANSWERED:
             click.echo(f"  answered       {brussels(dl['answered_at'])} "
                        f"({'on time' if dl['on_time'] else 'LATE'})")
         else:
             click.echo(f"  open           {dl['reminders_sent']} reminder step(s) done"
                        + (f", escalated {brussels(dl['escalated_at'])}" if dl["escalated_at"] else ""))
     kept = data["retention"]
-    if kept and kept["state"] == "erased":
+    if kept and kept["state"] == RetentionState.ERASED:
         click.echo(f"  retention      content ERASED {brussels(kept['erased_at'])} ({kept['erased_by']})")
     elif kept:
         review = brussels(kept["review_due"]) if kept["review_due"] else "none before the end"

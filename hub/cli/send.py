@@ -9,6 +9,7 @@ import click
 
 from .common import MISSING_SIGNER, acting, fail, home_option, opened, signer_option
 from hub.clock import brussels
+from hub.evaluations.policy import KINDS as EVALUATION_KINDS
 from hub.intake.fields import CLASSIFICATIONS, URGENCIES
 
 
@@ -75,7 +76,7 @@ def send_request(home: Path, partner: str, urgency: str, subject: str, body_file
 
 @send.command("evaluation")
 @home_option
-@click.option("--kind", required=True, type=click.Choice(["strategic", "punctual"]))
+@click.option("--kind", required=True, type=click.Choice(EVALUATION_KINDS))
 @click.option("--origin", required=True, help="own, partner:NAME (asked by a support service) or government:NAME.")
 @click.option("--threat-level", required=True, type=click.IntRange(1, 4),
               help="1 FAIBLE, 2 MOYEN, 3 GRAVE, 4 TRÈS GRAVE (AR Art. 11 §6).")

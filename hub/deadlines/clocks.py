@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from store import Message, UnitOfWork
+from store.vocabulary import Action, DeadlineState
 
 from hub import audit
 from hub.clock import Clock
@@ -30,7 +31,7 @@ def start(uow: UnitOfWork, deadlines: "DeadlinesSection", *, message_id: int, pa
     first = steps(started_at, due.at, deadlines.reminder_fractions, deadlines.overdue_reminder_every, 0)
     uow.deadlines.add(
         message_id=message_id, partner_id=partner_id, owed_by=owed_by, urgency=urgency, started_at=started_at,
-        started_by=started_by, due_at=due.at, state="open", reminders_sent=0, next_action_at=first.at,
+        started_by=started_by, due_at=due.at, state=DeadlineState.OPEN, reminders_sent=0, next_action_at=first.at,
         basis=(due.basis + (f"; deviation: {due.deviation}" if due.deviation else ""))[:200],
     )
 
@@ -57,7 +58,7 @@ def acknowledged(uow: UnitOfWork, *, deadlines: "DeadlinesSection", clock: Clock
     for mail in uow.outbound.for_message(message.id):
         if mail.purpose == "request" and mail.acknowledge_by is not None:
             uow.outbound.update(mail.id, acknowledge_by=None)
-    audit.record(uow, clock, "deadline.started", ref=message.reference, by=source, due_at=due.at.isoformat(),
+    audit.record(uow, clock, Action.DEADLINE_STARTED, ref=message.reference, by=source, due_at=due.at.isoformat(),
                  basis=due.basis, deviation=due.deviation)
     return True
 

@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from store import Deadline, Message, Partner
-from store.vocabulary import URGENCIES
+from store.vocabulary import URGENCIES, DeadlineState, MessageState
 
 from hub.clock import BRUSSELS
 from hub.errors import ReversedPeriod, UnknownPartner
@@ -106,7 +106,7 @@ def deadlines(session: Session, *, now: datetime, since: date | None = None, unt
         where.append(Deadline.partner_id == partner_id)
         unstarted.append(Message.partner_id == partner_id)
 
-    is_open, answered = Deadline.state == "open", Deadline.state == "answered"
+    is_open, answered = Deadline.state == DeadlineState.OPEN, Deadline.state == DeadlineState.ANSWERED
 
     def tally(condition):
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
@@ -128,7 +128,7 @@ def deadlines(session: Session, *, now: datetime, since: date | None = None, unt
     not_acknowledged = {(name, "partner", urgency): n for name, urgency, n in session.execute(
         select(Partner.name, Message.urgency, func.count(Message.id))
         .join(Partner, Partner.id == Message.partner_id).outerjoin(Deadline, Deadline.message_id == Message.id)
-        .where(Message.direction == "outbound", Message.kind == "request", Message.state == "sent",
+        .where(Message.direction == "outbound", Message.kind == "request", Message.state == MessageState.SENT,
                Deadline.id.is_(None), *unstarted)
         .group_by(Partner.name, Message.urgency))}
     started_by: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)

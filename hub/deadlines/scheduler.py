@@ -13,6 +13,7 @@ from datetime import datetime
 from crypto import Gpg, KeyUnusable, StorageKey
 from sqlalchemy import update
 from store import Database, Deadline
+from store.vocabulary import DeadlineState
 
 from hub import audit
 from hub.clock import Clock
@@ -152,7 +153,7 @@ class Scheduler:
                     values["escalated_at"] = self.clock.now()
                 # Guarded: a clock answered meanwhile, or already advanced by another scheduler, is left alone.
                 moved = uow.session.execute(
-                    update(Deadline).where(Deadline.id == d.deadline_id, Deadline.state == "open",
+                    update(Deadline).where(Deadline.id == d.deadline_id, Deadline.state == DeadlineState.OPEN,
                                            Deadline.reminders_sent == d.done).values(**values)
                 ).rowcount
                 if not moved:

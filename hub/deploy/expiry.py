@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 from crypto import Gpg
 from crypto.tls import Certificate
 from store import AuditEvent, Database, Member, Partner, Recipient
+from store.vocabulary import HealthState
 
-from hub.health import DEGRADED, DOWN, OK, Beat
+from hub.health import Beat
 
 @dataclass(frozen=True)
 class Key:
@@ -83,7 +84,7 @@ def given(db: Database, action: str, since: datetime) -> dict[tuple[str, str], s
     return out
 
 
-_WORST = {OK: 0, DEGRADED: 1, DOWN: 2}
+_WORST = {HealthState.OK: 0, HealthState.DEGRADED: 1, HealthState.DOWN: 2}
 
 
 def keys_line(found: list[Key], now: datetime, days: list[int]) -> tuple[str, str]:
@@ -92,11 +93,11 @@ def keys_line(found: list[Key], now: datetime, days: list[int]) -> tuple[str, st
     soon = sorted((k for k in found if k.expires_at is not None and k.expires_at - now <= horizon),
                   key=lambda k: k.expires_at)
     if not soon:
-        return OK, f"{len(found)} keys ok"
+        return HealthState.OK, f"{len(found)} keys ok"
     parts = ", ".join(f"{k.label} {'expired' if k.expires_at <= now else f'{(k.expires_at - now).days} d'}"
                       for k in soon)
     hub_expired = any(k.owner == "hub" and k.expires_at <= now for k in soon)
-    return (DOWN if hub_expired else DEGRADED), f"expiring: {parts}"
+    return (HealthState.DOWN if hub_expired else HealthState.DEGRADED), f"expiring: {parts}"
 
 
 def certificate_line(presented: Certificate, on_disk: Certificate | None, now: datetime,
@@ -104,12 +105,12 @@ def certificate_line(presented: Certificate, on_disk: Certificate | None, now: d
     """(state, words) for the certificate the gateway presents (and whether the home holds another)."""
     left = presented.days_left(now)
     if left <= 0:
-        return DOWN, f"TLS certificate expired {presented.not_after:%Y-%m-%d}"
+        return HealthState.DOWN, f"TLS certificate expired {presented.not_after:%Y-%m-%d}"
     soon = bool(days) and left <= max(days)
     words = f"TLS expires {presented.not_after:%Y-%m-%d} ({int(left)} d)" if soon else f"TLS {int(left)} d"
     if on_disk is not None and on_disk.fingerprint != presented.fingerprint:
         words += ", another in the home: SIGHUP"
-    return (DEGRADED if soon else OK), words
+    return (HealthState.DEGRADED if soon else HealthState.OK), words
 
 
 def beat(lines: list[tuple[str, str]]) -> Beat | None:

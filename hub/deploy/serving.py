@@ -12,10 +12,11 @@ from datetime import datetime
 from crypto import CryptoError, Gpg
 from crypto.tls import Certificate
 from store import Database, StoreUnavailable
+from store.vocabulary import HealthState
 
 from hub.clock import Clock
 from hub.errors import TlsError
-from hub.health import DEGRADED, Beat
+from hub.health import Beat
 from hub.settings import Settings, load
 
 from .expiry import beat, certificate_line, keys, keys_line
@@ -97,7 +98,7 @@ class Serving:
                 try:
                     line = keys_line(keys(self.db, self.gpg, hub.key_fingerprint, hub.address), now, days)
                 except (CryptoError, StoreUnavailable) as exc:  # the other components' beats still go out
-                    line = (DEGRADED, f"keys not read: {exc}"[:80])
+                    line = (HealthState.DEGRADED, f"keys not read: {exc}"[:80])
                 cached = (now, line)
                 with self._lock:
                     self._keys = cached

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from crypto import Gpg
 from store import EmbargoDecision, Message, UnitOfWork
+from store.vocabulary import DecisionState
 
 from hub import audit
 from hub.acts.competence import authorise
@@ -80,10 +81,10 @@ def _decision_for(uow: UnitOfWork, clock: Clock, text: str, actor: str):
         decision = uow.embargo.add_decision(EmbargoDecision(
             message_id=message.id, integrate=values["integrate"], consent=values["consent"],
             recipients=[r for r in values.get("recipients", "").split(", ") if r and r != "-"], statement=text,
-            statement_digest=digest, state="pending", created_at=clock.now(), superseded=False))
+            statement_digest=digest, state=DecisionState.PENDING, created_at=clock.now(), superseded=False))
         audit.record(uow, clock, "embargo.decision_proposed", actor=actor, ref=message.reference,
                      integrate=decision.integrate, consent=decision.consent, recipients=decision.recipients)
-    if decision.state == "recorded":
+    if decision.state == DecisionState.RECORDED:
         raise EmbargoError(f"this decision on {message.reference} is recorded already")
     return decision, message, item
 
@@ -100,9 +101,9 @@ def _article(kind: str) -> str:
 def _record_if_complete(uow: UnitOfWork, clock: Clock, decision: EmbargoDecision, message: Message) -> None:
     if not (decision.director_signature and decision.second_signature):
         return
-    for older in uow.embargo.decisions(message.id, state="recorded"):
+    for older in uow.embargo.decisions(message.id, state=DecisionState.RECORDED):
         older.superseded = True
-    decision.state, decision.decided_at = "recorded", clock.now()
+    decision.state, decision.decided_at = DecisionState.RECORDED, clock.now()
     audit.record(uow, clock, "embargo.decision_recorded", ref=message.reference, integrate=decision.integrate,
                  consent=decision.consent, recipients=decision.recipients, director=decision.director_fingerprint,
                  second=decision.second_party)

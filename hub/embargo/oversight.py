@@ -21,6 +21,7 @@ from crypto import Gpg
 from crypto.tlog import Checkpoint, Note
 from crypto.tlog.notes import b64
 from store import UnitOfWork
+from store.vocabulary import Action
 
 from hub import audit
 from hub.audit.checkpoints import Issued
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 COMMITTEES = {"P": "Comité permanent de contrôle des services de police",
               "R": "Comité permanent de contrôle des services de renseignement et de sécurité"}
 FORMAT = "passerelle-oversight v2"
-ACCESS_PREFIXES = ("embargo.", "holders.", "member.", "alert.embargo", "evaluation.integrates_embargo")
+ACCESS_PREFIXES = ("embargo.", "holders.", "member.", "alert.embargo", Action.EVALUATION_INTEGRATES_EMBARGO)
 
 
 def _log(uow: UnitOfWork, gpg: Gpg, settings: Settings, issued: Issued, since: datetime | None) -> dict:

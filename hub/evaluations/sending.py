@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from crypto import Gpg, KeyUnusable, StorageKey
 from crypto.mime import compose
 from store import Distribution, UnitOfWork
+from store.vocabulary import Action, MessageState, ReceiptStatus
 
 from hub import audit, vault
 from hub.acts.competence import authorise
@@ -212,13 +213,14 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
         fields={"threat-level": {"value": threat_level, "source": "operator"},
                 "evaluation-kind": {"value": kind, "source": "operator"},
                 "origin": {"value": origin, "source": "operator"}},
-        links={}, received_at=now, due_at=None, state="queued", receipt_status="none", raw_blob_id=blob_id,
+        links={}, received_at=now, due_at=None, state=MessageState.QUEUED, receipt_status=ReceiptStatus.NONE,
+        raw_blob_id=blob_id,
     )
     retention.register(uow, message_id, now)
     audit.record(uow, clock, "evaluation.created", actor=actor, ref=reference, kind=kind, origin=origin,
                  threat_level=threat_level, recipients=len(the_plan.included), **act.evidence())
     if integration is not None:
-        audit.record(uow, clock, "evaluation.integrates_embargo", actor=actor, ref=reference,
+        audit.record(uow, clock, Action.EVALUATION_INTEGRATES_EMBARGO, actor=actor, ref=reference,
                      item=integration.reference, basis=integration.basis, to=sorted(with_info))
     if request is not None:
         _close_request(uow, clock, request, kind, origin, message_id, reference, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from crypto import Gpg, StorageKey
 from store import UnitOfWork
+from store.vocabulary import RetentionState
 
 from hub import audit
 from hub.acts.competence import may_open, refuse
@@ -29,7 +30,7 @@ def open_message(uow: UnitOfWork, settings: Settings, hub_gpg: Gpg, storage_key:
     if message is None:
         raise MessageNotFound(f"no message {reference}")
     kept = uow.retention.for_message(message.id)
-    if kept is not None and kept.state == "erased":  # crypto-shredded: nobody can open it any more
+    if kept is not None and kept.state == RetentionState.ERASED:  # crypto-shredded: nobody can open it any more
         raise RetentionError(erased_sentence(kept, reference))
     act = by.sign(uow, clock, OPEN, ref=reference)
     member = act.member

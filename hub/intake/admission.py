@@ -19,7 +19,7 @@ from crypto.mime.original import outer_headers
 from gateway import Reply, Submission
 from gateway import replies as R
 from store import Conflict, Database, StoreUnavailable
-from store.vocabulary import Action, Queue
+from store.vocabulary import Action, DeliveryState, MessageState, Queue, ReceiptStatus
 
 from hub import audit, vault
 from . import dsn, links, msgid
@@ -332,8 +332,8 @@ class Admission:
                 encrypted=verified.encrypted, signer_fingerprint=verified.check.signing_fingerprint,
                 mail_from=submission.mail_from, kind=kind, urgency=urgency, urgency_source=fields.fields["urgency"].source,
                 embargo=fields.value("embargo"), classification=fields.value("classification"),
-                fields=fields.as_record(), links=refers_to, received_at=now, due_at=None, state="accepted",
-                receipt_status="pending", raw_blob_id=blob_id,
+                fields=fields.as_record(), links=refers_to, received_at=now, due_at=None,
+                state=MessageState.ACCEPTED, receipt_status=ReceiptStatus.PENDING, raw_blob_id=blob_id,
             )
             retention.register(uow, message_row, now)
             if sealed is not None:
@@ -411,9 +411,10 @@ class Admission:
                               diagnostic=status.diagnostic[:200], authenticated=False,
                               format="rfc3464" if status.recipient != "*" else "text")
                 if status.action == "failed":
-                    uow.outbound.update(mail.id, state="failed", last_error=f"DSN {status.status} {status.diagnostic}"[:500])
+                    uow.outbound.update(mail.id, state=DeliveryState.FAILED,
+                                        last_error=f"DSN {status.status} {status.diagnostic}"[:500])
                     if mail.purpose == "receipt" and mail.message_id:
-                        uow.messages.update(mail.message_id, receipt_status="failed")
+                        uow.messages.update(mail.message_id, receipt_status=ReceiptStatus.FAILED)
                     audit.record(uow, self.clock, "alert.delivery_bounced", ref=reference, **detail)
                 else:
                     audit.record(uow, self.clock, f"delivery.{status.action or 'reported'}", ref=reference, **detail)
@@ -440,7 +441,7 @@ class Admission:
         log.info("admission: refused %s from %s <%s>: %s", reply.name, peer, mail_from, reply.code)
         try:
             with self.db.unit_of_work() as uow:
-                audit.record(uow, self.clock, "intake.refused", actor=mail_from or "<>", peer=peer,
+                audit.record(uow, self.clock, Action.INTAKE_REFUSED, actor=mail_from or "<>", peer=peer,
                              reason=reply.name, code=reply.code, enhanced=reply.enhanced,
                              **{k: v for k, v in detail.items() if v is not None})
                 uow.commit()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from crypto import Gpg, StorageKey
 from crypto.mime import compose
 from store import Database
-from store.vocabulary import Action
+from store.vocabulary import Action, MessageState, ReceiptStatus
 
 from hub import audit
 from . import receipt_envelope, receipts
@@ -109,7 +109,7 @@ class DeadlineStage:
         detail = {"due_at": ctx.due_at.isoformat() if ctx.due else None, "urgency": ctx.urgency}
         if ctx.due:
             detail |= {"basis": ctx.due.basis, "deviation": ctx.due.deviation}
-        ctx.events.append(("deadline.started" if ctx.due else "deadline.none", detail))
+        ctx.events.append((Action.DEADLINE_STARTED if ctx.due else "deadline.none", detail))
 
 
 class LinkStage:
@@ -119,7 +119,7 @@ class LinkStage:
     def process(self, ctx: IntakeContext) -> None:
         if ctx.kind == "disposition":
             # An MDN: if it acknowledges one of OCAM's requests, it may start that request's clock.
-            ctx.events.append(("mdn.received", {"for": ctx.request.reference if ctx.request else None}))
+            ctx.events.append((Action.MDN_RECEIVED, {"for": ctx.request.reference if ctx.request else None}))
             return
         if ctx.kind != "response":
             return
@@ -162,7 +162,7 @@ class ReceiptStage:
         signed = compose.sign_entity(self.gpg, entity, self.settings.hub.key_fingerprint, headers)
         ctx.receipt, ctx.receipt_held = receipt_envelope.wrap(self.gpg, signed, mode=ctx.partner_receipts,
                                                               fingerprint=ctx.partner_fingerprint, now=self.clock.now())
-        ctx.events.append(("receipt.signed", {"receipt_id": ctx.receipt_id, "travels": ctx.partner_receipts}))
+        ctx.events.append((Action.RECEIPT_SIGNED, {"receipt_id": ctx.receipt_id, "travels": ctx.partner_receipts}))
         if ctx.receipt_held:
             # Never in clear: it waits for a usable key (partner update-key) or signed-only receipts (partner set).
             ctx.events.append(("alert.receipt_held", {"to": ctx.partner_email, "why": ctx.receipt_held}))
@@ -220,7 +220,7 @@ class IntakeHandler:
         with self.db.reader() as uow:
             contexts = {}
             for row in uow.messages.intake_snapshots(ids):
-                if row.state == "processed":
+                if row.state == MessageState.PROCESSED:
                     continue
                 ctx = contexts[row.id] = IntakeContext(
                     message_id=row.id, reference=row.reference, partner_id=row.partner_id, partner=row.partner_name,
@@ -268,7 +268,7 @@ class IntakeHandler:
         carry; every finished item acked."""
         with self.db.unit_of_work() as uow:
             for delivery, ctx in list(ready):
-                if uow.messages.state_of(ctx.message_id) != "accepted":
+                if uow.messages.state_of(ctx.message_id) != MessageState.ACCEPTED:
                     # A copy of this item was processed meanwhile (a broker redelivered it while the first
                     # was in hand): the first one's outcome stands; this one is only acknowledged.
                     ready.remove((delivery, ctx))
@@ -280,8 +280,10 @@ class IntakeHandler:
                     done = [d for d in done if d is not delivery]
                     ready.remove((delivery, ctx))
                     continue
-                uow.messages.update(ctx.message_id, due_at=ctx.due_at, state="processed",
-                                    receipt_status=("held" if ctx.receipt_held else "queued") if ctx.receipt else "none")
+                receipt = ((ReceiptStatus.HELD if ctx.receipt_held else ReceiptStatus.QUEUED) if ctx.receipt
+                           else ReceiptStatus.NONE)
+                uow.messages.update(ctx.message_id, due_at=ctx.due_at, state=MessageState.PROCESSED,
+                                    receipt_status=receipt)
                 for action, detail in ctx.events:
                     audit.record(uow, self.clock, action, ref=ctx.reference, **detail)
                 if ctx.receipt is not None and ctx.receipt_id is not None:
@@ -325,7 +327,7 @@ class IntakeHandler:
         with self.db.unit_of_work() as uow:
             message = uow.messages.get(int(delivery.payload.get("message_id", 0)))
             if message is not None:
-                uow.messages.update(message.id, state="quarantined")
+                uow.messages.update(message.id, state=MessageState.QUARANTINED)
             audit.record(uow, self.clock, "intake.quarantined", ref=message.reference if message else None,
                          error=type(error).__name__, item=delivery.item_id)
             uow.commit()

@@ -9,6 +9,7 @@ from datetime import datetime
 from crypto import Gpg, KeyUnusable, StorageKey
 from crypto.mime import compose, reader as mime
 from store import Partner, UnitOfWork
+from store.vocabulary import ReceiptStatus
 
 from hub import audit, vault
 from hub.clock import Clock
@@ -57,7 +58,7 @@ def release_held(uow: UnitOfWork, *, gpg: Gpg, key: StorageKey, clock: Clock, tr
                 data=data, priority=priority_of(message.urgency) if message else mail.priority)
         reference = message.reference if message else None
         if message is not None:
-            uow.messages.update(message.id, receipt_status="queued")
+            uow.messages.update(message.id, receipt_status=ReceiptStatus.QUEUED)
         audit.record(uow, clock, "receipt.released", ref=reference, to=partner.email, travels=partner.receipts)
         log.info("receipt of %s to %s released (%s)", reference, partner.name, partner.receipts)
         released.append(reference or mail.rfc_message_id)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from store import UnitOfWork
+from store.vocabulary import DeadlineState
 
 from hub.deadlines.windows import on_time
 
@@ -59,7 +60,7 @@ def judge(request: RequestOnFile | None, *, partner_id: int, received_at: dateti
         return Answer("unknown-request")
     if request.deadline_id is None:
         return Answer("unknown-request", request.reference)
-    if request.state != "open":
+    if request.state != DeadlineState.OPEN:
         return Answer("closed-request", request.reference, request.deadline_id)
     if request.owed_by != "partner" or request.partner_id != partner_id:
         return Answer("not-owed", request.reference, request.deadline_id)

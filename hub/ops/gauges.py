@@ -16,14 +16,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from store import AuditEvent, Database, Deadline, LogCheckpoint, Message, OutboundMail, QueueItem, StoreUnavailable
-from store.vocabulary import Queue
+from store.vocabulary import URGENCIES, DeadlineState, DeliveryState, ItemState, MessageState, Queue
 
 from hub.clock import Clock
 from hub.transport.priorities import PRIORITY
 
 log = logging.getLogger(__name__)
 
-URGENCIES = tuple(PRIORITY)  # FLASH, URGENT, ROUTINE, NON-URGENT
 _URGENCY_OF = {priority: urgency for urgency, priority in PRIORITY.items()}
 
 
@@ -51,30 +50,31 @@ def read(db: Database, now: datetime) -> StoreState:
     with db.reader() as uow:
         s = uow.session
         for urgency, n in s.execute(
-                select(Message.urgency, func.count()).where(Message.state == "accepted", Message.direction == "inbound")
+                select(Message.urgency, func.count())
+                .where(Message.state == MessageState.ACCEPTED, Message.direction == "inbound")
                 .group_by(Message.urgency)):
             state.depth[(Queue.INTAKE, urgency)] = n
-        oldest = s.scalar(select(func.min(Message.received_at)).where(Message.state == "accepted",
+        oldest = s.scalar(select(func.min(Message.received_at)).where(Message.state == MessageState.ACCEPTED,
                                                                       Message.direction == "inbound"))
         state.oldest_waiting[Queue.INTAKE] = _since(oldest, now)
         oldest = None
         for priority, n, due in s.execute(
                 select(OutboundMail.priority, func.count(), func.min(OutboundMail.created_at))
-                .where(OutboundMail.state == "pending").group_by(OutboundMail.priority)):
+                .where(OutboundMail.state == DeliveryState.PENDING).group_by(OutboundMail.priority)):
             urgency = _URGENCY_OF.get(priority, "ROUTINE")
             state.depth[(Queue.OUTBOUND, urgency)] = state.depth.get((Queue.OUTBOUND, urgency), 0) + n
             oldest = due if oldest is None or (due is not None and due < oldest) else oldest
         state.oldest_waiting[Queue.OUTBOUND] = _since(oldest, now)
         state.quarantined = dict(s.execute(select(QueueItem.queue, func.count()).where(
-            QueueItem.state == "quarantined").group_by(QueueItem.queue)).all())
+            QueueItem.state == ItemState.QUARANTINED).group_by(QueueItem.queue)).all())
         late = func.sum(case((Deadline.due_at < now, 1), else_=0))
         for owed_by, urgency, n, overdue in s.execute(
-                select(Deadline.owed_by, Deadline.urgency, func.count(), late).where(Deadline.state == "open")
-                .group_by(Deadline.owed_by, Deadline.urgency)):
+                select(Deadline.owed_by, Deadline.urgency, func.count(), late)
+                .where(Deadline.state == DeadlineState.OPEN).group_by(Deadline.owed_by, Deadline.urgency)):
             state.open[(owed_by, urgency)] = n
             state.overdue[(owed_by, urgency)] = int(overdue or 0)
-        state.held = s.scalar(select(func.count()).select_from(Message).where(Message.state == "held")) or 0
-        state.failed = uow.outbound.count(state="failed")
+        state.held = s.scalar(select(func.count()).select_from(Message).where(Message.state == MessageState.HELD)) or 0
+        state.failed = uow.outbound.count(state=DeliveryState.FAILED)
         newest = s.scalar(select(AuditEvent.at).order_by(AuditEvent.id.desc()).limit(1))
         state.audit_age = None if newest is None else max((now - newest).total_seconds(), 0.0)
         signed = s.execute(select(LogCheckpoint.size, LogCheckpoint.issued_at)

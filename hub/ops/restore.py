@@ -20,7 +20,7 @@ from alembic.util import CommandError
 from sqlalchemy import MetaData, select, update
 
 from store import Database, Message, OutboundMail, QueueItem, upgrade
-from store.vocabulary import Queue
+from store.vocabulary import DeliveryState, ItemState, MessageState, Queue
 
 from hub import audit
 from hub.clock import Clock
@@ -267,19 +267,19 @@ def _requeue(target: Database, clock: Clock) -> dict[str, int]:
     with target.unit_of_work() as uow:
         s = uow.session
         uow.queue.release_all()  # nothing holds a lease in a home nobody serves yet
-        s.execute(update(OutboundMail).where(OutboundMail.state == "pending").values(next_attempt_at=now))
-        s.execute(update(QueueItem).where(QueueItem.queue == Queue.OUTBOUND, QueueItem.state == "ready")
+        s.execute(update(OutboundMail).where(OutboundMail.state == DeliveryState.PENDING).values(next_attempt_at=now))
+        s.execute(update(QueueItem).where(QueueItem.queue == Queue.OUTBOUND, QueueItem.state == ItemState.READY)
                   .values(available_at=now))
         queued = {(q, p.get("message_id") or p.get("outbound_id")) for q, p in s.execute(
             select(QueueItem.queue, QueueItem.payload))}
         counts = {Queue.INTAKE.value: 0, Queue.OUTBOUND.value: 0}
         for message_id, urgency in s.execute(select(Message.id, Message.urgency).where(
-                Message.state == "accepted", Message.direction == "inbound")):
+                Message.state == MessageState.ACCEPTED, Message.direction == "inbound")):
             if (Queue.INTAKE, message_id) not in queued:
                 publisher.publish(uow, Queue.INTAKE, {"message_id": message_id}, priority=priority_of(urgency))
                 counts[Queue.INTAKE.value] += 1
         for mail_id, priority in s.execute(select(OutboundMail.id, OutboundMail.priority).where(
-                OutboundMail.state == "pending")):
+                OutboundMail.state == DeliveryState.PENDING)):
             if (Queue.OUTBOUND, mail_id) not in queued:
                 publisher.publish(uow, Queue.OUTBOUND, {"outbound_id": mail_id}, priority=priority)
                 counts[Queue.OUTBOUND.value] += 1

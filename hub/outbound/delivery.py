@@ -13,6 +13,7 @@ from typing import Callable
 from crypto import SealError, StorageKey
 from gateway import Relay, RelayPermanent, RelayTemporary
 from store import Database, StoreUnavailable
+from store.vocabulary import Action, DeliveryState, MessageState, ReceiptStatus
 
 from hub import audit
 from hub.clock import Clock
@@ -205,7 +206,7 @@ class DeliveryHandler:
             mails = uow.outbound.jobs([int(d.payload["outbound_id"]) for d in deliveries])
         for delivery in deliveries:
             mail = mails.get(int(delivery.payload["outbound_id"]))
-            if mail is None or mail.state != "pending":
+            if mail is None or mail.state != DeliveryState.PENDING:
                 continue
             try:
                 data = unseal(self.storage_key, mail, context=f"outbound:{mail.rfc_message_id}")
@@ -225,7 +226,7 @@ class DeliveryHandler:
 
         def write(uow) -> None:
             for delivery, job, outcome, value in outcomes:
-                if job is None or uow.outbound.state_of(job.mail_id) != "pending":
+                if job is None or uow.outbound.state_of(job.mail_id) != DeliveryState.PENDING:
                     self.transport.ack(uow, delivery)  # nothing to do, or a redelivered copy recorded it first
                 elif outcome == "gated":
                     self.transport.retry(uow, delivery, at=value, error="relay unavailable")
@@ -239,7 +240,7 @@ class DeliveryHandler:
     def _sent(self, uow, delivery: Delivery, job: _Job, accepted: "_Accepted") -> None:
         now = self.clock.now()
         reply, dsn = accepted.reply, accepted.dsn
-        values = {"state": "sent", "sent_at": now, "attempts": job.attempts + 1, "last_error": None}
+        values = {"state": DeliveryState.SENT, "sent_at": now, "attempts": job.attempts + 1, "last_error": None}
         on_time = None
         if job.due_at is not None:
             on_time = windows.on_time(now, job.due_at)
@@ -247,12 +248,12 @@ class DeliveryHandler:
         if dsn is False:  # the relay offers no DSN: no report will quote the ENVID, only an MDN acknowledges
             values["envelope_id"] = None
         uow.outbound.update(job.mail_id, **values)
-        self._mark_message(uow, job, "sent")
+        self._mark_message(uow, job, ReceiptStatus.SENT)
         audit.record(uow, self.clock, f"{job.purpose}.sent", ref=job.reference, to=job.rcpt_to,
                      attempts=job.attempts + 1, relay_reply=reply[:200], on_time=on_time,
                      **({} if dsn is None else {"dsn": "requested" if dsn else "not offered by the relay"}))
         if job.purpose == "request" and job.message_id is not None:
-            uow.messages.update(job.message_id, state="sent")
+            uow.messages.update(job.message_id, state=MessageState.SENT)
             message = uow.messages.get(job.message_id)
             clocks.relay_accepted(uow, deadlines=self.deadlines, clock=self.clock, message=message,
                                   mail_id=job.mail_id, at=now)
@@ -266,8 +267,8 @@ class DeliveryHandler:
         give_up = self._gives_up(job, permanent, now)
         error = str(exc)[:500]
         if give_up:
-            uow.outbound.update(job.mail_id, state="failed", attempts=attempts, last_error=error)
-            self._mark_message(uow, job, "failed")
+            uow.outbound.update(job.mail_id, state=DeliveryState.FAILED, attempts=attempts, last_error=error)
+            self._mark_message(uow, job, ReceiptStatus.FAILED)
             audit.record(uow, self.clock, "alert.delivery_failed", ref=job.reference, purpose=job.purpose,
                          to=job.rcpt_to, code=exc.code, attempts=attempts,
                          why="refused by the relay" if permanent else "retry schedule exhausted")
@@ -282,12 +283,12 @@ class DeliveryHandler:
                     "failed for good" if give_up else "deferred", exc)
 
     @staticmethod
-    def _mark_message(uow, job: _Job, status: str) -> None:
+    def _mark_message(uow, job: _Job, status: ReceiptStatus) -> None:
         if job.purpose == "receipt" and job.message_id is not None:
             uow.messages.update(job.message_id, receipt_status=status)
 
     def on_quarantine(self, delivery: Delivery, error: Exception) -> None:
         with self.db.unit_of_work() as uow:
-            audit.record(uow, self.clock, "delivery.quarantined", error=type(error).__name__, item=delivery.item_id,
-                         outbound_id=delivery.payload.get("outbound_id"))
+            audit.record(uow, self.clock, Action.DELIVERY_QUARANTINED, error=type(error).__name__,
+                         item=delivery.item_id, outbound_id=delivery.payload.get("outbound_id"))
             uow.commit()

@@ -8,7 +8,7 @@ from datetime import datetime
 from email import quoprimime
 
 from store import UnitOfWork
-from store.vocabulary import Queue
+from store.vocabulary import DeliveryState, Queue
 
 from crypto import StorageKey
 from crypto.mime import compose
@@ -57,8 +57,9 @@ def queue_mail(uow: UnitOfWork, *, transport: Transport, key: StorageKey, clock:
     blob_id = seal(uow, key, data, now=now, context=f"outbound:{rfc_message_id}")
     mail_id = uow.outbound.insert(
         message_id=message_id, purpose=purpose, rfc_message_id=rfc_message_id, mail_from=mail_from,
-        rcpt_to=rcpt_to, priority=priority, blob_id=blob_id, state="held" if held else "pending", attempts=0,
-        next_attempt_at=now, created_at=now, due_at=due_at, envelope_id=envelope_id,
+        rcpt_to=rcpt_to, priority=priority, blob_id=blob_id,
+        state=DeliveryState.HELD if held else DeliveryState.PENDING, attempts=0, next_attempt_at=now, created_at=now,
+        due_at=due_at, envelope_id=envelope_id,
     )
     if not held:
         transport.publish(uow, OUTBOUND_QUEUE, {"outbound_id": mail_id}, priority=priority)
@@ -69,5 +70,5 @@ def release(uow: UnitOfWork, *, transport: Transport, key: StorageKey, clock: Cl
             rfc_message_id: str, data: bytes, priority: int) -> None:
     """A held mail goes out: its bytes (now usable) sealed in its row, the row pending and published."""
     blob_id = seal(uow, key, data, now=clock.now(), context=f"outbound:{rfc_message_id}")
-    uow.outbound.update(mail_id, blob_id=blob_id, state="pending", next_attempt_at=clock.now())
+    uow.outbound.update(mail_id, blob_id=blob_id, state=DeliveryState.PENDING, next_attempt_at=clock.now())
     transport.publish(uow, OUTBOUND_QUEUE, {"outbound_id": mail_id}, priority=priority)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from crypto import Gpg, KeyUnusable, StorageKey
 from crypto.mime import compose
 from store import UnitOfWork
+from store.vocabulary import MessageState, ReceiptStatus
 
 from hub import audit, vault
 from hub.clock import Clock
@@ -134,8 +135,8 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
         fields={"reply-by": {"value": due_at.isoformat() if due_at else None, "source": "operator"},
                 **({"immediate": {"value": "law Art. 6 §1 al. 2", "source": "director"}} if immediate else {})},
         links={},
-        received_at=now, due_at=due_at, state="held" if held_reason else "queued", receipt_status="none",
-        raw_blob_id=blob_id,
+        received_at=now, due_at=due_at, state=MessageState.HELD if held_reason else MessageState.QUEUED,
+        receipt_status=ReceiptStatus.NONE, raw_blob_id=blob_id,
     )
     retention.register(uow, message_row, now)
     audit.record(uow, clock, "request.created", actor=act.member.name, ref=reference, partner=partner.name,
@@ -172,7 +173,7 @@ def release_held(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
             data = compose.encrypt_entity(gpg, entity, [partner.fingerprint], settings.hub.key_fingerprint, outer)
         except KeyUnusable:
             continue
-        uow.messages.update(message.id, state="queued")
+        uow.messages.update(message.id, state=MessageState.QUEUED)
         queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message.id, purpose="request",
                    rfc_message_id=message.rfc_message_id, mail_from=settings.hub.address, rcpt_to=partner.email,
                    data=data, priority=priority_of(message.urgency), envelope_id=envelope_id(message.reference))

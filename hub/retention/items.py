@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from store import RetentionItem, UnitOfWork
+from store.vocabulary import RetentionState
 
 from hub.clock import brussels
 
@@ -26,7 +27,7 @@ def review_due(item: RetentionItem) -> datetime | None:
 
 def is_due(item: RetentionItem, now: datetime) -> bool:
     due = review_due(item)
-    return item.state == "held" and due is not None and due <= now
+    return item.state == RetentionState.HELD and due is not None and due <= now
 
 
 def erased_sentence(item: RetentionItem, reference: str) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from crypto import Gpg
 from store import Message, RetentionAct, RetentionItem, UnitOfWork
+from store.vocabulary import MessageState, RetentionState
 
 from hub import audit
 from hub.acts.competence import authorise
@@ -45,7 +46,7 @@ def _held(uow: UnitOfWork, reference: str, *, for_update: bool = False) -> tuple
     if found is None:
         raise RetentionError(f"{reference}: no message with that reference is held")
     item, message = found
-    if item.state == "erased":
+    if item.state == RetentionState.ERASED:
         raise RetentionError(f"{reference} was erased on {brussels(item.erased_at)} ({item.erased_by}); "
                              "nothing is left to review")
     return item, message
@@ -145,7 +146,8 @@ def _decide(uow: UnitOfWork, clock: Clock, item: RetentionItem, message: Message
         raise RetentionError(f"the statement decides the review of {message.reference} due on "
                              f"{parsed.one('review-due')}, but the review due now is the one of {brussels(due)}; "
                              "sign a new statement")
-    if decision == "erase" and message.state == "accepted":  # its receipt is still to be sealed, after the erasure
+    # An accepted message: its receipt is still to be sealed, after the erasure.
+    if decision == "erase" and message.state == MessageState.ACCEPTED:
         raise RetentionError(f"{message.reference} is still being processed after its intake; decide its erasure "
                              "once it is")
     act.act, act.decision, act.review_due = "review", decision, due

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from store import Message, RetentionItem, UnitOfWork
 from store.retention import Shredded
+from store.vocabulary import RetentionState
 
 from hub import audit
 from hub.clock import Clock
@@ -28,7 +29,7 @@ def erase(uow: UnitOfWork, clock: Clock, item: RetentionItem, message: Message, 
     embargo = uow.embargo.for_message(message.id)
     shredded = uow.retention.shred(message, why=UNSENT)
     now = clock.now()
-    item.state, item.erased_at, item.erased_by = "erased", now, by
+    item.state, item.erased_at, item.erased_by = RetentionState.ERASED, now, by
     item.review_at = item.triggered_at = None
     detail = {"basis": basis, "sha256": message.body_digest, "intake_at": item.intake_at.isoformat(),
               "end_at": item.end_at.isoformat(), "blobs": shredded.blobs, "unsent_copies": shredded.unsent,

@@ -14,6 +14,7 @@ from crypto import Gpg
 from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
+from store.vocabulary import MessageState, ReceiptStatus
 
 from hub.registry import partners
 from hub.intake.admission import INTAKE_QUEUE
@@ -51,7 +52,7 @@ def _fill(db: Database, partner_id: int, sender: str, count: int) -> None:
                 rfc_message_id=f"<backlog-{n}@bench.test>", signature_digest=digest, body_digest=digest, size=20_000,
                 encrypted=False, signer_fingerprint=None, mail_from=sender, kind="spontaneous", urgency="ROUTINE",
                 urgency_source="protected", embargo=None, classification=None, fields={}, links={}, received_at=now,
-                due_at=None, state="accepted", receipt_status="pending", raw_blob_id=None)
+                due_at=None, state=MessageState.ACCEPTED, receipt_status=ReceiptStatus.PENDING, raw_blob_id=None)
             transport.publish(uow, INTAKE_QUEUE, {"message_id": message_id}, priority=priority_of("ROUTINE"))
         uow.commit()
 

@@ -21,6 +21,7 @@ from sqlalchemy import insert
 
 from crypto.tlog import Signer
 from store import AuditEvent, Database, upgrade
+from store.vocabulary import Action
 
 from hub import audit
 from hub.audit.checkpoints import Checkpointer
@@ -53,7 +54,7 @@ def _appends(db: Database, checkpointer: Checkpointer, *, seconds: float, per_co
         while not stop.is_set():
             with db.unit_of_work() as uow:
                 for _ in range(per_commit):
-                    audit.record(uow, clock, "intake.accepted", actor="bench", ref="PSR-2026-000001", **DETAIL)
+                    audit.record(uow, clock, Action.INTAKE_ACCEPTED, actor="bench", ref="PSR-2026-000001", **DETAIL)
                 uow.commit()
             counts[n] += per_commit
 
@@ -99,7 +100,7 @@ def _fill(db: Database, start: int, count: int) -> float:
     with db.engine.begin() as c:
         for first in range(start, start + count, 20_000):
             c.execute(insert(AuditEvent), [dict(
-                at=T0 + timedelta(milliseconds=n), actor="bench", action="intake.accepted",
+                at=T0 + timedelta(milliseconds=n), actor="bench", action=Action.INTAKE_ACCEPTED,
                 message_ref=f"PSR-2026-{n % 1_000_000:06d}", detail=DETAIL, seq=n)
                 for n in range(first, min(first + 20_000, start + count))])
     return time.perf_counter() - began

@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from crypto import Gpg, StorageKey
 from crypto.openpgp.gpg_process import stop_agent
 from store import Database, Deadline, Message, Partner
+from store.vocabulary import DeadlineState, MessageState, ReceiptStatus
 
 from hub import home as home_mod
 from hub.clock import FrozenClock
@@ -36,12 +37,12 @@ def _fill(db: Database, count: int) -> None:
             c.execute(insert(Message), [dict(
                 reference=f"PSR-2026-{n:06d}", direction="inbound", partner_id=1, rfc_message_id=f"<{n}@bench>",
                 body_digest="", size=0, encrypted=False, mail_from="", kind="request", urgency="ROUTINE",
-                urgency_source="default", fields={}, links={}, received_at=T0, state="processed",
-                receipt_status="sent") for n in ids])
+                urgency_source="default", fields={}, links={}, received_at=T0,
+                state=MessageState.PROCESSED, receipt_status=ReceiptStatus.SENT) for n in ids])
             # Clocks spread over ten days, so that each minute has only a few actions due.
             c.execute(insert(Deadline), [dict(
                 message_id=n, partner_id=1, owed_by="ocam", urgency="ROUTINE", started_at=T0, started_by="receipt",
-                due_at=T0 + timedelta(days=10), state="open", reminders_sent=0,
+                due_at=T0 + timedelta(days=10), state=DeadlineState.OPEN, reminders_sent=0,
                 next_action_at=T0 + timedelta(seconds=n * 864_000 // count)) for n in ids])
 
 

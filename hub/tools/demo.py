@@ -23,7 +23,7 @@ from crypto.mime import compose
 from crypto.openpgp.gpg_process import stop_agent
 from gateway.capture import CaptureRelay
 from store import Database
-from store.vocabulary import URGENCIES
+from store.vocabulary import URGENCIES, DeadlineState
 
 from hub.acts import statements
 from hub.acts.signed import MemberHome
@@ -243,7 +243,7 @@ class Demo:
             ref = uow.session.scalar(
                 select(Message.reference).join(Deadline, Deadline.message_id == Message.id)
                 .join(Partner, Partner.id == Deadline.partner_id)
-                .where(Deadline.state == "open", Deadline.owed_by == "partner", Partner.name == sender.name)
+                .where(Deadline.state == DeadlineState.OPEN, Deadline.owed_by == "partner", Partner.name == sender.name)
                 .order_by(Deadline.due_at).limit(1))
         if ref:
             self._submit(sender, "response", "ROUTINE", request_ref=ref)

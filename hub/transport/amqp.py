@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import event
 
 from store import Database, UnitOfWork
+from store.vocabulary import ItemState
 
 from hub import audit
 from hub.clock import Clock
@@ -91,7 +92,7 @@ class AmqpTransport(StorePublisher):
         """Into the store's quarantine (what the dashboard and `messages list --quarantined` show)."""
         with self.db.unit_of_work() as uow:
             uow.queue.put(delivery.queue, delivery.payload, priority=delivery.priority, now=self.clock.now(),
-                          state="quarantined", attempts=delivery.attempts, last_error=error,
+                          state=ItemState.QUARANTINED, attempts=delivery.attempts, last_error=error,
                           created_at=delivery.created_at)
             self._after_commit(uow, delivery)
             uow.commit()
@@ -338,7 +339,7 @@ class AmqpTransport(StorePublisher):
         error = f"DeadLettered: {reason} after {self.settings.delivery_limit} deliveries"
         with self.db.unit_of_work() as uow:
             uow.queue.put(delivery.queue, delivery.payload, priority=delivery.priority, now=self.clock.now(),
-                          state="quarantined", attempts=delivery.attempts, last_error=error,
+                          state=ItemState.QUARANTINED, attempts=delivery.attempts, last_error=error,
                           created_at=delivery.created_at)
             audit.record(uow, self.clock, "transport.dead_lettered", queue=delivery.queue, item=delivery.item_id,
                          reason=reason)

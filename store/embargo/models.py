@@ -89,7 +89,7 @@ class EmbargoDecision(Base):
     second_signature: Mapped[Optional[str]] = mapped_column(Text)
     second_fingerprint: Mapped[Optional[str]] = mapped_column(String(40))
     second_party: Mapped[Optional[str]] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))  # pending | recorded
+    state: Mapped[str] = mapped_column(String(16))  # a DecisionState
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from .models import EmbargoDecision, EmbargoItem, HolderListVersion, Member
 from ..models import Message
 from ..repositories import _Repository
+from ..vocabulary import DecisionState
 
 # PostgreSQL: a holder-list change and every write of what is sealed to the lists queue on this
 # transaction-scoped lock, across processes (SQLite's writers, BEGIN IMMEDIATE, are one at a time already).
@@ -119,5 +120,5 @@ class EmbargoRepository(_Repository):
     def recorded_decision(self, message_id: int) -> EmbargoDecision | None:
         """The decision in force for an item: the latest recorded one."""
         return self.session.scalar(select(EmbargoDecision).where(
-            EmbargoDecision.message_id == message_id, EmbargoDecision.state == "recorded",
+            EmbargoDecision.message_id == message_id, EmbargoDecision.state == DecisionState.RECORDED,
             EmbargoDecision.superseded.is_(False)).order_by(EmbargoDecision.id.desc()).limit(1))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..base import Base, UTCDateTime
 from ..models import BigId
+from ..vocabulary import RetentionState
 
 
 class RetentionItem(Base):
@@ -27,7 +28,7 @@ class RetentionItem(Base):
     review_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # None: no review left before the end
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
     triggered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())  # an early review awaiting its decision
-    state: Mapped[str] = mapped_column(String(8), default="held")  # held | erased
+    state: Mapped[str] = mapped_column(String(8), default=RetentionState.HELD)  # a RetentionState
     erased_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     erased_by: Mapped[Optional[str]] = mapped_column(String(64))  # the director's name, or the hub at the end
 

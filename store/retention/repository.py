@@ -13,6 +13,7 @@ from .. import statements as S
 from ..embargo.models import EmbargoItem
 from ..models import Deadline, Message, OutboundMail, RetentionPeriod, SealedBlob
 from ..repositories import _Repository
+from ..vocabulary import DeliveryState, RetentionState
 from .models import RetentionAct, RetentionItem
 
 _p = RetentionPeriod.__table__.c
@@ -61,7 +62,7 @@ class RetentionRepository(_Repository):
 
     def add_item(self, *, message_id: int, intake_at: datetime, review_at: datetime | None, end_at: datetime) -> None:
         self.session.execute(insert(RetentionItem.__table__).values(
-            message_id=message_id, intake_at=intake_at, review_at=review_at, end_at=end_at, state="held"))
+            message_id=message_id, intake_at=intake_at, review_at=review_at, end_at=end_at, state=RetentionState.HELD))
 
     def item_of(self, reference: str, *, for_update: bool = False) -> tuple[RetentionItem, Message] | None:
         """The item of *reference* and its message; *for_update* locks the item until the transaction ends (on
@@ -81,7 +82,7 @@ class RetentionRepository(_Repository):
         (ordinary or triggered) or end comes before it."""
         due = func.coalesce(RetentionItem.triggered_at, RetentionItem.review_at, RetentionItem.end_at)
         query = (select(RetentionItem, Message.reference).join(Message, Message.id == RetentionItem.message_id)
-                 .where(RetentionItem.state == "held"))
+                 .where(RetentionItem.state == RetentionState.HELD))
         if due_before is not None:
             query = query.where(or_(RetentionItem.triggered_at.is_not(None), RetentionItem.review_at < due_before,
                                     RetentionItem.end_at < due_before))
@@ -91,12 +92,13 @@ class RetentionRepository(_Repository):
         """Held items whose end has come, oldest end first (index on state, end_at), locked; one a decision holds
         is left for the next round."""
         query = (select(RetentionItem, Message).join(Message, Message.id == RetentionItem.message_id)
-                 .where(RetentionItem.state == "held", RetentionItem.end_at <= now)
+                 .where(RetentionItem.state == RetentionState.HELD, RetentionItem.end_at <= now)
                  .order_by(RetentionItem.end_at).limit(limit).with_for_update(of=RetentionItem, skip_locked=True))
         return [(i, m) for i, m in self.session.execute(query)]
 
     def next_end(self) -> datetime | None:
-        return self.session.scalar(select(func.min(RetentionItem.end_at)).where(RetentionItem.state == "held"))
+        return self.session.scalar(
+            select(func.min(RetentionItem.end_at)).where(RetentionItem.state == RetentionState.HELD))
 
     # -- signed acts --------------------------------------------------------------------------------
 
@@ -125,8 +127,8 @@ class RetentionRepository(_Repository):
         blobs = self.session.execute(update(SealedBlob).where(_b.id.in_(blob_ids), _b.wrapped_key.is_not(None))
                                      .values(wrapped_key=None, nonce=b"", ciphertext=b"")).rowcount
         unsent = self.session.execute(update(OutboundMail).where(OutboundMail.message_id == message.id,
-                                                                 OutboundMail.state == "pending")
-                                      .values(state="failed", last_error=why)).rowcount
+                                                                 OutboundMail.state == DeliveryState.PENDING)
+                                      .values(state=DeliveryState.FAILED, last_error=why)).rowcount
         embargo = self.session.execute(update(EmbargoItem).where(EmbargoItem.message_id == message.id,
                                                                  EmbargoItem.ciphertext != b"")
                                        .values(ciphertext=b"")).rowcount

@@ -19,12 +19,15 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from store.vocabulary import HealthState
+
 from ..queries import Beat
 
 COMPONENTS = ("gateway", "store", "gpg", "relay")
 STALE_AFTER = 3  # intervals without a beat
 STYLE = {"OK": "green", "DEGRADED": "yellow", "DOWN": "bold red", "NO HEARTBEAT": "bold red"}
-WELL = ("OK", "STANDBY")  # states whose processes are summarised on one line per component
+# The states whose processes are summarised on one line per component (shown in capitals).
+WELL = (HealthState.OK.upper(), HealthState.STANDBY.upper())
 NAME_WIDTH = 9  # "scheduler"
 
 
