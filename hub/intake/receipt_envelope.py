@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from crypto import Gpg, KeyUnusable, StorageKey
+from crypto import Gpg, KeyUnusable, SealError, StorageKey
 from crypto.mime import compose, reader as mime
 from store import Partner, UnitOfWork
-from store.vocabulary import ReceiptStatus
+from store.vocabulary import DeliveryState, ReceiptStatus
 
 from hub import audit, vault
 from hub.clock import Clock
@@ -49,7 +49,11 @@ def release_held(uow: UnitOfWork, *, gpg: Gpg, key: StorageKey, clock: Clock, tr
     references of the messages whose receipt left."""
     released = []
     for mail in uow.outbound.held(partner.email, "receipt"):
-        signed = vault.unseal(key, uow.blobs.get(mail.blob_id), context=f"outbound:{mail.rfc_message_id}")
+        try:
+            signed = vault.unseal(key, uow.blobs.get(mail.blob_id), context=f"outbound:{mail.rfc_message_id}")
+        except SealError as exc:  # its message was erased before erasure gave up held copies: it never leaves
+            uow.outbound.update(mail.id, state=DeliveryState.FAILED, last_error=f"not released: {exc}")
+            continue
         data, why = wrap(gpg, signed, mode=partner.receipts, fingerprint=partner.fingerprint, now=clock.now())
         if why is not None:
             continue

@@ -118,8 +118,8 @@ class RetentionRepository(_Repository):
 
     def shred(self, message: Message, *, why: str) -> Shredded:
         """Destroy what the store holds of *message*'s content: the data key and ciphertext of its sealed bytes
-        and of every copy sent for it, and its embargo item's ciphertext; copies not yet sent are given up, and
-        its deadline (still open, as it was) takes no more actions."""
+        and of every copy sent for it, and its embargo item's ciphertext; copies not yet sent (pending or held) are
+        given up, and its deadline (still open, as it was) takes no more actions."""
         copies = select(OutboundMail.blob_id).where(OutboundMail.message_id == message.id)
         blob_ids = [*([message.raw_blob_id] if message.raw_blob_id else []), *self.session.scalars(copies)]
         periods = frozenset(p for p in self.session.scalars(
@@ -127,7 +127,8 @@ class RetentionRepository(_Repository):
         blobs = self.session.execute(update(SealedBlob).where(_b.id.in_(blob_ids), _b.wrapped_key.is_not(None))
                                      .values(wrapped_key=None, nonce=b"", ciphertext=b"")).rowcount
         unsent = self.session.execute(update(OutboundMail).where(OutboundMail.message_id == message.id,
-                                                                 OutboundMail.state == DeliveryState.PENDING)
+                                                                 OutboundMail.state.in_((DeliveryState.PENDING,
+                                                                                         DeliveryState.HELD)))
                                       .values(state=DeliveryState.FAILED, last_error=why)).rowcount
         embargo = self.session.execute(update(EmbargoItem).where(EmbargoItem.message_id == message.id,
                                                                  EmbargoItem.ciphertext != b"")

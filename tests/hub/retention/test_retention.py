@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from crypto import SealError, StorageKey
 from gateway.capture import CaptureRelay
@@ -18,7 +19,8 @@ from hub.cli.main import main
 from hub.clock import FrozenClock
 from hub.retention.dates import years_after
 from hub.vault import unseal
-from store import Database, RetentionPeriod, SealedBlob
+from store import Database, OutboundMail, RetentionPeriod, SealedBlob
+from store.vocabulary import DeliveryState
 from tests.hub.rig import make_home, new_message_id, partner, reference_in, signed
 from tests.support import ocam, stores
 from tests.support.hubrig import RunningHub
@@ -369,3 +371,41 @@ def test_an_erased_held_request_is_never_released(short_tmp):
     assert f"held request {held[1]} released" in updated and held[0] not in updated
     shown = json.loads(ok(home, at(0), "messages", "show", held[0], "--json"))
     assert shown["state"] == "held" and shown["deliveries"] == [] and shown["retention"]["state"] == "erased"
+
+
+@pytest.mark.parametrize("erased_by", ["this version", "a version that left held copies held"])
+def test_an_erased_message_s_held_receipt_is_given_up_not_released(short_tmp, erased_by):
+    """A receipt held for want of a key that can be encrypted to, its message then erased: the receipt is given
+    up with the rest of what was not sent (its sealed bytes are gone), and renewing the key releases nothing —
+    nor fails, where an earlier erasure left the receipt held over its destroyed bytes."""
+    from tests.support.keys import gpg as run_gpg
+
+    home = make_home(short_tmp)
+    police = make_key(short_tmp, "police@partner.test", name="Police", encryption=False)
+    home.register(police, "police-fed", "police")
+    rig = (home, police, {name: _member(home, short_tmp, name, role)
+                          for name, role in (("director", "director"), ("ana", "analyst"))})
+    with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address, clock=FrozenClock(T0)) as hub:
+        code, text = hub.send(signed(police, message_id=new_message_id(), keyword_lines={"Message-Kind": "spontaneous"}))
+        assert code == 250, text
+        reference = reference_in(text)
+        for _ in range(100):
+            if json.loads(ok(home, at(0), "messages", "show", reference, "--json"))["receipt_status"] == "held":
+                break
+            relay.wait_for(1, timeout=0.1)
+        assert relay.messages == []
+    ok(home, at(0, SECOND), "retention", "trigger", reference, "--ground", "unfounded", "--reason", "Sans objet",
+       "--signer-home", str(rig[2]["ana"].home))
+    assert review(rig, at(0, 2 * SECOND), reference, "erase").exit_code == 0
+    if erased_by != "this version":
+        db = Database(home.settings.database_url)
+        with db.unit_of_work() as uow:
+            uow.session.execute(update(OutboundMail).values(state=DeliveryState.HELD))
+            uow.commit()
+        db.dispose()
+    run_gpg(police.home, "--quick-add-key", police.fingerprint, "cv25519", "encr", "0")
+    (short_tmp / "renewed.asc").write_bytes(run_gpg(police.home, "--armor", "--export", police.fingerprint))
+    updated = ok(home, at(0, 3 * SECOND), "partner", "update-key", "police-fed", "--key", str(short_tmp / "renewed.asc"))
+    assert "released" not in updated, updated
+    shown = json.loads(ok(home, at(0), "messages", "show", reference, "--json"))
+    assert [(d["purpose"], d["state"]) for d in shown["deliveries"]] == [("receipt", "failed")], shown["deliveries"]
