@@ -43,9 +43,10 @@ class Transport(Protocol):
     Within a unit of work: ``publish`` an item (it travels once the caller commits), ``ack`` or ``retry``
     one in hand. Around the runners: ``claim`` items (most urgent first; ``at_least``: only those of that
     priority or more), ``release`` a batch, ``quarantine`` one that raised, ``wait`` for new ones
-    (``generation``/``notify`` wake an idle runner; ``reserved``: the worker kept for the most urgent items). Around the process: ``bind`` to
-    its event loop, ``recover`` at start-up what a previous run of the process left in hand, ``run`` the
-    transport's own work until stopped, and ``on_dead_letter`` to be told of an item given up on.
+    (``generation``/``notify`` wake an idle runner; ``reserved``: the worker kept for the most urgent items).
+    Around the process: ``bind`` to its event loop, ``recover`` at start-up what a previous run of the process
+    left in hand, ``run`` the transport's own work until stopped, and ``on_dead_letter`` to be told of an item
+    given up on.
     """
 
     def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,

@@ -25,6 +25,7 @@ def test_a_flash_mail_reaches_the_relay_while_every_delivery_worker_waits_on_it(
     of its batch in hand. A FLASH mail queued then reaches the relay at once, before any of those ROUTINE mails."""
     home, key = home_with_police(short_tmp)
     workers = home.settings.delivery.workers
+    home.settings.transport.prefetch = 8 * workers  # on RabbitMQ: enough ROUTINE mail in hand for every worker
     db = home.db()
     clock = SystemClock()
     transport, storage = EmbeddedTransport(db, clock), StorageKey.load(home.settings.storage_key_path)
