@@ -56,11 +56,6 @@ class Runner:
     def queue(self) -> str:
         return self.handler.queue
 
-    @property
-    def workers(self) -> int:
-        """How many workers run: *concurrency*, and the reserved one."""
-        return self.concurrency + (self.reserve is not None)
-
     async def run(self, stop: asyncio.Event) -> None:
         workers = [self._worker(stop) for _ in range(self.concurrency)]
         if self.reserve is not None:
