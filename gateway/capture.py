@@ -1,12 +1,14 @@
 """A capturing relay on loopback: keeps what the hub sends, for tests, benchmarks and the demo.
 
-It can be told to defer (4xx) or refuse (5xx) the next messages, to exercise retries. It offers DSN (RFC 3461)
+It can be told to defer (4xx) or refuse (5xx) the next messages, to exercise retries, or to hold its replies (a
+slow relay: every sender is kept waiting in a transaction). It offers DSN (RFC 3461)
 and, when given somewhere to return them, answers a message asking for NOTIFY=SUCCESS with a success report
 (RFC 3464) as the destination's MTA would.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import socket
@@ -94,6 +96,7 @@ class _Handler:
     refuse_next: int = 0
     attempts: int = 0
     offer_dsn: bool = True
+    holding: bool = False
     return_dsn: Callable[[bytes], object] | None = None
     returning: list[threading.Thread] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -125,6 +128,8 @@ class _Handler:
                                           name="capture-dsn", daemon=True)
                 self.returning.append(thread)
                 thread.start()
+        while self.holding:  # its bytes have arrived; its sender waits for the reply (the relay's loop does not)
+            await asyncio.sleep(0.01)
         return "250 2.0.0 Ok: captured"
 
 
@@ -156,6 +161,11 @@ class CaptureRelay:
         with self._handler.lock:
             self._handler.refuse_next = count
 
+    def hold(self, holding: bool = True) -> None:
+        """From now on, keep every sender waiting for its reply to DATA after its message arrived (it is in
+        ``messages``), until ``hold(False)`` (or the relay stops)."""
+        self._handler.holding = holding
+
     def return_dsns(self, deliver: Callable[[bytes], object] | None) -> None:
         """From now on, hand *deliver* the success DSN of each message that asks for one (NOTIFY=SUCCESS), in a
         thread of its own after the 250 (None: stop)."""
@@ -178,6 +188,7 @@ class CaptureRelay:
         return self
 
     def stop(self) -> None:
+        self.hold(False)
         self._controller.stop()
         with self._handler.lock:
             returning, self._handler.returning = self._handler.returning, []

@@ -36,6 +36,7 @@ from hub.deadlines.scheduler import Scheduler
 from hub.deploy.serving import Serving
 from .settings import Settings, host_port
 from hub.transport.embedded import EmbeddedTransport
+from hub.transport.priorities import priority_of
 from hub.transport.protocol import Transport
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 ROLES = ("all", "gateway", "worker", "scheduler")
 STAGES = (INTAKE_QUEUE, OUTBOUND_QUEUE)
 INTAKE_WORKERS = 2  # concurrent intake batches of a worker process
+# Each stage keeps one more worker for FLASH items alone: a FLASH message behind a backlog waits for no batch.
+RESERVED_FOR = priority_of("FLASH")
 
 
 def gateway_limits(s: Settings) -> Limits:
@@ -62,7 +65,8 @@ class _Pools:
 
     def __init__(self, s: Settings) -> None:
         self.gateway = ThreadPoolExecutor(max_workers=s.gateway.verify_threads, thread_name_prefix="gateway")
-        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + s.delivery.workers + 2,
+        # The stages' workers, each stage's reserved one, the scheduler and the checkpointer.
+        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + s.delivery.workers + len(STAGES) + 2,
                                            thread_name_prefix="pipeline")
         self.health = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
 
@@ -224,8 +228,10 @@ class Hub:
                                    clock=self.clock, transport=self.transport, policy=s.delivery,
                                    deadlines=s.deadlines, observe=self.metrics.delivered)
         self.metrics.live.relay_failures = lambda: delivery.gate.state()[0]
-        self.runners = [Runner(intake, self.transport, pools.pipeline, self.clock, concurrency=INTAKE_WORKERS),
-                        Runner(delivery, self.transport, pools.pipeline, self.clock, concurrency=s.delivery.workers)]
+        self.runners = [Runner(intake, self.transport, pools.pipeline, self.clock, concurrency=INTAKE_WORKERS,
+                               reserve=RESERVED_FOR),
+                        Runner(delivery, self.transport, pools.pipeline, self.clock, concurrency=s.delivery.workers,
+                               reserve=RESERVED_FOR)]
         for handler in (intake, delivery):
             self.transport.on_dead_letter(handler.queue, handler.on_quarantine)
         return delivery

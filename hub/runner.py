@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Executor
+from functools import partial
 from typing import Protocol
 
 from store import StoreUnavailable
@@ -33,18 +34,20 @@ class Runner:
     """Runs *concurrency* workers over one queue until *stop* is set; finishes the batch in hand first.
 
     A worker claims up to *batch* items at once (most urgent first): one claim, one read and one
-    write transaction serve the whole batch. A small batch bounds how long a FLASH item that arrives
-    meanwhile waits.
+    write transaction serve the whole batch. With *reserve* (a priority), one more worker is kept for the
+    items of that priority or more: it claims only those, so a FLASH item that arrives while every other
+    worker has a batch in hand is taken at once rather than after one of those batches.
     """
 
     def __init__(self, handler: Handler, transport: Transport, executor: Executor, clock: Clock, *,
-                 concurrency: int = 1, batch: int = 8, idle_seconds: float = 1.0) -> None:
+                 concurrency: int = 1, batch: int = 8, idle_seconds: float = 1.0, reserve: int | None = None) -> None:
         self.handler = handler
         self.transport = transport
         self.executor = executor
         self.clock = clock
         self.concurrency = concurrency
         self.batch = batch
+        self.reserve = reserve
         self.idle_seconds = idle_seconds
         self.processed = 0
         self.quarantined = 0
@@ -54,20 +57,25 @@ class Runner:
         return self.handler.queue
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(*(self._worker(stop) for _ in range(self.concurrency)))
+        workers = [self._worker(stop) for _ in range(self.concurrency)]
+        if self.reserve is not None:
+            workers.append(self._worker(stop, self.reserve))
+        await asyncio.gather(*workers)
 
-    async def _worker(self, stop: asyncio.Event) -> None:
+    async def _worker(self, stop: asyncio.Event, at_least: int | None = None) -> None:
+        """Claim, handle, repeat; *at_least*: the reserved worker, which claims only items of that priority or more."""
         loop = asyncio.get_running_loop()
+        claim = partial(self.transport.claim, self.queue, self.batch, at_least=at_least or 0)
         while not stop.is_set():
             seen = self.transport.generation(self.queue)
             try:
-                batch = await loop.run_in_executor(self.executor, self.transport.claim, self.queue, self.batch)
+                batch = await loop.run_in_executor(self.executor, claim)
             except Exception:
                 log.exception("runner %s: cannot claim; retrying shortly", self.queue)
                 await self._sleep(stop, self.idle_seconds)
                 continue
             if not batch:
-                await self._idle(stop, seen)
+                await self._idle(stop, seen, at_least)
                 continue
             failures = await loop.run_in_executor(self.executor, self._handle, batch)
             if failures is None:  # the store is unavailable: give the batch back once it returns
@@ -123,16 +131,18 @@ class Runner:
         except Exception:
             log.exception("runner %s: could not quarantine item %s; its lease will expire and it returns",
                           self.queue, delivery.item_id)
-    async def _idle(self, stop: asyncio.Event, seen: int) -> None:
+
+    async def _idle(self, stop: asyncio.Event, seen: int, at_least: int | None) -> None:
         loop = asyncio.get_running_loop()
         timeout = self.idle_seconds
         try:
-            due = await loop.run_in_executor(self.executor, self.transport.next_due, self.queue)
+            due = await loop.run_in_executor(self.executor, partial(self.transport.next_due, self.queue,
+                                                                    at_least=at_least or 0))
         except Exception:
             due = None
         if due is not None:
             timeout = min(timeout, max((due - self.clock.now()).total_seconds(), 0.01))
-        waiter = asyncio.ensure_future(self.transport.wait(self.queue, timeout, seen))
+        waiter = asyncio.ensure_future(self.transport.wait(self.queue, timeout, seen, reserved=at_least is not None))
         stopper = asyncio.ensure_future(stop.wait())
         await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in (waiter, stopper):

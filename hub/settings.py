@@ -241,7 +241,7 @@ class DeliverySection(BaseModel):
         description="Back-off between attempts; the last value repeats until max_age.",
     )
     max_age: timedelta = Field(timedelta(days=5), description="Give up (and alert) after this long.")
-    workers: int = Field(4, description="Concurrent outbound SMTP sessions.")
+    workers: int = Field(4, description="Concurrent outbound SMTP sessions (and one more, kept for FLASH mail).")
 
 
 class TransportSection(BaseModel):

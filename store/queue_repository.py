@@ -54,18 +54,25 @@ class QueueRepository(_Repository):
         if ids:
             self._core(S.QUEUE_RELEASE, {"b_ids": ids})
 
-    def claim(self, queue: str, *, now: datetime, lease: timedelta, limit: int = 1) -> list[dict[str, Any]]:
-        """Lease up to *limit* of the most urgent ready items of *queue* (highest priority, then oldest)."""
+    def claim(self, queue: str, *, now: datetime, lease: timedelta, limit: int = 1, at_least: int = 0,
+              one_priority: bool = False) -> list[dict[str, Any]]:
+        """Lease up to *limit* of the most urgent ready items of *queue* (highest priority, then oldest), of
+        priority *at_least* or more; *one_priority*: only those of the most urgent one's priority."""
         self.write_pending()
-        rows = self._core(S.QUEUE_NEXT, {"b_queue": queue, "b_now": now, "b_limit": limit}).all()
+        rows = self._core(S.QUEUE_NEXT, {"b_queue": queue, "b_now": now, "b_limit": limit,
+                                         "b_at_least": at_least}).all()
+        if one_priority and rows:
+            rows = [r for r in rows if r.priority == rows[0].priority]
         if rows:
             self._core(S.QUEUE_LEASE, {"b_ids": [r.id for r in rows], "b_lease_until": now + lease})
         return [{**r._mapping, "attempts": r.attempts + 1} for r in rows]
 
-    def any_ready(self, queue: str, *, now: datetime) -> bool:
-        """Whether *queue* has an item to claim now (a read: a reader can ask without the write lock)."""
+    def any_ready(self, queue: str, *, now: datetime, at_least: int = 0) -> bool:
+        """Whether *queue* has an item of priority *at_least* or more to claim now (a read: a reader can ask
+        without the write lock)."""
         self.write_pending()
-        return self._core(S.QUEUE_ANY_READY, {"b_queue": queue, "b_now": now}).first() is not None
+        return self._core(S.QUEUE_ANY_READY, {"b_queue": queue, "b_now": now, "b_at_least": at_least}).first() \
+            is not None
 
     def get(self, item_id: int) -> QueueItem | None:
         self.write_pending()
@@ -101,9 +108,9 @@ class QueueRepository(_Repository):
         )
         return result.rowcount or 0
 
-    def next_available_at(self, queue: str) -> datetime | None:
+    def next_available_at(self, queue: str, at_least: int = 0) -> datetime | None:
         self.write_pending()
-        return self._core(S.QUEUE_NEXT_AVAILABLE, {"b_queue": queue}).scalar()
+        return self._core(S.QUEUE_NEXT_AVAILABLE, {"b_queue": queue, "b_at_least": at_least}).scalar()
 
     def depths(self) -> dict[tuple[str, str], int]:
         self.write_pending()

@@ -24,13 +24,14 @@ _r = Recipient.__table__.c
 QUEUE_PUT = insert(QueueItem.__table__)
 QUEUE_NEXT = (
     select(_q.id, _q.queue, _q.payload, _q.priority, _q.attempts, _q.created_at)
-    .where(_q.queue == bindparam("b_queue"), _q.state == ItemState.READY,
+    .where(_q.queue == bindparam("b_queue"), _q.state == ItemState.READY, _q.priority >= bindparam("b_at_least"),
            _q.available_at <= bindparam("b_now", type_=UTCDateTime()))
     .order_by(_q.priority.desc(), _q.available_at, _q.id)
     .limit(bindparam("b_limit"))
     .with_for_update(skip_locked=True)
 )
 QUEUE_ANY_READY = (select(_q.id).where(_q.queue == bindparam("b_queue"), _q.state == ItemState.READY,
+                                       _q.priority >= bindparam("b_at_least"),
                                        _q.available_at <= bindparam("b_now", type_=UTCDateTime())).limit(1))
 QUEUE_LEASE = (update(QueueItem.__table__).where(_q.id.in_(bindparam("b_ids", expanding=True)))
                .values(state=ItemState.LEASED, lease_until=bindparam("b_lease_until", type_=UTCDateTime()),
@@ -42,7 +43,8 @@ QUEUE_RELEASE_EXPIRED = (update(QueueItem.__table__)
                          .where(_q.state == ItemState.LEASED, _q.lease_until < bindparam("b_now", type_=UTCDateTime()))
                          .values(state=ItemState.READY, lease_until=None))
 QUEUE_NEXT_AVAILABLE = (select(func.min(_q.available_at))
-                        .where(_q.queue == bindparam("b_queue"), _q.state == ItemState.READY))
+                        .where(_q.queue == bindparam("b_queue"), _q.state == ItemState.READY,
+                               _q.priority >= bindparam("b_at_least")))
 QUEUE_RELEASE = (update(QueueItem.__table__)
                  .where(_q.id.in_(bindparam("b_ids", expanding=True)), _q.state == ItemState.LEASED)
                  .values(state=ItemState.READY, lease_until=None))

@@ -69,14 +69,19 @@ class AmqpTransport(StorePublisher):
         self._loop = loop
         self._wakeups.bind(loop)
 
-    def claim(self, queue: str, limit: int = 1) -> list[Delivery]:
-        """The most urgent of the messages this process holds for *queue*."""
+    def claim(self, queue: str, limit: int = 1, *, at_least: int = 0) -> list[Delivery]:
+        """The most urgent of the messages this process holds for *queue*, of priority *at_least* or more, all of
+        one priority (a FLASH item's batch holds no ROUTINE work)."""
         with self._lock:
             held = self._buffer[queue]
             if not held:
                 return []
             held.sort(key=lambda d: (-d.priority, d.token))
-            taken, self._buffer[queue] = held[:limit], held[limit:]
+            top = held[0].priority
+            if top < at_least:
+                return []
+            wanted = sum(1 for d in held[:limit] if d.priority == top)  # sorted: they lead
+            taken, self._buffer[queue] = held[:wanted], held[wanted:]
         return taken
 
     def ack(self, uow: UnitOfWork, delivery: Delivery) -> None:
@@ -105,7 +110,7 @@ class AmqpTransport(StorePublisher):
             self._loop.call_soon_threadsafe(self._loop.call_later, self.settings.release_delay_seconds,
                                             self._settle_all, messages, "nack")
 
-    def next_due(self, queue: str) -> datetime | None:
+    def next_due(self, queue: str, *, at_least: int = 0) -> datetime | None:
         return None  # delayed items wait in the outbox; the relay publishes them when due
 
     def notify(self, queue: str) -> None:
@@ -116,8 +121,8 @@ class AmqpTransport(StorePublisher):
     def generation(self, queue: str) -> int:
         return self._wakeups.generation(queue)
 
-    async def wait(self, queue: str, timeout: float, seen: int) -> None:
-        await self._wakeups.wait(queue, timeout, seen)
+    async def wait(self, queue: str, timeout: float, seen: int, *, reserved: bool = False) -> None:
+        await self._wakeups.wait(queue, timeout, seen, reserved=reserved)
 
     def recover(self) -> int:
         """Nothing to take back at start-up: the broker redelivers what a lost consumer held, and an outbox

@@ -25,17 +25,19 @@ class EmbeddedTransport(StorePublisher):
         """Attach to the event loop whose runners wait for new items."""
         self._wakeups.bind(loop)
 
-    def claim(self, queue: str, limit: int = 1) -> list[Delivery]:
-        """Lease up to *limit* items, most urgent first.
+    def claim(self, queue: str, limit: int = 1, *, at_least: int = 0) -> list[Delivery]:
+        """Lease up to *limit* items of priority *at_least* or more, most urgent first, all of one priority (a
+        FLASH item's batch holds no ROUTINE work).
 
         A reader looks first: a claim that would find nothing (another worker took the items) does not
         queue for the store's single write lock, which admissions wait on for their 250.
         """
         with self.db.reader() as uow:
-            if not uow.queue.any_ready(queue, now=self.clock.now()):
+            if not uow.queue.any_ready(queue, now=self.clock.now(), at_least=at_least):
                 return []
         with self.db.unit_of_work() as uow:
-            items = uow.queue.claim(queue, now=self.clock.now(), lease=self.lease, limit=limit)
+            items = uow.queue.claim(queue, now=self.clock.now(), lease=self.lease, limit=limit, at_least=at_least,
+                                    one_priority=True)
             if items:
                 uow.commit()
         return [Delivery(i["id"], i["queue"], dict(i["payload"]), i["priority"], i["attempts"], i["created_at"])
@@ -76,10 +78,9 @@ class EmbeddedTransport(StorePublisher):
             uow.commit()
         return released
 
-    def next_due(self, queue: str) -> datetime | None:
+    def next_due(self, queue: str, *, at_least: int = 0) -> datetime | None:
         with self.db.reader() as uow:
-            return uow.queue.next_available_at(queue)
-
+            return uow.queue.next_available_at(queue, at_least)
 
     def notify(self, queue: str) -> None:
         """Something was committed to *queue*: wake one idle runner. Safe to call from any thread."""
@@ -88,9 +89,9 @@ class EmbeddedTransport(StorePublisher):
     def generation(self, queue: str) -> int:
         return self._wakeups.generation(queue)
 
-    async def wait(self, queue: str, timeout: float, seen: int) -> None:
+    async def wait(self, queue: str, timeout: float, seen: int, *, reserved: bool = False) -> None:
         """Until woken, or *timeout* seconds; at once if something was published since *seen*."""
-        await self._wakeups.wait(queue, timeout, seen)
+        await self._wakeups.wait(queue, timeout, seen, reserved=reserved)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Nothing runs beside the runners: the queue is the store's table."""

@@ -41,22 +41,24 @@ class Transport(Protocol):
     """What every transport between stages does, and all that the hub asks of one (hub/app.py).
 
     Within a unit of work: ``publish`` an item (it travels once the caller commits), ``ack`` or ``retry``
-    one in hand. Around the runners: ``claim`` items, ``release`` a batch, ``quarantine`` one that raised,
-    ``wait`` for new ones (``generation``/``notify`` wake an idle runner). Around the process: ``bind`` to
-    its event loop, ``recover`` at start-up what a previous run of the process left in hand, ``run`` the
-    transport's own work until stopped, and ``on_dead_letter`` to be told of an item given up on.
+    one in hand. Around the runners: ``claim`` items (most urgent first; ``at_least``: only those of that
+    priority or more), ``release`` a batch, ``quarantine`` one that raised, ``wait`` for new ones
+    (``generation``/``notify`` wake an idle runner; ``reserved``: the worker kept for the most urgent items).
+    Around the process: ``bind`` to its event loop, ``recover`` at start-up what a previous run of the process
+    left in hand, ``run`` the transport's own work until stopped, and ``on_dead_letter`` to be told of an item
+    given up on.
     """
 
     def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
                 available_at: datetime | None = None) -> None: ...
-    def claim(self, queue: str, limit: int = 1) -> list[Delivery]: ...
+    def claim(self, queue: str, limit: int = 1, *, at_least: int = 0) -> list[Delivery]: ...
     def ack(self, uow: UnitOfWork, delivery: Delivery) -> None: ...
     def retry(self, uow: UnitOfWork, delivery: Delivery, *, at: datetime, error: str) -> None: ...
     def quarantine(self, delivery: Delivery, *, error: str) -> None: ...
     def release(self, deliveries: list[Delivery], *, error: str | None = None) -> None: ...
-    def next_due(self, queue: str) -> datetime | None: ...
+    def next_due(self, queue: str, *, at_least: int = 0) -> datetime | None: ...
     def generation(self, queue: str) -> int: ...
-    async def wait(self, queue: str, timeout: float, seen: int) -> None: ...
+    async def wait(self, queue: str, timeout: float, seen: int, *, reserved: bool = False) -> None: ...
     def notify(self, queue: str) -> None: ...
     def bind(self, loop: asyncio.AbstractEventLoop) -> None: ...
     def recover(self) -> int: ...
@@ -68,11 +70,15 @@ class Wakeups:
     """Wake-ups of idle runners: one new item wakes one idle worker, not all of them.
 
     A worker notes the generation before it claims; if anything arrived since, it claims again at once.
+    A worker kept for the most urgent items (``reserved``) is woken when no other worker is idle to take
+    what arrived: it claims only the items it is kept for, and the busy workers take the rest after their
+    batch.
     """
 
     def __init__(self) -> None:
         self._generations: dict[str, int] = defaultdict(int)
         self._waiters: dict[str, deque[asyncio.Future[None]]] = defaultdict(deque)
+        self._reserved: dict[str, deque[asyncio.Future[None]]] = defaultdict(deque)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -95,20 +101,26 @@ class Wakeups:
             if not waiter.done():
                 waiter.set_result(None)
                 return
+        reserved = self._reserved[queue]
+        while reserved:
+            waiter = reserved.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
-    async def wait(self, queue: str, timeout: float, seen: int) -> None:
+    async def wait(self, queue: str, timeout: float, seen: int, *, reserved: bool = False) -> None:
         """Until woken, or *timeout* seconds; at once if something arrived since *seen*."""
         if self._generations[queue] != seen:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters[queue].append(waiter)
+        waiters = (self._reserved if reserved else self._waiters)[queue]
+        waiters.append(waiter)
         try:
             await asyncio.wait_for(waiter, timeout=max(timeout, 0.0))
         except asyncio.TimeoutError:
             pass
         finally:
-            if waiter in self._waiters[queue]:
-                self._waiters[queue].remove(waiter)
+            if waiter in waiters:
+                waiters.remove(waiter)
 
 
 class StorePublisher:

@@ -126,6 +126,29 @@ def test_a_batch_claim_takes_the_most_urgent_items(db):
     assert [i["payload"]["n"] for i in rest] == [0, 4]
 
 
+def test_a_batch_of_one_priority_and_a_claim_of_the_most_urgent_only(db):
+    """A batch of one priority holds no less urgent item; a claim *at_least* a priority (the worker kept for FLASH)
+    takes none below it, and leaves the others ready."""
+    with db.unit_of_work() as uow:
+        for n, priority in enumerate([3, 9, 3, 9, 6]):
+            uow.queue.put("q", {"n": n}, priority=priority, now=T0 + timedelta(seconds=n))
+        uow.commit()
+    now, lease = T0 + timedelta(minutes=1), timedelta(minutes=5)
+    with db.unit_of_work() as uow:
+        flash = uow.queue.claim("q", now=now, lease=lease, limit=8, one_priority=True)
+        uow.commit()
+    assert [i["payload"]["n"] for i in flash] == [1, 3]
+    with db.unit_of_work() as uow:
+        assert not uow.queue.any_ready("q", now=now, at_least=9)
+        assert uow.queue.claim("q", now=now, lease=lease, limit=8, at_least=9) == []
+        assert uow.queue.any_ready("q", now=now, at_least=6)
+        urgent = uow.queue.claim("q", now=now, lease=lease, limit=8, one_priority=True)
+        uow.commit()
+    assert [i["payload"]["n"] for i in urgent] == [4]
+    with db.unit_of_work() as uow:
+        assert [i["payload"]["n"] for i in uow.queue.claim("q", now=now, lease=lease, limit=8)] == [0, 2]
+
+
 def test_audit_events_take_the_next_leaf_index_across_transactions(db):
     """Each event gets the next leaf index, 0, 1, 2, ...; a transaction rolled back leaves no gap."""
     with db.unit_of_work() as uow:
