@@ -12,20 +12,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import format_datetime, make_msgid
 
-from crypto import Gpg, KeyUnusable, StorageKey
+from crypto import Gpg, KeyUnusable
 from crypto.mime import compose
 from crypto.errors import NoteError
 from crypto.tlog import Checkpoint, CosignatureVerifier, Note, WitnessRequest, keys
-from store import Database, UnitOfWork
+from store import UnitOfWork
 from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
 from hub.errors import LogError
-from hub.outbound.outbox import OUTBOUND_QUEUE, mime_entity, queue_mail
+from hub.outbound.outbox import OUTBOUND_QUEUE, OwnMail, mime_entity, queue_mail
 from hub.settings import Settings
 from hub.transport.priorities import priority_of
-from hub.transport.protocol import Transport
 
 from .checkpoints import Issued, verifiers_of
 from .proofs import Prover
@@ -68,18 +67,12 @@ def request(uow: UnitOfWork, witness: Witness, issued: Issued) -> WitnessRequest
     return WitnessRequest(last.size, tuple(Prover(uow.log, issued).consistency(Issued.of_row(old))), issued.note)
 
 
-class WitnessSender:
+class WitnessSender(OwnMail):
     """Mails the latest checkpoint to each witness every `audit.witness_every_seconds` (run by the checkpointer)."""
 
-    def __init__(self, *, settings: Settings, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
-                 transport: Transport) -> None:
-        self.settings = settings
-        self.db = db
-        self.gpg = gpg
-        self.storage_key = storage_key
-        self.clock = clock
-        self.transport = transport
-        self.every = timedelta(seconds=settings.audit.witness_every_seconds)
+    @property
+    def every(self) -> timedelta:
+        return timedelta(seconds=self.settings.audit.witness_every_seconds)
 
     def due(self, uow: UnitOfWork, witness: Witness) -> bool:
         for event in uow.audit.recent(action=Action.WITNESS_REQUESTED, limit=200):

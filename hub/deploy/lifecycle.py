@@ -7,17 +7,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from crypto import CryptoError, Gpg, KeyUnusable, StorageKey
-from store import Database, StoreUnavailable
+from crypto import CryptoError, KeyUnusable
+from store import StoreUnavailable
 from store.vocabulary import Action
 
 from hub import audit
-from hub.clock import Clock
 from hub.errors import TlsError
-from hub.outbound.outbox import queue_mail
-from hub.settings import Settings
+from hub.outbound.outbox import OwnMail, queue_mail
 from hub.transport.priorities import priority_of
-from hub.transport.protocol import Transport
 
 from . import notices, rotation
 from .expiry import Key, given, keys, threshold_due
@@ -28,18 +25,10 @@ log = logging.getLogger(__name__)
 CHECK_EVERY = timedelta(minutes=10)
 
 
-class Lifecycle:
+class Lifecycle(OwnMail):
     """What the scheduler's tick calls: ``tick()`` acts when CHECK_EVERY has passed since its last run."""
 
-    def __init__(self, *, settings: Settings, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
-                 transport: Transport) -> None:
-        self.settings = settings
-        self.db = db
-        self.gpg = gpg
-        self.storage_key = storage_key
-        self.clock = clock
-        self.transport = transport
-        self._last: datetime | None = None
+    _last: datetime | None = None  # when tick() last acted
 
     def tick(self) -> int:
         now = self.clock.now()

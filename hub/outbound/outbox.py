@@ -6,6 +6,7 @@ import base64
 import hashlib
 from datetime import datetime
 from email import quoprimime
+from typing import TYPE_CHECKING
 
 from store import UnitOfWork
 from store.vocabulary import DeliveryState, Queue
@@ -17,7 +18,26 @@ from hub.clock import Clock
 from hub.transport.protocol import Transport
 from hub.vault import seal
 
+if TYPE_CHECKING:
+    from crypto import Gpg
+    from store import Database
+    from hub.settings import Settings
+
 OUTBOUND_QUEUE = Queue.OUTBOUND
+
+
+class OwnMail:
+    """What a job that writes the hub's own mail holds (witness checkpoints, key and certificate notices,
+    announcements): one constructor for each of them."""
+
+    def __init__(self, *, settings: "Settings", db: "Database", gpg: "Gpg", storage_key: StorageKey, clock: Clock,
+                 transport: Transport) -> None:
+        self.settings = settings
+        self.db = db
+        self.gpg = gpg
+        self.storage_key = storage_key
+        self.clock = clock
+        self.transport = transport
 
 
 def mime_entity(reference: str, fields: list[tuple[str, str]], subject: str, body: str,
