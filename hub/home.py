@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from crypto import Gpg, StorageKey, make_self_signed
 from store import Database, upgrade
+from store.vocabulary import Action
 
 from . import audit
 from .clock import Clock, SystemClock
@@ -107,7 +108,7 @@ def init(home: Path, domain: str, *, address: str | None = None, hub_key: bytes 
     try:
         upgrade(db.engine)
         with db.unit_of_work() as uow:
-            audit.record(uow, clock, "hub.initialised", actor=actor, address=address, key=fingerprint,
+            audit.record(uow, clock, Action.HUB_INITIALISED, actor=actor, address=address, key=fingerprint,
                          tls=tls_fingerprint, tls_names=[*tls_names, domain])
             boss = (members.register_director(uow, gpg, clock, name=director.name, email=director.email,
                                               key_data=director.key, actor=actor) if director else None)

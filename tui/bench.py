@@ -43,8 +43,8 @@ def fill(db: Database, messages: int, deadlines: int, *, burst: bool = False) ->
             events = []
             for n in batch:
                 at = T0 + step * n
-                actions = [Action.INTAKE_ACCEPTED, Action.DEADLINE_STARTED, Action.RECEIPT_SIGNED, "receipt.sent"]
-                actions += ["receipt.deferred"] if n % 50 == 0 else []
+                actions = [Action.INTAKE_ACCEPTED, Action.DEADLINE_STARTED, Action.RECEIPT_SIGNED, Action.RECEIPT_SENT]
+                actions += [Action.RECEIPT_DEFERRED] if n % 50 == 0 else []
                 actions += [Action.DELIVERY_QUARANTINED] if n % 1000 == 0 else []
                 events += [dict(at=at + timedelta(milliseconds=10 * i), actor="hub", action=action,
                                 message_ref=f"PSR-2026-{n:06d}", detail={}, seq=seq + i)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from store import Database, Member, Message, UnitOfWork
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -16,7 +17,7 @@ from hub.errors import AccessRefused
 from hub.registry.members import ANALYST, DEPUTY, DIRECTOR, EXPERT, STAFF
 from hub.registry.clearances import cleared
 
-REFUSED = "access.refused"
+REFUSED = Action.ACCESS_REFUSED
 DIRECTION = (DIRECTOR, DEPUTY)  # law Art. 7 §1: "qui assurent la direction et la gestion quotidienne"
 ANALYSIS = (DIRECTOR, DEPUTY, EXPERT, ANALYST)  # who evaluate the threat (law Art. 8)
 OPERATIONS = (DIRECTOR, DEPUTY, STAFF)  # who keep the hub's deliveries going

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Sequence
 
 from store import AuditEvent, UnitOfWork
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -32,7 +33,7 @@ def read(uow: UnitOfWork, clock: Clock, by: MemberHome, *, reference: str | None
                              "the director and the deputy read the whole log (law Art. 9 §3 5°)")
         actor = member.name
     events = uow.acts.log(reference=reference, actor=actor, action=action, since=since, limit=limit)
-    audit.record(uow, clock, "audit.listed", actor=member.name, ref=reference, role=member.role,
+    audit.record(uow, clock, Action.AUDIT_LISTED, actor=member.name, ref=reference, role=member.role,
                  filters={"actor": actor, "action": action, "since": since.isoformat() if since else None},
                  shown=len(events), **act.evidence())
     return events

@@ -113,7 +113,7 @@ class WitnessSender(OwnMail):
         try:
             data = compose.encrypt_entity(self.gpg, entity, [witness.fingerprint], hub.key_fingerprint, headers)
         except KeyUnusable as exc:
-            audit.record(uow, self.clock, "alert.witness_unreachable", witness=witness.name, why=exc.reason)
+            audit.record(uow, self.clock, Action.ALERT_WITNESS_UNREACHABLE, witness=witness.name, why=exc.reason)
             return False
         queue_mail(uow, transport=self.transport, key=self.storage_key, clock=self.clock, message_id=None,
                    purpose="witness", rfc_message_id=message_id, mail_from=hub.address, rcpt_to=witness.email,

@@ -46,7 +46,7 @@ def acknowledged(uow: UnitOfWork, *, deadlines: "DeadlinesSection", clock: Clock
                  source: str) -> bool:
     """The partner's side acknowledged OCAM's request (*source*: mdn, dsn, or relay for a partner whose own
     server the relay is): the first acknowledgement starts the partner's clock. False when it ran already."""
-    audit.record(uow, clock, "request.acknowledged", ref=message.reference, source=source, at=at.isoformat())
+    audit.record(uow, clock, Action.REQUEST_ACKNOWLEDGED, ref=message.reference, source=source, at=at.isoformat())
     if uow.deadlines.for_message(message.id) is not None:
         return False
     immediate = "immediate" in (message.fields or {})
@@ -82,7 +82,7 @@ def unacknowledged(uow: UnitOfWork, clock: Clock, now: datetime) -> int:
     for mail in late:
         uow.outbound.update(mail.id, acknowledge_by=None)
         reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
-        audit.record(uow, clock, "alert.request_unacknowledged", ref=reference, to=mail.rcpt_to,
+        audit.record(uow, clock, Action.ALERT_REQUEST_UNACKNOWLEDGED, ref=reference, to=mail.rcpt_to,
                      sent_at=mail.sent_at.isoformat() if mail.sent_at else None,
                      dsn="requested" if mail.envelope_id else "not requested",
                      why="no MDN and no success DSN: the partner's clock has not started (AR Art. 11 §2)")

@@ -13,7 +13,7 @@ from datetime import datetime
 from crypto import Gpg, KeyUnusable, StorageKey
 from sqlalchemy import update
 from store import Database, Deadline
-from store.vocabulary import DeadlineState
+from store.vocabulary import Action, DeadlineState
 
 from hub import audit
 from hub.clock import Clock
@@ -96,7 +96,7 @@ class Scheduler:
             for mail in late:
                 uow.outbound.update(mail.id, on_time=False)
                 reference = uow.messages.reference_of(mail.message_id) if mail.message_id else None
-                audit.record(uow, self.clock, "alert.delivery_overdue", ref=reference, purpose=mail.purpose,
+                audit.record(uow, self.clock, Action.ALERT_DELIVERY_OVERDUE, ref=reference, purpose=mail.purpose,
                              to=mail.rcpt_to, due_at=mail.due_at.isoformat(), attempts=mail.attempts)
             if late:
                 uow.commit()
@@ -165,24 +165,24 @@ class Scheduler:
     def _events(self, uow, d: _Due, mails: list) -> None:
         if d.skipped is not None:  # one record, however many steps passed (a due time years ago)
             s = d.skipped
-            audit.record(uow, self.clock, "reminder.skipped", ref=d.reference, steps=s.count, first=s.first.index,
+            audit.record(uow, self.clock, Action.REMINDER_SKIPPED, ref=d.reference, steps=s.count, first=s.first.index,
                          last=s.last.index, first_due=s.first.at.isoformat(), last_due=s.last.at.isoformat())
         for step in d.perform:
             if step.kind == "escalation":
-                audit.record(uow, self.clock, "alert.overdue", ref=d.reference, owed_by=d.owed_by, partner=d.partner,
-                             due_at=d.due_at.isoformat())
+                audit.record(uow, self.clock, Action.ALERT_OVERDUE, ref=d.reference, owed_by=d.owed_by,
+                             partner=d.partner, due_at=d.due_at.isoformat())
             elif d.owed_by == "ocam":
-                audit.record(uow, self.clock, "alert.ocam_reminder", ref=d.reference, kind=step.kind,
+                audit.record(uow, self.clock, Action.ALERT_OCAM_REMINDER, ref=d.reference, kind=step.kind,
                              partner=d.partner, due_at=d.due_at.isoformat(), duty_desks=len(d.targets))
         for step, address, message_id, data in mails:
             if message_id is None:
-                audit.record(uow, self.clock, "alert.reminder_held", ref=d.reference, to=address, why=data)
+                audit.record(uow, self.clock, Action.ALERT_REMINDER_HELD, ref=d.reference, to=address, why=data)
                 continue
             queue_mail(uow, transport=self.transport, key=self.storage_key, clock=self.clock,
                        message_id=d.message_id, purpose=f"reminder-{step.index}", rfc_message_id=message_id,
                        mail_from=self.settings.hub.address, rcpt_to=address, data=data,
                        priority=priority_of(d.urgency))
-            audit.record(uow, self.clock, "reminder.queued", ref=d.reference, kind=step.kind, step=step.index,
+            audit.record(uow, self.clock, Action.REMINDER_QUEUED, ref=d.reference, kind=step.kind, step=step.index,
                          to=address)
 
     async def run(self, stop: asyncio.Event, executor: Executor, *, longest_sleep: float = 60.0) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from crypto import Gpg
 from crypto.tls import Certificate
 from store import Database
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock, brussels
@@ -87,7 +88,7 @@ def write(settings: Settings, db: Database, gpg: Gpg, clock: Clock, *, partner: 
     for file, data in contents.items():
         (out / file).write_bytes(data)
     with db.unit_of_work() as uow:
-        audit.record(uow, clock, "partner.kit_written", actor=actor, partner=name, hub_key=hub.key_fingerprint,
+        audit.record(uow, clock, Action.PARTNER_KIT_WRITTEN, actor=actor, partner=name, hub_key=hub.key_fingerprint,
                      previous_key=previous, tls=certificate.fingerprint, host=values.host, port=values.port,
                      **(signed or {}))
         uow.commit()

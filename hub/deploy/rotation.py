@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from crypto import Gpg, KeyUnusable, StorageKey
 from store import Database
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -29,8 +30,8 @@ from . import notices, settings_file
 
 log = logging.getLogger(__name__)
 
-ROTATED = "hub.key_rotated"
-RETIRED = "hub.key_retired"
+ROTATED = Action.HUB_KEY_ROTATED
+RETIRED = Action.HUB_KEY_RETIRED
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def rotate(settings: Settings, db: Database, gpg: Gpg, storage_key: StorageKey, 
                            purpose="hub-key", rfc_message_id=message_id, mail_from=hub.address, rcpt_to=address,
                            data=data, priority=priority_of("URGENT"))
             for address, why in held:
-                audit.record(uow, clock, "alert.announcement_held", to=address, why=why, new=new)
+                audit.record(uow, clock, Action.ALERT_ANNOUNCEMENT_HELD, to=address, why=why, new=new)
             audit.record(uow, clock, ROTATED, actor=actor, old=old, new=new, accepted_until=until.isoformat(),
                          announced=len(mails), held=len(held), **(signed or {}))
             uow.commit()

@@ -14,6 +14,7 @@ from pathlib import Path
 from crypto import CertificateRefused
 from crypto.tls import Certificate, check_pair, read_certificate
 from store import Database
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -75,7 +76,7 @@ def install(settings: Settings, db: Database, clock: Clock, *, cert_pem: bytes, 
         except TlsError:
             pass
         with db.unit_of_work() as uow:
-            audit.record(uow, clock, "tls.installed", actor=actor, fingerprint=checked.certificate.fingerprint,
+            audit.record(uow, clock, Action.TLS_INSTALLED, actor=actor, fingerprint=checked.certificate.fingerprint,
                          previous=previous, names=list(checked.certificate.names), issuer=checked.certificate.issuer,
                          not_after=checked.certificate.not_after.isoformat(), **(signed or {}))
             uow.commit()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from crypto import Gpg
 from store import EmbargoDecision, Message, UnitOfWork
-from store.vocabulary import DecisionState
+from store.vocabulary import Action, DecisionState
 
 from hub import audit
 from hub.acts.competence import authorise
@@ -82,7 +82,7 @@ def _decision_for(uow: UnitOfWork, clock: Clock, text: str, actor: str):
             message_id=message.id, integrate=values["integrate"], consent=values["consent"],
             recipients=[r for r in values.get("recipients", "").split(", ") if r and r != "-"], statement=text,
             statement_digest=digest, state=DecisionState.PENDING, created_at=clock.now(), superseded=False))
-        audit.record(uow, clock, "embargo.decision_proposed", actor=actor, ref=message.reference,
+        audit.record(uow, clock, Action.EMBARGO_DECISION_PROPOSED, actor=actor, ref=message.reference,
                      integrate=decision.integrate, consent=decision.consent, recipients=decision.recipients)
     if decision.state == DecisionState.RECORDED:
         raise EmbargoError(f"this decision on {message.reference} is recorded already")
@@ -104,7 +104,7 @@ def _record_if_complete(uow: UnitOfWork, clock: Clock, decision: EmbargoDecision
     for older in uow.embargo.decisions(message.id, state=DecisionState.RECORDED):
         older.superseded = True
     decision.state, decision.decided_at = DecisionState.RECORDED, clock.now()
-    audit.record(uow, clock, "embargo.decision_recorded", ref=message.reference, integrate=decision.integrate,
+    audit.record(uow, clock, Action.EMBARGO_DECISION_RECORDED, ref=message.reference, integrate=decision.integrate,
                  consent=decision.consent, recipients=decision.recipients, director=decision.director_fingerprint,
                  second=decision.second_party)
 
@@ -119,7 +119,7 @@ def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signa
     decision, message, item = _decision_for(uow, clock, text, member.name)
     decision.director_signature = director_signature.decode("ascii")
     decision.director_fingerprint = ocam.fingerprint
-    audit.record(uow, clock, "embargo.decision_signed", actor=member.name, ref=message.reference, role=member.role)
+    audit.record(uow, clock, Action.EMBARGO_DECISION_SIGNED, actor=member.name, ref=message.reference, role=member.role)
     if second_signature is not None:
         role = _second_role(item.kind)
         try:
@@ -129,7 +129,7 @@ def submit(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, text: str, director_signa
                 from exc
         decision.second_signature, decision.second_fingerprint = second_signature.decode("ascii"), signer.fingerprint
         decision.second_party = signer.name
-        audit.record(uow, clock, "embargo.decision_signed", actor=signer.name, ref=message.reference, role=role)
+        audit.record(uow, clock, Action.EMBARGO_DECISION_SIGNED, actor=signer.name, ref=message.reference, role=role)
     _record_if_complete(uow, clock, decision, message)
     return decision
 
@@ -149,7 +149,7 @@ def countersign_by_message(uow: UnitOfWork, clock: Clock, *, text: str, signer: 
     if match is None:
         raise EmbargoError(f"signed by {signer}, which is not the {role}'s registered key ({_article(item.kind)})")
     decision.second_signature, decision.second_fingerprint, decision.second_party = evidence, match[1], match[0]
-    audit.record(uow, clock, "embargo.decision_signed", actor=match[0], ref=message.reference, role=role,
+    audit.record(uow, clock, Action.EMBARGO_DECISION_SIGNED, actor=match[0], ref=message.reference, role=role,
                  by="signed message", evidence=evidence)
     _record_if_complete(uow, clock, decision, message)
     return decision

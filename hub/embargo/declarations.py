@@ -10,6 +10,7 @@ decision's second signature comes, hub/embargo/decisions.py)."""
 from __future__ import annotations
 
 from store import UnitOfWork
+from store.vocabulary import Action
 
 from hub import audit
 from hub.acts.statements import Statement, quoted
@@ -57,7 +58,7 @@ def confirm_by_message(uow: UnitOfWork, clock: Clock, *, text: str, signer: str,
     if item.confirmed_at is not None:
         raise EmbargoError(f"the judicial embargo on {message.reference} is confirmed already")
     item.confirmed_at, item.confirmed_by = clock.now(), match[0]
-    audit.record(uow, clock, "embargo.confirmed", actor=match[0], ref=message.reference, kind=item.kind,
+    audit.record(uow, clock, Action.EMBARGO_CONFIRMED, actor=match[0], ref=message.reference, kind=item.kind,
                  declared_by=item.declared_by, by="signed message", evidence=evidence)
     return message.reference
 

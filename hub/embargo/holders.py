@@ -10,7 +10,7 @@ from datetime import datetime
 
 from crypto import Gpg
 from store import HolderListVersion, Member, UnitOfWork
-from store.vocabulary import EMBARGO_KINDS
+from store.vocabulary import Action, EMBARGO_KINDS
 
 from hub import audit
 from hub.acts.competence import authorise
@@ -121,7 +121,7 @@ def record(uow: UnitOfWork, clock: Clock, change: Change, signer: Signer, *, sta
         change=change.action, subject=change.member, statement=statement, signature=signature.decode("ascii"),
         signer_fingerprint=signer.fingerprint, signed_by=signer.name, changed_at=clock.now(),
     ))
-    audit.record(uow, clock, "holders.changed", actor=signer.name, kind=change.kind, version=version,
+    audit.record(uow, clock, Action.HOLDERS_CHANGED, actor=signer.name, kind=change.kind, version=version,
                  change=change.action, member=change.member, holders=len(change.holders),
                  signer=signer.signing_fingerprint, statement=Statement.parse(statement, STATEMENT_TITLE).digest())
     return row

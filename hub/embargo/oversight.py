@@ -111,7 +111,7 @@ def write(uow: UnitOfWork, gpg: Gpg, clock: Clock, settings: Settings, issued: I
         path.write_bytes(data)
         path.with_name(path.name + ".asc").write_bytes(signature)
         written += [path, path.with_name(path.name + ".asc")]
-    audit.record(uow, clock, "oversight.exported", actor=act.member.name, committee=committee, **act.evidence(),
+    audit.record(uow, clock, Action.OVERSIGHT_EXPORTED, actor=act.member.name, committee=committee, **act.evidence(),
                  since=since.isoformat() if since else None, events=len(report["log"]["events"]),
                  checkpoint=issued.size, versions=len(report["holder_lists"]),
                  sha256={p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (json_path, csv_path)})

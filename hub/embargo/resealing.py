@@ -16,6 +16,7 @@ from pathlib import Path
 
 from crypto import DecryptionFailed, Gpg
 from store import Database, EmbargoItem, HolderListVersion, UnitOfWork
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -53,7 +54,7 @@ def reseal(uow: UnitOfWork, hub_gpg: Gpg, clock: Clock, *, reference: str, key_h
     if version == item.holder_version:
         raise EmbargoError(f"{reference} is already sealed to the current {item.kind} list (version {version})")
     plaintext, who = open_item(uow, clock, reference=reference, key_home=key_home, binary=binary,
-                               purpose="embargo.opened_for_reseal", evidence=evidence)
+                               purpose=Action.EMBARGO_OPENED_FOR_RESEAL, evidence=evidence)
     previous = item.holder_version
     _replace(uow, clock, item, reference, seal_to(hub_gpg, item.kind, version, holders, plaintext, now=clock.now()),
              who, holders)
@@ -104,7 +105,7 @@ def _reseal_removed(uow: UnitOfWork, hub_gpg: Gpg, clock: Clock, change: Change,
         if ready is None or ready[0] != _digest(item.ciphertext):
             ready = (_digest(item.ciphertext), *_resealed(item, reference, hub_gpg, change, openers, clock.now()))
         _, sealed, opener = ready
-        audit.record(uow, clock, "embargo.opened_for_reseal", actor=opener, ref=reference, kind=item.kind,
+        audit.record(uow, clock, Action.EMBARGO_OPENED_FOR_RESEAL, actor=opener, ref=reference, kind=item.kind,
                      holder_version=item.holder_version)
         _replace(uow, clock, item, reference, sealed, opener, holders, because=f"holders.remove {change.member}")
         resealed.append(reference)
@@ -197,7 +198,7 @@ def _replace(uow: UnitOfWork, clock: Clock, item: EmbargoItem, reference: str, s
                           resealed_at=clock.now(), resealed_by=who)
     left_out = sorted({h["name"] for h in holders} - {h["name"] for h in sealed.holders})
     detail = {"because": because} if because else {}
-    audit.record(uow, clock, "embargo.resealed", actor=who, ref=reference, kind=item.kind, from_version=previous,
+    audit.record(uow, clock, Action.EMBARGO_RESEALED, actor=who, ref=reference, kind=item.kind, from_version=previous,
                  to_version=sealed.version, holders=[h["name"] for h in sealed.holders],
                  **({"left_out": left_out} if left_out else {}), **detail)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from crypto import DecryptionFailed, Gpg, KeyUnusable
 from store import EmbargoItem, Member, Message, UnitOfWork
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -94,13 +95,13 @@ def record(uow: UnitOfWork, clock: Clock, *, message_id: int, reference: str, se
                                 sealed_at=now, declared_by=sealed.declared_by or None,
                                 confirmed_at=now if judicial and sealed.confirmed else None,
                                 confirmed_by=sealed.declared_by if judicial and sealed.confirmed else None))
-    audit.record(uow, clock, "embargo.sealed", ref=reference, kind=sealed.kind, holder_version=sealed.version,
+    audit.record(uow, clock, Action.EMBARGO_SEALED, ref=reference, kind=sealed.kind, holder_version=sealed.version,
                  holders=[h["name"] for h in sealed.holders], declared_by=sealed.declared_by,
                  **({"confirmed": sealed.confirmed} if judicial else {}))
     if not sealed.confirmed:
         # Law Art. 11: a judicial embargo is the Federal Prosecutor's; declared by another service it stays
         # sealed (never less protection) and awaits the prosecutor's confirmation (hub/embargo/declarations.py).
-        audit.record(uow, clock, "alert.embargo_unconfirmed", actor=sealed.declared_by, ref=reference,
+        audit.record(uow, clock, Action.ALERT_EMBARGO_UNCONFIRMED, actor=sealed.declared_by, ref=reference,
                      kind=sealed.kind, declared_by=sealed.declared_by,
                      why="a judicial embargo awaits the Federal Prosecutor's confirmation (law Art. 11)")
 
@@ -119,7 +120,7 @@ def _who(uow: UnitOfWork, gpg: Gpg) -> str:
 
 
 def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, binary: str | None = None,
-              purpose: str = "embargo.opened", evidence: dict[str, str] | None = None) -> tuple[bytes, str]:
+              purpose: str = Action.EMBARGO_OPENED, evidence: dict[str, str] | None = None) -> tuple[bytes, str]:
     """Decrypt an item with a holder's own GnuPG home; the opening is recorded (and committed by the
     caller) before the plaintext is handed out, with *evidence* (the holder's signed act, hub/acts/signed.py).
     Only a holder on the kind's current list may open it (law Art. 11-12 al. 2), whatever key they hold:
@@ -132,13 +133,13 @@ def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, 
     version, holders = current(uow, item.kind)
     holder = next((h for h in holders if h["fingerprint"] in mine), None)
     if holder is None:
-        audit.record(uow, clock, "embargo.open_refused", actor=_who(uow, gpg), ref=reference, kind=item.kind,
+        audit.record(uow, clock, Action.EMBARGO_OPEN_REFUSED, actor=_who(uow, gpg), ref=reference, kind=item.kind,
                      holder_version=version, why="not on the current holder list")
         raise EmbargoError(f"{reference}: no key in {key_home} belongs to a holder on the current {item.kind} "
                            f"list (version {version}: {', '.join(h['name'] for h in holders)}); only they may "
                            "open it. The attempt was recorded.")
     if holder["fingerprint"] not in {h["fingerprint"] for h in item.holders}:  # designated since, or left out
-        audit.record(uow, clock, "embargo.open_refused", actor=holder["name"], ref=reference, kind=item.kind,
+        audit.record(uow, clock, Action.EMBARGO_OPEN_REFUSED, actor=holder["name"], ref=reference, kind=item.kind,
                      holder_version=item.holder_version, why="not sealed to this holder's key")
         raise EmbargoError(f"{reference} is sealed to {', '.join(holder_names(item))} ({item.kind} list version "
                            f"{item.holder_version}), not to {holder['name']}'s key: a holder it is sealed to can "
@@ -146,7 +147,7 @@ def open_item(uow: UnitOfWork, clock: Clock, *, reference: str, key_home: Path, 
     try:
         plaintext = gpg.decrypt(item.ciphertext).plaintext
     except DecryptionFailed as exc:
-        audit.record(uow, clock, "embargo.open_refused", actor=holder["name"], ref=reference, kind=item.kind,
+        audit.record(uow, clock, Action.EMBARGO_OPEN_REFUSED, actor=holder["name"], ref=reference, kind=item.kind,
                      why=f"decryption failed: {exc.reason}")
         raise EmbargoError(f"{reference}: decryption with {holder['name']}'s key failed ({exc.reason})") from exc
     if hashlib.sha256(plaintext).hexdigest() != item.content_digest:

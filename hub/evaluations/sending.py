@@ -136,7 +136,7 @@ def _close_request(uow: UnitOfWork, clock: Clock, request: str, kind: str, origi
                            answer_message_id=message_id)
     if on_time is None:
         raise PolicyError(f"--request {request}: already answered")
-    audit.record(uow, clock, "request.answered", ref=request, by=reference, on_time=on_time)
+    audit.record(uow, clock, Action.REQUEST_ANSWERED, ref=request, by=reference, on_time=on_time)
 
 
 def _integrated(the_plan: Plan, integration: Integration | None, integrated_for: list[str] | None,
@@ -217,7 +217,7 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
         raw_blob_id=blob_id,
     )
     retention.register(uow, message_id, now)
-    audit.record(uow, clock, "evaluation.created", actor=actor, ref=reference, kind=kind, origin=origin,
+    audit.record(uow, clock, Action.EVALUATION_CREATED, actor=actor, ref=reference, kind=kind, origin=origin,
                  threat_level=threat_level, recipients=len(the_plan.included), **act.evidence())
     if integration is not None:
         audit.record(uow, clock, Action.EVALUATION_INTEGRATES_EMBARGO, actor=actor, ref=reference,
@@ -231,7 +231,7 @@ def send(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageKey, cloc
             checks={"clearance": line.clearance, "clearance_ok": line.clearance_ok, "key": line.key_problem or "ok",
                     **({"embargo": "integrated" if line.name in with_info else "without"} if integration else {})}))
         if line.excluded:
-            audit.record(uow, clock, "evaluation.excluded", actor=actor, ref=reference, recipient=line.name,
+            audit.record(uow, clock, Action.EVALUATION_EXCLUDED, actor=actor, ref=reference, recipient=line.name,
                          reason=line.excluded)
             continue
         copy_id = make_msgid(idstring=f"{reference}.{i}", domain=settings.hub.domain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from crypto import Gpg, StorageKey
 from store import UnitOfWork
-from store.vocabulary import RetentionState
+from store.vocabulary import Action, RetentionState
 
 from hub import audit
 from hub.acts.competence import may_open, refuse
@@ -40,6 +40,6 @@ def open_message(uow: UnitOfWork, settings: Settings, hub_gpg: Gpg, storage_key:
     raw = stored_bytes(uow, storage_key, message)
     content = (original(hub_gpg, raw, encrypted=message.encrypted, limit=settings.gateway.max_message_bytes).data
                if message.direction == "inbound" else raw)
-    audit.record(uow, clock, "message.opened", actor=member.name, ref=reference, role=member.role,
+    audit.record(uow, clock, Action.MESSAGE_OPENED, actor=member.name, ref=reference, role=member.role,
                  ground=verdict.why, **act.evidence())
     return content, member.name

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from crypto import DecryptionFailed, Gpg, KeyUnusable, MimeError, SealError, StorageKey
 from crypto.errors import PacketError
 from store import Database, UnitOfWork
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -146,19 +147,19 @@ class CopyStage:
                 audit.record(uow, self.clock, f"{p.purpose}.queued", ref=ctx.reference, to=t.email, recipient=t.name,
                              role=t.role)
             elif p.entitled:
-                audit.record(uow, self.clock, "alert.copy_held", ref=ctx.reference, purpose=p.purpose, to=t.email,
+                audit.record(uow, self.clock, Action.ALERT_COPY_HELD, ref=ctx.reference, purpose=p.purpose, to=t.email,
                              recipient=t.name, why=p.why)
                 log.warning("inbound: %s %s for %s held: %s", ctx.reference, p.purpose, t.name, p.why)
             else:
-                audit.record(uow, self.clock, "copy.withheld", ref=ctx.reference, recipient=t.name, why=p.why)
+                audit.record(uow, self.clock, Action.COPY_WITHHELD, ref=ctx.reference, recipient=t.name, why=p.why)
         for u in ctx.unrouted:
             log.warning("inbound: %s routing names %s: %s", ctx.reference, u.name, u.why)
         if ctx.kind != "disposition" and not ctx.copies:
-            audit.record(uow, self.clock, "inbound.unrouted", ref=ctx.reference,
+            audit.record(uow, self.clock, Action.INBOUND_UNROUTED, ref=ctx.reference,
                          why="no registered member or desk is routed this message (passerelle recipient add ... "
                              "--type ocam-duty)")
         elif ctx.copies and not any(p.entitled for p in ctx.copies):
-            audit.record(uow, self.clock, "alert.inbound_withheld", ref=ctx.reference,
+            audit.record(uow, self.clock, Action.ALERT_INBOUND_WITHHELD, ref=ctx.reference,
                          why=f"nobody it is routed to is cleared for {ctx.classification}")
 
 

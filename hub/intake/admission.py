@@ -191,7 +191,7 @@ class Admission:
         except embargo_seal.NoHolders:
             try:
                 with self.db.unit_of_work() as uow:
-                    audit.record(uow, self.clock, "alert.embargo_no_holders", actor=partner, kind=kind)
+                    audit.record(uow, self.clock, Action.ALERT_EMBARGO_NO_HOLDERS, actor=partner, kind=kind)
                     uow.commit()
             except StoreUnavailable:
                 pass
@@ -353,7 +353,7 @@ class Admission:
                          digest=body_digest, urgency=urgency, **windows.Due.record(due))
             for name in fields.conflicts:
                 f = fields.fields[name]
-                audit.record(uow, self.clock, "intake.field_conflict", actor=partner_name, ref=reference,
+                audit.record(uow, self.clock, Action.INTAKE_FIELD_CONFLICT, actor=partner_name, ref=reference,
                              field=name, outer=f.outer, protected=f.protected)
             self.transport.publish(uow, INTAKE_QUEUE, {"message_id": message_row}, priority=priority_of(urgency))
             return reference
@@ -415,7 +415,7 @@ class Admission:
                                         last_error=f"DSN {status.status} {status.diagnostic}"[:500])
                     if mail.purpose == "receipt" and mail.message_id:
                         uow.messages.update(mail.message_id, receipt_status=ReceiptStatus.FAILED)
-                    audit.record(uow, self.clock, "alert.delivery_bounced", ref=reference, **detail)
+                    audit.record(uow, self.clock, Action.ALERT_DELIVERY_BOUNCED, ref=reference, **detail)
                 else:
                     audit.record(uow, self.clock, f"delivery.{status.action or 'reported'}", ref=reference, **detail)
                 if status.action == "delivered" and mail.purpose == "request" and mail.message_id is not None:
@@ -428,7 +428,7 @@ class Admission:
         §2) — only when it quotes the ENVID the copy was sent with. DSNs are not signed; the ENVID, 128 random
         bits seen only by the mail path that carried the copy, is what a forged report cannot know."""
         if not mail.envelope_id or report.envelope_id != mail.envelope_id:
-            audit.record(uow, self.clock, "request.dsn_unmatched", ref=reference, to=mail.rcpt_to,
+            audit.record(uow, self.clock, Action.REQUEST_DSN_UNMATCHED, ref=reference, to=mail.rcpt_to,
                          why="a success report without the ENVID of the request's copy starts no clock")
             return
         message = uow.messages.get(mail.message_id)

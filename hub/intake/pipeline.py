@@ -109,7 +109,7 @@ class DeadlineStage:
         detail = {"due_at": ctx.due_at.isoformat() if ctx.due else None, "urgency": ctx.urgency}
         if ctx.due:
             detail |= {"basis": ctx.due.basis, "deviation": ctx.due.deviation}
-        ctx.events.append((Action.DEADLINE_STARTED if ctx.due else "deadline.none", detail))
+        ctx.events.append((Action.DEADLINE_STARTED if ctx.due else Action.DEADLINE_NONE, detail))
 
 
 class LinkStage:
@@ -127,8 +127,8 @@ class LinkStage:
                            status=ctx.value("response-status") or "final")
         a = ctx.answer
         detail = {"request": a.request, "status": a.status, "delay_seconds": a.delay_seconds}
-        ctx.events.append(("response.linked" if a.request and a.status != "unknown-request" else "response.flagged",
-                           detail))
+        linked = a.request and a.status != "unknown-request"
+        ctx.events.append((Action.RESPONSE_LINKED if linked else Action.RESPONSE_FLAGGED, detail))
 
 
 class ReceiptStage:
@@ -165,7 +165,7 @@ class ReceiptStage:
         ctx.events.append((Action.RECEIPT_SIGNED, {"receipt_id": ctx.receipt_id, "travels": ctx.partner_receipts}))
         if ctx.receipt_held:
             # Never in clear: it waits for a usable key (partner update-key) or signed-only receipts (partner set).
-            ctx.events.append(("alert.receipt_held", {"to": ctx.partner_email, "why": ctx.receipt_held}))
+            ctx.events.append((Action.ALERT_RECEIPT_HELD, {"to": ctx.partner_email, "why": ctx.receipt_held}))
 
 
 class IntakeHandler:
@@ -328,6 +328,6 @@ class IntakeHandler:
             message = uow.messages.get(int(delivery.payload.get("message_id", 0)))
             if message is not None:
                 uow.messages.update(message.id, state=MessageState.QUARANTINED)
-            audit.record(uow, self.clock, "intake.quarantined", ref=message.reference if message else None,
+            audit.record(uow, self.clock, Action.INTAKE_QUARANTINED, ref=message.reference if message else None,
                          error=type(error).__name__, item=delivery.item_id)
             uow.commit()

@@ -9,7 +9,7 @@ from datetime import datetime
 from crypto import Gpg, KeyUnusable, SealError, StorageKey
 from crypto.mime import compose, reader as mime
 from store import Partner, UnitOfWork
-from store.vocabulary import DeliveryState, ReceiptStatus
+from store.vocabulary import Action, DeliveryState, ReceiptStatus
 
 from hub import audit, vault
 from hub.clock import Clock
@@ -63,7 +63,7 @@ def release_held(uow: UnitOfWork, *, gpg: Gpg, key: StorageKey, clock: Clock, tr
         reference = message.reference if message else None
         if message is not None:
             uow.messages.update(message.id, receipt_status=ReceiptStatus.QUEUED)
-        audit.record(uow, clock, "receipt.released", ref=reference, to=partner.email, travels=partner.receipts)
+        audit.record(uow, clock, Action.RECEIPT_RELEASED, ref=reference, to=partner.email, travels=partner.receipts)
         log.info("receipt of %s to %s released (%s)", reference, partner.name, partner.receipts)
         released.append(reference or mail.rfc_message_id)
     return released

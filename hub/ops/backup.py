@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from store import Database
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -139,7 +140,7 @@ def backup(settings: Settings, out: Path, key_file: Path, *, clock: Clock, actor
             members = len(writer.digests)
         size = out.stat().st_size
         with db.unit_of_work() as uow:
-            audit.record(uow, clock, "hub.backed_up", actor=actor, file=out.name, size=size, key=key.fingerprint,
+            audit.record(uow, clock, Action.HUB_BACKED_UP, actor=actor, file=out.name, size=size, key=key.fingerprint,
                          store=store, revision=rev)
             uow.commit()
     finally:

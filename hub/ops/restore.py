@@ -20,7 +20,7 @@ from alembic.util import CommandError
 from sqlalchemy import MetaData, select, update
 
 from store import Database, Message, OutboundMail, QueueItem, upgrade
-from store.vocabulary import DeliveryState, ItemState, MessageState, Queue
+from store.vocabulary import Action, DeliveryState, ItemState, MessageState, Queue
 
 from hub import audit
 from hub.clock import Clock
@@ -199,7 +199,7 @@ def restore(archive: Path, home: Path, key_home: Path, *, clock: Clock, actor: s
         _check_identity(settings)
         requeued = _requeue(target, clock)
         with target.unit_of_work() as uow:
-            audit.record(uow, clock, "hub.restored", actor=actor, file=archive.name,
+            audit.record(uow, clock, Action.HUB_RESTORED, actor=actor, file=archive.name,
                          made_at=reader.manifest["made_at"], revision=reader.manifest["revision"], requeued=requeued)
             uow.commit()
     except BaseException:

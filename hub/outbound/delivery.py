@@ -269,7 +269,7 @@ class DeliveryHandler:
         if give_up:
             uow.outbound.update(job.mail_id, state=DeliveryState.FAILED, attempts=attempts, last_error=error)
             self._mark_message(uow, job, ReceiptStatus.FAILED)
-            audit.record(uow, self.clock, "alert.delivery_failed", ref=job.reference, purpose=job.purpose,
+            audit.record(uow, self.clock, Action.ALERT_DELIVERY_FAILED, ref=job.reference, purpose=job.purpose,
                          to=job.rcpt_to, code=exc.code, attempts=attempts,
                          why="refused by the relay" if permanent else "retry schedule exhausted")
             self.transport.ack(uow, delivery)

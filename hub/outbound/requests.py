@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from crypto import Gpg, KeyUnusable, StorageKey
 from crypto.mime import compose
 from store import UnitOfWork
-from store.vocabulary import MessageState, ReceiptStatus
+from store.vocabulary import Action, MessageState, ReceiptStatus
 
 from hub import audit, vault
 from hub.clock import Clock
@@ -139,15 +139,15 @@ def send_request(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
         receipt_status=ReceiptStatus.NONE, raw_blob_id=blob_id,
     )
     retention.register(uow, message_row, now)
-    audit.record(uow, clock, "request.created", actor=act.member.name, ref=reference, partner=partner.name,
+    audit.record(uow, clock, Action.REQUEST_CREATED, actor=act.member.name, ref=reference, partner=partner.name,
                  urgency=urgency, due_at=due_at.isoformat() if due_at else None, **act.evidence())
     if immediate is not None:
-        audit.record(uow, clock, "request.immediate", actor=act.member.name, ref=reference,
+        audit.record(uow, clock, Action.REQUEST_IMMEDIATE, actor=act.member.name, ref=reference,
                      basis="law Art. 6 §1 al. 2", motivation=immediate.motivation.strip(), **act.evidence())
     if held_reason:
         # Never in clear: the request waits for a usable key (partner update-key), and the duty officer is told.
-        audit.record(uow, clock, "alert.request_held", ref=reference, partner=partner.name, key=partner.fingerprint,
-                     why=held_reason)
+        audit.record(uow, clock, Action.ALERT_REQUEST_HELD, ref=reference, partner=partner.name,
+                     key=partner.fingerprint, why=held_reason)
         log.warning("request %s to %s held: key %s", reference, partner.name, held_reason)
         return Sent(reference, True, held_reason)
     queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message_row, purpose="request",
@@ -177,6 +177,6 @@ def release_held(uow: UnitOfWork, *, settings: Settings, gpg: Gpg, key: StorageK
         queue_mail(uow, transport=transport, key=key, clock=clock, message_id=message.id, purpose="request",
                    rfc_message_id=message.rfc_message_id, mail_from=settings.hub.address, rcpt_to=partner.email,
                    data=data, priority=priority_of(message.urgency), envelope_id=envelope_id(message.reference))
-        audit.record(uow, clock, "request.released", ref=message.reference, partner=partner.name)
+        audit.record(uow, clock, Action.REQUEST_RELEASED, ref=message.reference, partner=partner.name)
         released.append(message.reference)
     return released

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from crypto import Gpg, KeyInfo
 from store import Member, UnitOfWork
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -84,7 +85,7 @@ def register_director(uow: UnitOfWork, gpg: Gpg, clock: Clock, *, name: str, ema
     info = _checked(uow, gpg, clock, name=name, role=DIRECTOR, email=email, key_data=key_data, clearance=TOP_SECRET)
     member = _insert(uow, gpg, clock, info, name=name, role=DIRECTOR, email=email, key_data=key_data,
                      clearance=TOP_SECRET)
-    audit.record(uow, clock, "member.added", actor=actor, member=name, role=DIRECTOR, clearance=TOP_SECRET,
+    audit.record(uow, clock, Action.MEMBER_ADDED, actor=actor, member=name, role=DIRECTOR, clearance=TOP_SECRET,
                  fingerprint=info.fingerprint, basis="the first member, registered when the hub was made (law Art. 7)")
     return member
 
@@ -101,7 +102,7 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, r
     act = by.sign(uow, clock, DESIGNATE_DEPUTY if role == DEPUTY else ADD, name=name, role=role, email=email,
                   clearance=clearance, fingerprint=info.fingerprint, key_sha256=key_digest(key_data))
     member = _insert(uow, gpg, clock, info, name=name, role=role, email=email, key_data=key_data, clearance=clearance)
-    audit.record(uow, clock, "member.added", actor=act.member.name, member=name, role=role, clearance=clearance,
+    audit.record(uow, clock, Action.MEMBER_ADDED, actor=act.member.name, member=name, role=role, clearance=clearance,
                  fingerprint=info.fingerprint, **act.evidence())
     return member
 

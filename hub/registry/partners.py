@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from crypto import Gpg, KeyInfo
 from store import Partner, UnitOfWork
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -124,7 +125,7 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, k
         key_expires_at=info.expires, key_revoked=False, created_at=now, updated_at=now, receipts=receipts,
         relay_is_own_server=relay_is_own_server, clearance=clearance,
     ))
-    audit.record(uow, clock, "partner.added", actor=act.member.name, partner=name, kind=kind, email=email,
+    audit.record(uow, clock, Action.PARTNER_ADDED, actor=act.member.name, partner=name, kind=kind, email=email,
                  fingerprint=info.fingerprint, receipts=receipts, relay_is_own_server=relay_is_own_server,
                  clearance=clearance, **act.evidence())
     return partner
@@ -169,7 +170,8 @@ def set_properties(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, n
         for field, value in changed.items():
             setattr(partner, field, value)
         partner.updated_at = clock.now()
-        audit.record(uow, clock, "partner.changed", actor=act.member.name, partner=name, **changed, **act.evidence())
+        audit.record(uow, clock, Action.PARTNER_CHANGED, actor=act.member.name, partner=name, **changed,
+                     **act.evidence())
     return partner
 
 
@@ -211,7 +213,7 @@ def update_key(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name:
     partner.key_expires_at = merged.expires
     partner.key_revoked = merged.revoked
     partner.updated_at = clock.now()
-    audit.record(uow, clock, "partner.key_updated", actor=act.member.name, partner=name,
+    audit.record(uow, clock, Action.PARTNER_KEY_UPDATED, actor=act.member.name, partner=name,
                  fingerprint=partner.fingerprint, expires=merged.expires.isoformat() if merged.expires else None,
                  revoked=merged.revoked, **act.evidence())
     return partner

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from crypto import Gpg
 from store import Recipient, UnitOfWork
+from store.vocabulary import Action
 
 from hub import audit
 from hub.clock import Clock
@@ -57,6 +58,6 @@ def add(uow: UnitOfWork, gpg: Gpg, clock: Clock, by: MemberHome, *, name: str, t
     recipient = uow.recipients.add(Recipient(name=name, type=type, email=email, fingerprint=info.fingerprint,
                                              key_expires_at=info.expires, clearance=clearance, oversees=list(oversees or []), basis=basis,
                                              created_at=now))
-    audit.record(uow, clock, "recipient.added", actor=act.member.name, recipient=name, type=type,
+    audit.record(uow, clock, Action.RECIPIENT_ADDED, actor=act.member.name, recipient=name, type=type,
                  clearance=clearance, fingerprint=info.fingerprint, **act.evidence())
     return recipient

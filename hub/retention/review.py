@@ -9,7 +9,7 @@ from datetime import datetime
 
 from crypto import Gpg
 from store import Message, RetentionAct, RetentionItem, UnitOfWork
-from store.vocabulary import MessageState, RetentionState
+from store.vocabulary import Action, MessageState, RetentionState
 
 from hub import audit
 from hub.acts.competence import authorise
@@ -130,7 +130,7 @@ def _trigger(uow: UnitOfWork, clock: Clock, item: RetentionItem, message: Messag
     if item.triggered_at is None:
         item.triggered_at = act.at
     uow.retention.add_act(act)
-    audit.record(uow, clock, "retention.triggered", actor=act.signed_by, ref=message.reference, ground=ground,
+    audit.record(uow, clock, Action.RETENTION_TRIGGERED, actor=act.signed_by, ref=message.reference, ground=ground,
                  basis="AR Art. 5 §3", statement=act.statement_digest, signer=key)
 
 
@@ -152,7 +152,7 @@ def _decide(uow: UnitOfWork, clock: Clock, item: RetentionItem, message: Message
                              "once it is")
     act.act, act.decision, act.review_due = "review", decision, due
     uow.retention.add_act(act)
-    audit.record(uow, clock, "retention.reviewed", actor=act.signed_by, ref=message.reference, decision=decision,
+    audit.record(uow, clock, Action.RETENTION_REVIEWED, actor=act.signed_by, ref=message.reference, decision=decision,
                  review_due=due.isoformat(), triggered=item.triggered_at is not None, basis="AR Art. 5 §4",
                  statement=act.statement_digest, signer=key)
     if decision == "erase":

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from store import Message, RetentionItem, UnitOfWork
 from store.retention import Shredded
-from store.vocabulary import RetentionState
+from store.vocabulary import Action, RetentionState
 
 from hub import audit
 from hub.clock import Clock
@@ -38,7 +38,7 @@ def erase(uow: UnitOfWork, clock: Clock, item: RetentionItem, message: Message, 
         detail |= {"embargo": embargo.kind, "embargo_sha256": embargo.content_digest}
     if statement_digest is not None:
         detail["statement"] = statement_digest
-    audit.record(uow, clock, "retention.erased", actor=by, ref=message.reference, **detail)
+    audit.record(uow, clock, Action.RETENTION_ERASED, actor=by, ref=message.reference, **detail)
     log.info("retention: %s erased (%s): %d blob(s)%s", message.reference, basis, shredded.blobs,
              ", embargo ciphertext" if shredded.embargo else "")
     destroy_empty_periods(uow, clock)
@@ -55,6 +55,6 @@ def destroy_empty_periods(uow: UnitOfWork, clock: Clock) -> list[str]:
     """Destroy the key of every period that is over and whose blobs are all shredded; each is recorded."""
     names = uow.retention.destroy_empty_periods(through=last_closed_period(clock.now()), now=clock.now())
     for name in names:
-        audit.record(uow, clock, "retention.period_key_destroyed", period=name)
+        audit.record(uow, clock, Action.RETENTION_PERIOD_KEY_DESTROYED, period=name)
         log.info("retention: the key of period %s is destroyed (none of its blobs is held any more)", name)
     return names

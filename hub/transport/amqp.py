@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import event
 
 from store import Database, UnitOfWork
-from store.vocabulary import ItemState
+from store.vocabulary import Action, ItemState
 
 from hub import audit
 from hub.clock import Clock
@@ -346,7 +346,7 @@ class AmqpTransport(StorePublisher):
             uow.queue.put(delivery.queue, delivery.payload, priority=delivery.priority, now=self.clock.now(),
                           state=ItemState.QUARANTINED, attempts=delivery.attempts, last_error=error,
                           created_at=delivery.created_at)
-            audit.record(uow, self.clock, "transport.dead_lettered", queue=delivery.queue, item=delivery.item_id,
+            audit.record(uow, self.clock, Action.TRANSPORT_DEAD_LETTERED, queue=delivery.queue, item=delivery.item_id,
                          reason=reason)
             uow.commit()
         log.error("transport: item %s of %s dead-lettered (%s); quarantined", delivery.item_id, delivery.queue, reason)
