@@ -255,7 +255,9 @@ class TransportSection(BaseModel):
     delivery_limit: int = Field(5, description="Deliveries of one message before it is dead-lettered to quarantine.")
     relay_batch: int = Field(200, description="Outbox rows published per round, most urgent first.")
     relay_lease_seconds: float = Field(30.0, description="An outbox row a relay took but did not confirm returns after this.")
-    relay_poll_seconds: float = Field(1.0, description="Longest the relay sleeps before looking at the outbox again.")
+    relay_poll_seconds: float = Field(1.0, description="Longest the relay sleeps before looking at the outbox again "
+                                      "(rows this process commits wake it; another process's rows or a retry "
+                                      "falling due wait at most this long).")
     reconnect_seconds: float = Field(2.0, description="Pause between attempts to reach the broker.")
     release_delay_seconds: float = Field(2.0, description="Pause before an item left unsettled (store unavailable) "
                                                           "goes back to its queue.")

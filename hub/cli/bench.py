@@ -23,19 +23,25 @@ def bench() -> None:
 @click.option("--amqp", "amqp_url", default="", help="RabbitMQ URL: run one gateway and --workers worker processes "
                                                     "over it instead of one embedded process.")
 @click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
+@click.option("--embedded-store-url", "embedded_url", help="With --amqp: another empty database on the same server, "
+              "where the embedded layout runs the same load for the comparison (default SQLite in its home).")
+@click.option("--statements", is_flag=True, help="Count the SQL statements and commits of each served process, by "
+                                                 "role (costs CPU: compare the CPU of runs without it).")
 @click.option("--crypto", type=click.Choice(["in-process", "gpg"]), default="in-process", show_default=True,
               help="The hub's crypto.in_process: signatures and encryption in process, or every one by gpg.")
 @click.option("--duty-desk", is_flag=True, help="Register one ocam-duty recipient: every message is also copied to "
                                                 "it, signed and encrypted to its key (what the copies cost).")
 @scratch_option
 def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, store_url: str | None, amqp_url: str,
-                 workers: int, crypto: str, duty_desk: bool, within: Path | None) -> None:
+                 workers: int, embedded_url: str | None, statements: bool, crypto: str, duty_desk: bool,
+                 within: Path | None) -> None:
     """Send N signed messages from C clients to a fresh hub; report msg/s, 250 and receipt latency, gpg ceiling."""
     from hub.tools.bench_intake import run_intake_bench
 
     report = run_intake_bench(count=count, clients=clients, size=size, timeout_seconds=timeout_seconds,
                               store_url=store_url, amqp_url=amqp_url, workers=workers,
-                              in_process=crypto == "in-process", duty_desk=duty_desk, within=within)
+                              in_process=crypto == "in-process", duty_desk=duty_desk, within=within,
+                              embedded_url=embedded_url, statements=statements)
     click.echo(report.render())
 
 

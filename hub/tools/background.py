@@ -100,12 +100,20 @@ def _rss(pid: int) -> int:
 class _Meter:
     """The served processes' CPU seconds (own, and their waited-for children's) and largest peak RSS, now."""
 
-    def __init__(self, processes: list[subprocess.Popen]) -> None:
+    def __init__(self, processes: list[subprocess.Popen], roles: list[str] | None = None) -> None:
         self.processes = processes
+        self.roles = roles or ["all"] * len(processes)
 
     def __call__(self) -> tuple[float, float]:
         figures = [_cpu_seconds(p.pid) for p in self.processes]
         return sum(f[0] for f in figures), sum(f[1] for f in figures)
+
+    def by_role(self) -> dict[str, float]:
+        """CPU seconds (own and children's) summed per role: gateway, worker (every worker process), scheduler."""
+        found: dict[str, float] = {}
+        for process, role in zip(self.processes, self.roles):
+            found[role] = found.get(role, 0.0) + sum(_cpu_seconds(process.pid))
+        return found
 
     def peak_rss(self) -> int:
         return max(_peak_rss(p.pid) for p in self.processes)
@@ -113,10 +121,12 @@ class _Meter:
 
 @contextlib.contextmanager
 def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True, env: dict[str, str] | None = None,
-            gateway_alone: str | None = None):
+            gateway_alone: str | None = None, scheduler: bool = False, statements: Path | None = None):
     """The hub as its own process(es) (`passerelle serve`), as deployed: the load generator does not share its GIL.
 
-    workers == 0: one `--role all` process; else one gateway and *workers* worker processes. *env*: more
+    workers == 0: one `--role all` process; else one gateway and *workers* worker processes (and one scheduler
+    with *scheduler*). *statements*: a folder where each process writes the SQL statements and commits it ran, by
+    role, when it stops (hub.tools.bench_roles counts them; the counting costs CPU). *env*: more
     settings (PASSERELLE_...) for them. Their stderr (the log) goes to HOME/serve.log. *gateway_alone* (a store
     URL): instead, the hub's SMTP server alone over that store (serve_gateway_alone), its log HOME/gateway-alone.log.
     Yields the port and a _Meter; every process is stopped on the way out, whatever raised (Ctrl-C included).
@@ -127,9 +137,12 @@ def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True, e
     listen = f"127.0.0.1:{port}"
     if gateway_alone:
         commands = [[sys.executable, "-m", "hub.tools.bench_intake", str(home), listen, gateway_alone]]
+        roles = ["gateway alone"]
     else:
-        commands = [[sys.executable, "-m", "hub", "serve", "--home", str(home), "--role", role, "--listen", listen,
-                     "--relay", relay] for role in (["all"] if workers == 0 else ["gateway"] + ["worker"] * workers)]
+        roles = ["all"] if workers == 0 else ["gateway"] + ["worker"] * workers + (["scheduler"] if scheduler else [])
+        run = [sys.executable, "-m", "hub.tools.bench_roles", str(statements)] if statements else [sys.executable, "-m", "hub"]
+        commands = [[*run, "serve", "--home", str(home), "--role", role, "--listen", listen, "--relay", relay]
+                    for role in roles]
     log_path = home / ("gateway-alone.log" if gateway_alone else "serve.log")
     log_file = open(log_path, "wb")
     processes = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_file,
@@ -141,7 +154,7 @@ def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True, e
     try:
         for _ in range(600):
             if any(p.poll() is not None for p in processes):
-                raise RuntimeError(f"{' '.join(commands[0][2:5])} exited: {log_path.read_text()[-2000:]}")
+                raise RuntimeError(f"{' '.join(commands[0][2:6])} exited: {log_path.read_text()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
@@ -152,7 +165,7 @@ def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True, e
                 if log_path.read_text().count("transport: connected") >= len(commands):
                     break
                 time.sleep(0.05)
-        yield port, _Meter(processes)
+        yield port, _Meter(processes, roles)
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)

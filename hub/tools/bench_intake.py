@@ -36,6 +36,7 @@ from hub.clock import SystemClock
 from hub.settings import host_port, load
 from store import Database, sqlite_url
 
+from . import bench_roles
 from .background import _served
 from .director import director_home, init_with_director
 
@@ -76,6 +77,7 @@ class IntakeReport:
     alone_accepted: int = 0  # the gateway alone: messages answered 250, in how long, its server CPU seconds
     alone_elapsed: float = 0.0
     alone_cpu: float = 0.0
+    layouts: tuple[bench_roles.Layout, bench_roles.Layout | None] | None = None  # with --amqp: by role, and embedded
 
     @property
     def accept_rate(self) -> float:
@@ -131,6 +133,7 @@ class IntakeReport:
             f"{1000 * self.alone_cpu / max(self.alone_accepted, 1):.1f} ms/msg (the same SMTP server, TLS and "
             f"limits, one durable commit of the raw bytes per message before the 250, same store, same load)",
             f"hub cost  {self.hub_cost:.1f}x (hub CPU per message, receipt included, over the gateway alone's)",
+            *(bench_roles.render(*self.layouts, self.workers) if self.layouts else []),
         ])
 
 
@@ -188,15 +191,18 @@ def _ceiling(gpg_hub: Gpg, hub_fpr: str, sample: bytes, threads: int, seconds: f
 
 def run_intake_bench(*, count: int, clients: int, size: int, timeout_seconds: float,
                      store_url: str | None = None, amqp_url: str = "", workers: int = 1,
-                     in_process: bool = True, duty_desk: bool = False, within: Path | None = None) -> IntakeReport:
+                     in_process: bool = True, duty_desk: bool = False, within: Path | None = None,
+                     embedded_url: str | None = None, statements: bool = False) -> IntakeReport:
     """*amqp_url* empty: one embedded hub process; else one gateway and *workers* worker processes on RabbitMQ.
     *in_process*: the hub's [crypto] in_process (false: every verify and sign through gpg). *duty_desk*: register
     one ocam-duty recipient, so that every message is also copied to it (issue 15). *within*: where its
-    temporary home is made."""
+    temporary home is made. With *amqp_url*, the embedded layout runs the same load too, on *embedded_url* (another
+    empty database; None: SQLite in its home), for the CPU by role against it; *statements*: the SQL each role runs
+    is counted (which costs CPU)."""
     tmp = Path(tempfile.mkdtemp(prefix="pbench", dir=within))
     try:
         report = _run(tmp, count, clients, size, timeout_seconds, store_url, amqp_url, workers if amqp_url else 0,
-                      in_process, duty_desk)
+                      in_process, duty_desk, embedded_url, statements)
         report.store = "SQLite (WAL, synchronous=FULL) in the home" if not store_url else \
             f"PostgreSQL {_server_version(store_url)}"
         return report
@@ -219,62 +225,101 @@ def _server_version(url: str) -> str:
 
 def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
          store_url: str | None = None, amqp_url: str = "", workers: int = 0, in_process: bool = True,
-         duty_desk: bool = False) -> IntakeReport:
-    identity = init_with_director(tmp, store_url=store_url)
-    if amqp_url:
-        use_broker(tmp / "hub", amqp_url)
-    partner_gpg = Gpg(tmp / "partner")
-    sender = "bench@police.test"
-    partner_fpr = partner_gpg.generate_key(f"Bench <{sender}>")
-    settings = load(tmp / "hub")
+         duty_desk: bool = False, embedded_url: str | None = None, statements: bool = False) -> IntakeReport:
+    identity, settings, partner = _home(tmp, store_url, amqp_url, duty_desk)
+    sender = partner[0]
+    messages = _presign(Gpg(tmp / "partner"), partner[1], sender, identity.address, count, size)
     hub_gpg = Gpg(settings.gnupg_home)
-    db = Database(settings.database_url)
-    with db.unit_of_work() as uow:
-        director = director_home(tmp, settings, hub_gpg)
-        partners.add(uow, hub_gpg, SystemClock(), director, name="bench-police", kind="police", email=sender,
-                     key_data=partner_gpg.export_public(partner_fpr))
-        if duty_desk:
-            desk_gpg = Gpg(tmp / "desk")
-            desk_fpr = desk_gpg.generate_key("Duty desk <duty@ocam.test>")
-            recipients.add(uow, hub_gpg, SystemClock(), director, name="duty-desk", type=OCAM_DUTY, email="duty@ocam.test",
-                           key_data=desk_gpg.export_public(desk_fpr), clearance="SECRET")
-        uow.commit()
-    db.dispose()
-    messages = _presign(partner_gpg, partner_fpr, sender, identity.address, count, size)
     ceiling_threads = settings.gateway.verify_threads
     ceiling = _ceiling(Gpg(settings.gnupg_home, in_process=False), identity.fingerprint, messages[0], ceiling_threads)
     ceiling_in_process = _ceiling(hub_gpg, identity.fingerprint, messages[0], ceiling_threads)
-
-    with CaptureRelay() as relay, _served(settings.home, relay.address, workers, in_process) as (port, cpu):
-        cpu_before = cpu()
-        bench_before = _own_cpu()
-        sent = _drive(port, messages, clients, sender, identity.address, timeout_seconds, _reference)
-        expected = len(sent.lat_250) * (2 if duty_desk else 1)
-        captured = relay.wait_for(expected, timeout=max(1.0, timeout_seconds - sent.elapsed))
-        cpu_after = cpu()
-        peak_rss = cpu.peak_rss()
-        hub_cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
-        bench_cpu = _own_cpu() - bench_before
-        start, sent_at = sent.start, sent.sent_at
-        receipts = [c for c in captured if sender in c.rcpt_tos]
-        copies = [c for c in captured if sender not in c.rcpt_tos]
-        elapsed_receipts = (max(c.at for c in receipts) - start) if receipts else 0.0
-        lat_receipt = [c.at - sent_at[ref] for c in receipts
-                       if (ref := c.message.get("X-Passerelle-Reference")) in sent_at]
-        # A copy names its reference in its (visible) Subject only: "Passerelle PSR-...".
-        lat_copy = [c.at - sent_at[ref] for c in copies if (ref := _subject_reference(c)) in sent_at]
+    servers = [s for s in (bench_roles.Server.of("PostgreSQL", store_url, 5432) if _is_pg(store_url) else None,
+                           bench_roles.Server.of("broker", amqp_url, 5672) if amqp_url else None) if s]
+    run = _hub_run(settings, messages, clients, sender, identity.address, timeout_seconds, workers, in_process,
+                   duty_desk, servers, tmp / "statements" if statements else None, store_url)
+    sent, captured, layout = run
+    embedded = None
+    if workers:  # the embedded layout on the same store kind, same load: a fresh home and database
+        e_identity, e_settings, _ = _home(tmp / "embedded", embedded_url, "", duty_desk, (tmp / "partner", partner[1]))
+        assert e_identity.address == identity.address
+        embedded = _hub_run(e_settings, messages, clients, sender, identity.address, timeout_seconds, 0, in_process,
+                            duty_desk, [s for s in servers if s.name == "PostgreSQL"] if _is_pg(embedded_url) else [],
+                            tmp / "statements-embedded" if statements else None, embedded_url)[2]
     alone = _gateway_alone(tmp, settings.home, store_url, messages, clients, sender, identity.address, timeout_seconds)
     db = Database(settings.database_url)
     with db.reader() as uow:
         checkpoints = dict(Counter(c.reason for c in uow.log.checkpoints()))
     db.dispose()
+    start, sent_at = sent.start, sent.sent_at
+    receipts = [c for c in captured if sender in c.rcpt_tos]
+    copies = [c for c in captured if sender not in c.rcpt_tos]
+    lat_receipt = [c.at - sent_at[ref] for c in receipts if (ref := c.message.get("X-Passerelle-Reference")) in sent_at]
+    # A copy names its reference in its (visible) Subject only: "Passerelle PSR-...".
+    lat_copy = [c.at - sent_at[ref] for c in copies if (ref := _subject_reference(c)) in sent_at]
     return IntakeReport(count, clients, size, len(sent.lat_250), sent.refused, len(receipts), sent.elapsed,
-                        elapsed_receipts, sent.lat_250, lat_receipt, ceiling, ceiling_threads, hub_cpu, bench_cpu,
-                        workers=workers, in_process=in_process, ceiling_in_process=ceiling_in_process,
-                        duty_desk=duty_desk, copies=len(copies),
+                        (max(c.at for c in receipts) - start) if receipts else 0.0, sent.lat_250, lat_receipt,
+                        ceiling, ceiling_threads, sent.hub_cpu, sent.cpu, workers=workers, in_process=in_process,
+                        ceiling_in_process=ceiling_in_process, duty_desk=duty_desk, copies=len(copies),
                         elapsed_copies=(max(c.at for c in copies) - start) if copies else 0.0, lat_copy=lat_copy,
-                        checkpoints=checkpoints, peak_rss=peak_rss, alone_accepted=len(alone.lat_250),
-                        alone_elapsed=alone.elapsed, alone_cpu=alone.cpu)
+                        checkpoints=checkpoints, peak_rss=sent.peak_rss, alone_accepted=len(alone.lat_250),
+                        alone_elapsed=alone.elapsed, alone_cpu=alone.cpu,
+                        layouts=(layout, embedded) if amqp_url else None)
+
+
+def _is_pg(url: str | None) -> bool:
+    return bool(url) and url.startswith("postgresql")
+
+
+def _home(root: Path, store_url: str | None, amqp_url: str, duty_desk: bool, partner: tuple[Path, str] | None = None):
+    """A fresh hub home under *root* with the bench partner registered (its key made in root/partner, or *partner*'s
+    GnuPG home and fingerprint) and, with *duty_desk*, one ocam-duty recipient: (identity, settings, (sender, fpr))."""
+    identity = init_with_director(root, store_url=store_url)
+    if amqp_url:
+        use_broker(root / "hub", amqp_url)
+    sender = "bench@police.test"
+    partner_gpg = Gpg(partner[0] if partner else root / "partner")
+    partner_fpr = partner[1] if partner else partner_gpg.generate_key(f"Bench <{sender}>")
+    settings = load(root / "hub")
+    hub_gpg = Gpg(settings.gnupg_home)
+    db = Database(settings.database_url)
+    with db.unit_of_work() as uow:
+        director = director_home(root, settings, hub_gpg)
+        partners.add(uow, hub_gpg, SystemClock(), director, name="bench-police", kind="police", email=sender,
+                     key_data=partner_gpg.export_public(partner_fpr))
+        if duty_desk:
+            desk_gpg = Gpg(root / "desk")
+            desk_fpr = desk_gpg.generate_key("Duty desk <duty@ocam.test>")
+            recipients.add(uow, hub_gpg, SystemClock(), director, name="duty-desk", type=OCAM_DUTY, email="duty@ocam.test",
+                           key_data=desk_gpg.export_public(desk_fpr), clearance="SECRET")
+        uow.commit()
+    db.dispose()
+    return identity, settings, (sender, partner_fpr)
+
+
+def _hub_run(settings, messages: list[bytes], clients: int, sender: str, rcpt: str, timeout_seconds: float,
+             workers: int, in_process: bool, duty_desk: bool, servers: list, statements: Path | None,
+             store_url: str | None):
+    """The load against the served hub, every receipt (and copy) awaited: (the load, what the relay captured, the
+    CPU seconds by role and by server over it)."""
+    commits_before = bench_roles.database_commits(store_url) if _is_pg(store_url) else 0
+    with CaptureRelay() as relay, _served(settings.home, relay.address, workers, in_process, scheduler=bool(workers),
+                                          statements=statements) as (port, cpu):
+        before, roles_before, bench_before = cpu(), cpu.by_role(), _own_cpu()
+        servers_before = {s.name: s() for s in servers}
+        sent = _drive(port, messages, clients, sender, rcpt, timeout_seconds, _reference)
+        expected = len(sent.lat_250) * (2 if duty_desk else 1)
+        captured = relay.wait_for(expected, timeout=max(1.0, timeout_seconds - sent.elapsed))
+        after, roles_after = cpu(), cpu.by_role()
+        servers_after = {s.name: s() for s in servers}
+        sent.peak_rss = cpu.peak_rss()
+        sent.hub_cpu = (after[0] - before[0], after[1] - before[1])
+        sent.cpu = _own_cpu() - bench_before
+    layout = bench_roles.Layout(len(sent.lat_250), _pct(sent.lat_250, 99),
+                                {r: roles_after[r] - roles_before[r] for r in roles_after},
+                                {n: servers_after[n] - servers_before[n] for n in servers_after},
+                                (bench_roles.database_commits(store_url) - commits_before) if _is_pg(store_url) else 0,
+                                bench_roles.read_statements(statements) if statements else {})
+    return sent, captured, layout
 
 
 def _subject_reference(captured) -> str | None:
@@ -290,7 +335,9 @@ class _Load:
     lat_250: list[float] = field(default_factory=list)
     refused: int = 0
     sent_at: dict[str, float] = field(default_factory=dict)
-    cpu: float = 0.0  # the server's CPU seconds over the load, when measured here
+    cpu: float = 0.0  # the server's CPU seconds over the load (the load generator's, for the hub's run)
+    hub_cpu: tuple[float, float] = (0.0, 0.0)  # the hub's run: its processes' own and their children's CPU seconds
+    peak_rss: int = 0
 
 
 def _drive(port: int, messages: list[bytes], clients: int, sender: str, rcpt: str, timeout_seconds: float,

@@ -261,47 +261,58 @@ class AmqpTransport(StorePublisher):
     # -- the outbox relay ----------------------------------------------------------------------
 
     async def _relay(self, exchange, stop: asyncio.Event) -> None:
-        import aio_pika
-
         loop = asyncio.get_running_loop()
         assert self._relay_wake is not None
         while not stop.is_set():
             self._relay_wake.clear()
-            rows, due = await loop.run_in_executor(None, self._take_rows)
-            if not rows:
-                timeout = self.settings.relay_poll_seconds
-                if due is not None:
-                    timeout = min(timeout, max((due - self.clock.now()).total_seconds(), 0.01))
-                waiter = asyncio.create_task(self._relay_wake.wait())
-                stopper = asyncio.create_task(stop.wait())
-                await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
-                continue
-            publishes = [
-                exchange.publish(
-                    aio_pika.Message(envelope(item=r["id"], queue=r["queue"], payload=r["payload"],
-                                              priority=r["priority"], attempts=r["attempts"] - 1,
-                                              created_at=r["created_at"]),
-                                     content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                     message_id=f"{r['queue']}:{r['id']}", priority=r["priority"]),
-                    routing_key=self.names.queue(r["queue"], r["priority"]), mandatory=True)
-                for r in rows
-            ]
-            results = await asyncio.gather(*publishes, return_exceptions=True)
-            confirmed = [r["id"] for r, res in zip(rows, results) if not isinstance(res, BaseException)]
-            refused = [r["id"] for r, res in zip(rows, results) if isinstance(res, BaseException)]
-            await loop.run_in_executor(None, self._settle_rows, confirmed, refused)
-            self.published += len(confirmed)
-            if refused:
-                error = next(res for res in results if isinstance(res, BaseException))
-                raise ConnectionError(f"{len(refused)} publish(es) not confirmed: {type(error).__name__}: {error}")
+            rows, due, more = await loop.run_in_executor(None, self._take_rows)
+            if rows:
+                await self._publish_rows(exchange, rows)
+                if more:  # a stage had more ready rows than a round takes
+                    continue
+                # Every ready row was taken: the next round waits for a wake (a row this process committed since
+                # sets it) or the poll, instead of a claim and a read that find nothing (two transactions a row).
+                due = None
+            timeout = self.settings.relay_poll_seconds
+            if due is not None:
+                timeout = min(timeout, max((due - self.clock.now()).total_seconds(), 0.01))
+            waiter = asyncio.create_task(self._relay_wake.wait())
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
 
-    def _take_rows(self) -> tuple[list[dict[str, Any]], datetime | None]:
-        """Lease the most urgent ready rows of every stage; or the time the next one is due."""
+    async def _publish_rows(self, exchange, rows: list[dict[str, Any]]) -> None:
+        """Publish leased rows with confirms; the confirmed ones leave the outbox, the others are released."""
+        import aio_pika
+
+        loop = asyncio.get_running_loop()
+        publishes = [
+            exchange.publish(
+                aio_pika.Message(envelope(item=r["id"], queue=r["queue"], payload=r["payload"],
+                                          priority=r["priority"], attempts=r["attempts"] - 1,
+                                          created_at=r["created_at"]),
+                                 content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                 message_id=f"{r['queue']}:{r['id']}", priority=r["priority"]),
+                routing_key=self.names.queue(r["queue"], r["priority"]), mandatory=True)
+            for r in rows
+        ]
+        results = await asyncio.gather(*publishes, return_exceptions=True)
+        confirmed = [r["id"] for r, res in zip(rows, results) if not isinstance(res, BaseException)]
+        refused = [r["id"] for r, res in zip(rows, results) if isinstance(res, BaseException)]
+        await loop.run_in_executor(None, self._settle_rows, confirmed, refused)
+        self.published += len(confirmed)
+        if refused:
+            error = next(res for res in results if isinstance(res, BaseException))
+            raise ConnectionError(f"{len(refused)} publish(es) not confirmed: {type(error).__name__}: {error}")
+
+    def _take_rows(self) -> tuple[list[dict[str, Any]], datetime | None, bool]:
+        """Lease the most urgent ready rows of every stage, and whether a stage had more than a round takes; or
+        the time the next one is due."""
         now = self.clock.now()
         lease = timedelta(seconds=self.settings.relay_lease_seconds)
         rows: list[dict[str, Any]] = []
+        more = False
         with self.db.unit_of_work() as uow:
             # Rows of a relay that died before its confirms: their lease runs for relay_lease_seconds, so
             # looking for them a few times per lease is enough (not on every round, one per message).
@@ -309,14 +320,16 @@ class AmqpTransport(StorePublisher):
                 uow.queue.release_expired(now=now)
                 self._expired_checked = now
             for stage in self.stages:
-                rows += uow.queue.claim(stage, now=now, lease=lease, limit=self.settings.relay_batch)
+                taken = uow.queue.claim(stage, now=now, lease=lease, limit=self.settings.relay_batch)
+                rows += taken
+                more = more or len(taken) == self.settings.relay_batch
             uow.commit()
         if rows:
             rows.sort(key=lambda r: -r["priority"])
-            return rows, None
+            return rows, None, more
         with self.db.reader() as uow:
             dues = [d for d in (uow.queue.next_available_at(s) for s in self.stages) if d is not None]
-        return [], min(dues) if dues else None
+        return [], min(dues) if dues else None, False
 
     def _settle_rows(self, confirmed: list[int], refused: list[int]) -> None:
         with self.db.unit_of_work() as uow:
