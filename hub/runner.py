@@ -35,8 +35,10 @@ class Runner:
 
     A worker claims up to *batch* items at once (most urgent first): one claim, one read and one
     write transaction serve the whole batch. With *reserve* (a priority), one more worker is kept for the
-    items of that priority or more: it claims only those, so a FLASH item that arrives while every other
-    worker has a batch in hand is taken at once rather than after one of those batches.
+    items of that priority or more: it claims only those, and only while every other worker has a batch in
+    hand, so a FLASH item that arrives then is taken at once rather than after one of those batches (a worker
+    that is free takes it itself: every claim is most urgent first, and two sessions racing would leave the
+    order of arrival to chance).
     """
 
     def __init__(self, handler: Handler, transport: Transport, executor: Executor, clock: Clock, *,
@@ -51,6 +53,7 @@ class Runner:
         self.idle_seconds = idle_seconds
         self.processed = 0
         self.quarantined = 0
+        self._busy = 0  # workers not kept for the most urgent items that have a batch in hand
 
     @property
     def queue(self) -> str:
@@ -66,8 +69,12 @@ class Runner:
         """Claim, handle, repeat; *at_least*: the reserved worker, which claims only items of that priority or more."""
         loop = asyncio.get_running_loop()
         claim = partial(self.transport.claim, self.queue, self.batch, at_least=at_least or 0)
+        kept = at_least is not None
         while not stop.is_set():
             seen = self.transport.generation(self.queue)
+            if kept and self._busy < self.concurrency:  # a free worker takes the most urgent items itself
+                await self._idle(stop, seen, at_least, until_due=False)
+                continue
             try:
                 batch = await loop.run_in_executor(self.executor, claim)
             except Exception:
@@ -77,7 +84,11 @@ class Runner:
             if not batch:
                 await self._idle(stop, seen, at_least)
                 continue
-            failures = await loop.run_in_executor(self.executor, self._handle, batch)
+            self._busy += 0 if kept else 1
+            try:
+                failures = await loop.run_in_executor(self.executor, self._handle, batch)
+            finally:
+                self._busy -= 0 if kept else 1
             if failures is None:  # the store is unavailable: give the batch back once it returns
                 await self._give_back(stop, batch)
                 continue
@@ -132,12 +143,13 @@ class Runner:
             log.exception("runner %s: could not quarantine item %s; its lease will expire and it returns",
                           self.queue, delivery.item_id)
 
-    async def _idle(self, stop: asyncio.Event, seen: int, at_least: int | None) -> None:
+    async def _idle(self, stop: asyncio.Event, seen: int, at_least: int | None, *, until_due: bool = True) -> None:
+        """Until woken, *stop*, idle_seconds, or (*until_due*) the next item's due time."""
         loop = asyncio.get_running_loop()
         timeout = self.idle_seconds
         try:
             due = await loop.run_in_executor(self.executor, partial(self.transport.next_due, self.queue,
-                                                                    at_least=at_least or 0))
+                                                                    at_least=at_least or 0)) if until_due else None
         except Exception:
             due = None
         if due is not None:
