@@ -17,7 +17,7 @@ from store.vocabulary import Action, DeadlineState
 
 from hub import audit
 from hub.clock import Clock
-from hub.outbound.outbox import queue_mail
+from hub.outbound.outbox import OwnMail, queue_mail
 from hub.transport.priorities import priority_of
 from hub.registry.recipients import OCAM_DUTY
 from hub.retention.sweep import RetentionSweep
@@ -50,17 +50,12 @@ class _Due:
     targets: list[tuple[str, str]]  # (address, key) of whoever owes the answer
 
 
-class Scheduler:
+class Scheduler(OwnMail):
     """Acts on open clocks whose next action has come; safe to run again after any crash."""
 
     def __init__(self, *, settings: Settings, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
                  transport: Transport, batch: int = 100) -> None:
-        self.settings = settings
-        self.db = db
-        self.gpg = gpg
-        self.storage_key = storage_key
-        self.clock = clock
-        self.transport = transport
+        super().__init__(settings=settings, db=db, gpg=gpg, storage_key=storage_key, clock=clock, transport=transport)
         self.batch = batch
         self.retention = RetentionSweep(db=db, clock=clock, storage_key=storage_key, batch=batch)
         # Keys and the certificate: expiry warnings, the hub's previous key retired after its overlap.

@@ -15,7 +15,7 @@ from store.vocabulary import Action
 from hub import audit
 from hub.clock import Clock
 from hub.embargo.sealing import members_of
-from hub.outbound.outbox import queue_mail
+from hub.outbound.outbox import OwnMail, queue_mail
 from hub.outbound.requests import key_problem
 from hub.registry.clearances import cleared
 from hub.settings import Settings
@@ -46,19 +46,14 @@ class Prepared:
     why: str | None = None
 
 
-class CopyStage:
+class CopyStage(OwnMail):
     name = "copies"
     description = "Encrypt a copy of the partner's original to each of OCAM's people the routing rules name; " \
                   "an embargoed item's holders get a notice without its content."
 
     def __init__(self, settings: Settings, db: Database, gpg: Gpg, storage_key: StorageKey, clock: Clock,
                  transport: Transport, rules: Rules) -> None:
-        self.settings = settings
-        self.db = db
-        self.gpg = gpg
-        self.storage_key = storage_key
-        self.clock = clock
-        self.transport = transport
+        super().__init__(settings=settings, db=db, gpg=gpg, storage_key=storage_key, clock=clock, transport=transport)
         self.rules = rules
 
     def process(self, ctx: IntakeContext) -> None:

@@ -27,8 +27,8 @@ OUTBOUND_QUEUE = Queue.OUTBOUND
 
 
 class OwnMail:
-    """What a job that writes the hub's own mail holds (witness checkpoints, key and certificate notices,
-    announcements): one constructor for each of them."""
+    """What a job that writes the hub's own mail holds (the inbound copies, the scheduler's reminders, witness
+    checkpoints, key and certificate notices, announcements): one constructor for each of them."""
 
     def __init__(self, *, settings: "Settings", db: "Database", gpg: "Gpg", storage_key: StorageKey, clock: Clock,
                  transport: Transport) -> None:
