@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import datetime, timedelta
 
 from store import Database, UnitOfWork
@@ -20,6 +21,8 @@ class EmbeddedTransport(StorePublisher):
         self.clock = clock
         self.lease = lease
         self._wakeups = Wakeups()
+        self._lock = threading.Lock()
+        self._doubtful: set[int] = set()  # items of a claim whose commit failed: leased to no worker, if at all
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the event loop whose runners wait for new items."""
@@ -32,16 +35,40 @@ class EmbeddedTransport(StorePublisher):
         A reader looks first: a claim that would find nothing (another worker took the items) does not
         queue for the store's single write lock, which admissions wait on for their 250.
         """
+        self._release_doubtful()
         with self.db.reader() as uow:
             if not uow.queue.any_ready(queue, now=self.clock.now(), at_least=at_least):
                 return []
-        with self.db.unit_of_work() as uow:
-            items = uow.queue.claim(queue, now=self.clock.now(), lease=self.lease, limit=limit, at_least=at_least,
-                                    one_priority=True)
-            if items:
-                uow.commit()
+        items: list = []
+        try:
+            with self.db.unit_of_work() as uow:
+                items = uow.queue.claim(queue, now=self.clock.now(), lease=self.lease, limit=limit,
+                                        at_least=at_least, one_priority=True)
+                if items:
+                    uow.commit()
+        except Exception:
+            # The store went away during the commit: it may have taken the leases without the answer reaching
+            # this process, so no worker holds those items. They go back at the next claim, not at the lease's end.
+            with self._lock:
+                self._doubtful.update(i["id"] for i in items)
+            raise
         return [Delivery(i["id"], i["queue"], dict(i["payload"]), i["priority"], i["attempts"], i["created_at"])
                 for i in items]
+
+    def _release_doubtful(self) -> None:
+        """Give back the items of a failed claim that are still leased (safe: one embedded process per store)."""
+        with self._lock:
+            ids, self._doubtful = sorted(self._doubtful), set()
+        if not ids:
+            return
+        try:
+            with self.db.unit_of_work() as uow:
+                uow.queue.release(ids)
+                uow.commit()
+        except Exception:
+            with self._lock:
+                self._doubtful.update(ids)
+            raise
 
     def ack(self, uow: UnitOfWork, delivery: Delivery) -> None:
         uow.queue.ack(delivery.item_id)
