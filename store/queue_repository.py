@@ -54,6 +54,13 @@ class QueueRepository(_Repository):
         if ids:
             self._core(S.QUEUE_RELEASE, {"b_ids": ids})
 
+    def release_lease(self, ids: list[int], lease_until: datetime) -> int:
+        """Those of *ids* still under the lease that ends at *lease_until* (one claim's), back to ready."""
+        self.write_pending()
+        if not ids:
+            return 0
+        return self._core(S.QUEUE_RELEASE_LEASE, {"b_ids": ids, "b_lease_until": lease_until}).rowcount
+
     def claim(self, queue: str, *, now: datetime, lease: timedelta, limit: int = 1, at_least: int = 0,
               one_priority: bool = False) -> list[dict[str, Any]]:
         """Lease up to *limit* of the most urgent ready items of *queue* (highest priority, then oldest), of

@@ -48,6 +48,10 @@ QUEUE_NEXT_AVAILABLE = (select(func.min(_q.available_at))
 QUEUE_RELEASE = (update(QueueItem.__table__)
                  .where(_q.id.in_(bindparam("b_ids", expanding=True)), _q.state == ItemState.LEASED)
                  .values(state=ItemState.READY, lease_until=None))
+QUEUE_RELEASE_LEASE = (update(QueueItem.__table__)
+                       .where(_q.id.in_(bindparam("b_ids", expanding=True)), _q.state == ItemState.LEASED,
+                              _q.lease_until == bindparam("b_lease_until", type_=UTCDateTime()))
+                       .values(state=ItemState.READY, lease_until=None))
 
 AUDIT_LAST_SEQ = select(_a.seq).order_by(_a.seq.desc()).limit(1)
 AUDIT_INSERT = insert(AuditEvent.__table__)

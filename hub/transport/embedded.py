@@ -22,7 +22,8 @@ class EmbeddedTransport(StorePublisher):
         self.lease = lease
         self._wakeups = Wakeups()
         self._lock = threading.Lock()
-        self._doubtful: set[int] = set()  # items of a claim whose commit failed: leased to no worker, if at all
+        # Claims whose commit failed, each its items and the end of the lease it wrote (if it wrote one at all):
+        self._doubtful: list[tuple[list[int], datetime]] = []
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the event loop whose runners wait for new items."""
@@ -40,34 +41,38 @@ class EmbeddedTransport(StorePublisher):
             if not uow.queue.any_ready(queue, now=self.clock.now(), at_least=at_least):
                 return []
         items: list = []
+        now = self.clock.now()
         try:
             with self.db.unit_of_work() as uow:
-                items = uow.queue.claim(queue, now=self.clock.now(), lease=self.lease, limit=limit,
-                                        at_least=at_least, one_priority=True)
+                items = uow.queue.claim(queue, now=now, lease=self.lease, limit=limit, at_least=at_least,
+                                        one_priority=True)
                 if items:
                     uow.commit()
         except Exception:
             # The store went away during the commit: it may have taken the leases without the answer reaching
             # this process, so no worker holds those items. They go back at the next claim, not at the lease's end.
-            with self._lock:
-                self._doubtful.update(i["id"] for i in items)
+            if items:
+                with self._lock:
+                    self._doubtful.append(([i["id"] for i in items], now + self.lease))
             raise
         return [Delivery(i["id"], i["queue"], dict(i["payload"]), i["priority"], i["attempts"], i["created_at"])
                 for i in items]
 
     def _release_doubtful(self) -> None:
-        """Give back the items of a failed claim that are still leased (safe: one embedded process per store)."""
+        """Give back the items of a failed claim still under the lease it wrote: no worker got them (a worker
+        that claimed them since holds a lease of its own, which stays)."""
         with self._lock:
-            ids, self._doubtful = sorted(self._doubtful), set()
-        if not ids:
+            doubtful, self._doubtful = self._doubtful, []
+        if not doubtful:
             return
         try:
             with self.db.unit_of_work() as uow:
-                uow.queue.release(ids)
+                for ids, lease_until in doubtful:
+                    uow.queue.release_lease(ids, lease_until)
                 uow.commit()
         except Exception:
             with self._lock:
-                self._doubtful.update(ids)
+                self._doubtful[:0] = doubtful
             raise
 
     def ack(self, uow: UnitOfWork, delivery: Delivery) -> None:
