@@ -32,6 +32,18 @@ def _agents_under_tmp_path(request):
 
 
 @pytest.fixture
+def db(tmp_path):
+    """A fresh store at the schema's head: SQLite under tmp_path, or a fresh PostgreSQL database in the second pass."""
+    from store import Database, upgrade
+    from tests.support import stores
+
+    database = Database(stores.fresh_url(tmp_path))
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
 def short_tmp():
     """A short temporary directory (gpg-agent socket paths must stay under ~100 characters)."""
     path = Path(tempfile.mkdtemp(prefix="pt"))

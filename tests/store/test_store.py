@@ -15,13 +15,6 @@ from tests.support import stores
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def db(tmp_path):
-    database = Database(stores.fresh_url(tmp_path))
-    upgrade(database.engine)
-    yield database
-    database.dispose()
-
 
 def test_migrations_walk_down_and_up(tmp_path):
     """Every revision goes down to nothing and back up to head."""

@@ -12,18 +12,10 @@ from sqlalchemy import text
 
 from hub.audit.entries import Entry, canonical, leaf_of_row, of_row
 from hub.errors import LogError
-from store import Database, upgrade
 from tests.support import stores
 
 AT = datetime(2026, 11, 22, 10, 0, 0, 1234, tzinfo=timezone.utc)
 
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(stores.fresh_url(tmp_path))
-    upgrade(database.engine)
-    yield database
-    database.dispose()
 
 
 def test_an_entry_is_the_documented_json_of_the_event_as_stored(db):
