@@ -116,7 +116,7 @@ def gpg_decrypt(home, message: bytes) -> Opened:
     status = home / "decrypt.status"
     proc = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--no-tty", "--status-file", str(status),
                            "--decrypt"], input=message, capture_output=True, timeout=60)
-    return Opened(proc.returncode, proc.stdout, status.read_text(), proc.stderr.decode(errors="replace"))
+    return Opened(proc.returncode, proc.stdout, status.read_text(errors="replace"), proc.stderr.decode(errors="replace"))
 
 
 def pkesk_key_ids(message: bytes) -> list[str]:
