@@ -254,7 +254,10 @@ class TransportSection(BaseModel):
                                          "queue; a FLASH item waits behind at most this many per process.")
     delivery_limit: int = Field(5, description="Deliveries of one message before it is dead-lettered to quarantine.")
     relay_batch: int = Field(200, description="Outbox rows published per round, most urgent first.")
-    relay_lease_seconds: float = Field(30.0, description="An outbox row a relay took but did not confirm returns after this.")
+    # Short: a relay publishes a round and has its confirms in well under a second, and a row of a relay killed
+    # mid-round (kill -9 just after a 250) waits this long before another relay takes it. A row published twice
+    # is settled once (the stages are idempotent, as for any broker redelivery).
+    relay_lease_seconds: float = Field(10.0, description="An outbox row a relay took but did not confirm returns after this.")
     relay_poll_seconds: float = Field(1.0, description="Longest the relay sleeps before looking at the outbox again "
                                       "(rows this process commits wake it; another process's rows or a retry "
                                       "falling due wait at most this long).")
