@@ -12,8 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-# Debian packages the hub and its tests call (gpg, swaks, the PostgreSQL server, RabbitMQ, and mutt driven in
-# tmux for the partner kit's test); installed only when missing. Debian's packages do not start the servers: the tests start their own on loopback ports.
+# Debian packages the hub and its tests call (gpg, swaks, the PostgreSQL server, RabbitMQ, mutt driven in tmux
+# for the partner kit's test, and prometheus for promtool, which checks the metrics exposition); installed only
+# when missing. Debian's packages do not start the servers: the tests start their own on loopback ports.
 system-deps:
 	@missing=""; \
 	command -v gpg >/dev/null 2>&1 || missing="$$missing gnupg"; \
@@ -23,6 +24,7 @@ system-deps:
 	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/lib/rabbitmq/bin/rabbitmq-server || missing="$$missing rabbitmq-server"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
