@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from datetime import timedelta
 
 from gateway.capture import CaptureRelay
@@ -14,6 +13,7 @@ from hub.health import Heartbeats, process_name
 from store import LeaderLock
 from tests.hub.rig import home_with_police, signed
 from tests.support.hubrig import RunningHub
+from tests.support.waiting import until
 
 ALL = ("gateway", "store", "gpg", "relay", "scheduler", "keys")
 
@@ -26,16 +26,6 @@ def _rows(db) -> dict[tuple[str, str], tuple[str, str]]:
 def _of(db, process: str) -> dict[str, tuple[str, str]]:
     """One process's beats by component."""
     return {component: said for (p, component), said in _rows(db).items() if p == process}
-
-
-def _until(read, condition, seconds: float = 20.0):
-    """Poll *read* until *condition* holds of what it returns (bounded in time); return the last read."""
-    deadline = time.monotonic() + seconds
-    got = read()
-    while not condition(got) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        got = read()
-    return got
 
 
 def test_heartbeats_of_a_running_hub_and_the_relay_back_off(short_tmp):
@@ -57,7 +47,7 @@ def test_heartbeats_of_a_running_hub_and_the_relay_back_off(short_tmp):
     me = f"all@{socket.gethostname()}:{os.getpid()}"  # the background hub runs in this process
     embedded = not home.settings.transport.enabled
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
-        up = _until(lambda: _of(db, me), lambda b: set(b) == set(ALL) and b["scheduler"] == ("ok", "leading")
+        up = until(lambda: _of(db, me), lambda b: set(b) == set(ALL) and b["scheduler"] == ("ok", "leading")
                     and b["store"][1].startswith("write round trip"))
         assert set(_rows(db)) == {(me, c) for c in ALL} | (set() if embedded else left)
         assert up["gateway"] == ("ok", f"listening 127.0.0.1:{hub.port}, 0/64 sessions")
@@ -68,7 +58,7 @@ def test_heartbeats_of_a_running_hub_and_the_relay_back_off(short_tmp):
         relay.defer(1)
         code, _ = hub.send(signed(key))
         assert code == 250
-        down = _until(lambda: _of(db, me), lambda b: b["relay"][0] == "down")
+        down = until(lambda: _of(db, me), lambda b: b["relay"][0] == "down")
         with db.reader() as uow:
             every = {b.component: b.every_seconds for b in uow.heartbeats.all() if b.process == me}
     stopped = _rows(db)

@@ -7,10 +7,12 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from gateway.capture import CaptureRelay
+from hub.acts.duty import open_alerts
 from store import Database
 from tests.hub.rig import home_with_police, reference_in, signed
 from tests.support import ocam
 from tests.support.hubrig import RunningHub
+from tests.support.waiting import until
 from textual.widgets import DataTable, Static
 from hub.clock import FrozenClock
 from tui import Dashboard
@@ -45,11 +47,9 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
         relay.refuse(1)
         hub.send(signed(key, keyword_lines={"Message-Kind": "request", "Urgency": "ROUTINE"}))
         relay.wait_for(1, timeout=20)
-        for _ in range(50):
-            if relay.attempts >= 2:
-                break
-            relay.wait_for(5, timeout=0.1)
-    db = Database(home.settings.database_url)
+        db = Database(home.settings.database_url)
+        # the relay's 554 comes before the hub records the failure and raises the alert
+        assert until(lambda: open_alerts(db), bool)
     later = datetime.now(timezone.utc) + timedelta(days=2)  # the FLASH request is overdue by then
 
     async def run() -> tuple:
@@ -126,10 +126,9 @@ def test_actions_ask_first_and_are_signed_and_audited(short_tmp):
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
         relay.refuse(1)
         reference = reference_in(hub.send(signed(key))[1])
-        for _ in range(100):
-            if relay.attempts >= 1:
-                break
-            relay.wait_for(5, timeout=0.05)
+        # the relay's 554 comes before the hub records the failure and raises the alert
+        db = Database(home.settings.database_url)
+        assert until(lambda: open_alerts(db), bool)
 
         async def run() -> tuple[int, int]:
             with dashboard(home.settings.home, 0.2, staff.home) as app:
