@@ -238,6 +238,15 @@ class OutboundRepository(_Repository):
             select(OutboundMail).where(OutboundMail.message_id == message_id).order_by(OutboundMail.id)
         ).all()
 
+    def acknowledged(self, message_id: int) -> None:
+        """No acknowledgement is awaited any more for the request copies of *message_id*. One UPDATE, not the
+        rows as this session loaded them: on PostgreSQL it waits for, and then sees, a concurrent recording of
+        the relay's 250 that set the awaited time after this transaction read the copy."""
+        self.session.execute(update(OutboundMail).where(
+            OutboundMail.message_id == message_id, OutboundMail.purpose == "request",
+            OutboundMail.acknowledge_by.is_not(None)).values(acknowledge_by=None).execution_options(
+            synchronize_session=False))
+
 
 class AuditRepository(_Repository):
     """The append-only audit log: each event takes the next leaf index of the log's Merkle tree."""

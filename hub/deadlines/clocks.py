@@ -54,10 +54,8 @@ def acknowledged(uow: UnitOfWork, *, deadlines: "DeadlinesSection", clock: Clock
                            immediate=immediate)
     start(uow, deadlines, message_id=message.id, partner_id=message.partner_id, owed_by="partner",
           urgency=message.urgency, started_at=at, started_by=source, due=due)
-    uow.messages.update(message.id, due_at=due.at)
-    for mail in uow.outbound.for_message(message.id):
-        if mail.purpose == "request" and mail.acknowledge_by is not None:
-            uow.outbound.update(mail.id, acknowledge_by=None)
+    uow.messages.update(message.id, due_at=due.at)  # the message's row lock: the relay's 250 records after it
+    uow.outbound.acknowledged(message.id)
     audit.record(uow, clock, Action.DEADLINE_STARTED, ref=message.reference, by=source, due_at=due.at.isoformat(),
                  basis=due.basis, deviation=due.deviation)
     return True
@@ -67,7 +65,9 @@ def relay_accepted(uow: UnitOfWork, *, deadlines: "DeadlinesSection", clock: Clo
                    at: datetime) -> None:
     """The relay took a request's copy. That is the partner's acknowledgement only when the relay is the
     partner's own server (partner set --relay-is-own-server); otherwise the copy waits for the partner's MDN
-    or a success DSN, and the duty officer is alerted if neither comes in deadlines.acknowledgement_alert_after."""
+    or a success DSN, and the duty officer is alerted if neither comes in deadlines.acknowledgement_alert_after.
+    The caller updated the message's row in this transaction first: on PostgreSQL its lock orders this check
+    against a concurrent acknowledgement (``acknowledged`` updates that row before it ends the wait)."""
     partner = message.partner
     if partner is not None and partner.relay_is_own_server:
         acknowledged(uow, deadlines=deadlines, clock=clock, message=message, at=at, source="relay")

@@ -15,6 +15,7 @@ from tests.hub.deadlines.test_scheduler import _hub_parts
 from tests.hub.outbound.test_requests import _mdn
 from tests.hub.rig import cli, home_with_police, reference_in
 from tests.support.hubrig import RunningHub
+from tests.support.stores import on_postgres
 
 # The hub's frozen clock runs a day ahead of the real time (see tests/hub/deadlines/test_scheduler.py).
 T0 = (datetime.now(timezone.utc) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
@@ -173,3 +174,38 @@ def test_a_relay_without_dsn_is_asked_for_none(short_tmp):
     sent = [e["detail"] for e in shown["audit"] if e["action"] == "request.sent"]
     assert sent and sent[0]["dsn"] == "not offered by the relay"
     assert "the relay offered no DSN" in cli(home, "messages", "show", reference).output
+
+
+def test_a_dsn_read_before_the_relays_250_is_recorded_still_ends_the_wait(short_tmp):
+    """The relay returned the success DSN before the hub recorded the relay's 250 (on PostgreSQL the two commit
+    concurrently): the DSN's transaction read the copy while no acknowledgement was awaited, the 250's then set
+    one. Once both commit the clock runs and no "not acknowledged" alert is due (it once was: a second step
+    at the first scheduler tick)."""
+    from hub.deadlines import clocks
+    from store import Database
+
+    home, _key = home_with_police(short_tmp)
+    reference = _send(home, short_tmp)
+    clock = FrozenClock(T0)
+    db = Database(home.settings.database_url)
+    with db.reader() as uow:
+        message_id = uow.messages.by_reference(reference).id
+        (mail_id,) = [m.id for m in uow.outbound.for_message(message_id) if m.purpose == "request"]
+    deadlines = home.settings.deadlines
+    with db.unit_of_work() as dsn:
+        copy = dsn.outbound.get(mail_id)  # the DSN's transaction reads the copy (and holds it, as admission does)
+        assert copy.acknowledge_by is None
+        if on_postgres():  # the 250's transaction commits meanwhile (SQLite's write lock would make it wait)
+            with db.unit_of_work() as relay:
+                clocks.relay_accepted(relay, deadlines=deadlines, clock=clock, message=relay.messages.get(message_id),
+                                      mail_id=mail_id, at=clock.now())
+                relay.commit()
+            with db.reader() as uow:
+                assert uow.outbound.get(mail_id).acknowledge_by is not None
+        assert clocks.acknowledged(dsn, deadlines=deadlines, clock=clock, message=dsn.messages.get(message_id),
+                                   at=clock.now(), source="dsn")
+        dsn.commit()
+    with db.reader() as uow:
+        assert uow.deadlines.for_message(message_id) is not None
+        assert uow.outbound.get(mail_id).acknowledge_by is None
+    db.dispose()
