@@ -31,6 +31,7 @@ from hub.ops.metrics import Endpoint, Metrics
 from hub.outbound.outbox import OUTBOUND_QUEUE
 from hub.evaluations.policy import Policy
 from hub.inbound.rules import Rules
+from .precedence import Precedence
 from .runner import Runner
 from hub.deadlines.scheduler import Scheduler
 from hub.deploy.serving import Serving
@@ -228,10 +229,12 @@ class Hub:
                                    clock=self.clock, transport=self.transport, policy=s.delivery,
                                    deadlines=s.deadlines, observe=self.metrics.delivered)
         self.metrics.live.relay_failures = lambda: delivery.gate.state()[0]
+        turns = Precedence()  # one for the process: a FLASH batch in either stage, the other batches give way
+        intake.precedence = delivery.precedence = turns
         self.runners = [Runner(intake, self.transport, pools.pipeline, self.clock, concurrency=INTAKE_WORKERS,
-                               reserve=RESERVED_FOR),
+                               reserve=RESERVED_FOR, precedence=turns),
                         Runner(delivery, self.transport, pools.pipeline, self.clock, concurrency=s.delivery.workers,
-                               reserve=RESERVED_FOR)]
+                               reserve=RESERVED_FOR, precedence=turns)]
         for handler in (intake, delivery):
             self.transport.on_dead_letter(handler.queue, handler.on_quarantine)
         return delivery

@@ -11,6 +11,7 @@ from typing import Protocol
 from store import StoreUnavailable
 
 from .clock import Clock
+from .precedence import Precedence
 from hub.transport.protocol import Delivery, Transport
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ class Runner:
     """
 
     def __init__(self, handler: Handler, transport: Transport, executor: Executor, clock: Clock, *,
-                 concurrency: int = 1, batch: int = 8, idle_seconds: float = 1.0, reserve: int | None = None) -> None:
+                 concurrency: int = 1, batch: int = 8, idle_seconds: float = 1.0, reserve: int | None = None,
+                 precedence: Precedence | None = None) -> None:
         self.handler = handler
         self.transport = transport
         self.executor = executor
@@ -51,6 +53,7 @@ class Runner:
         self.batch = batch
         self.reserve = reserve
         self.idle_seconds = idle_seconds
+        self.precedence = precedence  # shared by the process's runners: the other batches give way to urgent ones
         self.processed = 0
         self.quarantined = 0
         self._busy = 0  # workers not kept for the most urgent items that have a batch in hand
@@ -84,11 +87,13 @@ class Runner:
             if not batch:
                 await self._idle(stop, seen, at_least)
                 continue
-            self._busy += 0 if kept else 1
+            if not kept:
+                self._busy += 1
             try:
-                failures = await loop.run_in_executor(self.executor, self._handle, batch)
+                failures = await loop.run_in_executor(self.executor, self._handle_in_turn, batch)
             finally:
-                self._busy -= 0 if kept else 1
+                if not kept:
+                    self._busy -= 1
             if failures is None:  # the store is unavailable: give the batch back once it returns
                 await self._give_back(stop, batch)
                 continue
@@ -99,6 +104,14 @@ class Runner:
                           type(error).__name__, exc_info=error)
                 await loop.run_in_executor(self.executor, self._shunt, delivery, error)
             self.transport.release(batch)  # whatever is neither acked, retried nor quarantined goes back
+
+    def _handle_in_turn(self, batch: list[Delivery]) -> list[tuple[Delivery, Exception]] | None:
+        """An urgent batch (of the reserved priority) is counted while in hand; any other gives way to it."""
+        if self.precedence is None or self.reserve is None:
+            return self._handle(batch)
+        turn = self.precedence.urgent() if batch[0].priority >= self.reserve else self.precedence.giving_way()
+        with turn:
+            return self._handle(batch)
 
     def _handle(self, batch: list[Delivery]) -> list[tuple[Delivery, Exception]] | None:
         """The runner boundary: a batch that raises is retried item by item, so one bad item is isolated.

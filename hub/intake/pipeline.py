@@ -14,7 +14,7 @@ from crypto.mime import compose
 from store import Database
 from store.vocabulary import Action, MessageState, ReceiptStatus
 
-from hub import audit
+from hub import audit, precedence
 from . import receipt_envelope, receipts
 from hub.audit.checkpoints import Checkpointer, Pending
 from hub.audit.proofs import Prover
@@ -184,6 +184,7 @@ class IntakeHandler:
         self.copies = CopyStage(settings, db, gpg, storage_key, clock, transport, rules)
         stages = (DeadlineStage(settings), LinkStage(), ReceiptStage(settings, gpg, clock), self.copies)
         self.stages = {stage.name: stage for stage in stages}
+        self.precedence = precedence.NONE  # the serving process's: this batch's items give way to a FLASH batch
         assert tuple(self.stages) == PIPELINE
 
     def handle(self, deliveries: list[Delivery]) -> list[tuple[Delivery, Exception]]:
@@ -196,6 +197,7 @@ class IntakeHandler:
             ctx = contexts.get(int(delivery.payload["message_id"]))
             if ctx is None:
                 continue
+            self.precedence.pause_point()
             try:
                 for name in PIPELINE:
                     self.stages[name].process(ctx)
@@ -205,6 +207,7 @@ class IntakeHandler:
                 ready.append((delivery, ctx))
         failed = {id(d) for d, _ in failures}
         done = [d for d in deliveries if id(d) not in failed]
+        self.precedence.pause_point()  # before the write lock, which a FLASH batch would wait for
         try:
             self._apply(ready, done, checkpoint)
         except LogCorrupt as exc:  # its checkpoint would contradict one stored: nothing of the batch is recorded

@@ -15,7 +15,7 @@ from gateway import Relay, RelayPermanent, RelayTemporary
 from store import Database, StoreUnavailable
 from store.vocabulary import Action, DeliveryState, MessageState, ReceiptStatus
 
-from hub import audit
+from hub import audit, precedence
 from hub.clock import Clock
 from .outbox import OUTBOUND_QUEUE
 from hub.deadlines import clocks, windows
@@ -103,6 +103,7 @@ class DeliveryHandler:
         self.deadlines = deadlines or DeadlinesSection()
         # Told of every attempt once recorded: (purpose, sent | deferred | failed, a receipt's time since its 250).
         self.observe = observe
+        self.precedence = precedence.NONE  # the serving process's: this batch's mails give way to a FLASH batch
         self.db = db
         self.relay = relay
         self.storage_key = storage_key
@@ -150,6 +151,7 @@ class DeliveryHandler:
             if not self._take(job.mail_id):  # a copy another worker of this process has in hand, or sent
                 outcomes.append((delivery, None, "done", None))
                 continue
+            self.precedence.pause_point()
             try:
                 text = self.relay.send(job.mail_from, job.rcpt_to, job.data, envelope_id=job.envelope_id)
                 reply = _Accepted(text, self.relay.offers_dsn() if job.envelope_id is not None else None)
