@@ -67,12 +67,15 @@ def bench_log(seconds: float, per_commit: int, threads: int, events: int, sample
               "max over them).")
 @click.option("--amqp", "amqp_url", default="", help="RabbitMQ URL: one gateway and --workers worker processes.")
 @click.option("--workers", default=1, show_default=True, help="Worker processes (with --amqp).")
+@click.option("--store-url", help="An empty database for the hub's store (postgresql+psycopg://...); default SQLite.")
 @scratch_option
-def bench_flash(backlog: int, probes: int, amqp_url: str, workers: int, within: Path | None) -> None:
+def bench_flash(backlog: int, probes: int, amqp_url: str, workers: int, store_url: str | None,
+                within: Path | None) -> None:
     """How long a FLASH message waits for its receipt behind a ROUTINE backlog."""
     from hub.tools.bench_flash import run_flash_bench
 
-    click.echo(run_flash_bench(backlog=backlog, probes=probes, amqp_url=amqp_url, workers=workers, within=within))
+    click.echo(run_flash_bench(backlog=backlog, probes=probes, amqp_url=amqp_url, workers=workers,
+                               store_url=store_url, within=within))
 
 
 @bench.command("boundary")

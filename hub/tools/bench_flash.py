@@ -28,11 +28,11 @@ from hub.settings import load
 from hub.transport.embedded import EmbeddedTransport
 
 
-def run_flash_bench(*, backlog: int, probes: int, amqp_url: str = "", workers: int = 1,
+def run_flash_bench(*, backlog: int, probes: int, amqp_url: str = "", workers: int = 1, store_url: str | None = None,
                     within: Path | None = None) -> str:
     tmp = Path(tempfile.mkdtemp(prefix="pbflash", dir=within))
     try:
-        return _run(tmp, backlog, probes, amqp_url, workers if amqp_url else 0)
+        return _run(tmp, backlog, probes, amqp_url, workers if amqp_url else 0, store_url)
     finally:
         for home in (tmp / "hub" / "gnupg", tmp / "partner", tmp / DIRECTOR):
             stop_agent(home)
@@ -57,8 +57,8 @@ def _fill(db: Database, partner_id: int, sender: str, count: int) -> None:
         uow.commit()
 
 
-def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> str:
-    identity = init_with_director(tmp)
+def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int, store_url: str | None) -> str:
+    identity = init_with_director(tmp, store_url=store_url)
     if amqp_url:
         use_broker(tmp / "hub", amqp_url)
     settings = load(tmp / "hub")
@@ -82,6 +82,7 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
     waits: list[float] = []
     refused: list[str] = []  # the replies of probes not accepted with a reference
     owed: list[str] = []  # the references of probes accepted whose receipt did not reach the relay in time
+    answered: list[str] = []  # the references of probes whose receipt reached the relay, in order
     with CaptureRelay() as relay, _served(settings.home, relay.address, workers) as (port, _cpu):
         relay.wait_for(min(100, backlog), timeout=300)  # the pipeline is busy with the backlog
         for raw in flashes:
@@ -106,15 +107,18 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
                 seen = len(captured)
             if found is not None:
                 waits.append(found)
+                answered.append(reference)
             else:
                 owed.append(reference)
         done = len(relay.messages)
         owed_lines = [_owed(db, reference) for reference in owed]
+        steps = _steps(db, answered, waits)
     db.dispose()
     deployment = (f"1 gateway + {workers} worker process(es), RabbitMQ (prefetch {settings.transport.prefetch} "
                   "per urgency queue)" if workers else "one embedded process (store queue, batch 8)")
+    store = "SQLite in the home" if not store_url else "PostgreSQL (--store-url)"
     return "\n".join([
-        f"deployment   {deployment}",
+        f"deployment   {deployment}; store: {store}",
         f"backlog      {backlog} accepted ROUTINE messages queued for intake (filled in {fill_seconds:.1f} s); "
         f"{done} receipts out when the probes ended",
         f"FLASH        {probes} signed FLASH messages sent one after another while the backlog drains",
@@ -122,8 +126,37 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int) -> s
         f"max {1000 * max(waits, default=float('nan')):.0f} ms over {len(waits)} probes"
         + (f"; {lost} accepted without a receipt within 120 s" if (lost := probes - len(refused) - len(waits)) else "")
         + (f"; {len(refused)} not accepted: " + "; ".join(sorted(set(refused)))[:300] if refused else ""),
+        *steps,
         *owed_lines,
     ])
+
+
+STEPS = (("intake.accepted", "receipt.signed"), ("receipt.signed", "receipt.sent"))
+
+
+def _steps(db: Database, references: list[str], waits: list[float]) -> list[str]:
+    """Where the probes' time went, from their audit events (each stamped by the process that did the step):
+    the 250 to the intake's write (receipt signed), that to the relay's 250 recorded (receipt sent); p50 and
+    max of each, and the slowest probe's."""
+    spans: list[list[float]] = []
+    with db.reader() as uow:
+        for reference in references:
+            at = {}
+            for event in uow.audit.for_message(reference):
+                at.setdefault(event.action, event.at)
+            spans.append([1000 * (at[b] - at[a]).total_seconds() if a in at and b in at else float("nan")
+                          for a, b in STEPS])
+    if not spans:
+        return []
+    lines = []
+    for i, (a, b) in enumerate(STEPS):
+        values = [s[i] for s in spans if s[i] == s[i]]
+        lines.append(f"step         {a} -> {b}: p50 {_pct([v / 1000 for v in values], 50) * 1000:.0f} ms, "
+                     f"max {max(values, default=float('nan')):.0f} ms")
+    slowest = max(range(len(waits)), key=waits.__getitem__)
+    lines.append(f"slowest      {references[slowest]} {1000 * waits[slowest]:.0f} ms: "
+                 + ", ".join(f"{b} +{spans[slowest][i]:.0f} ms" for i, (_a, b) in enumerate(STEPS)))
+    return lines
 
 
 def _owed(db: Database, reference: str) -> str:
