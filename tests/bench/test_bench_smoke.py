@@ -87,6 +87,10 @@ def test_bench_flash_reports_its_percentiles_over_every_probe():
     assert result.exit_code == 0, result.output
     assert re.search(r"receipt at the relay: p50 \d+ ms, p99 \d+ ms, max \d+ ms over 3 probes$", result.output,
                      re.M), result.output
+    for step in ("intake.accepted -> receipt.signed", "receipt.signed -> receipt.sent"):  # where the time went
+        assert re.search(rf"^step\s+{step}: p50 \d+ ms, max \d+ ms$", result.output, re.M), result.output
+    assert re.search(r"^slowest\s+PSR-\d{4}-\d+ \d+ ms: receipt.signed \+\d+ ms, receipt.sent \+\d+ ms$",
+                     result.output, re.M), result.output
     assert _served_children() == []
 
 
