@@ -95,9 +95,11 @@ def test_a_flood_of_status_lines_stops_gpg(session_dir, hub_gpg, alice):
 
 
 def test_gpg_working_past_the_time_limit_is_busy(session_dir, hub_public, hub_fpr):
-    """500 MB of marker packets inside the compressed data: no output, gpg reads them for seconds. Killed at
-    the limit, it had used CPU most of the time: `busy` (the input's cost, a 5xx), not taken for a wait."""
-    ciphertext = bombs.encrypt_stream(session_dir, hub_public, bombs.repeated(bombs.MARKER, 500_000_000),
+    """1 GB of marker packets inside the compressed data: no output, gpg reads them for about 3 s (500 MB took
+    1.5 s on the project's machine; with a limit of 0.8 s only a machine nearly four times faster would pass
+    them in time). Killed at the limit, it had used CPU most of the time: `busy` (the input's cost, a 5xx), not
+    taken for a wait."""
+    ciphertext = bombs.encrypt_stream(session_dir, hub_public, bombs.repeated(bombs.MARKER, 1_000_000_000),
                                       literal=False)
     slow = Gpg(session_dir / "hub", timeout_seconds=0.8)
     with pytest.raises(GpgTimedOut) as timed_out:
