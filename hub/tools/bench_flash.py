@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
 import smtplib
 import ssl
@@ -150,8 +151,8 @@ def _steps(db: Database, references: list[str], waits: list[float]) -> list[str]
         return []
     lines = []
     for i, (a, b) in enumerate(STEPS):
-        values = [s[i] for s in spans if s[i] == s[i]]
-        lines.append(f"step         {a} -> {b}: p50 {_pct([v / 1000 for v in values], 50) * 1000:.0f} ms, "
+        values = [s[i] for s in spans if not math.isnan(s[i])]
+        lines.append(f"step         {a} -> {b}: p50 {_pct(values, 50):.0f} ms, "
                      f"max {max(values, default=float('nan')):.0f} ms")
     slowest = max(range(len(waits)), key=waits.__getitem__)
     lines.append(f"slowest      {references[slowest]} {1000 * waits[slowest]:.0f} ms: "

@@ -37,6 +37,15 @@ def test_left_before_a_due_time():
     assert left(now - timedelta(seconds=1), now) == "OVERDUE 00:00:01"
 
 
+def _wait_for_the_alert(home) -> None:
+    """The relay's 554 comes before the hub records the failed delivery and raises its alert: wait for the alert."""
+    db = Database(home.settings.database_url)
+    try:
+        assert until(lambda: open_alerts(db), bool)
+    finally:
+        db.dispose()
+
+
 def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
     home, key = home_with_police(short_tmp)
     canary = f"CANARY{uuid.uuid4().hex}"
@@ -47,9 +56,8 @@ def test_dashboard_shows_queues_alerts_and_deadlines_but_no_content(short_tmp):
         relay.refuse(1)
         hub.send(signed(key, keyword_lines={"Message-Kind": "request", "Urgency": "ROUTINE"}))
         relay.wait_for(1, timeout=20)
-        db = Database(home.settings.database_url)
-        # the relay's 554 comes before the hub records the failure and raises the alert
-        assert until(lambda: open_alerts(db), bool)
+        _wait_for_the_alert(home)
+    db = Database(home.settings.database_url)
     later = datetime.now(timezone.utc) + timedelta(days=2)  # the FLASH request is overdue by then
 
     async def run() -> tuple:
@@ -126,9 +134,7 @@ def test_actions_ask_first_and_are_signed_and_audited(short_tmp):
     with CaptureRelay() as relay, RunningHub(home.settings, relay=relay.address) as hub:
         relay.refuse(1)
         reference = reference_in(hub.send(signed(key))[1])
-        # the relay's 554 comes before the hub records the failure and raises the alert
-        db = Database(home.settings.database_url)
-        assert until(lambda: open_alerts(db), bool)
+        _wait_for_the_alert(home)
 
         async def run() -> tuple[int, int]:
             with dashboard(home.settings.home, 0.2, staff.home) as app:
