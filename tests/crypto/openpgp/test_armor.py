@@ -82,8 +82,10 @@ def test_a_signature_armor_the_hub_accepts_is_one_good_signature_to_gpg(alice, h
     """Crafted armor around a real signature: what the hub accepts, gpg verifies once with exit code 0 (and
     what gpg reads alike is accepted, so real clients' armor still passes); gpg answers "Good signature" with
     exit code 2 to several of the others."""
-    # A notation of one, two or three bytes: one of them makes the signature's base64 end without padding.
-    unpadded = next(s for n in ("a", "ab", "abc") if not re.search(rb"=\r?\n=", s := _signature(alice, notation=n)))
+    # A notation of one to nine bytes: every third length makes the signature's base64 end without padding
+    # (three rounds: an EdDSA signature is a byte shorter when an MPI's top byte is zero, 17 in 1,500 here).
+    unpadded = next(s for n in range(1, 10)
+                    if not re.search(rb"=\r?\n=", s := _signature(alice, notation="a" * n)))
     variants = _variants(_signature(alice), unpadded, _signature(alice, notation="second"))
     accepted = {name for name, v in variants.items() if _hub_accepts(hub_gpg, v)}
     assert accepted == {"as gpg wrote it", "CRLF", "trailing spaces", "a Comment header", "an unknown header",
