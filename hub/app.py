@@ -229,7 +229,8 @@ class Hub:
                                    clock=self.clock, transport=self.transport, policy=s.delivery,
                                    deadlines=s.deadlines, observe=self.metrics.delivered)
         self.metrics.live.relay_failures = lambda: delivery.gate.state()[0]
-        turns = Precedence()  # one for the process: a FLASH batch in either stage, the other batches give way
+        # One for the process: a FLASH batch in either stage, the other batches give way, its writes go first.
+        turns = Precedence(writes_first=self.db.writes_first)
         intake.precedence = delivery.precedence = turns
         self.runners = [Runner(intake, self.transport, pools.pipeline, self.clock, concurrency=INTAKE_WORKERS,
                                reserve=RESERVED_FOR, precedence=turns),

@@ -1,20 +1,23 @@
 """FLASH before the rest inside one process: while a FLASH batch is in hand, the other workers pause between two
-of their items (bounded), so that the FLASH work gets the interpreter and the store's write lock instead of
-sharing them with every busy worker (Python threads have no priorities)."""
+of their items (bounded), so that the FLASH work gets the interpreter instead of sharing it with every busy
+worker (Python threads have no priorities), and its transactions take the store's write lock before theirs."""
 
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from typing import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Callable, ContextManager, Iterator
 
 
 class Precedence:
     """Counts the urgent batches in hand; a worker thread marked as giving way waits at its pause points while
-    one is (at most *most_seconds* each time: a FLASH batch stuck on a slow relay holds nobody up for long)."""
+    one is (at most *most_seconds* each time: a FLASH batch stuck on a slow relay holds nobody up for long).
+    *writes_first*: the store's lane ahead (``Database.writes_first``), entered by the urgent work's thread."""
 
-    def __init__(self, most_seconds: float = 0.2) -> None:
+    def __init__(self, most_seconds: float = 0.2,
+                 writes_first: Callable[[], ContextManager[None]] = nullcontext) -> None:
         self.most_seconds = most_seconds
+        self.first = writes_first
         self._lock = threading.Lock()
         self._in_hand = 0
         self._clear = threading.Event()
@@ -28,7 +31,8 @@ class Precedence:
             self._in_hand += 1
             self._clear.clear()
         try:
-            yield
+            with self.first():
+                yield
         finally:
             with self._lock:
                 self._in_hand -= 1

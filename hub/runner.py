@@ -6,7 +6,7 @@ import asyncio
 import logging
 from concurrent.futures import Executor
 from functools import partial
-from typing import Protocol
+from typing import Callable, Protocol
 
 from store import StoreUnavailable
 
@@ -36,10 +36,10 @@ class Runner:
 
     A worker claims up to *batch* items at once (most urgent first): one claim, one read and one
     write transaction serve the whole batch. With *reserve* (a priority), one more worker is kept for the
-    items of that priority or more: it claims only those, and only while every other worker has a batch in
-    hand, so a FLASH item that arrives then is taken at once rather than after one of those batches (a worker
-    that is free takes it itself: every claim is most urgent first, and two sessions racing would leave the
-    order of arrival to chance).
+    items of that priority or more: it claims only those, and only while no other worker is idle, so a FLASH
+    item that arrives while the others have a batch or a claim in hand is taken at once rather than after
+    one of those batches (a claim under way may have read the queue before the FLASH item was there; a worker
+    that is idle takes it itself: every claim is most urgent first).
     """
 
     def __init__(self, handler: Handler, transport: Transport, executor: Executor, clock: Clock, *,
@@ -56,7 +56,7 @@ class Runner:
         self.precedence = precedence  # shared by the process's runners: the other batches give way to urgent ones
         self.processed = 0
         self.quarantined = 0
-        self._busy = 0  # workers not kept for the most urgent items that have a batch in hand
+        self._idle_workers = 0  # workers not kept for the most urgent items, waiting for items
 
     @property
     def queue(self) -> str:
@@ -73,9 +73,11 @@ class Runner:
         loop = asyncio.get_running_loop()
         claim = partial(self.transport.claim, self.queue, self.batch, at_least=at_least or 0)
         kept = at_least is not None
+        if kept and self.precedence is not None:  # the reserved worker claims only urgent items: writes first
+            claim = partial(self._first, claim)
         while not stop.is_set():
             seen = self.transport.generation(self.queue)
-            if kept and self._busy < self.concurrency:  # a free worker takes the most urgent items itself
+            if kept and self._idle_workers:  # an idle worker takes the most urgent items itself
                 await self._idle(stop, seen, at_least, until_due=False)
                 continue
             try:
@@ -85,15 +87,9 @@ class Runner:
                 await self._sleep(stop, self.idle_seconds)
                 continue
             if not batch:
-                await self._idle(stop, seen, at_least)
+                await (self._idle(stop, seen, at_least) if kept else self._idle_free(stop, seen))
                 continue
-            if not kept:
-                self._busy += 1
-            try:
-                failures = await loop.run_in_executor(self.executor, self._handle_in_turn, batch)
-            finally:
-                if not kept:
-                    self._busy -= 1
+            failures = await loop.run_in_executor(self.executor, self._handle_in_turn, batch)
             if failures is None:  # the store is unavailable: give the batch back once it returns
                 await self._give_back(stop, batch)
                 continue
@@ -104,6 +100,10 @@ class Runner:
                           type(error).__name__, exc_info=error)
                 await loop.run_in_executor(self.executor, self._shunt, delivery, error)
             self.transport.release(batch)  # whatever is neither acked, retried nor quarantined goes back
+
+    def _first(self, claim: Callable[[], list[Delivery]]) -> list[Delivery]:
+        with self.precedence.first():
+            return claim()
 
     def _handle_in_turn(self, batch: list[Delivery]) -> list[tuple[Delivery, Exception]] | None:
         """An urgent batch (of the reserved priority) is counted while in hand; any other gives way to it."""
@@ -155,6 +155,14 @@ class Runner:
         except Exception:
             log.exception("runner %s: could not quarantine item %s; its lease will expire and it returns",
                           self.queue, delivery.item_id)
+
+    async def _idle_free(self, stop: asyncio.Event, seen: int) -> None:
+        """A worker not kept, idle: counted, so that the reserved worker leaves the most urgent items to it."""
+        self._idle_workers += 1
+        try:
+            await self._idle(stop, seen, None)
+        finally:
+            self._idle_workers -= 1
 
     async def _idle(self, stop: asyncio.Event, seen: int, at_least: int | None, *, until_due: bool = True) -> None:
         """Until woken, *stop*, idle_seconds, or (*until_due*) the next item's due time."""

@@ -1,4 +1,4 @@
-"""The engine, built at start-up from a URL: SQLite (WAL, full sync) or PostgreSQL."""
+"""The engine, built at start-up from a URL: SQLite (WAL, full sync) or PostgreSQL; SQLite's in-process write lock."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import json
 import logging
 import os
 import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ContextManager, Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -112,6 +113,62 @@ def _configure_sqlite(engine: Engine, busy_timeout_seconds: float, begin: str) -
     engine.dialect.do_begin = _do_begin  # type: ignore[method-assign]
 
 
+class WriteLock:
+    """SQLite's one writer at a time, among this process's threads, with a lane ahead: a thread inside
+    ``first()`` takes the lock before any thread waiting outside it (a FLASH item's transactions do not queue
+    behind a ROUTINE backlog's). Within a lane, whichever waiting thread the scheduler wakes."""
+
+    def __init__(self) -> None:
+        self._state = threading.Condition(threading.Lock())
+        self._held = False
+        self._ahead = 0  # threads of the first lane waiting
+        self.waiting = 0  # threads waiting, both lanes
+        self._local = threading.local()
+
+    @contextmanager
+    def first(self) -> Iterator[None]:
+        """This thread's transactions, while inside, go before those of the threads outside."""
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.depth -= 1
+
+    def acquire(self) -> None:
+        ahead = getattr(self._local, "depth", 0) > 0
+        with self._state:
+            self.waiting += 1
+            try:
+                if ahead:
+                    self._ahead += 1
+                    try:
+                        while self._held:
+                            self._state.wait()
+                    except BaseException:  # interrupted while waiting: those it held back may go on
+                        self._state.notify_all()
+                        raise
+                    finally:
+                        self._ahead -= 1
+                else:
+                    while self._held or self._ahead:
+                        self._state.wait()
+            finally:
+                self.waiting -= 1
+            self._held = True
+
+    def release(self) -> None:
+        with self._state:
+            self._held = False
+            self._state.notify_all()
+
+    def __enter__(self) -> "WriteLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
 class Database:
     """An engine and its session factory; one per process, built from settings."""
 
@@ -126,7 +183,7 @@ class Database:
         # SQLite has one writer at a time, and its busy handler sleeps in steps of up to 100 ms while it
         # waits: under load that, not the work, sets the latency. Writers of this process queue on a
         # lock instead, which wakes the next one at once. Other processes still meet the busy timeout.
-        self.write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
+        self.write_lock: WriteLock | None = WriteLock() if self.dialect == "sqlite" else None
         # Short write jobs of this process's threads share transactions and commits (store/group.py).
         self.group = GroupCommit(self)
 
@@ -138,6 +195,11 @@ class Database:
         from .uow import UnitOfWork
 
         return UnitOfWork(self.sessions, self.write_lock)
+
+    def writes_first(self) -> ContextManager[None]:
+        """Around urgent work: this thread's transactions take the write lock before the other threads'
+        (SQLite; PostgreSQL has row locks and no queue of this process's own to jump)."""
+        return self.write_lock.first() if self.write_lock is not None else nullcontext()
 
     def reader(self) -> "UnitOfWork":
         """A unit of work for reading only: no write lock, never committed."""
@@ -151,17 +213,12 @@ class Database:
         keeps old row versions and its WAL by its own rules (see the README): True."""
         if self.dialect != "sqlite":
             return True
-        if self.write_lock is not None:
-            self.write_lock.acquire()
-        try:
+        with self.write_lock or nullcontext():
             raw = self.engine.raw_connection()
             try:
                 busy, _frames, _copied = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             finally:
                 raw.close()
-        finally:
-            if self.write_lock is not None:
-                self.write_lock.release()
         return busy == 0
 
     def dispose(self) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,13 +27,16 @@ from .repositories import (
     RecipientRepository,
 )
 
+if TYPE_CHECKING:
+    from .database import WriteLock
+
 
 class UnitOfWork:
     """``with db.unit_of_work() as uow: ...; uow.commit()`` — rolled back unless committed."""
 
     session: Session
 
-    def __init__(self, sessions: sessionmaker[Session], lock: threading.Lock | None = None, *,
+    def __init__(self, sessions: sessionmaker[Session], lock: WriteLock | None = None, *,
                  readonly: bool = False) -> None:
         self._sessions = sessions
         self._lock = lock

@@ -9,6 +9,7 @@ import smtplib
 import ssl
 import tempfile
 import time
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 from crypto import Gpg
@@ -103,7 +104,7 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int, stor
             while found is None and time.monotonic() < deadline:
                 captured = relay.wait_for(seen + 1, timeout=1.0)
                 for c in captured[seen:]:
-                    if c.message.get("X-Passerelle-Reference") == reference:
+                    if _reference_header(c.data) == reference:
                         found = c.at - t0
                 seen = len(captured)
             if found is not None:
@@ -130,6 +131,13 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int, stor
         *steps,
         *owed_lines,
     ])
+
+
+def _reference_header(data: bytes) -> str | None:
+    """A captured mail's X-Passerelle-Reference, from its header alone: the probe loop shares the bench
+    process's interpreter with the relay it measures, and parsing every ROUTINE receipt whole kept the relay
+    waiting for it (the probes' p99 over 100 was 142-227 ms with whole parses, 75 ms without)."""
+    return BytesHeaderParser().parsebytes(data).get("X-Passerelle-Reference")
 
 
 STEPS = (("intake.accepted", "receipt.signed"), ("receipt.signed", "receipt.sent"))

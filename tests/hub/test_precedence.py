@@ -1,6 +1,7 @@
 """FLASH first inside one process (hub/precedence.py): while a FLASH batch is in hand, a ROUTINE batch's worker
 waits at its next pause point (between two items, before its write) until the FLASH batch is done, and never
-longer than the bound; a worker that does not give way never waits. The runner marks each batch by priority."""
+longer than the bound; a worker that does not give way never waits. The runner marks each batch by priority;
+the FLASH batch's and the reserved worker's transactions take the store's write lock first."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
+from hub import audit
 from hub.clock import SystemClock
 from hub.precedence import Precedence
 from hub.runner import Runner
 from hub.transport.priorities import priority_of
 from hub.transport.protocol import Delivery
+from store import Database, upgrade
+from tests.support.waiting import until
 
 FLASH, ROUTINE = priority_of("FLASH"), priority_of("ROUTINE")
 
@@ -105,3 +109,52 @@ def test_the_runner_makes_a_routine_batch_give_way_to_a_flash_batch_of_the_same_
         handler.release_flash.set()
         assert flash.result(10) == [] and routine.result(10) == []
     assert handler.routine_passed_at >= handler.flash_done_at
+
+
+class _Writer:
+    """Each batch appends one audit event named for its priority: the order of their transactions."""
+
+    queue = "intake"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.indices: dict[str, int] = {}
+
+    def handle(self, batch: list[Delivery]):
+        self.write("flash" if batch[0].priority == FLASH else f"routine-{batch[0].item_id}")
+        return []
+
+    def write(self, name: str) -> None:
+        with self.db.unit_of_work() as uow:
+            self.indices[name] = audit.record(uow, SystemClock(), "test.appended", ref=name)
+            uow.commit()
+
+    def on_quarantine(self, delivery, error) -> None:  # pragma: no cover - nothing raises here
+        pass
+
+
+def test_a_flash_batch_and_the_reserved_workers_claim_write_before_the_routine_batches_waiting(tmp_path):
+    """On SQLite the process's writers queue on one lock: the FLASH batch's transaction and the reserved
+    worker's claim go before the ROUTINE batches already waiting for it."""
+    db = Database(f"sqlite:///{tmp_path / 'p.db'}")
+    upgrade(db.engine)
+    try:
+        precedence = Precedence(most_seconds=30, writes_first=db.writes_first)
+        handler = _Writer(db)
+        with ThreadPoolExecutor(6) as pool:
+            runner = Runner(handler, transport=None, executor=pool, clock=SystemClock(), concurrency=3,
+                            reserve=FLASH, precedence=precedence)
+            with db.unit_of_work():  # a writer in hand: every batch below queues
+                routines = [pool.submit(runner._handle_in_turn, [Delivery(n, "intake", {}, ROUTINE, 1,
+                                                                          datetime.now(timezone.utc))])
+                            for n in range(3)]
+                assert until(lambda: db.write_lock.waiting, lambda n: n == 3, seconds=10) == 3
+                flash = pool.submit(runner._handle_in_turn, _batch(FLASH))
+                claim = pool.submit(runner._first, lambda: handler.write("claim"))
+                assert until(lambda: db.write_lock.waiting, lambda n: n == 5, seconds=10) == 5
+            for future in (*routines, flash, claim):
+                future.result(30)
+        order = sorted(handler.indices, key=handler.indices.__getitem__)
+        assert set(order[:2]) == {"flash", "claim"} and sorted(order[2:]) == ["routine-0", "routine-1", "routine-2"]
+    finally:
+        db.dispose()
