@@ -65,6 +65,8 @@ def _cases(fresh, scale: float) -> list[tuple[str, bytes, str]]:
     return [
         ("a signed 20 KB message (for comparison)", fresh(), "bench@police.test"),
         ("24 MB of short lines, no empty line", b"a\r\n" * n(8_000_000), "bench@police.test"),
+        ("24 MB of lines ending in a dot, the same", b"x.\r\n" * n(6_000_000), "bench@police.test"),
+        ("24 MB of short and dot lines in turn, the same", b"a\r\nb.\r\n" * n(3_428_571), "bench@police.test"),
         ("1,000,000 outer header fields", b"X-H: v\r\n" * n(1_000_000) + fresh(), "bench@police.test"),
         ("990 more outer fields (under both limits)", head + b"\r\n" + fields + b"\r\n" + body, "bench@police.test"),
         ("10 MB null-sender bounce", text_bounce + (b"x" * 76 + b"\r\n") * n(130_000), "<>"),

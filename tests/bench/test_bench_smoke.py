@@ -42,7 +42,12 @@ def test_bench_intake_runs_and_reports_every_figure():
         assert label in result.output
     assert re.search(r"^peak RSS\s+\d+ MiB \(the serve process", result.output, re.M), result.output
     assert re.search(r"^gateway alone  [\d.]+ msg/s, [\d.]+ ms/msg", result.output, re.M), result.output
-    assert re.search(r"^hub cost  \d+\.\dx ", result.output, re.M), result.output
+    cost = re.search(r"^hub cost  (\d+\.\d)x .*the hub adds (-?[\d.]+) ms/msg", result.output, re.M)
+    assert cost, result.output
+    hub = sum(map(float, re.search(r"^hub CPU +([\d.]+) ms/msg in the hub process, ([\d.]+) ms/msg in its gpg",
+                                   result.output, re.M).groups()))
+    alone = float(re.search(r"^gateway alone  [\d.]+ msg/s, ([\d.]+) ms/msg", result.output, re.M).group(1))
+    assert abs(float(cost.group(2)) - (hub - alone)) < 0.3, result.output  # the figures printed agree (rounding)
     assert _served_children() == []
 
 

@@ -19,6 +19,8 @@ import pytest
 from aiosmtpd.smtp import SMTP
 
 from gateway import IngressHandler, Limits, replies, start_server
+import gateway.data as data_module
+from gateway.data import read_data
 
 SIZE_LIMIT = 5000
 END = b"\r\n.\r\n"
@@ -138,6 +140,9 @@ CASES = {
     "content just at the size limit": b"C" * 998 + b"\r\n" + b"D" * 998 + b"\r\n" + b"E" * 998 + b"\r\n"
                                       + b"F" * 998 + b"\r\n" + b"G" * 998 + b"\r\n" + b".\r\n",
     "crlf crlf dot": b"x\r\n\r\n.\r\n",
+    "short lines, then lines ending with a dot": b"a\r\n" * 5 + b"x.\r\n" * 5 + b".\r\n",
+    "short lines and lines ending with a dot in turn": b"a\r\nb.\r\n" * 5 + b".\r\n",
+    "blank lines, then a dot line": b"\r\n" * 5 + b"x.\r\n.\r\n",
 }
 
 
@@ -182,3 +187,63 @@ def test_random_mixes(servers):
     for content, pieces in _random_cases():
         ours, stock = _both(servers, content, pieces)
         assert ours == stock, content
+
+
+class _CountingReader(asyncio.StreamReader):
+    """A stream reader that counts the reads made of it."""
+
+    def __init__(self) -> None:
+        super().__init__(limit=2**16)
+        self.reads = 0
+
+    async def readuntil(self, separator=b"\n"):
+        self.reads += 1
+        return await super().readuntil(separator)
+
+    async def readexactly(self, n):
+        self.reads += 1
+        return await super().readexactly(n)
+
+
+def _read_in_pieces(content: bytes, pieces: list[int]) -> tuple[int, str, bytes]:
+    """Reads made, state and content of read_data over *content* fed in *pieces* (then the rest), the event loop
+    running between two pieces so that the reader sometimes holds only part of an end sequence."""
+    async def read() -> tuple[int, str, bytes]:
+        reader = _CountingReader()
+
+        async def feed() -> None:
+            start = 0
+            for size in pieces + [len(content)]:
+                reader.feed_data(content[start:start + size])
+                start += size
+                await asyncio.sleep(0)
+
+        feeding = asyncio.ensure_future(feed())
+        data = await read_data(reader, size_limit=SIZE_LIMIT * 400, line_limit=1000)
+        await feeding
+        return reader.reads, data.state.value, data.content
+
+    return asyncio.run(read())
+
+
+def test_lines_ending_in_a_dot_cost_no_read_of_their_own():
+    """Prose ends its lines with a full stop: 300 such lines are a few reads (the few bytes after a CRLF that could
+    begin the end sequence, then up to it), not one read per line as when the rest of the end sequence was looked
+    for after every line end; nor do short lines, blank lines or the two in turn cost a read each."""
+    for line in (b"A sentence that ends its line with a full stop.\r\n", b"x.\r\n", b"a\r\n", b"\r\n",
+                 b"a\r\nb.\r\n"):
+        for first in (b"", b"a\r\n"):
+            content = first + line * 300
+            reads, state, got = _read_in_pieces(content + b".\r\n", [])
+            assert (state, got) == ("nominal", content)
+            assert reads <= 4, (line, first, reads)
+
+
+def test_without_a_look_at_the_buffer_the_content_is_the_same(monkeypatch):
+    """Where the reader's buffer cannot be looked at, every partial end is settled by reading its next bytes:
+    slower, and the same outcome on every case, whole or in pieces."""
+    cases = [(content, []) for content in CASES.values()] + [(content, [1] * 12) for content in CASES.values()]
+    cases += _random_cases()
+    looked = [_read_in_pieces(content, pieces)[1:] for content, pieces in cases]
+    monkeypatch.setattr(data_module, "_may_go_on", lambda reader, rest: True)
+    assert [_read_in_pieces(content, pieces)[1:] for content, pieces in cases] == looked
