@@ -102,14 +102,7 @@ class Part:
 
     def decoded_headers(self) -> list[tuple[str, str]]:
         """The header fields RFC 2047-decoded (the protected headers of RFC 9788, for a signed entity)."""
-        out = []
-        for name, value in self.headers:
-            try:
-                text = str(make_header(decode_header(value)))
-            except (HeaderParseError, LookupError, UnicodeError, ValueError):
-                text = value
-            out.append((name, text))
-        return out
+        return decoded_fields(self.headers)
 
     def text(self) -> str:
         """This part's body as text in its declared charset (UTF-8 when that names no text codec), CRLF as LF."""
@@ -167,6 +160,18 @@ def read_fields(head: bytes, limits: Limits = Limits()) -> list[tuple[str, str]]
         if not sep or not name or _NAME_BAD.search(name):
             raise MalformedMime("a header line of the message is not a header field")
         out.append((name.decode("ascii"), value.strip().decode("utf-8", "replace")))
+    return out
+
+
+def decoded_fields(fields) -> list[tuple[str, str]]:
+    """(name, value) fields with their values RFC 2047-decoded; a value that does not decode is kept as it is."""
+    out = []
+    for name, value in fields:
+        try:
+            text = str(make_header(decode_header(value)))
+        except (HeaderParseError, LookupError, UnicodeError, ValueError):
+            text = value
+        out.append((name, text))
     return out
 
 

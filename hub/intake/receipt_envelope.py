@@ -35,9 +35,10 @@ def wrap(gpg: Gpg, signed: bytes, *, mode: str, fingerprint: str, now: datetime)
 
 def encrypt(gpg: Gpg, signed: bytes, fingerprint: str) -> bytes:
     """Sign, then encrypt (RFC 3156 §6.1): the whole signed receipt, its header fields with it, encrypted to the
-    partner's key only; the same fields outside, so that clients thread and file it."""
-    top = mime.read(signed)
-    outer = [(name, value) for name, value in top.decoded_headers()
+    partner's key only; the same fields outside, so that clients thread and file it. Only the header section of
+    the receipt, which the hub has just composed, is read again: its parts are not needed here."""
+    head, _ = mime.split_head(signed)
+    outer = [(name, value) for name, value in mime.decoded_fields(mime.read_fields(head))
              if name.lower() not in ("mime-version", "content-type", "content-transfer-encoding")]
     return compose.encrypt_entity(gpg, signed, [fingerprint], None, outer)
 

@@ -1,8 +1,8 @@
 """The message read once (issue 14): from the DATA to the receipt leaving, the raw bytes are read into their MIME
 tree one time — by admission, whose reading the verdict, the headers, the store and the pipeline's stages all use;
-a message the partner encrypted to the hub is read once more, its decrypted entity (another text). (The hub's own
-receipt is read once too, to be encrypted to the partner: hub/intake/receipt_envelope.py; it is not the partner's
-message.)"""
+a message the partner encrypted to the hub is read once more, its decrypted entity (another text). (Of the hub's
+own receipt only the header section is read again, for the fields outside its encryption:
+hub/intake/receipt_envelope.py; it is not the partner's message.)"""
 
 from __future__ import annotations
 
