@@ -259,9 +259,12 @@ def run(speed: float, dashboard: Callable[[Database, Demo], object], *, within: 
     """The demo with the app *dashboard* makes in front, until it is quit or a stop signal arrives; cleaned
     up (threads stopped, gpg-agents stopped, temporary home removed, terminal settings put back) in every
     case. Returns the exit status (StopSignals.status)."""
-    terminal = Terminal()
-    session = Demo(speed=speed, within=within)
+    return run_session(Demo(speed=speed, within=within), dashboard, Terminal())
 
+
+def run_session(session, dashboard: Callable[[Database, Demo], object], terminal: Terminal) -> int:
+    """*session* started, then the dashboard run, until it is quit or a stop signal arrives; *session* closed and
+    *terminal* restored in every case. Returns the exit status: 0 when quit, 128 + the signal when stopped."""
     def cleanup() -> None:
         session.close()
         terminal.restore()
@@ -269,10 +272,17 @@ def run(speed: float, dashboard: Callable[[Database, Demo], object], *, within: 
     with StopSignals(cleanup) as signals:
         try:
             db = session.start()
+            if signals.received:  # the signal's Interrupted was swallowed on the way (a finaliser, a library)
+                raise Interrupted(signals.received)
             signals.app = dashboard(db, session)
             signals.app.run()
         except Interrupted:
             pass
+        except BaseException:
+            if not signals.received:
+                raise
+            # Interrupted in the middle of a step whose own cleanup then failed (a transaction rolled back half
+            # way): the stop was asked for, and the stop is what is done; the error was only its consequence.
         finally:
             signals.finished()
     return signals.status

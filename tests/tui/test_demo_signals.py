@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.tools import demo
+
 STARTED_WITHIN = 60  # seconds for the dashboard to draw (key generation for eight homes)
 CLEANED_WITHIN = 40  # seconds from the signal to the demo's exit, home removed and agents gone
 
@@ -136,3 +138,62 @@ def test_closing_the_terminal_cleans_up(short_tmp):
         for fd in (master, slave):
             if fd >= 0:
                 os.close(fd)
+
+
+class _Session:
+    """A demo session whose start meets a stop signal in the ways a real start can: the signal's exception
+    reaches the demo, is swallowed on the way (a finaliser, a library), or is replaced by another error raised
+    while the interrupted step cleans up after itself."""
+
+    def __init__(self, how: str) -> None:
+        self.how = how
+        self.closed = 0
+
+    def start(self):
+        if self.how == "none":
+            return "db"
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here, in the main thread
+        except BaseException:
+            if self.how == "swallowed":
+                return "db"
+            if self.how == "replaced":
+                raise RuntimeError("rollback failed: the transaction was interrupted half way") from None
+            raise
+        raise AssertionError("no signal arrived")
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class _Terminal:
+    def __init__(self) -> None:
+        self.restored = 0
+
+    def restore(self) -> None:
+        self.restored += 1
+
+
+@pytest.mark.parametrize("how", ["raised", "swallowed", "replaced"])
+def test_a_stop_signal_during_the_start_ends_it_with_its_status_whatever_became_of_its_exception(how):
+    """128 + SIGTERM, cleaned up once, no dashboard: also when the start swallowed the signal's exception (the
+    demo went on to the dashboard and ran) or replaced it with another error (the demo exited with status 1)."""
+    session, terminal, dashboards = _Session(how), _Terminal(), []
+    before = signal.getsignal(signal.SIGTERM)
+    status = demo.run_session(session, lambda db, s: dashboards.append(db), terminal)
+    assert status == 128 + signal.SIGTERM
+    assert dashboards == []
+    assert (session.closed, terminal.restored) == (1, 1)
+    assert signal.getsignal(signal.SIGTERM) is before  # the handlers the demo found are put back
+
+
+def test_an_error_of_the_start_without_a_signal_is_not_hidden():
+    class Broken(_Session):
+        def start(self):
+            raise RuntimeError("the hub could not start")
+
+    session, terminal = Broken("none"), _Terminal()
+    with pytest.raises(RuntimeError, match="could not start"):
+        demo.run_session(session, lambda db, s: None, terminal)
+    assert (session.closed, terminal.restored) == (1, 1)
