@@ -48,9 +48,9 @@ def _may_go_on(reader: asyncio.StreamReader, rest: bytes) -> bool:
     """Whether the bytes already buffered in *reader* may begin with *rest* (all of them, when none are).
 
     asyncio's StreamReader has no peek: its buffer is read here (``_buffer``, a bytearray in every CPython since
-    3.4, which aiosmtpd itself clears at STARTTLS), never changed. Without it every line end would cost a read of a few bytes, and 24 MB of short lines
-    millions of reads in the event loop (tests/gateway/test_data.py counts the reads, and fails if this
-    buffer is ever gone)."""
+    3.4, which aiosmtpd itself clears at STARTTLS), never changed. Without it every partial end would be settled
+    by a read of a few bytes: 24 MB of short lines, millions of reads in the event loop (tests/gateway/test_data.py
+    counts the reads, and fails if this buffer is ever gone)."""
     buffered = getattr(reader, "_buffer", None)
     if not isinstance(buffered, bytearray):
         return True

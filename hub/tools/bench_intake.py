@@ -8,7 +8,6 @@ import os
 import platform
 import queue
 import re
-import resource
 import shutil
 import signal
 import smtplib
@@ -37,7 +36,7 @@ from hub.settings import host_port, load
 from store import Database, sqlite_url
 
 from . import bench_roles
-from .background import _served
+from .background import _cpu_seconds, _served
 from .director import director_home, init_with_director
 
 
@@ -313,7 +312,7 @@ def _hub_run(settings, messages: list[bytes], clients: int, sender: str, rcpt: s
     commits_before = bench_roles.database_commits(store_url) if _is_pg(store_url) else 0
     with CaptureRelay() as relay, _served(settings.home, relay.address, workers, in_process, scheduler=bool(workers),
                                           statements=statements) as (port, cpu):
-        before, roles_before, bench_before = cpu(), cpu.by_role(), _own_cpu()
+        before, roles_before, bench_before = cpu(), cpu.by_role(), _cpu_seconds(os.getpid())[0]
         servers_before = {s.name: s() for s in servers}
         sent = _drive(port, messages, clients, sender, rcpt, timeout_seconds, _reference)
         expected = len(sent.lat_250) * (2 if duty_desk else 1)
@@ -322,7 +321,7 @@ def _hub_run(settings, messages: list[bytes], clients: int, sender: str, rcpt: s
         servers_after = {s.name: s() for s in servers}
         sent.peak_rss = cpu.peak_rss()
         sent.hub_cpu = (after[0] - before[0], after[1] - before[1])
-        sent.cpu = _own_cpu() - bench_before
+        sent.cpu = _cpu_seconds(os.getpid())[0] - bench_before
     layout = bench_roles.Layout(len(sent.lat_250), _pct(sent.lat_250, 99),
                                 {r: roles_after[r] - roles_before[r] for r in roles_after},
                                 {n: servers_after[n] - servers_before[n] for n in servers_after},
@@ -477,11 +476,6 @@ def use_broker(home: Path, url: str) -> None:
     head, transport = text.split(marker, 1)
     transport = transport.replace('url = ""', f'url = "{url}"\nnamespace = "bench-{os.getpid()}-{time.time_ns()}"', 1)
     path.write_text(head + marker + transport)
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _send(smtp: smtplib.SMTP, sender: str, rcpt: str, raw: bytes, refusals: list[str] | None = None) -> str | None:
