@@ -258,12 +258,24 @@ class TransportSection(BaseModel):
     # mid-round (kill -9 just after a 250) waits this long before another relay takes it. A row published twice
     # is settled once (the stages are idempotent, as for any broker redelivery).
     relay_lease_seconds: float = Field(10.0, description="An outbox row a relay took but did not confirm returns after this.")
-    relay_poll_seconds: float = Field(1.0, description="Longest the relay sleeps before looking at the outbox again "
-                                      "(rows this process commits wake it; another process's rows or a retry "
-                                      "falling due wait at most this long).")
+    relay_poll_seconds: float = Field(1.0, description="Longest between two claims of the outbox's ready rows "
+                                      "(rows this process commits are handed to its relay; another process's "
+                                      "rows or a retry falling due wait at most this long).")
+    relay_settle_seconds: float = Field(0.2, ge=0.0, description="How long the relay gathers the broker's "
+                                        "confirms before removing their rows from the outbox in one transaction "
+                                        "(a row confirmed and not yet removed when its process dies is published "
+                                        "again once its lease ends: the stages take a redelivered item once).")
     reconnect_seconds: float = Field(2.0, description="Pause between attempts to reach the broker.")
     release_delay_seconds: float = Field(2.0, description="Pause before an item left unsettled (store unavailable) "
                                                           "goes back to its queue.")
+
+    @model_validator(mode="after")
+    def _settles_within_the_lease(self) -> "TransportSection":
+        if self.relay_settle_seconds >= self.relay_lease_seconds / 4:
+            raise ValueError(f"transport.relay_settle_seconds ({self.relay_settle_seconds}) must be under a quarter "
+                             f"of transport.relay_lease_seconds ({self.relay_lease_seconds}): a confirmed row is "
+                             "removed long before its lease could end")
+        return self
 
     @property
     def enabled(self) -> bool:

@@ -27,18 +27,29 @@ class QueueRepository(_Repository):
 
     def put(self, queue: str, payload: dict[str, Any], *, priority: int, now: datetime,
             available_at: datetime | None = None, state: str = ItemState.READY, attempts: int = 0,
-            last_error: str | None = None, created_at: datetime | None = None) -> None:
+            last_error: str | None = None, created_at: datetime | None = None,
+            lease_until: datetime | None = None) -> dict[str, Any]:
+        """An item, written with the others of the transaction; *lease_until*: written leased until then (a relay
+        that publishes it itself, without claiming it), and given its ``id`` in the returned row when written."""
         if self._puts is None:
             self._puts = []
-        self._puts.append(dict(queue=queue, payload=payload, priority=priority, state=state,
-                               available_at=available_at or now, attempts=attempts, last_error=last_error,
-                               created_at=created_at or now))
+        row = dict(queue=queue, payload=payload, priority=priority, state=state, available_at=available_at or now,
+                   attempts=attempts, last_error=last_error, created_at=created_at or now)
+        if lease_until is not None:
+            row.update(state=ItemState.LEASED, lease_until=lease_until)
+        self._puts.append(row)
+        return row
 
     def write_pending(self) -> None:
         """Write the puts and acks not yet written (puts in order: their ids follow it)."""
         puts, acks, self._puts, self._acks = self._puts, self._acks, None, None
         if puts:
-            self._insert_rows(S.QUEUE_PUT, puts, _QUEUE_ROWS_PER_INSERT)
+            leased = [p for p in puts if "lease_until" in p]
+            self._insert_rows(S.QUEUE_PUT, [p for p in puts if "lease_until" not in p], _QUEUE_ROWS_PER_INSERT)
+            if leased:  # their writer needs their ids: one INSERT ... RETURNING, ids in the rows' order
+                ids = self.session.connection().execute(S.QUEUE_PUT_RETURNING, leased).scalars().all()
+                for row, item_id in zip(leased, ids, strict=True):
+                    row["id"] = item_id
         if acks:
             self._core(S.QUEUE_ACK_MANY, {"b_ids": acks})
 

@@ -22,6 +22,7 @@ _rp = RetentionPeriod.__table__.c
 _r = Recipient.__table__.c
 
 QUEUE_PUT = insert(QueueItem.__table__)
+QUEUE_PUT_RETURNING = insert(QueueItem.__table__).returning(_q.id, sort_by_parameter_order=True)
 QUEUE_NEXT = (
     select(_q.id, _q.queue, _q.payload, _q.priority, _q.attempts, _q.created_at)
     .where(_q.queue == bindparam("b_queue"), _q.state == ItemState.READY, _q.priority >= bindparam("b_at_least"),

@@ -1,8 +1,11 @@
 """The RabbitMQ transport (aio-pika): the same queue rows as the embedded one, relayed to the broker.
 
 publish() writes the row the embedded transport writes, in the caller's transaction (the outbox); a relay
-task takes ready rows, most urgent first, publishes them persistent with publisher confirms, and removes a
-row only once the broker confirmed it. A broker outage therefore never loses nor blocks an accepted
+task publishes rows, most urgent first, persistent with publisher confirms, and removes a row only once the
+broker confirmed it. The rows this process commits while its relay runs are written leased to that relay and
+handed to it in memory (no claim of its own); the relay claims ready rows (another process's, a retry falling
+due, a lease run out) at most every ``relay_poll_seconds``, and removes confirmed rows a round of confirms
+at a time. A broker outage therefore never loses nor blocks an accepted
 message: the rows wait and drain when it returns. Consumers hold a few messages per urgency queue (manual
 ack); a stage's ack or retry is sent to the broker only after its transaction committed. A message
 delivered ``delivery_limit`` times goes to the dead-letter queue, whose consumer puts it into the store's
@@ -62,6 +65,9 @@ class AmqpTransport(StorePublisher):
         self._hooks: dict[str, DeadLetterHook] = {}
         self._url_index = 0
         self._expired_checked: datetime | None = None  # when the relay last released expired leases
+        self._relaying = False  # this process's relay runs: the rows it commits are handed to it
+        self._handed: list[dict[str, Any]] = []  # committed, leased to this relay, not yet published
+        self._confirmed: list[int] = []  # confirmed by the broker, not yet removed from the outbox
 
     # -- the Transport protocol (called from worker threads) --------------------------------------
 
@@ -83,6 +89,20 @@ class AmqpTransport(StorePublisher):
             wanted = sum(1 for d in held[:limit] if d.priority == top)  # sorted: they lead
             taken, self._buffer[queue] = held[:wanted], held[wanted:]
         return taken
+
+    def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
+                available_at: datetime | None = None) -> None:
+        """Into the outbox, in the caller's transaction. While this process's relay runs, a row due now is
+        written leased to it and handed over once the transaction commits: the relay publishes it without a
+        claim (a transaction per round saved). Should the process stop first, the row returns when its lease
+        ends and any relay takes it, as a row of a relay that died."""
+        now = self.clock.now()
+        if not self._relaying or (available_at is not None and available_at > now):
+            self._put(uow, queue, payload, priority=priority, available_at=available_at)
+            return
+        row = self._put(uow, queue, payload, priority=priority, attempts=1,
+                        lease_until=now + timedelta(seconds=self.settings.relay_lease_seconds))
+        self._on_commit(uow, "_amqp_handed", self._hand_over).append(row)
 
     def ack(self, uow: UnitOfWork, delivery: Delivery) -> None:
         self._after_commit(uow, delivery)
@@ -136,18 +156,40 @@ class AmqpTransport(StorePublisher):
     # -- settling after commit ---------------------------------------------------------------------
 
     def _after_commit(self, uow: UnitOfWork, delivery: Delivery) -> None:
-        pending = uow.__dict__.get("_amqp_settle")
+        self._on_commit(uow, "_amqp_settle", self._acked).append(delivery)
+
+    def _acked(self, settled: list[Delivery]) -> None:
+        with self._lock:
+            messages = [self._in_hand.pop(d.token) for d in settled if d.token in self._in_hand]
+        if messages and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._settle_all, messages, "ack")
+
+    def _hand_over(self, rows: list[dict[str, Any]]) -> None:
+        """Rows leased to this relay are committed: it publishes them at its next round (woken now)."""
+        with self._lock:
+            self._handed.extend(rows)
+        self.notify("")
+
+    @staticmethod
+    def _on_commit(uow: UnitOfWork, key: str, then) -> list:
+        """The list *then* is handed once *uow*'s transaction commits (dropped if it rolls back); a later
+        transaction of the same unit of work gets a list of its own."""
+        pending = uow.__dict__.get(key)
         if pending is None:
-            pending = uow.__dict__["_amqp_settle"] = []
+            pending = uow.__dict__[key] = []
 
             def committed(_session) -> None:
-                with self._lock:
-                    messages = [self._in_hand.pop(d.token) for d in pending if d.token in self._in_hand]
-                if messages and self._loop is not None:
-                    self._loop.call_soon_threadsafe(self._settle_all, messages, "ack")
+                uow.__dict__.pop(key, None)
+                event.remove(uow.session, "after_rollback", rolled_back)
+                then(pending)
+
+            def rolled_back(_session) -> None:
+                uow.__dict__.pop(key, None)
+                event.remove(uow.session, "after_commit", committed)
 
             event.listen(uow.session, "after_commit", committed, once=True)
-        pending.append(delivery)
+            event.listen(uow.session, "after_rollback", rolled_back, once=True)
+        return pending
 
     def _settle_all(self, messages: list[Any], how: str) -> None:
         for message in messages:
@@ -261,29 +303,85 @@ class AmqpTransport(StorePublisher):
     # -- the outbox relay ----------------------------------------------------------------------
 
     async def _relay(self, exchange, stop: asyncio.Event) -> None:
+        """Rounds until *stop*: the rows handed over since the last one, and the outbox's ready rows when its claim
+        is due (at the start, then at most every ``relay_poll_seconds`` or when a retry falls due, at once while
+        a stage has more than a round takes); confirmed rows are removed ``relay_settle_seconds`` after the first
+        of them, together."""
         loop = asyncio.get_running_loop()
         assert self._relay_wake is not None
-        while not stop.is_set():
-            self._relay_wake.clear()
-            rows, due, more = await loop.run_in_executor(None, self._take_rows)
-            if rows:
-                await self._publish_rows(exchange, rows)
-                if more:  # a stage had more ready rows than a round takes
+        poll, settle = self.settings.relay_poll_seconds, self.settings.relay_settle_seconds
+        next_claim, settle_at = loop.time(), None  # the first round claims: an earlier life's rows, others'
+        self._relaying = True
+        try:
+            while not stop.is_set():
+                self._relay_wake.clear()
+                rows, more = self._take_handed(), False
+                if loop.time() >= next_claim:
+                    claimed, due, more = await loop.run_in_executor(None, self._take_rows)
+                    rows += claimed
+                    wait = poll if due is None else min(poll, max((due - self.clock.now()).total_seconds(), 0.01))
+                    next_claim = loop.time() + (0.0 if more else wait)
+                if rows:
+                    rows.sort(key=lambda r: -r["priority"])
+                    await self._publish_rows(exchange, rows)
+                    settle_at = settle_at or loop.time() + settle
+                if settle_at is not None and (loop.time() >= settle_at or len(self._confirmed) >= self.settings.relay_batch):
+                    await loop.run_in_executor(None, self._settle_confirmed)
+                    settle_at = None
+                if more or self._handed:
                     continue
-                # Every ready row was taken: the next round waits for a wake (a row this process committed since
-                # sets it) or the poll, instead of a claim and a read that find nothing (two transactions a row).
-                due = None
-            timeout = self.settings.relay_poll_seconds
-            if due is not None:
-                timeout = min(timeout, max((due - self.clock.now()).total_seconds(), 0.01))
-            waiter = asyncio.create_task(self._relay_wake.wait())
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
+                timeout = max(min(next_claim, settle_at or next_claim) - loop.time(), 0.0)
+                waiter = asyncio.create_task(self._relay_wake.wait())
+                stopper = asyncio.create_task(stop.wait())
+                await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+        finally:
+            self._relaying = False
+            await loop.run_in_executor(None, self._end_of_relay)
+
+    def _take_handed(self) -> list[dict[str, Any]]:
+        """The rows handed over, those with half their lease left (a row held longer, while the broker was away,
+        returns when its lease ends and is claimed then: never published by two relays at once by this one)."""
+        margin = timedelta(seconds=self.settings.relay_lease_seconds / 2)
+        now = self.clock.now()
+        with self._lock:
+            handed, self._handed = self._handed, []
+        kept = [r for r in handed if r["lease_until"] - now > margin]
+        if len(kept) < len(handed):
+            log.info("transport: %d outbox row(s) held past half their lease; relayed once it ends",
+                     len(handed) - len(kept))
+        return kept
+
+    def _settle_confirmed(self) -> None:
+        """Remove the confirmed rows from the outbox (kept for the next try if the store refuses)."""
+        with self._lock:
+            ids, self._confirmed = self._confirmed, []
+        if not ids:
+            return
+        try:
+            self._settle_rows(ids, [])
+        except Exception:
+            with self._lock:
+                self._confirmed[:0] = ids
+            raise
+
+    def _end_of_relay(self) -> None:
+        """The relay stops: its confirmed rows leave the outbox, the rows handed to it and not published go back
+        to ready (no lease to wait out for the next relay)."""
+        with self._lock:
+            handed, self._handed = self._handed, []
+            confirmed, self._confirmed = self._confirmed, []
+        if not handed and not confirmed:
+            return
+        try:
+            self._settle_rows(confirmed, [r["id"] for r in handed])
+        except Exception as exc:  # noqa: BLE001 - they stay leased: relayed again once their lease ends
+            log.warning("transport: %d confirmed and %d unpublished outbox row(s) left leased (%s: %s)",
+                        len(confirmed), len(handed), type(exc).__name__, exc)
 
     async def _publish_rows(self, exchange, rows: list[dict[str, Any]]) -> None:
-        """Publish leased rows with confirms; the confirmed ones leave the outbox, the others are released."""
+        """Publish leased rows with confirms; the confirmed ones are to leave the outbox, the others are released."""
         import aio_pika
 
         loop = asyncio.get_running_loop()
@@ -300,9 +398,11 @@ class AmqpTransport(StorePublisher):
         results = await asyncio.gather(*publishes, return_exceptions=True)
         confirmed = [r["id"] for r, res in zip(rows, results) if not isinstance(res, BaseException)]
         refused = [r["id"] for r, res in zip(rows, results) if isinstance(res, BaseException)]
-        await loop.run_in_executor(None, self._settle_rows, confirmed, refused)
+        with self._lock:
+            self._confirmed += confirmed
         self.published += len(confirmed)
         if refused:
+            await loop.run_in_executor(None, self._settle_rows, [], refused)
             error = next(res for res in results if isinstance(res, BaseException))
             raise ConnectionError(f"{len(refused)} publish(es) not confirmed: {type(error).__name__}: {error}")
 

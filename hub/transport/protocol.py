@@ -132,5 +132,9 @@ class StorePublisher:
 
     def publish(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
                 available_at: datetime | None = None) -> None:
-        payload = {"version": PAYLOAD_VERSION, **payload}
-        uow.queue.put(queue, payload, priority=priority, now=self.clock.now(), available_at=available_at)
+        self._put(uow, queue, payload, priority=priority, available_at=available_at)
+
+    def _put(self, uow: UnitOfWork, queue: str, payload: dict[str, Any], *, priority: int,
+             available_at: datetime | None = None, **row: Any) -> dict[str, Any]:
+        return uow.queue.put(queue, {"version": PAYLOAD_VERSION, **payload}, priority=priority, now=self.clock.now(),
+                             available_at=available_at, **row)
