@@ -4,12 +4,11 @@ publish() writes the row the embedded transport writes, in the caller's transact
 task publishes rows, most urgent first, persistent with publisher confirms, and removes a row only once the
 broker confirmed it. The rows this process commits while its relay runs are written leased to that relay and
 handed to it in memory (no claim of its own); the relay claims ready rows (another process's, a retry falling
-due, a lease run out) at most every ``relay_poll_seconds``, and removes confirmed rows a round of confirms
-at a time. A broker outage therefore never loses nor blocks an accepted
-message: the rows wait and drain when it returns. Consumers hold a few messages per urgency queue (manual
-ack); a stage's ack or retry is sent to the broker only after its transaction committed. A message
-delivered ``delivery_limit`` times goes to the dead-letter queue, whose consumer puts it into the store's
-quarantine.
+due, a lease run out) at its start and at least every ``relay_poll_seconds``, and removes confirmed rows a
+round of confirms at a time. A broker outage therefore never loses nor blocks an accepted message: the rows
+wait and drain when it returns. Consumers hold a few messages per urgency queue (manual ack); a stage's ack
+or retry is sent to the broker only after its transaction committed. A message delivered ``delivery_limit``
+times goes to the dead-letter queue, whose consumer puts it into the store's quarantine.
 """
 
 from __future__ import annotations
@@ -134,7 +133,9 @@ class AmqpTransport(StorePublisher):
         return None  # delayed items wait in the outbox; the relay publishes them when due
 
     def notify(self, queue: str) -> None:
-        """Rows were committed to the outbox: wake the relay. Safe to call from any thread."""
+        """Rows were committed to the outbox: wake the relay (the rows handed to it). Safe to call from any
+        thread. Rows written ready (another process's, or this one's while its relay was down) are claimed at
+        the relay's start and at least every ``relay_poll_seconds``."""
         if self._loop is not None and self._relay_wake is not None:
             self._loop.call_soon_threadsafe(self._relay_wake.set)
 
@@ -325,7 +326,8 @@ class AmqpTransport(StorePublisher):
                     rows.sort(key=lambda r: -r["priority"])
                     await self._publish_rows(exchange, rows)
                     settle_at = settle_at or loop.time() + settle
-                if settle_at is not None and (loop.time() >= settle_at or len(self._confirmed) >= self.settings.relay_batch):
+                full = len(self._confirmed) >= self.settings.relay_batch
+                if settle_at is not None and (full or loop.time() >= settle_at):
                     await loop.run_in_executor(None, self._settle_confirmed)
                     settle_at = None
                 if more or self._handed:

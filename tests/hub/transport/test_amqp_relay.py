@@ -148,3 +148,4 @@ def test_a_row_handed_over_but_not_published_is_ready_again_when_the_relay_stops
     row["lease_until"] -= timedelta(seconds=rig.settings.relay_lease_seconds * 0.6)  # as if held that long
     assert rig.transport._take_handed() == []  # not published by this relay: claimed once the lease ends
     rig.db.dispose()
+
