@@ -36,7 +36,7 @@ def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, st
                  workers: int, embedded_url: str | None, statements: bool, crypto: str, duty_desk: bool,
                  within: Path | None) -> None:
     """Send N signed messages from C clients to a fresh hub; report msg/s, 250 and receipt latency, gpg ceiling."""
-    from hub.tools.bench_intake import run_intake_bench
+    from hub.tools.bench.intake import run_intake_bench
 
     report = run_intake_bench(count=count, clients=clients, size=size, timeout_seconds=timeout_seconds,
                               store_url=store_url, amqp_url=amqp_url, workers=workers,
@@ -55,7 +55,7 @@ def bench_intake(count: int, clients: int, size: int, timeout_seconds: float, st
 @click.option("--store-url", help="An empty database (postgresql+psycopg://...); default a temporary SQLite file.")
 def bench_log(seconds: float, per_commit: int, threads: int, events: int, samples: int, store_url: str | None) -> None:
     """Appends per second with a checkpoint every second, a receipt's proof (size, time), `audit verify` time."""
-    from hub.tools.bench_log import run_log_bench
+    from hub.tools.bench.log import run_log_bench
 
     click.echo(run_log_bench(seconds=seconds, per_commit=per_commit, threads=threads, events=events,
                              samples=samples, store_url=store_url))
@@ -72,7 +72,7 @@ def bench_log(seconds: float, per_commit: int, threads: int, events: int, sample
 def bench_flash(backlog: int, probes: int, amqp_url: str, workers: int, store_url: str | None,
                 within: Path | None) -> None:
     """How long a FLASH message waits for its receipt behind a ROUTINE backlog."""
-    from hub.tools.bench_flash import run_flash_bench
+    from hub.tools.bench.flash import run_flash_bench
 
     click.echo(run_flash_bench(backlog=backlog, probes=probes, amqp_url=amqp_url, workers=workers,
                                store_url=store_url, within=within))
@@ -82,7 +82,7 @@ def bench_flash(backlog: int, probes: int, amqp_url: str, workers: int, store_ur
 @click.option("--scale", default=1.0, show_default=True, help="Sizes of the floods and bombs, 1 = those of issue 13.")
 def bench_boundary(scale: float) -> None:
     """Time, hub CPU and peak memory of header floods, bounce bombs and deep nesting, each to its reply."""
-    from hub.tools.bench_boundary import run_boundary_bench
+    from hub.tools.bench.boundary import run_boundary_bench
 
     click.echo(run_boundary_bench(scale))
 
@@ -97,7 +97,7 @@ def bench_boundary(scale: float) -> None:
 def bench_bombs(zeros_mb: int, lines_mb: int, markers_mb: int, signatures: int, gpg_timeout: float,
                 max_message_bytes: int | None) -> None:
     """Compression bombs and packet floods against a fresh `passerelle serve`: reply, time, resident memory."""
-    from hub.tools.bench_bombs import run_bombs_bench
+    from hub.tools.bench.bombs import run_bombs_bench
 
     click.echo(run_bombs_bench(zeros_mb=zeros_mb, lines_mb=lines_mb, markers_mb=markers_mb, signatures=signatures,
                                gpg_timeout=gpg_timeout, max_message_bytes=max_message_bytes))
@@ -108,7 +108,7 @@ def bench_bombs(zeros_mb: int, lines_mb: int, markers_mb: int, signatures: int, 
 @scratch_option
 def bench_scheduler(count: int, within: Path | None) -> None:
     """Next-due lookup, an idle and a busy tick, and memory, with COUNT open clocks."""
-    from hub.tools.bench_scheduler import run_scheduler_bench
+    from hub.tools.bench.scheduler import run_scheduler_bench
 
     click.echo(run_scheduler_bench(count, within=within))
 
@@ -119,7 +119,7 @@ def bench_scheduler(count: int, within: Path | None) -> None:
 @click.option("--seconds", default=3.0, show_default=True, help="How long each rate is measured.")
 def bench_crypto(size: int, threads: int, seconds: float) -> None:
     """The adapter alone: signed encryptions to a cv25519 and an RSA-3072 key per second, in process and by gpg."""
-    from hub.tools.bench_crypto import run_crypto_bench
+    from hub.tools.bench.crypto import run_crypto_bench
 
     click.echo(run_crypto_bench(size=size, threads=threads, seconds=seconds))
 
@@ -130,7 +130,7 @@ def bench_crypto(size: int, threads: int, seconds: float) -> None:
 @scratch_option
 def bench_evaluation(count: int, sent: int, within: Path | None) -> None:
     """Time to route and encrypt one evaluation to N recipients, and deliveries per second."""
-    from hub.tools.bench_evaluation import run_evaluation_bench
+    from hub.tools.bench.evaluation import run_evaluation_bench
 
     click.echo(run_evaluation_bench(count, sent, within=within))
 

@@ -76,25 +76,30 @@ class BackgroundHub:
         self.stop()
 
 
-def _cpu_seconds(pid: int) -> tuple[float, float]:
+def cpu_seconds(pid: int) -> tuple[float, float]:
     """(own, waited-for children) CPU seconds of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
 
 
-def _peak_rss(pid: int) -> int:
+def peak_rss(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
 
 
-def _rss(pid: int) -> int:
+def rss(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def reset_peak(pid: int) -> None:
+    """Linux >= 4.0: writing 5 to clear_refs sets the peak RSS (VmHWM) back to the current RSS."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 class _Meter:
@@ -105,28 +110,28 @@ class _Meter:
         self.roles = roles or ["all"] * len(processes)
 
     def __call__(self) -> tuple[float, float]:
-        figures = [_cpu_seconds(p.pid) for p in self.processes]
+        figures = [cpu_seconds(p.pid) for p in self.processes]
         return sum(f[0] for f in figures), sum(f[1] for f in figures)
 
     def by_role(self) -> dict[str, float]:
         """CPU seconds (own and children's) summed per role: gateway, worker (every worker process), scheduler."""
         found: dict[str, float] = {}
         for process, role in zip(self.processes, self.roles):
-            found[role] = found.get(role, 0.0) + sum(_cpu_seconds(process.pid))
+            found[role] = found.get(role, 0.0) + sum(cpu_seconds(process.pid))
         return found
 
     def peak_rss(self) -> int:
-        return max(_peak_rss(p.pid) for p in self.processes)
+        return max(peak_rss(p.pid) for p in self.processes)
 
 
 @contextlib.contextmanager
-def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True, env: dict[str, str] | None = None,
+def served(home: Path, relay: str, workers: int = 0, in_process: bool = True, env: dict[str, str] | None = None,
             gateway_alone: str | None = None, scheduler: bool = False, statements: Path | None = None):
     """The hub as its own process(es) (`passerelle serve`), as deployed: the load generator does not share its GIL.
 
     workers == 0: one `--role all` process; else one gateway and *workers* worker processes (and one scheduler
     with *scheduler*). *statements*: a folder where each process writes the SQL statements and commits it ran, by
-    role, when it stops (hub.tools.bench_roles counts them; the counting costs CPU). *env*: more
+    role, when it stops (hub.tools.bench.roles counts them; the counting costs CPU). *env*: more
     settings (PASSERELLE_...) for them. Their stderr (the log) goes to HOME/serve.log. *gateway_alone* (a store
     URL): instead, the hub's SMTP server alone over that store (serve_gateway_alone), its log HOME/gateway-alone.log.
     Yields the port and a _Meter; every process is stopped on the way out, whatever raised (Ctrl-C included).
@@ -136,11 +141,11 @@ def _served(home: Path, relay: str, workers: int = 0, in_process: bool = True, e
         port = probe.getsockname()[1]
     listen = f"127.0.0.1:{port}"
     if gateway_alone:
-        commands = [[sys.executable, "-m", "hub.tools.bench_intake", str(home), listen, gateway_alone]]
+        commands = [[sys.executable, "-m", "hub.tools.bench.intake", str(home), listen, gateway_alone]]
         roles = ["gateway alone"]
     else:
         roles = ["all"] if workers == 0 else ["gateway"] + ["worker"] * workers + (["scheduler"] if scheduler else [])
-        run = [sys.executable, "-m", "hub.tools.bench_roles", str(statements)] if statements else [sys.executable, "-m", "hub"]
+        run = [sys.executable, "-m", "hub.tools.bench.roles", str(statements)] if statements else [sys.executable, "-m", "hub"]
         commands = [[*run, "serve", "--home", str(home), "--role", role, "--listen", listen, "--relay", relay]
                     for role in roles]
     log_path = home / ("gateway-alone.log" if gateway_alone else "serve.log")

@@ -6,9 +6,9 @@ import re
 import subprocess
 import sys
 
-from hub.tools.background import _cpu_seconds
-from hub.tools.bench_intake import run_intake_bench
-from hub.tools.bench_roles import listener_pid, tree_cpu
+from hub.tools.background import cpu_seconds
+from hub.tools.bench.intake import run_intake_bench
+from hub.tools.bench.roles import listener_pid, tree_cpu
 from tests.bench.test_bench_smoke import _served_children
 from tests.support.stores import fresh_postgres
 
@@ -29,7 +29,7 @@ def test_a_server_is_found_by_its_port_and_its_exited_children_are_counted():
         port = int(server.stdout.readline())
         assert listener_pid(port) == server.pid
         assert server.stdout.readline().strip() == "waited"
-        assert _cpu_seconds(server.pid)[0] < 0.3  # its own CPU does not hold the child's
+        assert cpu_seconds(server.pid)[0] < 0.3  # its own CPU does not hold the child's
         assert tree_cpu(server.pid) >= 0.3
     finally:
         server.kill()

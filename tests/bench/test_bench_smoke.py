@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from hub.cli.main import main
-from hub.tools.background import _served
-from hub.tools.bench_intake import SINK_TABLE, _send
+from hub.tools.background import served
+from hub.tools.bench.intake import SINK_TABLE
+from hub.tools.bench.load import send
 from hub.tools.director import init_with_director
 from store import sqlite_url
 
@@ -28,7 +29,7 @@ def _served_children() -> list[str]:
             command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == os.getpid() and ("hub serve" in command or "hub.tools.bench_intake" in command):
+        if ppid == os.getpid() and ("hub serve" in command or "hub.tools.bench.intake" in command):
             found.append(command)
     return found
 
@@ -59,15 +60,15 @@ def test_the_gateway_alone_commits_each_message_before_its_250_and_ends_with_the
     tls = ssl.create_default_context()
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     with pytest.raises(KeyboardInterrupt):
-        with _served(short_tmp / "hub", "", gateway_alone=url) as (port, meter):
+        with served(short_tmp / "hub", "", gateway_alone=url) as (port, meter):
             pids = [p.pid for p in meter.processes]
             with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
                 smtp.ehlo()
                 assert smtp.mail("bench@police.test")[0] == 530
                 smtp.starttls(context=tls)
                 smtp.ehlo()
-                assert _send(smtp, "bench@police.test", "nobody@ocam.test", raw) is None  # not the hub's address
-                assert _send(smtp, "bench@police.test", identity.address, raw) == "2.0.0 Stored durably as row 1 (gateway alone, bench)"
+                assert send(smtp, "bench@police.test", "nobody@ocam.test", raw) is None  # not the hub's address
+                assert send(smtp, "bench@police.test", identity.address, raw) == "2.0.0 Stored durably as row 1 (gateway alone, bench)"
             assert meter.peak_rss() > 0 and sum(meter()) > 0
             raise KeyboardInterrupt
     assert all(not Path(f"/proc/{pid}").exists() for pid in pids)

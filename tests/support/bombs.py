@@ -1,14 +1,14 @@
 """Hostile OpenPGP data for the tests: compression bombs and packet floods, made with the gpg command line
 from streams (never held whole in this process) by the crafting functions `passerelle bench bombs` uses
-(hub/bench_bombs.py), each in a short scratch home of its own."""
+(hub/tools/bench/bombs.py), each in a short scratch home of its own."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Iterable
 
-from hub.tools import bench_bombs
-from hub.tools.bench_bombs import MARKER, repeated
+from hub.tools.bench import bombs as bench_bombs
+from hub.tools.bench.bombs import MARKER, repeated
 
 from .keys import TestKey, gpg, short_home
 

@@ -34,9 +34,8 @@ from hub.registry import partners as partners_mod
 from hub.settings import load
 from ..client import gpg_cli
 from ..director import director_home, init_with_director
-from ..bench_boundary import _serve_pid
-from ..background import _peak_rss, _rss, _served
-from ..bench_intake import _cpu_model
+from ..background import peak_rss, rss, served
+from ..bench.load import cpu_model, serve_pid
 from . import check, mutations
 from .check import Checker
 from .corpus import DEFAULT_SAMPLES, SAMPLE_ADDRESSES, Corpus, Seed
@@ -84,7 +83,7 @@ class Report:
         gpg = subprocess.run([system_binary("gpg"), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
         mib = lambda n: f"{n / 2**20:.1f} MiB"  # noqa: E731
         lines = [
-            f"machine      {os.cpu_count()} cores, {_cpu_model()}; Python {platform.python_version()}; {gpg}",
+            f"machine      {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}; {gpg}",
             "hub          passerelle serve (embedded, SQLite), default limits, STARTTLS on loopback, "
             f"crypto.in_process {str(self.in_process).lower()}; {self.samples} interop samples (hub.addresses + {', '.join(SAMPLE_ADDRESSES)}, their lists' keys "
             f"in the hub's home, gateway.max_signature_age {SAMPLES_AGE})" if self.samples else
@@ -324,9 +323,9 @@ def _run(tmp: Path, seconds: float, seed: int, *, clients: int, samples: Path | 
         env |= {"PASSERELLE_HUB__ADDRESSES": '["' + '", "'.join(SAMPLE_ADDRESSES) + '"]',
                 "PASSERELLE_GATEWAY__MAX_SIGNATURE_AGE": SAMPLES_AGE}
     try:
-        with CaptureRelay() as relay, _served(settings.home, relay.address, in_process=in_process, env=env) as (port, _cpu):
-            pid = _serve_pid(settings.home)
-            report.rss_start = _rss(pid)
+        with CaptureRelay() as relay, served(settings.home, relay.address, in_process=in_process, env=env) as (port, _cpu):
+            pid = serve_pid(settings.home)
+            report.rss_start = rss(pid)
             started = time.monotonic()
             numbers = _numbers(only, started + seconds, max_cases)
             lock = threading.Lock()
@@ -357,7 +356,7 @@ def _run(tmp: Path, seconds: float, seed: int, *, clients: int, samples: Path | 
             report.accepted = len(state.accepted)
             _receipts(state, relay)
             try:
-                report.rss_peak = _peak_rss(pid)
+                report.rss_peak = peak_rss(pid)
             except FileNotFoundError:
                 state.find(None, "the serve process is gone", f"pid {pid} exited during the run")
     finally:

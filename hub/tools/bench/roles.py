@@ -1,5 +1,5 @@
 """What each role of a distributed hub costs per message: its processes', PostgreSQL's and the broker's CPU, and
-the SQL each role runs (`python -m hub.tools.bench_roles OUT serve ...` counts it)."""
+the SQL each role runs (`python -m hub.tools.bench.roles OUT serve ...` counts it)."""
 
 from __future__ import annotations
 

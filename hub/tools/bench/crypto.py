@@ -18,7 +18,7 @@ from pathlib import Path
 from crypto import Gpg
 from crypto.openpgp.gpg_process import stop_agent, system_binary
 
-from .bench_intake import _cpu_model
+from .load import cpu_model
 
 
 @dataclass
@@ -40,7 +40,7 @@ def run_crypto_bench(*, size: int = 20_000, threads: int = 4, seconds: float = 3
             Gpg(home).import_keys(hub.export_public(signer))
         entity = _entity(size)
         gpg_alone = Gpg(homes[0], in_process=False)
-        lines = [f"machine      {os.cpu_count()} cores, {_cpu_model()}; Python {platform.python_version()}; "
+        lines = [f"machine      {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}; "
                  + subprocess.run([system_binary("gpg"), "--version"], capture_output=True, text=True).stdout.splitlines()[0],
                  f"load         {size}-byte entities signed by the hub (ed25519) and encrypted to one key, "
                  f"{threads} threads, {seconds:g} s each; CPU: this process and its gpg children"]

@@ -10,8 +10,6 @@ import os
 import platform
 import re
 import shutil
-import smtplib
-import ssl
 import subprocess
 import tempfile
 import time
@@ -28,9 +26,9 @@ from hub.clock import SystemClock
 from hub.registry import partners
 from hub.settings import load
 
-from .director import DIRECTOR, director_home, init_with_director
-from .background import _cpu_seconds, _peak_rss, _rss, _served
-from .bench_intake import _cpu_model
+from ..director import DIRECTOR, director_home, init_with_director
+from ..background import cpu_seconds, peak_rss, reset_peak, rss, served
+from .load import cpu_model, serve_pid, session
 
 
 @dataclass(frozen=True)
@@ -41,11 +39,6 @@ class Case:
     seconds: float
     cpu: float
     rss_growth: int  # bytes the hub's peak RSS rose by during the case
-
-
-def _reset_peak(pid: int) -> None:
-    """Linux >= 4.0: writing 5 to clear_refs sets the peak RSS back to the current RSS."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 def _cases(fresh, scale: float) -> list[tuple[str, bytes, str]]:
@@ -76,21 +69,17 @@ def _cases(fresh, scale: float) -> list[tuple[str, bytes, str]]:
 
 
 def _one(port: int, pid: int, raw: bytes, sender: str, rcpt: str) -> tuple[str, float, float, int]:
-    tls = ssl.create_default_context()
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
-    with smtplib.SMTP("127.0.0.1", port, timeout=600) as client:
-        client.starttls(context=tls)
-        client.ehlo()
+    with session(port, timeout=600) as client:
         client.mail(sender)
         client.rcpt(rcpt)
         time.sleep(0.2)  # the hub settles after the session's start; then its peak and CPU are read
-        _reset_peak(pid)
-        rss_before, cpu_before = _rss(pid), sum(_cpu_seconds(pid))
+        reset_peak(pid)
+        rss_before, cpu_before = rss(pid), sum(cpu_seconds(pid))
         started = time.monotonic()
         code, text = client.data(raw)
         seconds = time.monotonic() - started
-        cpu = sum(_cpu_seconds(pid)) - cpu_before
-        growth = max(0, _peak_rss(pid) - rss_before)
+        cpu = sum(cpu_seconds(pid)) - cpu_before
+        growth = max(0, peak_rss(pid) - rss_before)
     return f"{code} {text.decode(errors='replace')}", seconds, cpu, growth
 
 
@@ -114,8 +103,8 @@ def run_boundary_bench(scale: float = 1.0) -> str:
         entity = (b"Content-Type: text/plain; charset=us-ascii\r\n\r\nUrgency: ROUTINE\r\n\r\n"
                   + b"Bench line lorem ipsum dolor sit amet consectetur adipiscing elit sed do.\r\n" * 270)
         cases = []
-        with CaptureRelay() as relay, _served(settings.home, relay.address) as (port, _cpu):
-            pid = _serve_pid(settings.home)
+        with CaptureRelay() as relay, served(settings.home, relay.address) as (port, _cpu):
+            pid = serve_pid(settings.home)
             for name, raw, mail_from in _cases(lambda: _fresh(partner_gpg, fpr, sender, identity.address, entity),
                                                scale):
                 reply, seconds, cpu, growth = _one(port, pid, raw, mail_from, identity.address)
@@ -133,19 +122,10 @@ def _fresh(gpg: Gpg, fpr: str, sender: str, to: str, entity: bytes) -> bytes:
         ("Message-ID", make_msgid("bb", "police.test"))])
 
 
-def _serve_pid(home: Path) -> int:
-    """The pid of the `passerelle serve` process on *home* (the bench's child)."""
-    out = subprocess.run(["pgrep", "-P", str(os.getpid()), "-f", f"serve --home {home}"], capture_output=True,
-                         text=True).stdout.split()
-    if not out:
-        raise RuntimeError("the serve process was not found")
-    return int(out[0])
-
-
 def _render(cases: list[Case], gateway, scale: float) -> str:
     gpg = subprocess.run([system_binary("gpg"), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     lines = [
-        f"machine      {os.cpu_count()} cores, {_cpu_model()}; Python {platform.python_version()}; {gpg}",
+        f"machine      {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}; {gpg}",
         f"hub          passerelle serve (embedded, SQLite), default limits: header section {gateway.max_header_bytes} "
         f"bytes / {gateway.max_header_fields} fields, notification {gateway.max_notification_bytes} bytes, MIME depth "
         f"{gateway.max_mime_depth}, message {gateway.max_message_bytes} bytes; STARTTLS on loopback; scale {scale:g}",

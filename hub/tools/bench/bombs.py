@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import smtplib
-import ssl
 import subprocess
 import tempfile
 import time
@@ -27,9 +26,9 @@ from hub.clock import SystemClock
 from hub.registry import partners
 from hub.settings import load
 
-from .director import director_home, init_with_director
-from .background import _served
-from .bench_intake import _cpu_model
+from ..director import director_home, init_with_director
+from ..background import peak_rss, reset_peak, rss, served
+from .load import cpu_model, serve_pid, session
 
 MARKER = bytes([0xA8, 3]) + b"PGP"  # an obsolete marker packet (tag 10): gpg reads and skips it
 _CHUNK = 1 << 20
@@ -199,15 +198,15 @@ def _run(tmp: Path, zeros_mb: int, lines_mb: int, markers_mb: int, signatures: i
         ("ordinary message again", ordinary),
     ]
     results: list[Case] = []
-    with CaptureRelay() as relay, _served(settings.home, relay.address) as (port, _cpu):
-        pid = _serve_pid()
+    with CaptureRelay() as relay, served(settings.home, relay.address) as (port, _cpu):
+        pid = serve_pid(settings.home)
         for name, make in cases:
             raw = make()
-            _reset_peak(pid)
-            before = _status(pid, "VmRSS")
+            reset_peak(pid)
+            before = rss(pid)
             started = time.monotonic()
             reply = _submit(port, raw, sender, identity.address)
-            results.append(Case(name, len(raw), reply, time.monotonic() - started, before, _status(pid, "VmHWM")))
+            results.append(Case(name, len(raw), reply, time.monotonic() - started, before, peak_rss(pid)))
     return _render(results, settings.gateway.max_message_bytes, gpg_timeout)
 
 
@@ -231,11 +230,7 @@ def _encrypted_message(ciphertext: bytes, sender: str, to: str) -> bytes:
 
 
 def _submit(port: int, raw: bytes, sender: str, rcpt: str) -> str:
-    tls = ssl.create_default_context()
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
-    with smtplib.SMTP("127.0.0.1", port, timeout=600) as client:
-        client.starttls(context=tls)
-        client.ehlo()
+    with session(port, timeout=600) as client:
         client.mail(sender)
         client.rcpt(rcpt)
         try:
@@ -245,31 +240,10 @@ def _submit(port: int, raw: bytes, sender: str, rcpt: str) -> str:
     return f"{code} {text.decode(errors='replace')}"
 
 
-def _serve_pid() -> int:
-    """The `passerelle serve` child of this process."""
-    me = str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "stat").read_text().rsplit(")", 1)[1].split()[1] == me \
-                    and b"serve" in (entry / "cmdline").read_bytes():
-                return int(entry.name)
-        except OSError:
-            continue
-    raise RuntimeError("no passerelle serve process")
-
-
-def _reset_peak(pid: int) -> None:
-    Path(f"/proc/{pid}/clear_refs").write_text("5")  # VmHWM starts again from the current resident size
-
-
-def _status(pid: int, field: str) -> int:
-    return int(re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1)) * 1024
-
-
 def _render(results: list[Case], limit: int, gpg_timeout: float) -> str:
     gpg = subprocess.run([system_binary("gpg"), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     mib = lambda n: f"{n / 2**20:.0f}"  # noqa: E731
-    lines = [f"machine      {os.cpu_count()} cores, {_cpu_model()}; {gpg}",
+    lines = [f"machine      {os.cpu_count()} cores, {cpu_model()}; {gpg}",
              f"hub          passerelle serve (embedded, SQLite), gateway.max_message_bytes {limit}, "
              f"crypto.gpg_timeout_seconds {gpg_timeout:g}; one STARTTLS client on loopback",
              f"{'case':<48} {'sent':>10} {'s':>7} {'RSS MiB':>8} {'peak':>6}  reply"]

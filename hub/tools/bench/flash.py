@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import math
 import shutil
-import smtplib
-import ssl
 import tempfile
 import time
 from email.parser import BytesHeaderParser
@@ -20,9 +18,9 @@ from store.vocabulary import MessageState, ReceiptStatus
 
 from hub.registry import partners
 from hub.intake.admission import INTAKE_QUEUE
-from .director import DIRECTOR, director_home, init_with_director
-from .background import _served
-from .bench_intake import _pct, _presign, _reference, _send, use_broker
+from ..director import DIRECTOR, director_home, init_with_director
+from ..background import served
+from .load import loopback_tls, pct, presign, reference_in, send, session, use_broker
 from hub.clock import SystemClock
 from hub.transport.priorities import priority_of
 from hub.references import next_reference
@@ -78,22 +76,19 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int, stor
     started = time.monotonic()
     _fill(db, partner_id, sender, backlog)
     fill_seconds = time.monotonic() - started
-    flashes = _presign(partner_gpg, fpr, sender, identity.address, probes, 20_000, urgency="FLASH")
-    tls = ssl.create_default_context()
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    flashes = presign(partner_gpg, fpr, sender, identity.address, probes, 20_000, urgency="FLASH")
+    tls = loopback_tls()
     waits: list[float] = []
     refused: list[str] = []  # the replies of probes not accepted with a reference
     owed: list[str] = []  # the references of probes accepted whose receipt did not reach the relay in time
     answered: list[str] = []  # the references of probes whose receipt reached the relay, in order
-    with CaptureRelay() as relay, _served(settings.home, relay.address, workers) as (port, _cpu):
+    with CaptureRelay() as relay, served(settings.home, relay.address, workers) as (port, _cpu):
         relay.wait_for(min(100, backlog), timeout=300)  # the pipeline is busy with the backlog
         for raw in flashes:
-            with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
-                smtp.starttls(context=tls)
-                smtp.ehlo()
-                reply = _send(smtp, sender, identity.address, raw, refused)
+            with session(port, timeout=60, tls=tls) as smtp:
+                reply = send(smtp, sender, identity.address, raw, refused)
                 t0 = time.monotonic()  # the 250, not the QUIT after it: the receipt's work starts before that
-            reference = _reference(reply or "")
+            reference = reference_in(reply or "")
             if reference is None:
                 if reply is not None:  # a 250 without a reference
                     refused.append(reply)
@@ -124,7 +119,7 @@ def _run(tmp: Path, backlog: int, probes: int, amqp_url: str, workers: int, stor
         f"backlog      {backlog} accepted ROUTINE messages queued for intake (filled in {fill_seconds:.1f} s); "
         f"{done} receipts out when the probes ended",
         f"FLASH        {probes} signed FLASH messages sent one after another while the backlog drains",
-        f"250 -> receipt at the relay: p50 {1000 * _pct(waits, 50):.0f} ms, p99 {1000 * _pct(waits, 99):.0f} ms, "
+        f"250 -> receipt at the relay: p50 {1000 * pct(waits, 50):.0f} ms, p99 {1000 * pct(waits, 99):.0f} ms, "
         f"max {1000 * max(waits, default=float('nan')):.0f} ms over {len(waits)} probes"
         + (f"; {lost} accepted without a receipt within 120 s" if (lost := probes - len(refused) - len(waits)) else "")
         + (f"; {len(refused)} not accepted: " + "; ".join(sorted(set(refused)))[:300] if refused else ""),
@@ -161,7 +156,7 @@ def _steps(db: Database, references: list[str], waits: list[float]) -> list[str]
     lines = []
     for i, (a, b) in enumerate(STEPS):
         values = [s[i] for s in spans if not math.isnan(s[i])]
-        lines.append(f"step         {a} -> {b}: p50 {_pct(values, 50):.0f} ms, "
+        lines.append(f"step         {a} -> {b}: p50 {pct(values, 50):.0f} ms, "
                      f"max {max(values, default=float('nan')):.0f} ms")
     slowest = max(range(len(waits)), key=waits.__getitem__)
     lines.append(f"slowest      {references[slowest]} {1000 * waits[slowest]:.0f} ms: "

@@ -1,5 +1,5 @@
 """The intake benchmark: N signed messages from C SMTP clients into a fresh hub, receipts captured; then the same
-load against the hub's SMTP server alone over a durable commit (`python -m hub.tools.bench_intake` runs it)."""
+load against the hub's SMTP server alone over a durable commit (`python -m hub.tools.bench.intake` runs it)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ import asyncio
 import os
 import platform
 import queue
-import re
 import shutil
 import signal
-import smtplib
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -20,11 +17,10 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from crypto import Gpg
-from crypto.mime import compose, pgpmime
+from crypto.mime import pgpmime
 from crypto.openpgp.gpg_process import stop_agent, system_binary
 from gateway import IngressHandler, Reply, Submission, server_tls_context, start_server
 from gateway.capture import CaptureRelay
@@ -35,16 +31,10 @@ from hub.clock import SystemClock
 from hub.settings import host_port, load
 from store import Database, sqlite_url
 
-from . import bench_roles
-from .background import _cpu_seconds, _served
-from .director import director_home, init_with_director
-
-
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+from ..background import cpu_seconds, served
+from ..director import director_home, init_with_director
+from . import roles
+from .load import cpu_model, loopback_tls, pct, presign, reference_in, send, session, use_broker
 
 
 @dataclass
@@ -76,7 +66,7 @@ class IntakeReport:
     alone_accepted: int = 0  # the gateway alone: messages answered 250, in how long, its server CPU seconds
     alone_elapsed: float = 0.0
     alone_cpu: float = 0.0
-    layouts: tuple[bench_roles.Layout, bench_roles.Layout | None] | None = None  # with --amqp: by role, and embedded
+    layouts: tuple[roles.Layout, roles.Layout | None] | None = None  # with --amqp: by role, and embedded
 
     @property
     def accept_rate(self) -> float:
@@ -102,7 +92,7 @@ class IntakeReport:
         return sum(self.hub_cpu) / self.accepted - self.alone_cpu / self.alone_accepted
 
     def render(self) -> str:
-        cpu = _cpu_model()
+        cpu = cpu_model()
         gpg = subprocess.run([system_binary("gpg"), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
         ms = lambda v: f"{v * 1000:.1f} ms"  # noqa: E731
         return "\n".join([
@@ -117,11 +107,11 @@ class IntakeReport:
                                 else "every verify, sign and encrypt through a gpg process (crypto.in_process = false)"),
             f"accepted     {self.accepted} (refused {self.refused}) in {self.elapsed_250:.2f} s = {self.accept_rate:.1f} msg/s",
             f"with receipt {self.receipts} receipts at the relay after {self.elapsed_receipts:.2f} s = {self.receipt_rate:.1f} msg/s",
-            f"250 latency  p50 {ms(_pct(self.lat_250, 50))}  p99 {ms(_pct(self.lat_250, 99))}",
-            f"receipt lat. p50 {ms(_pct(self.lat_receipt, 50))}  p99 {ms(_pct(self.lat_receipt, 99))}  (DATA sent -> receipt at relay)",
+            f"250 latency  p50 {ms(pct(self.lat_250, 50))}  p99 {ms(pct(self.lat_250, 99))}",
+            f"receipt lat. p50 {ms(pct(self.lat_receipt, 50))}  p99 {ms(pct(self.lat_receipt, 99))}  (DATA sent -> receipt at relay)",
             *([f"copies       {self.copies} inbound copies to the duty desk (signed, encrypted to its key) after "
-               f"{self.elapsed_copies:.2f} s; DATA sent -> copy at relay p50 {ms(_pct(self.lat_copy or [], 50))} "
-               f"p99 {ms(_pct(self.lat_copy or [], 99))}"] if self.duty_desk else
+               f"{self.elapsed_copies:.2f} s; DATA sent -> copy at relay p50 {ms(pct(self.lat_copy or [], 50))} "
+               f"p99 {ms(pct(self.lat_copy or [], 99))}"] if self.duty_desk else
               ["copies       none (no duty desk registered: --duty-desk adds one)"]),
             f"hub CPU      {1000 * self.hub_cpu[0] / max(self.accepted, 1):.1f} ms/msg in the hub process, "
             f"{1000 * self.hub_cpu[1] / max(self.accepted, 1):.1f} ms/msg in its gpg children, "
@@ -141,38 +131,12 @@ class IntakeReport:
             f"limits, one durable commit of the raw bytes per message before the 250, same store, same load)",
             f"hub cost  {self.hub_cost:.1f}x (hub CPU per message, receipt included, over the gateway alone's; "
             f"the hub adds {1000 * self.hub_adds:.1f} ms/msg to it)",
-            *(bench_roles.render(*self.layouts, self.workers) if self.layouts else []),
+            *(roles.render(*self.layouts, self.workers) if self.layouts else []),
         ])
 
 
 def _share(rate: float, ceiling: float) -> str:
     return f"{100 * rate / ceiling:.0f}%" if ceiling else "n/a"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown cpu"
-
-
-def _entity(n: int, size: int, urgency: str = "URGENT") -> bytes:
-    filler = ("Bench line %06d lorem ipsum dolor sit amet consectetur adipiscing elit.\r\n" % n) * (size // 76 + 1)
-    return ("Content-Type: text/plain; charset=us-ascii\r\n\r\nUrgency: " + urgency + "\r\nMessage-Kind: request\r\n\r\n"
-            + filler[:size]).encode()
-
-
-def _presign(gpg: Gpg, fpr: str, sender: str, to: str, count: int, size: int, urgency: str = "URGENT") -> list[bytes]:
-    def one(n: int) -> bytes:
-        headers = [("From", sender), ("To", to), ("Subject", f"bench {n}"),
-                   ("Date", format_datetime(SystemClock().now())), ("Message-ID", make_msgid(f"b{n}", "police.test"))]
-        return compose.sign_entity(gpg, _entity(n, size, urgency), fpr, headers)
-
-    with ThreadPoolExecutor(4) as pool:
-        return list(pool.map(one, range(count)))
 
 
 def _ceiling(gpg_hub: Gpg, hub_fpr: str, sample: bytes, threads: int, seconds: float = 4.0) -> float:
@@ -236,13 +200,13 @@ def _run(tmp: Path, count: int, clients: int, size: int, timeout_seconds: float,
          duty_desk: bool = False, embedded_url: str | None = None, statements: bool = False) -> IntakeReport:
     identity, settings, partner = _home(tmp, store_url, amqp_url, duty_desk)
     sender = partner[0]
-    messages = _presign(Gpg(tmp / "partner"), partner[1], sender, identity.address, count, size)
+    messages = presign(Gpg(tmp / "partner"), partner[1], sender, identity.address, count, size)
     hub_gpg = Gpg(settings.gnupg_home)
     ceiling_threads = settings.gateway.verify_threads
     ceiling = _ceiling(Gpg(settings.gnupg_home, in_process=False), identity.fingerprint, messages[0], ceiling_threads)
     ceiling_in_process = _ceiling(hub_gpg, identity.fingerprint, messages[0], ceiling_threads)
-    servers = [s for s in (bench_roles.Server.of("PostgreSQL", store_url, 5432) if _is_pg(store_url) else None,
-                           bench_roles.Server.of("broker", amqp_url, 5672) if amqp_url else None) if s]
+    servers = [s for s in (roles.Server.of("PostgreSQL", store_url, 5432) if _is_pg(store_url) else None,
+                           roles.Server.of("broker", amqp_url, 5672) if amqp_url else None) if s]
     run = _hub_run(settings, messages, clients, sender, identity.address, timeout_seconds, workers, in_process,
                    duty_desk, servers, tmp / "statements" if statements else None, store_url)
     sent, captured, layout = run
@@ -309,29 +273,29 @@ def _hub_run(settings, messages: list[bytes], clients: int, sender: str, rcpt: s
              store_url: str | None):
     """The load against the served hub, every receipt (and copy) awaited: (the load, what the relay captured, the
     CPU seconds by role and by server over it)."""
-    commits_before = bench_roles.database_commits(store_url) if _is_pg(store_url) else 0
-    with CaptureRelay() as relay, _served(settings.home, relay.address, workers, in_process, scheduler=bool(workers),
+    commits_before = roles.database_commits(store_url) if _is_pg(store_url) else 0
+    with CaptureRelay() as relay, served(settings.home, relay.address, workers, in_process, scheduler=bool(workers),
                                           statements=statements) as (port, cpu):
-        before, roles_before, bench_before = cpu(), cpu.by_role(), _cpu_seconds(os.getpid())[0]
+        before, roles_before, bench_before = cpu(), cpu.by_role(), cpu_seconds(os.getpid())[0]
         servers_before = {s.name: s() for s in servers}
-        sent = _drive(port, messages, clients, sender, rcpt, timeout_seconds, _reference)
+        sent = _drive(port, messages, clients, sender, rcpt, timeout_seconds, reference_in)
         expected = len(sent.lat_250) * (2 if duty_desk else 1)
         captured = relay.wait_for(expected, timeout=max(1.0, timeout_seconds - sent.elapsed))
         after, roles_after = cpu(), cpu.by_role()
         servers_after = {s.name: s() for s in servers}
         sent.peak_rss = cpu.peak_rss()
         sent.hub_cpu = (after[0] - before[0], after[1] - before[1])
-        sent.cpu = _cpu_seconds(os.getpid())[0] - bench_before
-    layout = bench_roles.Layout(len(sent.lat_250), _pct(sent.lat_250, 99),
+        sent.cpu = cpu_seconds(os.getpid())[0] - bench_before
+    layout = roles.Layout(len(sent.lat_250), pct(sent.lat_250, 99),
                                 {r: roles_after[r] - roles_before[r] for r in roles_after},
                                 {n: servers_after[n] - servers_before[n] for n in servers_after},
-                                (bench_roles.database_commits(store_url) - commits_before) if _is_pg(store_url) else 0,
-                                bench_roles.read_statements(statements) if statements else {})
+                                (roles.database_commits(store_url) - commits_before) if _is_pg(store_url) else 0,
+                                roles.read_statements(statements) if statements else {})
     return sent, captured, layout
 
 
 def _subject_reference(captured) -> str | None:
-    return _reference(captured.message.get("Subject") or "")
+    return reference_in(captured.message.get("Subject") or "")
 
 
 @dataclass
@@ -357,20 +321,17 @@ def _drive(port: int, messages: list[bytes], clients: int, sender: str, rcpt: st
         work.put(m)
     sent = _Load(start=0.0)
     lock = threading.Lock()
-    tls = ssl.create_default_context()
-    tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    tls = loopback_tls()
 
     def client() -> None:
-        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
-            smtp.starttls(context=tls)
-            smtp.ehlo()
+        with session(port, timeout=60, tls=tls) as smtp:
             while True:
                 try:
                     raw = work.get_nowait()
                 except queue.Empty:
                     return
                 t0 = time.monotonic()
-                text = _send(smtp, sender, rcpt, raw)
+                text = send(smtp, sender, rcpt, raw)
                 t1 = time.monotonic()
                 name = key(text) if text is not None else None
                 with lock:
@@ -390,12 +351,6 @@ def _drive(port: int, messages: list[bytes], clients: int, sender: str, rcpt: st
     return sent
 
 
-def _reference(text: str) -> str | None:
-    """The hub's reference in a 250 ("Accepted as PSR-..."), or None."""
-    match = re.search(r"PSR-\d{4}-\d{6}", text)
-    return match.group(0) if match else None
-
-
 SINK_TABLE = "bench_gateway_alone"
 STORED = Reply(250, "2.0.0", "Stored durably as row {row} (gateway alone, bench)", "stored")
 
@@ -404,7 +359,7 @@ def _gateway_alone(tmp: Path, home: Path, store_url: str | None, messages: list[
                    rcpt: str, timeout_seconds: float) -> _Load:
     """The same load against the gateway alone, as its own process; its CPU over the load."""
     url = store_url or sqlite_url(tmp / "gateway-alone.db")
-    with _served(home, "", gateway_alone=url) as (port, cpu):
+    with served(home, "", gateway_alone=url) as (port, cpu):
         before = sum(cpu())
         sent = _drive(port, messages, clients, sender, rcpt, timeout_seconds,
                       lambda text: text.partition(" as row ")[2] or None)
@@ -467,31 +422,5 @@ def serve_gateway_alone(home: Path, listen: str, url: str) -> None:
         db.dispose()
 
 
-def use_broker(home: Path, url: str) -> None:
-    """Point a home's settings at RabbitMQ, in a namespace of its own."""
-    path = home / "passerelle.toml"
-    text = path.read_text()
-    marker = '\n[transport]\n'
-    assert marker in text and '\nurl = ""' in text.split(marker, 1)[1]
-    head, transport = text.split(marker, 1)
-    transport = transport.replace('url = ""', f'url = "{url}"\nnamespace = "bench-{os.getpid()}-{time.time_ns()}"', 1)
-    path.write_text(head + marker + transport)
-
-
-def _send(smtp: smtplib.SMTP, sender: str, rcpt: str, raw: bytes, refusals: list[str] | None = None) -> str | None:
-    """One transaction on an open session: the text of its final reply if accepted, else None (and the refusal,
-    code and text, appended to *refusals*)."""
-    try:
-        smtp.mail(sender)
-        smtp.rcpt(rcpt)
-        code, text = smtp.data(raw)
-    except smtplib.SMTPResponseException as refusal:
-        if refusals is not None:
-            refusals.append(f"{refusal.smtp_code} {refusal.smtp_error.decode(errors='replace')}")
-        smtp.rset()
-        return None
-    return text.decode(errors="replace")
-
-
-if __name__ == "__main__":  # the gateway alone, started and stopped by _served: HOME HOST:PORT STORE-URL
+if __name__ == "__main__":  # the gateway alone, started and stopped by served: HOME HOST:PORT STORE-URL
     serve_gateway_alone(Path(sys.argv[1]), sys.argv[2], sys.argv[3])

@@ -28,7 +28,7 @@ from hub.audit.checkpoints import Checkpointer
 from hub.audit.proofs import Prover
 from hub.audit.verify import verify_log
 from hub.clock import SystemClock
-from .bench_intake import _cpu_model
+from .load import cpu_model
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 ORIGIN = "bench.test/passerelle/audit"
@@ -132,7 +132,7 @@ def run_log_bench(*, seconds: float, per_commit: int, threads: int, events: int,
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         store = "PostgreSQL" if url.startswith("postgresql") else "SQLite (WAL, synchronous=FULL)"
         return "\n".join([
-            f"machine       {os.cpu_count()} cores, {_cpu_model()}; Python {platform.python_version()}; store {store}; "
+            f"machine       {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}; store {store}; "
             f"load {os.getloadavg()[0]:.1f}",
             f"appends       {appended['appends']} intake events in {seconds:.0f} s from {threads} writer thread(s), "
             f"{per_commit} per transaction: {appended['rate']:.0f} appends/s with a checkpoint every second",

@@ -15,8 +15,8 @@ from store import Database
 
 from hub.evaluations import sending as evaluations
 from hub.registry import partners, recipients
-from .background import BackgroundHub
-from .director import DIRECTOR, director_home, init_with_director
+from ..background import BackgroundHub
+from ..director import DIRECTOR, director_home, init_with_director
 from hub.clock import SystemClock
 from hub.evaluations.policy import Policy
 from hub.settings import load
