@@ -343,8 +343,8 @@ class AmqpTransport(StorePublisher):
             await loop.run_in_executor(None, self._end_of_relay)
 
     def _take_handed(self) -> list[dict[str, Any]]:
-        """The rows handed over, those with half their lease left (a row held longer, while the broker was away,
-        returns when its lease ends and is claimed then: never published by two relays at once by this one)."""
+        """The rows handed over that have half their lease left. One held longer (the broker away) is left to its
+        lease: once that ends any relay claims it, and this one does not publish it as late as another might."""
         margin = timedelta(seconds=self.settings.relay_lease_seconds / 2)
         now = self.clock.now()
         with self._lock:
