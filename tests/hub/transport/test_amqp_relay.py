@@ -66,7 +66,8 @@ class _Rig:
             task = asyncio.create_task(self.transport.run(stop))
             try:
                 await asyncio.wait_for(self.transport.connected.wait(), 30)
-                await asyncio.sleep(0.3)  # the first round: it claims, and finds nothing
+                await self.until(lambda: self.count(CLAIM) >= 1)  # the first round claims, and finds nothing
+                await asyncio.sleep(0.3)  # its transactions end
                 await scenario(asyncio.get_running_loop())
             finally:
                 stop.set()
