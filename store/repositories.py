@@ -177,6 +177,10 @@ class OutboundRepository(_Repository):
     def update(self, mail_id: int, **values: Any) -> None:
         self._core(S.OUTBOUND_UPDATE, {"b_id": mail_id, **values})
 
+    def update_pending(self, mail_id: int, **values: Any) -> bool:
+        """Update the mail if it is still pending; False when it is not (or is gone)."""
+        return self._core(S.OUTBOUND_UPDATE_PENDING, {"b_id": mail_id, **values}).rowcount == 1
+
     def get(self, mail_id: int) -> OutboundMail | None:
         return self.session.get(OutboundMail, mail_id)
 

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import UTCDateTime
-from .vocabulary import ItemState
+from .vocabulary import DeliveryState, ItemState
 from .models import (
     AuditEvent, Counter, Deadline, Message, OutboundMail, Partner, QueueItem, Recipient, RetentionPeriod, SealedBlob,
 )
@@ -80,6 +80,9 @@ MESSAGE_UPDATE = update(Message.__table__).where(Message.__table__.c.id == bindp
 OUTBOUND_INSERT = insert(OutboundMail.__table__).returning(OutboundMail.__table__.c.id)
 DEADLINE_INSERT = insert(Deadline.__table__)
 OUTBOUND_UPDATE = update(OutboundMail.__table__).where(OutboundMail.__table__.c.id == bindparam("b_id"))
+# A mail's outcome, recorded only while it is still pending: one statement decides whether this worker's
+# outcome is the one (a redelivered copy's, recorded first, stands).
+OUTBOUND_UPDATE_PENDING = OUTBOUND_UPDATE.where(OutboundMail.__table__.c.state == DeliveryState.PENDING)
 
 # Admission: the partner a signature binds to, and the replay checks, without loading ORM objects.
 PARTNER_STANDING = (select(_p.id, _p.name, _p.kind, _p.email, _p.key_expires_at, _p.key_revoked)

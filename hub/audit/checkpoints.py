@@ -143,13 +143,12 @@ class Checkpointer:
         """Store *pending* in *uow*'s transaction: its tiles unless a larger tree's are stored already (they hold
         these), its row unless one of its size is (the same root, or it is a fork: LogCorrupt)."""
         uow.log.lock_for_checkpoint()
-        head = uow.log.latest_head()
-        same = uow.log.checkpoint(pending.size) if head is not None and head.size >= pending.size else None
-        if same is not None:
-            if bytes.fromhex(same.root) != pending.issued.root:
+        stored = uow.log.checkpoint_at_least(pending.size)
+        if stored is not None and stored.size == pending.size:
+            if bytes.fromhex(stored.root) != pending.issued.root:
                 raise LogCorrupt(f"two checkpoints of {pending.size} events with different roots", index=pending.base)
             return
-        if head is None or head.size < pending.size:
+        if stored is None:
             uow.log.put_tiles(pending.tiles)
         uow.log.add_checkpoint(size=pending.size, root=pending.issued.root, note=pending.issued.note.render(),
                                issued_at=self.clock.now(), reason=pending.reason)
@@ -170,12 +169,11 @@ class Checkpointer:
         """The stored latest checkpoint when nothing came since (or it holds *covering*), else the tree of every
         event committed now, signed, with the tiles its new events fill — nothing written."""
         with self.db.reader() as uow:
-            head = uow.log.latest_head()
-            start, size = (head.size if head else 0), uow.log.size()
+            head, size = uow.log.head_and_size()
+            start = head.size if head else 0
             if head is not None and (size == start or (covering is not None and start > covering)):
                 latest = self.latest
-                return latest if latest is not None and latest.size == start else Issued.of_row(
-                    uow.log.checkpoint(start))
+                return latest if latest is not None and latest.size == start else Issued.of_row(head)
             if size < start:
                 raise LogCorrupt(f"the log holds {size} events, its checkpoint of {start} more", index=size)
             leaves = []

@@ -228,8 +228,12 @@ class DeliveryHandler:
 
         def write(uow) -> None:
             for delivery, job, outcome, value in outcomes:
-                if job is None or uow.outbound.state_of(job.mail_id) != DeliveryState.PENDING:
-                    self.transport.ack(uow, delivery)  # nothing to do, or a redelivered copy recorded it first
+                if job is None:
+                    self.transport.ack(uow, delivery)  # nothing to do
+                elif outcome == "sent":
+                    self._sent(uow, delivery, job, value)
+                elif uow.outbound.state_of(job.mail_id) != DeliveryState.PENDING:
+                    self.transport.ack(uow, delivery)  # a redelivered copy recorded it first
                 elif outcome == "gated":
                     self.transport.retry(uow, delivery, at=value, error="relay unavailable")
                 elif outcome == "sent":
@@ -249,7 +253,9 @@ class DeliveryHandler:
             values["on_time"] = on_time
         if dsn is False:  # the relay offers no DSN: no report will quote the ENVID, only an MDN acknowledges
             values["envelope_id"] = None
-        uow.outbound.update(job.mail_id, **values)
+        if not uow.outbound.update_pending(job.mail_id, **values):
+            self.transport.ack(uow, delivery)  # a redelivered copy recorded it first: its record stands
+            return
         self._mark_message(uow, job, ReceiptStatus.SENT)
         audit.record(uow, self.clock, f"{job.purpose}.sent", ref=job.reference, to=job.rcpt_to,
                      attempts=job.attempts + 1, relay_reply=reply[:200], on_time=on_time,

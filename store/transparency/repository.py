@@ -23,7 +23,13 @@ ENTRIES = (select(*ENTRY_COLUMNS).where(_a.seq >= bindparam("b_start"), _a.seq <
            .order_by(_a.seq))
 LAST_SEQ = select(func.max(_a.seq))
 _c = LogCheckpoint.__table__.c
-LATEST_HEAD = select(_c.size, _c.root).order_by(_c.size.desc()).limit(1)
+# The latest checkpoint (its note too: an issuer whose event it covers returns it as it stands) and the log's
+# last leaf index, in one statement: one snapshot, one round trip.
+HEAD_AND_LAST = (select(_c.size, _c.root, _c.note, LAST_SEQ.scalar_subquery().label("last"))
+                 .order_by(_c.size.desc()).limit(1))
+# The smallest stored checkpoint at least this large: one of this very size, or a larger tree's.
+CHECKPOINT_AT_LEAST = (select(_c.size, _c.root).where(_c.size >= bindparam("b_size")).order_by(_c.size)
+                       .limit(1))
 CHECKPOINT_INSERT = insert(LogCheckpoint.__table__)
 CHECKPOINT_NOTES = (select(_c.size, _c.root, _c.note).where(_c.size > bindparam("b_last")).order_by(_c.size)
                     .limit(bindparam("b_limit")))
@@ -102,9 +108,17 @@ class LogRepository(_Repository):
                 TILE_UPSERT[self.session.get_bind().dialect.name],
                 [{"level": level, "idx": idx, "hashes": hashes} for (level, idx), hashes in sorted(tiles.items())])
 
-    def latest_head(self) -> Row | None:
-        """The latest checkpoint's (size, root) only (Core: the issuers' hot path)."""
-        return self._core(LATEST_HEAD, {}).first()
+    def head_and_size(self) -> tuple[Row | None, int]:
+        """The latest checkpoint's (size, root, note), or None, and how many events the log holds, as one
+        statement saw them (the issuers' hot path)."""
+        head = self._core(HEAD_AND_LAST, {}).first()
+        if head is None:
+            return None, self.size()
+        return head, 0 if head.last is None else head.last + 1
+
+    def checkpoint_at_least(self, size: int) -> Row | None:
+        """The (size, root) of the smallest stored checkpoint of *size* events or more, or None."""
+        return self._core(CHECKPOINT_AT_LEAST, {"b_size": size}).first()
 
     def latest_checkpoint(self) -> LogCheckpoint | None:
         return self.session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1))

@@ -256,25 +256,35 @@ def test_store_unavailable_answers_4xx_and_nothing_is_half_accepted(short_tmp):
         assert code == 250, text
 
 
+def _one_delivery(db, transport, storage, clock, rcpt_to: str) -> tuple[int, Delivery]:
+    """One evaluation mail queued and its outbound item claimed: its id and the delivery a worker is handed."""
+    with db.unit_of_work() as uow:
+        mail_id = queue_mail(uow, transport=transport, key=storage, clock=clock, message_id=None,
+                             purpose="evaluation", rfc_message_id="<twice@ocam.test>", mail_from="hub@ocam.test",
+                             rcpt_to=rcpt_to, data=b"Message-ID: <twice@ocam.test>\r\n\r\nx\r\n", priority=5)
+        uow.commit()
+    with db.unit_of_work() as uow:
+        item_id = uow.queue.claim(OUTBOUND_QUEUE, now=clock.now(), lease=timedelta(minutes=5))[0]["id"]
+        uow.commit()
+    return mail_id, Delivery(item_id, OUTBOUND_QUEUE, {"outbound_id": mail_id}, 5, 1, clock.now())
+
+
+def _delivery_handler(home, db, relay, storage, clock, transport) -> DeliveryHandler:
+    host, port = relay.address.rsplit(":", 1)
+    return DeliveryHandler(db=db, relay=Relay(host, int(port), starttls=False, timeout_seconds=10,
+                                              local_hostname="ocam.test"),
+                           storage_key=storage, clock=clock, transport=transport, policy=home.settings.delivery)
+
+
 def test_two_copies_of_one_delivery_in_hand_send_it_once(short_tmp):
     """A broker can hand a process a second copy of a delivery (redelivered after a crash, or relayed twice
     from the outbox) while the first is in hand: both loaded as pending, one mail at the relay, both copies
     acknowledged, the mail recorded as sent once."""
     home, key, db, clock, transport, storage = _outbox(short_tmp)
-    with db.unit_of_work() as uow:
-        mail_id = queue_mail(uow, transport=transport, key=storage, clock=clock, message_id=None,
-                             purpose="evaluation", rfc_message_id="<twice@ocam.test>", mail_from="hub@ocam.test",
-                             rcpt_to=key.email, data=b"Message-ID: <twice@ocam.test>\r\n\r\nx\r\n", priority=5)
-        uow.commit()
-    with db.unit_of_work() as uow:
-        item_id = uow.queue.claim(OUTBOUND_QUEUE, now=clock.now(), lease=timedelta(minutes=5))[0]["id"]
-        uow.commit()
-    copies = [Delivery(item_id, OUTBOUND_QUEUE, {"outbound_id": mail_id}, 5, 1, clock.now()) for _ in range(2)]
+    mail_id, copy = _one_delivery(db, transport, storage, clock, key.email)
+    copies = [copy, copy]
     with CaptureRelay() as relay:
-        host, port = relay.address.rsplit(":", 1)
-        handler = DeliveryHandler(db=db, relay=Relay(host, int(port), starttls=False, timeout_seconds=10,
-                                                     local_hostname="ocam.test"),
-                                  storage_key=storage, clock=clock, transport=transport, policy=home.settings.delivery)
+        handler = _delivery_handler(home, db, relay, storage, clock, transport)
         assert handler.handle(copies) == []
         time.sleep(0.5)  # a second copy would have reached the relay by now
         assert [c.message["Message-ID"] for c in relay.messages] == ["<twice@ocam.test>"]
@@ -282,3 +292,30 @@ def test_two_copies_of_one_delivery_in_hand_send_it_once(short_tmp):
         assert uow.outbound.state_of(mail_id) == "sent"
         assert not [n for (queue, _), n in uow.queue.depths().items() if queue == OUTBOUND_QUEUE]  # acknowledged
     db.dispose()
+
+
+def test_a_sent_mail_recorded_by_two_workers_is_recorded_once(short_tmp):
+    """Two worker processes both loaded one mail as pending (a redelivered copy); the second to record its relay's
+    250 finds it sent already: one record stands, with one attempt and one audit event, and both copies are
+    acknowledged."""
+    home, key, db, clock, transport, storage = _outbox(short_tmp)
+    mail_id, copy = _one_delivery(db, transport, storage, clock, key.email)
+    with CaptureRelay() as relay:
+        first = _delivery_handler(home, db, relay, storage, clock, transport)
+        second = _delivery_handler(home, db, relay, storage, clock, transport)  # another process: its own hands
+        jobs, failures = second._load([copy])  # loaded before the first records
+        assert failures == [] and list(jobs) == [copy.item_id]
+        assert first.handle([copy]) == []
+        second._record_sent([(copy, jobs[copy.item_id], "sent", _accepted("250 2.0.0 queued again"))])
+    with db.reader() as uow:
+        mail_row = uow.outbound.get(mail_id)
+        sent = [e for e in uow.audit.recent(limit=50) if e.action == "evaluation.sent"]
+        assert (mail_row.state, mail_row.attempts) == ("sent", 1)
+        assert len(sent) == 1 and "queued again" not in sent[0].detail["relay_reply"]
+        assert not [n for (queue, _), n in uow.queue.depths().items() if queue == OUTBOUND_QUEUE]  # acknowledged
+    db.dispose()
+
+
+def _accepted(reply: str):
+    from hub.outbound.delivery import _Accepted
+    return _Accepted(reply)

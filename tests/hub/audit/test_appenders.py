@@ -144,3 +144,58 @@ def test_an_issuer_overtaken_by_another_grows_the_tree_it_read(tmp_path):
     assert (first.size, later.size, growth.size) == (6, 16, 20)
     assert growth.root() == fresh.root()
     assert growth.written()[0, 0] == fresh.written()[0, 0]
+
+
+def test_a_receipts_checkpoint_stored_after_a_larger_one_keeps_the_larger_trees_tiles(tmp_path):
+    """A receipt's checkpoint is signed, then stored with the receipts' transaction; meanwhile another issuer
+    stores a larger tree's, or one of the same size: the smaller is stored without its shorter tiles, the same
+    size once, and a same-size checkpoint with another root is a fork the store refuses."""
+    import dataclasses
+
+    import pytest
+
+    from hub import audit
+    from hub.audit.checkpoints import Checkpointer, Issued
+    from hub.clock import SystemClock
+    from hub.errors import LogCorrupt
+    from store import upgrade
+
+    database = Database(stores.fresh_url(tmp_path, "stored-late.db"))
+    if not stores.on_postgres():
+        upgrade(database.engine)
+    clock, signer = SystemClock(), Signer(ORIGIN, ed25519.Ed25519PrivateKey.generate())
+
+    def append(count: int) -> None:
+        with database.unit_of_work() as uow:
+            for i in range(count):
+                audit.record(uow, clock, "test.appended", actor="p", i=i)
+            uow.commit()
+
+    def store(checkpointer: Checkpointer, pending) -> None:
+        with database.unit_of_work() as uow:
+            checkpointer.persist(uow, pending)
+            uow.commit()
+
+    append(6)
+    late, other = Checkpointer(database, clock, ORIGIN, signer), Checkpointer(database, clock, ORIGIN, signer)
+    pending = late.covering(5)
+    append(4)
+    larger = other.issue("periodic")
+    store(late, pending)
+    same = Checkpointer(database, clock, ORIGIN, signer).covering(9)  # 10 events, stored already by *other*
+    with database.reader() as uow:
+        sizes = [c.size for c in uow.log.checkpoints()]
+        tile = uow.log.tiles([(0, 0)])[0, 0]
+    assert (pending.size, larger.size, sizes, len(tile)) == (6, 10, [6, 10], 10 * 32)
+    assert isinstance(same, Issued) and same.root == larger.root
+
+    append(2)
+    first, second = late.covering(11), other.covering(11)
+    store(other, second)
+    store(late, first)  # the same tree, stored already: nothing more
+    forged = dataclasses.replace(first, issued=dataclasses.replace(first.issued, root=bytes(32)))
+    with pytest.raises(LogCorrupt, match="two checkpoints of 12 events"):
+        store(late, forged)
+    with database.reader() as uow:
+        assert [c.size for c in uow.log.checkpoints()] == [6, 10, 12]
+    database.dispose()
