@@ -88,6 +88,14 @@ class BlobRepository(_Repository):
         return self._core(S.BLOB_INSERT, dict(key_id=key_id, wrapped_key=wrapped_key, nonce=nonce,
                                               ciphertext=ciphertext, created_at=now, period_id=period_id)).scalar_one()
 
+    def add_under(self, *, key_id: str, wrapped_key: bytes, nonce: bytes, ciphertext: bytes, now: datetime,
+                  period_id: int, period_key: bytes) -> int | None:
+        """Insert a sealed item if period *period_id* still has the wrapped key *period_key* (the one its data
+        key was wrapped by); its id, or None when the period's key is no longer that one (nothing inserted)."""
+        return self._core(S.BLOB_INSERT_UNDER, dict(
+            key_id=key_id, wrapped_key=wrapped_key, nonce=nonce, ciphertext=ciphertext, created_at=now,
+            b_period=period_id, b_period_key=period_key)).scalar()
+
     def get(self, blob_id: int) -> SealedBlob | None:
         return self.session.get(SealedBlob, blob_id)
 

@@ -74,6 +74,14 @@ COUNTER_UPSERT = {
 }
 
 BLOB_INSERT = insert(SealedBlob.__table__).returning(SealedBlob.__table__.c.id)
+# A sealed item under a period key the sealer already holds: inserted only while that period still has that
+# very key (not destroyed, not another row's), as of this statement; no row inserted otherwise.
+_BLOB_VALUES = ("key_id", "wrapped_key", "nonce", "ciphertext", "created_at")
+BLOB_INSERT_UNDER = (insert(SealedBlob.__table__).from_select(
+    [*_BLOB_VALUES, "period_id"],
+    select(*(bindparam(name, type_=_b[name].type) for name in _BLOB_VALUES), _rp.id)
+    .where(_rp.id == bindparam("b_period"), _rp.wrapped_key == bindparam("b_period_key", type_=_rp.wrapped_key.type)))
+    .returning(SealedBlob.__table__.c.id))
 PERIOD_KEY = select(_rp.id, _rp.wrapped_key).where(_rp.name == bindparam("b_name"))
 MESSAGE_INSERT = insert(Message.__table__).returning(Message.__table__.c.id)
 MESSAGE_UPDATE = update(Message.__table__).where(Message.__table__.c.id == bindparam("b_id"))
