@@ -18,6 +18,7 @@ from .models import RetentionAct, RetentionItem
 
 _p = RetentionPeriod.__table__.c
 _b = SealedBlob.__table__.c
+ITEM_INSERT = insert(RetentionItem.__table__)  # every message's, in the gateway's transaction: prebuilt
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ class RetentionRepository(_Repository):
     # -- items and their dates ----------------------------------------------------------------------
 
     def add_item(self, *, message_id: int, intake_at: datetime, review_at: datetime | None, end_at: datetime) -> None:
-        self.session.execute(insert(RetentionItem.__table__).values(
-            message_id=message_id, intake_at=intake_at, review_at=review_at, end_at=end_at, state=RetentionState.HELD))
+        self._core(ITEM_INSERT, dict(message_id=message_id, intake_at=intake_at, review_at=review_at, end_at=end_at,
+                                     state=RetentionState.HELD))
 
     def item_of(self, reference: str, *, for_update: bool = False) -> tuple[RetentionItem, Message] | None:
         """The item of *reference* and its message; *for_update* locks the item until the transaction ends (on

@@ -38,6 +38,9 @@ ENTRIES_OF = (select(*ENTRY_COLUMNS).where(_a.message_ref.in_(bindparam("b_refs"
                                            _a.action == bindparam("b_action")).order_by(_a.seq))
 
 
+TILES_AT = select(_t.level, _t.idx, _t.hashes).where(tuple_(_t.level, _t.idx).in_(bindparam("b_keys", expanding=True)))
+
+
 def _tile_upsert(dialect):
     insert = dialect.insert(LogTile.__table__)
     return insert.on_conflict_do_update(index_elements=[_t.level, _t.idx], set_={"hashes": insert.excluded.hashes})
@@ -94,7 +97,7 @@ class LogRepository(_Repository):
         wanted = list(set(keys))
         if not wanted:
             return {}
-        rows = self.session.execute(select(_t.level, _t.idx, _t.hashes).where(tuple_(_t.level, _t.idx).in_(wanted)))
+        rows = self._core(TILES_AT, {"b_keys": wanted})
         return {(r.level, r.idx): bytes(r.hashes) for r in rows}
 
     def level_tiles(self, level: int) -> Iterator[tuple[int, bytes]]:
