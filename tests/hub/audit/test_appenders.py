@@ -107,20 +107,16 @@ def test_checkpoints_issued_from_the_kept_right_edge_store_the_tiles_a_fresh_rea
     database.dispose()
 
 
-def test_an_issuer_overtaken_by_another_grows_the_tree_it_read(tmp_path):
-    """Between an issuer's reading of the latest checkpoint and of its tiles, another process stores a larger
-    tree's (PostgreSQL's readers see each statement's commits): the first still signs the right root."""
+def _shared_log(tmp_path, name: str):
+    """A migrated store, a clock, the log's signer, and ``append(n)``: n events in one transaction."""
     from hub import audit
-    from hub.audit.checkpoints import Checkpointer
-    from hub.audit.entries import leaf_of_row
-    from hub.audit.tree import Growth
     from hub.clock import SystemClock
     from store import upgrade
 
-    database = Database(stores.fresh_url(tmp_path, "overtaken.db"))
+    database = Database(stores.fresh_url(tmp_path, name))
     if not stores.on_postgres():
         upgrade(database.engine)
-    clock, signer = SystemClock(), Signer(ORIGIN, ed25519.Ed25519PrivateKey.generate())
+    clock = SystemClock()
 
     def append(count: int) -> None:
         with database.unit_of_work() as uow:
@@ -128,6 +124,17 @@ def test_an_issuer_overtaken_by_another_grows_the_tree_it_read(tmp_path):
                 audit.record(uow, clock, "test.appended", actor="p", i=i)
             uow.commit()
 
+    return database, clock, Signer(ORIGIN, ed25519.Ed25519PrivateKey.generate()), append
+
+
+def test_an_issuer_overtaken_by_another_grows_the_tree_it_read(tmp_path):
+    """Between an issuer's reading of the latest checkpoint and of its tiles, another process stores a larger
+    tree's (PostgreSQL's readers see each statement's commits): the first still signs the right root."""
+    from hub.audit.checkpoints import Checkpointer
+    from hub.audit.entries import leaf_of_row
+    from hub.audit.tree import Growth
+
+    database, clock, signer, append = _shared_log(tmp_path, "overtaken.db")
     append(6)
     first = Checkpointer(database, clock, ORIGIN, signer).issue("periodic")
     append(10)
@@ -154,22 +161,10 @@ def test_a_receipts_checkpoint_stored_after_a_larger_one_keeps_the_larger_trees_
 
     import pytest
 
-    from hub import audit
     from hub.audit.checkpoints import Checkpointer, Issued
-    from hub.clock import SystemClock
     from hub.errors import LogCorrupt
-    from store import upgrade
 
-    database = Database(stores.fresh_url(tmp_path, "stored-late.db"))
-    if not stores.on_postgres():
-        upgrade(database.engine)
-    clock, signer = SystemClock(), Signer(ORIGIN, ed25519.Ed25519PrivateKey.generate())
-
-    def append(count: int) -> None:
-        with database.unit_of_work() as uow:
-            for i in range(count):
-                audit.record(uow, clock, "test.appended", actor="p", i=i)
-            uow.commit()
+    database, clock, signer, append = _shared_log(tmp_path, "stored-late.db")
 
     def store(checkpointer: Checkpointer, pending) -> None:
         with database.unit_of_work() as uow:
