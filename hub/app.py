@@ -47,8 +47,9 @@ ROLES = ("all", "gateway", "worker", "scheduler")
 STAGES = (INTAKE_QUEUE, OUTBOUND_QUEUE)
 # Concurrent intake batches of a process (beside the FLASH one): one. A second batch in the same interpreter only
 # overlaps the first's waits, and takes the next message alone while the first is in hand; one batcher takes what
-# arrived meanwhile together, with one checkpoint and one commit (docs/scaling.md: -15 to -20 % of the CPU per
-# message measured, receipts a tenth of a second later at p50). More cores: more worker processes.
+# arrived meanwhile together, with one checkpoint and one commit. Measured (docs/scaling.md, 2026-12-04): a third
+# of the receipt checkpoints, the workers' CPU per message 13-17 % lower; the receipts later under a saturating
+# load (the gateway keeps more of the interpreter). More cores: more worker processes.
 INTAKE_WORKERS = 1
 # Each stage keeps one more worker for FLASH items alone: a FLASH message behind a backlog waits for no batch.
 RESERVED_FOR = priority_of("FLASH")
