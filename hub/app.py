@@ -48,9 +48,11 @@ STAGES = (INTAKE_QUEUE, OUTBOUND_QUEUE)
 # Concurrent intake batches of a process (beside the FLASH one): one. A second batch in the same interpreter only
 # overlaps the first's waits, and takes the next message alone while the first is in hand; one batcher takes what
 # arrived meanwhile together, with one checkpoint and one commit. Measured (docs/scaling.md, 2026-12-04): a third
-# of the receipt checkpoints, the workers' CPU per message 13-17 % lower; the receipts later under a saturating
-# load (the gateway keeps more of the interpreter). More cores: more worker processes.
+# of the receipt checkpoints, the workers' CPU per message 13-17 % lower. Behind a backlog (a claim came back
+# full) one more drains it beside it, each batch full: the receipts keep up with a saturating load. More cores:
+# more worker processes.
 INTAKE_WORKERS = 1
+INTAKE_BACKLOG_WORKERS = 1
 # Each stage keeps one more worker for FLASH items alone: a FLASH message behind a backlog waits for no batch.
 RESERVED_FOR = priority_of("FLASH")
 
@@ -72,7 +74,8 @@ class _Pools:
     def __init__(self, s: Settings) -> None:
         self.gateway = ThreadPoolExecutor(max_workers=s.gateway.verify_threads, thread_name_prefix="gateway")
         # The stages' workers, each stage's reserved one, the scheduler and the checkpointer.
-        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + s.delivery.workers + len(STAGES) + 2,
+        self.pipeline = ThreadPoolExecutor(max_workers=INTAKE_WORKERS + INTAKE_BACKLOG_WORKERS + s.delivery.workers
+                                           + len(STAGES) + 2,
                                            thread_name_prefix="pipeline")
         self.health = ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
 
@@ -238,7 +241,7 @@ class Hub:
         turns = Precedence(writes_first=self.db.writes_first)
         intake.precedence = delivery.precedence = turns
         self.runners = [Runner(intake, self.transport, pools.pipeline, self.clock, concurrency=INTAKE_WORKERS,
-                               reserve=RESERVED_FOR, precedence=turns),
+                               backlog=INTAKE_BACKLOG_WORKERS, reserve=RESERVED_FOR, precedence=turns),
                         Runner(delivery, self.transport, pools.pipeline, self.clock, concurrency=s.delivery.workers,
                                reserve=RESERVED_FOR, precedence=turns)]
         for handler in (intake, delivery):

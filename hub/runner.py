@@ -40,11 +40,15 @@ class Runner:
     item that arrives while the others have a batch or a claim in hand is taken at once rather than after
     one of those batches (a claim under way may have read the queue before the FLASH item was there; a worker
     that is idle takes it itself: every claim is most urgent first).
+
+    With *backlog* workers more, those claim only while the last claim of any worker came back full (a backlog
+    of at least *batch* items): at the rates the hub sees, *concurrency* workers take what arrived while their
+    batch was in hand together; behind a backlog, the others drain it beside them, each batch full.
     """
 
     def __init__(self, handler: Handler, transport: Transport, executor: Executor, clock: Clock, *,
                  concurrency: int = 1, batch: int = 8, idle_seconds: float = 1.0, reserve: int | None = None,
-                 precedence: Precedence | None = None) -> None:
+                 precedence: Precedence | None = None, backlog: int = 0) -> None:
         self.handler = handler
         self.transport = transport
         self.executor = executor
@@ -57,6 +61,8 @@ class Runner:
         self.processed = 0
         self.quarantined = 0
         self._idle_workers = 0  # workers not kept for the most urgent items, waiting for items
+        self.backlog = backlog
+        self._backlogged = asyncio.Event()  # the last claim came back full: the backlog workers claim too
 
     @property
     def queue(self) -> str:
@@ -64,12 +70,14 @@ class Runner:
 
     async def run(self, stop: asyncio.Event) -> None:
         workers = [self._worker(stop) for _ in range(self.concurrency)]
+        workers += [self._worker(stop, behind_backlog=True) for _ in range(self.backlog)]
         if self.reserve is not None:
             workers.append(self._worker(stop, self.reserve))
         await asyncio.gather(*workers)
 
-    async def _worker(self, stop: asyncio.Event, at_least: int | None = None) -> None:
-        """Claim, handle, repeat; *at_least*: the reserved worker, which claims only items of that priority or more."""
+    async def _worker(self, stop: asyncio.Event, at_least: int | None = None, *, behind_backlog: bool = False) -> None:
+        """Claim, handle, repeat; *at_least*: the reserved worker, which claims only items of that priority or more;
+        *behind_backlog*: a worker that claims only while the last claim came back full."""
         loop = asyncio.get_running_loop()
         claim = partial(self.transport.claim, self.queue, self.batch, at_least=at_least or 0)
         kept = at_least is not None
@@ -80,12 +88,20 @@ class Runner:
             if kept and self._idle_workers:  # an idle worker takes the most urgent items itself
                 await self._idle(stop, seen, at_least, until_due=False)
                 continue
+            if behind_backlog and not self._backlogged.is_set():  # not counted idle: it takes no FLASH item
+                await self._until_backlog(stop)
+                continue
             try:
                 batch = await loop.run_in_executor(self.executor, claim)
             except Exception:
                 log.exception("runner %s: cannot claim; retrying shortly", self.queue)
                 await self._sleep(stop, self.idle_seconds)
                 continue
+            if not kept:
+                if len(batch) >= self.batch:
+                    self._backlogged.set()
+                else:
+                    self._backlogged.clear()
             if not batch:
                 await (self._idle(stop, seen, at_least) if kept else self._idle_free(stop, seen))
                 continue
@@ -177,6 +193,12 @@ class Runner:
             timeout = min(timeout, max((due - self.clock.now()).total_seconds(), 0.01))
         waiter = asyncio.ensure_future(self.transport.wait(self.queue, timeout, seen, reserved=at_least is not None))
         stopper = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (waiter, stopper):
+            task.cancel()
+
+    async def _until_backlog(self, stop: asyncio.Event) -> None:
+        waiter, stopper = asyncio.ensure_future(self._backlogged.wait()), asyncio.ensure_future(stop.wait())
         await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in (waiter, stopper):
             task.cancel()
