@@ -236,8 +236,6 @@ class DeliveryHandler:
                     self.transport.ack(uow, delivery)  # a redelivered copy recorded it first
                 elif outcome == "gated":
                     self.transport.retry(uow, delivery, at=value, error="relay unavailable")
-                elif outcome == "sent":
-                    self._sent(uow, delivery, job, value)
                 else:
                     self._failed(uow, delivery, job, value, permanent=outcome == "refused")
 

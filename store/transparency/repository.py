@@ -31,14 +31,12 @@ HEAD_AND_LAST = (select(_c.size, _c.root, _c.note, LAST_SEQ.scalar_subquery().la
 CHECKPOINT_AT_LEAST = (select(_c.size, _c.root).where(_c.size >= bindparam("b_size")).order_by(_c.size)
                        .limit(1))
 CHECKPOINT_INSERT = insert(LogCheckpoint.__table__)
+TILES_AT = select(_t.level, _t.idx, _t.hashes).where(tuple_(_t.level, _t.idx).in_(bindparam("b_keys", expanding=True)))
 CHECKPOINT_NOTES = (select(_c.size, _c.root, _c.note).where(_c.size > bindparam("b_last")).order_by(_c.size)
                     .limit(bindparam("b_limit")))
 ENTRIES_AT = select(*ENTRY_COLUMNS).where(_a.seq.in_(bindparam("b_seqs", expanding=True))).order_by(_a.seq)
 ENTRIES_OF = (select(*ENTRY_COLUMNS).where(_a.message_ref.in_(bindparam("b_refs", expanding=True)),
                                            _a.action == bindparam("b_action")).order_by(_a.seq))
-
-
-TILES_AT = select(_t.level, _t.idx, _t.hashes).where(tuple_(_t.level, _t.idx).in_(bindparam("b_keys", expanding=True)))
 
 
 def _tile_upsert(dialect):
