@@ -191,14 +191,15 @@ class Runner:
             due = None
         if due is not None:
             timeout = min(timeout, max((due - self.clock.now()).total_seconds(), 0.01))
-        waiter = asyncio.ensure_future(self.transport.wait(self.queue, timeout, seen, reserved=at_least is not None))
-        stopper = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (waiter, stopper):
-            task.cancel()
+        await self._until(stop, self.transport.wait(self.queue, timeout, seen, reserved=at_least is not None))
 
     async def _until_backlog(self, stop: asyncio.Event) -> None:
-        waiter, stopper = asyncio.ensure_future(self._backlogged.wait()), asyncio.ensure_future(stop.wait())
+        await self._until(stop, self._backlogged.wait())
+
+    @staticmethod
+    async def _until(stop: asyncio.Event, event) -> None:
+        """Until *event* (an awaitable) is done or *stop* is set, whichever comes first; the other is cancelled."""
+        waiter, stopper = asyncio.ensure_future(event), asyncio.ensure_future(stop.wait())
         await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
         for task in (waiter, stopper):
             task.cancel()
