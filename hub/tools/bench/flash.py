@@ -143,14 +143,20 @@ def _steps(db: Database, references: list[str], waits: list[float]) -> list[str]
     the acceptance (stamped before its commit and 250) to the intake's write (receipt signed), that to the
     relay's 250 recorded (receipt sent, after its commit); p50 and max of each, and the slowest probe's. The
     steps overlap the headline figure at both ends: it runs from the 250 to the relay's capture."""
-    spans: list[list[float]] = []
-    with db.reader() as uow:
-        for reference in references:
-            at = {}
-            for event in uow.audit.for_message(reference):
-                at.setdefault(event.action, event.at)
-            spans.append([1000 * (at[b] - at[a]).total_seconds() if a in at and b in at else float("nan")
-                          for a, b in STEPS])
+    last = STEPS[-1][1]
+    for _ in range(50):  # the relay's 250 is recorded after the capture that ended the probe: up to 5 s for it
+        with db.reader() as uow:
+            times = []
+            for reference in references:
+                at = {}
+                for event in uow.audit.for_message(reference):
+                    at.setdefault(event.action, event.at)
+                times.append(at)
+        if all(last in at for at in times):
+            break
+        time.sleep(0.1)
+    spans = [[1000 * (at[b] - at[a]).total_seconds() if a in at and b in at else float("nan") for a, b in STEPS]
+             for at in times]
     if not spans:
         return []
     lines = []
