@@ -261,14 +261,19 @@ class OutboundRepository(_Repository):
 
 
 class AuditRepository(_Repository):
-    """The append-only audit log: each event takes the next leaf index of the log's Merkle tree."""
+    """The append-only audit log: each event takes the next leaf index of the log's Merkle tree.
+
+    Events take their indexes when they are written — last in the transaction, just before its commit —
+    so that on PostgreSQL the log's append lock is held from that insert to the commit, not through the
+    whole transaction: one worker parsing, verifying and sealing does not hold back another's commit.
+    """
 
     _next: int | None = None
     _pending: list[dict[str, Any]] | None = None
 
     def append(self, *, at: datetime, actor: str, action: str, message_ref: str | None = None,
-               detail: dict[str, Any] | None = None) -> int:
-        """Append one event at the next leaf index (writers are serialised); returns the index.
+               detail: dict[str, Any] | None = None) -> None:
+        """Append one event; it takes the next leaf index when it is written (writers are serialised).
 
         The row is written with the others of this transaction, in one statement, when the unit of
         work commits or flushes (or before this repository reads): same transaction, fewer statements.
@@ -276,24 +281,25 @@ class AuditRepository(_Repository):
         """
         if at.tzinfo is None:
             raise ValueError("naive datetime given to the audit log")
-        # Within one write transaction nobody else appends: the next index is the one after those taken here.
-        if self._next is None:
-            if self.session.get_bind().dialect.name == "postgresql":
-                self._core(S.AUDIT_APPEND_LOCK, {})  # held until this transaction ends
-            last = self._core(S.AUDIT_LAST_SEQ, {}).scalar()
-            self._next = 0 if last is None else last + 1
-        seq, self._next = self._next, self._next + 1
         if self._pending is None:
             self._pending = []
-        self._pending.append(dict(at=at, actor=actor, action=action, message_ref=message_ref, detail=detail or {},
-                                  seq=seq))
-        return seq
+        self._pending.append(dict(at=at, actor=actor, action=action, message_ref=message_ref, detail=detail or {}))
 
     def write_pending(self) -> None:
-        """Insert the events appended and not yet written, in order (ids follow the leaf indexes)."""
+        """Insert the events appended and not yet written, in order, at the next leaf indexes (ids follow
+        them). The first write of a transaction takes the append lock (PostgreSQL; held until the
+        transaction ends) and reads the last index; later ones in the same transaction go on from it."""
         rows, self._pending = self._pending, None
-        if rows:
-            self._insert_rows(S.AUDIT_INSERT, rows, _AUDIT_ROWS_PER_INSERT)
+        if not rows:
+            return
+        if self._next is None:
+            if self.session.get_bind().dialect.name == "postgresql":
+                self._core(S.AUDIT_APPEND_LOCK, {})
+            last = self._core(S.AUDIT_LAST_SEQ, {}).scalar()
+            self._next = 0 if last is None else last + 1
+        for row in rows:
+            row["seq"], self._next = self._next, self._next + 1
+        self._insert_rows(S.AUDIT_INSERT, rows, _AUDIT_ROWS_PER_INSERT)
 
     def for_message(self, reference: str) -> Sequence[AuditEvent]:
         self.write_pending()

@@ -78,12 +78,17 @@ class UnitOfWork:
         if isinstance(exc, IntegrityError):
             raise Conflict("row", _reason(exc)) from exc
 
+    def _write_pending(self) -> None:
+        """What the repositories hold back, written: the audit events last, so that the log's append lock
+        is taken as late as it can be (held from here to the commit)."""
+        self.queue.write_pending()
+        self.deadlines.write_pending()
+        self.session.flush()
+        self.audit.write_pending()
+
     def flush(self) -> None:
         try:
-            self.audit.write_pending()
-            self.queue.write_pending()
-            self.deadlines.write_pending()
-            self.session.flush()
+            self._write_pending()
         except IntegrityError as exc:
             raise Conflict("row", _reason(exc)) from exc
 
@@ -91,9 +96,7 @@ class UnitOfWork:
         if self.readonly:
             raise RuntimeError("a read-only unit of work cannot commit")
         try:
-            self.audit.write_pending()
-            self.queue.write_pending()
-            self.deadlines.write_pending()
+            self._write_pending()
             self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()

@@ -15,10 +15,11 @@ SYSTEM = "hub"
 
 
 def record(uow: UnitOfWork, clock: Clock, action: str, *, actor: str = SYSTEM, ref: str | None = None,
-           when: datetime | None = None, **detail: Any) -> int:
+           when: datetime | None = None, **detail: Any) -> None:
     """Append one event: who (*actor*), what (*action* + *detail*), when (the clock, or *when*: a time the
-    caller took, that the event states), which message (*ref*); returns its leaf index.
+    caller took, that the event states), which message (*ref*). It takes its leaf index when the unit of
+    work writes it, just before the commit.
 
     Never pass content: no bodies, subjects, keys or passphrases — identifiers and verdicts only.
     """
-    return uow.audit.append(at=when or clock.now(), actor=actor, action=action, message_ref=ref, detail=detail)
+    uow.audit.append(at=when or clock.now(), actor=actor, action=action, message_ref=ref, detail=detail)

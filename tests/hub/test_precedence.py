@@ -126,8 +126,10 @@ class _Writer:
 
     def write(self, name: str) -> None:
         with self.db.unit_of_work() as uow:
-            self.indices[name] = audit.record(uow, SystemClock(), "test.appended", ref=name)
+            audit.record(uow, SystemClock(), "test.appended", ref=name)
             uow.commit()
+        with self.db.reader() as uow:
+            self.indices[name] = uow.audit.for_message(name)[0].seq
 
     def on_quarantine(self, delivery, error) -> None:  # pragma: no cover - nothing raises here
         pass

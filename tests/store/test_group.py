@@ -26,15 +26,16 @@ def db(tmp_path):
 
 
 def _append(name: str):
-    """A job: refuse a name already in the log, else append one audit event naming it; returns its leaf index."""
+    """A job: refuse a name already in the log, else append one audit event naming it; returns the name."""
     def check(uow) -> None:
         if any(e.actor == name for e in uow.audit.recent(limit=1000)):
             raise Refusal(name)
 
-    def write(uow) -> int:
+    def write(uow) -> str:
         if name.startswith("boom"):
             raise RuntimeError(name)
-        return uow.audit.append(at=T0, actor=name, action="test.grouped")
+        uow.audit.append(at=T0, actor=name, action="test.grouped")
+        return name
     return check, write
 
 
@@ -85,7 +86,7 @@ def test_waiting_jobs_share_one_commit_and_each_gets_its_result(db):
     group = GroupCommit(db)
     names = [f"job{i}" for i in range(10)]
     results = _run_all(group, names, first_waits_for=9)
-    assert sorted(results) == list(range(10)), results
+    assert results == names, results
     assert (group.commits, group.jobs) == (2, 10)
     assert sorted(_committed(db)) == sorted(names)
     assert _indexes(db) == list(range(10))
@@ -98,7 +99,7 @@ def test_a_refused_job_does_not_take_the_others_with_it(db):
     group.run(*_append("old"))
     results = _run_all(group, ["first", "old", "new", "new"], first_waits_for=3)
     assert isinstance(results[1], Refusal)
-    assert sorted(type(r).__name__ for r in results[2:]) == ["Refusal", "int"]  # the second "new" sees the first
+    assert sorted(type(r).__name__ for r in results[2:]) == ["Refusal", "str"]  # the second "new" sees the first
     assert sorted(_committed(db)) == ["first", "new", "old"]
     assert (group.commits, group.jobs) == (3, 5)
 
@@ -108,7 +109,7 @@ def test_a_failing_write_leaves_each_other_job_to_commit_alone(db):
     group = GroupCommit(db)
     results = _run_all(group, ["first", "a", "boom", "b"], first_waits_for=3)
     assert isinstance(results[2], RuntimeError)
-    assert all(isinstance(results[i], int) for i in (0, 1, 3)), results
+    assert [results[i] for i in (0, 1, 3)] == ["first", "a", "b"], results
     assert sorted(_committed(db)) == ["a", "b", "first"]
     assert _indexes(db) == [0, 1, 2]  # the rolled-back group's indexes are taken again, without a gap
 

@@ -98,8 +98,10 @@ def test_a_transaction_in_the_first_lane_commits_before_those_queued_behind_the_
     def write(name: str, first: bool) -> None:
         with (db.writes_first() if first else nullcontext()):
             with db.unit_of_work() as uow:
-                indices[name] = audit.record(uow, clock, "test.appended", ref=name)
+                audit.record(uow, clock, "test.appended", ref=name)
                 uow.commit()
+        with db.reader() as uow:
+            indices[name] = uow.audit.for_message(name)[0].seq
 
     with db.unit_of_work():  # a writer in hand
         threads = [threading.Thread(target=write, args=(f"routine-{n}", False), daemon=True) for n in range(3)]
