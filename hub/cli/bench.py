@@ -12,6 +12,10 @@ from .common import scratch_option
 @click.group()
 def bench() -> None:
     """Benchmarks on this machine."""
+    from hub.tools.bench.stopping import unwind_on_stop_signals
+
+    # SIGTERM or SIGHUP: the bench's cleanup runs, as for Ctrl-C; the handlers found are back when it ends.
+    click.get_current_context().call_on_close(unwind_on_stop_signals())
 
 
 @bench.command("intake")

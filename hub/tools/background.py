@@ -150,13 +150,15 @@ def served(home: Path, relay: str, workers: int = 0, in_process: bool = True, en
                     for role in roles]
     log_path = home / ("gateway-alone.log" if gateway_alone else "serve.log")
     log_file = open(log_path, "wb")
-    processes = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_file,
-                                  env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower(),
-                                       # the load generator is one client address: it may take every slot
-                                       "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000",
-                                       "PASSERELLE_METRICS__LISTEN": "", **(env or {})})
-                 for command in commands]
-    try:
+    processes: list[subprocess.Popen] = []
+    try:  # from the first start on: a stop signal (bench/stopping.py) between two starts stops those started
+        for command in commands:
+            processes.append(subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=log_file,
+                env={**os.environ, "PASSERELLE_CRYPTO__IN_PROCESS": str(in_process).lower(),
+                     # the load generator is one client address: it may take every slot
+                     "PASSERELLE_GATEWAY__MAX_CONNECTIONS_PER_CLIENT": "1000",
+                     "PASSERELLE_METRICS__LISTEN": "", **(env or {})}))
         for _ in range(600):
             if any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"{' '.join(commands[0][2:6])} exited: {log_path.read_text()[-2000:]}")
