@@ -108,9 +108,11 @@ def test_a_stop_signal_while_the_demo_starts_cleans_up(short_tmp):
     process, master, slave = _start(short_tmp)
     try:
         deadline = time.monotonic() + STARTED_WITHIN
-        while time.monotonic() < deadline and not _agents_of(short_tmp):  # the first home has its agent
-            _read(master, 0.1)
-        assert _agents_of(short_tmp), "the demo made no gpg home"
+        screen = b""  # what the demo wrote, for the failure's message (CI once saw no agent within the minute)
+        while time.monotonic() < deadline and not _agents_of(short_tmp) and process.poll() is None:
+            screen += _read(master, 0.1)  # until the first home has its agent
+        assert _agents_of(short_tmp), (f"the demo made no gpg home (exit status {process.poll()}, "
+                                       f"{len(list(short_tmp.rglob('*')))} paths in its TMPDIR): {screen[-2000:]!r}")
         process.send_signal(signal.SIGTERM)
         _wait_gone(process, master, short_tmp)
         assert process.returncode == 128 + signal.SIGTERM
