@@ -26,7 +26,8 @@ def unwind_on_stop_signals() -> Callable[[], None]:
 
     def restore() -> None:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            if handler is not None:  # None: set outside Python, which cannot be put back from here
+                signal.signal(signum, handler)
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, handle)
