@@ -9,20 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support import processes
 from tests.support.waiting import until
 
 
 def _processes_naming(folder: Path) -> list[str]:
     """Command lines of the running processes that name *folder* (a served hub's --home, a gpg-agent's --homedir)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(folder) in command:
-            found.append(command)
-    return found
+    return list(processes.naming(folder).values())
 
 
 def test_bench_flash_stopped_by_sigterm_leaves_no_process_and_no_scratch_home(short_tmp):

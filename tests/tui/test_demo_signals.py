@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hub.tools import demo
+from tests.support import processes
 
 STARTED_WITHIN = 60  # seconds for the dashboard to draw (key generation for eight homes)
 CLEANED_WITHIN = 40  # seconds from the signal to the demo's exit, home removed and agents gone
@@ -39,17 +40,7 @@ def _read(fd: int, seconds: float, until: bytes | None = None) -> bytes:
 
 def _agents_of(root: Path) -> list[int]:
     """Processes whose command line names a GnuPG home under *root* (its gpg-agents)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if b"gpg-agent" in command and str(root).encode() in command:
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, command in processes.naming(root).items() if "gpg-agent" in command]
 
 
 def _controlling_terminal() -> None:  # in the child: the pty becomes its controlling terminal
